@@ -1,0 +1,138 @@
+//! Subject syntax: token splitting and validation, as nats-server does it.
+//!
+//! Subjects are bytes, not strings: any byte except the separators listed in
+//! [`is_space`] is allowed in a token, UTF-8 included. `*` and `>` are wildcards
+//! only when they are a whole token (`foo*.bar` is a valid literal subject).
+
+/// Bytes that may never appear in a subject (they separate protocol arguments).
+#[inline]
+pub fn is_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\r' | b'\n' | 0x0c)
+}
+
+/// Splits a subject into its `.`-separated tokens.
+#[inline]
+pub fn tokens(subject: &[u8]) -> impl Iterator<Item = &[u8]> {
+    subject.split(|&b| b == b'.')
+}
+
+/// A subject usable in SUB: non-empty tokens, no spaces, and `>` only as the
+/// last token. `*` and `>` may stand alone.
+pub fn is_valid_subject(subject: &[u8]) -> bool {
+    if subject.is_empty() {
+        return false;
+    }
+    let mut saw_fwc = false;
+    for token in tokens(subject) {
+        if token.is_empty() || saw_fwc {
+            return false;
+        }
+        if token.iter().any(|&b| is_space(b)) {
+            return false;
+        }
+        if token == b">" {
+            saw_fwc = true;
+        }
+    }
+    true
+}
+
+/// A subject usable in PUB by a pedantic client: valid and free of wildcards.
+pub fn is_valid_literal_subject(subject: &[u8]) -> bool {
+    is_valid_subject(subject) && !has_wildcard(subject)
+}
+
+/// True when some whole token is `*` or `>`.
+pub fn has_wildcard(subject: &[u8]) -> bool {
+    tokens(subject).any(|t| t == b"*" || t == b">")
+}
+
+/// Matches a literal (or wildcard-bearing, as a publish may be) subject against a
+/// subscription filter, token by token. Used by the reference matcher in tests and
+/// by permission checks on single subjects; the hot path uses the sublist trie.
+pub fn filter_matches(filter: &[u8], subject: &[u8]) -> bool {
+    let mut f = tokens(filter);
+    let mut s = tokens(subject);
+    loop {
+        match (f.next(), s.next()) {
+            (Some(b">"), Some(_)) => return true,
+            (Some(b"*"), Some(_)) => {}
+            (Some(ft), Some(st)) if ft == st => {}
+            (None, None) => return true,
+            _ => return false,
+        }
+    }
+}
+
+/// Returns true when every subject matched by `narrow` is also matched by `wide`.
+/// Both are subscription filters; used for permission checks of wildcard
+/// subscriptions against wildcard allow lists.
+pub fn is_subset_match(narrow: &[u8], wide: &[u8]) -> bool {
+    let mut n = tokens(narrow);
+    let mut w = tokens(wide);
+    loop {
+        match (n.next(), w.next()) {
+            (Some(_), Some(b">")) => return true,
+            (Some(b">"), Some(_)) => return false,
+            (Some(_), Some(b"*")) => {}
+            (Some(b"*"), Some(_)) => return false,
+            (Some(nt), Some(wt)) if nt == wt => {}
+            (None, None) => return true,
+            _ => return false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn validity() {
+        for ok in [
+            "foo", "foo.bar", "*", ">", "foo.*", "foo.>", "*.*.>", "foo*.bar", "f>o", "ü.ñ",
+        ] {
+            assert!(is_valid_subject(ok.as_bytes()), "{ok} should be valid");
+        }
+        for bad in [
+            "",
+            ".",
+            "foo.",
+            ".foo",
+            "foo..bar",
+            "foo.>.bar",
+            "foo bar",
+            "a\tb",
+            ">.>",
+        ] {
+            assert!(
+                !is_valid_subject(bad.as_bytes()),
+                "{bad:?} should be invalid"
+            );
+        }
+        assert!(is_valid_literal_subject(b"foo*.bar"));
+        assert!(!is_valid_literal_subject(b"foo.*"));
+        assert!(!is_valid_literal_subject(b">"));
+    }
+
+    #[test]
+    fn matching() {
+        assert!(filter_matches(b"foo.*", b"foo.bar"));
+        assert!(!filter_matches(b"foo.*", b"foo.bar.baz"));
+        assert!(filter_matches(b"foo.>", b"foo.bar.baz"));
+        assert!(!filter_matches(b"foo.>", b"foo"));
+        assert!(filter_matches(b">", b"a"));
+        assert!(filter_matches(b"*.b", b"*.b"));
+        assert!(!filter_matches(b"a", b"b"));
+    }
+
+    #[test]
+    fn subsets() {
+        assert!(is_subset_match(b"foo.bar", b"foo.*"));
+        assert!(is_subset_match(b"foo.*", b"foo.>"));
+        assert!(is_subset_match(b"foo.*", b"foo.*"));
+        assert!(!is_subset_match(b"foo.>", b"foo.*"));
+        assert!(!is_subset_match(b"foo.*", b"foo.bar"));
+        assert!(is_subset_match(b"foo.>", b">"));
+    }
+}

@@ -1,0 +1,614 @@
+//! The subscription index: a trie over subject tokens, as in nats-server's
+//! `sublist.go`, with `*` and `>` children kept apart from literal children, and
+//! a match-result cache invalidated by a generation counter.
+//!
+//! The trie sits behind one `RwLock`: matches take the read side, SUB/UNSUB the
+//! write side, and no lock is ever held across an `.await`. Matching is kept off
+//! that lock on the hot path by [`MatchCache`], which each connection owns: a
+//! cached result is valid while the sublist's generation is unchanged, so a
+//! publisher that repeats a subject pays one atomic load per message.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+
+use super::subject::{is_valid_subject, tokens};
+
+/// What a publish to one subject reaches: every plain subscription, and each
+/// queue group (from which the caller picks one member).
+#[derive(Debug)]
+pub struct MatchResult<T> {
+    pub psubs: Vec<Arc<T>>,
+    pub qsubs: Vec<QueueGroup<T>>,
+}
+
+#[derive(Debug)]
+pub struct QueueGroup<T> {
+    pub name: Box<[u8]>,
+    pub members: Vec<Arc<T>>,
+}
+
+impl<T> MatchResult<T> {
+    fn empty() -> Self {
+        MatchResult {
+            psubs: Vec::new(),
+            qsubs: Vec::new(),
+        }
+    }
+    pub fn is_empty(&self) -> bool {
+        self.psubs.is_empty() && self.qsubs.is_empty()
+    }
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("invalid subject")]
+pub struct InvalidSubject;
+
+struct Node<T> {
+    next: Option<Box<Level<T>>>,
+    psubs: Vec<Arc<T>>,
+    qsubs: Vec<QueueGroup<T>>,
+}
+
+impl<T> Default for Node<T> {
+    fn default() -> Self {
+        Node {
+            next: None,
+            psubs: Vec::new(),
+            qsubs: Vec::new(),
+        }
+    }
+}
+
+impl<T> Node<T> {
+    fn is_empty(&self) -> bool {
+        self.psubs.is_empty()
+            && self.qsubs.is_empty()
+            && self.next.as_ref().is_none_or(|l| l.is_empty())
+    }
+}
+
+struct Level<T> {
+    literal: HashMap<Box<[u8]>, Node<T>>,
+    pwc: Option<Box<Node<T>>>,
+    fwc: Option<Box<Node<T>>>,
+}
+
+impl<T> Default for Level<T> {
+    fn default() -> Self {
+        Level {
+            literal: HashMap::new(),
+            pwc: None,
+            fwc: None,
+        }
+    }
+}
+
+impl<T> Level<T> {
+    fn is_empty(&self) -> bool {
+        self.literal.is_empty() && self.pwc.is_none() && self.fwc.is_none()
+    }
+}
+
+/// Counters for `/subsz`-style reporting.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct SublistStats {
+    pub subscriptions: u64,
+    pub inserts: u64,
+    pub removes: u64,
+    pub matches: u64,
+}
+
+pub struct Sublist<T> {
+    root: RwLock<Level<T>>,
+    /// Bumped on every insert and remove; caches compare against it.
+    generation: AtomicU64,
+    count: AtomicU64,
+    inserts: AtomicU64,
+    removes: AtomicU64,
+    matches: AtomicU64,
+}
+
+impl<T> Default for Sublist<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<T> Sublist<T> {
+    pub fn new() -> Self {
+        Sublist {
+            root: RwLock::new(Level::default()),
+            generation: AtomicU64::new(0),
+            count: AtomicU64::new(0),
+            inserts: AtomicU64::new(0),
+            removes: AtomicU64::new(0),
+            matches: AtomicU64::new(0),
+        }
+    }
+
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    pub fn count(&self) -> u64 {
+        self.count.load(Ordering::Relaxed)
+    }
+
+    pub fn stats(&self) -> SublistStats {
+        SublistStats {
+            subscriptions: self.count(),
+            inserts: self.inserts.load(Ordering::Relaxed),
+            removes: self.removes.load(Ordering::Relaxed),
+            matches: self.matches.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Adds `item` under `subject` (optionally in queue group `queue`).
+    pub fn insert(
+        &self,
+        subject: &[u8],
+        queue: Option<&[u8]>,
+        item: Arc<T>,
+    ) -> Result<(), InvalidSubject> {
+        if !is_valid_subject(subject) {
+            return Err(InvalidSubject);
+        }
+        let mut root = self.root.write().unwrap_or_else(|e| e.into_inner());
+        let mut level: &mut Level<T> = &mut root;
+        let mut toks = tokens(subject).peekable();
+        loop {
+            let Some(tok) = toks.next() else {
+                unreachable!("valid subjects have a token")
+            };
+            let node: &mut Node<T> = match tok {
+                b"*" => level.pwc.get_or_insert_with(Default::default),
+                b">" => level.fwc.get_or_insert_with(Default::default),
+                lit => level.literal.entry(lit.into()).or_default(),
+            };
+            if toks.peek().is_none() {
+                match queue {
+                    None => node.psubs.push(item),
+                    Some(q) => match node.qsubs.iter_mut().find(|g| &*g.name == q) {
+                        Some(group) => group.members.push(item),
+                        None => node.qsubs.push(QueueGroup {
+                            name: q.into(),
+                            members: vec![item],
+                        }),
+                    },
+                }
+                break;
+            }
+            level = node.next.get_or_insert_with(Default::default);
+        }
+        self.count.fetch_add(1, Ordering::Relaxed);
+        self.inserts.fetch_add(1, Ordering::Relaxed);
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        Ok(())
+    }
+
+    /// Removes the entry that is `item` (by identity). Returns whether it was there.
+    pub fn remove(&self, subject: &[u8], queue: Option<&[u8]>, item: &Arc<T>) -> bool {
+        if !is_valid_subject(subject) {
+            return false;
+        }
+        let mut root = self.root.write().unwrap_or_else(|e| e.into_inner());
+        let toks: smallvec_lite::Tokens = tokens(subject).collect();
+        let removed = remove_at(&mut root, &toks, queue, item);
+        if removed {
+            self.count.fetch_sub(1, Ordering::Relaxed);
+            self.removes.fetch_add(1, Ordering::Relaxed);
+            self.generation.fetch_add(1, Ordering::AcqRel);
+        }
+        removed
+    }
+
+    /// Everything a publish to `subject` reaches. The subject may itself contain
+    /// `*`/`>` tokens (a non-pedantic publish); they are then matched literally
+    /// against wildcard subscriptions only, token by token, as nats-server does.
+    pub fn match_subject(&self, subject: &[u8]) -> Arc<MatchResult<T>> {
+        self.matches.fetch_add(1, Ordering::Relaxed);
+        let mut result = MatchResult::empty();
+        if subject.is_empty() {
+            return Arc::new(result);
+        }
+        let root = self.root.read().unwrap_or_else(|e| e.into_inner());
+        let toks: smallvec_lite::Tokens = tokens(subject).collect();
+        if toks.iter().any(|t| t.is_empty()) {
+            return Arc::new(result);
+        }
+        match_level(&root, &toks, &mut result);
+        Arc::new(result)
+    }
+
+    /// Calls `f` for every entry with its subject and queue (for monitoring and
+    /// interest propagation). Holds the read lock for the duration.
+    pub fn for_each(&self, mut f: impl FnMut(&[u8], Option<&[u8]>, &Arc<T>)) {
+        let root = self.root.read().unwrap_or_else(|e| e.into_inner());
+        let mut path = Vec::new();
+        walk(&root, &mut path, &mut f);
+    }
+}
+
+fn push_node<T>(node: &Node<T>, out: &mut MatchResult<T>) {
+    out.psubs.extend(node.psubs.iter().cloned());
+    for group in &node.qsubs {
+        // Groups of the same name found at different trie nodes are one group.
+        match out.qsubs.iter_mut().find(|g| g.name == group.name) {
+            Some(existing) => existing.members.extend(group.members.iter().cloned()),
+            None => out.qsubs.push(QueueGroup {
+                name: group.name.clone(),
+                members: group.members.clone(),
+            }),
+        }
+    }
+}
+
+fn match_level<T>(level: &Level<T>, toks: &[&[u8]], out: &mut MatchResult<T>) {
+    let (tok, rest) = match toks.split_first() {
+        Some(x) => x,
+        None => return,
+    };
+    if let Some(fwc) = &level.fwc {
+        push_node(fwc, out);
+    }
+    if let Some(pwc) = &level.pwc {
+        visit(pwc, rest, out);
+    }
+    if let Some(node) = level.literal.get(*tok) {
+        visit(node, rest, out);
+    }
+}
+
+fn visit<T>(node: &Node<T>, rest: &[&[u8]], out: &mut MatchResult<T>) {
+    if rest.is_empty() {
+        push_node(node, out);
+    } else if let Some(next) = &node.next {
+        match_level(next, rest, out);
+    }
+}
+
+fn remove_at<T>(level: &mut Level<T>, toks: &[&[u8]], queue: Option<&[u8]>, item: &Arc<T>) -> bool {
+    let Some((tok, rest)) = toks.split_first() else {
+        return false;
+    };
+    let node: &mut Node<T> = match *tok {
+        b"*" => match level.pwc.as_deref_mut() {
+            Some(n) => n,
+            None => return false,
+        },
+        b">" => match level.fwc.as_deref_mut() {
+            Some(n) => n,
+            None => return false,
+        },
+        lit => match level.literal.get_mut(lit) {
+            Some(n) => n,
+            None => return false,
+        },
+    };
+    let removed = if rest.is_empty() {
+        remove_from_node(node, queue, item)
+    } else {
+        match node.next.as_deref_mut() {
+            Some(next) => {
+                let r = remove_at(next, rest, queue, item);
+                if next.is_empty() {
+                    node.next = None;
+                }
+                r
+            }
+            None => false,
+        }
+    };
+    if removed && node.is_empty() {
+        // Prune so the trie does not grow without bound under subject churn.
+        match *tok {
+            b"*" => level.pwc = None,
+            b">" => level.fwc = None,
+            lit => {
+                level.literal.remove(lit);
+            }
+        }
+    }
+    removed
+}
+
+fn remove_from_node<T>(node: &mut Node<T>, queue: Option<&[u8]>, item: &Arc<T>) -> bool {
+    match queue {
+        None => match node.psubs.iter().position(|s| Arc::ptr_eq(s, item)) {
+            Some(i) => {
+                node.psubs.swap_remove(i);
+                true
+            }
+            None => false,
+        },
+        Some(q) => {
+            let Some(gi) = node.qsubs.iter().position(|g| &*g.name == q) else {
+                return false;
+            };
+            let group = &mut node.qsubs[gi];
+            match group.members.iter().position(|s| Arc::ptr_eq(s, item)) {
+                Some(i) => {
+                    group.members.swap_remove(i);
+                    if group.members.is_empty() {
+                        node.qsubs.swap_remove(gi);
+                    }
+                    true
+                }
+                None => false,
+            }
+        }
+    }
+}
+
+/// Visitor of `(subject, queue, entry)` triples.
+type EntryVisitor<'a, T> = dyn FnMut(&[u8], Option<&[u8]>, &Arc<T>) + 'a;
+
+fn walk<T>(level: &Level<T>, path: &mut Vec<u8>, f: &mut EntryVisitor<'_, T>) {
+    let children = level
+        .literal
+        .iter()
+        .map(|(tok, node)| (&**tok, node))
+        .chain(level.pwc.as_deref().map(|n| (&b"*"[..], n)))
+        .chain(level.fwc.as_deref().map(|n| (&b">"[..], n)));
+    for (tok, node) in children {
+        let len = path.len();
+        if len > 0 {
+            path.push(b'.');
+        }
+        path.extend_from_slice(tok);
+        for s in &node.psubs {
+            f(path, None, s);
+        }
+        for g in &node.qsubs {
+            for s in &g.members {
+                f(path, Some(&g.name), s);
+            }
+        }
+        if let Some(next) = &node.next {
+            walk(next, path, f);
+        }
+        path.truncate(len);
+    }
+}
+
+/// A tiny fixed-capacity token stack, so matching a subject of up to 32 tokens
+/// does not allocate (the same bound nats-server uses).
+mod smallvec_lite {
+    pub struct Tokens<'a> {
+        inline: [&'a [u8]; 32],
+        len: usize,
+        spill: Vec<&'a [u8]>,
+    }
+    impl<'a> FromIterator<&'a [u8]> for Tokens<'a> {
+        fn from_iter<I: IntoIterator<Item = &'a [u8]>>(iter: I) -> Self {
+            let mut t = Tokens {
+                inline: [&[]; 32],
+                len: 0,
+                spill: Vec::new(),
+            };
+            for tok in iter {
+                if t.len < 32 && t.spill.is_empty() {
+                    t.inline[t.len] = tok;
+                    t.len += 1;
+                } else {
+                    if t.spill.is_empty() {
+                        t.spill.extend_from_slice(&t.inline[..t.len]);
+                    }
+                    t.spill.push(tok);
+                }
+            }
+            t
+        }
+    }
+    impl<'a> std::ops::Deref for Tokens<'a> {
+        type Target = [&'a [u8]];
+        fn deref(&self) -> &Self::Target {
+            if self.spill.is_empty() {
+                &self.inline[..self.len]
+            } else {
+                &self.spill
+            }
+        }
+    }
+}
+
+/// Capacity of a connection's match cache; past it the cache starts over, which
+/// keeps memory bounded when a client publishes to ever-new subjects.
+pub const MATCH_CACHE_CAPACITY: usize = 256;
+
+/// A per-connection cache of match results, valid for one sublist generation.
+pub struct MatchCache<T> {
+    generation: u64,
+    map: HashMap<Box<[u8]>, Arc<MatchResult<T>>>,
+    pub hits: u64,
+    pub misses: u64,
+}
+
+impl<T> Default for MatchCache<T> {
+    fn default() -> Self {
+        MatchCache {
+            generation: u64::MAX,
+            map: HashMap::new(),
+            hits: 0,
+            misses: 0,
+        }
+    }
+}
+
+impl<T> MatchCache<T> {
+    pub fn get(&mut self, sublist: &Sublist<T>, subject: &[u8]) -> Arc<MatchResult<T>> {
+        // Read the generation before matching: a change racing with the match
+        // leaves a newer generation behind, so the entry is dropped next time.
+        let gen = sublist.generation();
+        if gen != self.generation {
+            self.map.clear();
+            self.generation = gen;
+        }
+        if let Some(r) = self.map.get(subject) {
+            self.hits += 1;
+            return r.clone();
+        }
+        self.misses += 1;
+        let r = sublist.match_subject(subject);
+        if self.map.len() >= MATCH_CACHE_CAPACITY {
+            self.map.clear();
+        }
+        self.map.insert(subject.into(), r.clone());
+        r
+    }
+
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::server::subject::filter_matches;
+    use proptest::prelude::*;
+
+    fn ids(r: &MatchResult<u32>) -> (Vec<u32>, Vec<(String, Vec<u32>)>) {
+        let mut p: Vec<u32> = r.psubs.iter().map(|s| **s).collect();
+        p.sort();
+        let mut q: Vec<(String, Vec<u32>)> = r
+            .qsubs
+            .iter()
+            .map(|g| {
+                let mut m: Vec<u32> = g.members.iter().map(|s| **s).collect();
+                m.sort();
+                (String::from_utf8_lossy(&g.name).into_owned(), m)
+            })
+            .collect();
+        q.sort();
+        (p, q)
+    }
+
+    #[test]
+    fn literal_and_wildcards() {
+        let sl = Sublist::new();
+        sl.insert(b"foo.bar", None, Arc::new(1)).unwrap();
+        sl.insert(b"foo.*", None, Arc::new(2)).unwrap();
+        sl.insert(b"foo.>", None, Arc::new(3)).unwrap();
+        sl.insert(b">", None, Arc::new(4)).unwrap();
+        sl.insert(b"*.bar", Some(b"q"), Arc::new(5)).unwrap();
+        sl.insert(b"foo.bar", Some(b"q"), Arc::new(6)).unwrap();
+        let (p, q) = ids(&sl.match_subject(b"foo.bar"));
+        assert_eq!(p, vec![1, 2, 3, 4]);
+        assert_eq!(q, vec![("q".to_string(), vec![5, 6])]);
+        let (p, _) = ids(&sl.match_subject(b"foo.bar.baz"));
+        assert_eq!(p, vec![3, 4]);
+        let (p, _) = ids(&sl.match_subject(b"foo"));
+        assert_eq!(p, vec![4]);
+        // A publish subject with a wildcard token matches wildcard subs only.
+        let (p, _) = ids(&sl.match_subject(b"foo.*"));
+        assert_eq!(p, vec![2, 3, 4]);
+        assert_eq!(
+            sl.insert(b"foo..bar", None, Arc::new(9)),
+            Err(InvalidSubject)
+        );
+        assert_eq!(sl.count(), 6);
+    }
+
+    #[test]
+    fn remove_prunes_and_bumps_generation() {
+        let sl = Sublist::new();
+        let a = Arc::new(1u32);
+        let b = Arc::new(1u32); // equal value, different identity
+        sl.insert(b"a.b.c", None, a.clone()).unwrap();
+        sl.insert(b"a.b.c", None, b.clone()).unwrap();
+        let g = sl.generation();
+        assert!(sl.remove(b"a.b.c", None, &a));
+        assert!(sl.generation() > g);
+        assert!(!sl.remove(b"a.b.c", None, &a));
+        assert_eq!(sl.match_subject(b"a.b.c").psubs.len(), 1);
+        assert!(Arc::ptr_eq(&sl.match_subject(b"a.b.c").psubs[0], &b));
+        assert!(sl.remove(b"a.b.c", None, &b));
+        assert!(sl.root.read().unwrap().is_empty(), "trie pruned when empty");
+        assert_eq!(sl.count(), 0);
+    }
+
+    #[test]
+    fn cache_is_invalidated_by_generation() {
+        let sl = Sublist::new();
+        let mut cache = MatchCache::default();
+        assert!(cache.get(&sl, b"x").is_empty());
+        assert!(cache.get(&sl, b"x").is_empty());
+        assert_eq!(cache.hits, 1);
+        sl.insert(b"x", None, Arc::new(7u32)).unwrap();
+        assert_eq!(cache.get(&sl, b"x").psubs.len(), 1);
+        assert_eq!(cache.misses, 2);
+    }
+
+    #[test]
+    fn long_subjects_spill() {
+        let sl = Sublist::new();
+        let long: Vec<String> = (0..40).map(|i| format!("t{i}")).collect();
+        let subj = long.join(".");
+        sl.insert(subj.as_bytes(), None, Arc::new(1u32)).unwrap();
+        assert_eq!(sl.match_subject(subj.as_bytes()).psubs.len(), 1);
+        let mut seen = Vec::new();
+        sl.for_each(|s, q, _| seen.push((s.to_vec(), q.map(|q| q.to_vec()))));
+        assert_eq!(seen, vec![(subj.into_bytes(), None)]);
+    }
+
+    fn filter_strategy() -> impl Strategy<Value = String> {
+        prop::collection::vec(prop::sample::select(vec!["a", "b", "c", "*", ">"]), 1..5)
+            .prop_filter_map("> must be last", |toks| {
+                let s = toks.join(".");
+                is_valid_subject(s.as_bytes()).then_some(s)
+            })
+    }
+
+    fn subject_strategy() -> impl Strategy<Value = String> {
+        prop::collection::vec(prop::sample::select(vec!["a", "b", "c", "d"]), 1..6)
+            .prop_map(|t| t.join("."))
+    }
+
+    proptest! {
+        /// The trie agrees with a naive token-by-token matcher, before and after removals.
+        #[test]
+        fn trie_matches_naive(
+            filters in prop::collection::vec((filter_strategy(), prop::option::of(prop::sample::select(vec!["q1", "q2"]))), 0..40),
+            subjects in prop::collection::vec(subject_strategy(), 1..20),
+            remove_mask in prop::collection::vec(any::<bool>(), 40),
+        ) {
+            let sl = Sublist::new();
+            let mut live: Vec<(String, Option<&str>, Arc<u32>)> = Vec::new();
+            for (i, (f, q)) in filters.iter().enumerate() {
+                let item = Arc::new(i as u32);
+                sl.insert(f.as_bytes(), q.map(str::as_bytes), item.clone()).unwrap();
+                live.push((f.clone(), *q, item));
+            }
+            for round in 0..2 {
+                for s in &subjects {
+                    let got = ids(&sl.match_subject(s.as_bytes()));
+                    let mut want_p: Vec<u32> = live.iter().filter(|(f, q, _)| q.is_none() && filter_matches(f.as_bytes(), s.as_bytes())).map(|(_, _, i)| **i).collect();
+                    want_p.sort();
+                    let mut want_q: Vec<(String, Vec<u32>)> = Vec::new();
+                    for qn in ["q1", "q2"] {
+                        let mut m: Vec<u32> = live.iter().filter(|(f, q, _)| *q == Some(qn) && filter_matches(f.as_bytes(), s.as_bytes())).map(|(_, _, i)| **i).collect();
+                        m.sort();
+                        if !m.is_empty() { want_q.push((qn.to_string(), m)); }
+                    }
+                    prop_assert_eq!(got, (want_p, want_q), "round {} subject {}", round, s);
+                }
+                let mut keep = Vec::new();
+                for (i, (f, q, item)) in live.drain(..).enumerate() {
+                    if remove_mask[i] {
+                        prop_assert!(sl.remove(f.as_bytes(), q.map(str::as_bytes), &item));
+                    } else {
+                        keep.push((f, q, item));
+                    }
+                }
+                live = keep;
+                prop_assert_eq!(sl.count() as usize, live.len());
+            }
+        }
+    }
+}
