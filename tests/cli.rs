@@ -286,3 +286,42 @@ fn port_in_use_is_a_clear_error() {
         "{err}"
     );
 }
+
+/// `-V` traces protocol ops and never logs a secret.
+#[tokio::test]
+async fn trace_logs_ops_without_secrets() {
+    let mut p = Proc::start(
+        Path::new(BIN),
+        &[
+            "-a",
+            "127.0.0.1",
+            "-p",
+            "-1",
+            "-V",
+            "--user",
+            "u",
+            "--pass",
+            "hunter2",
+        ],
+    );
+    let port = p.port();
+    let mut raw = Raw::connect(format!("127.0.0.1:{port}").parse().unwrap()).await;
+    raw.send(b"CONNECT {\"verbose\":false,\"user\":\"u\",\"pass\":\"hunter2\"}\r\nSUB foo 1\r\nPUB foo 2\r\nhi\r\nPING\r\n").await;
+    raw.expect(b"MSG foo 1 2\r\nhi\r\nPONG\r\n").await;
+    let log = p.wait_for_log("->> [PONG]");
+    assert!(log.contains("<<- [SUB foo 1]"), "{log}");
+    assert!(log.contains("<<- [PUB foo 2]"), "{log}");
+    assert!(log.contains("<<- MSG_PAYLOAD: [\"hi\"]"), "{log}");
+    assert!(log.contains("\"pass\":\"[REDACTED]\""), "{log}");
+    let mut bad = Raw::connect(format!("127.0.0.1:{port}").parse().unwrap()).await;
+    bad.send(b"CONNECT {\"user\":\"u\",\"pass\":\"wrong-secret\"}\r\n")
+        .await;
+    bad.expect_close().await;
+    let log = p.wait_for_log("authentication error");
+    assert!(
+        !log.contains("hunter2") && !log.contains("wrong-secret"),
+        "no secret in the log:\n{log}"
+    );
+    let _ = p.child.kill();
+    p.wait_exit();
+}

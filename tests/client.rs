@@ -350,3 +350,52 @@ async fn unsubscribe_stops_delivery() {
     tokio::time::sleep(Duration::from_millis(50)).await;
     assert_eq!(s.server.inner().sublist.count(), 0);
 }
+
+/// A subscriber whose socket stays full past write_deadline is cut off as a
+/// slow consumer (write deadline), even though max_pending is not reached.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn write_deadline_slow_consumer() {
+    let s = TestServer::with(|o| o.write_deadline = Duration::from_millis(200)).await;
+    let mut stuck = Raw::connect(s.addr()).await;
+    stuck
+        .send(b"CONNECT {\"verbose\":false,\"pedantic\":false}\r\nSUB flood 1\r\nPING\r\n")
+        .await;
+    stuck.expect(b"PONG\r\n").await;
+    let publisher = s.client().await;
+    let payload = Bytes::from(vec![b'x'; 64 * 1024]);
+    // Up to 32 MiB: enough to fill any loopback socket buffer; stops as soon
+    // as the server gives up on the stuck reader.
+    let stats = s.server.inner().stats.clone();
+    for _ in 0..512 {
+        publisher.publish("flood", payload.clone()).await.unwrap();
+        if stats
+            .slow_consumers
+            .load(std::sync::atomic::Ordering::Relaxed)
+            > 0
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    let deadline = std::time::Instant::now() + WAIT;
+    while stats
+        .slow_consumers
+        .load(std::sync::atomic::Ordering::Relaxed)
+        == 0
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "write deadline never fired"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let (_, closed) = stuck.drain(Duration::from_millis(300)).await;
+    assert!(
+        closed || stuck.drain(WAIT).await.1,
+        "the stuck reader was disconnected"
+    );
+    publisher
+        .flush()
+        .await
+        .expect("the publisher is unaffected");
+}

@@ -255,6 +255,8 @@ struct Conn {
     protocol: i64,
     connected: bool,
     auth_required: bool,
+    /// `-V`: log every protocol op, as nats-server's trace does.
+    trace: bool,
     connect_info_sent: bool,
     cache: MatchCache<Subscription>,
     /// Connections with output queued during this read chunk.
@@ -283,6 +285,7 @@ impl Conn {
                 max_payload: opts.max_payload,
             },
             auth_required: opts.auth_required(),
+            trace: opts.trace,
             server,
             shared,
             opts,
@@ -423,6 +426,10 @@ impl Conn {
     }
 
     fn send(&mut self, bytes: &[u8]) {
+        if self.trace {
+            let line = String::from_utf8_lossy(bytes);
+            tracing::trace!("{} - ->> [{}]", self.shared.log_prefix, line.trim_end());
+        }
         self.shared.push_proto(bytes);
         let me = self.shared.clone();
         self.queue_flush(&me);
@@ -458,6 +465,9 @@ impl Conn {
     }
 
     fn handle(&mut self, op: Op<'_>) -> Result<(), CloseReason> {
+        if self.trace {
+            trace_in(&self.shared.log_prefix, &op);
+        }
         if self.auth_required && !self.connected && !matches!(op, Op::Connect(_)) {
             return Err(self.auth_violation(None));
         }
@@ -817,6 +827,64 @@ impl Conn {
             .unwrap_or_else(|e| e.into_inner())
             .remove(&self.shared.cid);
         self.flush_batch();
+    }
+}
+
+/// Logs an inbound op the way nats-server traces it: `<<- [SUB foo 1]`, with
+/// the payload on a line of its own and no password or token in the log.
+fn trace_in(prefix: &str, op: &Op<'_>) {
+    let s = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    let text = match op {
+        Op::Connect(json) => format!("CONNECT {}", redact_connect(json)),
+        Op::Pub(p) => {
+            let verb = if p.header_len.is_some() {
+                "HPUB"
+            } else {
+                "PUB"
+            };
+            let reply = p.reply.map(|r| format!(" {}", s(r))).unwrap_or_default();
+            let hdr = p.header_len.map(|h| format!(" {h}")).unwrap_or_default();
+            format!("{verb} {}{reply}{hdr} {}", s(p.subject), p.payload.len())
+        }
+        Op::Sub {
+            subject,
+            queue,
+            sid,
+        } => match queue {
+            Some(q) => format!("SUB {} {} {}", s(subject), s(q), s(sid)),
+            None => format!("SUB {} {}", s(subject), s(sid)),
+        },
+        Op::Unsub { sid, max } => match max {
+            Some(m) => format!("UNSUB {} {m}", s(sid)),
+            None => format!("UNSUB {}", s(sid)),
+        },
+        Op::Ping => "PING".into(),
+        Op::Pong => "PONG".into(),
+        Op::Info => "INFO".into(),
+        Op::Ok => "+OK".into(),
+        Op::Err(t) => format!("-ERR {}", s(t)),
+    };
+    tracing::trace!("{prefix} - <<- [{text}]");
+    if let Op::Pub(p) = op {
+        tracing::trace!(
+            "{prefix} - <<- MSG_PAYLOAD: [{:?}]",
+            String::from_utf8_lossy(p.payload)
+        );
+    }
+}
+
+/// The CONNECT JSON with `pass` and `auth_token` replaced by `[REDACTED]`.
+pub fn redact_connect(json: &[u8]) -> String {
+    match serde_json::from_slice::<serde_json::Value>(json) {
+        Ok(serde_json::Value::Object(mut map)) => {
+            for key in ["pass", "auth_token", "sig", "jwt"] {
+                if let Some(v) = map.get_mut(key) {
+                    *v = serde_json::Value::String("[REDACTED]".into());
+                }
+            }
+            serde_json::Value::Object(map).to_string()
+        }
+        _ => "[unparsable]".into(),
     }
 }
 
