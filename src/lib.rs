@@ -8,6 +8,7 @@
 //!   [`server::outbound`] buffers → socket.
 
 pub mod cli;
+pub mod conf;
 pub mod logging;
 pub mod options;
 pub mod server;

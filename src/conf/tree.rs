@@ -1,0 +1,86 @@
+//! The untyped value tree: what a config file says, with every value's
+//! position. Variables are already substituted and includes inlined.
+
+use super::source::Span;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Kind {
+    Str(String),
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    /// An ISO-8601 Zulu date, kept as written.
+    Date(String),
+    Array(Vec<Value>),
+    Map(Map),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Value {
+    pub kind: Kind,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Entry {
+    pub key: String,
+    pub key_span: Span,
+    pub value: Value,
+    /// Referenced as a `$variable`: such keys are not reported as unknown.
+    pub used: bool,
+}
+
+/// Entries in file order. A repeated key keeps every entry; the last wins.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Map {
+    pub entries: Vec<Entry>,
+}
+
+impl Kind {
+    /// The type's name in messages ("a string", "an integer", ...).
+    pub fn describe(&self) -> &'static str {
+        match self {
+            Kind::Str(_) => "a string",
+            Kind::Bool(_) => "a boolean",
+            Kind::Int(_) => "an integer",
+            Kind::Float(_) => "a number with a fraction",
+            Kind::Date(_) => "a date",
+            Kind::Array(_) => "an array",
+            Kind::Map(_) => "a map",
+        }
+    }
+}
+
+impl Map {
+    /// The effective entries: for repeated keys (compared case-insensitively,
+    /// as the server compares option names) only the last one, in file order.
+    pub fn effective(&self) -> Vec<&Entry> {
+        let mut out: Vec<&Entry> = Vec::new();
+        for e in &self.entries {
+            out.retain(|o| !o.key.eq_ignore_ascii_case(&e.key));
+            out.push(e);
+        }
+        out
+    }
+}
+
+impl Value {
+    /// The plain JSON form (for `--dump` of blocks rnats does not model, and
+    /// for the config digest).
+    pub fn to_json(&self) -> serde_json::Value {
+        use serde_json::Value as J;
+        match &self.kind {
+            Kind::Str(s) | Kind::Date(s) => J::String(s.clone()),
+            Kind::Bool(b) => J::Bool(*b),
+            Kind::Int(i) => J::from(*i),
+            Kind::Float(f) => serde_json::Number::from_f64(*f).map_or(J::Null, J::Number),
+            Kind::Array(a) => J::Array(a.iter().map(Value::to_json).collect()),
+            Kind::Map(m) => J::Object(
+                m.effective()
+                    .into_iter()
+                    .map(|e| (e.key.clone(), e.value.to_json()))
+                    .collect(),
+            ),
+        }
+    }
+}
