@@ -403,9 +403,9 @@ impl FlagOverlay {
         set(&mut opts.logtime_utc, &self.logtime_utc);
         set(&mut opts.debug, &self.debug);
         set(&mut opts.trace, &self.trace);
-        set_opt(&mut opts.username, &self.username);
-        set_opt(&mut opts.password, &self.password);
-        set_opt(&mut opts.token, &self.token);
+        set_opt(&mut opts.authorization.user, &self.username);
+        set_opt(&mut opts.authorization.password, &self.password);
+        set_opt(&mut opts.authorization.token, &self.token);
     }
 }
 

@@ -36,6 +36,7 @@ fn main() -> ExitCode {
             );
             ExitCode::SUCCESS
         }
+        Command::Sub(name, rest) if name == "check" => ExitCode::from(rnats::check::run(&rest)),
         Command::Sub(name, _) => {
             eprintln!("rnats: the `{name}` command is not implemented yet");
             ExitCode::from(2)
@@ -58,21 +59,48 @@ fn serve(args: ServeArgs) -> ExitCode {
         eprintln!("rnats: must specify [-c, --config] option to check configuration file syntax");
         return ExitCode::from(1);
     }
-    if args.config.is_some() {
-        eprintln!("rnats: configuration files are not supported yet");
-        return ExitCode::from(1);
+    if let (true, Some(file)) = (args.test_config, &args.config) {
+        return ExitCode::from(rnats::check::test_config(file, &args.overlay));
     }
-    let mut opts = Options::default();
-    args.overlay.apply(&mut opts);
-    if let Err(e) = opts.validate() {
-        eprintln!("rnats: {e}");
-        return ExitCode::from(1);
-    }
+    let mut notes = Vec::new();
+    let opts = match &args.config {
+        Some(file) => {
+            let loaded = rnats::conf::load(std::path::Path::new(file), &args.overlay);
+            if loaded.failed(false) {
+                eprintln!("{}", loaded.render());
+                eprintln!("rnats: configuration file {file} is invalid");
+                return ExitCode::from(1);
+            }
+            for d in &loaded.diags {
+                let text = match d.location(&loaded.sources) {
+                    Some((f, l, c)) => format!("{f}:{l}:{c}: {}", d.message),
+                    None => format!("{file}: {}", d.message),
+                };
+                notes.push(match &d.help {
+                    Some(h) => format!("{text} ({h})"),
+                    None => text,
+                });
+            }
+            loaded.options
+        }
+        None => {
+            let mut opts = Options::default();
+            args.overlay.apply(&mut opts);
+            if let Err(e) = opts.validate() {
+                eprintln!("rnats: {e}");
+                return ExitCode::from(1);
+            }
+            opts
+        }
+    };
     if let Err(e) = logging::init(&LogSettings::from_options(&opts)) {
         eprintln!("rnats: cannot open log file: {e}");
         return ExitCode::from(1);
     }
-    for w in &args.warnings {
+    if let Some(file) = &args.config {
+        info!("Using configuration file: {file}");
+    }
+    for w in args.warnings.iter().chain(&notes) {
         warn!("{w}");
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread()

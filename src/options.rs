@@ -2,10 +2,15 @@
 //!
 //! One immutable value: the CLI and the config file build it, the server reads
 //! it through an `ArcSwap<Options>` snapshot, and a reload swaps in a new one.
+//! Its serialised form uses the config file's key names, so `rnats check
+//! --dump` prints a config that parses back to the same value, and
+//! `schemas/rnats-config.schema.json` is generated from these types.
 //! Defaults are nats-server 2.x's (`server/const.go`).
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
+use schemars::JsonSchema;
 use serde::Serialize;
 
 /// The protocol version of nats-server this server is compatible with; clients
@@ -21,12 +26,14 @@ pub const DEFAULT_PING_INTERVAL: Duration = Duration::from_secs(120);
 pub const DEFAULT_PING_MAX: u32 = 2;
 pub const DEFAULT_WRITE_DEADLINE: Duration = Duration::from_secs(10);
 pub const DEFAULT_AUTH_TIMEOUT: Duration = Duration::from_secs(2);
+pub const DEFAULT_TLS_TIMEOUT: Duration = Duration::from_secs(2);
+pub const DEFAULT_LAME_DUCK_DURATION: Duration = Duration::from_secs(120);
+pub const DEFAULT_LAME_DUCK_GRACE: Duration = Duration::from_secs(10);
 /// The first ping to a new client comes early, to measure its RTT.
 pub const FIRST_PING_INTERVAL: Duration = Duration::from_secs(2);
 
-/// Which port to listen on: a number, or an OS-chosen one (`-p -1`, `RANDOM`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(untagged)]
+/// Which port to listen on: a number, or an OS-chosen one (`-1`, `RANDOM`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Port {
     Fixed(u16),
     Random,
@@ -41,53 +48,300 @@ impl Port {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+impl Serialize for Port {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Port::Fixed(p) => s.serialize_u16(*p),
+            Port::Random => s.serialize_i32(-1),
+        }
+    }
+}
+
+impl JsonSchema for Port {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Port".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "A TCP port, or -1 for a port chosen by the operating system.",
+            "type": "integer",
+            "minimum": -1,
+            "maximum": 65535
+        })
+    }
+}
+
+/// A duration, written as Go writes them (`2m0s`, `500ms`).
+fn ser_duration<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&format_duration(*d))
+}
+
+/// Secrets never leave the process in clear: dumps show that one is set.
+/// bcrypt hashes are not secrets and are shown.
+fn ser_secret<S: serde::Serializer>(v: &Option<String>, s: S) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(secret) if secret.starts_with("$2") => s.serialize_str(secret),
+        Some(_) => s.serialize_str(REDACTED),
+        None => s.serialize_none(),
+    }
+}
+
+/// What `--dump` shows instead of a plain-text password or token.
+pub const REDACTED: &str = "[REDACTED]";
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+/// The whole server configuration.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 pub struct Options {
-    pub host: String,
-    pub port: Port,
+    /// Server name; defaults to the server id. No spaces.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub server_name: Option<String>,
+    /// Interface to listen on for clients.
+    pub host: String,
+    /// Port for clients.
+    pub port: Port,
+    /// `host:port` advertised to clients in place of the listen address.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub client_advertise: Option<String>,
+    /// Monitoring HTTP port (not served by rnats yet).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http_port: Option<i64>,
+    /// Monitoring HTTPS port (not served by rnats yet).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub https_port: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http_base_path: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub pid_file: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub ports_file_dir: Option<String>,
 
+    /// Largest message payload a client may publish, in bytes.
     pub max_payload: usize,
+    /// Longest protocol control line, in bytes.
     pub max_control_line: usize,
-    /// 0 means unlimited (as in nats-server).
+    /// Most client connections at once; 0 means unlimited.
     pub max_connections: usize,
+    /// Bytes queued for one client before it is cut off as a slow consumer.
     pub max_pending: usize,
-    /// 0 means unlimited.
+    /// Subscriptions per connection; 0 means unlimited.
     pub max_subscriptions: usize,
+    /// How often the server pings an idle client.
     #[serde(serialize_with = "ser_duration")]
+    #[schemars(with = "String")]
     pub ping_interval: Duration,
+    /// Unanswered pings before a connection is closed as stale.
     pub ping_max: u32,
+    /// How long one write to a client may block before it is a slow consumer.
     #[serde(serialize_with = "ser_duration")]
+    #[schemars(with = "String")]
     pub write_deadline: Duration,
-    #[serde(serialize_with = "ser_duration")]
-    pub auth_timeout: Duration,
+    /// Refuse message headers (HPUB).
+    #[serde(skip_serializing_if = "is_false")]
     pub no_header_support: bool,
-
-    /// Single-user authorization (`--user`/`--pass`).
-    pub username: Option<String>,
-    #[serde(serialize_with = "ser_secret")]
-    pub password: Option<String>,
-    /// Token authorization (`--auth`).
-    #[serde(serialize_with = "ser_secret")]
-    pub token: Option<String>,
+    #[serde(serialize_with = "ser_duration")]
+    #[schemars(with = "String")]
+    pub lame_duck_duration: Duration,
+    #[serde(serialize_with = "ser_duration")]
+    #[schemars(with = "String")]
+    pub lame_duck_grace_period: Duration,
 
     pub debug: bool,
     pub trace: bool,
+    /// Timestamps on log lines.
     pub logtime: bool,
+    /// Timestamps in UTC rather than local time.
     pub logtime_utc: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub log_file: Option<String>,
+    /// Rotate the log file past this many bytes; 0 means never.
+    #[serde(skip_serializing_if = "is_zero_u64")]
+    pub log_size_limit: u64,
+    #[serde(skip_serializing_if = "is_false")]
+    pub syslog: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub remote_syslog: Option<String>,
+    /// Longest payload shown in traces; 0 means all of it.
+    #[serde(skip_serializing_if = "is_zero_u64")]
+    pub max_traced_msg_len: u64,
+
+    /// Who may connect, and what they may do.
+    pub authorization: Authorization,
+    /// Clients that send no credentials are this user.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub no_auth_user: Option<String>,
+    /// TLS for client connections.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls: Option<Tls>,
+    /// Clustering (routes).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<Cluster>,
+
+    /// Blocks rnats checks but does not act on (gateway, leafnodes, websocket,
+    /// mqtt, jetstream, accounts, ...), kept as written so nothing is lost.
+    #[serde(flatten)]
+    pub other: BTreeMap<String, serde_json::Value>,
+}
+
+fn is_zero_u64(v: &u64) -> bool {
+    *v == 0
+}
+
+/// `authorization { ... }`: single user, token, or a list of users.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+pub struct Authorization {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    /// Plain text (compared in constant time) or a bcrypt hash (`$2a$...`).
+    #[serde(serialize_with = "ser_secret", skip_serializing_if = "Option::is_none")]
+    pub password: Option<String>,
+    #[serde(serialize_with = "ser_secret", skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+    /// How long a client has to send CONNECT.
+    #[serde(serialize_with = "ser_duration")]
+    #[schemars(with = "String")]
+    pub timeout: Duration,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub users: Vec<User>,
+    /// Permissions of users that have none of their own.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub default_permissions: Option<Permissions>,
+}
+
+impl Default for Authorization {
+    fn default() -> Self {
+        Authorization {
+            user: None,
+            password: None,
+            token: None,
+            timeout: DEFAULT_AUTH_TIMEOUT,
+            users: Vec::new(),
+            default_permissions: None,
+        }
+    }
+}
+
+/// One entry of `authorization.users`.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema, Default)]
+pub struct User {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    #[serde(serialize_with = "ser_secret", skip_serializing_if = "Option::is_none")]
+    pub password: Option<String>,
+    /// An nkey public key (`U...`) instead of user and password.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nkey: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub permissions: Option<Permissions>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub allowed_connection_types: Vec<String>,
+}
+
+/// Publish and subscribe permissions.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema, Default)]
+pub struct Permissions {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub publish: Option<SubjectPermission>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subscribe: Option<SubjectPermission>,
+    /// May publish to the reply subjects of requests received.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub allow_responses: Option<ResponsePermission>,
+}
+
+/// Subjects allowed and denied; deny wins. A subscribe entry may be
+/// `"subject queue"` to allow or deny one queue group.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema, Default)]
+pub struct SubjectPermission {
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub allow: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub deny: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+pub struct ResponsePermission {
+    /// Responses allowed per request.
+    pub max: i64,
+    /// How long after the request a response is allowed; 0 means no limit.
+    #[serde(serialize_with = "ser_duration")]
+    #[schemars(with = "String")]
+    pub expires: Duration,
+}
+
+/// `tls { ... }`.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema, Default)]
+pub struct Tls {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cert_file: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key_file: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<String>,
+    /// Require and verify client certificates.
+    #[serde(skip_serializing_if = "is_false")]
+    pub verify: bool,
+    /// Verify client certificates and map them to users.
+    #[serde(skip_serializing_if = "is_false")]
+    pub verify_and_map: bool,
+    #[serde(skip_serializing_if = "is_false")]
+    pub insecure: bool,
+    #[serde(serialize_with = "ser_duration")]
+    #[schemars(with = "String")]
+    pub timeout: Duration,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub cipher_suites: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub curve_preferences: Vec<String>,
+    #[serde(skip_serializing_if = "is_false")]
+    pub allow_insecure_cipher_suites: bool,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub pinned_certs: Vec<String>,
+    #[serde(skip_serializing_if = "is_false")]
+    pub handshake_first: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min_version: Option<String>,
+    /// Other TLS settings, kept as written.
+    #[serde(flatten)]
+    pub other: BTreeMap<String, serde_json::Value>,
+}
+
+/// `cluster { ... }`.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+pub struct Cluster {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    pub host: String,
+    pub port: Port,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub advertise: Option<String>,
+    #[serde(skip_serializing_if = "is_false")]
+    pub no_advertise: bool,
+    /// Route URLs to connect to (`nats-route://host:port`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub routes: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub authorization: Option<Authorization>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls: Option<Tls>,
+    /// Other cluster settings, kept as written.
+    #[serde(flatten)]
+    pub other: BTreeMap<String, serde_json::Value>,
 }
 
 impl Default for Options {
     fn default() -> Self {
         Options {
+            server_name: None,
             host: DEFAULT_HOST.to_string(),
             port: Port::Fixed(DEFAULT_PORT),
-            server_name: None,
             client_advertise: None,
+            http_port: None,
+            https_port: None,
+            http_base_path: None,
             pid_file: None,
             ports_file_dir: None,
             max_payload: DEFAULT_MAX_PAYLOAD,
@@ -98,16 +352,23 @@ impl Default for Options {
             ping_interval: DEFAULT_PING_INTERVAL,
             ping_max: DEFAULT_PING_MAX,
             write_deadline: DEFAULT_WRITE_DEADLINE,
-            auth_timeout: DEFAULT_AUTH_TIMEOUT,
             no_header_support: false,
-            username: None,
-            password: None,
-            token: None,
+            lame_duck_duration: DEFAULT_LAME_DUCK_DURATION,
+            lame_duck_grace_period: DEFAULT_LAME_DUCK_GRACE,
             debug: false,
             trace: false,
             logtime: true,
             logtime_utc: false,
             log_file: None,
+            log_size_limit: 0,
+            syslog: false,
+            remote_syslog: None,
+            max_traced_msg_len: 0,
+            authorization: Authorization::default(),
+            no_auth_user: None,
+            tls: None,
+            cluster: None,
+            other: BTreeMap::new(),
         }
     }
 }
@@ -115,7 +376,8 @@ impl Default for Options {
 impl Options {
     /// Whether clients must authenticate in CONNECT.
     pub fn auth_required(&self) -> bool {
-        self.username.is_some() || self.token.is_some()
+        let a = &self.authorization;
+        a.user.is_some() || a.token.is_some() || !a.users.is_empty()
     }
 
     /// Cross-field checks the reference makes at startup.
@@ -126,8 +388,9 @@ impl Options {
                 self.max_payload, self.max_pending
             ));
         }
-        if self.token.is_some() && self.username.is_some() {
-            return Err("Can not have a single user/pass and a token".into());
+        let a = &self.authorization;
+        if a.token.is_some() && a.user.is_some() {
+            return Err("Can not have a token and a single user/password at the same time".into());
         }
         if let Some(name) = &self.server_name {
             if name.contains(' ') {
@@ -136,19 +399,19 @@ impl Options {
         }
         Ok(())
     }
-}
 
-/// Secrets never leave the process in clear: dumps show that one is set.
-fn ser_secret<S: serde::Serializer>(v: &Option<String>, s: S) -> Result<S::Ok, S::Error> {
-    match v {
-        Some(secret) if secret.starts_with("$2") => s.serialize_str(secret),
-        Some(_) => s.serialize_str("[REDACTED]"),
-        None => s.serialize_none(),
+    /// The JSON Schema of the resolved configuration (what `--dump` prints).
+    pub fn json_schema() -> serde_json::Value {
+        let mut schema = serde_json::to_value(schemars::schema_for!(Options)).unwrap_or_default();
+        if let Some(obj) = schema.as_object_mut() {
+            obj.insert(
+                "$id".into(),
+                "https://github.com/rnats/rnats/schemas/rnats-config.schema.json".into(),
+            );
+            obj.insert("title".into(), "rnats configuration (resolved)".into());
+        }
+        schema
     }
-}
-
-fn ser_duration<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&format_duration(*d))
 }
 
 /// Formats a duration the way Go's `time.Duration.String` does (`2m0s`, `1.5s`,
@@ -213,6 +476,20 @@ mod tests {
         assert_eq!(
             o.validate().unwrap_err(),
             "max_payload (1048576) cannot be higher than max_pending (65536)"
+        );
+    }
+
+    #[test]
+    fn secrets_are_redacted_but_hashes_shown() {
+        let mut o = Options::default();
+        o.authorization.user = Some("a".into());
+        o.authorization.password = Some("hunter2".into());
+        let j = serde_json::to_value(&o).unwrap();
+        assert_eq!(j["authorization"]["password"], REDACTED);
+        o.authorization.password = Some("$2a$11$abc".into());
+        assert_eq!(
+            serde_json::to_value(&o).unwrap()["authorization"]["password"],
+            "$2a$11$abc"
         );
     }
 }

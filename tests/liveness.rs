@@ -50,9 +50,9 @@ async fn stale_connection_after_ping_max_unanswered_pings() {
 #[tokio::test]
 async fn auth_timeout_and_violations() {
     let s = TestServer::with(|o| {
-        o.username = Some("derek".into());
-        o.password = Some("s3cr3t".into());
-        o.auth_timeout = Duration::from_millis(200);
+        o.authorization.user = Some("derek".into());
+        o.authorization.password = Some("s3cr3t".into());
+        o.authorization.timeout = Duration::from_millis(200);
     })
     .await;
     let mut idle = Raw::connect(s.addr()).await;
@@ -100,7 +100,7 @@ async fn auth_timeout_and_violations() {
 
 #[tokio::test]
 async fn token_auth() {
-    let s = TestServer::with(|o| o.token = Some("t0ken".into())).await;
+    let s = TestServer::with(|o| o.authorization.token = Some("t0ken".into())).await;
     let c = async_nats::ConnectOptions::with_token("t0ken".into())
         .connect(s.url())
         .await

@@ -14,12 +14,13 @@ fn ct_eq(a: &str, b: &str) -> bool {
 
 /// Whether `c` carries credentials that `opts` accepts.
 pub fn authenticate(opts: &Options, c: &ConnectOpts) -> bool {
-    if let Some(token) = &opts.token {
+    let a = &opts.authorization;
+    if let Some(token) = &a.token {
         return c.auth_token.as_deref().is_some_and(|t| ct_eq(t, token));
     }
-    if let Some(user) = &opts.username {
+    if let Some(user) = &a.user {
         let user_ok = c.user.as_deref().is_some_and(|u| ct_eq(u, user));
-        let pass_ok = match &opts.password {
+        let pass_ok = match &a.password {
             Some(p) => c.pass.as_deref().is_some_and(|given| ct_eq(given, p)),
             None => true,
         };
@@ -38,19 +39,15 @@ mod tests {
 
     #[test]
     fn user_and_token() {
-        let o = Options {
-            username: Some("a".into()),
-            password: Some("p".into()),
-            ..Options::default()
-        };
+        let mut o = Options::default();
+        o.authorization.user = Some("a".into());
+        o.authorization.password = Some("p".into());
         assert!(authenticate(&o, &connect(r#"{"user":"a","pass":"p"}"#)));
         assert!(!authenticate(&o, &connect(r#"{"user":"a","pass":"x"}"#)));
         assert!(!authenticate(&o, &connect(r#"{"user":"b","pass":"p"}"#)));
         assert!(!authenticate(&o, &connect(r#"{}"#)));
-        let o = Options {
-            token: Some("s3cret".into()),
-            ..Options::default()
-        };
+        let mut o = Options::default();
+        o.authorization.token = Some("s3cret".into());
         assert!(authenticate(&o, &connect(r#"{"auth_token":"s3cret"}"#)));
         assert!(!authenticate(&o, &connect(r#"{"auth_token":"s3cre"}"#)));
         assert!(authenticate(&Options::default(), &connect("{}")));

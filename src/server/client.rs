@@ -313,7 +313,7 @@ impl Conn {
         let first_ping = FIRST_PING_INTERVAL.min(self.opts.ping_interval);
         let ping = tokio::time::sleep(first_ping);
         tokio::pin!(ping);
-        let auth_deadline = tokio::time::sleep(self.opts.auth_timeout);
+        let auth_deadline = tokio::time::sleep(self.opts.authorization.timeout);
         tokio::pin!(auth_deadline);
         loop {
             if buf.capacity() - buf.len() < read_size / 2 {
