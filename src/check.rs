@@ -76,16 +76,9 @@ pub fn run(args: &[String]) -> u8 {
             for d in &loaded.diags {
                 eprintln!("{}", d.render(&loaded.sources));
             }
-            let (e, w) = (
-                loaded.count(Severity::Error),
-                loaded.count(Severity::Warning),
-            );
+            let (e, w) = (loaded.count(Severity::Error), loaded.count(Severity::Warning));
             let verdict = if bad { "invalid" } else { "valid" };
-            eprintln!(
-                "{file}: {verdict} ({e} error{}, {w} warning{})",
-                plural(e),
-                plural(w)
-            );
+            eprintln!("{file}: {verdict} ({e} error{}, {w} warning{})", plural(e), plural(w));
         }
         if args.dump && !bad {
             match serde_json::to_string_pretty(&loaded.options) {
@@ -109,12 +102,8 @@ fn plural(n: usize) -> &'static str {
 pub fn test_config(file: &str, overlay: &FlagOverlay) -> u8 {
     let loaded = crate::conf::load(Path::new(file), overlay);
     if loaded.failed(true) {
-        let shown: Vec<String> = loaded
-            .diags
-            .iter()
-            .filter(|d| d.severity != Severity::Note)
-            .map(|d| d.render(&loaded.sources))
-            .collect();
+        let shown: Vec<String> =
+            loaded.diags.iter().filter(|d| d.severity != Severity::Note).map(|d| d.render(&loaded.sources)).collect();
         eprintln!("{}", shown.join("\n"));
         eprintln!("rnats: configuration file {file} is invalid");
         1

@@ -85,278 +85,66 @@ struct Flag {
 }
 
 const NO_JS: Support = Support::Ignored("JetStream is not supported by rnats; running without it");
-const NO_MON: Support =
-    Support::Ignored("HTTP monitoring is not implemented yet; running without it");
-const NO_SYSLOG: Support =
-    Support::Ignored("syslog output is not implemented yet; logging to stderr");
+const NO_MON: Support = Support::Ignored("HTTP monitoring is not implemented yet; running without it");
+const NO_SYSLOG: Support = Support::Ignored("syslog output is not implemented yet; logging to stderr");
 const NO_TLS: Support = Support::Refused("TLS is not implemented yet");
 const NO_CLUSTER: Support = Support::Refused("clustering is not implemented yet");
 
 const FLAGS: &[Flag] = &[
-    Flag {
-        names: &["a", "addr", "net"],
-        kind: Kind::Value,
-        id: Id::Addr,
-        support: Support::Yes,
-    },
-    Flag {
-        names: &["p", "port"],
-        kind: Kind::Value,
-        id: Id::Port,
-        support: Support::Yes,
-    },
-    Flag {
-        names: &["n", "name", "server_name"],
-        kind: Kind::Value,
-        id: Id::Name,
-        support: Support::Yes,
-    },
-    Flag {
-        names: &["P", "pid"],
-        kind: Kind::Value,
-        id: Id::Pid,
-        support: Support::Yes,
-    },
-    Flag {
-        names: &["m", "http_port"],
-        kind: Kind::Value,
-        id: Id::HttpPort,
-        support: NO_MON,
-    },
-    Flag {
-        names: &["ms", "https_port"],
-        kind: Kind::Value,
-        id: Id::HttpsPort,
-        support: NO_MON,
-    },
-    Flag {
-        names: &["c", "config"],
-        kind: Kind::Value,
-        id: Id::Config,
-        support: Support::Yes,
-    },
-    Flag {
-        names: &["t"],
-        kind: Kind::Bool,
-        id: Id::TestConfig,
-        support: Support::Yes,
-    },
-    Flag {
-        names: &["sl", "signal"],
-        kind: Kind::Value,
-        id: Id::Signal,
-        support: Support::Yes,
-    },
-    Flag {
-        names: &["client_advertise"],
-        kind: Kind::Value,
-        id: Id::ClientAdvertise,
-        support: Support::Yes,
-    },
-    Flag {
-        names: &["ports_file_dir"],
-        kind: Kind::Value,
-        id: Id::PortsFileDir,
-        support: Support::Yes,
-    },
-    Flag {
-        names: &["l", "log"],
-        kind: Kind::Value,
-        id: Id::Log,
-        support: Support::Yes,
-    },
-    Flag {
-        names: &["T", "logtime"],
-        kind: Kind::Bool,
-        id: Id::LogTime,
-        support: Support::Yes,
-    },
-    Flag {
-        names: &["logtime_utc"],
-        kind: Kind::Bool,
-        id: Id::LogTimeUtc,
-        support: Support::Yes,
-    },
-    Flag {
-        names: &["s", "syslog"],
-        kind: Kind::Bool,
-        id: Id::Syslog,
-        support: NO_SYSLOG,
-    },
-    Flag {
-        names: &["r", "remote_syslog"],
-        kind: Kind::Value,
-        id: Id::RemoteSyslog,
-        support: NO_SYSLOG,
-    },
-    Flag {
-        names: &["D", "debug"],
-        kind: Kind::Bool,
-        id: Id::Debug,
-        support: Support::Yes,
-    },
-    Flag {
-        names: &["V", "trace"],
-        kind: Kind::Bool,
-        id: Id::Trace,
-        support: Support::Yes,
-    },
-    Flag {
-        names: &["VV"],
-        kind: Kind::Bool,
-        id: Id::TraceVerbose,
-        support: Support::Yes,
-    },
-    Flag {
-        names: &["DV"],
-        kind: Kind::Bool,
-        id: Id::DebugTrace,
-        support: Support::Yes,
-    },
-    Flag {
-        names: &["DVV"],
-        kind: Kind::Bool,
-        id: Id::DebugTraceVerbose,
-        support: Support::Yes,
-    },
+    Flag { names: &["a", "addr", "net"], kind: Kind::Value, id: Id::Addr, support: Support::Yes },
+    Flag { names: &["p", "port"], kind: Kind::Value, id: Id::Port, support: Support::Yes },
+    Flag { names: &["n", "name", "server_name"], kind: Kind::Value, id: Id::Name, support: Support::Yes },
+    Flag { names: &["P", "pid"], kind: Kind::Value, id: Id::Pid, support: Support::Yes },
+    Flag { names: &["m", "http_port"], kind: Kind::Value, id: Id::HttpPort, support: NO_MON },
+    Flag { names: &["ms", "https_port"], kind: Kind::Value, id: Id::HttpsPort, support: NO_MON },
+    Flag { names: &["c", "config"], kind: Kind::Value, id: Id::Config, support: Support::Yes },
+    Flag { names: &["t"], kind: Kind::Bool, id: Id::TestConfig, support: Support::Yes },
+    Flag { names: &["sl", "signal"], kind: Kind::Value, id: Id::Signal, support: Support::Yes },
+    Flag { names: &["client_advertise"], kind: Kind::Value, id: Id::ClientAdvertise, support: Support::Yes },
+    Flag { names: &["ports_file_dir"], kind: Kind::Value, id: Id::PortsFileDir, support: Support::Yes },
+    Flag { names: &["l", "log"], kind: Kind::Value, id: Id::Log, support: Support::Yes },
+    Flag { names: &["T", "logtime"], kind: Kind::Bool, id: Id::LogTime, support: Support::Yes },
+    Flag { names: &["logtime_utc"], kind: Kind::Bool, id: Id::LogTimeUtc, support: Support::Yes },
+    Flag { names: &["s", "syslog"], kind: Kind::Bool, id: Id::Syslog, support: NO_SYSLOG },
+    Flag { names: &["r", "remote_syslog"], kind: Kind::Value, id: Id::RemoteSyslog, support: NO_SYSLOG },
+    Flag { names: &["D", "debug"], kind: Kind::Bool, id: Id::Debug, support: Support::Yes },
+    Flag { names: &["V", "trace"], kind: Kind::Bool, id: Id::Trace, support: Support::Yes },
+    Flag { names: &["VV"], kind: Kind::Bool, id: Id::TraceVerbose, support: Support::Yes },
+    Flag { names: &["DV"], kind: Kind::Bool, id: Id::DebugTrace, support: Support::Yes },
+    Flag { names: &["DVV"], kind: Kind::Bool, id: Id::DebugTraceVerbose, support: Support::Yes },
     Flag {
         names: &["log_size_limit"],
         kind: Kind::Value,
         id: Id::LogSizeLimit,
         support: Support::Ignored("log rotation is not implemented yet"),
     },
-    Flag {
-        names: &["max_traced_msg_len"],
-        kind: Kind::Value,
-        id: Id::MaxTracedMsgLen,
-        support: Support::Yes,
-    },
-    Flag {
-        names: &["js", "jetstream"],
-        kind: Kind::Bool,
-        id: Id::JetStream,
-        support: NO_JS,
-    },
-    Flag {
-        names: &["sd", "store_dir"],
-        kind: Kind::Value,
-        id: Id::StoreDir,
-        support: NO_JS,
-    },
-    Flag {
-        names: &["user"],
-        kind: Kind::Value,
-        id: Id::User,
-        support: Support::Yes,
-    },
-    Flag {
-        names: &["pass"],
-        kind: Kind::Value,
-        id: Id::Pass,
-        support: Support::Yes,
-    },
-    Flag {
-        names: &["auth"],
-        kind: Kind::Value,
-        id: Id::Auth,
-        support: Support::Yes,
-    },
-    Flag {
-        names: &["tls"],
-        kind: Kind::Bool,
-        id: Id::Tls,
-        support: NO_TLS,
-    },
-    Flag {
-        names: &["tlscert"],
-        kind: Kind::Value,
-        id: Id::TlsCert,
-        support: NO_TLS,
-    },
-    Flag {
-        names: &["tlskey"],
-        kind: Kind::Value,
-        id: Id::TlsKey,
-        support: NO_TLS,
-    },
-    Flag {
-        names: &["tlsverify"],
-        kind: Kind::Bool,
-        id: Id::TlsVerify,
-        support: NO_TLS,
-    },
-    Flag {
-        names: &["tlscacert"],
-        kind: Kind::Value,
-        id: Id::TlsCaCert,
-        support: NO_TLS,
-    },
-    Flag {
-        names: &["routes"],
-        kind: Kind::Value,
-        id: Id::Routes,
-        support: NO_CLUSTER,
-    },
-    Flag {
-        names: &["cluster"],
-        kind: Kind::Value,
-        id: Id::Cluster,
-        support: NO_CLUSTER,
-    },
-    Flag {
-        names: &["cluster_listen"],
-        kind: Kind::Value,
-        id: Id::ClusterListen,
-        support: NO_CLUSTER,
-    },
-    Flag {
-        names: &["cluster_name"],
-        kind: Kind::Value,
-        id: Id::ClusterName,
-        support: NO_CLUSTER,
-    },
-    Flag {
-        names: &["no_advertise"],
-        kind: Kind::Bool,
-        id: Id::NoAdvertise,
-        support: NO_CLUSTER,
-    },
-    Flag {
-        names: &["cluster_advertise"],
-        kind: Kind::Value,
-        id: Id::ClusterAdvertise,
-        support: NO_CLUSTER,
-    },
-    Flag {
-        names: &["connect_retries"],
-        kind: Kind::Value,
-        id: Id::ConnectRetries,
-        support: NO_CLUSTER,
-    },
+    Flag { names: &["max_traced_msg_len"], kind: Kind::Value, id: Id::MaxTracedMsgLen, support: Support::Yes },
+    Flag { names: &["js", "jetstream"], kind: Kind::Bool, id: Id::JetStream, support: NO_JS },
+    Flag { names: &["sd", "store_dir"], kind: Kind::Value, id: Id::StoreDir, support: NO_JS },
+    Flag { names: &["user"], kind: Kind::Value, id: Id::User, support: Support::Yes },
+    Flag { names: &["pass"], kind: Kind::Value, id: Id::Pass, support: Support::Yes },
+    Flag { names: &["auth"], kind: Kind::Value, id: Id::Auth, support: Support::Yes },
+    Flag { names: &["tls"], kind: Kind::Bool, id: Id::Tls, support: NO_TLS },
+    Flag { names: &["tlscert"], kind: Kind::Value, id: Id::TlsCert, support: NO_TLS },
+    Flag { names: &["tlskey"], kind: Kind::Value, id: Id::TlsKey, support: NO_TLS },
+    Flag { names: &["tlsverify"], kind: Kind::Bool, id: Id::TlsVerify, support: NO_TLS },
+    Flag { names: &["tlscacert"], kind: Kind::Value, id: Id::TlsCaCert, support: NO_TLS },
+    Flag { names: &["routes"], kind: Kind::Value, id: Id::Routes, support: NO_CLUSTER },
+    Flag { names: &["cluster"], kind: Kind::Value, id: Id::Cluster, support: NO_CLUSTER },
+    Flag { names: &["cluster_listen"], kind: Kind::Value, id: Id::ClusterListen, support: NO_CLUSTER },
+    Flag { names: &["cluster_name"], kind: Kind::Value, id: Id::ClusterName, support: NO_CLUSTER },
+    Flag { names: &["no_advertise"], kind: Kind::Bool, id: Id::NoAdvertise, support: NO_CLUSTER },
+    Flag { names: &["cluster_advertise"], kind: Kind::Value, id: Id::ClusterAdvertise, support: NO_CLUSTER },
+    Flag { names: &["connect_retries"], kind: Kind::Value, id: Id::ConnectRetries, support: NO_CLUSTER },
     Flag {
         names: &["profile"],
         kind: Kind::Value,
         id: Id::Profile,
         support: Support::Ignored("profiling endpoints do not exist in rnats"),
     },
-    Flag {
-        names: &["h", "help"],
-        kind: Kind::Bool,
-        id: Id::Help,
-        support: Support::Yes,
-    },
-    Flag {
-        names: &["help_tls"],
-        kind: Kind::Bool,
-        id: Id::HelpTls,
-        support: Support::Yes,
-    },
-    Flag {
-        names: &["v", "version"],
-        kind: Kind::Bool,
-        id: Id::Version,
-        support: Support::Yes,
-    },
+    Flag { names: &["h", "help"], kind: Kind::Bool, id: Id::Help, support: Support::Yes },
+    Flag { names: &["help_tls"], kind: Kind::Bool, id: Id::HelpTls, support: Support::Yes },
+    Flag { names: &["v", "version"], kind: Kind::Bool, id: Id::Version, support: Support::Yes },
 ];
 
 /// Option values given on the command line. `None` means "not given", so the
@@ -439,11 +227,7 @@ pub enum CliError {
     #[error("flag needs an argument: -{0}")]
     MissingValue(String),
     #[error("invalid value {value:?} for flag -{flag}: {reason}")]
-    BadValue {
-        flag: String,
-        value: String,
-        reason: String,
-    },
+    BadValue { flag: String, value: String, reason: String },
     #[error("bad flag syntax: {0}")]
     Syntax(String),
     #[error("unrecognized command: {0:?}")]
@@ -466,11 +250,7 @@ pub fn parse_go_bool(v: &str) -> Option<bool> {
 }
 
 fn parse_port(flag: &str, v: &str) -> Result<Port, CliError> {
-    let bad = |reason: &str| CliError::BadValue {
-        flag: flag.into(),
-        value: v.into(),
-        reason: reason.into(),
-    };
+    let bad = |reason: &str| CliError::BadValue { flag: flag.into(), value: v.into(), reason: reason.into() };
     if v.eq_ignore_ascii_case("random") {
         return Ok(Port::Random);
     }
@@ -478,9 +258,7 @@ fn parse_port(flag: &str, v: &str) -> Result<Port, CliError> {
     match n {
         -1 => Ok(Port::Random),
         0..=65535 => Ok(Port::Fixed(n as u16)),
-        _ => Err(bad(
-            "port must be between 0 and 65535, or -1 for a random port",
-        )),
+        _ => Err(bad("port must be between 0 and 65535, or -1 for a random port")),
     }
 }
 
@@ -523,9 +301,7 @@ pub fn parse(args: &[String]) -> Result<Command, CliError> {
                 Some(v) => v,
                 None => {
                     i += 1;
-                    args.get(i)
-                        .cloned()
-                        .ok_or_else(|| CliError::MissingValue(name.to_string()))?
+                    args.get(i).cloned().ok_or_else(|| CliError::MissingValue(name.to_string()))?
                 }
             },
         };
@@ -537,12 +313,7 @@ pub fn parse(args: &[String]) -> Result<Command, CliError> {
                 serve.warnings.push(format!("-{name}: {why}"));
                 continue;
             }
-            Support::Refused(why) => {
-                return Err(CliError::Unsupported {
-                    flag: name.into(),
-                    reason: why,
-                })
-            }
+            Support::Refused(why) => return Err(CliError::Unsupported { flag: name.into(), reason: why }),
         }
         let o = &mut serve.overlay;
         match flag.id {
@@ -588,15 +359,16 @@ pub fn parse(args: &[String]) -> Result<Command, CliError> {
         None => Ok(Command::Serve(Box::new(serve))),
         Some("version") => Ok(Command::Version),
         Some("help") => Ok(Command::Help),
-        Some(sub @ ("check" | "passwd")) => Ok(Command::Sub(sub.to_string(), rest[1..].to_vec())),
+        Some(sub @ ("check" | "passwd" | "schema")) => Ok(Command::Sub(sub.to_string(), rest[1..].to_vec())),
         Some(other) => Err(CliError::UnknownCommand(other.to_string())),
     }
 }
 
 pub const USAGE: &str = "\
 Usage: rnats [options]            run the server (flags as nats-server's)
-       rnats check [options] FILE...   validate config files
+       rnats check [options] FILE...   validate config files (rnats check --help)
        rnats passwd [options]          make a bcrypt password hash
+       rnats schema                    print the JSON Schema of the resolved config
 
 Every option works with one dash or two; values as `-p 4222` or `--port=4222`.
 
@@ -666,10 +438,7 @@ mod tests {
         assert_eq!(serve("-T=false").overlay.logtime, Some(false));
         assert_eq!(serve("-c a.conf -t").config.as_deref(), Some("a.conf"));
         assert!(serve("-c a.conf -t").test_config);
-        assert_eq!(
-            serve("--user a --pass b").overlay.password.as_deref(),
-            Some("b")
-        );
+        assert_eq!(serve("--user a --pass b").overlay.password.as_deref(), Some("b"));
     }
 
     #[test]
@@ -677,26 +446,11 @@ mod tests {
         assert_eq!(parse(&argv("-x")), Err(CliError::Unknown("x".into())));
         assert_eq!(parse(&argv("-VD")), Err(CliError::Unknown("VD".into())));
         assert_eq!(parse(&argv("-p")), Err(CliError::MissingValue("p".into())));
-        assert!(matches!(
-            parse(&argv("-p abc")),
-            Err(CliError::BadValue { .. })
-        ));
-        assert!(matches!(
-            parse(&argv("-p 70000")),
-            Err(CliError::BadValue { .. })
-        ));
-        assert!(matches!(
-            parse(&argv("-D=maybe")),
-            Err(CliError::BadValue { .. })
-        ));
-        assert_eq!(
-            parse(&argv("-T false")),
-            Err(CliError::UnknownCommand("false".into()))
-        );
-        assert!(matches!(
-            parse(&argv("--tls")),
-            Err(CliError::Unsupported { .. })
-        ));
+        assert!(matches!(parse(&argv("-p abc")), Err(CliError::BadValue { .. })));
+        assert!(matches!(parse(&argv("-p 70000")), Err(CliError::BadValue { .. })));
+        assert!(matches!(parse(&argv("-D=maybe")), Err(CliError::BadValue { .. })));
+        assert_eq!(parse(&argv("-T false")), Err(CliError::UnknownCommand("false".into())));
+        assert!(matches!(parse(&argv("--tls")), Err(CliError::Unsupported { .. })));
         assert_eq!(parse(&argv("---p 1")), Err(CliError::Syntax("---p".into())));
     }
 
@@ -705,10 +459,7 @@ mod tests {
         assert_eq!(parse(&argv("version")), Ok(Command::Version));
         assert_eq!(parse(&argv("-v")), Ok(Command::Version));
         assert_eq!(parse(&argv("--help")), Ok(Command::Help));
-        assert_eq!(
-            parse(&argv("check a b")),
-            Ok(Command::Sub("check".into(), argv("a b")))
-        );
+        assert_eq!(parse(&argv("check a b")), Ok(Command::Sub("check".into(), argv("a b"))));
         let a = serve("-js -sd /tmp/x");
         assert_eq!(a.warnings.len(), 2);
     }

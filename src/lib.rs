@@ -12,5 +12,6 @@ pub mod cli;
 pub mod conf;
 pub mod logging;
 pub mod options;
+pub mod passwd;
 pub mod server;
 pub mod signals;

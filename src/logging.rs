@@ -59,12 +59,7 @@ pub fn apply(settings: &LogSettings) -> std::io::Result<()> {
     let writer: Box<dyn Write + Send> = match &settings.log_file {
         Some(path) => {
             COLORS.store(false, Ordering::Relaxed);
-            Box::new(
-                std::fs::OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(path)?,
-            )
+            Box::new(std::fs::OpenOptions::new().create(true).append(true).open(path)?)
         }
         None => {
             COLORS.store(std::io::stderr().is_terminal(), Ordering::Relaxed);
@@ -107,9 +102,7 @@ pub fn format_line(tag_text: &str, color: Option<&str>, message: &str) -> String
         let formatted = if LOGTIME_UTC.load(Ordering::Relaxed) {
             now.strftime("%Y/%m/%d %H:%M:%S%.6f").to_string()
         } else {
-            now.to_zoned_datetime(jiff::tz::TimeZone::system())
-                .strftime("%Y/%m/%d %H:%M:%S%.6f")
-                .to_string()
+            now.to_zoned_datetime(jiff::tz::TimeZone::system()).strftime("%Y/%m/%d %H:%M:%S%.6f").to_string()
         };
         let _ = write!(line, "{formatted} ");
     }
@@ -158,10 +151,7 @@ impl Visit for MessageVisitor {
 }
 
 impl<S: Subscriber> Layer<S> for GoFormat {
-    fn register_callsite(
-        &self,
-        _: &'static tracing::Metadata<'static>,
-    ) -> tracing::subscriber::Interest {
+    fn register_callsite(&self, _: &'static tracing::Metadata<'static>) -> tracing::subscriber::Interest {
         // Levels change at runtime, so ask `enabled` every time.
         tracing::subscriber::Interest::sometimes()
     }

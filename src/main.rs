@@ -30,13 +30,15 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Version => {
-            println!(
-                "rnats: v{} (nats-server v{COMPAT_VERSION} compatible)",
-                env!("CARGO_PKG_VERSION")
-            );
+            println!("rnats: v{} (nats-server v{COMPAT_VERSION} compatible)", env!("CARGO_PKG_VERSION"));
             ExitCode::SUCCESS
         }
         Command::Sub(name, rest) if name == "check" => ExitCode::from(rnats::check::run(&rest)),
+        Command::Sub(name, rest) if name == "passwd" => ExitCode::from(rnats::passwd::run(&rest)),
+        Command::Sub(name, _) if name == "schema" => {
+            println!("{}", serde_json::to_string_pretty(&Options::json_schema()).unwrap_or_default());
+            ExitCode::SUCCESS
+        }
         Command::Sub(name, _) => {
             eprintln!("rnats: the `{name}` command is not implemented yet");
             ExitCode::from(2)
@@ -93,6 +95,13 @@ fn serve(args: ServeArgs) -> ExitCode {
             opts
         }
     };
+    let missing = opts.unimplemented();
+    if !missing.is_empty() {
+        for m in &missing {
+            eprintln!("rnats: cannot start: {m}");
+        }
+        return ExitCode::from(1);
+    }
     if let Err(e) = logging::init(&LogSettings::from_options(&opts)) {
         eprintln!("rnats: cannot open log file: {e}");
         return ExitCode::from(1);
@@ -103,10 +112,7 @@ fn serve(args: ServeArgs) -> ExitCode {
     for w in args.warnings.iter().chain(&notes) {
         warn!("{w}");
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             logging::fatal(&format!("cannot start the runtime: {e}"));

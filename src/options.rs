@@ -400,14 +400,36 @@ impl Options {
         Ok(())
     }
 
+    /// Configured features the server does not implement yet. Starting without
+    /// them would quietly serve plaintext, not route, or not enforce
+    /// permissions, so the server refuses to start instead.
+    pub fn unimplemented(&self) -> Vec<&'static str> {
+        let mut missing = Vec::new();
+        if self.tls.is_some() {
+            missing.push("`tls`: TLS is not implemented yet; refusing to serve in plaintext");
+        }
+        if self.cluster.is_some() {
+            missing.push("`cluster`: clustering is not implemented yet");
+        }
+        let a = &self.authorization;
+        let perms = a.default_permissions.is_some() || a.users.iter().any(|u| u.permissions.is_some());
+        if perms {
+            missing.push("`permissions`: subject permissions are not enforced yet");
+        }
+        if a.users.iter().any(|u| u.nkey.is_some()) {
+            missing.push("`nkey` users: nkey authentication is not implemented yet");
+        }
+        missing
+    }
+
     /// The JSON Schema of the resolved configuration (what `--dump` prints).
     pub fn json_schema() -> serde_json::Value {
-        let mut schema = serde_json::to_value(schemars::schema_for!(Options)).unwrap_or_default();
+        // Serialize mode: the schema describes what `--dump` writes, where
+        // fields skipped when empty are optional.
+        let generator = schemars::generate::SchemaSettings::draft2020_12().for_serialize().into_generator();
+        let mut schema = serde_json::to_value(generator.into_root_schema_for::<Options>()).unwrap_or_default();
         if let Some(obj) = schema.as_object_mut() {
-            obj.insert(
-                "$id".into(),
-                "https://github.com/rnats/rnats/schemas/rnats-config.schema.json".into(),
-            );
+            obj.insert("$id".into(), "https://github.com/rnats/rnats/schemas/rnats-config.schema.json".into());
             obj.insert("title".into(), "rnats configuration (resolved)".into());
         }
         schema
@@ -435,11 +457,7 @@ pub fn format_duration(d: Duration) -> String {
     let h = total_secs / 3600;
     let m = (total_secs % 3600) / 60;
     let s = total_secs % 60;
-    let secs = if frac == 0 {
-        format!("{s}")
-    } else {
-        trim_frac(s as f64 + frac as f64 / 1e9)
-    };
+    let secs = if frac == 0 { format!("{s}") } else { trim_frac(s as f64 + frac as f64 / 1e9) };
     match (h, m) {
         (0, 0) => format!("{secs}s"),
         (0, m) => format!("{m}m{secs}s"),
@@ -469,14 +487,8 @@ mod tests {
 
     #[test]
     fn payload_above_pending_is_refused() {
-        let o = Options {
-            max_pending: 65536,
-            ..Options::default()
-        };
-        assert_eq!(
-            o.validate().unwrap_err(),
-            "max_payload (1048576) cannot be higher than max_pending (65536)"
-        );
+        let o = Options { max_pending: 65536, ..Options::default() };
+        assert_eq!(o.validate().unwrap_err(), "max_payload (1048576) cannot be higher than max_pending (65536)");
     }
 
     #[test]
@@ -487,9 +499,6 @@ mod tests {
         let j = serde_json::to_value(&o).unwrap();
         assert_eq!(j["authorization"]["password"], REDACTED);
         o.authorization.password = Some("$2a$11$abc".into());
-        assert_eq!(
-            serde_json::to_value(&o).unwrap()["authorization"]["password"],
-            "$2a$11$abc"
-        );
+        assert_eq!(serde_json::to_value(&o).unwrap()["authorization"]["password"], "$2a$11$abc");
     }
 }

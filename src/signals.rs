@@ -21,21 +21,13 @@ fn target(spec: Option<&str>) -> Result<i32, String> {
         if let Ok(pid) = s.parse::<i32>() {
             return Ok(pid);
         }
-        let text =
-            std::fs::read_to_string(s).map_err(|e| format!("could not read pid file {s}: {e}"))?;
-        return text
-            .trim()
-            .parse::<i32>()
-            .map_err(|_| format!("invalid pid in {s}: {:?}", text.trim()));
+        let text = std::fs::read_to_string(s).map_err(|e| format!("could not read pid file {s}: {e}"))?;
+        return text.trim().parse::<i32>().map_err(|_| format!("invalid pid in {s}: {:?}", text.trim()));
     }
     let me = std::process::id() as i32;
     let name = std::env::args()
         .next()
-        .and_then(|a| {
-            std::path::Path::new(&a)
-                .file_name()
-                .map(|f| f.to_string_lossy().into_owned())
-        })
+        .and_then(|a| std::path::Path::new(&a).file_name().map(|f| f.to_string_lossy().into_owned()))
         .unwrap_or_else(|| "rnats".into());
     let comm: String = name.chars().take(15).collect();
     let mut found = Vec::new();
@@ -57,10 +49,7 @@ fn target(spec: Option<&str>) -> Result<i32, String> {
         [pid] => Ok(*pid),
         many => Err(format!(
             "multiple {name} processes running:\n{}",
-            many.iter()
-                .map(|p| p.to_string())
-                .collect::<Vec<_>>()
-                .join("\n")
+            many.iter().map(|p| p.to_string()).collect::<Vec<_>>().join("\n")
         )),
     }
 }
@@ -74,8 +63,7 @@ pub fn send(spec: &str, pid_file: Option<&str>) -> Result<(), String> {
     let sig = signal_for(cmd).ok_or_else(|| format!("unknown signal {cmd:?}"))?;
     let pid = target(pid)?;
     let pid = Pid::from_raw(pid).ok_or_else(|| format!("invalid pid {pid}"))?;
-    kill_process(pid, sig)
-        .map_err(|e| format!("failed to send signal to {}: {e}", pid.as_raw_nonzero()))
+    kill_process(pid, sig).map_err(|e| format!("failed to send signal to {}: {e}", pid.as_raw_nonzero()))
 }
 
 #[cfg(test)]

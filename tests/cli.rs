@@ -29,11 +29,7 @@ impl Proc {
             .stderr(std::fs::File::create(&log).unwrap())
             .spawn()
             .expect("spawn rnats");
-        let p = Proc {
-            child,
-            log,
-            _dir: dir,
-        };
+        let p = Proc { child, log, _dir: dir };
         p.wait_for_log("Server is ready");
         p
     }
@@ -49,10 +45,7 @@ impl Proc {
             if text.contains(needle) {
                 return text;
             }
-            assert!(
-                Instant::now() < deadline,
-                "log never showed {needle:?}:\n{text}"
-            );
+            assert!(Instant::now() < deadline, "log never showed {needle:?}:\n{text}");
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -61,16 +54,8 @@ impl Proc {
     /// the way the official clients' harnesses find it.
     fn port(&self) -> u16 {
         let text = self.wait_for_log("Listening for client connections on ");
-        let line = text
-            .lines()
-            .find(|l| l.contains("Listening for client connections on "))
-            .unwrap();
-        line.rsplit(':')
-            .next()
-            .unwrap()
-            .trim()
-            .parse()
-            .expect("port at the end of the line")
+        let line = text.lines().find(|l| l.contains("Listening for client connections on ")).unwrap();
+        line.rsplit(':').next().unwrap().trim().parse().expect("port at the end of the line")
     }
 
     fn wait_exit(&mut self) -> i32 {
@@ -93,11 +78,7 @@ impl Drop for Proc {
 }
 
 fn run(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(BIN)
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
+    let out = Command::new(BIN).args(args).stdin(Stdio::null()).output().unwrap();
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into(),
@@ -124,27 +105,16 @@ async fn random_port_logs_ports_file_and_sigterm() {
     );
     let port = p.port();
     assert_ne!(port, 0);
-    let pid: u32 = std::fs::read_to_string(&pid_file)
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
+    let pid: u32 = std::fs::read_to_string(&pid_file).unwrap().trim().parse().unwrap();
     assert_eq!(pid, p.child.id());
     let ports_file = ports_dir.path().join(format!("rnats_{pid}.ports"));
-    let ports: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&ports_file).unwrap()).unwrap();
+    let ports: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&ports_file).unwrap()).unwrap();
     assert_eq!(ports["nats"][0], format!("nats://127.0.0.1:{port}"));
 
-    let client = async_nats::connect(format!("127.0.0.1:{port}"))
-        .await
-        .unwrap();
+    let client = async_nats::connect(format!("127.0.0.1:{port}")).await.unwrap();
     client.flush().await.unwrap();
     let log = p.log_text();
-    assert!(
-        log.lines()
-            .any(|l| l.ends_with("[INF] Server is ready") && l.starts_with(&format!("[{pid}] "))),
-        "{log}"
-    );
+    assert!(log.lines().any(|l| l.ends_with("[INF] Server is ready") && l.starts_with(&format!("[{pid}] "))), "{log}");
 
     rnats::signals::send("term", Some(pid_file.to_str().unwrap())).unwrap();
     assert_eq!(p.wait_exit(), 0);
@@ -156,23 +126,11 @@ async fn random_port_logs_ports_file_and_sigterm() {
 
 #[tokio::test]
 async fn sigint_stops_with_exit_zero_and_go_style_flags() {
-    let mut p = Proc::start(
-        Path::new(BIN),
-        &[
-            "--addr=127.0.0.1",
-            "-port=-1",
-            "-DV",
-            "--name=alpha",
-            "-T=false",
-        ],
-    );
+    let mut p = Proc::start(Path::new(BIN), &["--addr=127.0.0.1", "-port=-1", "-DV", "--name=alpha", "-T=false"]);
     let port = p.port();
     let log = p.log_text();
     let first = log.lines().next().unwrap();
-    assert!(
-        first.starts_with(&format!("[{}] [INF] ", p.child.id())),
-        "-T=false drops the timestamp: {first}"
-    );
+    assert!(first.starts_with(&format!("[{}] [INF] ", p.child.id())), "-T=false drops the timestamp: {first}");
     assert!(log.contains("Name:     alpha"));
     let mut raw = Raw::connect(format!("127.0.0.1:{port}").parse().unwrap()).await;
     assert_eq!(raw.info_json()["server_name"], "alpha");
@@ -191,32 +149,15 @@ async fn works_as_nats_server_symlink() {
     let dir = tempfile::tempdir().unwrap();
     let link = dir.path().join("nats-server");
     std::os::unix::fs::symlink(BIN, &link).unwrap();
-    let p = Proc::start(
-        &link,
-        &[
-            "-p",
-            "-1",
-            "-a",
-            "127.0.0.1",
-            "--ports_file_dir",
-            dir.path().to_str().unwrap(),
-        ],
-    );
+    let p = Proc::start(&link, &["-p", "-1", "-a", "127.0.0.1", "--ports_file_dir", dir.path().to_str().unwrap()]);
     let port = p.port();
-    let ports_file = dir
-        .path()
-        .join(format!("nats-server_{}.ports", p.child.id()));
+    let ports_file = dir.path().join(format!("nats-server_{}.ports", p.child.id()));
     assert!(ports_file.exists(), "ports file named after the executable");
-    let c = async_nats::connect(format!("127.0.0.1:{port}"))
-        .await
-        .unwrap();
+    let c = async_nats::connect(format!("127.0.0.1:{port}")).await.unwrap();
     let mut sub = c.subscribe("x").await.unwrap();
     c.publish("x", "y".into()).await.unwrap();
     use futures_util::StreamExt;
-    let m = tokio::time::timeout(WAIT, sub.next())
-        .await
-        .unwrap()
-        .unwrap();
+    let m = tokio::time::timeout(WAIT, sub.next()).await.unwrap().unwrap();
     assert_eq!(m.payload, "y");
 }
 
@@ -233,10 +174,7 @@ fn help_version_and_errors() {
 
     let (code, _, err) = run(&["-bogus"]);
     assert_eq!(code, 1);
-    assert!(
-        err.contains("flag provided but not defined: -bogus"),
-        "{err}"
-    );
+    assert!(err.contains("flag provided but not defined: -bogus"), "{err}");
     let (code, _, err) = run(&["-p", "abc"]);
     assert_eq!(code, 1);
     assert!(err.contains("invalid value \"abc\" for flag -p"), "{err}");
@@ -273,40 +211,21 @@ fn port_in_use_is_a_clear_error() {
         std::thread::sleep(Duration::from_millis(20));
     };
     let mut err = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut err)
-        .unwrap();
+    child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
     assert_eq!(status.code(), Some(1));
-    assert!(
-        err.contains("[FTL]")
-            && err.contains(&format!("Error listening on port: 127.0.0.1:{port}")),
-        "{err}"
-    );
+    assert!(err.contains("[FTL]") && err.contains(&format!("Error listening on port: 127.0.0.1:{port}")), "{err}");
 }
 
 /// `-V` traces protocol ops and never logs a secret.
 #[tokio::test]
 async fn trace_logs_ops_without_secrets() {
-    let mut p = Proc::start(
-        Path::new(BIN),
-        &[
-            "-a",
-            "127.0.0.1",
-            "-p",
-            "-1",
-            "-V",
-            "--user",
-            "u",
-            "--pass",
-            "hunter2",
-        ],
-    );
+    let mut p = Proc::start(Path::new(BIN), &["-a", "127.0.0.1", "-p", "-1", "-V", "--user", "u", "--pass", "hunter2"]);
     let port = p.port();
     let mut raw = Raw::connect(format!("127.0.0.1:{port}").parse().unwrap()).await;
-    raw.send(b"CONNECT {\"verbose\":false,\"user\":\"u\",\"pass\":\"hunter2\"}\r\nSUB foo 1\r\nPUB foo 2\r\nhi\r\nPING\r\n").await;
+    raw.send(
+        b"CONNECT {\"verbose\":false,\"user\":\"u\",\"pass\":\"hunter2\"}\r\nSUB foo 1\r\nPUB foo 2\r\nhi\r\nPING\r\n",
+    )
+    .await;
     raw.expect(b"MSG foo 1 2\r\nhi\r\nPONG\r\n").await;
     let log = p.wait_for_log("->> [PONG]");
     assert!(log.contains("<<- [SUB foo 1]"), "{log}");
@@ -314,14 +233,10 @@ async fn trace_logs_ops_without_secrets() {
     assert!(log.contains("<<- MSG_PAYLOAD: [\"hi\"]"), "{log}");
     assert!(log.contains("\"pass\":\"[REDACTED]\""), "{log}");
     let mut bad = Raw::connect(format!("127.0.0.1:{port}").parse().unwrap()).await;
-    bad.send(b"CONNECT {\"user\":\"u\",\"pass\":\"wrong-secret\"}\r\n")
-        .await;
+    bad.send(b"CONNECT {\"user\":\"u\",\"pass\":\"wrong-secret\"}\r\n").await;
     bad.expect_close().await;
     let log = p.wait_for_log("authentication error");
-    assert!(
-        !log.contains("hunter2") && !log.contains("wrong-secret"),
-        "no secret in the log:\n{log}"
-    );
+    assert!(!log.contains("hunter2") && !log.contains("wrong-secret"), "no secret in the log:\n{log}");
     let _ = p.child.kill();
     p.wait_exit();
 }

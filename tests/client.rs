@@ -11,10 +11,7 @@ use common::*;
 use futures_util::StreamExt;
 
 async fn next(sub: &mut async_nats::Subscriber) -> async_nats::Message {
-    tokio::time::timeout(WAIT, sub.next())
-        .await
-        .expect("message in time")
-        .expect("subscription open")
+    tokio::time::timeout(WAIT, sub.next()).await.expect("message in time").expect("subscription open")
 }
 
 async fn nothing_more(sub: &mut async_nats::Subscriber) {
@@ -31,15 +28,9 @@ async fn publish_subscribe() {
     let mut sub = sub_client.subscribe("greet.joe").await.unwrap();
     sub_client.flush().await.unwrap();
     for i in 0..100 {
-        pub_client
-            .publish("greet.joe", Bytes::from(format!("hello {i}")))
-            .await
-            .unwrap();
+        pub_client.publish("greet.joe", Bytes::from(format!("hello {i}"))).await.unwrap();
     }
-    pub_client
-        .publish("greet.sue", "not for joe".into())
-        .await
-        .unwrap();
+    pub_client.publish("greet.sue", "not for joe".into()).await.unwrap();
     pub_client.flush().await.unwrap();
     for i in 0..100 {
         let m = next(&mut sub).await;
@@ -57,12 +48,7 @@ async fn wildcards() {
     let mut tail = c.subscribe("time.us.>").await.unwrap();
     let mut all = c.subscribe(">").await.unwrap();
     c.flush().await.unwrap();
-    for subject in [
-        "time.us.east",
-        "time.us.east.atlanta",
-        "time.eu.east",
-        "time.us",
-    ] {
+    for subject in ["time.us.east", "time.us.east.atlanta", "time.eu.east", "time.us"] {
         c.publish(subject, subject.into()).await.unwrap();
     }
     c.flush().await.unwrap();
@@ -70,17 +56,9 @@ async fn wildcards() {
     assert_eq!(next(&mut star).await.subject.as_str(), "time.eu.east");
     nothing_more(&mut star).await;
     assert_eq!(next(&mut tail).await.subject.as_str(), "time.us.east");
-    assert_eq!(
-        next(&mut tail).await.subject.as_str(),
-        "time.us.east.atlanta"
-    );
+    assert_eq!(next(&mut tail).await.subject.as_str(), "time.us.east.atlanta");
     nothing_more(&mut tail).await;
-    for want in [
-        "time.us.east",
-        "time.us.east.atlanta",
-        "time.eu.east",
-        "time.us",
-    ] {
+    for want in ["time.us.east", "time.us.east.atlanta", "time.eu.east", "time.us"] {
         assert_eq!(next(&mut all).await.subject.as_str(), want);
     }
 }
@@ -98,10 +76,7 @@ async fn queue_groups_exactly_once_and_spread() {
         members.push((c, sub));
     }
     let other_group_client = s.client().await;
-    let mut other_group = other_group_client
-        .queue_subscribe("work", "auditors".into())
-        .await
-        .unwrap();
+    let mut other_group = other_group_client.queue_subscribe("work", "auditors".into()).await.unwrap();
     let plain_client = s.client().await;
     let mut plain = plain_client.subscribe("work").await.unwrap();
     other_group_client.flush().await.unwrap();
@@ -110,10 +85,7 @@ async fn queue_groups_exactly_once_and_spread() {
     let publisher = s.client().await;
     const N: usize = 400;
     for i in 0..N {
-        publisher
-            .publish("work", Bytes::from(i.to_string()))
-            .await
-            .unwrap();
+        publisher.publish("work", Bytes::from(i.to_string())).await.unwrap();
     }
     publisher.flush().await.unwrap();
 
@@ -122,19 +94,14 @@ async fn queue_groups_exactly_once_and_spread() {
     for (_, sub) in members.iter_mut() {
         let mut count = 0;
         while let Ok(Some(m)) = tokio::time::timeout(Duration::from_millis(300), sub.next()).await {
-            *seen
-                .entry(String::from_utf8_lossy(&m.payload).into_owned())
-                .or_default() += 1;
+            *seen.entry(String::from_utf8_lossy(&m.payload).into_owned()).or_default() += 1;
             count += 1;
         }
         per_member.push(count);
     }
     assert_eq!(seen.len(), N, "every message reached the group");
     assert!(seen.values().all(|&n| n == 1), "no message delivered twice");
-    assert!(
-        per_member.iter().all(|&c| c > N / 4 / 3),
-        "spread over members: {per_member:?}"
-    );
+    assert!(per_member.iter().all(|&c| c > N / 4 / 3), "spread over members: {per_member:?}");
     for _ in 0..N {
         next(&mut other_group).await;
         next(&mut plain).await;
@@ -160,19 +127,14 @@ async fn request_reply_and_no_responders() {
     });
     let requester = s.client().await;
     for i in 0..20 {
-        let resp = tokio::time::timeout(
-            WAIT,
-            requester.request("svc.echo", Bytes::from(format!("{i}"))),
-        )
-        .await
-        .expect("in time")
-        .expect("reply");
+        let resp = tokio::time::timeout(WAIT, requester.request("svc.echo", Bytes::from(format!("{i}"))))
+            .await
+            .expect("in time")
+            .expect("reply");
         assert_eq!(resp.payload, format!("echo: {i}"));
     }
-    let err = tokio::time::timeout(WAIT, requester.request("svc.nobody", "x".into()))
-        .await
-        .expect("in time")
-        .unwrap_err();
+    let err =
+        tokio::time::timeout(WAIT, requester.request("svc.nobody", "x".into())).await.expect("in time").unwrap_err();
     assert_eq!(err.kind(), async_nats::RequestErrorKind::NoResponders);
 }
 
@@ -186,9 +148,7 @@ async fn headers_round_trip() {
     headers.insert("X-Trace", "abc-123");
     headers.append("X-Multi", "one");
     headers.append("X-Multi", "two");
-    c.publish_with_headers("h", headers, "body".into())
-        .await
-        .unwrap();
+    c.publish_with_headers("h", headers, "body".into()).await.unwrap();
     c.flush().await.unwrap();
     let m = next(&mut sub).await;
     assert_eq!(m.payload, "body");
@@ -206,34 +166,22 @@ async fn auto_unsubscribe() {
     sub.unsubscribe_after(3).await.unwrap();
     c.flush().await.unwrap();
     for i in 0..10 {
-        c.publish("limited", Bytes::from(i.to_string()))
-            .await
-            .unwrap();
+        c.publish("limited", Bytes::from(i.to_string())).await.unwrap();
     }
     c.flush().await.unwrap();
     for i in 0..3 {
         assert_eq!(next(&mut sub).await.payload, i.to_string());
     }
-    let end = tokio::time::timeout(WAIT, sub.next())
-        .await
-        .expect("stream ends in time");
+    let end = tokio::time::timeout(WAIT, sub.next()).await.expect("stream ends in time");
     assert!(end.is_none(), "the subscription ends after 3 messages");
     tokio::time::sleep(Duration::from_millis(50)).await;
-    assert_eq!(
-        s.server.inner().sublist.count(),
-        0,
-        "the server dropped it too"
-    );
+    assert_eq!(s.server.inner().sublist.count(), 0, "the server dropped it too");
 }
 
 #[tokio::test]
 async fn echo_off() {
     let s = TestServer::start().await;
-    let quiet = async_nats::ConnectOptions::new()
-        .no_echo()
-        .connect(s.url())
-        .await
-        .unwrap();
+    let quiet = async_nats::ConnectOptions::new().no_echo().connect(s.url()).await.unwrap();
     let other = s.client().await;
     let mut own = quiet.subscribe("e").await.unwrap();
     quiet.flush().await.unwrap();
@@ -252,14 +200,10 @@ async fn max_payload_is_advertised_and_enforced() {
     let s = TestServer::with(|o| o.max_payload = 1024).await;
     let c = s.client().await;
     assert_eq!(c.server_info().max_payload, 1024);
-    let err = c
-        .publish("big", Bytes::from(vec![0u8; 2048]))
-        .await
-        .unwrap_err();
+    let err = c.publish("big", Bytes::from(vec![0u8; 2048])).await.unwrap_err();
     assert!(err.to_string().to_lowercase().contains("payload"), "{err}");
     let mut raw = Raw::connect(s.addr()).await;
-    raw.send(b"CONNECT {\"verbose\":false,\"pedantic\":false}\r\nPUB big 2048\r\n")
-        .await;
+    raw.send(b"CONNECT {\"verbose\":false,\"pedantic\":false}\r\nPUB big 2048\r\n").await;
     raw.expect(b"-ERR 'Maximum Payload Violation'\r\n").await;
     raw.expect_close().await;
 }
@@ -279,8 +223,7 @@ async fn slow_consumer_is_cut_off_without_blocking_others() {
     .await;
     // The slow one subscribes and then never reads.
     let mut slow = Raw::connect(s.addr()).await;
-    slow.send(b"CONNECT {\"verbose\":false,\"pedantic\":false}\r\nSUB flood 1\r\nPING\r\n")
-        .await;
+    slow.send(b"CONNECT {\"verbose\":false,\"pedantic\":false}\r\nSUB flood 1\r\nPING\r\n").await;
     slow.expect(b"PONG\r\n").await;
 
     let healthy_client = s.client().await;
@@ -305,10 +248,7 @@ async fn slow_consumer_is_cut_off_without_blocking_others() {
         for _ in 0..BATCH {
             publisher.publish("flood", payload.clone()).await.unwrap();
         }
-        tokio::time::timeout(WAIT, publisher.flush())
-            .await
-            .expect("publisher never blocked")
-            .unwrap();
+        tokio::time::timeout(WAIT, publisher.flush()).await.expect("publisher never blocked").unwrap();
         let target = (batch + 1) * BATCH;
         let deadline = std::time::Instant::now() + WAIT;
         while received.load(Ordering::Relaxed) < target {
@@ -321,19 +261,11 @@ async fn slow_consumer_is_cut_off_without_blocking_others() {
         }
     }
     reader.await.unwrap();
-    assert_eq!(
-        received.load(Ordering::Relaxed),
-        N,
-        "the healthy subscriber got every message"
-    );
+    assert_eq!(received.load(Ordering::Relaxed), N, "the healthy subscriber got every message");
     let (_, closed) = slow.drain(Duration::from_millis(500)).await;
     assert!(closed, "the slow consumer was disconnected");
     let stats = &s.server.inner().stats;
-    assert_eq!(
-        stats.slow_consumers.load(Ordering::Relaxed),
-        1,
-        "only the slow one"
-    );
+    assert_eq!(stats.slow_consumers.load(Ordering::Relaxed), 1, "only the slow one");
 }
 
 #[tokio::test]
@@ -357,9 +289,7 @@ async fn unsubscribe_stops_delivery() {
 async fn write_deadline_slow_consumer() {
     let s = TestServer::with(|o| o.write_deadline = Duration::from_millis(200)).await;
     let mut stuck = Raw::connect(s.addr()).await;
-    stuck
-        .send(b"CONNECT {\"verbose\":false,\"pedantic\":false}\r\nSUB flood 1\r\nPING\r\n")
-        .await;
+    stuck.send(b"CONNECT {\"verbose\":false,\"pedantic\":false}\r\nSUB flood 1\r\nPING\r\n").await;
     stuck.expect(b"PONG\r\n").await;
     let publisher = s.client().await;
     let payload = Bytes::from(vec![b'x'; 64 * 1024]);
@@ -368,34 +298,17 @@ async fn write_deadline_slow_consumer() {
     let stats = s.server.inner().stats.clone();
     for _ in 0..512 {
         publisher.publish("flood", payload.clone()).await.unwrap();
-        if stats
-            .slow_consumers
-            .load(std::sync::atomic::Ordering::Relaxed)
-            > 0
-        {
+        if stats.slow_consumers.load(std::sync::atomic::Ordering::Relaxed) > 0 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
     let deadline = std::time::Instant::now() + WAIT;
-    while stats
-        .slow_consumers
-        .load(std::sync::atomic::Ordering::Relaxed)
-        == 0
-    {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "write deadline never fired"
-        );
+    while stats.slow_consumers.load(std::sync::atomic::Ordering::Relaxed) == 0 {
+        assert!(std::time::Instant::now() < deadline, "write deadline never fired");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let (_, closed) = stuck.drain(Duration::from_millis(300)).await;
-    assert!(
-        closed || stuck.drain(WAIT).await.1,
-        "the stuck reader was disconnected"
-    );
-    publisher
-        .flush()
-        .await
-        .expect("the publisher is unaffected");
+    assert!(closed || stuck.drain(WAIT).await.1, "the stuck reader was disconnected");
+    publisher.flush().await.expect("the publisher is unaffected");
 }

@@ -37,14 +37,7 @@ async fn stale_connection_after_ping_max_unanswered_pings() {
     silent.expect_close().await;
     assert!(started.elapsed() >= Duration::from_millis(200));
     survivor.await.unwrap();
-    assert_eq!(
-        s.server
-            .inner()
-            .stats
-            .stale_connections
-            .load(std::sync::atomic::Ordering::Relaxed),
-        1
-    );
+    assert_eq!(s.server.inner().stats.stale_connections.load(std::sync::atomic::Ordering::Relaxed), 1);
 }
 
 #[tokio::test]
@@ -61,9 +54,7 @@ async fn auth_timeout_and_violations() {
     idle.expect_close().await;
 
     let mut wrong = Raw::connect(s.addr()).await;
-    wrong
-        .send(b"CONNECT {\"verbose\":false,\"user\":\"derek\",\"pass\":\"nope\"}\r\n")
-        .await;
+    wrong.send(b"CONNECT {\"verbose\":false,\"user\":\"derek\",\"pass\":\"nope\"}\r\n").await;
     wrong.expect(b"-ERR 'Authorization Violation'\r\n").await;
     wrong.expect_close().await;
 
@@ -73,42 +64,28 @@ async fn auth_timeout_and_violations() {
     early.expect_close().await;
 
     let mut right = Raw::connect(s.addr()).await;
-    right
-        .send(b"CONNECT {\"verbose\":true,\"user\":\"derek\",\"pass\":\"s3cr3t\"}\r\nPING\r\n")
-        .await;
+    right.send(b"CONNECT {\"verbose\":true,\"user\":\"derek\",\"pass\":\"s3cr3t\"}\r\nPING\r\n").await;
     right.expect(b"+OK\r\nPONG\r\n").await;
 
     // async-nats ignores credentials written in the URL, so they are passed
     // through its options.
-    let client =
-        async_nats::ConnectOptions::with_user_and_password("derek".into(), "s3cr3t".into())
-            .connect(s.url())
-            .await
-            .expect("right credentials connect");
-    client.flush().await.unwrap();
-    let bad = async_nats::ConnectOptions::with_user_and_password("derek".into(), "x".into())
-        .connect(s.url());
-    let err = tokio::time::timeout(WAIT, bad)
+    let client = async_nats::ConnectOptions::with_user_and_password("derek".into(), "s3cr3t".into())
+        .connect(s.url())
         .await
-        .expect("answer in time")
-        .expect_err("a wrong password is refused");
-    assert_eq!(
-        err.kind(),
-        async_nats::ConnectErrorKind::AuthorizationViolation
-    );
+        .expect("right credentials connect");
+    client.flush().await.unwrap();
+    let bad = async_nats::ConnectOptions::with_user_and_password("derek".into(), "x".into()).connect(s.url());
+    let err = tokio::time::timeout(WAIT, bad).await.expect("answer in time").expect_err("a wrong password is refused");
+    assert_eq!(err.kind(), async_nats::ConnectErrorKind::AuthorizationViolation);
 }
 
 #[tokio::test]
 async fn token_auth() {
     let s = TestServer::with(|o| o.authorization.token = Some("t0ken".into())).await;
-    let c = async_nats::ConnectOptions::with_token("t0ken".into())
-        .connect(s.url())
-        .await
-        .expect("token accepted");
+    let c = async_nats::ConnectOptions::with_token("t0ken".into()).connect(s.url()).await.expect("token accepted");
     c.flush().await.unwrap();
     let mut raw = Raw::connect(s.addr()).await;
-    raw.send(b"CONNECT {\"verbose\":false,\"auth_token\":\"t0ke\"}\r\n")
-        .await;
+    raw.send(b"CONNECT {\"verbose\":false,\"auth_token\":\"t0ke\"}\r\n").await;
     raw.expect(b"-ERR 'Authorization Violation'\r\n").await;
     raw.expect_close().await;
 }
@@ -119,9 +96,7 @@ async fn max_connections() {
     let mut a = Raw::connect(s.addr()).await;
     let mut b = Raw::connect(s.addr()).await;
     let mut third = Raw::connect(s.addr()).await;
-    third
-        .expect(b"-ERR 'maximum connections exceeded'\r\n")
-        .await;
+    third.expect(b"-ERR 'maximum connections exceeded'\r\n").await;
     third.expect_close().await;
     a.send(b"PING\r\n").await;
     a.expect(b"PONG\r\n").await;
@@ -140,8 +115,7 @@ async fn max_subscriptions() {
     let mut c = Raw::connect(s.addr()).await;
     c.send(C).await;
     c.send(b"SUB a 1\r\nSUB b 2\r\nSUB c 3\r\nPING\r\n").await;
-    c.expect(b"-ERR 'maximum subscriptions exceeded'\r\nPONG\r\n")
-        .await;
+    c.expect(b"-ERR 'maximum subscriptions exceeded'\r\nPONG\r\n").await;
     c.send(b"PUB a 1\r\nx\r\nPUB c 1\r\ny\r\nPING\r\n").await;
     c.expect(b"MSG a 1 1\r\nx\r\nPONG\r\n").await;
 }
@@ -171,8 +145,5 @@ async fn shutdown_flushes_pending_output() {
     sub.expect(&expected).await;
     sub.expect_close().await;
     publisher.expect_close().await;
-    assert!(
-        tokio::net::TcpStream::connect(s.addr()).await.is_err(),
-        "listener closed"
-    );
+    assert!(tokio::net::TcpStream::connect(s.addr()).await.is_err(), "listener closed");
 }

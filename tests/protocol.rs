@@ -112,17 +112,10 @@ async fn scripts_match_expected() {
     for (name, script, expected) in scripts() {
         let got = run_script(s.addr(), script.as_bytes()).await;
         if got != expected {
-            failures.push(format!(
-                "{name}:\n  expected {expected:?}\n  got      {got:?}"
-            ));
+            failures.push(format!("{name}:\n  expected {expected:?}\n  got      {got:?}"));
         }
     }
-    assert!(
-        failures.is_empty(),
-        "{} script(s) differ:\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
+    assert!(failures.is_empty(), "{} script(s) differ:\n{}", failures.len(), failures.join("\n"));
 }
 
 #[tokio::test]
@@ -137,17 +130,10 @@ async fn reference_agrees_with_the_table() {
         let theirs = run_script(reference.addr, script.as_bytes()).await;
         let mine = run_script(ours.addr(), script.as_bytes()).await;
         if theirs != expected || mine != theirs {
-            failures.push(format!(
-                "{name}:\n  table {expected:?}\n  ref   {theirs:?}\n  rnats {mine:?}"
-            ));
+            failures.push(format!("{name}:\n  table {expected:?}\n  ref   {theirs:?}\n  rnats {mine:?}"));
         }
     }
-    assert!(
-        failures.is_empty(),
-        "{} script(s) differ:\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
+    assert!(failures.is_empty(), "{} script(s) differ:\n{}", failures.len(), failures.join("\n"));
 }
 
 /// INFO carries the reference's fields (apart from Go- and JetStream-specific
@@ -180,10 +166,7 @@ async fn info_fields_match_reference() {
         assert!(ok, "INFO.{key} should be a {kind}: {mine}");
     }
     assert_eq!(mine["port"].as_u64(), Some(ours.addr().port() as u64));
-    assert!(
-        mine["server_id"].as_str().unwrap().starts_with('N')
-            && mine["server_id"].as_str().unwrap().len() == 56
-    );
+    assert!(mine["server_id"].as_str().unwrap().starts_with('N') && mine["server_id"].as_str().unwrap().len() == 56);
     let Some(reference) = Reference::start(&[]) else {
         skip_loudly("info_fields_match_reference");
         return;
@@ -192,11 +175,7 @@ async fn info_fields_match_reference() {
     let theirs_keys: Vec<&String> = theirs.as_object().unwrap().keys().collect();
     let mine_keys: Vec<&String> = mine.as_object().unwrap().keys().collect();
     let go_only = ["git_commit", "api_lvl", "xkey"];
-    let expected: Vec<&String> = theirs_keys
-        .iter()
-        .copied()
-        .filter(|k| !go_only.contains(&k.as_str()))
-        .collect();
+    let expected: Vec<&String> = theirs_keys.iter().copied().filter(|k| !go_only.contains(&k.as_str())).collect();
     assert_eq!(mine_keys, expected, "same fields in the same order");
 }
 
@@ -205,9 +184,7 @@ async fn info_fields_match_reference() {
 async fn malformed_input_never_hurts_other_connections() {
     let s = TestServer::start().await;
     let mut healthy = Raw::connect(s.addr()).await;
-    healthy
-        .send(format!("{C}SUB keep 1\r\nPING\r\n").as_bytes())
-        .await;
+    healthy.send(format!("{C}SUB keep 1\r\nPING\r\n").as_bytes()).await;
     healthy.expect(b"PONG\r\n").await;
 
     let garbage: Vec<Vec<u8>> = vec![
@@ -230,9 +207,7 @@ async fn malformed_input_never_hurts_other_connections() {
         let _ = bad.drain(Duration::from_millis(100)).await;
     }
     let mut publisher = Raw::connect(s.addr()).await;
-    publisher
-        .send(format!("{C}PUB keep 2\r\nok\r\n").as_bytes())
-        .await;
+    publisher.send(format!("{C}PUB keep 2\r\nok\r\n").as_bytes()).await;
     healthy.expect(b"MSG keep 1 2\r\nok\r\n").await;
     healthy.send(b"PING\r\n").await;
     healthy.expect(b"PONG\r\n").await;
@@ -243,14 +218,11 @@ async fn malformed_input_never_hurts_other_connections() {
 async fn byte_at_a_time() {
     let s = TestServer::start().await;
     let mut raw = Raw::connect(s.addr()).await;
-    let script = format!(
-        "{CH}SUB foo 1\r\nHPUB foo r 12 14\r\nNATS/1.0\r\n\r\nhi\r\nPUB foo 3\r\nabc\r\nPING\r\n"
-    );
+    let script = format!("{CH}SUB foo 1\r\nHPUB foo r 12 14\r\nNATS/1.0\r\n\r\nhi\r\nPUB foo 3\r\nabc\r\nPING\r\n");
     for b in script.as_bytes() {
         raw.send(&[*b]).await;
     }
-    raw.expect(b"HMSG foo 1 r 12 14\r\nNATS/1.0\r\n\r\nhi\r\nMSG foo 1 3\r\nabc\r\nPONG\r\n")
-        .await;
+    raw.expect(b"HMSG foo 1 r 12 14\r\nNATS/1.0\r\n\r\nhi\r\nMSG foo 1 3\r\nabc\r\nPONG\r\n").await;
 }
 
 /// A message just under max_payload arrives whole, across many reads.
@@ -259,12 +231,10 @@ async fn large_payload_round_trip() {
     let s = TestServer::start().await;
     let mut raw = Raw::connect(s.addr()).await;
     let payload: Vec<u8> = (0..1024 * 1024).map(|i| (i % 251) as u8).collect();
-    raw.send(format!("{C}SUB big 1\r\nPUB big {}\r\n", payload.len()).as_bytes())
-        .await;
+    raw.send(format!("{C}SUB big 1\r\nPUB big {}\r\n", payload.len()).as_bytes()).await;
     raw.send(&payload).await;
     raw.send(b"\r\n").await;
-    raw.expect(format!("MSG big 1 {}\r\n", payload.len()).as_bytes())
-        .await;
+    raw.expect(format!("MSG big 1 {}\r\n", payload.len()).as_bytes()).await;
     raw.expect(&payload).await;
     raw.expect(b"\r\n").await;
 }

@@ -303,16 +303,8 @@ const USER_KEYS: &[&str] = &[
     "proxy_required",
     "account",
 ];
-const PERMISSION_KEYS: &[&str] = &[
-    "pub",
-    "publish",
-    "import",
-    "sub",
-    "subscribe",
-    "export",
-    "publish_allow_responses",
-    "allow_responses",
-];
+const PERMISSION_KEYS: &[&str] =
+    &["pub", "publish", "import", "sub", "subscribe", "export", "publish_allow_responses", "allow_responses"];
 const TLS_KEYS: &[&str] = &[
     "cert_file",
     "key_file",
@@ -397,13 +389,7 @@ const INSECURE_CIPHERS: &[&str] = &[
     "TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256",
     "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256",
 ];
-const CURVES: &[&str] = &[
-    "CurveP256",
-    "CurveP384",
-    "CurveP521",
-    "X25519",
-    "X25519MLKEM768",
-];
+const CURVES: &[&str] = &["CurveP256", "CurveP384", "CurveP521", "X25519", "X25519MLKEM768"];
 
 fn lower(e: &Entry) -> String {
     e.key.to_ascii_lowercase()
@@ -416,19 +402,12 @@ impl Builder {
 
     fn type_error(&mut self, e: &Entry, want: &str) {
         let found = e.value.kind.describe();
-        let mut d = Diagnostic::error(
-            "type",
-            Some(e.value.span),
-            format!("`{}` must be {want}, found {found}", e.key),
-        );
+        let mut d = Diagnostic::error("type", Some(e.value.span), format!("`{}` must be {want}, found {found}", e.key));
         if let Kind::Str(s) = &e.value.kind {
             if want.contains("integer") && s.parse::<f64>().is_ok() {
                 d = d.with_help("remove the quotes");
             } else if want.contains("boolean")
-                && matches!(
-                    s.to_ascii_lowercase().as_str(),
-                    "true" | "false" | "yes" | "no" | "on" | "off"
-                )
+                && matches!(s.to_ascii_lowercase().as_str(), "true" | "false" | "yes" | "no" | "on" | "off")
             {
                 d = d.with_help("remove the quotes: a quoted `true` is a string");
             }
@@ -442,17 +421,12 @@ impl Builder {
         if e.used {
             return;
         }
-        let where_ = if block.is_empty() {
-            String::new()
-        } else {
-            format!(" in `{block}`")
-        };
-        let mut d = Diagnostic::warning(
-            "unknown-key",
-            Some(e.key_span),
-            format!("unknown field `{}`{where_}", e.key),
-        );
-        if let Some(s) = suggest(&e.key, known.iter().copied()) {
+        let where_ = if block.is_empty() { String::new() } else { format!(" in `{block}`") };
+        let mut d = Diagnostic::warning("unknown-key", Some(e.key_span), format!("unknown field `{}`{where_}", e.key));
+        // Suggestions cost an edit distance per known key: skip them once the
+        // report will be truncated anyway.
+        let hint = self.diags.len() < super::MAX_DIAGNOSTICS;
+        if let Some(s) = hint.then(|| suggest(&e.key, known.iter().copied())).flatten() {
             d = d.with_help(format!("did you mean `{s}`?"));
         }
         self.diags.push(d);
@@ -479,11 +453,7 @@ impl Builder {
     fn int_in(&mut self, e: &Entry, min: i64, max: i64) -> Option<i64> {
         let v = self.int(e)?;
         if v < min || v > max {
-            self.error(
-                "range",
-                e.value.span,
-                format!("`{}` must be between {min} and {max}, found {v}", e.key),
-            );
+            self.error("range", e.value.span, format!("`{}` must be between {min} and {max}, found {v}", e.key));
             return None;
         }
         Some(v)
@@ -522,11 +492,7 @@ impl Builder {
                             self.error(
                                 "type",
                                 v.span,
-                                format!(
-                                    "`{}` must hold strings, found {}",
-                                    e.key,
-                                    other.describe()
-                                ),
+                                format!("`{}` must hold strings, found {}", e.key, other.describe()),
                             );
                             return None;
                         }
@@ -557,10 +523,7 @@ impl Builder {
                     Diagnostic::warning(
                         "duration",
                         Some(e.value.span),
-                        format!(
-                            "`{}` should be a duration; the number is taken as seconds",
-                            e.key
-                        ),
+                        format!("`{}` should be a duration; the number is taken as seconds", e.key),
                     )
                     .with_help(format!("write `\"{i}s\"`")),
                 );
@@ -607,13 +570,7 @@ impl Builder {
         match &e.value.kind {
             Kind::Int(-1) => Some(Port::Random),
             Kind::Str(s) if s.eq_ignore_ascii_case("random") => Some(Port::Random),
-            _ => self.int_in(e, -1, 65535).map(|p| {
-                if p < 0 {
-                    Port::Random
-                } else {
-                    Port::Fixed(p as u16)
-                }
-            }),
+            _ => self.int_in(e, -1, 65535).map(|p| if p < 0 { Port::Random } else { Port::Fixed(p as u16) }),
         }
     }
 
@@ -633,15 +590,9 @@ impl Builder {
                 let host = host.trim_start_matches('[').trim_end_matches(']');
                 match port.parse::<i64>() {
                     Ok(-1) => Some((Some(host.to_string()), Port::Random)),
-                    Ok(p) if (0..=65535).contains(&p) => {
-                        Some((Some(host.to_string()), Port::Fixed(p as u16)))
-                    }
+                    Ok(p) if (0..=65535).contains(&p) => Some((Some(host.to_string()), Port::Fixed(p as u16))),
                     _ => {
-                        self.error(
-                            "listen",
-                            e.value.span,
-                            format!("invalid port `{port}` in `{}`", e.key),
-                        );
+                        self.error("listen", e.value.span, format!("invalid port `{port}` in `{}`", e.key));
                         None
                     }
                 }
@@ -656,19 +607,11 @@ impl Builder {
     fn size_limit(&mut self, e: &Entry, max: i64) -> Option<usize> {
         let v = self.int(e)?;
         if v < 0 {
-            self.error(
-                "range",
-                e.value.span,
-                format!("`{}` cannot be negative", e.key),
-            );
+            self.error("range", e.value.span, format!("`{}` cannot be negative", e.key));
             return None;
         }
         if v > max {
-            self.error(
-                "range",
-                e.value.span,
-                format!("`{}` value is too big: {v} (at most {max})", e.key),
-            );
+            self.error("range", e.value.span, format!("`{}` value is too big: {v} (at most {max})", e.key));
             return None;
         }
         Some(v as usize)
@@ -711,10 +654,9 @@ impl Builder {
                 "logtime_utc" => set(&mut opts.logtime_utc, self.bool(e)),
                 "syslog" => set(&mut opts.syslog, self.bool(e)),
                 "logfile" | "log_file" => opts.log_file = self.string(e),
-                "logfile_size_limit" | "log_size_limit" => set(
-                    &mut opts.log_size_limit,
-                    self.size_limit(e, i64::MAX).map(|v| v as u64),
-                ),
+                "logfile_size_limit" | "log_size_limit" => {
+                    set(&mut opts.log_size_limit, self.size_limit(e, i64::MAX).map(|v| v as u64))
+                }
                 "remote_syslog" => opts.remote_syslog = self.string(e),
                 "pidfile" | "pid_file" => opts.pid_file = self.string(e),
                 "ports_file_dir" => opts.ports_file_dir = self.string(e),
@@ -734,36 +676,21 @@ impl Builder {
                 "http_port" | "monitor_port" => opts.http_port = self.int_in(e, -1, 65535),
                 "https_port" => opts.https_port = self.int_in(e, -1, 65535),
                 "http_base_path" => opts.http_base_path = self.string(e),
-                "max_control_line" => set(
-                    &mut opts.max_control_line,
-                    self.size_limit(e, i32::MAX as i64),
-                ),
+                "max_control_line" => set(&mut opts.max_control_line, self.size_limit(e, i32::MAX as i64)),
                 "max_payload" => set(&mut opts.max_payload, self.size_limit(e, i32::MAX as i64)),
                 "max_pending" => set(&mut opts.max_pending, self.size_limit(e, i64::MAX)),
-                "max_connections" | "max_conn" => {
-                    set(&mut opts.max_connections, self.size_limit(e, i64::MAX))
+                "max_connections" | "max_conn" => set(&mut opts.max_connections, self.size_limit(e, i64::MAX)),
+                "max_subscriptions" | "max_subs" => set(&mut opts.max_subscriptions, self.size_limit(e, i64::MAX)),
+                "max_traced_msg_len" => {
+                    set(&mut opts.max_traced_msg_len, self.size_limit(e, i64::MAX).map(|v| v as u64))
                 }
-                "max_subscriptions" | "max_subs" => {
-                    set(&mut opts.max_subscriptions, self.size_limit(e, i64::MAX))
-                }
-                "max_traced_msg_len" => set(
-                    &mut opts.max_traced_msg_len,
-                    self.size_limit(e, i64::MAX).map(|v| v as u64),
-                ),
                 "ping_interval" => set(&mut opts.ping_interval, self.duration(e)),
-                "ping_max" => set(
-                    &mut opts.ping_max,
-                    self.int_in(e, 0, u32::MAX as i64).map(|v| v as u32),
-                ),
+                "ping_max" => set(&mut opts.ping_max, self.int_in(e, 0, u32::MAX as i64).map(|v| v as u32)),
                 "write_deadline" => set(&mut opts.write_deadline, self.duration(e)),
                 "lame_duck_duration" => {
                     if let Some(d) = self.duration(e) {
                         if d < Duration::from_secs(30) {
-                            self.error(
-                                "range",
-                                e.value.span,
-                                "`lame_duck_duration` must be at least 30s",
-                            );
+                            self.error("range", e.value.span, "`lame_duck_duration` must be at least 30s");
                         } else {
                             opts.lame_duck_duration = d;
                         }
@@ -795,11 +722,7 @@ impl Builder {
             }
         }
         if root.entries.is_empty() {
-            self.diags.push(Diagnostic::warning(
-                "empty",
-                None,
-                "config has no values or is empty",
-            ));
+            self.diags.push(Diagnostic::warning("empty", None, "config has no values or is empty"));
         }
         self.cross_checks(root, opts);
     }
@@ -851,9 +774,7 @@ impl Builder {
                                         self.error(
                                             "nkey",
                                             inner.value.span,
-                                            format!(
-                                                "not a valid public nkey for an account: `{key}`"
-                                            ),
+                                            format!("not a valid public nkey for an account: `{key}`"),
                                         );
                                     }
                                 }
@@ -864,11 +785,7 @@ impl Builder {
             }
         }
         let supported_soon = matches!(k.as_str(), "accounts" | "system_account" | "system");
-        let what = if supported_soon {
-            "not supported by rnats yet"
-        } else {
-            "not supported by rnats"
-        };
+        let what = if supported_soon { "not supported by rnats yet" } else { "not supported by rnats" };
         self.diags.push(Diagnostic::note(
             "unsupported",
             Some(e.key_span),
@@ -913,44 +830,26 @@ impl Builder {
             }
         }
         if let (Some(t), Some(_)) = (token_span, user_span) {
-            self.error(
-                "conflict",
-                t,
-                "`token` cannot be used together with `user`/`password`",
-            );
+            self.error("conflict", t, "`token` cannot be used together with `user`/`password`");
         }
         if let (Some(u), Some(_)) = (users_span, user_span) {
-            self.error(
-                "conflict",
-                u,
-                "`users` cannot be used together with a single `user`",
-            );
+            self.error("conflict", u, "`users` cannot be used together with a single `user`");
         }
         if let (Some(u), Some(_)) = (users_span, token_span) {
-            self.error(
-                "conflict",
-                u,
-                "`users` cannot be used together with `token`",
-            );
+            self.error("conflict", u, "`users` cannot be used together with `token`");
         }
         if a.password.is_some() && a.user.is_none() {
             // A key that is also used as a `$variable` (`PASS: ...` then `$PASS`) is
             // one, whatever it happens to be called.
-            if let Some(e) = m
-                .effective()
-                .into_iter()
-                .find(|e| matches!(lower(e).as_str(), "pass" | "password") && !e.used)
+            if let Some(e) =
+                m.effective().into_iter().find(|e| matches!(lower(e).as_str(), "pass" | "password") && !e.used)
             {
                 self.error("conflict", e.key_span, "`password` is set without a `user`");
             }
         }
         if !top && !a.users.is_empty() {
             if let Some(u) = users_span {
-                self.error(
-                    "conflict",
-                    u,
-                    "cluster authorization does not support multiple users",
-                );
+                self.error("conflict", u, "cluster authorization does not support multiple users");
             }
         }
         a
@@ -965,11 +864,7 @@ impl Builder {
         let mut seen: Vec<(String, Span)> = Vec::new();
         for item in items {
             let Kind::Map(um) = &item.kind else {
-                self.error(
-                    "type",
-                    item.span,
-                    format!("each user must be a map, found {}", item.kind.describe()),
-                );
+                self.error("type", item.span, format!("each user must be a map, found {}", item.kind.describe()));
                 continue;
             };
             let mut u = User::default();
@@ -1007,14 +902,9 @@ impl Builder {
             }
             let id = u.user.clone().or(u.nkey.clone()).unwrap_or_default();
             if let Some((_, first)) = seen.iter().find(|(n, _)| *n == id) {
-                let (first, this) = (*first, item.span);
-                self.diags.push(
-                    Diagnostic::error("duplicate", Some(this), format!("duplicate user `{id}`"))
-                        .with_help(format!(
-                            "the first definition starts at byte {} of the same file",
-                            first.start
-                        )),
-                );
+                let first = *first;
+                self.diags.push(Diagnostic::error("duplicate", Some(item.span), format!("duplicate user `{id}`")));
+                self.diags.push(Diagnostic::note("duplicate", Some(first), format!("`{id}` is first defined here")));
             } else {
                 seen.push((id, item.span));
             }
@@ -1029,9 +919,7 @@ impl Builder {
             match lower(e).as_str() {
                 "pub" | "publish" | "import" => p.publish = self.subject_permission(e, false),
                 "sub" | "subscribe" | "export" => p.subscribe = self.subject_permission(e, true),
-                "publish_allow_responses" | "allow_responses" => {
-                    p.allow_responses = self.allow_responses(e)
-                }
+                "publish_allow_responses" | "allow_responses" => p.allow_responses = self.allow_responses(e),
                 _ => self.unknown(e, "permissions", PERMISSION_KEYS),
             }
         }
@@ -1050,7 +938,10 @@ impl Builder {
                             let d = Diagnostic::error(
                                 "unknown-key",
                                 Some(inner.key_span),
-                                format!("unknown field `{}` in subject permissions: only `allow` and `deny` are permitted", inner.key),
+                                format!(
+                                    "unknown field `{}` in subject permissions: only `allow` and `deny` are permitted",
+                                    inner.key
+                                ),
                             );
                             self.diags.push(d);
                         }
@@ -1070,19 +961,12 @@ impl Builder {
             let subject = parts.next().unwrap_or("");
             let queue = parts.next();
             let extra = parts.next();
-            let ok = is_valid_subject(subject.as_bytes())
-                && extra.is_none()
-                && (queue.is_none() || queue_allowed);
+            let ok = is_valid_subject(subject.as_bytes()) && extra.is_none() && (queue.is_none() || queue_allowed);
             if !ok {
-                let mut d = Diagnostic::error(
-                    "subject",
-                    Some(e.value.span),
-                    format!("invalid subject `{s}` in `{}`", e.key),
-                );
+                let mut d =
+                    Diagnostic::error("subject", Some(e.value.span), format!("invalid subject `{s}` in `{}`", e.key));
                 if queue.is_some() && !queue_allowed {
-                    d = d.with_help(
-                        "only subscribe permissions take a queue group (`\"subject queue\"`)",
-                    );
+                    d = d.with_help("only subscribe permissions take a queue group (`\"subject queue\"`)");
                 }
                 self.diags.push(d);
                 return None;
@@ -1094,23 +978,15 @@ impl Builder {
     fn allow_responses(&mut self, e: &Entry) -> Option<ResponsePermission> {
         match &e.value.kind {
             Kind::Bool(false) => None,
-            Kind::Bool(true) => Some(ResponsePermission {
-                max: 1,
-                expires: Duration::ZERO,
-            }),
+            Kind::Bool(true) => Some(ResponsePermission { max: 1, expires: Duration::ZERO }),
             Kind::Map(m) => {
-                let mut rp = ResponsePermission {
-                    max: 1,
-                    expires: Duration::ZERO,
-                };
+                let mut rp = ResponsePermission { max: 1, expires: Duration::ZERO };
                 for inner in m.effective() {
                     match lower(inner).as_str() {
                         "max" | "max_msgs" | "max_messages" | "max_responses" => {
                             set(&mut rp.max, self.int_in(inner, 0, i64::MAX))
                         }
-                        "expires" | "expiration" | "ttl" => {
-                            set(&mut rp.expires, self.duration(inner))
-                        }
+                        "expires" | "expiration" | "ttl" => set(&mut rp.expires, self.duration(inner)),
                         _ => self.unknown(inner, "allow_responses", &["max", "expires", "ttl"]),
                     }
                 }
@@ -1124,10 +1000,7 @@ impl Builder {
     }
 
     fn tls(&mut self, m: &Map, block: &str) -> Option<Tls> {
-        let mut t = Tls {
-            timeout: DEFAULT_TLS_TIMEOUT,
-            ..Tls::default()
-        };
+        let mut t = Tls { timeout: DEFAULT_TLS_TIMEOUT, ..Tls::default() };
         let mut ciphers_at = None;
         for e in m.effective() {
             match lower(e).as_str() {
@@ -1138,27 +1011,16 @@ impl Builder {
                 "verify_and_map" => set(&mut t.verify_and_map, self.bool(e)),
                 "insecure" => set(&mut t.insecure, self.bool(e)),
                 "timeout" => set(&mut t.timeout, self.seconds(e)),
-                "allow_insecure_cipher_suites" => {
-                    set(&mut t.allow_insecure_cipher_suites, self.bool(e))
-                }
+                "allow_insecure_cipher_suites" => set(&mut t.allow_insecure_cipher_suites, self.bool(e)),
                 "cipher_suites" => {
                     let list = self.strings(e).unwrap_or_default();
                     if list.is_empty() {
-                        self.error(
-                            "tls",
-                            e.key_span,
-                            format!("`{block}.cipher_suites` cannot be empty"),
-                        );
+                        self.error("tls", e.key_span, format!("`{block}.cipher_suites` cannot be empty"));
                     }
                     for c in &list {
-                        if !SECURE_CIPHERS.contains(&c.as_str())
-                            && !INSECURE_CIPHERS.contains(&c.as_str())
-                        {
-                            let mut d = Diagnostic::error(
-                                "tls",
-                                Some(e.value.span),
-                                format!("unrecognized cipher `{c}`"),
-                            );
+                        if !SECURE_CIPHERS.contains(&c.as_str()) && !INSECURE_CIPHERS.contains(&c.as_str()) {
+                            let mut d =
+                                Diagnostic::error("tls", Some(e.value.span), format!("unrecognized cipher `{c}`"));
                             if let Some(s) = suggest(c, SECURE_CIPHERS.iter().copied()) {
                                 d = d.with_help(format!("did you mean `{s}`?"));
                             }
@@ -1171,11 +1033,7 @@ impl Builder {
                 "curve_preferences" => {
                     let list = self.strings(e).unwrap_or_default();
                     if list.is_empty() {
-                        self.error(
-                            "tls",
-                            e.key_span,
-                            format!("`{block}.curve_preferences` cannot be empty"),
-                        );
+                        self.error("tls", e.key_span, format!("`{block}.curve_preferences` cannot be empty"));
                     }
                     for c in &list {
                         if !CURVES.contains(&c.as_str()) {
@@ -1215,12 +1073,8 @@ impl Builder {
             }
         }
         if !t.allow_insecure_cipher_suites {
-            let insecure: Vec<&str> = t
-                .cipher_suites
-                .iter()
-                .map(String::as_str)
-                .filter(|c| INSECURE_CIPHERS.contains(c))
-                .collect();
+            let insecure: Vec<&str> =
+                t.cipher_suites.iter().map(String::as_str).filter(|c| INSECURE_CIPHERS.contains(c)).collect();
             if let (false, Some(at)) = (insecure.is_empty(), ciphers_at) {
                 self.diags.push(
                     Diagnostic::error(
@@ -1232,9 +1086,7 @@ impl Builder {
                 );
             }
         }
-        if t.cert_file.is_some() != t.key_file.is_some()
-            && !m.effective().iter().any(|e| lower(e) == "certs")
-        {
+        if t.cert_file.is_some() != t.key_file.is_some() && !m.effective().iter().any(|e| lower(e) == "certs") {
             self.diags.push(Diagnostic::error(
                 "tls",
                 m.entries.first().map(|e| e.key_span),
@@ -1251,17 +1103,14 @@ impl Builder {
         match std::fs::read_to_string(&path) {
             Ok(text) if text.contains("-----BEGIN") && text.contains(kind) => Some(path),
             Ok(_) => {
-                self.error(
-                    "file",
-                    e.value.span,
-                    format!("`{path}` holds no PEM {kind}"),
-                );
+                self.error("file", e.value.span, format!("`{path}` holds no PEM {kind}"));
                 Some(path)
             }
             Err(err) => {
                 self.diags.push(
-                    Diagnostic::error("file", Some(e.value.span), format!("cannot read `{path}`: {err}"))
-                        .with_help("file paths in values are relative to the working directory, not to the config file"),
+                    Diagnostic::error("file", Some(e.value.span), format!("cannot read `{path}`: {err}")).with_help(
+                        "file paths in values are relative to the working directory, not to the config file",
+                    ),
                 );
                 Some(path)
             }
@@ -1331,21 +1180,13 @@ impl Builder {
     }
 
     fn cross_checks(&mut self, root: &Map, opts: &Options) {
-        let at = |key: &str| {
-            root.effective()
-                .into_iter()
-                .find(|e| e.key.eq_ignore_ascii_case(key))
-                .map(|e| e.key_span)
-        };
+        let at = |key: &str| root.effective().into_iter().find(|e| e.key.eq_ignore_ascii_case(key)).map(|e| e.key_span);
         if opts.max_payload > opts.max_pending {
             let span = at("max_payload").or(at("max_pending"));
             self.diags.push(Diagnostic::error(
                 "conflict",
                 span,
-                format!(
-                    "max_payload ({}) cannot be higher than max_pending ({})",
-                    opts.max_payload, opts.max_pending
-                ),
+                format!("max_payload ({}) cannot be higher than max_pending ({})", opts.max_payload, opts.max_pending),
             ));
         }
         if opts.max_payload > 8 * 1024 * 1024 {
@@ -1356,11 +1197,8 @@ impl Builder {
             ));
         }
         if let Some(u) = &opts.no_auth_user {
-            let known = opts
-                .authorization
-                .users
-                .iter()
-                .any(|x| x.user.as_deref() == Some(u) || x.nkey.as_deref() == Some(u));
+            let known =
+                opts.authorization.users.iter().any(|x| x.user.as_deref() == Some(u) || x.nkey.as_deref() == Some(u));
             if !known && !opts.other.contains_key("accounts") {
                 self.diags.push(Diagnostic::error(
                     "conflict",

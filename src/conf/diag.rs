@@ -30,31 +30,13 @@ pub struct Diagnostic {
 
 impl Diagnostic {
     pub fn error(code: &'static str, span: Option<Span>, message: impl Into<String>) -> Self {
-        Diagnostic {
-            severity: Severity::Error,
-            code,
-            message: message.into(),
-            span,
-            help: None,
-        }
+        Diagnostic { severity: Severity::Error, code, message: message.into(), span, help: None }
     }
     pub fn warning(code: &'static str, span: Option<Span>, message: impl Into<String>) -> Self {
-        Diagnostic {
-            severity: Severity::Warning,
-            code,
-            message: message.into(),
-            span,
-            help: None,
-        }
+        Diagnostic { severity: Severity::Warning, code, message: message.into(), span, help: None }
     }
     pub fn note(code: &'static str, span: Option<Span>, message: impl Into<String>) -> Self {
-        Diagnostic {
-            severity: Severity::Note,
-            code,
-            message: message.into(),
-            span,
-            help: None,
-        }
+        Diagnostic { severity: Severity::Note, code, message: message.into(), span, help: None }
     }
     pub fn with_help(mut self, help: impl Into<String>) -> Self {
         self.help = Some(help.into());
@@ -81,24 +63,11 @@ impl Diagnostic {
             let (end_line, end_col) = sources.line_col(span.source, span.end.max(span.start));
             let text = sources.line_text(span.source, line);
             let gutter = line.to_string().len();
-            let width = if end_line == line && end_col > col {
-                end_col - col
-            } else {
-                1
-            };
-            out.push_str(&format!(
-                "{:gutter$}--> {}:{line}:{col}\n",
-                "",
-                sources.get(span.source).name
-            ));
+            let width = if end_line == line && end_col > col { end_col - col } else { 1 };
+            out.push_str(&format!("{:gutter$}--> {}:{line}:{col}\n", "", sources.get(span.source).name));
             out.push_str(&format!("{:gutter$} |\n", ""));
             out.push_str(&format!("{line} | {}\n", text.replace('\t', " ")));
-            out.push_str(&format!(
-                "{:gutter$} | {}{}\n",
-                "",
-                " ".repeat(col - 1),
-                "^".repeat(width.min(80))
-            ));
+            out.push_str(&format!("{:gutter$} | {}{}\n", "", " ".repeat(col - 1), "^".repeat(width.min(80))));
             if let Some(help) = &self.help {
                 out.push_str(&format!("{:gutter$} = help: {help}\n", ""));
             }
@@ -145,18 +114,10 @@ mod tests {
     #[test]
     fn renders_with_caret_and_help() {
         let mut s = Sources::default();
-        let id = s.add(
-            "x.conf".into(),
-            Path::new("x.conf"),
-            "port: 1\nmax_paylod: 5\n".into(),
-        );
+        let id = s.add("x.conf".into(), Path::new("x.conf"), "port: 1\nmax_paylod: 5\n".into());
         let d = Diagnostic::warning(
             "unknown-key",
-            Some(Span {
-                source: id,
-                start: 8,
-                end: 18,
-            }),
+            Some(Span { source: id, start: 8, end: 18 }),
             "unknown field `max_paylod`",
         )
         .with_help("did you mean `max_payload`?");
@@ -173,10 +134,7 @@ mod tests {
 
     #[test]
     fn suggestions() {
-        assert_eq!(
-            suggest("max_paylod", ["max_payload", "max_pending", "port"]),
-            Some("max_payload")
-        );
+        assert_eq!(suggest("max_paylod", ["max_payload", "max_pending", "port"]), Some("max_payload"));
         assert_eq!(suggest("PORT", ["port"]), Some("port"));
         assert_eq!(suggest("zzzzzz", ["port", "host"]), None);
     }

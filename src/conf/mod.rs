@@ -17,6 +17,9 @@ use crate::options::Options;
 use diag::{Diagnostic, Severity};
 use source::Sources;
 
+/// At most this many diagnostics are reported for one file.
+pub const MAX_DIAGNOSTICS: usize = 500;
+
 /// The outcome of loading a config file: the options (meaningful only when
 /// there are no errors), every diagnostic, and the sources they point into.
 pub struct Loaded {
@@ -36,12 +39,18 @@ impl Loaded {
     }
 
     pub fn render(&self) -> String {
-        self.diags
-            .iter()
-            .map(|d| d.render(&self.sources))
-            .collect::<Vec<_>>()
-            .join("\n")
+        self.diags.iter().map(|d| d.render(&self.sources)).collect::<Vec<_>>().join("\n")
     }
+}
+
+/// Builds options from config text held in memory (fuzzing, tests, tools).
+/// `include`s resolve against the working directory.
+pub fn load_str(name: &str, text: &str) -> Loaded {
+    let mut sources = Sources::default();
+    let mut diags = Vec::new();
+    let id = sources.add(name.to_string(), Path::new(name), text.to_string());
+    let root = parse::Parser::new(&mut sources, &mut diags).parse_source(id);
+    finish(root, sources, diags, &FlagOverlay::default())
 }
 
 /// Reads `path` and builds options from it, then applies the command-line
@@ -49,16 +58,18 @@ impl Loaded {
 pub fn load(path: &Path, overlay: &FlagOverlay) -> Loaded {
     let mut sources = Sources::default();
     let mut diags = Vec::new();
-    let root = parse::Parser::new(&mut sources, &mut diags).parse_file(
-        path,
-        path.display().to_string(),
-        None,
-    );
+    let root = parse::Parser::new(&mut sources, &mut diags).parse_file(path, path.display().to_string(), None);
+    finish(root, sources, diags, overlay)
+}
+
+fn finish(root: Option<tree::Map>, sources: Sources, mut diags: Vec<Diagnostic>, overlay: &FlagOverlay) -> Loaded {
     let mut options = Options::default();
+    let parse_failed = diags.iter().any(|d| d.severity == Severity::Error);
     if let Some(root) = root {
         let mut builder = build::Builder::default();
         builder.top_level(&root, &mut options);
-        diags.extend(builder.diags);
+        // A file whose only value failed to parse is not "empty".
+        diags.extend(builder.diags.into_iter().filter(|d| !(parse_failed && d.code == "empty")));
     }
     overlay.apply(&mut options);
     if !diags.iter().any(|d| d.severity == Severity::Error) {
@@ -66,11 +77,13 @@ pub fn load(path: &Path, overlay: &FlagOverlay) -> Loaded {
             diags.push(Diagnostic::error("conflict", None, msg));
         }
     }
-    // Errors first, then in file order.
+    // Errors first, then in file order; a runaway file does not bury the
+    // terminal (or CI log) under a million lines.
     diags.sort_by_key(|d| (d.severity, d.span.map(|s| (s.source, s.start))));
-    Loaded {
-        options,
-        diags,
-        sources,
+    if diags.len() > MAX_DIAGNOSTICS {
+        let dropped = diags.len() - MAX_DIAGNOSTICS;
+        diags.truncate(MAX_DIAGNOSTICS);
+        diags.push(Diagnostic::note("truncated", None, format!("{dropped} more problems not shown")));
     }
+    Loaded { options, diags, sources }
 }

@@ -22,8 +22,9 @@ pub const MAX_FILE_SIZE: usize = 16 * 1024 * 1024;
 pub struct Parser<'a> {
     pub sources: &'a mut Sources,
     pub diags: &'a mut Vec<Diagnostic>,
-    /// Canonical paths of the files being parsed, for include cycles.
-    include_stack: Vec<PathBuf>,
+    /// Canonical paths (and names as written) of the files being parsed, for
+    /// include cycles.
+    include_stack: Vec<(PathBuf, String)>,
     /// Environment variables being expanded, for reference cycles.
     env_stack: Vec<String>,
     /// Looks up environment variables (swappable in tests).
@@ -40,13 +41,7 @@ fn system_env(name: &str) -> Option<String> {
 
 impl<'a> Parser<'a> {
     pub fn new(sources: &'a mut Sources, diags: &'a mut Vec<Diagnostic>) -> Self {
-        Parser {
-            sources,
-            diags,
-            include_stack: Vec::new(),
-            env_stack: Vec::new(),
-            env: &system_env,
-        }
+        Parser { sources, diags, include_stack: Vec::new(), env_stack: Vec::new(), env: &system_env }
     }
 
     pub fn with_env(mut self, env: &'a dyn Fn(&str) -> Option<String>) -> Self {
@@ -59,38 +54,23 @@ impl<'a> Parser<'a> {
         let text = match read_config(path) {
             Ok(t) => t,
             Err(e) => {
-                let what = if at.is_some() {
-                    "include file"
-                } else {
-                    "configuration file"
-                };
-                self.diags.push(Diagnostic::error(
-                    "file",
-                    at,
-                    format!("cannot read {what} `{name}`: {e}"),
-                ));
+                let what = if at.is_some() { "include file" } else { "configuration file" };
+                self.diags.push(Diagnostic::error("file", at, format!("cannot read {what} `{name}`: {e}")));
                 return None;
             }
         };
         let canonical = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
-        if let Some(i) = self.include_stack.iter().position(|p| *p == canonical) {
-            let mut chain: Vec<String> = self.include_stack[i..]
-                .iter()
-                .map(|p| p.display().to_string())
-                .collect();
-            chain.push(canonical.display().to_string());
+        if let Some(i) = self.include_stack.iter().position(|(p, _)| *p == canonical) {
+            let mut chain: Vec<String> = self.include_stack[i..].iter().map(|(_, n)| n.clone()).collect();
+            chain.push(name.clone());
             self.diags.push(
-                Diagnostic::error(
-                    "include-cycle",
-                    at,
-                    format!("include cycle: `{name}` includes itself"),
-                )
-                .with_help(chain.join(" → ")),
+                Diagnostic::error("include-cycle", at, format!("include cycle: `{name}` includes itself"))
+                    .with_help(chain.join(" → ")),
             );
             return None;
         }
-        let id = self.sources.add(name, path, text);
-        self.include_stack.push(canonical);
+        let id = self.sources.add(name.clone(), path, text);
+        self.include_stack.push((canonical, name));
         let map = self.parse_source(id);
         self.include_stack.pop();
         map
@@ -102,11 +82,7 @@ impl<'a> Parser<'a> {
         if let Some(offset) = too_deep(&text) {
             self.diags.push(Diagnostic::error(
                 "too-deep",
-                Some(Span {
-                    source: id,
-                    start: offset,
-                    end: offset + 1,
-                }),
+                Some(Span { source: id, start: offset, end: offset + 1 }),
                 format!("nesting deeper than {MAX_DEPTH} levels"),
             ));
             return None;
@@ -126,17 +102,11 @@ impl<'a> Parser<'a> {
                 }
             }
         }
-        Some(Map {
-            entries: scopes.pop().unwrap_or_default(),
-        })
+        Some(Map { entries: scopes.pop().unwrap_or_default() })
     }
 
     fn span(&self, pair: &Pair<'_, Rule>, id: usize) -> Span {
-        Span {
-            source: id,
-            start: pair.as_span().start(),
-            end: pair.as_span().end(),
-        }
+        Span { source: id, start: pair.as_span().start(), end: pair.as_span().end() }
     }
 
     fn entry(&mut self, pair: Pair<'_, Rule>, id: usize, scopes: &mut Scopes) {
@@ -154,12 +124,7 @@ impl<'a> Parser<'a> {
                 let key_text = key_text(key);
                 if let Some(value) = self.value(value, id, scopes) {
                     if let Some(scope) = scopes.last_mut() {
-                        scope.push(Entry {
-                            key: key_text,
-                            key_span,
-                            value,
-                            used: false,
-                        });
+                        scope.push(Entry { key: key_text, key_span, value, used: false });
                     }
                 }
             }
@@ -172,20 +137,11 @@ impl<'a> Parser<'a> {
         let Some(path_pair) = pair.into_inner().next() else {
             return;
         };
-        let written = path_pair
-            .into_inner()
-            .next()
-            .map(|p| p.as_str().to_string())
-            .unwrap_or_default();
+        let written = path_pair.into_inner().next().map(|p| p.as_str().to_string()).unwrap_or_default();
         // Relative to the including file's directory, as the including file was named.
-        let base = self
-            .sources
-            .get(id)
-            .path
-            .parent()
-            .map(Path::to_path_buf)
-            .unwrap_or_default();
-        let full = base.join(&written);
+        let base = self.sources.get(id).path.parent().map(Path::to_path_buf).unwrap_or_default();
+        let full: PathBuf =
+            base.join(&written).components().filter(|c| !matches!(c, std::path::Component::CurDir)).collect();
         let name = full.display().to_string();
         if let Some(map) = self.parse_file(&full, name, Some(span)) {
             if let Some(scope) = scopes.last_mut() {
@@ -195,11 +151,7 @@ impl<'a> Parser<'a> {
     }
 
     fn value(&mut self, pair: Pair<'_, Rule>, id: usize, scopes: &mut Scopes) -> Option<Value> {
-        let pair = if pair.as_rule() == Rule::value {
-            pair.into_inner().next()?
-        } else {
-            pair
-        };
+        let pair = if pair.as_rule() == Rule::value { pair.into_inner().next()? } else { pair };
         let span = self.span(&pair, id);
         let text = pair.as_str();
         let kind = match pair.as_rule() {
@@ -208,9 +160,7 @@ impl<'a> Parser<'a> {
                 for entry in pair.into_inner() {
                     self.entry(entry, id, scopes);
                 }
-                Kind::Map(Map {
-                    entries: scopes.pop().unwrap_or_default(),
-                })
+                Kind::Map(Map { entries: scopes.pop().unwrap_or_default() })
             }
             Rule::array => {
                 let mut items = Vec::new();
@@ -226,9 +176,7 @@ impl<'a> Parser<'a> {
                 let start = inner.as_span().start();
                 Kind::Str(self.unescape(inner.as_str(), id, start)?)
             }
-            Rule::sq_string | Rule::block_string => {
-                Kind::Str(pair.into_inner().next()?.as_str().to_string())
-            }
+            Rule::sq_string | Rule::block_string => Kind::Str(pair.into_inner().next()?.as_str().to_string()),
             Rule::datetime => Kind::Date(text.to_string()),
             Rule::ip_like => Kind::Str(text.to_string()),
             Rule::integer => match text.parse::<i64>() {
@@ -245,19 +193,16 @@ impl<'a> Parser<'a> {
             Rule::float => match text.parse::<f64>() {
                 Ok(f) if f.is_finite() => Kind::Float(f),
                 _ => {
-                    self.diags.push(Diagnostic::error(
-                        "range",
-                        Some(span),
-                        format!("number `{text}` is out of range"),
-                    ));
+                    self.diags.push(Diagnostic::error("range", Some(span), format!("number `{text}` is out of range")));
                     return None;
                 }
             },
             Rule::sized => match parse_sized(text) {
                 Ok(n) => Kind::Int(n),
                 Err(msg) => {
-                    let d = Diagnostic::error("size", Some(span), msg)
-                        .with_help("size suffixes: k m g t p e (powers of 1000), kb/ki/kib mb/mi/mib ... (powers of 1024)");
+                    let d = Diagnostic::error("size", Some(span), msg).with_help(
+                        "size suffixes: k m g t p e (powers of 1000), kb/ki/kib mb/mi/mib ... (powers of 1024)",
+                    );
                     self.diags.push(d);
                     return None;
                 }
@@ -272,47 +217,25 @@ impl<'a> Parser<'a> {
     fn raw(&mut self, text: &str, span: Span, id: usize, scopes: &mut Scopes) -> Option<Value> {
         if text.contains('\\') {
             let s = self.unescape(text, id, span.start)?;
-            return Some(Value {
-                kind: Kind::Str(s),
-                span,
-            });
+            return Some(Value { kind: Kind::Str(s), span });
         }
         match text.to_ascii_lowercase().as_str() {
-            "true" | "yes" | "on" => {
-                return Some(Value {
-                    kind: Kind::Bool(true),
-                    span,
-                })
-            }
-            "false" | "no" | "off" => {
-                return Some(Value {
-                    kind: Kind::Bool(false),
-                    span,
-                })
-            }
+            "true" | "yes" | "on" => return Some(Value { kind: Kind::Bool(true), span }),
+            "false" | "no" | "off" => return Some(Value { kind: Kind::Bool(false), span }),
             _ => {}
         }
         let Some(name) = text.strip_prefix('$') else {
-            return Some(Value {
-                kind: Kind::Str(text.to_string()),
-                span,
-            });
+            return Some(Value { kind: Kind::Str(text.to_string()), span });
         };
         // An unquoted bcrypt hash is a value, not a variable reference. The
         // reference only exempts `$2a$`; `$2b$` and `$2y$` hashes are just as common.
         if ["2a$", "2b$", "2y$"].iter().any(|p| name.starts_with(p)) {
-            return Some(Value {
-                kind: Kind::Str(text.to_string()),
-                span,
-            });
+            return Some(Value { kind: Kind::Str(text.to_string()), span });
         }
         for scope in scopes.iter_mut().rev() {
             if let Some(e) = scope.iter_mut().rev().find(|e| e.key == name) {
                 e.used = true;
-                return Some(Value {
-                    kind: e.value.kind.clone(),
-                    span,
-                });
+                return Some(Value { kind: e.value.kind.clone(), span });
             }
         }
         self.env_variable(name, span)
@@ -329,28 +252,16 @@ impl<'a> Parser<'a> {
             return None;
         };
         if self.env_stack.iter().any(|n| n == name) {
-            let chain = [self.env_stack.as_slice(), &[name.to_string()]]
-                .concat()
-                .join(" → $");
-            self.diags.push(Diagnostic::error(
-                "variable",
-                Some(span),
-                format!("variable reference cycle: ${chain}"),
-            ));
+            let chain = [self.env_stack.as_slice(), &[name.to_string()]].concat().join(" → $");
+            self.diags.push(Diagnostic::error("variable", Some(span), format!("variable reference cycle: ${chain}")));
             return None;
         }
-        let src = self.sources.add(
-            format!("environment variable ${name}"),
-            Path::new(""),
-            format!("value={raw}"),
-        );
+        let src = self.sources.add(format!("environment variable ${name}"), Path::new(""), format!("value={raw}"));
         self.env_stack.push(name.to_string());
         let before = self.diags.len();
         let map = self.parse_source(src);
         self.env_stack.pop();
-        let value = map
-            .and_then(|m| m.entries.into_iter().next_back())
-            .map(|e| e.value);
+        let value = map.and_then(|m| m.entries.into_iter().next_back()).map(|e| e.value);
         match value {
             Some(v) => Some(Value { kind: v.kind, span }),
             None => {
@@ -377,11 +288,7 @@ impl<'a> Parser<'a> {
                 i += 1;
                 continue;
             }
-            let at = Span {
-                source: id,
-                start: start + i,
-                end: start + (i + 2).min(bytes.len()),
-            };
+            let at = Span { source: id, start: start + i, end: start + (i + 2).min(bytes.len()) };
             match bytes.get(i + 1) {
                 Some(b't') => out.push(b'\t'),
                 Some(b'n') => out.push(b'\n'),
@@ -389,9 +296,7 @@ impl<'a> Parser<'a> {
                 Some(b'"') => out.push(b'"'),
                 Some(b'\\') => out.push(b'\\'),
                 Some(b'x') => {
-                    let hex = text
-                        .get(i + 2..i + 4)
-                        .and_then(|h| u8::from_str_radix(h, 16).ok());
+                    let hex = text.get(i + 2..i + 4).and_then(|h| u8::from_str_radix(h, 16).ok());
                     match hex {
                         Some(b) => {
                             out.push(b);
@@ -410,8 +315,9 @@ impl<'a> Parser<'a> {
                 }
                 _ => {
                     self.diags.push(
-                        Diagnostic::error("escape", Some(at), "invalid escape sequence")
-                            .with_help("only \\t \\n \\r \\\" \\\\ and \\xHH are allowed; use single quotes for raw text"),
+                        Diagnostic::error("escape", Some(at), "invalid escape sequence").with_help(
+                            "only \\t \\n \\r \\\" \\\\ and \\xHH are allowed; use single quotes for raw text",
+                        ),
                     );
                     return None;
                 }
@@ -428,10 +334,7 @@ fn read_config(path: &Path) -> std::io::Result<String> {
         return Err(std::io::Error::other("is a directory"));
     }
     if meta.len() as usize > MAX_FILE_SIZE {
-        return Err(std::io::Error::other(format!(
-            "larger than {} MiB",
-            MAX_FILE_SIZE >> 20
-        )));
+        return Err(std::io::Error::other(format!("larger than {} MiB", MAX_FILE_SIZE >> 20)));
     }
     let bytes = std::fs::read(path)?;
     // Invalid UTF-8 becomes U+FFFD, as in the reference.
@@ -441,11 +344,9 @@ fn read_config(path: &Path) -> std::io::Result<String> {
 fn key_text(key: Pair<'_, Rule>) -> String {
     let inner = key.into_inner().next();
     match inner {
-        Some(p) if p.as_rule() == Rule::quoted_key => p
-            .into_inner()
-            .next()
-            .map(|t| t.as_str().to_string())
-            .unwrap_or_default(),
+        Some(p) if p.as_rule() == Rule::quoted_key => {
+            p.into_inner().next().map(|t| t.as_str().to_string()).unwrap_or_default()
+        }
         Some(p) => p.as_str().to_string(),
         None => String::new(),
     }
@@ -455,13 +356,9 @@ fn key_text(key: Pair<'_, Rule>) -> String {
 /// Overflow and unknown suffixes are errors (the reference wraps around or
 /// silently drops the value).
 pub fn parse_sized(text: &str) -> Result<i64, String> {
-    let digits_end = text
-        .find(|c: char| c.is_ascii_alphabetic())
-        .unwrap_or(text.len());
+    let digits_end = text.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(text.len());
     let (num, suffix) = text.split_at(digits_end);
-    let n: i64 = num
-        .parse()
-        .map_err(|_| format!("integer `{num}` is out of range"))?;
+    let n: i64 = num.parse().map_err(|_| format!("integer `{num}` is out of range"))?;
     let suffix = suffix.to_ascii_lowercase();
     let (base, power) = match suffix.as_str() {
         "k" => (1000, 1),
@@ -480,11 +377,8 @@ pub fn parse_sized(text: &str) -> Result<i64, String> {
             }
         }
     };
-    let mult = (base as i64)
-        .checked_pow(power)
-        .ok_or_else(|| format!("size `{text}` is too large"))?;
-    n.checked_mul(mult)
-        .ok_or_else(|| format!("size `{text}` is too large (more than 2^63-1)"))
+    let mult = (base as i64).checked_pow(power).ok_or_else(|| format!("size `{text}` is too large"))?;
+    n.checked_mul(mult).ok_or_else(|| format!("size `{text}` is too large (more than 2^63-1)"))
 }
 
 /// The offset of the first bracket nested deeper than [`MAX_DEPTH`], found
@@ -522,9 +416,7 @@ fn too_deep(text: &str) -> Option<usize> {
 
 fn rule_name(rule: &Rule) -> &'static str {
     match rule {
-        Rule::file | Rule::entry | Rule::pair | Rule::key | Rule::bare_key | Rule::quoted_key => {
-            "a key"
-        }
+        Rule::file | Rule::entry | Rule::pair | Rule::key | Rule::bare_key | Rule::quoted_key => "a key",
         Rule::value => "a value",
         Rule::map => "a map",
         Rule::array => "an array",
@@ -542,15 +434,25 @@ fn syntax_error(e: &pest::error::Error<Rule>, id: usize, text: &str) -> Diagnost
         pest::error::InputLocation::Pos(p) => p,
         pest::error::InputLocation::Span((s, _)) => s,
     };
-    let found = match text[pos..].chars().next() {
+    let next = text[pos..].chars().next();
+    if let Some(q @ ('"' | '\'')) = next {
+        if !text[pos + 1..].contains(q) {
+            return Diagnostic::error(
+                "syntax",
+                Some(Span { source: id, start: pos, end: pos + 1 }),
+                "this string is not closed",
+            )
+            .with_help(format!("add the closing {q}"));
+        }
+    }
+    let found = match next {
         None => "end of file".to_string(),
         Some('\n') | Some('\r') => "a new line".to_string(),
-        Some(c) => format!("`{}`", c.escape_default()),
+        Some(c) if c.is_control() => format!("`{}`", c.escape_default()),
+        Some(c) => format!("`{c}`"),
     };
     let mut expected: Vec<&str> = match &e.variant {
-        pest::error::ErrorVariant::ParsingError { positives, .. } => {
-            positives.iter().map(rule_name).collect()
-        }
+        pest::error::ErrorVariant::ParsingError { positives, .. } => positives.iter().map(rule_name).collect(),
         pest::error::ErrorVariant::CustomError { .. } => Vec::new(),
     };
     expected.sort();
@@ -559,11 +461,7 @@ fn syntax_error(e: &pest::error::Error<Rule>, id: usize, text: &str) -> Diagnost
         let open = text[..pos].rfind('(').unwrap_or(pos);
         return Diagnostic::error(
             "syntax",
-            Some(Span {
-                source: id,
-                start: open,
-                end: open + 1,
-            }),
+            Some(Span { source: id, start: open, end: open + 1 }),
             "block string is not closed",
         )
         .with_help("a `(` block ends with a `)` alone at the start of a line");
@@ -571,9 +469,7 @@ fn syntax_error(e: &pest::error::Error<Rule>, id: usize, text: &str) -> Diagnost
     let context = enclosing_context(&text[..pos]);
     let message = match (expected.as_slice(), context) {
         ([], _) => format!("unexpected {found}"),
-        (["a value"], _) if found == "a new line" => {
-            "expected a value after the key, found a new line".to_string()
-        }
+        (["a value"], _) if found == "a new line" => "expected a value after the key, found a new line".to_string(),
         (_, Some(close)) if found != "end of file" => {
             format!("unexpected {found}; expected `,`, a new line or `{close}` to end the previous value")
         }
@@ -583,15 +479,7 @@ fn syntax_error(e: &pest::error::Error<Rule>, id: usize, text: &str) -> Diagnost
         }
         (list, None) => format!("unexpected {found}; expected {}", list.join(" or ")),
     };
-    let mut d = Diagnostic::error(
-        "syntax",
-        Some(Span {
-            source: id,
-            start: pos,
-            end: pos + 1,
-        }),
-        message,
-    );
+    let mut d = Diagnostic::error("syntax", Some(Span { source: id, start: pos, end: pos + 1 }), message);
     if found == "end of file" && (text.matches('"').count() % 2 == 1) {
         d = d.with_help("a double-quoted string is not closed");
     } else if context.is_some() && found != "end of file" {
@@ -647,16 +535,8 @@ mod tests {
         let mut sources = Sources::default();
         let mut diags = Vec::new();
         let id = sources.add("t.conf".into(), Path::new("t.conf"), text.into());
-        let map = Parser::new(&mut sources, &mut diags)
-            .with_env(env)
-            .parse_source(id);
-        let json = map.map(|m| {
-            Value {
-                kind: Kind::Map(m),
-                span: Span::default(),
-            }
-            .to_json()
-        });
+        let map = Parser::new(&mut sources, &mut diags).with_env(env).parse_source(id);
+        let json = map.map(|m| Value { kind: Kind::Map(m), span: Span::default() }.to_json());
         (json, diags, sources)
     }
 
@@ -666,37 +546,21 @@ mod tests {
 
     fn ok(text: &str) -> serde_json::Value {
         let (json, diags, sources) = parse_env(text, &no_env);
-        assert!(
-            diags.is_empty(),
-            "{text:?}: {}",
-            diags.iter().map(|d| d.render(&sources)).collect::<String>()
-        );
+        assert!(diags.is_empty(), "{text:?}: {}", diags.iter().map(|d| d.render(&sources)).collect::<String>());
         json.expect("parsed")
     }
 
     /// The first diagnostic as `line:col code: message`.
     fn err(text: &str) -> String {
         let (_, diags, sources) = parse_env(text, &no_env);
-        let d = diags
-            .first()
-            .unwrap_or_else(|| panic!("{text:?} should fail"));
+        let d = diags.first().unwrap_or_else(|| panic!("{text:?} should fail"));
         let (_, line, col) = d.location(&sources).unwrap();
         format!("{line}:{col} {}: {}", d.code, d.message)
     }
 
     #[test]
     fn key_separators() {
-        for text in [
-            "a = 1",
-            "a: 1",
-            "a 1",
-            "a=1",
-            "a:1",
-            "a\t=\t1",
-            "a\n1",
-            "'a': 1",
-            "\"a\" = 1",
-        ] {
+        for text in ["a = 1", "a: 1", "a 1", "a=1", "a:1", "a\t=\t1", "a\n1", "'a': 1", "\"a\" = 1"] {
             assert_eq!(ok(text), json!({"a": 1}), "{text:?}");
         }
         assert_eq!(ok("\"a b\": 1"), json!({"a b": 1}));
@@ -709,80 +573,38 @@ mod tests {
         assert_eq!(ok("c { a: 1, b: 2 }"), json!({"c": {"a": 1, "b": 2}}));
         assert_eq!(ok("c {\n a: 1\n b: 2\n}"), json!({"c": {"a": 1, "b": 2}}));
         assert_eq!(ok("c: {a: 1; b: 2;}"), json!({"c": {"a": 1, "b": 2}}));
-        assert_eq!(
-            ok("c{a:1}"),
-            json!({"c": {"a": 1}}),
-            "no space before the brace"
-        );
+        assert_eq!(ok("c{a:1}"), json!({"c": {"a": 1}}), "no space before the brace");
         assert_eq!(ok("c {}"), json!({"c": {}}));
         assert_eq!(ok("a = [1, 2, 3]"), json!({"a": [1, 2, 3]}));
-        assert_eq!(
-            ok("a = [1]"),
-            json!({"a": [1]}),
-            "the reference swallows this `]`; we do not"
-        );
+        assert_eq!(ok("a = [1]"), json!({"a": [1]}), "the reference swallows this `]`; we do not");
         assert_eq!(ok("a = [\n x\n y,\n z,\n]"), json!({"a": ["x", "y", "z"]}));
         assert_eq!(ok("a = [\"x\" # c\n b]"), json!({"a": ["x", "b"]}));
-        assert_eq!(
-            ok("a = [1, \"two\", true, {x: 1}, [2]]"),
-            json!({"a": [1, "two", true, {"x": 1}, [2]]})
-        );
+        assert_eq!(ok("a = [1, \"two\", true, {x: 1}, [2]]"), json!({"a": [1, "two", true, {"x": 1}, [2]]}));
         assert_eq!(ok("a = []"), json!({"a": []}));
         assert_eq!(ok("a: 1; b: 2, c: 3"), json!({"a": 1, "b": 2, "c": 3}));
-        assert_eq!(
-            ok("{ \"port\": 4222, \"debug\": true }"),
-            json!({"port": 4222, "debug": true}),
-            "JSON"
-        );
-        assert_eq!(
-            ok("{\n  \"a\": {\"b\": [1, 2]},\n  \"c\": \"d\"\n}\n"),
-            json!({"a": {"b": [1, 2]}, "c": "d"})
-        );
+        assert_eq!(ok("{ \"port\": 4222, \"debug\": true }"), json!({"port": 4222, "debug": true}), "JSON");
+        assert_eq!(ok("{\n  \"a\": {\"b\": [1, 2]},\n  \"c\": \"d\"\n}\n"), json!({"a": {"b": [1, 2]}, "c": "d"}));
         assert_eq!(ok("a: 1\na: 2"), json!({"a": 2}), "last wins");
     }
 
     #[test]
     fn comments() {
-        assert_eq!(
-            ok("# c\n// d\na: 1 # e\nb: x // f\n"),
-            json!({"a": 1, "b": "x"})
-        );
-        assert_eq!(
-            ok("a: abc#def"),
-            json!({"a": "abc#def"}),
-            "no comment inside a word"
-        );
+        assert_eq!(ok("# c\n// d\na: 1 # e\nb: x // f\n"), json!({"a": 1, "b": "x"}));
+        assert_eq!(ok("a: abc#def"), json!({"a": "abc#def"}), "no comment inside a word");
         assert_eq!(ok("m {\n # c\n a: 1 # d\n}"), json!({"m": {"a": 1}}));
     }
 
     #[test]
     fn strings() {
-        assert_eq!(
-            ok(r#"a: "x\ty\n\"q\" \\ \x41""#),
-            json!({"a": "x\ty\n\"q\" \\ A"})
-        );
+        assert_eq!(ok(r#"a: "x\ty\n\"q\" \\ \x41""#), json!({"a": "x\ty\n\"q\" \\ A"}));
         assert_eq!(ok(r"a: 'raw \t $x'"), json!({"a": "raw \\t $x"}));
         assert_eq!(ok("a: \"two\nlines\""), json!({"a": "two\nlines"}));
-        assert_eq!(
-            ok("a: (\nhello\n  world)\n)\n"),
-            json!({"a": "\nhello\n  world)\n"})
-        );
-        assert_eq!(
-            ok("a: nats://u:p@h:4222/x?y=1"),
-            json!({"a": "nats://u:p@h:4222/x?y=1"})
-        );
+        assert_eq!(ok("a: (\nhello\n  world)\n)\n"), json!({"a": "\nhello\n  world)\n"}));
+        assert_eq!(ok("a: nats://u:p@h:4222/x?y=1"), json!({"a": "nats://u:p@h:4222/x?y=1"}));
         assert_eq!(ok("a: 127.0.0.1:4222"), json!({"a": "127.0.0.1:4222"}));
         assert_eq!(ok("a: 1.2.3"), json!({"a": "1.2.3"}));
-        assert_eq!(
-            ok(r"a: x\ty"),
-            json!({"a": "x\ty"}),
-            "escapes in unquoted words"
-        );
-        assert_eq!(
-            ok("a: \"true\""),
-            json!({"a": "true"}),
-            "quoted is never a bool"
-        );
+        assert_eq!(ok(r"a: x\ty"), json!({"a": "x\ty"}), "escapes in unquoted words");
+        assert_eq!(ok("a: \"true\""), json!({"a": "true"}), "quoted is never a bool");
     }
 
     #[test]
@@ -798,10 +620,7 @@ mod tests {
 
     #[test]
     fn numbers() {
-        assert_eq!(
-            ok("a: 42\nb: -7\nc: 1.5\nd: -0.25"),
-            json!({"a": 42, "b": -7, "c": 1.5, "d": -0.25})
-        );
+        assert_eq!(ok("a: 42\nb: -7\nc: 1.5\nd: -0.25"), json!({"a": 42, "b": -7, "c": 1.5, "d": -0.25}));
         let sizes = [
             ("1k", 1000i64),
             ("1K", 1000),
@@ -825,79 +644,33 @@ mod tests {
         for (text, want) in sizes {
             assert_eq!(ok(&format!("a: {text}")), json!({ "a": want }), "{text}");
         }
-        for s in [
-            "2s", "1m30s", "500ms", "1h", "12abc", "0x10", "1_000", "+5", "1k5", "1e5", "1.5s",
-        ] {
+        for s in ["2s", "1m30s", "500ms", "1h", "12abc", "0x10", "1_000", "+5", "1k5", "1e5", "1.5s"] {
             assert_eq!(ok(&format!("a: {s}")), json!({ "a": s }), "{s} is a string");
         }
-        assert_eq!(
-            ok("a: 2024-01-02T03:04:05Z"),
-            json!({"a": "2024-01-02T03:04:05Z"})
-        );
+        assert_eq!(ok("a: 2024-01-02T03:04:05Z"), json!({"a": "2024-01-02T03:04:05Z"}));
         assert_eq!(ok("a: [1, 2 ]"), json!({"a": [1, 2]}));
     }
 
     #[test]
     fn number_errors() {
-        assert_eq!(
-            err("a: 10e"),
-            "1:4 size: size `10e` is too large (more than 2^63-1)"
-        );
-        assert_eq!(
-            err("max_payload: 12e"),
-            "1:14 size: size `12e` is too large (more than 2^63-1)"
-        );
-        assert_eq!(
-            err("a: 1kbb"),
-            "1:4 size: unknown size suffix `kbb` in `1kbb`"
-        );
-        assert_eq!(
-            err("a: 99999999999999999999"),
-            "1:4 range: integer `99999999999999999999` is out of range"
-        );
+        assert_eq!(err("a: 10e"), "1:4 size: size `10e` is too large (more than 2^63-1)");
+        assert_eq!(err("max_payload: 12e"), "1:14 size: size `12e` is too large (more than 2^63-1)");
+        assert_eq!(err("a: 1kbb"), "1:4 size: unknown size suffix `kbb` in `1kbb`");
+        assert_eq!(err("a: 99999999999999999999"), "1:4 range: integer `99999999999999999999` is out of range");
     }
 
     #[test]
     fn variables() {
         assert_eq!(ok("p = 4222\nport: $p"), json!({"p": 4222, "port": 4222}));
-        assert_eq!(
-            ok("perms = {pub: a}\nu { p: $perms }"),
-            json!({"perms": {"pub": "a"}, "u": {"p": {"pub": "a"}}})
-        );
-        assert_eq!(
-            ok("a { x = 1\n b { y: $x } }"),
-            json!({"a": {"x": 1, "b": {"y": 1}}}),
-            "outer scopes"
-        );
-        assert_eq!(
-            ok("x = 1\na [ { y: $x } ]"),
-            json!({"x": 1, "a": [{"y": 1}]}),
-            "arrays are not scopes"
-        );
-        assert_eq!(
-            ok("x = 1\nx = 2\ny: $x"),
-            json!({"x": 2, "y": 2}),
-            "the latest definition"
-        );
-        assert_eq!(
-            ok("p: $2a$10$abc.def"),
-            json!({"p": "$2a$10$abc.def"}),
-            "bcrypt hash"
-        );
-        assert_eq!(
-            ok("p: $2b$11$abc"),
-            json!({"p": "$2b$11$abc"}),
-            "bcrypt 2b too"
-        );
+        assert_eq!(ok("perms = {pub: a}\nu { p: $perms }"), json!({"perms": {"pub": "a"}, "u": {"p": {"pub": "a"}}}));
+        assert_eq!(ok("a { x = 1\n b { y: $x } }"), json!({"a": {"x": 1, "b": {"y": 1}}}), "outer scopes");
+        assert_eq!(ok("x = 1\na [ { y: $x } ]"), json!({"x": 1, "a": [{"y": 1}]}), "arrays are not scopes");
+        assert_eq!(ok("x = 1\nx = 2\ny: $x"), json!({"x": 2, "y": 2}), "the latest definition");
+        assert_eq!(ok("p: $2a$10$abc.def"), json!({"p": "$2a$10$abc.def"}), "bcrypt hash");
+        assert_eq!(ok("p: $2b$11$abc"), json!({"p": "$2b$11$abc"}), "bcrypt 2b too");
         assert_eq!(ok("p: \"$x\""), json!({"p": "$x"}), "quoted is literal");
-        assert_eq!(
-            err("port: $a\na = 1"),
-            "1:7 variable: variable `$a` is not defined"
-        );
-        assert_eq!(
-            err("a { b = 1 }\nport: $b"),
-            "2:7 variable: variable `$b` is not defined"
-        );
+        assert_eq!(err("port: $a\na = 1"), "1:7 variable: variable `$a` is not defined");
+        assert_eq!(err("a { b = 1 }\nport: $b"), "2:7 variable: variable `$b` is not defined");
         assert_eq!(err("port: $"), "1:7 variable: variable `$` is not defined");
     }
 
@@ -917,58 +690,35 @@ mod tests {
         assert!(diags.is_empty(), "{diags:?}");
         assert_eq!(json.unwrap(), json!({"a": 4223, "b": true, "c": [1, 2]}));
         let (_, diags, _) = parse_env("a: $R", &env);
-        assert!(
-            diags
-                .iter()
-                .any(|d| d.message.contains("variable reference cycle: $R → $Q → $R")),
-            "{diags:?}"
-        );
+        assert!(diags.iter().any(|d| d.message.contains("variable reference cycle: $R → $Q → $R")), "{diags:?}");
         let (_, diags, _) = parse_env("a: $BAD", &env);
         assert_eq!(diags[0].code, "syntax", "{diags:?}");
         let (_, diags, _) = parse_env("a: $S", &env);
-        assert_eq!(
-            diags[0].code, "syntax",
-            "an environment value must itself be a valid value: {diags:?}"
-        );
+        assert_eq!(diags[0].code, "syntax", "an environment value must itself be a valid value: {diags:?}");
     }
 
     #[test]
     fn syntax_errors_have_positions() {
+        assert_eq!(err("port: \n"), "1:7 syntax: expected a value after the key, found a new line");
         assert_eq!(
-            err("port: \n"),
-            "1:7 syntax: expected a value after the key, found a new line"
+            err("a { b: c d: e }"),
+            "1:10 syntax: unexpected `d`; expected `,`, a new line or `}` to end the previous value"
         );
-        assert_eq!(err("a { b: c d: e }"), "1:10 syntax: unexpected `d`; expected `,`, a new line or `}` to end the previous value");
         assert_eq!(
             err("a = [a b]"),
             "1:8 syntax: unexpected `b`; expected `,`, a new line or `]` to end the previous value"
         );
-        assert_eq!(
-            err("a { b: 1"),
-            "1:9 syntax: unexpected end of file; `}` is missing"
-        );
+        assert_eq!(err("a { b: 1"), "1:9 syntax: unexpected end of file; `}` is missing");
         assert!(err("a: \"open").starts_with("1:"), "unterminated string");
         assert_eq!(
             err("a: [,x]"),
             "1:5 syntax: unexpected `,`; expected `,`, a new line or `]` to end the previous value"
         );
         assert_eq!(err(r#"a: "\q""#), "1:5 escape: invalid escape sequence");
-        assert_eq!(
-            err(r#"a: "\x4""#),
-            "1:5 escape: expected two hexadecimal digits after `\\x`"
-        );
-        assert_eq!(
-            err("port"),
-            "1:5 syntax: unexpected end of file; expected a value"
-        );
-        assert_eq!(
-            err("port: 1 2"),
-            "1:9 syntax: unexpected `2`; a value must be followed by a new line, `;` or `,`"
-        );
-        assert_eq!(
-            err("a: (\nhello)"),
-            "1:4 syntax: block string is not closed"
-        );
+        assert_eq!(err(r#"a: "\x4""#), "1:5 escape: expected two hexadecimal digits after `\\x`");
+        assert_eq!(err("port"), "1:5 syntax: unexpected end of file; expected a value");
+        assert_eq!(err("port: 1 2"), "1:9 syntax: unexpected `2`; a value must be followed by a new line, `;` or `,`");
+        assert_eq!(err("a: (\nhello)"), "1:4 syntax: block string is not closed");
     }
 
     #[test]
@@ -977,9 +727,7 @@ mod tests {
         assert!(err(&deep).contains("too-deep"));
         let deep_maps = "a ".to_string() + &"{b ".repeat(10_000);
         assert!(err(&deep_maps).contains("too-deep"));
-        let garbage: String = (0..2000u32)
-            .map(|i| char::from_u32(i * 7 % 0x2FF).unwrap_or('x'))
-            .collect();
+        let garbage: String = (0..2000u32).map(|i| char::from_u32(i * 7 % 0x2FF).unwrap_or('x')).collect();
         let _ = parse_env(&garbage, &no_env);
         let _ = parse_env("\u{0}\u{1}{{{{}}}}]]]", &no_env);
         let big = "k: v\n".repeat(200_000);
@@ -996,27 +744,17 @@ mod tests {
             "port: 1\nauthorization {\n  include 'sub/users.conf'\n  timeout: 2\n}\npw: $PASS\n",
         )
         .unwrap();
-        std::fs::write(
-            p("sub/users.conf"),
-            "include ./pw.conf;\nusers = [{user: a, password: $PASS}]\n",
-        )
-        .unwrap();
+        std::fs::write(p("sub/users.conf"), "include ./pw.conf;\nusers = [{user: a, password: $PASS}]\n").unwrap();
         std::fs::write(p("sub/pw.conf"), "PASS: secret\n").unwrap();
         let mut sources = Sources::default();
         let mut diags = Vec::new();
         let main = p("main.conf");
-        let map = Parser::new(&mut sources, &mut diags)
-            .with_env(&no_env)
-            .parse_file(&main, "main.conf".into(), None);
+        let map = Parser::new(&mut sources, &mut diags).with_env(&no_env).parse_file(&main, "main.conf".into(), None);
         let rendered: String = diags.iter().map(|d| d.render(&sources)).collect();
         // `$PASS` after the include is not visible at top level: it lives in authorization.
         assert_eq!(diags.len(), 1, "{rendered}");
         assert!(diags[0].message.contains("`$PASS` is not defined"));
-        let json = Value {
-            kind: Kind::Map(map.unwrap()),
-            span: Span::default(),
-        }
-        .to_json();
+        let json = Value { kind: Kind::Map(map.unwrap()), span: Span::default() }.to_json();
         assert_eq!(json["authorization"]["users"][0]["password"], "secret");
         assert_eq!(json["authorization"]["timeout"], 2);
         assert_eq!(sources.iter().count(), 3);
@@ -1032,25 +770,13 @@ mod tests {
 
         std::fs::write(p("self.conf"), "include self.conf\n").unwrap();
         let mut diags = Vec::new();
-        Parser::new(&mut Sources::default(), &mut diags).parse_file(
-            &p("self.conf"),
-            "self.conf".into(),
-            None,
-        );
+        Parser::new(&mut Sources::default(), &mut diags).parse_file(&p("self.conf"), "self.conf".into(), None);
         assert_eq!(diags[0].code, "include-cycle");
 
         std::fs::write(p("missing.conf"), "include nothere.conf\n").unwrap();
         let mut diags = Vec::new();
-        Parser::new(&mut Sources::default(), &mut diags).parse_file(
-            &p("missing.conf"),
-            "missing.conf".into(),
-            None,
-        );
+        Parser::new(&mut Sources::default(), &mut diags).parse_file(&p("missing.conf"), "missing.conf".into(), None);
         assert_eq!(diags[0].code, "file");
-        assert!(
-            diags[0].message.contains("cannot read include file"),
-            "{}",
-            diags[0].message
-        );
+        assert!(diags[0].message.contains("cannot read include file"), "{}", diags[0].message);
     }
 }

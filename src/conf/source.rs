@@ -29,12 +29,7 @@ impl Sources {
     pub fn add(&mut self, name: String, path: &Path, text: String) -> usize {
         let mut line_starts = vec![0];
         line_starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
-        self.files.push(Source {
-            name,
-            path: path.to_path_buf(),
-            text,
-            line_starts,
-        });
+        self.files.push(Source { name, path: path.to_path_buf(), text, line_starts });
         self.files.len() - 1
     }
 
@@ -52,26 +47,16 @@ impl Sources {
         let offset = offset.min(src.text.len());
         let line = src.line_starts.partition_point(|&s| s <= offset) - 1;
         let start = src.line_starts[line];
-        let col = src
-            .text
-            .get(start..offset)
-            .map_or(offset - start, |s| s.chars().count());
+        let col = src.text.get(start..offset).map_or(offset - start, |s| s.chars().count());
         (line + 1, col + 1)
     }
 
     /// The text of a 1-based line, without its line ending.
     pub fn line_text(&self, id: usize, line: usize) -> &str {
         let src = &self.files[id];
-        let start = src
-            .line_starts
-            .get(line - 1)
-            .copied()
-            .unwrap_or(src.text.len());
+        let start = src.line_starts.get(line - 1).copied().unwrap_or(src.text.len());
         let end = src.line_starts.get(line).copied().unwrap_or(src.text.len());
-        src.text
-            .get(start..end)
-            .unwrap_or("")
-            .trim_end_matches(['\n', '\r'])
+        src.text.get(start..end).unwrap_or("").trim_end_matches(['\n', '\r'])
     }
 }
 
@@ -82,18 +67,10 @@ mod tests {
     #[test]
     fn positions() {
         let mut s = Sources::default();
-        let id = s.add(
-            "a.conf".into(),
-            Path::new("a.conf"),
-            "port: 1\n  host: ü\nx".into(),
-        );
+        let id = s.add("a.conf".into(), Path::new("a.conf"), "port: 1\n  host: ü\nx".into());
         assert_eq!(s.line_col(id, 0), (1, 1));
         assert_eq!(s.line_col(id, 10), (2, 3));
-        assert_eq!(
-            s.line_col(id, 18),
-            (2, 10),
-            "columns count characters, not bytes"
-        );
+        assert_eq!(s.line_col(id, 18), (2, 10), "columns count characters, not bytes");
         assert_eq!(s.line_col(id, 21), (3, 2));
         assert_eq!(s.line_text(id, 2), "  host: ü");
     }

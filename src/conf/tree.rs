@@ -55,12 +55,16 @@ impl Map {
     /// The effective entries: for repeated keys (compared case-insensitively,
     /// as the server compares option names) only the last one, in file order.
     pub fn effective(&self) -> Vec<&Entry> {
-        let mut out: Vec<&Entry> = Vec::new();
-        for e in &self.entries {
-            out.retain(|o| !o.key.eq_ignore_ascii_case(&e.key));
-            out.push(e);
+        let mut last = std::collections::HashMap::with_capacity(self.entries.len());
+        for (i, e) in self.entries.iter().enumerate() {
+            last.insert(e.key.to_ascii_lowercase(), i);
         }
-        out
+        self.entries
+            .iter()
+            .enumerate()
+            .filter(|(i, e)| last.get(&e.key.to_ascii_lowercase()) == Some(i))
+            .map(|(_, e)| e)
+            .collect()
     }
 }
 
@@ -75,12 +79,7 @@ impl Value {
             Kind::Int(i) => J::from(*i),
             Kind::Float(f) => serde_json::Number::from_f64(*f).map_or(J::Null, J::Number),
             Kind::Array(a) => J::Array(a.iter().map(Value::to_json).collect()),
-            Kind::Map(m) => J::Object(
-                m.effective()
-                    .into_iter()
-                    .map(|e| (e.key.clone(), e.value.to_json()))
-                    .collect(),
-            ),
+            Kind::Map(m) => J::Object(m.effective().into_iter().map(|e| (e.key.clone(), e.value.to_json())).collect()),
         }
     }
 }

@@ -20,17 +20,13 @@ pub fn parse_go_duration(s: &str) -> Result<Duration, String> {
     let mut total: f64 = 0.0;
     let mut rest = text;
     while !rest.is_empty() {
-        let num_len = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(rest.len());
+        let num_len = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
         let (num, after) = rest.split_at(num_len);
         if num.is_empty() || num == "." || num.matches('.').count() > 1 {
             return Err(bad());
         }
         let value: f64 = num.parse().map_err(|_| bad())?;
-        let unit_len = after
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(after.len());
+        let unit_len = after.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(after.len());
         let (unit, next) = after.split_at(unit_len);
         let nanos_per = match unit {
             "ns" => 1.0,
@@ -40,11 +36,7 @@ pub fn parse_go_duration(s: &str) -> Result<Duration, String> {
             "m" => 60e9,
             "h" => 3600e9,
             "" => return Err(format!("missing unit in duration `{s}`")),
-            _ => {
-                return Err(format!(
-                    "unknown unit `{unit}` in duration `{s}` (use ns, us, ms, s, m or h)"
-                ))
-            }
+            _ => return Err(format!("unknown unit `{unit}` in duration `{s}` (use ns, us, ms, s, m or h)")),
         };
         total += value * nanos_per;
         rest = next;
@@ -70,9 +62,7 @@ mod tests {
         assert_eq!(parse_go_duration("10µs"), Ok(Duration::from_micros(10)));
         assert_eq!(parse_go_duration("0"), Ok(Duration::ZERO));
         assert!(parse_go_duration("5").unwrap_err().contains("missing unit"));
-        assert!(parse_go_duration("5d")
-            .unwrap_err()
-            .contains("unknown unit `d`"));
+        assert!(parse_go_duration("5d").unwrap_err().contains("unknown unit `d`"));
         assert!(parse_go_duration("-1s").unwrap_err().contains("negative"));
         assert!(parse_go_duration("").is_err());
         assert!(parse_go_duration("s").is_err());

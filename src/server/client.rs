@@ -134,9 +134,7 @@ impl ClientShared {
     }
 
     fn set_reason(&self, reason: CloseReason) -> bool {
-        self.close_reason
-            .compare_exchange(0, reason as u8, Ordering::AcqRel, Ordering::Acquire)
-            .is_ok()
+        self.close_reason.compare_exchange(0, reason as u8, Ordering::AcqRel, Ordering::Acquire).is_ok()
     }
 
     /// Closes after the writer has flushed what is queued.
@@ -156,10 +154,7 @@ impl ClientShared {
     pub fn slow_consumer_pending(&self) {
         if self.set_reason(CloseReason::SlowConsumerPendingBytes) {
             self.stats.slow_consumers.fetch_add(1, Ordering::Relaxed);
-            info!(
-                "{} - Slow Consumer Detected: MaxPending of {} Exceeded",
-                self.log_prefix, self.max_pending
-            );
+            info!("{} - Slow Consumer Detected: MaxPending of {} Exceeded", self.log_prefix, self.max_pending);
         }
         self.close_hard(CloseReason::SlowConsumerPendingBytes);
     }
@@ -182,10 +177,7 @@ impl ClientShared {
     }
 
     fn push_proto(&self, bytes: &[u8]) {
-        self.out
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push_proto(bytes);
+        self.out.lock().unwrap_or_else(|e| e.into_inner()).push_proto(bytes);
     }
 }
 
@@ -195,17 +187,9 @@ pub async fn run(server: Arc<ServerInner>, stream: TcpStream, addr: SocketAddr) 
     let cid = server.next_cid.fetch_add(1, Ordering::Relaxed);
     let _ = stream.set_nodelay(true);
     let (rd, wr) = stream.into_split();
-    let shared = Arc::new(ClientShared::new(
-        cid,
-        addr,
-        opts.max_pending,
-        server.stats.clone(),
-    ));
+    let shared = Arc::new(ClientShared::new(cid, addr, opts.max_pending, server.stats.clone()));
     shared.push_proto(&server.client_info(cid, addr).to_line());
-    server
-        .stats
-        .total_connections
-        .fetch_add(1, Ordering::Relaxed);
+    server.stats.total_connections.fetch_add(1, Ordering::Relaxed);
 
     let over_limit = {
         let mut clients = server.clients.lock().unwrap_or_else(|e| e.into_inner());
@@ -215,9 +199,7 @@ pub async fn run(server: Arc<ServerInner>, stream: TcpStream, addr: SocketAddr) 
         }
         over
     };
-    let writer = server
-        .tracker
-        .spawn(write_loop(shared.clone(), wr, opts.write_deadline));
+    let writer = server.tracker.spawn(write_loop(shared.clone(), wr, opts.write_deadline));
     if over_limit {
         error!("{} - {}", shared.log_prefix, ERR_MAX_CONNECTIONS);
         shared.push_proto(&err_line(ERR_MAX_CONNECTIONS));
@@ -234,11 +216,7 @@ pub async fn run(server: Arc<ServerInner>, stream: TcpStream, addr: SocketAddr) 
     conn.cleanup();
     let _ = writer.await;
     let reason = shared.close_reason().unwrap_or(reason);
-    debug!(
-        "{} - Client connection closed: {}",
-        shared.log_prefix,
-        reason.as_str()
-    );
+    debug!("{} - Client connection closed: {}", shared.log_prefix, reason.as_str());
 }
 
 /// The reader's private state.
@@ -280,10 +258,7 @@ impl Conn {
     fn new(server: Arc<ServerInner>, shared: Arc<ClientShared>, opts: Arc<Options>) -> Self {
         let defaults = ConnectOpts::default();
         Conn {
-            limits: Limits {
-                max_control_line: opts.max_control_line,
-                max_payload: opts.max_payload,
-            },
+            limits: Limits { max_control_line: opts.max_control_line, max_payload: opts.max_payload },
             auth_required: opts.auth_required(),
             trace: opts.trace,
             server,
@@ -395,27 +370,13 @@ impl Conn {
         let b = std::mem::take(&mut self.batch);
         if b.in_msgs > 0 {
             self.shared.in_msgs.fetch_add(b.in_msgs, Ordering::Relaxed);
-            self.shared
-                .in_bytes
-                .fetch_add(b.in_bytes, Ordering::Relaxed);
-            self.server
-                .stats
-                .in_msgs
-                .fetch_add(b.in_msgs, Ordering::Relaxed);
-            self.server
-                .stats
-                .in_bytes
-                .fetch_add(b.in_bytes, Ordering::Relaxed);
+            self.shared.in_bytes.fetch_add(b.in_bytes, Ordering::Relaxed);
+            self.server.stats.in_msgs.fetch_add(b.in_msgs, Ordering::Relaxed);
+            self.server.stats.in_bytes.fetch_add(b.in_bytes, Ordering::Relaxed);
         }
         if b.out_msgs > 0 {
-            self.server
-                .stats
-                .out_msgs
-                .fetch_add(b.out_msgs, Ordering::Relaxed);
-            self.server
-                .stats
-                .out_bytes
-                .fetch_add(b.out_bytes, Ordering::Relaxed);
+            self.server.stats.out_msgs.fetch_add(b.out_msgs, Ordering::Relaxed);
+            self.server.stats.out_bytes.fetch_add(b.out_bytes, Ordering::Relaxed);
         }
     }
 
@@ -474,11 +435,7 @@ impl Conn {
         match op {
             Op::Connect(json) => self.handle_connect(json),
             Op::Pub(p) => self.handle_pub(p),
-            Op::Sub {
-                subject,
-                queue,
-                sid,
-            } => {
+            Op::Sub { subject, queue, sid } => {
                 self.handle_sub(subject, queue, sid);
                 Ok(())
             }
@@ -502,21 +459,13 @@ impl Conn {
             Op::Pong => {
                 self.pings_out = 0;
                 if let Some(sent) = self.ping_sent_at.take() {
-                    self.shared
-                        .meta
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .rtt = Some(sent.elapsed());
+                    self.shared.meta.lock().unwrap_or_else(|e| e.into_inner()).rtt = Some(sent.elapsed());
                 }
                 Ok(())
             }
             Op::Info | Op::Ok => Ok(()),
             Op::Err(text) => {
-                error!(
-                    "{} - Client Error {}",
-                    self.shared.log_prefix,
-                    String::from_utf8_lossy(text)
-                );
+                error!("{} - Client Error {}", self.shared.log_prefix, String::from_utf8_lossy(text));
                 Err(CloseReason::ClientClosed)
             }
         }
@@ -524,10 +473,7 @@ impl Conn {
 
     fn auth_violation(&mut self, user: Option<&str>) -> CloseReason {
         match user {
-            Some(u) => error!(
-                "{} - authentication error - User {:?}",
-                self.shared.log_prefix, u
-            ),
+            Some(u) => error!("{} - authentication error - User {:?}", self.shared.log_prefix, u),
             None => error!("{} - authentication error", self.shared.log_prefix),
         }
         self.send_err(ERR_AUTH_VIOLATION);
@@ -548,10 +494,7 @@ impl Conn {
             return Err(CloseReason::BadClientProtocolVersion);
         }
         if c.no_responders && !c.headers {
-            error!(
-                "{} - {}",
-                self.shared.log_prefix, ERR_NO_RESPONDERS_NEEDS_HEADERS
-            );
+            error!("{} - {}", self.shared.log_prefix, ERR_NO_RESPONDERS_NEEDS_HEADERS);
             self.send_err(ERR_NO_RESPONDERS_NEEDS_HEADERS);
             return Err(CloseReason::ProtocolViolation);
         }
@@ -622,8 +565,7 @@ impl Conn {
 
     fn deliver_to(&mut self, sub: &Arc<Subscription>, p: &Publish<'_>) -> bool {
         let client = &sub.client;
-        if sub.removed.load(Ordering::Relaxed) || (!self.echo && Arc::ptr_eq(client, &self.shared))
-        {
+        if sub.removed.load(Ordering::Relaxed) || (!self.echo && Arc::ptr_eq(client, &self.shared)) {
             return false;
         }
         let max = sub.max.load(Ordering::Relaxed);
@@ -635,18 +577,14 @@ impl Conn {
             Some(h) if !client.headers() => (None, &p.payload[h..]),
             h => (h, p.payload),
         };
-        let pushed = client
-            .out
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push_msg(
-                p.subject,
-                &sub.sid,
-                p.reply,
-                header_len,
-                payload,
-                client.max_pending,
-            );
+        let pushed = client.out.lock().unwrap_or_else(|e| e.into_inner()).push_msg(
+            p.subject,
+            &sub.sid,
+            p.reply,
+            header_len,
+            payload,
+            client.max_pending,
+        );
         match pushed {
             Pushed::Queued => {
                 self.batch.out_msgs += 1;
@@ -670,23 +608,21 @@ impl Conn {
     /// requester's own subscription on the reply subject, as the reference does.
     fn send_no_responders(&mut self, subject: &[u8], reply: &[u8]) {
         let result = self.server.sublist.match_subject(reply);
-        let Some(sub) = result
-            .psubs
-            .iter()
-            .find(|s| Arc::ptr_eq(&s.client, &self.shared))
-        else {
+        let Some(sub) = result.psubs.iter().find(|s| Arc::ptr_eq(&s.client, &self.shared)) else {
             return;
         };
         let mut hdr = Vec::with_capacity(32 + subject.len());
         hdr.extend_from_slice(b"NATS/1.0 503\r\nNats-Subject: ");
         hdr.extend_from_slice(subject);
         hdr.extend_from_slice(b"\r\n\r\n");
-        let pushed = self
-            .shared
-            .out
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push_msg(reply, &sub.sid, None, Some(hdr.len()), &hdr, usize::MAX);
+        let pushed = self.shared.out.lock().unwrap_or_else(|e| e.into_inner()).push_msg(
+            reply,
+            &sub.sid,
+            None,
+            Some(hdr.len()),
+            &hdr,
+            usize::MAX,
+        );
         if pushed == Pushed::Queued {
             let me = self.shared.clone();
             self.queue_flush(&me);
@@ -695,15 +631,7 @@ impl Conn {
 
     fn handle_sub(&mut self, subject: &[u8], queue: Option<&[u8]>, sid: &[u8]) {
         let max_subs = self.opts.max_subscriptions;
-        if max_subs > 0
-            && self
-                .shared
-                .subs
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .len()
-                >= max_subs
-        {
+        if max_subs > 0 && self.shared.subs.lock().unwrap_or_else(|e| e.into_inner()).len() >= max_subs {
             error!("{} - {}", self.shared.log_prefix, ERR_MAX_SUBSCRIPTIONS);
             self.send_err(ERR_MAX_SUBSCRIPTIONS);
             return;
@@ -713,13 +641,7 @@ impl Conn {
             return;
         }
         // A sid already in use is ignored, as the reference does.
-        if !self
-            .shared
-            .subs
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .contains_key(sid)
-        {
+        if !self.shared.subs.lock().unwrap_or_else(|e| e.into_inner()).contains_key(sid) {
             let sub = Arc::new(Subscription {
                 client: self.shared.clone(),
                 subject: subject.into(),
@@ -729,32 +651,17 @@ impl Conn {
                 delivered: AtomicU64::new(0),
                 removed: AtomicBool::new(false),
             });
-            if self
-                .server
-                .sublist
-                .insert(subject, queue, sub.clone())
-                .is_err()
-            {
+            if self.server.sublist.insert(subject, queue, sub.clone()).is_err() {
                 self.send_err(ERR_INVALID_SUBJECT);
                 return;
             }
-            self.shared
-                .subs
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .insert(sid.into(), sub);
+            self.shared.subs.lock().unwrap_or_else(|e| e.into_inner()).insert(sid.into(), sub);
         }
         self.send_ok();
     }
 
     fn handle_unsub(&mut self, sid: &[u8], max: Option<u64>) {
-        let sub = self
-            .shared
-            .subs
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(sid)
-            .cloned();
+        let sub = self.shared.subs.lock().unwrap_or_else(|e| e.into_inner()).get(sid).cloned();
         if let Some(sub) = sub {
             match max {
                 Some(m) if m > sub.delivered() => sub.max.store(m, Ordering::Relaxed),
@@ -765,26 +672,14 @@ impl Conn {
     }
 
     fn on_ping_timer(&mut self) -> Result<(), CloseReason> {
-        let rtt_known = self
-            .shared
-            .meta
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .rtt
-            .is_some();
+        let rtt_known = self.shared.meta.lock().unwrap_or_else(|e| e.into_inner()).rtt.is_some();
         // Skip the ping while the client is sending: it is evidently alive.
         if rtt_known && self.last_read.elapsed() < self.opts.ping_interval {
             return Ok(());
         }
         if self.pings_out + 1 > self.opts.ping_max {
-            debug!(
-                "{} - Stale Client Connection - Closing",
-                self.shared.log_prefix
-            );
-            self.server
-                .stats
-                .stale_connections
-                .fetch_add(1, Ordering::Relaxed);
+            debug!("{} - Stale Client Connection - Closing", self.shared.log_prefix);
+            self.server.stats.stale_connections.fetch_add(1, Ordering::Relaxed);
             self.send_err(ERR_STALE_CONNECTION);
             return Err(CloseReason::StaleConnection);
         }
@@ -806,26 +701,14 @@ impl Conn {
 
     /// Drops every subscription of this connection and deregisters it.
     fn cleanup(&mut self) {
-        let subs: Vec<Arc<Subscription>> = self
-            .shared
-            .subs
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .drain()
-            .map(|(_, s)| s)
-            .collect();
+        let subs: Vec<Arc<Subscription>> =
+            self.shared.subs.lock().unwrap_or_else(|e| e.into_inner()).drain().map(|(_, s)| s).collect();
         for sub in subs {
             if !sub.removed.swap(true, Ordering::AcqRel) {
-                self.server
-                    .sublist
-                    .remove(&sub.subject, sub.queue.as_deref(), &sub);
+                self.server.sublist.remove(&sub.subject, sub.queue.as_deref(), &sub);
             }
         }
-        self.server
-            .clients
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(&self.shared.cid);
+        self.server.clients.lock().unwrap_or_else(|e| e.into_inner()).remove(&self.shared.cid);
         self.flush_batch();
     }
 }
@@ -837,20 +720,12 @@ fn trace_in(prefix: &str, op: &Op<'_>) {
     let text = match op {
         Op::Connect(json) => format!("CONNECT {}", redact_connect(json)),
         Op::Pub(p) => {
-            let verb = if p.header_len.is_some() {
-                "HPUB"
-            } else {
-                "PUB"
-            };
+            let verb = if p.header_len.is_some() { "HPUB" } else { "PUB" };
             let reply = p.reply.map(|r| format!(" {}", s(r))).unwrap_or_default();
             let hdr = p.header_len.map(|h| format!(" {h}")).unwrap_or_default();
             format!("{verb} {}{reply}{hdr} {}", s(p.subject), p.payload.len())
         }
-        Op::Sub {
-            subject,
-            queue,
-            sid,
-        } => match queue {
+        Op::Sub { subject, queue, sid } => match queue {
             Some(q) => format!("SUB {} {} {}", s(subject), s(q), s(sid)),
             None => format!("SUB {} {}", s(subject), s(sid)),
         },
@@ -866,10 +741,7 @@ fn trace_in(prefix: &str, op: &Op<'_>) {
     };
     tracing::trace!("{prefix} - <<- [{text}]");
     if let Op::Pub(p) = op {
-        tracing::trace!(
-            "{prefix} - <<- MSG_PAYLOAD: [{:?}]",
-            String::from_utf8_lossy(p.payload)
-        );
+        tracing::trace!("{prefix} - <<- MSG_PAYLOAD: [{:?}]", String::from_utf8_lossy(p.payload));
     }
 }
 

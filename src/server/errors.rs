@@ -80,10 +80,7 @@ impl CloseReason {
     }
 
     pub fn is_slow_consumer(self) -> bool {
-        matches!(
-            self,
-            CloseReason::SlowConsumerPendingBytes | CloseReason::SlowConsumerWriteDeadline
-        )
+        matches!(self, CloseReason::SlowConsumerPendingBytes | CloseReason::SlowConsumerWriteDeadline)
     }
 }
 
@@ -103,13 +100,7 @@ mod tests {
                 assert_eq!(r as u8, v);
             }
         }
-        assert_eq!(
-            CloseReason::from_u8(CloseReason::ServerShutdown as u8),
-            Some(CloseReason::ServerShutdown)
-        );
-        assert_eq!(
-            err_line(ERR_UNKNOWN_OP),
-            b"-ERR 'Unknown Protocol Operation'\r\n"
-        );
+        assert_eq!(CloseReason::from_u8(CloseReason::ServerShutdown as u8), Some(CloseReason::ServerShutdown));
+        assert_eq!(err_line(ERR_UNKNOWN_OP), b"-ERR 'Unknown Protocol Operation'\r\n");
     }
 }

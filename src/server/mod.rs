@@ -91,31 +91,17 @@ pub struct Server {
 impl Server {
     /// Binds the client listener and starts accepting connections.
     pub async fn start(opts: Options) -> io::Result<Server> {
-        opts.validate()
-            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+        opts.validate().map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
         let id = nkeys::KeyPair::new_server().public_key();
         let name = opts.server_name.clone().unwrap_or_else(|| id.clone());
         info!("Starting rnats");
-        info!(
-            "  Version:  {} (nats-server {} compatible)",
-            env!("CARGO_PKG_VERSION"),
-            COMPAT_VERSION
-        );
+        info!("  Version:  {} (nats-server {} compatible)", env!("CARGO_PKG_VERSION"), COMPAT_VERSION);
         info!("  Name:     {name}");
         info!("  ID:       {id}");
 
-        let listener = TcpListener::bind((opts.host.as_str(), opts.port.bind_port()))
-            .await
-            .map_err(|e| {
-                io::Error::new(
-                    e.kind(),
-                    format!(
-                        "Error listening on port: {}:{}, {e}",
-                        opts.host,
-                        opts.port.bind_port()
-                    ),
-                )
-            })?;
+        let listener = TcpListener::bind((opts.host.as_str(), opts.port.bind_port())).await.map_err(|e| {
+            io::Error::new(e.kind(), format!("Error listening on port: {}:{}, {e}", opts.host, opts.port.bind_port()))
+        })?;
         let addr = listener.local_addr()?;
         let pid_file = opts.pid_file.clone();
         let ports_dir = opts.ports_file_dir.clone();
@@ -142,11 +128,7 @@ impl Server {
             std::fs::write(&pid_file, std::process::id().to_string())
                 .map_err(|e| io::Error::new(e.kind(), format!("Could not write pidfile: {e}")))?;
         }
-        info!(
-            "Listening for client connections on {}:{}",
-            host,
-            addr.port()
-        );
+        info!("Listening for client connections on {}:{}", host, addr.port());
         let ports_file = match ports_dir {
             Some(dir) => Some(write_ports_file(&dir, &host, addr.port())?),
             None => None,
@@ -154,11 +136,7 @@ impl Server {
         info!("Server is ready");
 
         inner.tracker.spawn(accept_loop(inner.clone(), listener));
-        Ok(Server {
-            inner,
-            addr,
-            ports_file,
-        })
+        Ok(Server { inner, addr, ports_file })
     }
 
     /// The address the client listener is bound to.
@@ -176,10 +154,7 @@ impl Server {
         info!("Initiating Shutdown...");
         self.inner.shutdown.cancel();
         self.inner.tracker.close();
-        if tokio::time::timeout(SHUTDOWN_GRACE, self.inner.tracker.wait())
-            .await
-            .is_err()
-        {
+        if tokio::time::timeout(SHUTDOWN_GRACE, self.inner.tracker.wait()).await.is_err() {
             error!("Timed out waiting for connections to close");
         }
         if let Some(p) = &self.ports_file {
@@ -216,24 +191,12 @@ async fn accept_loop(inner: Arc<ServerInner>, listener: TcpListener) {
 fn write_ports_file(dir: &str, host: &str, port: u16) -> io::Result<PathBuf> {
     let exe = std::env::args()
         .next()
-        .and_then(|a| {
-            std::path::Path::new(&a)
-                .file_name()
-                .map(|f| f.to_string_lossy().into_owned())
-        })
+        .and_then(|a| std::path::Path::new(&a).file_name().map(|f| f.to_string_lossy().into_owned()))
         .unwrap_or_else(|| "rnats".into());
     let path = PathBuf::from(dir).join(format!("{exe}_{}.ports", std::process::id()));
-    let host = if host == "0.0.0.0" || host == "::" {
-        "127.0.0.1"
-    } else {
-        host
-    };
+    let host = if host == "0.0.0.0" || host == "::" { "127.0.0.1" } else { host };
     let body = serde_json::json!({ "nats": [format!("nats://{host}:{port}")] });
-    std::fs::write(&path, body.to_string()).map_err(|e| {
-        io::Error::new(
-            e.kind(),
-            format!("Error writing ports file ({}): {e}", path.display()),
-        )
-    })?;
+    std::fs::write(&path, body.to_string())
+        .map_err(|e| io::Error::new(e.kind(), format!("Error writing ports file ({}): {e}", path.display())))?;
     Ok(path)
 }

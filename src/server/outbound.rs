@@ -78,13 +78,8 @@ impl Outbound {
         }
         let mut num = itoa::Buffer::new();
         let before = self.buf.len();
-        self.buf
-            .reserve(subject.len() + sid.len() + reply.map_or(0, |r| r.len()) + payload.len() + 32);
-        self.buf.extend_from_slice(if header_len.is_some() {
-            b"HMSG "
-        } else {
-            b"MSG "
-        });
+        self.buf.reserve(subject.len() + sid.len() + reply.map_or(0, |r| r.len()) + payload.len() + 32);
+        self.buf.extend_from_slice(if header_len.is_some() { b"HMSG " } else { b"MSG " });
         self.buf.extend_from_slice(subject);
         self.buf.push(b' ');
         self.buf.extend_from_slice(sid);
@@ -97,8 +92,7 @@ impl Outbound {
             self.buf.extend_from_slice(num.format(h).as_bytes());
             self.buf.push(b' ');
         }
-        self.buf
-            .extend_from_slice(num.format(payload.len()).as_bytes());
+        self.buf.extend_from_slice(num.format(payload.len()).as_bytes());
         self.buf.extend_from_slice(b"\r\n");
         self.buf.extend_from_slice(payload);
         self.buf.extend_from_slice(b"\r\n");
@@ -181,45 +175,22 @@ mod tests {
     #[test]
     fn encodes_msg_and_hmsg() {
         let mut o = Outbound::default();
+        assert_eq!(o.push_msg(b"foo", b"1", None, None, b"hello", 1 << 20), Pushed::Queued);
         assert_eq!(
-            o.push_msg(b"foo", b"1", None, None, b"hello", 1 << 20),
+            o.push_msg(b"foo", b"9", Some(b"_INBOX.x"), Some(12), b"NATS/1.0\r\n\r\nhi", 1 << 20),
             Pushed::Queued
         );
-        assert_eq!(
-            o.push_msg(
-                b"foo",
-                b"9",
-                Some(b"_INBOX.x"),
-                Some(12),
-                b"NATS/1.0\r\n\r\nhi",
-                1 << 20
-            ),
-            Pushed::Queued
-        );
-        assert_eq!(
-            o.buf,
-            b"MSG foo 1 5\r\nhello\r\nHMSG foo 9 _INBOX.x 12 14\r\nNATS/1.0\r\n\r\nhi\r\n"
-        );
+        assert_eq!(o.buf, b"MSG foo 1 5\r\nhello\r\nHMSG foo 9 _INBOX.x 12 14\r\nNATS/1.0\r\n\r\nhi\r\n");
         assert_eq!((o.msgs, o.bytes), (2, 19));
     }
 
     #[test]
     fn slow_consumer_on_max_pending() {
         let mut o = Outbound::default();
-        assert_eq!(
-            o.push_msg(b"a", b"1", None, None, &[0; 50], 100),
-            Pushed::Queued
-        );
+        assert_eq!(o.push_msg(b"a", b"1", None, None, &[0; 50], 100), Pushed::Queued);
         let len = o.buf.len();
-        assert_eq!(
-            o.push_msg(b"a", b"1", None, None, &[0; 50], 100),
-            Pushed::SlowConsumer
-        );
-        assert_eq!(
-            o.buf.len(),
-            len,
-            "the message that overflowed is not queued"
-        );
+        assert_eq!(o.push_msg(b"a", b"1", None, None, &[0; 50], 100), Pushed::SlowConsumer);
+        assert_eq!(o.buf.len(), len, "the message that overflowed is not queued");
         assert_eq!(o.push_msg(b"a", b"1", None, None, b"", 100), Pushed::Closed);
     }
 }

@@ -119,10 +119,7 @@ const SNIPPET: usize = 32;
 fn unknown(buf: &[u8], offset: usize) -> ParseError {
     let end = (offset + SNIPPET).min(buf.len());
     let start = offset.min(end);
-    ParseError::UnknownOp {
-        offset,
-        snippet: format!("{:?}", String::from_utf8_lossy(&buf[start..end])),
-    }
+    ParseError::UnknownOp { offset, snippet: format!("{:?}", String::from_utf8_lossy(&buf[start..end])) }
 }
 
 /// Identifies the verb at the start of `buf`. `Ok(None)` means the buffer is a
@@ -131,11 +128,7 @@ fn verb(buf: &[u8]) -> Result<Option<(Verb, After, usize)>, ParseError> {
     let mut first_mismatch = 0;
     for &(name, verb, after) in VERBS {
         let n = name.len().min(buf.len());
-        let matched = buf[..n]
-            .iter()
-            .zip(name)
-            .take_while(|(a, b)| a.eq_ignore_ascii_case(b))
-            .count();
+        let matched = buf[..n].iter().zip(name).take_while(|(a, b)| a.eq_ignore_ascii_case(b)).count();
         if matched == name.len() {
             if after == After::Space {
                 match buf.get(name.len()) {
@@ -170,10 +163,7 @@ impl<'a> Iterator for Args<'a> {
     fn next(&mut self) -> Option<&'a [u8]> {
         let start = self.rest.iter().position(|&b| b != b' ' && b != b'\t')?;
         let rest = &self.rest[start..];
-        let end = rest
-            .iter()
-            .position(|&b| b == b' ' || b == b'\t')
-            .unwrap_or(rest.len());
+        let end = rest.iter().position(|&b| b == b' ' || b == b'\t').unwrap_or(rest.len());
         self.rest = &rest[end..];
         Some(&rest[..end])
     }
@@ -209,18 +199,13 @@ pub fn parse_size(s: &[u8]) -> Option<usize> {
 }
 
 fn bad(context: &'static str, args: &[u8]) -> ParseError {
-    ParseError::BadArgs {
-        context,
-        args: String::from_utf8_lossy(args).into_owned(),
-    }
+    ParseError::BadArgs { context, args: String::from_utf8_lossy(args).into_owned() }
 }
 
 /// Parses one op from the start of `buf`.
 pub fn parse<'a>(buf: &'a [u8], limits: &Limits) -> Result<Parsed<'a>, ParseError> {
     let Some((verb, after, verb_len)) = verb(buf)? else {
-        return Ok(Parsed::Incomplete {
-            need: buf.len() + 1,
-        });
+        return Ok(Parsed::Incomplete { need: buf.len() + 1 });
     };
     let Some(nl) = memchr(b'\n', &buf[verb_len..]).map(|i| i + verb_len) else {
         // Stop buffering a control line that can never be valid.
@@ -230,27 +215,14 @@ pub fn parse<'a>(buf: &'a [u8], limits: &Limits) -> Result<Parsed<'a>, ParseErro
         if after == After::Ignore && buf.len() > limits.max_control_line + verb_len + 2 {
             return Err(ParseError::MaxControlLine);
         }
-        return Ok(Parsed::Incomplete {
-            need: buf.len() + 1,
-        });
+        return Ok(Parsed::Incomplete { need: buf.len() + 1 });
     };
-    let line_end = if nl > 0 && buf[nl - 1] == b'\r' {
-        nl - 1
-    } else {
-        nl
-    };
-    let args = if verb_len <= line_end {
-        &buf[verb_len..line_end]
-    } else {
-        &[][..]
-    };
+    let line_end = if nl > 0 && buf[nl - 1] == b'\r' { nl - 1 } else { nl };
+    let args = if verb_len <= line_end { &buf[verb_len..line_end] } else { &[][..] };
     let consumed = nl + 1;
     if after != After::Ignore {
         // The reference measures the argument without its leading spaces.
-        let trimmed = args
-            .iter()
-            .position(|&b| b != b' ' && b != b'\t')
-            .map_or(&[][..], |i| &args[i..]);
+        let trimmed = args.iter().position(|&b| b != b' ' && b != b'\t').map_or(&[][..], |i| &args[i..]);
         if trimmed.len() > limits.max_control_line {
             return Err(ParseError::MaxControlLine);
         }
@@ -263,43 +235,23 @@ pub fn parse<'a>(buf: &'a [u8], limits: &Limits) -> Result<Parsed<'a>, ParseErro
         Verb::Connect => Op::Connect(trim_start(args)),
         Verb::MinusErr => Op::Err(trim_start(args)),
         Verb::Sub => {
-            let (a, n) =
-                split_args(args).ok_or_else(|| bad("processSub Parse Error", trim_start(args)))?;
+            let (a, n) = split_args(args).ok_or_else(|| bad("processSub Parse Error", trim_start(args)))?;
             match n {
-                2 => Op::Sub {
-                    subject: a[0],
-                    queue: None,
-                    sid: a[1],
-                },
-                3 => Op::Sub {
-                    subject: a[0],
-                    queue: Some(a[1]),
-                    sid: a[2],
-                },
+                2 => Op::Sub { subject: a[0], queue: None, sid: a[1] },
+                3 => Op::Sub { subject: a[0], queue: Some(a[1]), sid: a[2] },
                 _ => return Err(bad("processSub Parse Error", trim_start(args))),
             }
         }
         Verb::Unsub => {
-            let (a, n) = split_args(args)
-                .ok_or_else(|| bad("processUnsub Parse Error", trim_start(args)))?;
+            let (a, n) = split_args(args).ok_or_else(|| bad("processUnsub Parse Error", trim_start(args)))?;
             match n {
-                1 => Op::Unsub {
-                    sid: a[0],
-                    max: None,
-                },
-                2 => Op::Unsub {
-                    sid: a[0],
-                    max: parse_size(a[1]).map(|m| m as u64).filter(|&m| m > 0),
-                },
+                1 => Op::Unsub { sid: a[0], max: None },
+                2 => Op::Unsub { sid: a[0], max: parse_size(a[1]).map(|m| m as u64).filter(|&m| m > 0) },
                 _ => return Err(bad("processUnsub Parse Error", trim_start(args))),
             }
         }
         Verb::Pub | Verb::Hpub => {
-            let context = if verb == Verb::Pub {
-                "processPub Parse Error"
-            } else {
-                "processHeaderPub Parse Error"
-            };
+            let context = if verb == Verb::Pub { "processPub Parse Error" } else { "processHeaderPub Parse Error" };
             let (a, n) = split_args(args).ok_or_else(|| bad(context, trim_start(args)))?;
             let (subject, reply, sizes): (&[u8], Option<&[u8]>, &[&[u8]]) = match (verb, n) {
                 (Verb::Pub, 2) => (a[0], None, &a[1..2]),
@@ -309,35 +261,21 @@ pub fn parse<'a>(buf: &'a [u8], limits: &Limits) -> Result<Parsed<'a>, ParseErro
                 _ => return Err(bad(context, trim_start(args))),
             };
             let (header_len, size) = if verb == Verb::Pub {
-                let size = parse_size(sizes[0])
-                    .ok_or_else(|| bad("processPub Bad or Missing Size", trim_start(args)))?;
+                let size =
+                    parse_size(sizes[0]).ok_or_else(|| bad("processPub Bad or Missing Size", trim_start(args)))?;
                 (None, size)
             } else {
-                let hdr = parse_size(sizes[0]).ok_or_else(|| {
-                    bad(
-                        "processHeaderPub Bad or Missing Header Size",
-                        trim_start(args),
-                    )
-                })?;
-                let total = parse_size(sizes[1]).ok_or_else(|| {
-                    bad(
-                        "processHeaderPub Bad or Missing Total Size",
-                        trim_start(args),
-                    )
-                })?;
+                let hdr = parse_size(sizes[0])
+                    .ok_or_else(|| bad("processHeaderPub Bad or Missing Header Size", trim_start(args)))?;
+                let total = parse_size(sizes[1])
+                    .ok_or_else(|| bad("processHeaderPub Bad or Missing Total Size", trim_start(args)))?;
                 if hdr > total {
-                    return Err(bad(
-                        "processHeaderPub Header Size larger then TotalSize",
-                        trim_start(args),
-                    ));
+                    return Err(bad("processHeaderPub Header Size larger then TotalSize", trim_start(args)));
                 }
                 (Some(hdr), total)
             };
             if size > limits.max_payload {
-                return Err(ParseError::MaxPayload {
-                    size,
-                    max: limits.max_payload,
-                });
+                return Err(ParseError::MaxPayload { size, max: limits.max_payload });
             }
             let start = consumed;
             let end = start + size;
@@ -353,12 +291,7 @@ pub fn parse<'a>(buf: &'a [u8], limits: &Limits) -> Result<Parsed<'a>, ParseErro
             if &buf[end..end + 2] != b"\r\n" {
                 return Err(unknown(buf, end));
             }
-            let publish = Publish {
-                subject,
-                reply,
-                header_len,
-                payload: &buf[start..end],
-            };
+            let publish = Publish { subject, reply, header_len, payload: &buf[start..end] };
             return Ok(Parsed::Op(Op::Pub(publish), end + 2));
         }
     };
@@ -366,10 +299,7 @@ pub fn parse<'a>(buf: &'a [u8], limits: &Limits) -> Result<Parsed<'a>, ParseErro
 }
 
 fn trim_start(s: &[u8]) -> &[u8] {
-    let i = s
-        .iter()
-        .position(|&b| b != b' ' && b != b'\t')
-        .unwrap_or(s.len());
+    let i = s.iter().position(|&b| b != b' ' && b != b'\t').unwrap_or(s.len());
     &s[i..]
 }
 
@@ -378,10 +308,7 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    const L: Limits = Limits {
-        max_control_line: 4096,
-        max_payload: 1024 * 1024,
-    };
+    const L: Limits = Limits { max_control_line: 4096, max_payload: 1024 * 1024 };
 
     fn one(input: &[u8]) -> Op<'_> {
         match parse(input, &L).expect("parse") {
@@ -401,73 +328,24 @@ mod tests {
     fn ops() {
         assert_eq!(one(b"PING\r\n"), Op::Ping);
         assert_eq!(one(b"ping\n"), Op::Ping);
-        assert_eq!(
-            one(b"PINGX\r\n"),
-            Op::Ping,
-            "the reference ignores the rest of a PING line"
-        );
+        assert_eq!(one(b"PINGX\r\n"), Op::Ping, "the reference ignores the rest of a PING line");
         assert_eq!(one(b"PONG\r\n"), Op::Pong);
         assert_eq!(one(b"+OK\r\n"), Op::Ok);
         assert_eq!(one(b"INFO {}\r\n"), Op::Info);
-        assert_eq!(
-            one(b"CONNECT {\"verbose\":false}\r\n"),
-            Op::Connect(b"{\"verbose\":false}")
-        );
+        assert_eq!(one(b"CONNECT {\"verbose\":false}\r\n"), Op::Connect(b"{\"verbose\":false}"));
         assert_eq!(one(b"-ERR 'x'\r\n"), Op::Err(b"'x'"));
-        assert_eq!(
-            one(b"SUB foo 1\r\n"),
-            Op::Sub {
-                subject: b"foo",
-                queue: None,
-                sid: b"1"
-            }
-        );
-        assert_eq!(
-            one(b"sub\tfoo\t q  1\n"),
-            Op::Sub {
-                subject: b"foo",
-                queue: Some(b"q"),
-                sid: b"1"
-            }
-        );
-        assert_eq!(
-            one(b"UNSUB 1\r\n"),
-            Op::Unsub {
-                sid: b"1",
-                max: None
-            }
-        );
-        assert_eq!(
-            one(b"UNSUB 1 5\r\n"),
-            Op::Unsub {
-                sid: b"1",
-                max: Some(5)
-            }
-        );
-        assert_eq!(
-            one(b"UNSUB 1 x\r\n"),
-            Op::Unsub {
-                sid: b"1",
-                max: None
-            }
-        );
+        assert_eq!(one(b"SUB foo 1\r\n"), Op::Sub { subject: b"foo", queue: None, sid: b"1" });
+        assert_eq!(one(b"sub\tfoo\t q  1\n"), Op::Sub { subject: b"foo", queue: Some(b"q"), sid: b"1" });
+        assert_eq!(one(b"UNSUB 1\r\n"), Op::Unsub { sid: b"1", max: None });
+        assert_eq!(one(b"UNSUB 1 5\r\n"), Op::Unsub { sid: b"1", max: Some(5) });
+        assert_eq!(one(b"UNSUB 1 x\r\n"), Op::Unsub { sid: b"1", max: None });
         assert_eq!(
             one(b"PUB foo 5\r\nhello\r\n"),
-            Op::Pub(Publish {
-                subject: b"foo",
-                reply: None,
-                header_len: None,
-                payload: b"hello"
-            })
+            Op::Pub(Publish { subject: b"foo", reply: None, header_len: None, payload: b"hello" })
         );
         assert_eq!(
             one(b"PUB foo r 0\r\n\r\n"),
-            Op::Pub(Publish {
-                subject: b"foo",
-                reply: Some(b"r"),
-                header_len: None,
-                payload: b""
-            })
+            Op::Pub(Publish { subject: b"foo", reply: Some(b"r"), header_len: None, payload: b"" })
         );
         assert_eq!(
             one(b"HPUB foo r 12 14\r\nNATS/1.0\r\n\r\nhi\r\n"),
@@ -492,10 +370,7 @@ mod tests {
             b"PUB foo 5\r\nhello\r",
             b"CONNECT {",
         ] {
-            assert!(
-                matches!(parse(partial, &L), Ok(Parsed::Incomplete { .. })),
-                "{partial:?}"
-            );
+            assert!(matches!(parse(partial, &L), Ok(Parsed::Incomplete { .. })), "{partial:?}");
         }
         match parse(b"PUB foo 5000\r\nabc", &L) {
             Ok(Parsed::Incomplete { need }) => assert_eq!(need, 14 + 5000 + 2),
@@ -505,90 +380,32 @@ mod tests {
 
     #[test]
     fn errors() {
-        assert!(matches!(
-            err(b"FOO\r\n"),
-            ParseError::UnknownOp { offset: 0, .. }
-        ));
-        assert!(matches!(
-            err(b"PUX foo\r\n"),
-            ParseError::UnknownOp { offset: 2, .. }
-        ));
-        assert!(
-            matches!(err(b"X"), ParseError::UnknownOp { .. }),
-            "fails before the newline arrives"
-        );
-        assert!(matches!(
-            err(b"MSG foo 1 1\r\n"),
-            ParseError::UnknownOp { .. }
-        ));
+        assert!(matches!(err(b"FOO\r\n"), ParseError::UnknownOp { offset: 0, .. }));
+        assert!(matches!(err(b"PUX foo\r\n"), ParseError::UnknownOp { offset: 2, .. }));
+        assert!(matches!(err(b"X"), ParseError::UnknownOp { .. }), "fails before the newline arrives");
+        assert!(matches!(err(b"MSG foo 1 1\r\n"), ParseError::UnknownOp { .. }));
         assert!(matches!(err(b"PUB\r\n"), ParseError::UnknownOp { .. }));
-        assert!(matches!(
-            err(b"PUB foo 3\r\nhello\r\n"),
-            ParseError::UnknownOp { .. }
-        ));
-        assert!(matches!(
-            err(b"PUB foo 1\r\nz\nPING\r\n"),
-            ParseError::UnknownOp { .. }
-        ));
-        assert!(matches!(
-            err(b"PUB foo 2\r\nab\rX"),
-            ParseError::UnknownOp { .. }
-        ));
-        assert!(
-            matches!(err(b"PUB foo 3\r\nhello"), ParseError::UnknownOp { .. }),
-            "payload longer than declared"
-        );
-        assert_eq!(
-            err(b"PUB foo 2000000\r\n"),
-            ParseError::MaxPayload {
-                size: 2_000_000,
-                max: 1024 * 1024
-            }
-        );
-        assert!(matches!(
-            err(b"PUB foo\r\n"),
-            ParseError::BadArgs {
-                context: "processPub Parse Error",
-                ..
-            }
-        ));
+        assert!(matches!(err(b"PUB foo 3\r\nhello\r\n"), ParseError::UnknownOp { .. }));
+        assert!(matches!(err(b"PUB foo 1\r\nz\nPING\r\n"), ParseError::UnknownOp { .. }));
+        assert!(matches!(err(b"PUB foo 2\r\nab\rX"), ParseError::UnknownOp { .. }));
+        assert!(matches!(err(b"PUB foo 3\r\nhello"), ParseError::UnknownOp { .. }), "payload longer than declared");
+        assert_eq!(err(b"PUB foo 2000000\r\n"), ParseError::MaxPayload { size: 2_000_000, max: 1024 * 1024 });
+        assert!(matches!(err(b"PUB foo\r\n"), ParseError::BadArgs { context: "processPub Parse Error", .. }));
         assert!(matches!(
             err(b"PUB foo -1\r\n"),
-            ParseError::BadArgs {
-                context: "processPub Bad or Missing Size",
-                ..
-            }
+            ParseError::BadArgs { context: "processPub Bad or Missing Size", .. }
         ));
         assert!(matches!(err(b"PUB foo x\r\n"), ParseError::BadArgs { .. }));
-        assert!(matches!(
-            err(b"PUB a b c d\r\n"),
-            ParseError::BadArgs { .. }
-        ));
+        assert!(matches!(err(b"PUB a b c d\r\n"), ParseError::BadArgs { .. }));
         assert!(matches!(err(b"HPUB a 5 3\r\n"), ParseError::BadArgs { .. }));
-        assert!(matches!(
-            err(b"SUB foo\r\n"),
-            ParseError::BadArgs {
-                context: "processSub Parse Error",
-                ..
-            }
-        ));
-        assert!(matches!(
-            err(b"SUB a b c d\r\n"),
-            ParseError::BadArgs { .. }
-        ));
+        assert!(matches!(err(b"SUB foo\r\n"), ParseError::BadArgs { context: "processSub Parse Error", .. }));
+        assert!(matches!(err(b"SUB a b c d\r\n"), ParseError::BadArgs { .. }));
         assert!(matches!(err(b"UNSUB\r\n"), ParseError::UnknownOp { .. }));
-        assert!(matches!(
-            err(b"UNSUB 1 2 3\r\n"),
-            ParseError::BadArgs { .. }
-        ));
+        assert!(matches!(err(b"UNSUB 1 2 3\r\n"), ParseError::BadArgs { .. }));
         let long = [b"SUB ".as_slice(), &[b'a'; 5000], b" 1\r\n"].concat();
         assert_eq!(err(&long), ParseError::MaxControlLine);
         let unterminated = [b"SUB ".as_slice(), &[b'a'; 5000]].concat();
-        assert_eq!(
-            err(&unterminated),
-            ParseError::MaxControlLine,
-            "detected before the newline"
-        );
+        assert_eq!(err(&unterminated), ParseError::MaxControlLine, "detected before the newline");
     }
 
     fn ops_of(mut input: &[u8]) -> Vec<String> {

@@ -89,26 +89,11 @@ mod tests {
 
     #[test]
     fn validity() {
-        for ok in [
-            "foo", "foo.bar", "*", ">", "foo.*", "foo.>", "*.*.>", "foo*.bar", "f>o", "ü.ñ",
-        ] {
+        for ok in ["foo", "foo.bar", "*", ">", "foo.*", "foo.>", "*.*.>", "foo*.bar", "f>o", "ü.ñ"] {
             assert!(is_valid_subject(ok.as_bytes()), "{ok} should be valid");
         }
-        for bad in [
-            "",
-            ".",
-            "foo.",
-            ".foo",
-            "foo..bar",
-            "foo.>.bar",
-            "foo bar",
-            "a\tb",
-            ">.>",
-        ] {
-            assert!(
-                !is_valid_subject(bad.as_bytes()),
-                "{bad:?} should be invalid"
-            );
+        for bad in ["", ".", "foo.", ".foo", "foo..bar", "foo.>.bar", "foo bar", "a\tb", ">.>"] {
+            assert!(!is_valid_subject(bad.as_bytes()), "{bad:?} should be invalid");
         }
         assert!(is_valid_literal_subject(b"foo*.bar"));
         assert!(!is_valid_literal_subject(b"foo.*"));

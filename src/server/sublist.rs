@@ -30,10 +30,7 @@ pub struct QueueGroup<T> {
 
 impl<T> MatchResult<T> {
     fn empty() -> Self {
-        MatchResult {
-            psubs: Vec::new(),
-            qsubs: Vec::new(),
-        }
+        MatchResult { psubs: Vec::new(), qsubs: Vec::new() }
     }
     pub fn is_empty(&self) -> bool {
         self.psubs.is_empty() && self.qsubs.is_empty()
@@ -52,19 +49,13 @@ struct Node<T> {
 
 impl<T> Default for Node<T> {
     fn default() -> Self {
-        Node {
-            next: None,
-            psubs: Vec::new(),
-            qsubs: Vec::new(),
-        }
+        Node { next: None, psubs: Vec::new(), qsubs: Vec::new() }
     }
 }
 
 impl<T> Node<T> {
     fn is_empty(&self) -> bool {
-        self.psubs.is_empty()
-            && self.qsubs.is_empty()
-            && self.next.as_ref().is_none_or(|l| l.is_empty())
+        self.psubs.is_empty() && self.qsubs.is_empty() && self.next.as_ref().is_none_or(|l| l.is_empty())
     }
 }
 
@@ -76,11 +67,7 @@ struct Level<T> {
 
 impl<T> Default for Level<T> {
     fn default() -> Self {
-        Level {
-            literal: HashMap::new(),
-            pwc: None,
-            fwc: None,
-        }
+        Level { literal: HashMap::new(), pwc: None, fwc: None }
     }
 }
 
@@ -145,12 +132,7 @@ impl<T> Sublist<T> {
     }
 
     /// Adds `item` under `subject` (optionally in queue group `queue`).
-    pub fn insert(
-        &self,
-        subject: &[u8],
-        queue: Option<&[u8]>,
-        item: Arc<T>,
-    ) -> Result<(), InvalidSubject> {
+    pub fn insert(&self, subject: &[u8], queue: Option<&[u8]>, item: Arc<T>) -> Result<(), InvalidSubject> {
         if !is_valid_subject(subject) {
             return Err(InvalidSubject);
         }
@@ -158,9 +140,7 @@ impl<T> Sublist<T> {
         let mut level: &mut Level<T> = &mut root;
         let mut toks = tokens(subject).peekable();
         loop {
-            let Some(tok) = toks.next() else {
-                unreachable!("valid subjects have a token")
-            };
+            let Some(tok) = toks.next() else { unreachable!("valid subjects have a token") };
             let node: &mut Node<T> = match tok {
                 b"*" => level.pwc.get_or_insert_with(Default::default),
                 b">" => level.fwc.get_or_insert_with(Default::default),
@@ -171,10 +151,7 @@ impl<T> Sublist<T> {
                     None => node.psubs.push(item),
                     Some(q) => match node.qsubs.iter_mut().find(|g| &*g.name == q) {
                         Some(group) => group.members.push(item),
-                        None => node.qsubs.push(QueueGroup {
-                            name: q.into(),
-                            members: vec![item],
-                        }),
+                        None => node.qsubs.push(QueueGroup { name: q.into(), members: vec![item] }),
                     },
                 }
                 break;
@@ -236,10 +213,7 @@ fn push_node<T>(node: &Node<T>, out: &mut MatchResult<T>) {
         // Groups of the same name found at different trie nodes are one group.
         match out.qsubs.iter_mut().find(|g| g.name == group.name) {
             Some(existing) => existing.members.extend(group.members.iter().cloned()),
-            None => out.qsubs.push(QueueGroup {
-                name: group.name.clone(),
-                members: group.members.clone(),
-            }),
+            None => out.qsubs.push(QueueGroup { name: group.name.clone(), members: group.members.clone() }),
         }
     }
 }
@@ -382,11 +356,7 @@ mod smallvec_lite {
     }
     impl<'a> FromIterator<&'a [u8]> for Tokens<'a> {
         fn from_iter<I: IntoIterator<Item = &'a [u8]>>(iter: I) -> Self {
-            let mut t = Tokens {
-                inline: [&[]; 32],
-                len: 0,
-                spill: Vec::new(),
-            };
+            let mut t = Tokens { inline: [&[]; 32], len: 0, spill: Vec::new() };
             for tok in iter {
                 if t.len < 32 && t.spill.is_empty() {
                     t.inline[t.len] = tok;
@@ -427,12 +397,7 @@ pub struct MatchCache<T> {
 
 impl<T> Default for MatchCache<T> {
     fn default() -> Self {
-        MatchCache {
-            generation: u64::MAX,
-            map: HashMap::new(),
-            hits: 0,
-            misses: 0,
-        }
+        MatchCache { generation: u64::MAX, map: HashMap::new(), hits: 0, misses: 0 }
     }
 }
 
@@ -508,10 +473,7 @@ mod tests {
         // A publish subject with a wildcard token matches wildcard subs only.
         let (p, _) = ids(&sl.match_subject(b"foo.*"));
         assert_eq!(p, vec![2, 3, 4]);
-        assert_eq!(
-            sl.insert(b"foo..bar", None, Arc::new(9)),
-            Err(InvalidSubject)
-        );
+        assert_eq!(sl.insert(b"foo..bar", None, Arc::new(9)), Err(InvalidSubject));
         assert_eq!(sl.count(), 6);
     }
 
@@ -558,16 +520,17 @@ mod tests {
     }
 
     fn filter_strategy() -> impl Strategy<Value = String> {
-        prop::collection::vec(prop::sample::select(vec!["a", "b", "c", "*", ">"]), 1..5)
-            .prop_filter_map("> must be last", |toks| {
+        prop::collection::vec(prop::sample::select(vec!["a", "b", "c", "*", ">"]), 1..5).prop_filter_map(
+            "> must be last",
+            |toks| {
                 let s = toks.join(".");
                 is_valid_subject(s.as_bytes()).then_some(s)
-            })
+            },
+        )
     }
 
     fn subject_strategy() -> impl Strategy<Value = String> {
-        prop::collection::vec(prop::sample::select(vec!["a", "b", "c", "d"]), 1..6)
-            .prop_map(|t| t.join("."))
+        prop::collection::vec(prop::sample::select(vec!["a", "b", "c", "d"]), 1..6).prop_map(|t| t.join("."))
     }
 
     proptest! {

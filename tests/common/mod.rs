@@ -26,11 +26,7 @@ impl TestServer {
     }
 
     pub async fn with(configure: impl FnOnce(&mut Options)) -> TestServer {
-        let mut opts = Options {
-            host: "127.0.0.1".into(),
-            port: Port::Random,
-            ..Options::default()
-        };
+        let mut opts = Options { host: "127.0.0.1".into(), port: Port::Random, ..Options::default() };
         configure(&mut opts);
         let server = Server::start(opts).await.expect("server starts");
         TestServer { server }
@@ -45,9 +41,7 @@ impl TestServer {
     }
 
     pub async fn client(&self) -> async_nats::Client {
-        async_nats::connect(self.url())
-            .await
-            .expect("client connects")
+        async_nats::connect(self.url()).await.expect("client connects")
     }
 }
 
@@ -61,20 +55,11 @@ pub struct Raw {
 impl Raw {
     /// Connects and consumes the INFO line.
     pub async fn connect(addr: SocketAddr) -> Raw {
-        let stream = tokio::time::timeout(WAIT, TcpStream::connect(addr))
-            .await
-            .expect("connect in time")
-            .expect("connect");
-        let mut raw = Raw {
-            stream,
-            buf: Vec::new(),
-            info: String::new(),
-        };
+        let stream =
+            tokio::time::timeout(WAIT, TcpStream::connect(addr)).await.expect("connect in time").expect("connect");
+        let mut raw = Raw { stream, buf: Vec::new(), info: String::new() };
         let line = raw.read_line().await;
-        assert!(
-            line.starts_with("INFO {") && line.ends_with("} \r\n"),
-            "first line is INFO: {line:?}"
-        );
+        assert!(line.starts_with("INFO {") && line.ends_with("} \r\n"), "first line is INFO: {line:?}");
         raw.info = line;
         raw
     }
@@ -106,11 +91,7 @@ impl Raw {
                 let line: Vec<u8> = self.buf.drain(..=i).collect();
                 return String::from_utf8_lossy(&line).into_owned();
             }
-            assert!(
-                self.fill(deadline).await,
-                "no full line in time; have {:?}",
-                String::from_utf8_lossy(&self.buf)
-            );
+            assert!(self.fill(deadline).await, "no full line in time; have {:?}", String::from_utf8_lossy(&self.buf));
         }
     }
 
@@ -124,10 +105,7 @@ impl Raw {
         }
         let n = expected.len().min(self.buf.len());
         let got: Vec<u8> = self.buf.drain(..n).collect();
-        assert_eq!(
-            String::from_utf8_lossy(&got),
-            String::from_utf8_lossy(expected)
-        );
+        assert_eq!(String::from_utf8_lossy(&got), String::from_utf8_lossy(expected));
     }
 
     /// Reads whatever arrives until `quiet` passes with nothing new, or EOF.
@@ -151,11 +129,7 @@ impl Raw {
     /// Asserts the server closes the connection (after any bytes in `then`).
     pub async fn expect_close(&mut self) -> Vec<u8> {
         let (bytes, eof) = self.drain(WAIT).await;
-        assert!(
-            eof,
-            "expected the server to close; got {:?}",
-            String::from_utf8_lossy(&bytes)
-        );
+        assert!(eof, "expected the server to close; got {:?}", String::from_utf8_lossy(&bytes));
         bytes
     }
 }
@@ -192,11 +166,7 @@ pub fn reference_binary() -> Option<PathBuf> {
     let candidates: Vec<PathBuf> = match std::env::var_os("NATS_SERVER_REF") {
         Some(p) => vec![PathBuf::from(p)],
         None => std::env::var_os("PATH")
-            .map(|p| {
-                std::env::split_paths(&p)
-                    .map(|d| d.join("nats-server"))
-                    .collect()
-            })
+            .map(|p| std::env::split_paths(&p).map(|d| d.join("nats-server")).collect())
             .unwrap_or_default(),
     };
     candidates.into_iter().find(|p| {
@@ -211,9 +181,7 @@ pub fn reference_binary() -> Option<PathBuf> {
 /// `RNATS_REQUIRE_REFERENCE=1` (set by `.ci/run`) a missing reference fails.
 pub fn skip_loudly(test: &str) {
     if std::env::var_os("RNATS_REQUIRE_REFERENCE").is_some() {
-        panic!(
-            "{test}: RNATS_REQUIRE_REFERENCE is set but the reference nats-server was not found"
-        );
+        panic!("{test}: RNATS_REQUIRE_REFERENCE is set but the reference nats-server was not found");
     }
     eprintln!(
         "\n!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n\
@@ -243,11 +211,7 @@ impl Reference {
             .spawn()
             .expect("reference starts");
         // Owned from here on, so a failed wait below still kills it (Drop).
-        let mut reference = Reference {
-            child,
-            addr: ([127, 0, 0, 1], 0).into(),
-            _dir: dir,
-        };
+        let mut reference = Reference { child, addr: ([127, 0, 0, 1], 0).into(), _dir: dir };
         let deadline = Instant::now() + WAIT;
         loop {
             let ports = std::fs::read_dir(reference._dir.path())
@@ -257,16 +221,10 @@ impl Reference {
                 .and_then(|e| std::fs::read_to_string(e.path()).ok())
                 .and_then(|s| serde_json::from_str::<serde_json::Value>(&s).ok());
             if let Some(url) = ports.as_ref().and_then(|p| p["nats"][0].as_str()) {
-                reference.addr = url
-                    .trim_start_matches("nats://")
-                    .parse()
-                    .expect("ports file address");
+                reference.addr = url.trim_start_matches("nats://").parse().expect("ports file address");
                 return Some(reference);
             }
-            assert!(
-                Instant::now() < deadline,
-                "reference did not write its ports file"
-            );
+            assert!(Instant::now() < deadline, "reference did not write its ports file");
             std::thread::sleep(Duration::from_millis(20));
         }
     }
