@@ -401,8 +401,8 @@ impl Options {
     }
 
     /// Configured features the server does not implement yet. Starting without
-    /// them would quietly serve plaintext, not route, or not enforce
-    /// permissions, so the server refuses to start instead.
+    /// them would quietly serve plaintext or not route, so the server refuses
+    /// to start instead.
     pub fn unimplemented(&self) -> Vec<&'static str> {
         let mut missing = Vec::new();
         if self.tls.is_some() {
@@ -410,14 +410,6 @@ impl Options {
         }
         if self.cluster.is_some() {
             missing.push("`cluster`: clustering is not implemented yet");
-        }
-        let a = &self.authorization;
-        let perms = a.default_permissions.is_some() || a.users.iter().any(|u| u.permissions.is_some());
-        if perms {
-            missing.push("`permissions`: subject permissions are not enforced yet");
-        }
-        if a.users.iter().any(|u| u.nkey.is_some()) {
-            missing.push("`nkey` users: nkey authentication is not implemented yet");
         }
         missing
     }

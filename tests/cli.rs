@@ -240,3 +240,25 @@ async fn trace_logs_ops_without_secrets() {
     let _ = p.child.kill();
     p.wait_exit();
 }
+
+/// Permission violations and failed logins are logged with the client's
+/// address and user, never with a password.
+#[tokio::test]
+async fn violations_are_logged() {
+    let mut p = Proc::start(Path::new(BIN), &["-c", "examples-conf/permissions.conf", "-p", "-1", "-a", "127.0.0.1"]);
+    let port = p.port();
+    let mut alice = Raw::connect(format!("127.0.0.1:{port}").parse().unwrap()).await;
+    alice.send(b"CONNECT {\"verbose\":false,\"user\":\"alice\",\"pass\":\"bar\"}\r\nPUB req.c 1\r\nx\r\nSUB req.a 7\r\nPING\r\n").await;
+    alice.expect(b"-ERR 'Permissions Violation for Publish to \"req.c\"'\r\n").await;
+    let mut bob = Raw::connect(format!("127.0.0.1:{port}").parse().unwrap()).await;
+    bob.send(b"CONNECT {\"user\":\"bob\",\"pass\":\"not-bobs-password\"}\r\n").await;
+    bob.expect_close().await;
+    let log = p.wait_for_log("authentication error");
+    assert!(log.contains("\"$G/user:alice\" - Publish Violation - Subject \"req.c\""), "{log}");
+    assert!(log.contains("\"$G/user:alice\" - Subscription Violation - Subject \"req.a\", SID 7"), "{log}");
+    assert!(log.contains("authentication error - User \"bob\""), "{log}");
+    assert!(log.contains("127.0.0.1:"), "the client's address is logged");
+    assert!(!log.contains("not-bobs-password") && !log.contains("\"bar\""), "no secret in the log:\n{log}");
+    let _ = p.child.kill();
+    p.wait_exit();
+}

@@ -1,81 +1,246 @@
-//! Checking a client's CONNECT credentials against the configured ones.
+//! Who a connecting client is: its CONNECT credentials checked against the
+//! configured users, tokens and nkeys, giving an [`Identity`] with the
+//! permissions that apply to it.
 //!
-//! Plain secrets are compared in constant time, so response timing does not
-//! reveal how much of a guess was right.
+//! Plain secrets are compared in constant time. bcrypt hashes (`$2a$`, `$2b$`,
+//! `$2y$`) cost milliseconds of CPU each, so callers run [`AuthIndex::authenticate`]
+//! off the async workers when [`AuthIndex::needs_blocking`] says so.
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use base64::Engine;
 use subtle::ConstantTimeEq;
 
 use super::info::ConnectOpts;
-use crate::options::Options;
+use super::permissions::CompiledPermissions;
+use crate::options::{Options, Permissions};
 
 fn ct_eq(a: &str, b: &str) -> bool {
     a.as_bytes().ct_eq(b.as_bytes()).into()
 }
 
-/// A configured password: a bcrypt hash (`$2a$`, `$2b$`, `$2y$`) or plain text.
+fn is_bcrypt(s: &str) -> bool {
+    s.starts_with("$2a$") || s.starts_with("$2b$") || s.starts_with("$2y$")
+}
+
+/// A configured secret against a given one: bcrypt or constant-time equality.
 pub fn password_matches(configured: &str, given: &str) -> bool {
-    if configured.starts_with("$2a$") || configured.starts_with("$2b$") || configured.starts_with("$2y$") {
+    if is_bcrypt(configured) {
         bcrypt::verify(given, configured).unwrap_or(false)
     } else {
         ct_eq(given, configured)
     }
 }
 
-/// Whether `c` carries credentials that `opts` accepts.
-pub fn authenticate(opts: &Options, c: &ConnectOpts) -> bool {
-    let a = &opts.authorization;
-    if !a.users.is_empty() {
-        let (Some(name), Some(given)) = (c.user.as_deref(), c.pass.as_deref()) else { return false };
-        return a.users.iter().any(|u| {
-            u.user.as_deref() == Some(name) && u.password.as_deref().is_some_and(|p| password_matches(p, given))
-        });
-    }
-    if let Some(token) = &a.token {
-        return c.auth_token.as_deref().is_some_and(|t| ct_eq(t, token));
-    }
-    if let Some(user) = &a.user {
-        let user_ok = c.user.as_deref().is_some_and(|u| ct_eq(u, user));
-        let pass_ok = match &a.password {
-            Some(p) => c.pass.as_deref().is_some_and(|given| password_matches(p, given)),
-            None => true,
+/// An authenticated client.
+#[derive(Clone, Default)]
+pub struct Identity {
+    /// The user name (or nkey), for logs and monitoring; `None` without auth.
+    pub user: Option<String>,
+    pub permissions: Option<Arc<CompiledPermissions>>,
+}
+
+struct UserEntry {
+    password: Option<String>,
+    permissions: Option<Arc<CompiledPermissions>>,
+}
+
+/// The configured credentials, compiled once per configuration.
+#[derive(Default)]
+pub struct AuthIndex {
+    token: Option<String>,
+    single: Option<(String, Option<String>)>,
+    users: HashMap<String, UserEntry>,
+    nkeys: HashMap<String, Option<Arc<CompiledPermissions>>>,
+    no_auth_user: Option<String>,
+}
+
+impl AuthIndex {
+    pub fn new(opts: &Options) -> AuthIndex {
+        let a = &opts.authorization;
+        let default = a.default_permissions.as_ref().map(|p| Arc::new(CompiledPermissions::new(p)));
+        let perms = |p: &Option<Permissions>| match p {
+            Some(p) => Some(Arc::new(CompiledPermissions::new(p))),
+            None => default.clone(),
         };
-        return user_ok & pass_ok;
+        let mut index = AuthIndex {
+            token: a.token.clone(),
+            single: a.user.clone().map(|u| (u, a.password.clone())),
+            no_auth_user: opts.no_auth_user.clone(),
+            ..AuthIndex::default()
+        };
+        for u in &a.users {
+            match (&u.nkey, &u.user) {
+                (Some(nkey), _) => {
+                    index.nkeys.insert(nkey.clone(), perms(&u.permissions));
+                }
+                (None, Some(name)) => {
+                    index.users.insert(
+                        name.clone(),
+                        UserEntry { password: u.password.clone(), permissions: perms(&u.permissions) },
+                    );
+                }
+                (None, None) => {}
+            }
+        }
+        index
     }
-    true
+
+    pub fn required(&self) -> bool {
+        self.token.is_some() || self.single.is_some() || !self.users.is_empty() || !self.nkeys.is_empty()
+    }
+
+    /// nkey users sign a server nonce, which INFO then has to carry.
+    pub fn needs_nonce(&self) -> bool {
+        !self.nkeys.is_empty()
+    }
+
+    /// Whether checking `c` means a bcrypt verification.
+    pub fn needs_blocking(&self, c: &ConnectOpts) -> bool {
+        if let Some(t) = &self.token {
+            return is_bcrypt(t);
+        }
+        if let Some((_, Some(p))) = &self.single {
+            return is_bcrypt(p);
+        }
+        c.user.as_deref().and_then(|u| self.users.get(u)).and_then(|e| e.password.as_deref()).is_some_and(is_bcrypt)
+    }
+
+    /// Checks `c` (and, for nkeys, its signature of `nonce`).
+    pub fn authenticate(&self, c: &ConnectOpts, nonce: Option<&str>) -> Option<Identity> {
+        if !self.required() {
+            return Some(Identity::default());
+        }
+        if let Some(nkey) = c.nkey.as_deref() {
+            let perms = self.nkeys.get(nkey)?;
+            let (sig, nonce) = (c.sig.as_deref()?, nonce?);
+            return verify_nkey(nkey, nonce, sig)
+                .then(|| Identity { user: Some(nkey.to_string()), permissions: perms.clone() });
+        }
+        let no_credentials = c.user.is_none() && c.pass.is_none() && c.auth_token.is_none();
+        if no_credentials {
+            let name = self.no_auth_user.as_deref()?;
+            let entry = self.users.get(name)?;
+            return Some(Identity { user: Some(name.to_string()), permissions: entry.permissions.clone() });
+        }
+        if !self.users.is_empty() {
+            let name = c.user.as_deref()?;
+            let entry = self.users.get(name)?;
+            let given = c.pass.as_deref().unwrap_or("");
+            let ok = match &entry.password {
+                Some(p) => password_matches(p, given),
+                None => false,
+            };
+            return ok.then(|| Identity { user: Some(name.to_string()), permissions: entry.permissions.clone() });
+        }
+        if let Some(token) = &self.token {
+            let given = c.auth_token.as_deref()?;
+            return password_matches(token, given).then(Identity::default);
+        }
+        if let Some((user, pass)) = &self.single {
+            let user_ok = c.user.as_deref().is_some_and(|u| ct_eq(u, user));
+            let pass_ok = match pass {
+                Some(p) => c.pass.as_deref().is_some_and(|given| password_matches(p, given)),
+                None => true,
+            };
+            return (user_ok & pass_ok).then(|| Identity { user: Some(user.clone()), permissions: None });
+        }
+        None
+    }
+}
+
+/// A random nonce for an nkey challenge (url-safe base64, as nats-server's).
+pub fn new_nonce() -> String {
+    let bytes: [u8; 16] = rand::random();
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// Checks an nkey user's signature of the nonce. Clients send it url-safe
+/// base64 without padding; standard base64 is accepted too, as nats-server does.
+fn verify_nkey(nkey: &str, nonce: &str, sig: &str) -> bool {
+    let sig = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(sig)
+        .or_else(|_| base64::engine::general_purpose::STANDARD.decode(sig));
+    let Ok(sig) = sig else { return false };
+    let Ok(key) = nkeys::KeyPair::from_public_key(nkey) else { return false };
+    key.verify(nonce.as_bytes(), &sig).is_ok()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::options::User;
 
     fn connect(json: &str) -> ConnectOpts {
         serde_json::from_str(json).unwrap()
     }
 
     #[test]
-    fn user_and_token() {
+    fn single_user_and_token() {
         let mut o = Options::default();
         o.authorization.user = Some("a".into());
         o.authorization.password = Some("p".into());
-        assert!(authenticate(&o, &connect(r#"{"user":"a","pass":"p"}"#)));
-        assert!(!authenticate(&o, &connect(r#"{"user":"a","pass":"x"}"#)));
-        assert!(!authenticate(&o, &connect(r#"{"user":"b","pass":"p"}"#)));
-        assert!(!authenticate(&o, &connect(r#"{}"#)));
+        let idx = AuthIndex::new(&o);
+        assert!(idx.authenticate(&connect(r#"{"user":"a","pass":"p"}"#), None).is_some());
+        assert!(idx.authenticate(&connect(r#"{"user":"a","pass":"x"}"#), None).is_none());
+        assert!(idx.authenticate(&connect(r#"{"user":"b","pass":"p"}"#), None).is_none());
+        assert!(idx.authenticate(&connect(r#"{}"#), None).is_none());
         let mut o = Options::default();
         o.authorization.token = Some("s3cret".into());
-        assert!(authenticate(&o, &connect(r#"{"auth_token":"s3cret"}"#)));
-        assert!(!authenticate(&o, &connect(r#"{"auth_token":"s3cre"}"#)));
-        assert!(authenticate(&Options::default(), &connect("{}")));
+        let idx = AuthIndex::new(&o);
+        assert!(idx.authenticate(&connect(r#"{"auth_token":"s3cret"}"#), None).is_some());
+        assert!(idx.authenticate(&connect(r#"{"auth_token":"s3cre"}"#), None).is_none());
+        assert!(AuthIndex::new(&Options::default()).authenticate(&connect("{}"), None).is_some());
+    }
+
+    #[test]
+    fn users_bcrypt_and_default_permissions() {
         let mut o = Options::default();
-        let hash = bcrypt::hash("pw-b", 4).unwrap();
         o.authorization.users = vec![
-            crate::options::User { user: Some("a".into()), password: Some("pw-a".into()), ..Default::default() },
-            crate::options::User { user: Some("b".into()), password: Some(hash), ..Default::default() },
+            User { user: Some("a".into()), password: Some("pw-a".into()), ..Default::default() },
+            User { user: Some("b".into()), password: Some(bcrypt::hash("pw-b", 4).unwrap()), ..Default::default() },
         ];
-        assert!(authenticate(&o, &connect(r#"{"user":"a","pass":"pw-a"}"#)));
-        assert!(authenticate(&o, &connect(r#"{"user":"b","pass":"pw-b"}"#)));
-        assert!(!authenticate(&o, &connect(r#"{"user":"b","pass":"pw-a"}"#)));
-        assert!(!authenticate(&o, &connect(r#"{"user":"c","pass":"pw-a"}"#)));
-        assert!(!authenticate(&o, &connect(r#"{"user":"a"}"#)));
+        o.authorization.default_permissions = Some(Permissions::default());
+        let idx = AuthIndex::new(&o);
+        let a = idx.authenticate(&connect(r#"{"user":"a","pass":"pw-a"}"#), None).unwrap();
+        assert_eq!(a.user.as_deref(), Some("a"));
+        assert!(a.permissions.is_some(), "default permissions apply");
+        assert!(idx.needs_blocking(&connect(r#"{"user":"b","pass":"pw-b"}"#)));
+        assert!(!idx.needs_blocking(&connect(r#"{"user":"a","pass":"pw-a"}"#)));
+        assert!(idx.authenticate(&connect(r#"{"user":"b","pass":"pw-b"}"#), None).is_some());
+        assert!(idx.authenticate(&connect(r#"{"user":"b","pass":"pw-a"}"#), None).is_none());
+        assert!(idx.authenticate(&connect(r#"{"user":"a"}"#), None).is_none());
+    }
+
+    #[test]
+    fn nkey_challenge() {
+        let kp = nkeys::KeyPair::new_user();
+        let mut o = Options::default();
+        o.authorization.users = vec![User { nkey: Some(kp.public_key()), ..Default::default() }];
+        let idx = AuthIndex::new(&o);
+        assert!(idx.needs_nonce());
+        let nonce = new_nonce();
+        let sig = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(kp.sign(nonce.as_bytes()).unwrap());
+        let good = connect(&format!(r#"{{"nkey":"{}","sig":"{sig}"}}"#, kp.public_key()));
+        assert_eq!(idx.authenticate(&good, Some(&nonce)).unwrap().user, Some(kp.public_key()));
+        assert!(idx.authenticate(&good, Some("another-nonce")).is_none(), "signature of another nonce");
+        let other = nkeys::KeyPair::new_user();
+        let forged = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(other.sign(nonce.as_bytes()).unwrap());
+        let bad = connect(&format!(r#"{{"nkey":"{}","sig":"{forged}"}}"#, kp.public_key()));
+        assert!(idx.authenticate(&bad, Some(&nonce)).is_none());
+        let unknown = connect(&format!(r#"{{"nkey":"{}","sig":"{sig}"}}"#, other.public_key()));
+        assert!(idx.authenticate(&unknown, Some(&nonce)).is_none());
+    }
+
+    #[test]
+    fn no_auth_user() {
+        let mut o = Options::default();
+        o.authorization.users =
+            vec![User { user: Some("guest".into()), password: Some("x".into()), ..Default::default() }];
+        o.no_auth_user = Some("guest".into());
+        let idx = AuthIndex::new(&o);
+        assert_eq!(idx.authenticate(&connect("{}"), None).unwrap().user.as_deref(), Some("guest"));
+        assert!(idx.authenticate(&connect(r#"{"user":"guest","pass":"y"}"#), None).is_none());
     }
 }

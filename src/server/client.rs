@@ -20,13 +20,16 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, info};
 
+use super::auth::new_nonce;
 use super::errors::*;
 use super::info::ConnectOpts;
 use super::outbound::{write_loop, Outbound, Pushed};
+use super::permissions::CompiledPermissions;
 use super::proto::{self, Limits, Op, ParseError, Parsed, Publish};
 use super::stats::ServerStats;
 use super::subject::{is_valid_literal_subject, is_valid_subject};
 use super::sublist::MatchCache;
+use super::sublist::Sublist;
 use super::ServerInner;
 use crate::options::{Options, FIRST_PING_INTERVAL};
 
@@ -48,6 +51,9 @@ pub struct Subscription {
     delivered: AtomicU64,
     /// Set when removed, so publishers holding a cached result skip it.
     removed: AtomicBool,
+    /// For a wildcard subscription overlapping the owner's subscribe deny
+    /// list: messages matching it are not delivered.
+    deny_filter: Option<Arc<Sublist<()>>>,
 }
 
 impl Subscription {
@@ -86,7 +92,23 @@ pub struct ClientShared {
     pub in_bytes: AtomicU64,
     pub meta: Mutex<ClientMeta>,
     stats: Arc<ServerStats>,
+    /// Reply subjects of requests this client received, which it may publish
+    /// to under `allow_responses`; only kept when that permission is on.
+    replies: Mutex<HashMap<Box<[u8]>, ReplyGrant>>,
+    tracks_replies: AtomicBool,
+    /// `allow_responses.expires` in nanoseconds (0 = no limit), for pruning.
+    reply_ttl_nanos: AtomicU64,
 }
+
+/// One reply subject a client may answer: since when, and how many replies sent.
+#[derive(Debug, Clone, Copy)]
+struct ReplyGrant {
+    since: Instant,
+    sent: i64,
+}
+
+/// Tracked reply subjects per client, at most (expired ones go first).
+const MAX_TRACKED_REPLIES: usize = 4096;
 
 /// What the client told us about itself, for monitoring and logs.
 #[derive(Debug, Default, Clone)]
@@ -118,6 +140,9 @@ impl ClientShared {
             in_bytes: AtomicU64::new(0),
             meta: Mutex::new(ClientMeta::default()),
             stats,
+            replies: Mutex::new(HashMap::new()),
+            tracks_replies: AtomicBool::new(false),
+            reply_ttl_nanos: AtomicU64::new(0),
         }
     }
 
@@ -176,6 +201,24 @@ impl ClientShared {
         self.headers.load(Ordering::Relaxed)
     }
 
+    /// Records that this client received a request it may answer.
+    fn grant_reply(&self, reply: &[u8]) {
+        let ttl = Duration::from_nanos(self.reply_ttl_nanos.load(Ordering::Relaxed));
+        let mut replies = self.replies.lock().unwrap_or_else(|e| e.into_inner());
+        if replies.len() >= MAX_TRACKED_REPLIES {
+            if !ttl.is_zero() {
+                replies.retain(|_, g| g.since.elapsed() <= ttl);
+            }
+            if replies.len() >= MAX_TRACKED_REPLIES {
+                let drop: Vec<Box<[u8]>> = replies.keys().take(MAX_TRACKED_REPLIES / 2).cloned().collect();
+                for k in drop {
+                    replies.remove(&k);
+                }
+            }
+        }
+        replies.insert(reply.into(), ReplyGrant { since: Instant::now(), sent: 0 });
+    }
+
     fn push_proto(&self, bytes: &[u8]) {
         self.out.lock().unwrap_or_else(|e| e.into_inner()).push_proto(bytes);
     }
@@ -188,7 +231,8 @@ pub async fn run(server: Arc<ServerInner>, stream: TcpStream, addr: SocketAddr) 
     let _ = stream.set_nodelay(true);
     let (rd, wr) = stream.into_split();
     let shared = Arc::new(ClientShared::new(cid, addr, opts.max_pending, server.stats.clone()));
-    shared.push_proto(&server.client_info(cid, addr).to_line());
+    let nonce = server.auth.load().needs_nonce().then(new_nonce);
+    shared.push_proto(&server.client_info(cid, addr, nonce.as_deref()).to_line());
     server.stats.total_connections.fetch_add(1, Ordering::Relaxed);
 
     let over_limit = {
@@ -210,7 +254,7 @@ pub async fn run(server: Arc<ServerInner>, stream: TcpStream, addr: SocketAddr) 
     debug!("{} - Client connection created", shared.log_prefix);
     shared.wake.notify_one();
 
-    let mut conn = Conn::new(server.clone(), shared.clone(), opts);
+    let mut conn = Conn::new(server.clone(), shared.clone(), opts, nonce);
     let reason = conn.read_loop(rd).await;
     shared.close_graceful(reason);
     conn.cleanup();
@@ -235,6 +279,14 @@ struct Conn {
     auth_required: bool,
     /// `-V`: log every protocol op, as nats-server's trace does.
     trace: bool,
+    /// The nkey challenge sent in INFO, when nkey users exist.
+    nonce: Option<String>,
+    /// After CONNECT: the user's permissions (none means everything allowed).
+    perms: Option<Arc<CompiledPermissions>>,
+    /// `"$G/user:name"`, as nats-server tags violation log lines.
+    user_tag: String,
+    /// Publish permission results by subject (the rules are fixed per user).
+    pub_allowed: HashMap<Box<[u8]>, bool>,
     connect_info_sent: bool,
     cache: MatchCache<Subscription>,
     /// Connections with output queued during this read chunk.
@@ -255,12 +307,16 @@ struct Batch {
 }
 
 impl Conn {
-    fn new(server: Arc<ServerInner>, shared: Arc<ClientShared>, opts: Arc<Options>) -> Self {
+    fn new(server: Arc<ServerInner>, shared: Arc<ClientShared>, opts: Arc<Options>, nonce: Option<String>) -> Self {
         let defaults = ConnectOpts::default();
         Conn {
             limits: Limits { max_control_line: opts.max_control_line, max_payload: opts.max_payload },
-            auth_required: opts.auth_required(),
+            auth_required: server.auth.load().required(),
             trace: opts.trace,
+            nonce,
+            perms: None,
+            user_tag: String::new(),
+            pub_allowed: HashMap::new(),
             server,
             shared,
             opts,
@@ -334,7 +390,16 @@ impl Conn {
             let outcome = loop {
                 match proto::parse(&buf[pos..], &self.limits) {
                     Ok(Parsed::Op(op, used)) => {
-                        let r = self.handle(op);
+                        // CONNECT may wait for a bcrypt check off the async workers.
+                        let r = match op {
+                            Op::Connect(json) => {
+                                if self.trace {
+                                    trace_in(&self.shared.log_prefix, &op);
+                                }
+                                self.handle_connect(json).await
+                            }
+                            op => self.handle(op),
+                        };
                         pos += used;
                         if let Err(reason) = r {
                             break Err(reason);
@@ -433,7 +498,7 @@ impl Conn {
             return Err(self.auth_violation(None));
         }
         match op {
-            Op::Connect(json) => self.handle_connect(json),
+            Op::Connect(_) => Ok(()),
             Op::Pub(p) => self.handle_pub(p),
             Op::Sub { subject, queue, sid } => {
                 self.handle_sub(subject, queue, sid);
@@ -449,7 +514,7 @@ impl Conn {
                     // The reference follows the first PONG with an INFO that
                     // confirms the CONNECT was processed.
                     self.connect_info_sent = true;
-                    let mut info = self.server.client_info(self.shared.cid, self.shared.addr);
+                    let mut info = self.server.client_info(self.shared.cid, self.shared.addr, self.nonce.as_deref());
                     info.connect_info = true;
                     info.remote_account = "$G".into();
                     self.send(&info.to_line());
@@ -480,7 +545,7 @@ impl Conn {
         CloseReason::AuthenticationViolation
     }
 
-    fn handle_connect(&mut self, json: &[u8]) -> Result<(), CloseReason> {
+    async fn handle_connect(&mut self, json: &[u8]) -> Result<(), CloseReason> {
         let c: ConnectOpts = match serde_json::from_slice(json) {
             Ok(c) => c,
             Err(e) => {
@@ -498,9 +563,32 @@ impl Conn {
             self.send_err(ERR_NO_RESPONDERS_NEEDS_HEADERS);
             return Err(CloseReason::ProtocolViolation);
         }
-        if self.auth_required && !super::auth::authenticate(&self.opts, &c) {
+        let index = self.server.auth.load_full();
+        let identity = if !self.auth_required {
+            Some(super::auth::Identity::default())
+        } else if index.needs_blocking(&c) {
+            let slots = self.server.bcrypt_slots.clone();
+            let (creds, nonce) = (c.clone(), self.nonce.clone());
+            let check = async move {
+                let _slot = slots.acquire_owned().await.ok()?;
+                tokio::task::spawn_blocking(move || index.authenticate(&creds, nonce.as_deref())).await.ok().flatten()
+            };
+            check.await
+        } else {
+            index.authenticate(&c, self.nonce.as_deref())
+        };
+        let Some(identity) = identity else {
             return Err(self.auth_violation(c.user.as_deref()));
+        };
+        if let Some(user) = &identity.user {
+            self.user_tag = format!("\"$G/user:{user}\"");
         }
+        if let Some(resp) = identity.permissions.as_ref().and_then(|p| p.responses.as_ref()) {
+            let ttl = u64::try_from(resp.expires.as_nanos()).unwrap_or(u64::MAX);
+            self.shared.reply_ttl_nanos.store(ttl, Ordering::Relaxed);
+            self.shared.tracks_replies.store(true, Ordering::Relaxed);
+        }
+        self.perms = identity.permissions;
         self.verbose = c.verbose;
         self.pedantic = c.pedantic;
         self.echo = c.echo;
@@ -513,7 +601,7 @@ impl Conn {
             meta.name = c.name.unwrap_or_default();
             meta.lang = c.lang.unwrap_or_default();
             meta.version = c.version.unwrap_or_default();
-            meta.user = c.user.unwrap_or_default();
+            meta.user = identity.user.unwrap_or_default();
         }
         self.connected = true;
         self.send_ok();
@@ -530,6 +618,16 @@ impl Conn {
         if self.pedantic && !is_valid_literal_subject(p.subject) {
             // The reference reports it and still delivers the message.
             self.send_err(ERR_INVALID_PUB_SUBJECT);
+        }
+        if !self.can_publish(p.subject) {
+            error!(
+                "{} - {} - Publish Violation - Subject {:?}",
+                self.shared.log_prefix,
+                self.user_tag,
+                String::from_utf8_lossy(p.subject)
+            );
+            self.send_err(&format!("Permissions Violation for Publish to {:?}", String::from_utf8_lossy(p.subject)));
+            return Ok(());
         }
         self.send_ok();
         let delivered = self.deliver(&p);
@@ -568,6 +666,11 @@ impl Conn {
         if sub.removed.load(Ordering::Relaxed) || (!self.echo && Arc::ptr_eq(client, &self.shared)) {
             return false;
         }
+        if let Some(deny) = &sub.deny_filter {
+            if !deny.match_subject(p.subject).psubs.is_empty() {
+                return false;
+            }
+        }
         let max = sub.max.load(Ordering::Relaxed);
         let n = sub.delivered.fetch_add(1, Ordering::Relaxed) + 1;
         if max > 0 && n > max {
@@ -587,6 +690,9 @@ impl Conn {
         );
         match pushed {
             Pushed::Queued => {
+                if let (Some(reply), true) = (p.reply, client.tracks_replies.load(Ordering::Relaxed)) {
+                    client.grant_reply(reply);
+                }
                 self.batch.out_msgs += 1;
                 self.batch.out_bytes += payload.len() as u64;
                 let client = client.clone();
@@ -629,7 +735,64 @@ impl Conn {
         }
     }
 
+    /// The publish permission check, cached per subject; replies granted by
+    /// `allow_responses` are checked (and counted) every time.
+    fn can_publish(&mut self, subject: &[u8]) -> bool {
+        let Some(perms) = self.perms.clone() else { return true };
+        let allowed = match self.pub_allowed.get(subject) {
+            Some(&a) => a,
+            None => {
+                let a = perms.publish.allows(subject);
+                if self.pub_allowed.len() >= 256 {
+                    self.pub_allowed.clear();
+                }
+                self.pub_allowed.insert(subject.into(), a);
+                a
+            }
+        };
+        if allowed {
+            return true;
+        }
+        let Some(resp) = &perms.responses else { return false };
+        let mut replies = self.shared.replies.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(grant) = replies.get_mut(subject) else { return false };
+        grant.sent += 1;
+        let over = resp.max > 0 && grant.sent > resp.max;
+        let expired = !resp.expires.is_zero() && grant.since.elapsed() > resp.expires;
+        if over || expired {
+            replies.remove(subject);
+            return false;
+        }
+        true
+    }
+
     fn handle_sub(&mut self, subject: &[u8], queue: Option<&[u8]>, sid: &[u8]) {
+        let mut deny_filter = None;
+        if let Some(perms) = self.perms.clone() {
+            if !perms.subscribe.allows_sub(subject, queue) {
+                let s = String::from_utf8_lossy(subject);
+                let sid_text = String::from_utf8_lossy(sid);
+                match queue {
+                    Some(q) => {
+                        let q = String::from_utf8_lossy(q);
+                        error!(
+                            "{} - {} - Subscription Violation - Subject {s:?}, Queue: {q:?}, SID {sid_text}",
+                            self.shared.log_prefix, self.user_tag
+                        );
+                        self.send_err(&format!("Permissions Violation for Subscription to {s:?} using queue {q:?}"));
+                    }
+                    None => {
+                        error!(
+                            "{} - {} - Subscription Violation - Subject {s:?}, SID {sid_text}",
+                            self.shared.log_prefix, self.user_tag
+                        );
+                        self.send_err(&format!("Permissions Violation for Subscription to {s:?}"));
+                    }
+                }
+                return;
+            }
+            deny_filter = perms.subscribe.overlapping_denies(subject);
+        }
         let max_subs = self.opts.max_subscriptions;
         if max_subs > 0 && self.shared.subs.lock().unwrap_or_else(|e| e.into_inner()).len() >= max_subs {
             error!("{} - {}", self.shared.log_prefix, ERR_MAX_SUBSCRIPTIONS);
@@ -650,6 +813,7 @@ impl Conn {
                 max: AtomicU64::new(0),
                 delivered: AtomicU64::new(0),
                 removed: AtomicBool::new(false),
+                deny_filter,
             });
             if self.server.sublist.insert(subject, queue, sub.clone()).is_err() {
                 self.send_err(ERR_INVALID_SUBJECT);

@@ -9,6 +9,7 @@ pub mod client;
 pub mod errors;
 pub mod info;
 pub mod outbound;
+pub mod permissions;
 pub mod proto;
 pub mod stats;
 pub mod subject;
@@ -29,6 +30,7 @@ use tokio_util::task::TaskTracker;
 use tracing::{debug, error, info};
 
 use crate::options::{Options, COMPAT_VERSION};
+use auth::AuthIndex;
 use client::{ClientShared, Subscription};
 use info::Info;
 use stats::ServerStats;
@@ -41,6 +43,11 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 pub struct ServerInner {
     /// The current options. Readers `load()` a snapshot; a reload `store()`s.
     pub opts: ArcSwap<Options>,
+    /// Credentials and compiled permissions for the current options.
+    pub auth: ArcSwap<AuthIndex>,
+    /// Bounds concurrent bcrypt checks, so a connection storm leaves CPU for
+    /// message traffic.
+    pub bcrypt_slots: Arc<tokio::sync::Semaphore>,
     pub id: String,
     pub name: String,
     pub sublist: Sublist<Subscription>,
@@ -56,7 +63,7 @@ pub struct ServerInner {
 
 impl ServerInner {
     /// The INFO a new client receives.
-    pub fn client_info(&self, cid: u64, addr: SocketAddr) -> Info {
+    pub fn client_info(&self, cid: u64, addr: SocketAddr, nonce: Option<&str>) -> Info {
         let opts = self.opts.load();
         let port = self.client_addr.get().map_or(0, |a| a.port());
         Info {
@@ -68,10 +75,11 @@ impl ServerInner {
             host: opts.host.clone(),
             port,
             headers: !opts.no_header_support,
-            auth_required: opts.auth_required(),
+            auth_required: self.auth.load().required(),
             max_payload: opts.max_payload,
             client_id: cid,
             client_ip: addr.ip().to_string(),
+            nonce: nonce.unwrap_or_default().to_string(),
             ..Info::default()
         }
     }
@@ -107,7 +115,10 @@ impl Server {
         let ports_dir = opts.ports_file_dir.clone();
         let host = opts.host.clone();
 
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         let inner = Arc::new(ServerInner {
+            auth: ArcSwap::from_pointee(AuthIndex::new(&opts)),
+            bcrypt_slots: Arc::new(tokio::sync::Semaphore::new(cores.saturating_sub(1).max(1))),
             opts: ArcSwap::from_pointee(opts),
             id,
             name,

@@ -96,6 +96,12 @@ pub struct Sublist<T> {
     matches: AtomicU64,
 }
 
+impl<T> std::fmt::Debug for Sublist<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sublist").field("count", &self.count()).field("generation", &self.generation()).finish()
+    }
+}
+
 impl<T> Default for Sublist<T> {
     fn default() -> Self {
         Self::new()

@@ -32,6 +32,16 @@ impl TestServer {
         TestServer { server }
     }
 
+    /// A server from a config file, on a random loopback port.
+    pub async fn from_conf(path: &str) -> TestServer {
+        let loaded = rnats::conf::load(std::path::Path::new(path), &rnats::cli::FlagOverlay::default());
+        assert!(!loaded.failed(false), "{path}:\n{}", loaded.render());
+        let mut opts = loaded.options;
+        opts.host = "127.0.0.1".into();
+        opts.port = Port::Random;
+        TestServer { server: Server::start(opts).await.expect("server starts") }
+    }
+
     pub fn addr(&self) -> SocketAddr {
         self.server.client_addr()
     }

@@ -1,0 +1,198 @@
+//! Subject permissions compiled for fast checks, with nats-server's rules:
+//!
+//! * an allow list, when present, must match; a deny list, when it matches,
+//!   wins over any allow;
+//! * a subscription subject is matched as a literal against the filters, so a
+//!   wildcard subscription is allowed only by an equal or wider filter
+//!   (`foo.*` is allowed by `foo.*` or `foo.>`, not by `foo.bar`);
+//! * subscribe entries may name a queue group (`"subject queue"`), which then
+//!   allows (or denies) that group only;
+//! * with `allow_responses` a client may publish to the reply subjects of the
+//!   requests it received (up to `max` replies, within `expires`); without
+//!   publish permissions of its own, that is all it may publish.
+
+use std::sync::Arc;
+
+use super::subject::{has_wildcard, is_subset_match};
+use super::sublist::Sublist;
+use crate::options::{Permissions, ResponsePermission, SubjectPermission};
+
+/// One side (publish or subscribe) of a user's permissions.
+#[derive(Default)]
+pub struct SubjectRules {
+    allow: Option<Sublist<()>>,
+    deny: Option<Sublist<()>>,
+    /// The deny filters as written, for wildcard-subscription overlap checks.
+    deny_filters: Vec<String>,
+}
+
+fn compile_list(list: &[String]) -> Sublist<()> {
+    let sl = Sublist::new();
+    for entry in list {
+        let mut parts = entry.split(' ').filter(|p| !p.is_empty());
+        let subject = parts.next().unwrap_or("");
+        let queue = parts.next();
+        // Invalid subjects were rejected when the config was checked.
+        let _ = sl.insert(subject.as_bytes(), queue.map(str::as_bytes), Arc::new(()));
+    }
+    sl
+}
+
+impl SubjectRules {
+    fn new(p: Option<&SubjectPermission>) -> SubjectRules {
+        let Some(p) = p else { return SubjectRules::default() };
+        SubjectRules {
+            allow: (!p.allow.is_empty()).then(|| compile_list(&p.allow)),
+            deny: (!p.deny.is_empty()).then(|| compile_list(&p.deny)),
+            deny_filters: p.deny.iter().map(|d| d.split(' ').next().unwrap_or("").to_string()).collect(),
+        }
+    }
+
+    /// Publish rule: is `subject` allowed?
+    pub fn allows(&self, subject: &[u8]) -> bool {
+        if let Some(allow) = &self.allow {
+            if allow.match_subject(subject).psubs.is_empty() {
+                return false;
+            }
+        }
+        match &self.deny {
+            Some(deny) => deny.match_subject(subject).psubs.is_empty(),
+            None => true,
+        }
+    }
+
+    /// Subscribe rule, with the optional queue group.
+    pub fn allows_sub(&self, subject: &[u8], queue: Option<&[u8]>) -> bool {
+        let mut allowed = true;
+        if let Some(allow) = &self.allow {
+            let r = allow.match_subject(subject);
+            allowed = !r.psubs.is_empty();
+            if let (Some(q), false) = (queue, r.qsubs.is_empty()) {
+                allowed = queue_matches(q, r.qsubs.iter().map(|g| &*g.name));
+            }
+        }
+        if allowed {
+            if let Some(deny) = &self.deny {
+                let r = deny.match_subject(subject);
+                allowed = r.psubs.is_empty();
+                if let (Some(q), false) = (queue, r.qsubs.is_empty()) {
+                    allowed = !queue_matches(q, r.qsubs.iter().map(|g| &*g.name));
+                }
+            }
+        }
+        allowed
+    }
+
+    /// For an allowed wildcard subscription: the deny filters it overlaps,
+    /// whose messages must be filtered out at delivery.
+    pub fn overlapping_denies(&self, subject: &[u8]) -> Option<Arc<Sublist<()>>> {
+        if !has_wildcard(subject) {
+            return None;
+        }
+        let overlapping: Vec<String> = self
+            .deny_filters
+            .iter()
+            .filter(|d| is_subset_match(d.as_bytes(), subject) || is_subset_match(subject, d.as_bytes()))
+            .cloned()
+            .collect();
+        (!overlapping.is_empty()).then(|| Arc::new(compile_list(&overlapping)))
+    }
+}
+
+/// Whether queue `q` is named by one of the permission's queue entries, which
+/// may themselves be wildcards.
+fn queue_matches<'a>(q: &[u8], names: impl Iterator<Item = &'a [u8]>) -> bool {
+    let mut names = names;
+    names.any(|name| name == q || (has_wildcard(name) && is_subset_match(q, name)))
+}
+
+/// A user's permissions, compiled once and shared by all its connections.
+pub struct CompiledPermissions {
+    pub publish: SubjectRules,
+    pub subscribe: SubjectRules,
+    pub responses: Option<ResponsePermission>,
+}
+
+impl CompiledPermissions {
+    pub fn new(p: &Permissions) -> CompiledPermissions {
+        let mut publish = SubjectRules::new(p.publish.as_ref());
+        // Responses only, when no publish rules: deny everything else.
+        if p.allow_responses.is_some() && p.publish.as_ref().is_none_or(|pp| pp.allow.is_empty()) {
+            publish.allow = Some(Sublist::new());
+        }
+        CompiledPermissions {
+            publish,
+            subscribe: SubjectRules::new(p.subscribe.as_ref()),
+            responses: p.allow_responses.clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn perms(publish: &[&str], pub_deny: &[&str], sub: &[&str], sub_deny: &[&str]) -> CompiledPermissions {
+        let sp = |a: &[&str], d: &[&str]| {
+            (!a.is_empty() || !d.is_empty()).then(|| SubjectPermission {
+                allow: a.iter().map(|s| s.to_string()).collect(),
+                deny: d.iter().map(|s| s.to_string()).collect(),
+            })
+        };
+        CompiledPermissions::new(&Permissions {
+            publish: sp(publish, pub_deny),
+            subscribe: sp(sub, sub_deny),
+            allow_responses: None,
+        })
+    }
+
+    #[test]
+    fn publish_allow_and_deny() {
+        let p = perms(&["foo.*", "_INBOX.>"], &["foo.bar"], &[], &[]);
+        assert!(p.publish.allows(b"foo.baz"));
+        assert!(!p.publish.allows(b"foo.bar"), "deny wins");
+        assert!(!p.publish.allows(b"other"));
+        assert!(p.publish.allows(b"_INBOX.a.b"));
+        let open = perms(&[], &["secret.>"], &[], &[]);
+        assert!(open.publish.allows(b"anything"));
+        assert!(!open.publish.allows(b"secret.x"));
+    }
+
+    #[test]
+    fn subscribe_rules_like_the_reference() {
+        let p = perms(&[], &[], &["foo.>", "q.* workers"], &["foo.secret"]);
+        assert!(!p.subscribe.allows_sub(b"foo.secret", None));
+        assert!(p.subscribe.allows_sub(b"foo.*", None));
+        assert!(p.subscribe.allows_sub(b"q.1", Some(b"workers")));
+        assert!(!p.subscribe.allows_sub(b"q.1", Some(b"others")));
+        assert!(!p.subscribe.allows_sub(b"q.1", None), "a queue-only allow does not allow plain subs");
+        assert!(!p.subscribe.allows_sub(b"bar", None));
+        assert!(p.subscribe.allows_sub(b"foo.>", Some(b"q")));
+        let narrow = perms(&[], &[], &["foo.bar"], &[]);
+        assert!(!narrow.subscribe.allows_sub(b"foo.*", None), "a wildcard needs an equal or wider allow");
+        assert!(narrow.subscribe.allows_sub(b"foo.bar", None));
+        let wq = perms(&[], &[], &["jobs *"], &[]);
+        assert!(wq.subscribe.allows_sub(b"jobs", Some(b"any")), "wildcard queue names");
+    }
+
+    #[test]
+    fn wildcard_subscriptions_get_deny_filters() {
+        let p = perms(&[], &[], &[">"], &["foo.bar"]);
+        assert!(p.subscribe.allows_sub(b"foo.*", None));
+        let filter = p.subscribe.overlapping_denies(b"foo.*").expect("overlaps");
+        assert!(!filter.match_subject(b"foo.bar").psubs.is_empty());
+        assert!(p.subscribe.overlapping_denies(b"baz.*").is_none());
+        assert!(p.subscribe.overlapping_denies(b"foo.baz").is_none(), "literal subs need no filter");
+    }
+
+    #[test]
+    fn responses_only() {
+        let p = CompiledPermissions::new(&Permissions {
+            publish: None,
+            subscribe: None,
+            allow_responses: Some(ResponsePermission { max: 1, expires: Duration::ZERO }),
+        });
+        assert!(!p.publish.allows(b"anything"), "only replies may be published");
+    }
+}
