@@ -7,6 +7,7 @@
 //! * messages: socket → [`server::proto`] → [`server::sublist`] →
 //!   [`server::outbound`] buffers → socket.
 
+pub mod bench;
 pub mod check;
 pub mod cli;
 pub mod conf;

@@ -45,6 +45,16 @@ impl Loaded {
 
 /// Builds options from config text held in memory (fuzzing, tests, tools).
 /// `include`s resolve against the working directory.
+///
+/// ```
+/// let loaded = rnats::conf::load_str("app.conf", "port: 4333\nmax_payload: 2KB\nmax_paylod: 1\n");
+/// assert!(!loaded.failed(false), "an unknown key is only a warning");
+/// assert_eq!(loaded.options.max_payload, 2048);
+/// let warning = &loaded.diags[0];
+/// assert_eq!(warning.code, "unknown-key");
+/// assert_eq!(warning.help.as_deref(), Some("did you mean `max_payload`?"));
+/// assert!(loaded.failed(true), "but it fails a strict check");
+/// ```
 pub fn load_str(name: &str, text: &str) -> Loaded {
     let mut sources = Sources::default();
     let mut diags = Vec::new();

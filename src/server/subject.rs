@@ -47,6 +47,13 @@ pub fn has_wildcard(subject: &[u8]) -> bool {
     tokens(subject).any(|t| t == b"*" || t == b">")
 }
 
+/// ```
+/// use rnats::server::subject::filter_matches;
+/// assert!(filter_matches(b"orders.*.new", b"orders.eu.new"));
+/// assert!(filter_matches(b"orders.>", b"orders.eu.new"));
+/// assert!(!filter_matches(b"orders.*", b"orders.eu.new"));
+/// ```
+///
 /// Matches a literal (or wildcard-bearing, as a publish may be) subject against a
 /// subscription filter, token by token. Used by the reference matcher in tests and
 /// by permission checks on single subjects; the hot path uses the sublist trie.
