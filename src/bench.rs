@@ -7,6 +7,7 @@
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
@@ -27,7 +28,8 @@ Options:
     --subs N            subscribers for fanout and queue (default 4)
     --requests N        requests for reqrep (default 20000)
     --conns N           idle connections for idle (default 10000)
-    --server-pid PID    process whose memory `idle` reads (found from --url when local)
+    --server-pid PID    process whose memory `idle` reads (found from --url when local);
+                        `idle` is meaningful on a fresh server, as --compare runs it
     --json              results as JSON (one object) instead of a table
 ";
 
@@ -203,16 +205,62 @@ impl Conn {
     }
 }
 
+/// Bytes a publisher may be ahead of its slowest subscriber: half of the
+/// servers' default max_pending, so neither server cuts a reader off as a slow
+/// consumer. Real publishers get the same effect from `flush`/request pacing.
+const WINDOW_BYTES: u64 = 32 * 1024 * 1024;
+
+/// How far the subscribers have read, for the publisher's window.
+struct Progress {
+    counts: Vec<std::sync::atomic::AtomicU64>,
+    /// Queue members share the messages (sum); others each get all (min).
+    shared: bool,
+}
+
+impl Progress {
+    fn new(readers: usize, shared: bool) -> Arc<Progress> {
+        Arc::new(Progress { counts: (0..readers).map(|_| std::sync::atomic::AtomicU64::new(0)).collect(), shared })
+    }
+    fn delivered(&self) -> u64 {
+        let it = self.counts.iter().map(|c| c.load(std::sync::atomic::Ordering::Relaxed));
+        if self.shared {
+            it.sum()
+        } else {
+            it.min().unwrap_or(0)
+        }
+    }
+    /// Blocks while `sent` is more than `window` messages ahead.
+    fn wait(&self, sent: u64, window: u64) -> Res<()> {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while sent.saturating_sub(self.delivered()) > window {
+            if Instant::now() > deadline {
+                return Err("subscribers stopped reading".into());
+            }
+            std::thread::sleep(Duration::from_micros(50));
+        }
+        Ok(())
+    }
+}
+
 /// `n` PUBs of `size` bytes, written in large batches.
 fn publish(c: &mut Conn, subject: &str, size: usize, n: u64) -> Res<()> {
+    publish_paced(c, subject, size, n, None)
+}
+
+/// Like [`publish`], staying within [`WINDOW_BYTES`] of the readers.
+fn publish_paced(c: &mut Conn, subject: &str, size: usize, n: u64, progress: Option<&Progress>) -> Res<()> {
     let payload = vec![b'x'; size];
     let mut one = format!("PUB {subject} {size}\r\n").into_bytes();
     one.extend_from_slice(&payload);
     one.extend_from_slice(b"\r\n");
     let per_batch = (256 * 1024 / one.len()).max(1) as u64;
     let batch: Vec<u8> = one.repeat(per_batch as usize);
+    let window = (WINDOW_BYTES / one.len() as u64).max(per_batch);
     let mut left = n;
     while left > 0 {
+        if let Some(p) = progress {
+            p.wait(n - left, window)?;
+        }
         let k = left.min(per_batch);
         c.send(&batch[..one.len() * k as usize])?;
         left -= k;
@@ -222,14 +270,16 @@ fn publish(c: &mut Conn, subject: &str, size: usize, n: u64) -> Res<()> {
 
 /// Like [`publish`], but each payload starts with its sequence number (10
 /// digits), so receivers can check exactly-once delivery.
-fn publish_numbered(c: &mut Conn, subject: &str, size: usize, n: u64) -> Res<()> {
+fn publish_numbered(c: &mut Conn, subject: &str, size: usize, n: u64, progress: &Progress) -> Res<()> {
     let size = size.max(10);
     let header = format!("PUB {subject} {size}\r\n").into_bytes();
     let one_len = header.len() + size + 2;
     let per_batch = (256 * 1024 / one_len).max(1) as u64;
     let mut batch = Vec::with_capacity(one_len * per_batch as usize);
+    let window = (WINDOW_BYTES / one_len as u64).max(per_batch);
     let mut seq = 0u64;
     while seq < n {
+        progress.wait(seq, window)?;
         batch.clear();
         for _ in 0..per_batch.min(n - seq) {
             batch.extend_from_slice(&header);
@@ -281,12 +331,23 @@ fn fan(cfg: &Config, a: SocketAddr, subs: usize, queue: Option<&str>, size: usiz
     let total = cfg.msgs;
     let t = Instant::now();
     let is_queue = queue.is_some();
+    let progress = Progress::new(subs, is_queue);
     let handles: Vec<_> = readers
         .into_iter()
-        .map(|mut s| {
+        .enumerate()
+        .map(|(i, mut s)| {
+            let progress = progress.clone();
             std::thread::spawn(move || -> Res<Vec<u64>> {
+                let mark = |n: u64| progress.counts[i].store(n, std::sync::atomic::Ordering::Relaxed);
                 if !is_queue {
-                    s.count_msgs(total, |_| {})?;
+                    // Count in slices so the publisher's window moves along.
+                    let mut got = 0;
+                    while got < total {
+                        let k = (total - got).min(256);
+                        s.count_msgs(k, |_| {})?;
+                        got += k;
+                        mark(got);
+                    }
                     return Ok(Vec::new());
                 }
                 // Members get a share each: collect sequence numbers until the
@@ -301,6 +362,9 @@ fn fan(cfg: &Config, a: SocketAddr, subs: usize, queue: Option<&str>, size: usiz
                             seen.push(n);
                         }
                     })?;
+                    if seen.len() % 256 == 0 {
+                        mark(seen.len() as u64);
+                    }
                     if end {
                         return Ok(seen);
                     }
@@ -309,14 +373,14 @@ fn fan(cfg: &Config, a: SocketAddr, subs: usize, queue: Option<&str>, size: usiz
         })
         .collect();
     if is_queue {
-        publish_numbered(&mut p, &cfg.subject, size, total)?;
+        publish_numbered(&mut p, &cfg.subject, size, total, &progress)?;
         // The sentinel goes through the group itself, enough times that every
         // member gets one (each END is one member's, chosen at random).
         for _ in 0..subs * 64 {
             p.send(format!("PUB {} 3\r\nEND\r\n", cfg.subject).as_bytes())?;
         }
     } else {
-        publish(&mut p, &cfg.subject, size, total)?;
+        publish_paced(&mut p, &cfg.subject, size, total, Some(&progress))?;
     }
     p.sync()?;
     let mut seqs = Vec::new();

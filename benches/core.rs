@@ -1,0 +1,135 @@
+//! Micro-benchmarks of the hot path: the protocol parser and the
+//! subscription index. `cargo bench` (divan); see README "Performance".
+
+use std::sync::Arc;
+
+use divan::{black_box, Bencher};
+use rnats::server::proto::{parse, Limits, Parsed};
+use rnats::server::sublist::{MatchCache, Sublist};
+
+fn main() {
+    divan::main();
+}
+
+const LIMITS: Limits = Limits { max_control_line: 4096, max_payload: 1 << 20 };
+
+/// Parses a read buffer holding `n` ops; returns how many.
+fn parse_all(buf: &[u8]) -> usize {
+    let mut rest = buf;
+    let mut n = 0;
+    while let Ok(Parsed::Op(op, used)) = parse(rest, &LIMITS) {
+        black_box(op);
+        rest = &rest[used..];
+        n += 1;
+    }
+    n
+}
+
+fn stream(one: &[u8], n: usize) -> Vec<u8> {
+    one.repeat(n)
+}
+
+mod parser {
+    use super::*;
+
+    #[divan::bench(args = [16, 1024])]
+    fn pub_messages(b: Bencher, size: usize) {
+        let mut one = format!("PUB bench.subject.here {size}\r\n").into_bytes();
+        one.extend(std::iter::repeat_n(b'x', size));
+        one.extend_from_slice(b"\r\n");
+        let buf = stream(&one, 1000);
+        b.counter(divan::counter::BytesCount::of_slice(&buf)).bench(|| assert_eq!(parse_all(black_box(&buf)), 1000));
+    }
+
+    #[divan::bench]
+    fn hpub_with_reply(b: Bencher) {
+        let buf = stream(b"HPUB svc.req _INBOX.abcdef.1 12 17\r\nNATS/1.0\r\n\r\nhello\r\n", 1000);
+        b.counter(divan::counter::ItemsCount::new(1000usize)).bench(|| parse_all(black_box(&buf)));
+    }
+
+    #[divan::bench]
+    fn sub_unsub_ping(b: Bencher) {
+        let buf = stream(b"SUB foo.bar q 12\r\nUNSUB 12 5\r\nPING\r\n", 1000);
+        b.counter(divan::counter::ItemsCount::new(3000usize)).bench(|| parse_all(black_box(&buf)));
+    }
+}
+
+/// A sublist with `n` literal subscriptions `s.<i>.x`, plus a few wildcards
+/// and one queue group on the subject being matched.
+fn populated(n: usize) -> Sublist<u64> {
+    let sl = Sublist::new();
+    for i in 0..n {
+        sl.insert(format!("s.{i}.x").as_bytes(), None, Arc::new(i as u64)).unwrap();
+    }
+    sl.insert(b"s.*.x", None, Arc::new(0)).unwrap();
+    sl.insert(b"s.>", None, Arc::new(0)).unwrap();
+    for m in 0..4 {
+        sl.insert(b"s.7.x", Some(b"workers"), Arc::new(m)).unwrap();
+    }
+    sl
+}
+
+mod sublist {
+    use super::*;
+
+    #[divan::bench(args = [1_000, 100_000])]
+    fn match_literal_uncached(b: Bencher, n: usize) {
+        let sl = populated(n);
+        b.bench(|| black_box(sl.match_subject(black_box(b"s.7.x"))));
+    }
+
+    #[divan::bench]
+    fn match_wildcard_publish_subject(b: Bencher) {
+        let sl = populated(10_000);
+        b.bench(|| black_box(sl.match_subject(black_box(b"s.*.x"))));
+    }
+
+    #[divan::bench]
+    fn match_no_interest(b: Bencher) {
+        let sl = populated(10_000);
+        b.bench(|| black_box(sl.match_subject(black_box(b"other.subject"))));
+    }
+
+    #[divan::bench]
+    fn cache_hit(b: Bencher) {
+        let sl = populated(10_000);
+        let mut cache = MatchCache::default();
+        cache.get(&sl, b"s.7.x");
+        b.bench_local(|| black_box(cache.get(&sl, black_box(b"s.7.x"))));
+    }
+
+    #[divan::bench]
+    fn cache_miss_after_change(b: Bencher) {
+        let sl = populated(10_000);
+        let mut cache = MatchCache::default();
+        let extra = Arc::new(1u64);
+        b.bench_local(|| {
+            // Every subscribe bumps the generation, so the next lookup matches anew.
+            sl.insert(b"churn", None, extra.clone()).unwrap();
+            black_box(cache.get(&sl, black_box(b"s.7.x")));
+            sl.remove(b"churn", None, &extra);
+        });
+    }
+
+    #[divan::bench]
+    fn insert_and_remove(b: Bencher) {
+        let sl = populated(10_000);
+        let item = Arc::new(1u64);
+        b.bench_local(|| {
+            sl.insert(b"a.b.c.d", None, item.clone()).unwrap();
+            sl.remove(b"a.b.c.d", None, &item);
+        });
+    }
+
+    /// One million subscriptions: building the index, then matching in it.
+    #[divan::bench(sample_count = 3, sample_size = 1)]
+    fn one_million_insert() -> Sublist<u64> {
+        populated(1_000_000)
+    }
+
+    #[divan::bench]
+    fn one_million_match(b: Bencher) {
+        let sl = populated(1_000_000);
+        b.bench(|| black_box(sl.match_subject(black_box(b"s.654321.x"))));
+    }
+}
