@@ -7,20 +7,35 @@ use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_rnats");
 
-fn serve() -> (std::process::Child, u16, tempfile::TempDir) {
+/// An rnats process on a random port, killed and reaped on drop.
+struct Served {
+    child: std::process::Child,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn serve() -> Served {
     let dir = tempfile::tempdir().unwrap();
     let child = Command::new(BIN)
         .args(["-a", "127.0.0.1", "-p", "-1", "--ports_file_dir", dir.path().to_str().unwrap()])
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
+    let mut served = Served { child, port: 0, _dir: dir };
     let deadline = Instant::now() + common::WAIT;
     loop {
-        let ports = std::fs::read_dir(dir.path()).ok().and_then(|mut d| d.next()).and_then(|e| e.ok());
+        let ports = std::fs::read_dir(served._dir.path()).ok().and_then(|mut d| d.next()).and_then(|e| e.ok());
         if let Some(text) = ports.and_then(|e| std::fs::read_to_string(e.path()).ok()) {
             if let Ok(v) = serde_json::from_str::<serde_json::Value>(&text) {
-                let port = v["nats"][0].as_str().unwrap().rsplit(':').next().unwrap().parse().unwrap();
-                return (child, port, dir);
+                served.port = v["nats"][0].as_str().unwrap().rsplit(':').next().unwrap().parse().unwrap();
+                return served;
             }
         }
         assert!(Instant::now() < deadline, "server did not start");
@@ -64,13 +79,12 @@ fn every_scenario_runs_and_reports_json() {
 /// Memory per idle connection, on a fresh server (as `--compare` runs it).
 #[test]
 fn idle_memory_is_measured() {
-    let (mut server, port, _dir) = serve();
+    let server = serve();
     let out = Command::new(BIN)
-        .args(["bench", "--url", &format!("127.0.0.1:{port}"), "--conns", "2000", "--json", "idle"])
+        .args(["bench", "--url", &format!("127.0.0.1:{}", server.port), "--conns", "2000", "--json", "idle"])
         .output()
         .unwrap();
-    let _ = server.kill();
-    let _ = server.wait();
+    drop(server);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let per_conn = r[0]["bytes_per_conn"].as_f64().unwrap();
