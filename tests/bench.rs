@@ -45,12 +45,12 @@ fn serve() -> Served {
 
 #[test]
 fn every_scenario_runs_and_reports_json() {
-    let (mut server, port, _dir) = serve();
+    let server = serve();
     let out = Command::new(BIN)
         .args([
             "bench",
             "--url",
-            &format!("127.0.0.1:{port}"),
+            &format!("127.0.0.1:{}", server.port),
             "--msgs",
             "20000",
             "--requests",
@@ -61,8 +61,7 @@ fn every_scenario_runs_and_reports_json() {
         ])
         .output()
         .unwrap();
-    let _ = server.kill();
-    let _ = server.wait();
+    drop(server);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let results: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let names: Vec<&str> = results.as_array().unwrap().iter().map(|r| r["scenario"].as_str().unwrap()).collect();
