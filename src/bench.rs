@@ -43,6 +43,8 @@ pub struct Config {
     pub requests: u64,
     pub conns: usize,
     pub server_pid: Option<u32>,
+    /// Draw a progress bar on stderr (when it is a terminal).
+    pub progress: bool,
 }
 
 impl Default for Config {
@@ -56,6 +58,7 @@ impl Default for Config {
             requests: 20_000,
             conns: 10_000,
             server_pid: None,
+            progress: false,
         }
     }
 }
@@ -95,6 +98,34 @@ fn addr(url: &str) -> Res<SocketAddr> {
         .map_err(|e| format!("bad --url {url}: {e}"))?
         .next()
         .ok_or_else(|| format!("bad --url {url}"))
+}
+
+/// A progress bar on stderr, redrawn at most five times a second.
+struct Bar {
+    label: String,
+    total: u64,
+    last: Instant,
+    on: bool,
+}
+
+impl Bar {
+    fn new(on: bool, label: &str, total: u64) -> Bar {
+        Bar { label: label.to_string(), total: total.max(1), last: Instant::now(), on }
+    }
+    fn set(&mut self, done: u64) {
+        if !self.on || self.last.elapsed() < Duration::from_millis(200) {
+            return;
+        }
+        self.last = Instant::now();
+        let pct = (done.min(self.total) * 100 / self.total) as usize;
+        let filled = pct * 30 / 100;
+        eprint!("\r{:<8} [{}{}] {pct:>3}%", self.label, "=".repeat(filled), " ".repeat(30 - filled));
+    }
+    fn done(&self) {
+        if self.on {
+            eprint!("\r{}\r", " ".repeat(50));
+        }
+    }
 }
 
 /// A raw protocol connection.
@@ -243,12 +274,19 @@ impl Progress {
 }
 
 /// `n` PUBs of `size` bytes, written in large batches.
-fn publish(c: &mut Conn, subject: &str, size: usize, n: u64) -> Res<()> {
-    publish_paced(c, subject, size, n, None)
+fn publish(c: &mut Conn, subject: &str, size: usize, n: u64, bar: &mut Bar) -> Res<()> {
+    publish_paced(c, subject, size, n, None, bar)
 }
 
 /// Like [`publish`], staying within [`WINDOW_BYTES`] of the readers.
-fn publish_paced(c: &mut Conn, subject: &str, size: usize, n: u64, progress: Option<&Progress>) -> Res<()> {
+fn publish_paced(
+    c: &mut Conn,
+    subject: &str,
+    size: usize,
+    n: u64,
+    progress: Option<&Progress>,
+    bar: &mut Bar,
+) -> Res<()> {
     let payload = vec![b'x'; size];
     let mut one = format!("PUB {subject} {size}\r\n").into_bytes();
     one.extend_from_slice(&payload);
@@ -264,13 +302,15 @@ fn publish_paced(c: &mut Conn, subject: &str, size: usize, n: u64, progress: Opt
         let k = left.min(per_batch);
         c.send(&batch[..one.len() * k as usize])?;
         left -= k;
+        bar.set(n - left);
     }
+    bar.done();
     Ok(())
 }
 
 /// Like [`publish`], but each payload starts with its sequence number (10
 /// digits), so receivers can check exactly-once delivery.
-fn publish_numbered(c: &mut Conn, subject: &str, size: usize, n: u64, progress: &Progress) -> Res<()> {
+fn publish_numbered(c: &mut Conn, subject: &str, size: usize, n: u64, progress: &Progress, bar: &mut Bar) -> Res<()> {
     let size = size.max(10);
     let header = format!("PUB {subject} {size}\r\n").into_bytes();
     let one_len = header.len() + size + 2;
@@ -289,7 +329,9 @@ fn publish_numbered(c: &mut Conn, subject: &str, size: usize, n: u64, progress: 
             seq += 1;
         }
         c.send(&batch)?;
+        bar.set(seq);
     }
+    bar.done();
     Ok(())
 }
 
@@ -301,7 +343,7 @@ fn scenario_pub(cfg: &Config, a: SocketAddr) -> Res<Outcome> {
     let mut p = Conn::open(a)?;
     p.sync()?;
     let t = Instant::now();
-    publish(&mut p, &cfg.subject, cfg.size, cfg.msgs)?;
+    publish(&mut p, &cfg.subject, cfg.size, cfg.msgs, &mut Bar::new(cfg.progress, "pub", cfg.msgs))?;
     p.sync()?;
     let d = t.elapsed();
     Ok(Outcome {
@@ -373,14 +415,14 @@ fn fan(cfg: &Config, a: SocketAddr, subs: usize, queue: Option<&str>, size: usiz
         })
         .collect();
     if is_queue {
-        publish_numbered(&mut p, &cfg.subject, size, total, &progress)?;
+        publish_numbered(&mut p, &cfg.subject, size, total, &progress, &mut Bar::new(cfg.progress, name, total))?;
         // The sentinel goes through the group itself, enough times that every
         // member gets one (each END is one member's, chosen at random).
         for _ in 0..subs * 64 {
             p.send(format!("PUB {} 3\r\nEND\r\n", cfg.subject).as_bytes())?;
         }
     } else {
-        publish_paced(&mut p, &cfg.subject, size, total, Some(&progress))?;
+        publish_paced(&mut p, &cfg.subject, size, total, Some(&progress), &mut Bar::new(cfg.progress, name, total))?;
     }
     p.sync()?;
     let mut seqs = Vec::new();
@@ -441,14 +483,17 @@ fn scenario_reqrep(cfg: &Config, a: SocketAddr) -> Res<Outcome> {
     let payload = "x".repeat(cfg.size);
     let line = format!("PUB bench.svc bench.inbox {}\r\n{payload}\r\n", cfg.size);
     let mut lat = Vec::with_capacity(n as usize);
+    let mut bar = Bar::new(cfg.progress, "reqrep", n);
     let t = Instant::now();
-    for _ in 0..n {
+    for i in 0..n {
+        bar.set(i);
         let s = Instant::now();
         req.send(line.as_bytes())?;
         req.count_msgs(1, |_| {})?;
         lat.push(s.elapsed().as_secs_f64() * 1e6);
     }
     let d = t.elapsed();
+    bar.done();
     server.join().map_err(|_| "responder panicked")??;
     lat.sort_by(f64::total_cmp);
     let pct = |p: f64| lat[((lat.len() as f64 * p) as usize).min(lat.len() - 1)];
@@ -755,6 +800,7 @@ pub fn run(args: &[String]) -> u8 {
     if scenarios.is_empty() {
         scenarios = SCENARIOS.iter().map(|s| s.to_string()).collect();
     }
+    cfg.progress = !json && std::io::IsTerminal::is_terminal(&std::io::stderr());
     if compare_mode {
         return match compare(&cfg, &scenarios, rounds, json) {
             Ok(()) => 0,
