@@ -647,7 +647,9 @@ fn spawn_server(bin: &std::path::Path, tag: &str) -> Res<Spawned> {
     Err(format!("{} did not start", bin.display()))
 }
 
-fn reference_binary() -> Option<std::path::PathBuf> {
+/// The reference nats-server: `NATS_SERVER_REF`, or `nats-server` on `PATH`
+/// (checked to really be nats-server 2.x, not an rnats symlink).
+pub fn reference_binary() -> Option<std::path::PathBuf> {
     let candidates: Vec<std::path::PathBuf> = match std::env::var_os("NATS_SERVER_REF") {
         Some(p) => vec![p.into()],
         None => std::env::var_os("PATH")

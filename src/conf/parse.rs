@@ -381,35 +381,47 @@ pub fn parse_sized(text: &str) -> Result<i64, String> {
     n.checked_mul(mult).ok_or_else(|| format!("size `{text}` is too large (more than 2^63-1)"))
 }
 
-/// The offset of the first bracket nested deeper than [`MAX_DEPTH`], found
-/// with a quick scan that skips strings and comments.
-fn too_deep(text: &str) -> Option<usize> {
+/// The brackets of `text` (with their offsets) that are outside strings and
+/// comments: a quick structural scan used before and after parsing.
+fn brackets(text: &str) -> impl Iterator<Item = (usize, u8)> + '_ {
     let b = text.as_bytes();
-    let (mut depth, mut i) = (0usize, 0usize);
-    while i < b.len() {
-        match b[i] {
-            b'"' | b'\'' => {
-                let q = b[i];
-                i += 1;
-                while i < b.len() && b[i] != q {
-                    i += if b[i] == b'\\' && q == b'"' { 2 } else { 1 };
-                }
-            }
-            b'#' => {
-                while i < b.len() && b[i] != b'\n' {
+    let mut i = 0;
+    std::iter::from_fn(move || {
+        while i < b.len() {
+            let at = i;
+            i += 1;
+            match b[at] {
+                q @ (b'"' | b'\'') => {
+                    while i < b.len() && b[i] != q {
+                        i += if b[i] == b'\\' && q == b'"' { 2 } else { 1 };
+                    }
                     i += 1;
                 }
-            }
-            b'[' | b'{' => {
-                depth += 1;
-                if depth > MAX_DEPTH {
-                    return Some(i);
+                b'#' => {
+                    while i < b.len() && b[i] != b'\n' {
+                        i += 1;
+                    }
                 }
+                c @ (b'[' | b'{' | b']' | b'}') => return Some((at, c)),
+                _ => {}
             }
-            b']' | b'}' => depth = depth.saturating_sub(1),
-            _ => {}
         }
-        i += 1;
+        None
+    })
+}
+
+/// The offset of the first bracket nested deeper than [`MAX_DEPTH`].
+fn too_deep(text: &str) -> Option<usize> {
+    let mut depth = 0usize;
+    for (at, c) in brackets(text) {
+        if c == b'[' || c == b'{' {
+            depth += 1;
+            if depth > MAX_DEPTH {
+                return Some(at);
+            }
+        } else {
+            depth = depth.saturating_sub(1);
+        }
     }
     None
 }
@@ -491,30 +503,14 @@ fn syntax_error(e: &pest::error::Error<Rule>, id: usize, text: &str) -> Diagnost
 /// The closing bracket of the innermost map or array open at the end of `text`.
 fn enclosing_context(text: &str) -> Option<char> {
     let mut stack = Vec::new();
-    let b = text.as_bytes();
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'"' | b'\'' => {
-                let q = b[i];
-                i += 1;
-                while i < b.len() && b[i] != q {
-                    i += if b[i] == b'\\' && q == b'"' { 2 } else { 1 };
-                }
-            }
-            b'#' => {
-                while i < b.len() && b[i] != b'\n' {
-                    i += 1;
-                }
-            }
+    for (_, c) in brackets(text) {
+        match c {
             b'[' => stack.push(']'),
             b'{' => stack.push('}'),
-            b']' | b'}' => {
+            _ => {
                 stack.pop();
             }
-            _ => {}
         }
-        i += 1;
     }
     // Top-level braces are not a context the reference enforces.
     if stack.len() == 1 && stack[0] == '}' && text.trim_start().starts_with('{') {

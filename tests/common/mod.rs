@@ -171,20 +171,9 @@ pub fn normalise_info(text: &str) -> String {
     out
 }
 
-/// The reference nats-server binary, if installed.
+/// The reference nats-server binary, if installed (same lookup as `rnats bench`).
 pub fn reference_binary() -> Option<PathBuf> {
-    let candidates: Vec<PathBuf> = match std::env::var_os("NATS_SERVER_REF") {
-        Some(p) => vec![PathBuf::from(p)],
-        None => std::env::var_os("PATH")
-            .map(|p| std::env::split_paths(&p).map(|d| d.join("nats-server")).collect())
-            .unwrap_or_default(),
-    };
-    candidates.into_iter().find(|p| {
-        Command::new(p)
-            .arg("--version")
-            .output()
-            .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).starts_with("nats-server: v2"))
-    })
+    rnats::bench::reference_binary()
 }
 
 /// Prints a loud notice that a differential test is being skipped; under
