@@ -312,3 +312,43 @@ async fn write_deadline_slow_consumer() {
     assert!(closed || stuck.drain(WAIT).await.1, "the stuck reader was disconnected");
     publisher.flush().await.expect("the publisher is unaffected");
 }
+
+/// A subscriber cut off for exceeding max_pending is told why before the
+/// close, when its socket can still take the notice (nats-server just closes).
+#[tokio::test]
+async fn slow_consumer_is_told_why() {
+    let s = TestServer::with(|o| {
+        o.max_pending = 4096;
+        o.max_payload = 1024;
+    })
+    .await;
+    let mut sub = Raw::connect(s.addr()).await;
+    sub.send(b"CONNECT {\"verbose\":false,\"pedantic\":false}\r\nSUB burst 1\r\nPING\r\n").await;
+    sub.expect(b"PONG\r\n").await;
+    // One read chunk of 8 KiB for a 4 KiB max_pending: over the limit before
+    // the writer runs, so the client has read everything sent before.
+    let mut publisher = Raw::connect(s.addr()).await;
+    publisher.send(b"CONNECT {\"verbose\":false,\"pedantic\":false}\r\n").await;
+    // Grow the server's read buffer for this connection (it starts at 512
+    // bytes), so that the burst below arrives in a single read.
+    let mut warm = Vec::new();
+    for _ in 0..64 {
+        warm.extend_from_slice(b"PUB nobody 1000\r\n");
+        warm.extend_from_slice(&[b'w'; 1000]);
+        warm.extend_from_slice(b"\r\n");
+    }
+    warm.extend_from_slice(b"PING\r\n");
+    publisher.send(&warm).await;
+    publisher.expect(b"PONG\r\n").await;
+    let mut chunk = Vec::new();
+    for _ in 0..8 {
+        chunk.extend_from_slice(b"PUB burst 1000\r\n");
+        chunk.extend_from_slice(&[b'z'; 1000]);
+        chunk.extend_from_slice(b"\r\n");
+    }
+    publisher.send(&chunk).await;
+    let bytes = sub.expect_close().await;
+    let text = String::from_utf8_lossy(&bytes);
+    assert!(text.ends_with("-ERR 'Slow Consumer'\r\n"), "{text:?}");
+    assert_eq!(s.server.inner().stats.slow_consumers.load(std::sync::atomic::Ordering::Relaxed), 1);
+}

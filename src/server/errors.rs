@@ -13,6 +13,8 @@ pub const ERR_INVALID_PUB_SUBJECT: &str = "Invalid Publish Subject";
 pub const ERR_INVALID_PROTOCOL: &str = "invalid client protocol";
 pub const ERR_NO_RESPONDERS_NEEDS_HEADERS: &str = "no responders requires headers support";
 pub const ERR_STALE_CONNECTION: &str = "Stale Connection";
+/// Sent before closing a slow consumer (nats-server sends nothing).
+pub const ERR_SLOW_CONSUMER: &str = "Slow Consumer";
 
 /// Why a connection ended; the strings are nats-server's `ClosedState` names,
 /// shown as `reason` in `/connz?state=closed`.

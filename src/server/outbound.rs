@@ -112,6 +112,22 @@ impl Outbound {
     }
 }
 
+/// How long a slow consumer's last write may take to finish so that it can be
+/// sent `-ERR 'Slow Consumer'`; a client that is not reading at all is simply
+/// closed after this.
+const SLOW_CONSUMER_NOTICE: Duration = Duration::from_millis(250);
+
+/// Sends `-ERR 'Slow Consumer'` to a client cut off for exceeding max_pending.
+/// nats-server closes such clients without a word; clients handle an unknown
+/// `-ERR` as an asynchronous error, so this tells them why they were dropped.
+async fn tell_slow_consumer<W: tokio::io::AsyncWrite + Unpin>(client: &ClientShared, socket: &mut W) {
+    if client.close_reason() == Some(CloseReason::SlowConsumerPendingBytes) {
+        let notice = super::errors::err_line(super::errors::ERR_SLOW_CONSUMER);
+        let _ = tokio::time::timeout(SLOW_CONSUMER_NOTICE, socket.write_all(&notice)).await;
+        let _ = tokio::time::timeout(SLOW_CONSUMER_NOTICE, socket.shutdown()).await;
+    }
+}
+
 /// Drains `client`'s outbound buffer to `socket` until the connection closes.
 /// A graceful close (reader finished, server stopping) flushes what is queued
 /// first; a hard close (slow consumer, write error) stops at once.
@@ -134,10 +150,21 @@ pub async fn write_loop<W: tokio::io::AsyncWrite + Unpin>(
                 std::mem::swap(&mut out.buf, &mut spare);
                 out.in_flight = spare.len();
             }
-            let write = tokio::time::timeout(write_deadline, socket.write_all(&spare));
-            let result = tokio::select! {
-                r = write => r,
-                _ = client.cancel.cancelled() => return,
+            let result = {
+                let write = tokio::time::timeout(write_deadline, socket.write_all(&spare));
+                tokio::pin!(write);
+                tokio::select! {
+                    r = &mut write => r,
+                    _ = client.cancel.cancelled() => {
+                        // A slow consumer's write in flight ends on a message
+                        // boundary: if it completes soon, the client can be told why.
+                        let finished = tokio::time::timeout(SLOW_CONSUMER_NOTICE, &mut write).await;
+                        if matches!(finished, Ok(Ok(Ok(())))) {
+                            tell_slow_consumer(&client, &mut socket).await;
+                        }
+                        return;
+                    }
+                }
             };
             match result {
                 Ok(Ok(())) => {}
@@ -158,12 +185,16 @@ pub async fn write_loop<W: tokio::io::AsyncWrite + Unpin>(
             out.in_flight = 0;
         }
         if closing {
+            tell_slow_consumer(&client, &mut socket).await;
             let _ = tokio::time::timeout(write_deadline, socket.shutdown()).await;
             return;
         }
         tokio::select! {
             _ = client.wake.notified() => {}
-            _ = client.cancel.cancelled() => return,
+            _ = client.cancel.cancelled() => {
+                tell_slow_consumer(&client, &mut socket).await;
+                return;
+            }
         }
     }
 }
