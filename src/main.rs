@@ -107,12 +107,7 @@ fn serve(args: ServeArgs) -> ExitCode {
         eprintln!("rnats: cannot open log file: {e}");
         return ExitCode::from(1);
     }
-    if let Some(file) = &args.config {
-        info!("Using configuration file: {file}");
-    }
-    for w in args.warnings.iter().chain(&notes) {
-        warn!("{w}");
-    }
+    let warnings: Vec<String> = args.warnings.iter().chain(&notes).cloned().collect();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -120,11 +115,11 @@ fn serve(args: ServeArgs) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    runtime.block_on(run(opts))
+    runtime.block_on(run(opts, args.config.as_deref(), &warnings))
 }
 
-async fn run(opts: Options) -> ExitCode {
-    let server = match Server::start(opts).await {
+async fn run(opts: Options, config_file: Option<&str>, warnings: &[String]) -> ExitCode {
+    let server = match Server::start_with(opts, config_file, warnings).await {
         Ok(s) => s,
         Err(e) => {
             logging::fatal(&e.to_string());

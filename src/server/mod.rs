@@ -99,6 +99,12 @@ pub struct Server {
 impl Server {
     /// Binds the client listener and starts accepting connections.
     pub async fn start(opts: Options) -> io::Result<Server> {
+        Server::start_with(opts, None, &[]).await
+    }
+
+    /// [`Server::start`], logging the config file and its warnings after the
+    /// banner, where nats-server logs them.
+    pub async fn start_with(opts: Options, config_file: Option<&str>, warnings: &[String]) -> io::Result<Server> {
         opts.validate().map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
         let id = nkeys::KeyPair::new_server().public_key();
         let name = opts.server_name.clone().unwrap_or_else(|| id.clone());
@@ -106,6 +112,12 @@ impl Server {
         info!("  Version:  {} (nats-server {} compatible)", env!("CARGO_PKG_VERSION"), COMPAT_VERSION);
         info!("  Name:     {name}");
         info!("  ID:       {id}");
+        if let Some(file) = config_file {
+            info!("Using configuration file: {file}");
+        }
+        for w in warnings {
+            tracing::warn!("{w}");
+        }
 
         let listener = TcpListener::bind((opts.host.as_str(), opts.port.bind_port())).await.map_err(|e| {
             io::Error::new(e.kind(), format!("Error listening on port: {}:{}, {e}", opts.host, opts.port.bind_port()))
