@@ -411,6 +411,17 @@ impl Options {
         if self.cluster.is_some() {
             missing.push("`cluster`: clustering is not implemented yet");
         }
+        // Users defined there would not be checked: without this refusal a
+        // multi-tenant config would run with no authentication at all.
+        if self.other.contains_key("accounts") {
+            missing.push("`accounts`: accounts (and the users defined in them) are not implemented yet");
+        }
+        let jwt =
+            ["operator", "operators", "root", "roots", "root_operator", "root_operators", "trusted", "trusted_keys"];
+        let resolver = ["resolver", "account_resolver", "accounts_resolver"];
+        if jwt.iter().chain(&resolver).any(|k| self.other.contains_key(*k)) {
+            missing.push("operator/JWT authentication (`operator`, `resolver`, `trusted`) is not implemented yet");
+        }
         missing
     }
 

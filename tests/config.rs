@@ -489,3 +489,20 @@ proptest! {
         prop_assert!(loaded.failed(true) || !rendered.contains("error["));
     }
 }
+
+/// Configs whose users live where rnats does not look yet (accounts, JWT)
+/// would otherwise run with no authentication: the server refuses them.
+#[test]
+fn server_refuses_auth_it_cannot_check() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, text) in [
+        ("accounts.conf", "accounts { A { users = [ {user: a, password: b} ] } }\n"),
+        ("operator.conf", "operator: /nonexistent/op.jwt\nresolver: MEMORY\n"),
+    ] {
+        let p = dir.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        let (code, _, err) = rnats(&["-a", "127.0.0.1", "-p", "-1", "-c", p.to_str().unwrap()], None);
+        assert_eq!(code, 1, "{name}: {err}");
+        assert!(err.contains("cannot start") && err.contains("not implemented"), "{name}: {err}");
+    }
+}

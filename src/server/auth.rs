@@ -44,6 +44,15 @@ pub struct Identity {
 struct UserEntry {
     password: Option<String>,
     permissions: Option<Arc<CompiledPermissions>>,
+    /// May connect over a standard client connection (`allowed_connection_types`
+    /// empty, or naming STANDARD), the only kind rnats accepts so far.
+    standard_allowed: bool,
+}
+
+/// Whether `allowed_connection_types` lets a user in over a plain client
+/// connection: no list means any type.
+fn standard_allowed(types: &[String]) -> bool {
+    types.is_empty() || types.iter().any(|t| t.eq_ignore_ascii_case("STANDARD"))
 }
 
 /// The configured credentials, compiled once per configuration.
@@ -52,7 +61,7 @@ pub struct AuthIndex {
     token: Option<String>,
     single: Option<(String, Option<String>)>,
     users: HashMap<String, UserEntry>,
-    nkeys: HashMap<String, Option<Arc<CompiledPermissions>>>,
+    nkeys: HashMap<String, (Option<Arc<CompiledPermissions>>, bool)>,
     no_auth_user: Option<String>,
 }
 
@@ -73,13 +82,17 @@ impl AuthIndex {
         for u in &a.users {
             match (&u.nkey, &u.user) {
                 (Some(nkey), _) => {
-                    index.nkeys.insert(nkey.clone(), perms(&u.permissions));
+                    index
+                        .nkeys
+                        .insert(nkey.clone(), (perms(&u.permissions), standard_allowed(&u.allowed_connection_types)));
                 }
                 (None, Some(name)) => {
-                    index.users.insert(
-                        name.clone(),
-                        UserEntry { password: u.password.clone(), permissions: perms(&u.permissions) },
-                    );
+                    let entry = UserEntry {
+                        password: u.password.clone(),
+                        permissions: perms(&u.permissions),
+                        standard_allowed: standard_allowed(&u.allowed_connection_types),
+                    };
+                    index.users.insert(name.clone(), entry);
                 }
                 (None, None) => {}
             }
@@ -113,7 +126,10 @@ impl AuthIndex {
             return Some(Identity::default());
         }
         if let Some(nkey) = c.nkey.as_deref() {
-            let perms = self.nkeys.get(nkey)?;
+            let (perms, allowed) = self.nkeys.get(nkey)?;
+            if !allowed {
+                return None;
+            }
             let (sig, nonce) = (c.sig.as_deref()?, nonce?);
             return verify_nkey(nkey, nonce, sig)
                 .then(|| Identity { user: Some(nkey.to_string()), permissions: perms.clone() });
@@ -121,12 +137,12 @@ impl AuthIndex {
         let no_credentials = c.user.is_none() && c.pass.is_none() && c.auth_token.is_none();
         if no_credentials {
             let name = self.no_auth_user.as_deref()?;
-            let entry = self.users.get(name)?;
+            let entry = self.users.get(name).filter(|e| e.standard_allowed)?;
             return Some(Identity { user: Some(name.to_string()), permissions: entry.permissions.clone() });
         }
         if !self.users.is_empty() {
             let name = c.user.as_deref()?;
-            let entry = self.users.get(name)?;
+            let entry = self.users.get(name).filter(|e| e.standard_allowed)?;
             let given = c.pass.as_deref().unwrap_or("");
             let ok = match &entry.password {
                 Some(p) => password_matches(p, given),
@@ -231,6 +247,31 @@ mod tests {
         assert!(idx.authenticate(&bad, Some(&nonce)).is_none());
         let unknown = connect(&format!(r#"{{"nkey":"{}","sig":"{sig}"}}"#, other.public_key()));
         assert!(idx.authenticate(&unknown, Some(&nonce)).is_none());
+    }
+
+    #[test]
+    fn connection_types() {
+        let mut o = Options::default();
+        o.authorization.users = vec![
+            User {
+                user: Some("ws".into()),
+                password: Some("x".into()),
+                allowed_connection_types: vec!["WEBSOCKET".into()],
+                ..Default::default()
+            },
+            User {
+                user: Some("std".into()),
+                password: Some("x".into()),
+                allowed_connection_types: vec!["STANDARD".into(), "LEAFNODE".into()],
+                ..Default::default()
+            },
+        ];
+        let idx = AuthIndex::new(&o);
+        assert!(
+            idx.authenticate(&connect(r#"{"user":"ws","pass":"x"}"#), None).is_none(),
+            "websocket-only user on a client port"
+        );
+        assert!(idx.authenticate(&connect(r#"{"user":"std","pass":"x"}"#), None).is_some());
     }
 
     #[test]
