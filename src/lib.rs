@@ -1,11 +1,21 @@
 //! rnats: a NATS message broker, a drop-in for nats-server 2.x.
 //!
-//! Two flows shape the crate:
+//! Two flows shape the crate.
 //!
-//! * configuration: command line ([`cli`]) → [`options::Options`] → an
-//!   `ArcSwap` snapshot inside the running [`server`];
-//! * messages: socket → [`server::proto`] → [`server::sublist`] →
-//!   [`server::outbound`] buffers → socket.
+//! **Configuration**: config file → [`conf`] (the pest grammar in
+//! `grammar/nats.pest` → a value tree with spans → typed, validated
+//! [`options::Options`], every problem reported at `file:line:col`) → command
+//! line flags laid over it ([`cli::FlagOverlay`]) → one compiled
+//! [`server::snapshot::Snapshot`] (options, credential index, compiled
+//! permissions) in an `ArcSwap` → the running [`server`]. A reload builds a
+//! new snapshot the same way and swaps it in with one store.
+//!
+//! **Messages**: socket → [`server::session`] (generic over the stream: TCP,
+//! TLS, in-memory; role: client, or route) → [`server::proto`] parser
+//! (borrows the read buffer) → the account's [`server::sublist`] (match
+//! cached per connection) → [`server::deliver`] (permission filters, one
+//! member per queue group) → each subscriber's [`server::outbound`] buffer →
+//! its writer task → socket, one write per batch.
 
 pub mod bench;
 pub mod check;
@@ -16,3 +26,4 @@ pub mod options;
 pub mod passwd;
 pub mod server;
 pub mod signals;
+pub mod spawn;

@@ -146,8 +146,8 @@ async fn run(opts: Options, config_file: Option<&str>, warnings: &[String]) -> E
             }
             _ = usr1.recv() => {
                 info!("Trapped \"user defined signal 1\" signal");
-                let o = server.inner().opts.load();
-                match logging::apply(&LogSettings::from_options(&o)) {
+                let o = server.state().snapshot();
+                match logging::apply(&LogSettings::from_options(&o.opts)) {
                     Ok(()) => info!("File log re-opened"),
                     Err(e) => tracing::error!("Error re-opening log file: {e}"),
                 }

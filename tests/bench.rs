@@ -2,45 +2,13 @@
 
 mod common;
 
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
 const BIN: &str = env!("CARGO_BIN_EXE_rnats");
 
 /// An rnats process on a random port, killed and reaped on drop.
-struct Served {
-    child: std::process::Child,
-    port: u16,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn serve() -> Served {
-    let dir = tempfile::tempdir().unwrap();
-    let child = Command::new(BIN)
-        .args(["-a", "127.0.0.1", "-p", "-1", "--ports_file_dir", dir.path().to_str().unwrap()])
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut served = Served { child, port: 0, _dir: dir };
-    let deadline = Instant::now() + common::WAIT;
-    loop {
-        let ports = std::fs::read_dir(served._dir.path()).ok().and_then(|mut d| d.next()).and_then(|e| e.ok());
-        if let Some(text) = ports.and_then(|e| std::fs::read_to_string(e.path()).ok()) {
-            if let Ok(v) = serde_json::from_str::<serde_json::Value>(&text) {
-                served.port = v["nats"][0].as_str().unwrap().rsplit(':').next().unwrap().parse().unwrap();
-                return served;
-            }
-        }
-        assert!(Instant::now() < deadline, "server did not start");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+fn serve() -> rnats::spawn::ServerProcess {
+    rnats::spawn::Spawn::new(std::path::Path::new(BIN)).start().expect("rnats starts")
 }
 
 #[test]
@@ -50,7 +18,7 @@ fn every_scenario_runs_and_reports_json() {
         .args([
             "bench",
             "--url",
-            &format!("127.0.0.1:{}", server.port),
+            &server.addr.to_string(),
             "--msgs",
             "20000",
             "--requests",
@@ -71,8 +39,11 @@ fn every_scenario_runs_and_reports_json() {
             ["msgs_per_sec", "mb_per_sec", "bytes_per_conn"].iter().any(|k| r[*k].as_f64().is_some_and(|v| v > 0.0));
         assert!(measured, "{r}");
     }
-    let lat = &results[4]["latency_us"];
-    assert!(lat["p50"].as_f64().unwrap() <= lat["p99"].as_f64().unwrap());
+    // Requests are sequential, so half of them took at least p50 each: if the
+    // latencies were mis-measured (wrong unit, wrong clock) this fails.
+    let reqrep = &results[4];
+    let (p50, seconds) = (reqrep["latency_us"]["p50"].as_f64().unwrap(), reqrep["seconds"].as_f64().unwrap());
+    assert!(p50 > 0.0 && p50 * 200.0 / 2.0 <= seconds * 1e6, "p50 {p50}µs in {seconds}s for 200 requests");
 }
 
 /// Memory per idle connection, on a fresh server (as `--compare` runs it).
@@ -80,7 +51,7 @@ fn every_scenario_runs_and_reports_json() {
 fn idle_memory_is_measured() {
     let server = serve();
     let out = Command::new(BIN)
-        .args(["bench", "--url", &format!("127.0.0.1:{}", server.port), "--conns", "2000", "--json", "idle"])
+        .args(["bench", "--url", &server.addr.to_string(), "--conns", "2000", "--json", "idle"])
         .output()
         .unwrap();
     drop(server);

@@ -4,8 +4,8 @@
 mod common;
 
 use std::io::Read;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -13,67 +13,43 @@ use common::*;
 const BIN: &str = env!("CARGO_BIN_EXE_rnats");
 
 /// A server process whose log goes to a file we can read.
-struct Proc {
-    child: Child,
-    log: PathBuf,
-    _dir: tempfile::TempDir,
-}
+struct Proc(rnats::spawn::ServerProcess);
 
 impl Proc {
     fn start(bin: &Path, args: &[&str]) -> Proc {
-        let dir = tempfile::tempdir().unwrap();
-        let log = dir.path().join("server.log");
-        let child = Command::new(bin)
-            .args(args)
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .expect("spawn rnats");
-        let p = Proc { child, log, _dir: dir };
+        let p = rnats::spawn::Spawn::exact(bin).args(args).start().expect("server starts");
+        let p = Proc(p);
         p.wait_for_log("Server is ready");
         p
     }
 
     fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
+        self.0.log_text()
     }
 
     fn wait_for_log(&self, needle: &str) -> String {
-        let deadline = Instant::now() + WAIT;
-        loop {
-            let text = self.log_text();
-            if text.contains(needle) {
-                return text;
-            }
-            assert!(Instant::now() < deadline, "log never showed {needle:?}:\n{text}");
-            std::thread::sleep(Duration::from_millis(20));
+        match self.0.wait_for_log(needle, WAIT) {
+            Some(text) => text,
+            None => panic!("log never showed {needle:?}:\n{}", self.log_text()),
         }
     }
 
     /// The client port, read from the "Listening for client connections" line,
     /// the way the official clients' harnesses find it.
     fn port(&self) -> u16 {
-        let text = self.wait_for_log("Listening for client connections on ");
-        let line = text.lines().find(|l| l.contains("Listening for client connections on ")).unwrap();
-        line.rsplit(':').next().unwrap().trim().parse().expect("port at the end of the line")
+        self.0.addr.port()
     }
 
     fn wait_exit(&mut self) -> i32 {
-        let deadline = Instant::now() + WAIT * 2;
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status.code().unwrap_or(-1);
-            }
-            assert!(Instant::now() < deadline, "server did not exit");
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        self.0.wait_exit(WAIT * 2).expect("server exits in time")
     }
-}
 
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+    fn signal(&self, sig: rustix::process::Signal) {
+        self.0.signal(sig).expect("signal sent");
+    }
+
+    fn pid(&self) -> u32 {
+        self.0.pid()
     }
 }
 
@@ -106,7 +82,7 @@ async fn random_port_logs_ports_file_and_sigterm() {
     let port = p.port();
     assert_ne!(port, 0);
     let pid: u32 = std::fs::read_to_string(&pid_file).unwrap().trim().parse().unwrap();
-    assert_eq!(pid, p.child.id());
+    assert_eq!(pid, p.pid());
     let ports_file = ports_dir.path().join(format!("rnats_{pid}.ports"));
     let ports: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&ports_file).unwrap()).unwrap();
     assert_eq!(ports["nats"][0], format!("nats://127.0.0.1:{port}"));
@@ -130,14 +106,14 @@ async fn sigint_stops_with_exit_zero_and_go_style_flags() {
     let port = p.port();
     let log = p.log_text();
     let first = log.lines().next().unwrap();
-    assert!(first.starts_with(&format!("[{}] [INF] ", p.child.id())), "-T=false drops the timestamp: {first}");
+    assert!(first.starts_with(&format!("[{}] [INF] ", p.pid())), "-T=false drops the timestamp: {first}");
     assert!(log.contains("Name:     alpha"));
     let mut raw = Raw::connect(format!("127.0.0.1:{port}").parse().unwrap()).await;
     assert_eq!(raw.info_json()["server_name"], "alpha");
     raw.send(b"PING\r\n").await;
     raw.expect(b"PONG\r\n").await;
     p.wait_for_log("[DBG]");
-    rnats::signals::send(&format!("quit={}", p.child.id()), None).unwrap();
+    rnats::signals::send(&format!("quit={}", p.pid()), None).unwrap();
     assert_eq!(p.wait_exit(), 0);
     assert!(p.log_text().contains("Trapped \"interrupt\" signal"));
 }
@@ -151,7 +127,7 @@ async fn works_as_nats_server_symlink() {
     std::os::unix::fs::symlink(BIN, &link).unwrap();
     let p = Proc::start(&link, &["-p", "-1", "-a", "127.0.0.1", "--ports_file_dir", dir.path().to_str().unwrap()]);
     let port = p.port();
-    let ports_file = dir.path().join(format!("nats-server_{}.ports", p.child.id()));
+    let ports_file = dir.path().join(format!("nats-server_{}.ports", p.pid()));
     assert!(ports_file.exists(), "ports file named after the executable");
     let c = async_nats::connect(format!("127.0.0.1:{port}")).await.unwrap();
     let mut sub = c.subscribe("x").await.unwrap();
@@ -237,7 +213,7 @@ async fn trace_logs_ops_without_secrets() {
     bad.expect_close().await;
     let log = p.wait_for_log("authentication error");
     assert!(!log.contains("hunter2") && !log.contains("wrong-secret"), "no secret in the log:\n{log}");
-    let _ = p.child.kill();
+    p.signal(rustix::process::Signal::KILL);
     p.wait_exit();
 }
 
@@ -259,6 +235,6 @@ async fn violations_are_logged() {
     assert!(log.contains("authentication error - User \"bob\""), "{log}");
     assert!(log.contains("127.0.0.1:"), "the client's address is logged");
     assert!(!log.contains("not-bobs-password") && !log.contains("\"bar\""), "no secret in the log:\n{log}");
-    let _ = p.child.kill();
+    p.signal(rustix::process::Signal::KILL);
     p.wait_exit();
 }

@@ -3,7 +3,7 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::*;
 
@@ -30,14 +30,12 @@ async fn stale_connection_after_ping_max_unanswered_pings() {
     });
     let mut silent = Raw::connect(s.addr()).await;
     silent.send(C).await;
-    let started = Instant::now();
     silent.expect(b"PING\r\n").await;
     silent.expect(b"PING\r\n").await;
     silent.expect(b"-ERR 'Stale Connection'\r\n").await;
     silent.expect_close().await;
-    assert!(started.elapsed() >= Duration::from_millis(200));
     survivor.await.unwrap();
-    assert_eq!(s.server.inner().stats.stale_connections.load(std::sync::atomic::Ordering::Relaxed), 1);
+    assert_eq!(s.server.state().stats.stale_connections.load(std::sync::atomic::Ordering::Relaxed), 1);
 }
 
 #[tokio::test]
@@ -103,7 +101,7 @@ async fn max_connections() {
     use tokio::io::AsyncWriteExt;
     b.stream.shutdown().await.unwrap();
     drop(b);
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    wait_until("the closed connection is deregistered", || s.server.state().num_clients() == 1).await;
     let mut again = Raw::connect(s.addr()).await;
     again.send(b"PING\r\n").await;
     again.expect(b"PONG\r\n").await;

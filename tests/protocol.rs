@@ -94,11 +94,6 @@ fn scripts() -> Vec<(&'static str, String, String)> {
             "CONNECT {\"verbose\":false,\"pedantic\":false,\"headers\":true,\"no_responders\":true}\r\nSUB _INBOX.1 9\r\nPUB nobody _INBOX.1 2\r\nhi\r\nPING\r\n".into(),
             "HMSG _INBOX.1 9 38 38\r\nNATS/1.0 503\r\nNats-Subject: nobody\r\n\r\n\r\nPONG\r\n".into(),
         ),
-        (
-            "headers stripped for a subscriber without headers",
-            "CONNECT {\"verbose\":false,\"pedantic\":false,\"headers\":true}\r\nSUB h 1\r\nPING\r\n".into(),
-            "PONG\r\n".into(),
-        ),
         ("echo off", "CONNECT {\"verbose\":false,\"pedantic\":false,\"echo\":false}\r\nSUB e 1\r\nPUB e 1\r\nx\r\nPING\r\n".into(), "PONG\r\n".into()),
         ("case-insensitive verbs", format!("{C}sUb foo 1\r\npUb foo 1\r\nx\r\npInG\r\n"), "MSG foo 1 1\r\nx\r\nPONG\r\n".into()),
         ("empty line", "\r\n".into(), "-ERR 'Unknown Protocol Operation'\r\n<EOF>".into()),
@@ -134,6 +129,43 @@ async fn reference_agrees_with_the_table() {
         }
     }
     assert!(failures.is_empty(), "{} script(s) differ:\n{}", failures.len(), failures.join("\n"));
+}
+
+/// An HPUB reaches a subscriber that did not ask for headers as a plain MSG
+/// with the header block removed, and a subscriber that did as the HMSG.
+async fn headers_to_mixed_subscribers(addr: std::net::SocketAddr) -> (String, String) {
+    let mut plain = Raw::connect(addr).await;
+    plain.send(format!("{C}SUB h 1\r\nPING\r\n").as_bytes()).await;
+    plain.expect(b"PONG\r\n").await;
+    let mut with_headers = Raw::connect(addr).await;
+    with_headers.send(format!("{CH}SUB h 2\r\nPING\r\n").as_bytes()).await;
+    with_headers.expect(b"PONG\r\n").await;
+    let mut publisher = Raw::connect(addr).await;
+    publisher.send(format!("{CH}HPUB h r 18 20\r\nNATS/1.0\r\nA: b\r\n\r\nhi\r\nPING\r\n").as_bytes()).await;
+    publisher.expect(b"PONG\r\n").await;
+    plain.send(b"PING\r\n").await;
+    with_headers.send(b"PING\r\n").await;
+    let read_until_pong = |mut raw: Raw| async move {
+        let mut got = String::new();
+        while !got.ends_with("PONG\r\n") {
+            got.push_str(&raw.read_line().await);
+        }
+        got
+    };
+    (read_until_pong(plain).await, read_until_pong(with_headers).await)
+}
+
+#[tokio::test]
+async fn headers_stripped_for_a_subscriber_without_headers() {
+    let s = TestServer::start().await;
+    let (plain, with_headers) = headers_to_mixed_subscribers(s.addr()).await;
+    assert_eq!(plain, "MSG h 1 r 2\r\nhi\r\nPONG\r\n");
+    assert_eq!(with_headers, "HMSG h 2 r 18 20\r\nNATS/1.0\r\nA: b\r\n\r\nhi\r\nPONG\r\n");
+    let Some(reference) = Reference::start(&[]) else {
+        skip_loudly("headers_stripped_for_a_subscriber_without_headers");
+        return;
+    };
+    assert_eq!(headers_to_mixed_subscribers(reference.addr).await, (plain, with_headers));
 }
 
 /// INFO carries the reference's fields (apart from Go- and JetStream-specific

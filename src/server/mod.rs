@@ -1,16 +1,26 @@
-//! The running server: listener, connections, subscription index and shared state.
+//! The running server.
 //!
-//! Data flow: socket → [`proto`] parser → [`sublist`] match → each subscriber's
-//! [`outbound`] buffer → its socket. Options are read through an `ArcSwap`
-//! snapshot so a reload can replace them without stopping anything.
+//! Messages: socket → [`session`] (generic over the stream; role client, or
+//! route with clustering) → [`proto`] parser → the account's [`sublist`] →
+//! [`deliver`] → each subscriber's [`outbound`] buffer → its writer → socket.
+//!
+//! Configuration: one compiled [`snapshot::Snapshot`] behind an `ArcSwap`;
+//! [`ServerState::install`] swaps in a new one and wakes every connection,
+//! which adopts it at its next event.
 
+pub mod account;
 pub mod auth;
-pub mod client;
+pub mod conn;
+pub mod deliver;
 pub mod errors;
 pub mod info;
+pub mod listener;
 pub mod outbound;
 pub mod permissions;
 pub mod proto;
+pub mod responses;
+pub mod session;
+pub mod snapshot;
 pub mod stats;
 pub mod subject;
 pub mod sublist;
@@ -19,7 +29,7 @@ use std::collections::HashMap;
 use std::io;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, SystemTime};
 
@@ -27,33 +37,39 @@ use arc_swap::ArcSwap;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use tracing::{debug, error, info};
+use tracing::{error, info};
 
 use crate::options::{Options, COMPAT_VERSION};
-use auth::AuthIndex;
-use client::{ClientShared, Subscription};
+use account::{Account, GLOBAL_ACCOUNT};
+use conn::Connection;
 use info::Info;
+use snapshot::Snapshot;
 use stats::ServerStats;
-use sublist::Sublist;
 
 /// How long a graceful stop waits for connections to flush and close.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
 /// State shared by every task of one server.
-pub struct ServerInner {
-    /// The current options. Readers `load()` a snapshot; a reload `store()`s.
-    pub opts: ArcSwap<Options>,
-    /// Credentials and compiled permissions for the current options.
-    pub auth: ArcSwap<AuthIndex>,
+pub struct ServerState {
+    /// The current configuration. Sessions `load` it when they notice a new
+    /// generation; only [`ServerState::install`] stores.
+    snapshot: ArcSwap<Snapshot>,
+    /// The current snapshot's generation, readable with one relaxed load so
+    /// sessions can check for a new snapshot once per read chunk for free.
+    generation: AtomicU64,
+    pub id: String,
+    pub name: String,
+    /// The global account `$G`, the only one until accounts are supported.
+    pub global: Arc<Account>,
+    /// Live client connections by id. A std mutex, taken on connect,
+    /// disconnect and by whole-server walks (reload, monitoring), never per
+    /// message and never across an `.await`.
+    clients: Mutex<HashMap<u64, Arc<Connection>>>,
+    next_cid: AtomicU64,
+    pub stats: Arc<ServerStats>,
     /// Bounds concurrent bcrypt checks, so a connection storm leaves CPU for
     /// message traffic.
     pub bcrypt_slots: Arc<tokio::sync::Semaphore>,
-    pub id: String,
-    pub name: String,
-    pub sublist: Sublist<Subscription>,
-    pub clients: Mutex<HashMap<u64, Arc<ClientShared>>>,
-    pub next_cid: AtomicU64,
-    pub stats: Arc<ServerStats>,
     pub shutdown: CancellationToken,
     pub tracker: TaskTracker,
     pub start: SystemTime,
@@ -61,10 +77,57 @@ pub struct ServerInner {
     client_addr: OnceLock<SocketAddr>,
 }
 
-impl ServerInner {
-    /// The INFO a new client receives.
-    pub fn client_info(&self, cid: u64, addr: SocketAddr, nonce: Option<&str>) -> Info {
-        let opts = self.opts.load();
+impl ServerState {
+    /// The shared state of a server that runs `opts` (already validated),
+    /// before any listener exists. Sessions can be served on it directly,
+    /// which is how tests drive one over an in-memory stream.
+    pub fn new(opts: Options, id: String, name: String) -> Arc<ServerState> {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        Arc::new(ServerState {
+            snapshot: ArcSwap::from_pointee(Snapshot::compile(opts, 1, None)),
+            generation: AtomicU64::new(1),
+            id,
+            name,
+            global: Arc::new(Account::new(GLOBAL_ACCOUNT)),
+            clients: Mutex::new(HashMap::new()),
+            // Ids 1-4 are internal clients in nats-server; keeping the same
+            // first id makes logs and /connz line up between the two.
+            next_cid: AtomicU64::new(5),
+            stats: Arc::new(ServerStats::default()),
+            bcrypt_slots: Arc::new(tokio::sync::Semaphore::new(cores.saturating_sub(1).max(1))),
+            shutdown: CancellationToken::new(),
+            tracker: TaskTracker::new(),
+            start: SystemTime::now(),
+            client_addr: OnceLock::new(),
+        })
+    }
+
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        self.snapshot.load_full()
+    }
+
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    /// Makes `snapshot` current (its generation must be the next one) and
+    /// wakes every connection so that it adopts it promptly.
+    pub fn install(&self, snapshot: Snapshot) {
+        let generation = snapshot.generation;
+        self.snapshot.store(Arc::new(snapshot));
+        self.generation.store(generation, Ordering::Release);
+        for conn in self.connections() {
+            conn.events.notify_one();
+        }
+    }
+
+    pub fn next_cid(&self) -> u64 {
+        self.next_cid.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// The INFO a client receives.
+    pub fn client_info(&self, snap: &Snapshot, cid: u64, addr: SocketAddr, nonce: Option<&str>) -> Info {
+        let opts = &snap.opts;
         let port = self.client_addr.get().map_or(0, |a| a.port());
         Info {
             server_id: self.id.clone(),
@@ -75,13 +138,33 @@ impl ServerInner {
             host: opts.host.clone(),
             port,
             headers: !opts.no_header_support,
-            auth_required: self.auth.load().required(),
+            auth_required: snap.auth.required(),
             max_payload: opts.max_payload,
             client_id: cid,
             client_ip: addr.ip().to_string(),
             nonce: nonce.unwrap_or_default().to_string(),
             ..Info::default()
         }
+    }
+
+    /// Adds a client to the registry unless `max_connections` (0 = no limit)
+    /// are already connected.
+    pub fn register(&self, conn: &Arc<Connection>, max_connections: usize) -> bool {
+        let mut clients = self.clients.lock().unwrap_or_else(|e| e.into_inner());
+        if max_connections > 0 && clients.len() >= max_connections {
+            return false;
+        }
+        clients.insert(conn.cid, conn.clone());
+        true
+    }
+
+    pub fn unregister(&self, conn: &Connection) {
+        self.clients.lock().unwrap_or_else(|e| e.into_inner()).remove(&conn.cid);
+    }
+
+    /// The live client connections, in no particular order.
+    pub fn connections(&self) -> Vec<Arc<Connection>> {
+        self.clients.lock().unwrap_or_else(|e| e.into_inner()).values().cloned().collect()
     }
 
     pub fn num_clients(&self) -> usize {
@@ -91,7 +174,7 @@ impl ServerInner {
 
 /// A started server. Dropping it does not stop it; call [`Server::shutdown`].
 pub struct Server {
-    inner: Arc<ServerInner>,
+    state: Arc<ServerState>,
     addr: SocketAddr,
     ports_file: Option<PathBuf>,
 }
@@ -127,25 +210,8 @@ impl Server {
         let ports_dir = opts.ports_file_dir.clone();
         let host = opts.host.clone();
 
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let inner = Arc::new(ServerInner {
-            auth: ArcSwap::from_pointee(AuthIndex::new(&opts)),
-            bcrypt_slots: Arc::new(tokio::sync::Semaphore::new(cores.saturating_sub(1).max(1))),
-            opts: ArcSwap::from_pointee(opts),
-            id,
-            name,
-            sublist: Sublist::new(),
-            clients: Mutex::new(HashMap::new()),
-            // Ids 1-4 are internal clients in nats-server; keeping the same
-            // first id makes logs and /connz line up between the two.
-            next_cid: AtomicU64::new(5),
-            stats: Arc::new(ServerStats::default()),
-            shutdown: CancellationToken::new(),
-            tracker: TaskTracker::new(),
-            start: SystemTime::now(),
-            client_addr: OnceLock::new(),
-        });
-        let _ = inner.client_addr.set(addr);
+        let state = ServerState::new(opts, id, name);
+        let _ = state.client_addr.set(addr);
 
         if let Some(pid_file) = pid_file {
             std::fs::write(&pid_file, std::process::id().to_string())
@@ -158,8 +224,8 @@ impl Server {
         };
         info!("Server is ready");
 
-        inner.tracker.spawn(accept_loop(inner.clone(), listener));
-        Ok(Server { inner, addr, ports_file })
+        state.tracker.spawn(listener::accept_clients(state.clone(), listener));
+        Ok(Server { state, addr, ports_file })
     }
 
     /// The address the client listener is bound to.
@@ -167,17 +233,17 @@ impl Server {
         self.addr
     }
 
-    pub fn inner(&self) -> &Arc<ServerInner> {
-        &self.inner
+    pub fn state(&self) -> &Arc<ServerState> {
+        &self.state
     }
 
     /// Stops accepting, lets every connection flush its pending output, closes
     /// them, and waits (bounded) for all tasks to end.
     pub async fn shutdown(&self) {
         info!("Initiating Shutdown...");
-        self.inner.shutdown.cancel();
-        self.inner.tracker.close();
-        if tokio::time::timeout(SHUTDOWN_GRACE, self.inner.tracker.wait()).await.is_err() {
+        self.state.shutdown.cancel();
+        self.state.tracker.close();
+        if tokio::time::timeout(SHUTDOWN_GRACE, self.state.tracker.wait()).await.is_err() {
             error!("Timed out waiting for connections to close");
         }
         if let Some(p) = &self.ports_file {
@@ -185,28 +251,6 @@ impl Server {
         }
         info!("Server Exiting..");
     }
-}
-
-async fn accept_loop(inner: Arc<ServerInner>, listener: TcpListener) {
-    let mut backoff = Duration::from_millis(10);
-    loop {
-        tokio::select! {
-            _ = inner.shutdown.cancelled() => break,
-            r = listener.accept() => match r {
-                Ok((stream, addr)) => {
-                    backoff = Duration::from_millis(10);
-                    inner.tracker.spawn(client::run(inner.clone(), stream, addr));
-                }
-                Err(e) => {
-                    // Out of file descriptors and the like: back off, keep serving.
-                    error!("Temporary Client Accept Error ({e}), sleeping {}ms", backoff.as_millis());
-                    tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(Duration::from_secs(1));
-                }
-            }
-        }
-    }
-    debug!("Client accept loop exiting..");
 }
 
 /// `<dir>/<exe>_<pid>.ports`, as nats-server writes it, so harnesses that start

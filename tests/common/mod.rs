@@ -5,7 +5,6 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use rnats::options::{Options, Port};
@@ -52,6 +51,17 @@ impl TestServer {
 
     pub async fn client(&self) -> async_nats::Client {
         async_nats::connect(self.url()).await.expect("client connects")
+    }
+}
+
+/// Polls `cond` until it holds; fails the test after [`WAIT`]. For state the
+/// server settles asynchronously (a subscription removed after the client's
+/// last message, a connection deregistered after its socket closed).
+pub async fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + WAIT;
+    while !cond() {
+        assert!(Instant::now() < deadline, "timed out waiting until {what}");
+        tokio::time::sleep(Duration::from_millis(5)).await;
     }
 }
 
@@ -173,7 +183,7 @@ pub fn normalise_info(text: &str) -> String {
 
 /// The reference nats-server binary, if installed (same lookup as `rnats bench`).
 pub fn reference_binary() -> Option<PathBuf> {
-    rnats::bench::reference_binary()
+    rnats::spawn::reference_binary()
 }
 
 /// Prints a loud notice that a differential test is being skipped; under
@@ -192,46 +202,15 @@ pub fn skip_loudly(test: &str) {
 
 /// A reference nats-server on a random loopback port; killed on drop.
 pub struct Reference {
-    child: Child,
+    pub process: rnats::spawn::ServerProcess,
     pub addr: SocketAddr,
-    _dir: tempfile::TempDir,
 }
 
 impl Reference {
     pub fn start(extra_args: &[&str]) -> Option<Reference> {
         let bin = reference_binary()?;
-        let dir = tempfile::tempdir().expect("tempdir");
-        let child = Command::new(bin)
-            .args(["-a", "127.0.0.1", "-p", "-1", "--ports_file_dir"])
-            .arg(dir.path())
-            .args(extra_args)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("reference starts");
-        // Owned from here on, so a failed wait below still kills it (Drop).
-        let mut reference = Reference { child, addr: ([127, 0, 0, 1], 0).into(), _dir: dir };
-        let deadline = Instant::now() + WAIT;
-        loop {
-            let ports = std::fs::read_dir(reference._dir.path())
-                .ok()
-                .and_then(|mut d| d.next())
-                .and_then(|e| e.ok())
-                .and_then(|e| std::fs::read_to_string(e.path()).ok())
-                .and_then(|s| serde_json::from_str::<serde_json::Value>(&s).ok());
-            if let Some(url) = ports.as_ref().and_then(|p| p["nats"][0].as_str()) {
-                reference.addr = url.trim_start_matches("nats://").parse().expect("ports file address");
-                return Some(reference);
-            }
-            assert!(Instant::now() < deadline, "reference did not write its ports file");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for Reference {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        let process = rnats::spawn::Spawn::new(&bin).args(extra_args).start().expect("reference starts");
+        let addr = process.addr;
+        Some(Reference { process, addr })
     }
 }

@@ -1,0 +1,276 @@
+//! The part of a connection that other tasks touch: its outbound buffer and
+//! close state, its subscriptions, its counters and what it said about itself.
+//! The connection's own session task holds everything else privately.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use tokio::sync::Notify;
+use tracing::info;
+
+use super::account::Account;
+use super::errors::CloseReason;
+use super::outbound::Outbound;
+use super::responses::ReplyGrants;
+use super::stats::ServerStats;
+use super::sublist::Sublist;
+
+/// What is at the other end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnKind {
+    Client,
+    /// Another server of the cluster.
+    Route,
+}
+
+/// What the client told us about itself, for monitoring and logs.
+#[derive(Debug, Default, Clone)]
+pub struct ClientMeta {
+    pub name: String,
+    pub lang: String,
+    pub version: String,
+    pub user: String,
+    pub rtt: Option<Duration>,
+}
+
+#[derive(Debug)]
+pub struct Connection {
+    pub cid: u64,
+    pub kind: ConnKind,
+    pub addr: SocketAddr,
+    pub start: SystemTime,
+    /// `"<ip>:<port> - cid:<n>"`, the prefix of every log line about it.
+    pub log_prefix: String,
+    pub account: Arc<Account>,
+    /// Bytes owed to the peer, and the connection's close state.
+    pub outbound: Outbound,
+    /// Wakes the session task: the connection is closing, or a new config
+    /// snapshot is in place. `Notify` keeps a permit, so none is lost.
+    pub events: Notify,
+    /// Subscriptions by sid. Taken by the owner (SUB/UNSUB) and by whoever
+    /// removes a subscription (auto-unsubscribe reached during delivery).
+    pub subs: Mutex<HashMap<Box<[u8]>, Arc<Subscription>>>,
+    /// Whether the client said `headers:true`; read by publishers.
+    headers: AtomicBool,
+    /// Set while the connection sits in some publisher's flush list, so one
+    /// read chunk wakes it once however many messages it got.
+    flush_queued: AtomicBool,
+    /// Incoming totals, folded in once per read chunk by the owner.
+    pub in_msgs: AtomicU64,
+    pub in_bytes: AtomicU64,
+    pub meta: Mutex<ClientMeta>,
+    /// Reply subjects it may answer under `allow_responses`.
+    pub replies: ReplyGrants,
+    stats: Arc<ServerStats>,
+}
+
+impl Connection {
+    pub fn new(
+        cid: u64,
+        kind: ConnKind,
+        addr: SocketAddr,
+        account: Arc<Account>,
+        stats: Arc<ServerStats>,
+    ) -> Connection {
+        let tag = match kind {
+            ConnKind::Client => "cid",
+            ConnKind::Route => "rid",
+        };
+        Connection {
+            cid,
+            kind,
+            addr,
+            start: SystemTime::now(),
+            log_prefix: format!("{addr} - {tag}:{cid}"),
+            account,
+            outbound: Outbound::default(),
+            events: Notify::new(),
+            subs: Mutex::new(HashMap::new()),
+            headers: AtomicBool::new(false),
+            flush_queued: AtomicBool::new(false),
+            in_msgs: AtomicU64::new(0),
+            in_bytes: AtomicU64::new(0),
+            meta: Mutex::new(ClientMeta::default()),
+            replies: ReplyGrants::default(),
+            stats,
+        }
+    }
+
+    pub fn headers(&self) -> bool {
+        self.headers.load(Ordering::Relaxed)
+    }
+
+    pub fn set_headers(&self, on: bool) {
+        self.headers.store(on, Ordering::Relaxed);
+    }
+
+    /// Marks the connection as waiting for a wakeup at the end of the
+    /// current read chunk; false if it already was.
+    pub fn mark_flush_queued(&self) -> bool {
+        !self.flush_queued.swap(true, Ordering::AcqRel)
+    }
+
+    /// Wakes the writer at the end of a read chunk.
+    pub fn flush(&self) {
+        // Clear before waking: a publisher that appends after the clear
+        // queues its own wakeup; one that appended before is covered by ours.
+        self.flush_queued.store(false, Ordering::Release);
+        self.outbound.wake_writer();
+    }
+
+    /// Closes after the writer has sent what is queued.
+    pub fn close(&self, reason: CloseReason) {
+        self.outbound.close(reason, false);
+        self.events.notify_one();
+    }
+
+    /// Closes now, dropping queued output.
+    pub fn close_now(&self, reason: CloseReason) {
+        self.outbound.close(reason, true);
+        self.events.notify_one();
+    }
+
+    pub fn close_reason(&self) -> Option<CloseReason> {
+        self.outbound.close_reason()
+    }
+
+    pub fn is_closing(&self) -> bool {
+        self.outbound.is_closing()
+    }
+
+    /// A publisher found this connection's buffer over `max_pending`.
+    pub fn slow_consumer_pending(&self, max_pending: usize) {
+        if self.outbound.close(CloseReason::SlowConsumerPendingBytes, true) {
+            self.stats.slow_consumers.fetch_add(1, Ordering::Relaxed);
+            info!("{} - Slow Consumer Detected: MaxPending of {} Exceeded", self.log_prefix, max_pending);
+        }
+        self.events.notify_one();
+    }
+
+    /// The writer could not finish a write within the write deadline.
+    pub fn slow_consumer_write_deadline(&self, deadline: Duration, bytes: usize) {
+        if self.outbound.close(CloseReason::SlowConsumerWriteDeadline, true) {
+            self.stats.slow_consumers.fetch_add(1, Ordering::Relaxed);
+            info!(
+                "{} - Slow Consumer Detected: WriteDeadline of {} exceeded with 1 chunks of {} total bytes.",
+                self.log_prefix,
+                crate::options::format_duration(deadline),
+                bytes
+            );
+        }
+        self.events.notify_one();
+    }
+
+    pub fn num_subs(&self) -> usize {
+        self.subs.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    /// Removes one subscription (UNSUB, auto-unsubscribe reached, or a
+    /// permission withdrawn by a reload) from the account's index and from
+    /// this connection.
+    pub fn remove_subscription(&self, sub: &Arc<Subscription>) {
+        if sub.removed.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        self.account.sublist.remove(&sub.subject, sub.queue.as_deref(), sub);
+        let mut subs = self.subs.lock().unwrap_or_else(|e| e.into_inner());
+        if subs.get(&sub.sid).is_some_and(|s| Arc::ptr_eq(s, sub)) {
+            subs.remove(&sub.sid);
+        }
+    }
+
+    /// Drops every subscription (the connection is gone).
+    pub fn remove_all_subscriptions(&self) {
+        let subs: Vec<Arc<Subscription>> =
+            self.subs.lock().unwrap_or_else(|e| e.into_inner()).drain().map(|(_, s)| s).collect();
+        for sub in subs {
+            if !sub.removed.swap(true, Ordering::AcqRel) {
+                self.account.sublist.remove(&sub.subject, sub.queue.as_deref(), &sub);
+            }
+        }
+    }
+}
+
+/// A subscription, shared by the owning connection (its `subs` map), the
+/// account's index, and any match results cached by publishers.
+#[derive(Debug)]
+pub struct Subscription {
+    pub conn: Arc<Connection>,
+    pub subject: Box<[u8]>,
+    pub queue: Option<Box<[u8]>>,
+    pub sid: Box<[u8]>,
+    /// Auto-unsubscribe after this many messages; 0 means no limit.
+    max: AtomicU64,
+    delivered: AtomicU64,
+    /// Set when removed, so publishers holding a cached result skip it.
+    removed: AtomicBool,
+    /// For a wildcard subscription overlapping the owner's subscribe deny
+    /// list: messages matching it are not delivered.
+    pub deny_filter: Option<Arc<Sublist<()>>>,
+}
+
+/// Whether a message may go to a subscription, given its auto-unsubscribe limit.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Take {
+    /// Deliver it.
+    Yes,
+    /// Deliver it; it is the last one, remove the subscription afterwards.
+    Last,
+    /// Do not deliver: the subscription is gone or used up.
+    No,
+}
+
+impl Subscription {
+    pub fn new(
+        conn: Arc<Connection>,
+        subject: &[u8],
+        queue: Option<&[u8]>,
+        sid: &[u8],
+        deny_filter: Option<Arc<Sublist<()>>>,
+    ) -> Subscription {
+        Subscription {
+            conn,
+            subject: subject.into(),
+            queue: queue.map(Into::into),
+            sid: sid.into(),
+            max: AtomicU64::new(0),
+            delivered: AtomicU64::new(0),
+            removed: AtomicBool::new(false),
+            deny_filter,
+        }
+    }
+
+    pub fn delivered(&self) -> u64 {
+        self.delivered.load(Ordering::Relaxed)
+    }
+
+    pub fn max(&self) -> u64 {
+        self.max.load(Ordering::Relaxed)
+    }
+
+    pub fn set_max(&self, max: u64) {
+        self.max.store(max, Ordering::Relaxed);
+    }
+
+    pub fn is_removed(&self) -> bool {
+        self.removed.load(Ordering::Relaxed)
+    }
+
+    /// Counts one delivery against the auto-unsubscribe limit.
+    pub fn take(&self) -> Take {
+        if self.is_removed() {
+            return Take::No;
+        }
+        let max = self.max.load(Ordering::Relaxed);
+        let n = self.delivered.fetch_add(1, Ordering::Relaxed) + 1;
+        match max {
+            0 => Take::Yes,
+            m if n < m => Take::Yes,
+            m if n == m => Take::Last,
+            _ => Take::No,
+        }
+    }
+}

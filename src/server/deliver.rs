@@ -1,0 +1,167 @@
+//! Fan-out of one published message: match the subject in the account's
+//! index, skip what the subscriber may not receive, push the encoded message
+//! to each chosen subscriber's outbound buffer, and remember whom to wake.
+//!
+//! A [`Fanout`] belongs to one session (a client today, a route later) and is
+//! reused for every message it publishes: the match cache, the list of
+//! connections to wake and the counters live here, so delivering a message
+//! allocates nothing and writes no shared counter. Woken connections and the
+//! counters are settled once per read chunk by [`Fanout::finish_batch`].
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use super::account::Account;
+use super::conn::{Connection, Subscription, Take};
+use super::outbound::Pushed;
+use super::stats::ServerStats;
+use super::sublist::MatchCache;
+
+/// One message as published.
+#[derive(Debug, Clone, Copy)]
+pub struct Message<'a> {
+    pub subject: &'a [u8],
+    pub reply: Option<&'a [u8]>,
+    /// For HPUB: the size of the header block at the start of `payload`.
+    pub header_len: Option<usize>,
+    pub payload: &'a [u8],
+}
+
+/// Counters of one read chunk, added to the shared totals once.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Batch {
+    pub in_msgs: u64,
+    pub in_bytes: u64,
+    pub out_msgs: u64,
+    pub out_bytes: u64,
+}
+
+/// Who is publishing, for the rules that depend on it.
+#[derive(Debug, Clone, Copy)]
+pub struct Publisher<'a> {
+    pub conn: &'a Arc<Connection>,
+    /// `echo:false` in CONNECT: skip the publisher's own subscriptions.
+    pub echo: bool,
+    /// The publisher's current `max_pending` for subscribers' buffers.
+    pub max_pending: usize,
+}
+
+pub struct Fanout {
+    cache: MatchCache<Subscription>,
+    /// Connections with output queued during this read chunk.
+    to_wake: Vec<Arc<Connection>>,
+    pub batch: Batch,
+    rng: u64,
+}
+
+impl Default for Fanout {
+    fn default() -> Self {
+        Fanout {
+            cache: MatchCache::default(),
+            to_wake: Vec::new(),
+            batch: Batch::default(),
+            rng: rand::random::<u64>() | 1,
+        }
+    }
+}
+
+impl Fanout {
+    /// Delivers `msg` to every plain subscriber and to one member of each
+    /// queue group of `account`. Returns whether anyone got it.
+    pub fn publish(&mut self, account: &Account, msg: &Message<'_>, from: Publisher<'_>) -> bool {
+        let result = self.cache.get(&account.sublist, msg.subject);
+        let mut delivered = false;
+        for sub in &result.psubs {
+            delivered |= self.deliver_to(sub, msg, from);
+        }
+        for group in &result.qsubs {
+            let n = group.members.len();
+            // A random start, then the first member able to take it.
+            let start = (self.next_rand() % n as u64) as usize;
+            for i in 0..n {
+                if self.deliver_to(&group.members[(start + i) % n], msg, from) {
+                    delivered = true;
+                    break;
+                }
+            }
+        }
+        delivered
+    }
+
+    fn deliver_to(&mut self, sub: &Arc<Subscription>, msg: &Message<'_>, from: Publisher<'_>) -> bool {
+        let conn = &sub.conn;
+        if !from.echo && Arc::ptr_eq(conn, from.conn) {
+            return false;
+        }
+        if let Some(deny) = &sub.deny_filter {
+            if !deny.match_subject(msg.subject).psubs.is_empty() {
+                return false;
+            }
+        }
+        let take = sub.take();
+        if take == Take::No {
+            return false;
+        }
+        // Headers go to subscribers that asked for them; others get the
+        // payload alone, as a plain MSG.
+        let (header_len, payload) = match msg.header_len {
+            Some(h) if !conn.headers() => (None, &msg.payload[h..]),
+            h => (h, msg.payload),
+        };
+        match conn.outbound.push_msg(msg.subject, &sub.sid, msg.reply, header_len, payload, from.max_pending) {
+            Pushed::Queued => {
+                if let (Some(reply), true) = (msg.reply, conn.replies.enabled()) {
+                    conn.replies.grant(reply);
+                }
+                self.batch.out_msgs += 1;
+                self.batch.out_bytes += payload.len() as u64;
+                self.wake_later(conn);
+            }
+            Pushed::SlowConsumer => {
+                conn.slow_consumer_pending(from.max_pending);
+                return false;
+            }
+            Pushed::Closed => return false,
+        }
+        if take == Take::Last {
+            conn.remove_subscription(sub);
+        }
+        true
+    }
+
+    /// Queues `conn` to be woken at the end of this read chunk.
+    pub fn wake_later(&mut self, conn: &Arc<Connection>) {
+        if conn.mark_flush_queued() {
+            self.to_wake.push(conn.clone());
+        }
+    }
+
+    /// Ends a read chunk: wakes every connection written to during it, once,
+    /// and adds the chunk's counters to the shared totals.
+    pub fn finish_batch(&mut self, publisher: &Connection, stats: &ServerStats) {
+        for conn in self.to_wake.drain(..) {
+            conn.flush();
+        }
+        let b = std::mem::take(&mut self.batch);
+        if b.in_msgs > 0 {
+            publisher.in_msgs.fetch_add(b.in_msgs, Ordering::Relaxed);
+            publisher.in_bytes.fetch_add(b.in_bytes, Ordering::Relaxed);
+            stats.in_msgs.fetch_add(b.in_msgs, Ordering::Relaxed);
+            stats.in_bytes.fetch_add(b.in_bytes, Ordering::Relaxed);
+        }
+        if b.out_msgs > 0 {
+            stats.out_msgs.fetch_add(b.out_msgs, Ordering::Relaxed);
+            stats.out_bytes.fetch_add(b.out_bytes, Ordering::Relaxed);
+        }
+    }
+
+    fn next_rand(&mut self) -> u64 {
+        // xorshift64: queue member choice needs speed, not cryptography.
+        let mut x = self.rng;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.rng = x;
+        x
+    }
+}

@@ -1,0 +1,340 @@
+//! A connection's session: its whole life, from the accepted socket to the
+//! close, over any [`Transport`] (TCP now; TLS and in-memory streams too).
+//!
+//! Life cycle: accepted → INFO sent (in clear text, before any TLS upgrade)
+//! → authenticated → closing with a reason. Two tasks serve a connection:
+//! this one reads, parses and acts on every op of a read chunk, and the
+//! writer task ([`crate::server::outbound`]) drains the outbound buffer. A
+//! publisher therefore never waits on a subscriber's socket.
+//!
+//! What the connection's ops mean depends on its role: a client today, a
+//! route (another server) with clustering. The loop, the timers, the limits
+//! and the snapshot handling are the same for both.
+
+pub mod client;
+pub mod trace;
+pub mod transport;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::time::Instant;
+
+use bytes::{Buf, BytesMut};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tracing::{debug, error};
+
+use super::conn::{ConnKind, Connection};
+use super::deliver::Fanout;
+use super::errors::*;
+use super::outbound::WriteEnd;
+use super::proto::{self, Limits, Op, ParseError, Parsed};
+use super::snapshot::Snapshot;
+use super::ServerState;
+use crate::options::FIRST_PING_INTERVAL;
+use client::ClientState;
+pub use transport::Transport;
+
+/// Read buffer sizes: start small so idle connections stay cheap, grow while
+/// reads fill the buffer, as nats-server does (512 B to 64 KiB).
+const MIN_READ: usize = 512;
+const MAX_READ: usize = 64 * 1024;
+
+/// Where a connection is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    Accepted,
+    InfoSent,
+    Authenticated,
+    Closing(CloseReason),
+}
+
+/// What a connection's ops mean.
+pub(crate) enum Role {
+    Client(ClientState),
+}
+
+/// The session state every role uses.
+pub(crate) struct Core {
+    pub server: Arc<ServerState>,
+    pub conn: Arc<Connection>,
+    /// The configuration this session currently runs under.
+    pub snap: Arc<Snapshot>,
+    pub limits: Limits,
+    pub fanout: Fanout,
+    pub phase: Phase,
+    /// Whether the peer must authenticate before anything else.
+    pub auth_required: bool,
+    /// `-V`: log every protocol op, as nats-server's trace does.
+    pub trace: bool,
+    pings_out: u32,
+    ping_sent_at: Option<Instant>,
+    last_read: Instant,
+}
+
+impl Core {
+    fn new(server: Arc<ServerState>, conn: Arc<Connection>, snap: Arc<Snapshot>) -> Core {
+        Core {
+            limits: snap.client_limits(),
+            auth_required: snap.auth.required(),
+            trace: snap.opts.trace,
+            server,
+            conn,
+            snap,
+            fanout: Fanout::default(),
+            phase: Phase::InfoSent,
+            pings_out: 0,
+            ping_sent_at: None,
+            last_read: Instant::now(),
+        }
+    }
+
+    /// Queues protocol bytes for the peer; the writer is woken at the end of
+    /// the read chunk.
+    pub fn send(&mut self, bytes: &[u8]) {
+        if self.trace {
+            trace::trace_out(&self.conn.log_prefix, bytes);
+        }
+        self.conn.outbound.push_proto(bytes);
+        let conn = self.conn.clone();
+        self.fanout.wake_later(&conn);
+    }
+
+    pub fn send_err(&mut self, text: &str) {
+        self.send(&err_line(text));
+    }
+
+    /// Ends a read chunk (or a timer event): wakes every connection written
+    /// to, and settles the counters.
+    pub fn finish_batch(&mut self) {
+        self.fanout.finish_batch(&self.conn, &self.server.stats);
+    }
+
+    /// Adopts the server's newest snapshot, if there is a newer one. Returns
+    /// the previous one when it changed.
+    fn take_new_snapshot(&mut self) -> Option<Arc<Snapshot>> {
+        if self.server.generation() == self.snap.generation {
+            return None;
+        }
+        let new = self.server.snapshot();
+        if new.generation == self.snap.generation {
+            return None;
+        }
+        self.limits = new.client_limits();
+        self.trace = new.opts.trace;
+        Some(std::mem::replace(&mut self.snap, new))
+    }
+
+    fn on_parse_error(&mut self, e: ParseError) -> CloseReason {
+        error!("{} - {}", self.conn.log_prefix, e);
+        match e {
+            ParseError::UnknownOp { .. } => {
+                self.send_err(ERR_UNKNOWN_OP);
+                CloseReason::ParseError
+            }
+            ParseError::MaxControlLine => {
+                self.send_err(ERR_MAX_CONTROL_LINE);
+                CloseReason::MaxControlLineExceeded
+            }
+            ParseError::MaxPayload { .. } => {
+                self.send_err(ERR_MAX_PAYLOAD);
+                CloseReason::MaxPayloadExceeded
+            }
+            ParseError::BadArgs { .. } => CloseReason::ProtocolViolation,
+        }
+    }
+
+    /// The ping timer fired: ping the peer, or close it as stale when too
+    /// many pings went unanswered.
+    fn on_ping_timer(&mut self) -> Result<(), CloseReason> {
+        let rtt_known = self.conn.meta.lock().unwrap_or_else(|e| e.into_inner()).rtt.is_some();
+        // Skip the ping while the peer is sending: it is evidently alive.
+        if rtt_known && self.last_read.elapsed() < self.snap.opts.ping_interval {
+            return Ok(());
+        }
+        if self.pings_out + 1 > self.snap.opts.ping_max {
+            debug!("{} - Stale Client Connection - Closing", self.conn.log_prefix);
+            self.server.stats.stale_connections.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            self.send_err(ERR_STALE_CONNECTION);
+            return Err(CloseReason::StaleConnection);
+        }
+        self.pings_out += 1;
+        self.ping_sent_at = Some(Instant::now());
+        self.send(b"PING\r\n");
+        Ok(())
+    }
+
+    /// The peer answered a PING.
+    pub fn on_pong(&mut self) {
+        self.pings_out = 0;
+        if let Some(sent) = self.ping_sent_at.take() {
+            self.conn.meta.lock().unwrap_or_else(|e| e.into_inner()).rtt = Some(sent.elapsed());
+        }
+    }
+}
+
+/// Serves one accepted client connection until it closes.
+pub async fn serve_client<S: Transport>(server: Arc<ServerState>, mut stream: S, addr: SocketAddr) {
+    let snap = server.snapshot();
+    let cid = server.next_cid();
+    let conn = Arc::new(Connection::new(cid, ConnKind::Client, addr, server.global.clone(), server.stats.clone()));
+    let nonce = snap.auth.needs_nonce().then(super::auth::new_nonce);
+    let info = server.client_info(&snap, cid, addr, nonce.as_deref()).to_line();
+    server.stats.total_connections.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let admitted = server.register(&conn, snap.opts.max_connections);
+
+    // INFO goes out in clear text before anything else; a TLS upgrade, when
+    // configured, happens right here, before the stream is split.
+    let deadline = snap.opts.write_deadline;
+    let info_sent = matches!(tokio::time::timeout(deadline, stream.write_all(&info)).await, Ok(Ok(())));
+    if !admitted {
+        error!("{} - {}", conn.log_prefix, ERR_MAX_CONNECTIONS);
+        let _ = tokio::time::timeout(deadline, stream.write_all(&err_line(ERR_MAX_CONNECTIONS))).await;
+        let _ = tokio::time::timeout(deadline, stream.shutdown()).await;
+        return;
+    }
+    if !info_sent {
+        server.unregister(&conn);
+        return;
+    }
+    debug!("{} - Client connection created", conn.log_prefix);
+
+    let (rd, wr) = stream.split();
+    let writer = server.tracker.spawn(run_writer(server.clone(), conn.clone(), wr));
+    let mut core = Core::new(server.clone(), conn.clone(), snap);
+    let mut role = Role::Client(ClientState::new(nonce));
+    let reason = read_loop(&mut core, &mut role, rd).await;
+    core.phase = Phase::Closing(reason);
+    conn.close(reason);
+    conn.remove_all_subscriptions();
+    server.unregister(&conn);
+    core.finish_batch();
+    let _ = writer.await;
+    let reason = conn.close_reason().unwrap_or(reason);
+    debug!("{} - Client connection closed: {}", conn.log_prefix, reason.as_str());
+}
+
+/// The writer task: drains the outbound buffer, and turns how it ended into
+/// the connection's close reason.
+async fn run_writer<W: AsyncWrite + Unpin>(server: Arc<ServerState>, conn: Arc<Connection>, wr: W) {
+    let end = conn.outbound.write_loop(wr, || server.snapshot().opts.write_deadline).await;
+    match end {
+        WriteEnd::Closed => {}
+        WriteEnd::Error => conn.close_now(CloseReason::WriteError),
+        WriteEnd::Deadline { bytes } => {
+            conn.slow_consumer_write_deadline(server.snapshot().opts.write_deadline, bytes);
+        }
+    }
+}
+
+/// Reads and acts until the connection must close; returns why.
+async fn read_loop<R: AsyncRead + Unpin>(core: &mut Core, role: &mut Role, mut rd: R) -> CloseReason {
+    let mut buf = BytesMut::with_capacity(MIN_READ);
+    let mut read_size = MIN_READ;
+    let mut ping_interval = core.snap.opts.ping_interval;
+    let ping = tokio::time::sleep(FIRST_PING_INTERVAL.min(ping_interval));
+    tokio::pin!(ping);
+    let auth_deadline = tokio::time::sleep(core.snap.opts.authorization.timeout);
+    tokio::pin!(auth_deadline);
+    let conn = core.conn.clone();
+    let shutdown = core.server.shutdown.clone();
+    loop {
+        if buf.capacity() - buf.len() < read_size / 2 {
+            buf.reserve(read_size);
+        }
+        let awaiting_auth = core.auth_required && core.phase != Phase::Authenticated;
+        let n = tokio::select! {
+            biased;
+            _ = conn.events.notified() => {
+                if let Some(reason) = conn.close_reason() {
+                    return reason;
+                }
+                if let Err(reason) = adopt_snapshot(core, role).await {
+                    core.finish_batch();
+                    return reason;
+                }
+                if core.snap.opts.ping_interval != ping_interval {
+                    ping_interval = core.snap.opts.ping_interval;
+                    ping.as_mut().reset(tokio::time::Instant::now() + ping_interval);
+                }
+                core.finish_batch();
+                continue;
+            }
+            _ = shutdown.cancelled() => return CloseReason::ServerShutdown,
+            r = rd.read_buf(&mut buf) => match r {
+                Ok(0) => return CloseReason::ClientClosed,
+                Ok(n) => n,
+                Err(_) => return CloseReason::ReadError,
+            },
+            _ = &mut ping => {
+                ping_interval = core.snap.opts.ping_interval;
+                ping.as_mut().reset(tokio::time::Instant::now() + ping_interval);
+                let r = core.on_ping_timer();
+                core.finish_batch();
+                match r {
+                    Ok(()) => continue,
+                    Err(reason) => return reason,
+                }
+            }
+            _ = &mut auth_deadline, if awaiting_auth => {
+                debug!("{} - Authentication Timeout", conn.log_prefix);
+                core.send_err(ERR_AUTH_TIMEOUT);
+                core.finish_batch();
+                return CloseReason::AuthenticationTimeout;
+            }
+        };
+        core.last_read = Instant::now();
+        if n >= read_size && read_size < MAX_READ {
+            read_size *= 2;
+        } else if n < read_size / 4 && read_size > MIN_READ {
+            read_size /= 2;
+        }
+        // A reload applies from the next chunk on, even if its wakeup has
+        // not been handled yet.
+        if let Err(reason) = adopt_snapshot(core, role).await {
+            core.finish_batch();
+            return reason;
+        }
+
+        let mut pos = 0;
+        let mut need = 0;
+        let outcome = loop {
+            match proto::parse(&buf[pos..], &core.limits) {
+                Ok(Parsed::Op(op, used)) => {
+                    let r = dispatch(core, role, op).await;
+                    pos += used;
+                    if let Err(reason) = r {
+                        break Err(reason);
+                    }
+                }
+                Ok(Parsed::Incomplete { need: n }) => {
+                    need = n;
+                    break Ok(());
+                }
+                Err(e) => break Err(core.on_parse_error(e)),
+            }
+        };
+        buf.advance(pos);
+        if need > buf.len() {
+            buf.reserve(need - buf.len());
+        }
+        core.finish_batch();
+        if let Err(reason) = outcome {
+            return reason;
+        }
+    }
+}
+
+async fn dispatch(core: &mut Core, role: &mut Role, op: Op<'_>) -> Result<(), CloseReason> {
+    match role {
+        Role::Client(client) => client.on_op(core, op).await,
+    }
+}
+
+/// Moves the session onto the server's newest snapshot, if there is one, and
+/// lets the role apply what changed for it.
+async fn adopt_snapshot(core: &mut Core, role: &mut Role) -> Result<(), CloseReason> {
+    let Some(old) = core.take_new_snapshot() else { return Ok(()) };
+    match role {
+        Role::Client(client) => client.on_new_snapshot(core, &old).await,
+    }
+}

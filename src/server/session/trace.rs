@@ -1,0 +1,72 @@
+//! Protocol traces (`-V`) in nats-server's shape: `<<- [SUB foo 1]` for what
+//! came in, `->> [PONG]` for what went out, the payload on a line of its own,
+//! and never a password, token, signature or JWT.
+
+use crate::server::proto::Op;
+
+/// Logs an inbound op.
+pub fn trace_in(prefix: &str, op: &Op<'_>) {
+    let s = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    let text = match op {
+        Op::Connect(json) => format!("CONNECT {}", redact_connect(json)),
+        Op::Pub(p) => {
+            let verb = if p.header_len.is_some() { "HPUB" } else { "PUB" };
+            let reply = p.reply.map(|r| format!(" {}", s(r))).unwrap_or_default();
+            let hdr = p.header_len.map(|h| format!(" {h}")).unwrap_or_default();
+            format!("{verb} {}{reply}{hdr} {}", s(p.subject), p.payload.len())
+        }
+        Op::Sub { subject, queue, sid } => match queue {
+            Some(q) => format!("SUB {} {} {}", s(subject), s(q), s(sid)),
+            None => format!("SUB {} {}", s(subject), s(sid)),
+        },
+        Op::Unsub { sid, max } => match max {
+            Some(m) => format!("UNSUB {} {m}", s(sid)),
+            None => format!("UNSUB {}", s(sid)),
+        },
+        Op::Ping => "PING".into(),
+        Op::Pong => "PONG".into(),
+        Op::Info => "INFO".into(),
+        Op::Ok => "+OK".into(),
+        Op::Err(t) => format!("-ERR {}", s(t)),
+    };
+    tracing::trace!("{prefix} - <<- [{text}]");
+    if let Op::Pub(p) = op {
+        tracing::trace!("{prefix} - <<- MSG_PAYLOAD: [{:?}]", String::from_utf8_lossy(p.payload));
+    }
+}
+
+/// Logs protocol bytes the server sends (one op, CRLF-terminated).
+pub fn trace_out(prefix: &str, bytes: &[u8]) {
+    let line = String::from_utf8_lossy(bytes);
+    tracing::trace!("{prefix} - ->> [{}]", line.trim_end());
+}
+
+/// The CONNECT JSON with its secrets replaced by `[REDACTED]`.
+pub fn redact_connect(json: &[u8]) -> String {
+    match serde_json::from_slice::<serde_json::Value>(json) {
+        Ok(serde_json::Value::Object(mut map)) => {
+            for key in ["pass", "auth_token", "sig", "jwt"] {
+                if let Some(v) = map.get_mut(key) {
+                    *v = serde_json::Value::String("[REDACTED]".into());
+                }
+            }
+            serde_json::Value::Object(map).to_string()
+        }
+        _ => "[unparsable]".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_never_reach_the_trace() {
+        let t = redact_connect(br#"{"user":"a","pass":"hunter2","auth_token":"t0k","sig":"s1g","jwt":"eyJ"}"#);
+        for secret in ["hunter2", "t0k", "s1g", "eyJ"] {
+            assert!(!t.contains(secret), "{t}");
+        }
+        assert!(t.contains("\"user\":\"a\""));
+        assert_eq!(redact_connect(b"{not json"), "[unparsable]");
+    }
+}

@@ -1,0 +1,35 @@
+//! What a session runs over: any byte stream that can be split into a read
+//! half (the session task) and a write half (the writer task).
+//!
+//! TCP splits without a lock (`into_split`); other streams (an in-memory
+//! duplex in tests, TLS later) split through `tokio::io::split`, whose halves
+//! share the stream behind a lock taken per poll.
+
+use tokio::io::{AsyncRead, AsyncWrite, DuplexStream, ReadHalf, WriteHalf};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::TcpStream;
+
+pub trait Transport: AsyncRead + AsyncWrite + Send + Unpin + 'static {
+    type Reader: AsyncRead + Send + Unpin + 'static;
+    type Writer: AsyncWrite + Send + Unpin + 'static;
+
+    fn split(self) -> (Self::Reader, Self::Writer);
+}
+
+impl Transport for TcpStream {
+    type Reader = OwnedReadHalf;
+    type Writer = OwnedWriteHalf;
+
+    fn split(self) -> (OwnedReadHalf, OwnedWriteHalf) {
+        self.into_split()
+    }
+}
+
+impl Transport for DuplexStream {
+    type Reader = ReadHalf<DuplexStream>;
+    type Writer = WriteHalf<DuplexStream>;
+
+    fn split(self) -> (Self::Reader, Self::Writer) {
+        tokio::io::split(self)
+    }
+}

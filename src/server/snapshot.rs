@@ -1,0 +1,44 @@
+//! One compiled configuration: the options plus everything that is expensive
+//! to derive from them (the credential index with compiled permissions; TLS
+//! acceptors and route settings join it as those features land).
+//!
+//! The running server holds exactly one current snapshot behind an `ArcSwap`.
+//! Connections keep an `Arc` to the snapshot they run under and compare its
+//! generation with the server's at their next event (a read chunk, a timer, a
+//! wakeup), never per message; a reload compiles a whole new snapshot first
+//! and swaps it in with one store, so no connection ever sees half of a change.
+
+use std::time::SystemTime;
+
+use super::auth::AuthIndex;
+use super::proto::Limits;
+use crate::options::Options;
+
+pub struct Snapshot {
+    /// Starts at 1 and goes up by one with each installed snapshot.
+    pub generation: u64,
+    pub opts: Options,
+    pub auth: AuthIndex,
+    /// `sha256:<hex>` of the config file's contents, when there is one.
+    pub config_digest: Option<String>,
+    /// When this configuration was loaded.
+    pub loaded_at: SystemTime,
+}
+
+impl Snapshot {
+    /// Compiles `opts`, which must already be validated.
+    pub fn compile(opts: Options, generation: u64, config_digest: Option<String>) -> Snapshot {
+        Snapshot { generation, auth: AuthIndex::new(&opts), opts, config_digest, loaded_at: SystemTime::now() }
+    }
+
+    /// The parser's limits for client connections.
+    pub fn client_limits(&self) -> Limits {
+        Limits { max_control_line: self.opts.max_control_line, max_payload: self.opts.max_payload }
+    }
+}
+
+impl std::fmt::Debug for Snapshot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Snapshot").field("generation", &self.generation).finish_non_exhaustive()
+    }
+}
