@@ -9,6 +9,7 @@ use crate::conf::diag::Severity;
 
 pub const CHECK_USAGE: &str = "\
 Usage: rnats check [--format human|json] [--strict] [--dump] FILE...
+       rnats check --diff [--format human|json] OLD.conf NEW.conf
 
 Checks NATS configuration files: syntax, types, ranges, conflicting options,
 unknown keys (warnings; errors with --strict), referenced files.
@@ -16,6 +17,10 @@ unknown keys (warnings; errors with --strict), referenced files.
     --format human|json   diagnostics as text (default) or one JSON object per line
     --strict              treat warnings as errors
     --dump                print the fully resolved configuration as JSON
+    --diff OLD NEW        what a reload from OLD to NEW would change, which changes
+                          need a restart, and whose connections it would end.
+                          Exit 0: reloadable (or unchanged), 1: a file is invalid,
+                          3: a restart is needed
 ";
 
 #[derive(Debug, Default)]
@@ -23,6 +28,7 @@ struct Args {
     json: bool,
     strict: bool,
     dump: bool,
+    diff: bool,
     files: Vec<String>,
 }
 
@@ -33,6 +39,7 @@ fn parse_args(args: &[String]) -> Result<Args, String> {
         match arg.as_str() {
             "--strict" | "-strict" => a.strict = true,
             "--dump" | "-dump" => a.dump = true,
+            "--diff" | "-diff" => a.diff = true,
             "--format" | "-format" => match it.next().map(String::as_str) {
                 Some("json") => a.json = true,
                 Some("human") => a.json = false,
@@ -47,6 +54,9 @@ fn parse_args(args: &[String]) -> Result<Args, String> {
     }
     if a.files.is_empty() {
         return Err("no configuration file given".into());
+    }
+    if a.diff && a.files.len() != 2 {
+        return Err("--diff takes two files: the running configuration and the new one".into());
     }
     Ok(a)
 }
@@ -63,6 +73,9 @@ pub fn run(args: &[String]) -> u8 {
             return if msg.is_empty() { 0 } else { 2 };
         }
     };
+    if args.diff {
+        return diff(&args.files[0], &args.files[1], args.json);
+    }
     let mut failed = false;
     for file in &args.files {
         let loaded = crate::conf::load(Path::new(file), &FlagOverlay::default());
@@ -88,6 +101,92 @@ pub fn run(args: &[String]) -> u8 {
         }
     }
     u8::from(failed)
+}
+
+/// Exit code of `--diff` when a change needs a restart.
+pub const EXIT_RESTART_NEEDED: u8 = 3;
+
+/// `--diff OLD NEW`: what a reload from OLD to NEW would do.
+fn diff(old_file: &str, new_file: &str, json: bool) -> u8 {
+    use crate::reload::diff::{self, Class};
+    let mut loaded = Vec::new();
+    for file in [old_file, new_file] {
+        let l = crate::conf::load(Path::new(file), &FlagOverlay::default());
+        if l.failed(false) {
+            eprintln!("{}", l.render());
+            eprintln!("{file}: invalid");
+            return 1;
+        }
+        loaded.push(l.options);
+    }
+    let d = diff::diff(&loaded[0], &loaded[1]);
+    let unimplemented = loaded[1].unimplemented();
+    let restart = d.is_refused() || !unimplemented.is_empty();
+    let verdict = match (restart, d.changes.is_empty()) {
+        (true, _) => "restart_required",
+        (false, true) => "unchanged",
+        (false, false) => "reloadable",
+    };
+    if json {
+        let out = serde_json::json!({
+            "old": old_file,
+            "new": new_file,
+            "verdict": verdict,
+            "changes": d.changes,
+            "cut_off": d.cut_off,
+            "unsupported": unimplemented,
+        });
+        println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+    } else {
+        println!("Reload from {old_file} to {new_file}:");
+        for c in &d.changes {
+            let what = c.detail.clone().unwrap_or_else(|| format!("{} -> {}", show(&c.old), show(&c.new)));
+            let label = match c.class {
+                Class::Reloadable => "reloads",
+                Class::ReloadableBeyondReference => "reloads (nats-server would need a restart)",
+                Class::Refused => "RESTART NEEDED",
+                Class::Ignored => "ignored (not supported by rnats)",
+            };
+            println!("  {:<24} {label}: {what}", c.key);
+        }
+        for m in &unimplemented {
+            println!("  RESTART NEEDED: {m}");
+        }
+        let cut = &d.cut_off;
+        if !cut.removed.is_empty() {
+            println!("Connections closed: users removed: {}", cut.removed.join(", "));
+        }
+        if !cut.credentials_changed.is_empty() {
+            println!(
+                "Connections re-authenticated (refused unless their credentials still hold): {}",
+                cut.credentials_changed.join(", ")
+            );
+        }
+        if cut.anonymous_clients {
+            println!("Connections refused: clients without credentials (authentication becomes required)");
+        }
+        println!(
+            "{}",
+            match verdict {
+                "restart_required" => "Verdict: a restart is needed; a reload would be refused and change nothing.",
+                "unchanged" => "Verdict: nothing changes.",
+                _ => "Verdict: a reload applies every change.",
+            }
+        );
+    }
+    if restart {
+        EXIT_RESTART_NEEDED
+    } else {
+        0
+    }
+}
+
+fn show(v: &str) -> &str {
+    if v.is_empty() {
+        "(unset)"
+    } else {
+        v
+    }
 }
 
 fn plural(n: usize) -> &'static str {

@@ -39,6 +39,7 @@ enum Id {
     HttpsPort,
     Config,
     TestConfig,
+    Watch,
     Signal,
     ClientAdvertise,
     PortsFileDir,
@@ -99,6 +100,7 @@ const FLAGS: &[Flag] = &[
     Flag { names: &["ms", "https_port"], kind: Kind::Value, id: Id::HttpsPort, support: NO_MON },
     Flag { names: &["c", "config"], kind: Kind::Value, id: Id::Config, support: Support::Yes },
     Flag { names: &["t"], kind: Kind::Bool, id: Id::TestConfig, support: Support::Yes },
+    Flag { names: &["watch"], kind: Kind::Bool, id: Id::Watch, support: Support::Yes },
     Flag { names: &["sl", "signal"], kind: Kind::Value, id: Id::Signal, support: Support::Yes },
     Flag { names: &["client_advertise"], kind: Kind::Value, id: Id::ClientAdvertise, support: Support::Yes },
     Flag { names: &["ports_file_dir"], kind: Kind::Value, id: Id::PortsFileDir, support: Support::Yes },
@@ -203,6 +205,10 @@ pub struct ServeArgs {
     pub config: Option<String>,
     /// `-t`: check the configuration and exit.
     pub test_config: bool,
+    /// `--watch`: reload when the config file (or an include, or a TLS file
+    /// it names) changes. A flag, not a config key: nats-server refuses
+    /// unknown keys, so a config file stays portable.
+    pub watch: bool,
     /// `--signal CMD[=PID]`: signal a running server and exit.
     pub signal: Option<String>,
     pub overlay: FlagOverlay,
@@ -323,6 +329,7 @@ pub fn parse(args: &[String]) -> Result<Command, CliError> {
             Id::Pid => o.pid_file = Some(value),
             Id::Config => serve.config = Some(value),
             Id::TestConfig => serve.test_config = on(),
+            Id::Watch => serve.watch = on(),
             Id::Signal => serve.signal = Some(value),
             Id::ClientAdvertise => o.client_advertise = Some(value),
             Id::PortsFileDir => o.ports_file_dir = Some(value),
@@ -380,6 +387,7 @@ Server Options:
     -P, --pid <file>                 File to store PID
     -c, --config <file>              Configuration file
     -t                               Test configuration and exit
+    --watch                          Reload when the config file, its includes or its TLS files change
     -sl, --signal <signal>[=<pid>]   Send signal to rnats process (ldm, stop, quit, term, reopen, reload)
     --client_advertise <string>      Client URL to advertise to other servers
     --ports_file_dir <dir>           Creates a ports file in the specified directory (<executable_name>_<pid>.ports)

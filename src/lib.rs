@@ -24,6 +24,7 @@ pub mod conf;
 pub mod logging;
 pub mod options;
 pub mod passwd;
+pub mod reload;
 pub mod server;
 pub mod signals;
 pub mod spawn;

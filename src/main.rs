@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use rnats::cli::{self, Command, ServeArgs};
 use rnats::logging::{self, LogSettings};
 use rnats::options::{Options, COMPAT_VERSION};
+use rnats::reload::{ConfigSource, Fingerprint, Reloader, Trigger};
 use rnats::server::Server;
 use tokio::signal::unix::{signal, SignalKind};
 use tracing::{info, warn};
@@ -66,6 +67,7 @@ fn serve(args: ServeArgs) -> ExitCode {
         return ExitCode::from(rnats::check::test_config(file, &args.overlay));
     }
     let mut notes = Vec::new();
+    let mut fingerprint = Fingerprint::default();
     let opts = match &args.config {
         Some(file) => {
             let loaded = rnats::conf::load(std::path::Path::new(file), &args.overlay);
@@ -84,6 +86,7 @@ fn serve(args: ServeArgs) -> ExitCode {
                     None => text,
                 });
             }
+            fingerprint = Fingerprint::of(&loaded);
             loaded.options
         }
         None => {
@@ -115,17 +118,32 @@ fn serve(args: ServeArgs) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    runtime.block_on(run(opts, args.config.as_deref(), &warnings))
+    let source = args.config.as_ref().map(|f| ConfigSource { path: f.into(), overlay: args.overlay.clone() });
+    runtime.block_on(run(opts, source, fingerprint, args.watch, &warnings))
 }
 
-async fn run(opts: Options, config_file: Option<&str>, warnings: &[String]) -> ExitCode {
-    let server = match Server::start_with(opts, config_file, warnings).await {
+async fn run(
+    opts: Options,
+    source: Option<ConfigSource>,
+    fingerprint: Fingerprint,
+    watch: bool,
+    warnings: &[String],
+) -> ExitCode {
+    let config = source.as_ref().map(|s| (s.path.display().to_string(), fingerprint.digest.clone()));
+    let server = match Server::start_with(opts, config, warnings).await {
         Ok(s) => s,
         Err(e) => {
             logging::fatal(&e.to_string());
             return ExitCode::from(1);
         }
     };
+    if watch && source.is_none() {
+        warn!("--watch needs a configuration file (-c); nothing to watch");
+    }
+    let reloader = Reloader::new(server.state().clone(), source, fingerprint);
+    if watch && reloader.source().is_some() {
+        rnats::reload::watch::spawn(reloader.clone(), server.state().shutdown.clone());
+    }
     let (Ok(mut int), Ok(mut term), Ok(mut hup), Ok(mut usr1), Ok(mut usr2)) = (
         signal(SignalKind::interrupt()),
         signal(SignalKind::terminate()),
@@ -142,7 +160,10 @@ async fn run(opts: Options, config_file: Option<&str>, warnings: &[String]) -> E
             _ = term.recv() => { info!("Trapped \"terminated\" signal"); break; }
             _ = hup.recv() => {
                 info!("Trapped \"hangup\" signal");
-                tracing::error!("Failed to reload server configuration: can only reload config when a file is provided using -c or --config");
+                // On its own task: a reload waits for every connection to adopt
+                // it, and a SIGTERM meanwhile must still be handled.
+                let reloader = reloader.clone();
+                tokio::spawn(async move { reloader.reload(Trigger::Signal).await });
             }
             _ = usr1.recv() => {
                 info!("Trapped \"user defined signal 1\" signal");

@@ -241,7 +241,7 @@ pub struct User {
 }
 
 /// Publish and subscribe permissions.
-#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, JsonSchema, Default)]
 pub struct Permissions {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub publish: Option<SubjectPermission>,
@@ -254,7 +254,7 @@ pub struct Permissions {
 
 /// Subjects allowed and denied; deny wins. A subscribe entry may be
 /// `"subject queue"` to allow or deny one queue group.
-#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, JsonSchema, Default)]
 pub struct SubjectPermission {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub allow: Vec<String>,
@@ -262,7 +262,7 @@ pub struct SubjectPermission {
     pub deny: Vec<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, JsonSchema)]
 pub struct ResponsePermission {
     /// Responses allowed per request.
     pub max: i64,

@@ -15,7 +15,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
 fn state(configure: impl FnOnce(&mut Options)) -> Arc<ServerState> {
     let mut opts = Options::default();
     configure(&mut opts);
-    ServerState::new(opts, "NTEST".into(), "test".into())
+    ServerState::new(Snapshot::compile(opts, 1, None), "NTEST".into(), "test".into())
 }
 
 /// One in-memory client of `server`, with its session running.

@@ -14,9 +14,9 @@ use tracing::info;
 use super::account::Account;
 use super::errors::CloseReason;
 use super::outbound::Outbound;
+use super::permissions::DenyFilter;
 use super::responses::ReplyGrants;
 use super::stats::ServerStats;
-use super::sublist::Sublist;
 
 /// What is at the other end.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,6 +64,9 @@ pub struct Connection {
     pub meta: Mutex<ClientMeta>,
     /// Reply subjects it may answer under `allow_responses`.
     pub replies: ReplyGrants,
+    /// The generation of the snapshot the session has adopted (credentials
+    /// and permissions re-checked); a reload waits on it, once per reload.
+    pub adopted_generation: AtomicU64,
     stats: Arc<ServerStats>,
 }
 
@@ -95,6 +98,7 @@ impl Connection {
             in_bytes: AtomicU64::new(0),
             meta: Mutex::new(ClientMeta::default()),
             replies: ReplyGrants::default(),
+            adopted_generation: AtomicU64::new(0),
             stats,
         }
     }
@@ -182,6 +186,29 @@ impl Connection {
         }
     }
 
+    /// Swaps `sub` for a copy with a different deny filter (the owner's
+    /// permissions changed), keeping its sid, limits and counts.
+    pub fn refilter_subscription(&self, sub: &Arc<Subscription>, deny_filter: Option<Arc<DenyFilter>>) {
+        let new = Arc::new(Subscription {
+            conn: sub.conn.clone(),
+            subject: sub.subject.clone(),
+            queue: sub.queue.clone(),
+            sid: sub.sid.clone(),
+            max: AtomicU64::new(sub.max()),
+            delivered: AtomicU64::new(sub.delivered()),
+            removed: AtomicBool::new(false),
+            deny_filter,
+        });
+        let mut subs = self.subs.lock().unwrap_or_else(|e| e.into_inner());
+        if sub.is_removed() || !self.account.sublist.replace(&sub.subject, sub.queue.as_deref(), sub, new.clone()) {
+            return;
+        }
+        // Publishers holding a cached match with the old entry skip it now,
+        // and see the new one once their cache notices the new generation.
+        sub.removed.store(true, Ordering::Release);
+        subs.insert(sub.sid.clone(), new);
+    }
+
     /// Drops every subscription (the connection is gone).
     pub fn remove_all_subscriptions(&self) {
         let subs: Vec<Arc<Subscription>> =
@@ -209,7 +236,7 @@ pub struct Subscription {
     removed: AtomicBool,
     /// For a wildcard subscription overlapping the owner's subscribe deny
     /// list: messages matching it are not delivered.
-    pub deny_filter: Option<Arc<Sublist<()>>>,
+    pub deny_filter: Option<Arc<DenyFilter>>,
 }
 
 /// Whether a message may go to a subscription, given its auto-unsubscribe limit.
@@ -229,7 +256,7 @@ impl Subscription {
         subject: &[u8],
         queue: Option<&[u8]>,
         sid: &[u8],
-        deny_filter: Option<Arc<Sublist<()>>>,
+        deny_filter: Option<Arc<DenyFilter>>,
     ) -> Subscription {
         Subscription {
             conn,

@@ -93,10 +93,8 @@ impl Fanout {
         if !from.echo && Arc::ptr_eq(conn, from.conn) {
             return false;
         }
-        if let Some(deny) = &sub.deny_filter {
-            if !deny.match_subject(msg.subject).psubs.is_empty() {
-                return false;
-            }
+        if sub.deny_filter.as_ref().is_some_and(|deny| deny.blocks(msg.subject)) {
+            return false;
         }
         let take = sub.take();
         if take == Take::No {

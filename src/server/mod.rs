@@ -13,6 +13,7 @@ pub mod auth;
 pub mod conn;
 pub mod deliver;
 pub mod errors;
+pub mod files;
 pub mod info;
 pub mod listener;
 pub mod outbound;
@@ -28,7 +29,6 @@ pub mod sublist;
 use std::collections::HashMap;
 use std::io;
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, SystemTime};
@@ -75,17 +75,19 @@ pub struct ServerState {
     pub start: SystemTime,
     /// The address clients connect to, known once the listener is bound.
     client_addr: OnceLock<SocketAddr>,
+    /// The pid and ports files.
+    pub files: files::ProcessFiles,
 }
 
 impl ServerState {
-    /// The shared state of a server that runs `opts` (already validated),
+    /// The shared state of a server that runs `snapshot` (validated options),
     /// before any listener exists. Sessions can be served on it directly,
     /// which is how tests drive one over an in-memory stream.
-    pub fn new(opts: Options, id: String, name: String) -> Arc<ServerState> {
+    pub fn new(snapshot: Snapshot, id: String, name: String) -> Arc<ServerState> {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         Arc::new(ServerState {
-            snapshot: ArcSwap::from_pointee(Snapshot::compile(opts, 1, None)),
-            generation: AtomicU64::new(1),
+            generation: AtomicU64::new(snapshot.generation),
+            snapshot: ArcSwap::from_pointee(snapshot),
             id,
             name,
             global: Arc::new(Account::new(GLOBAL_ACCOUNT)),
@@ -99,6 +101,7 @@ impl ServerState {
             tracker: TaskTracker::new(),
             start: SystemTime::now(),
             client_addr: OnceLock::new(),
+            files: files::ProcessFiles::default(),
         })
     }
 
@@ -119,6 +122,11 @@ impl ServerState {
         for conn in self.connections() {
             conn.events.notify_one();
         }
+    }
+
+    /// The address the client listener is bound to (port 0 before).
+    pub fn client_addr(&self) -> SocketAddr {
+        self.client_addr.get().copied().unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)))
     }
 
     pub fn next_cid(&self) -> u64 {
@@ -176,7 +184,6 @@ impl ServerState {
 pub struct Server {
     state: Arc<ServerState>,
     addr: SocketAddr,
-    ports_file: Option<PathBuf>,
 }
 
 impl Server {
@@ -185,9 +192,14 @@ impl Server {
         Server::start_with(opts, None, &[]).await
     }
 
-    /// [`Server::start`], logging the config file and its warnings after the
-    /// banner, where nats-server logs them.
-    pub async fn start_with(opts: Options, config_file: Option<&str>, warnings: &[String]) -> io::Result<Server> {
+    /// [`Server::start`] for a configuration read from a file (its name and
+    /// digest), logging the file and its warnings after the banner, where
+    /// nats-server logs them.
+    pub async fn start_with(
+        opts: Options,
+        config_file: Option<(String, String)>,
+        warnings: &[String],
+    ) -> io::Result<Server> {
         opts.validate().map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
         let id = nkeys::KeyPair::new_server().public_key();
         let name = opts.server_name.clone().unwrap_or_else(|| id.clone());
@@ -195,8 +207,8 @@ impl Server {
         info!("  Version:  {} (nats-server {} compatible)", env!("CARGO_PKG_VERSION"), COMPAT_VERSION);
         info!("  Name:     {name}");
         info!("  ID:       {id}");
-        if let Some(file) = config_file {
-            info!("Using configuration file: {file}");
+        if let Some((file, digest)) = &config_file {
+            info!("Using configuration file: {file} ({digest})");
         }
         for w in warnings {
             tracing::warn!("{w}");
@@ -206,26 +218,18 @@ impl Server {
             io::Error::new(e.kind(), format!("Error listening on port: {}:{}, {e}", opts.host, opts.port.bind_port()))
         })?;
         let addr = listener.local_addr()?;
-        let pid_file = opts.pid_file.clone();
-        let ports_dir = opts.ports_file_dir.clone();
         let host = opts.host.clone();
-
-        let state = ServerState::new(opts, id, name);
+        let (pid_file, ports_dir) = (opts.pid_file.clone(), opts.ports_file_dir.clone());
+        let snapshot = Snapshot::compile(opts, 1, config_file.map(|(_, digest)| digest));
+        let state = ServerState::new(snapshot, id, name);
         let _ = state.client_addr.set(addr);
-
-        if let Some(pid_file) = pid_file {
-            std::fs::write(&pid_file, std::process::id().to_string())
-                .map_err(|e| io::Error::new(e.kind(), format!("Could not write pidfile: {e}")))?;
-        }
+        state.files.set_pid_file(pid_file.as_deref())?;
         info!("Listening for client connections on {}:{}", host, addr.port());
-        let ports_file = match ports_dir {
-            Some(dir) => Some(write_ports_file(&dir, &host, addr.port())?),
-            None => None,
-        };
+        state.files.set_ports_dir(ports_dir.as_deref(), &host, addr)?;
         info!("Server is ready");
 
         state.tracker.spawn(listener::accept_clients(state.clone(), listener));
-        Ok(Server { state, addr, ports_file })
+        Ok(Server { state, addr })
     }
 
     /// The address the client listener is bound to.
@@ -246,24 +250,7 @@ impl Server {
         if tokio::time::timeout(SHUTDOWN_GRACE, self.state.tracker.wait()).await.is_err() {
             error!("Timed out waiting for connections to close");
         }
-        if let Some(p) = &self.ports_file {
-            let _ = std::fs::remove_file(p);
-        }
+        self.state.files.remove_ports_file();
         info!("Server Exiting..");
     }
-}
-
-/// `<dir>/<exe>_<pid>.ports`, as nats-server writes it, so harnesses that start
-/// the server on a random port (`-p -1`) can find it.
-fn write_ports_file(dir: &str, host: &str, port: u16) -> io::Result<PathBuf> {
-    let exe = std::env::args()
-        .next()
-        .and_then(|a| std::path::Path::new(&a).file_name().map(|f| f.to_string_lossy().into_owned()))
-        .unwrap_or_else(|| "rnats".into());
-    let path = PathBuf::from(dir).join(format!("{exe}_{}.ports", std::process::id()));
-    let host = if host == "0.0.0.0" || host == "::" { "127.0.0.1" } else { host };
-    let body = serde_json::json!({ "nats": [format!("nats://{host}:{port}")] });
-    std::fs::write(&path, body.to_string())
-        .map_err(|e| io::Error::new(e.kind(), format!("Error writing ports file ({}): {e}", path.display())))?;
-    Ok(path)
 }

@@ -85,7 +85,7 @@ impl SubjectRules {
 
     /// For an allowed wildcard subscription: the deny filters it overlaps,
     /// whose messages must be filtered out at delivery.
-    pub fn overlapping_denies(&self, subject: &[u8]) -> Option<Arc<Sublist<()>>> {
+    pub fn overlapping_denies(&self, subject: &[u8]) -> Option<Arc<DenyFilter>> {
         if !has_wildcard(subject) {
             return None;
         }
@@ -95,7 +95,28 @@ impl SubjectRules {
             .filter(|d| is_subset_match(d.as_bytes(), subject) || is_subset_match(subject, d.as_bytes()))
             .cloned()
             .collect();
-        (!overlapping.is_empty()).then(|| Arc::new(compile_list(&overlapping)))
+        (!overlapping.is_empty())
+            .then(|| Arc::new(DenyFilter { index: compile_list(&overlapping), filters: overlapping }))
+    }
+}
+
+/// The deny entries a wildcard subscription overlaps: messages matching
+/// them are not delivered to it, although the subscription itself is allowed.
+pub struct DenyFilter {
+    /// The entries as written, so two filters can be compared.
+    pub filters: Vec<String>,
+    index: Sublist<()>,
+}
+
+impl DenyFilter {
+    pub fn blocks(&self, subject: &[u8]) -> bool {
+        !self.index.match_subject(subject).psubs.is_empty()
+    }
+}
+
+impl std::fmt::Debug for DenyFilter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DenyFilter").field("filters", &self.filters).finish()
     }
 }
 
@@ -181,7 +202,8 @@ mod tests {
         let p = perms(&[], &[], &[">"], &["foo.bar"]);
         assert!(p.subscribe.allows_sub(b"foo.*", None));
         let filter = p.subscribe.overlapping_denies(b"foo.*").expect("overlaps");
-        assert!(!filter.match_subject(b"foo.bar").psubs.is_empty());
+        assert!(filter.blocks(b"foo.bar") && !filter.blocks(b"foo.baz"));
+        assert_eq!(filter.filters, ["foo.bar"]);
         assert!(p.subscribe.overlapping_denies(b"baz.*").is_none());
         assert!(p.subscribe.overlapping_denies(b"foo.baz").is_none(), "literal subs need no filter");
     }

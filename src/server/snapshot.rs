@@ -31,6 +31,18 @@ impl Snapshot {
         Snapshot { generation, auth: AuthIndex::new(&opts), opts, config_digest, loaded_at: SystemTime::now() }
     }
 
+    /// The next snapshot, for `opts`: its generation follows this one, and
+    /// compiled permissions that did not change are shared with it.
+    pub fn successor(&self, opts: Options, config_digest: Option<String>) -> Snapshot {
+        Snapshot {
+            generation: self.generation + 1,
+            auth: AuthIndex::compile(&opts, Some(&self.auth)),
+            opts,
+            config_digest,
+            loaded_at: SystemTime::now(),
+        }
+    }
+
     /// The parser's limits for client connections.
     pub fn client_limits(&self) -> Limits {
         Limits { max_control_line: self.opts.max_control_line, max_payload: self.opts.max_payload }

@@ -186,6 +186,46 @@ impl<T> Sublist<T> {
         removed
     }
 
+    /// Puts `new` where `old` (by identity) is, in one step under the write
+    /// lock, so no publish can see both or neither. Returns whether `old` was
+    /// there.
+    pub fn replace(&self, subject: &[u8], queue: Option<&[u8]>, old: &Arc<T>, new: Arc<T>) -> bool {
+        if !is_valid_subject(subject) {
+            return false;
+        }
+        let mut root = self.root.write().unwrap_or_else(|e| e.into_inner());
+        let mut level: &mut Level<T> = &mut root;
+        let mut toks = tokens(subject).peekable();
+        while let Some(tok) = toks.next() {
+            let node = match tok {
+                b"*" => level.pwc.as_deref_mut(),
+                b">" => level.fwc.as_deref_mut(),
+                lit => level.literal.get_mut(lit),
+            };
+            let Some(node) = node else { return false };
+            if toks.peek().is_some() {
+                match node.next.as_deref_mut() {
+                    Some(next) => level = next,
+                    None => return false,
+                }
+                continue;
+            }
+            let slot = match queue {
+                None => node.psubs.iter_mut().find(|s| Arc::ptr_eq(s, old)),
+                Some(q) => node
+                    .qsubs
+                    .iter_mut()
+                    .find(|g| &*g.name == q)
+                    .and_then(|g| g.members.iter_mut().find(|s| Arc::ptr_eq(s, old))),
+            };
+            let Some(slot) = slot else { return false };
+            *slot = new;
+            self.generation.fetch_add(1, Ordering::AcqRel);
+            return true;
+        }
+        false
+    }
+
     /// Everything a publish to `subject` reaches. The subject may itself contain
     /// `*`/`>` tokens (a non-pedantic publish); they are then matched literally
     /// against wildcard subscriptions only, token by token, as nats-server does.

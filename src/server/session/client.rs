@@ -8,7 +8,7 @@ use tracing::error;
 
 use super::trace::trace_in;
 use super::{Core, Phase};
-use crate::server::auth::Identity;
+use crate::server::auth::{Identity, Revalidation};
 use crate::server::conn::Subscription;
 use crate::server::deliver::{Message, Publisher};
 use crate::server::errors::*;
@@ -42,6 +42,9 @@ pub(crate) struct ClientState {
     pub_allowed: HashMap<Box<[u8]>, bool>,
     /// Whether the asynchronous INFO that follows the first PONG went out.
     connect_info_sent: bool,
+    /// The accepted CONNECT, kept so that a reload that changes this
+    /// client's credentials can check them again.
+    connect: Option<ConnectOpts>,
 }
 
 impl ClientState {
@@ -59,6 +62,7 @@ impl ClientState {
             user_tag: String::new(),
             pub_allowed: HashMap::new(),
             connect_info_sent: false,
+            connect: None,
         }
     }
 
@@ -157,6 +161,7 @@ impl ClientState {
         core.conn.replies.configure(identity.permissions.as_ref().and_then(|p| p.responses.as_ref()));
         self.identity = identity;
         self.pub_allowed.clear();
+        self.connect = Some(c.clone());
         self.verbose = c.verbose;
         self.pedantic = c.pedantic;
         self.echo = c.echo;
@@ -313,13 +318,106 @@ impl ClientState {
         self.send_ok(core);
     }
 
-    /// A new configuration is in place. Nothing of a client's own state
-    /// depends on it yet beyond what [`Core`] refreshed; the reload issue
-    /// re-checks credentials and permissions here.
-    pub async fn on_new_snapshot(&mut self, core: &mut Core, _old: &Arc<Snapshot>) -> Result<(), CloseReason> {
+    /// A new configuration is in place: check this client's credentials and
+    /// permissions against it, as nats-server's reload does. A removed user
+    /// is closed without an error; credentials that no longer hold get
+    /// 'Authorization Violation'; subscriptions no longer allowed are
+    /// removed with a permissions error, and the connection stays.
+    pub async fn on_new_snapshot(&mut self, core: &mut Core, old: &Arc<Snapshot>) -> Result<(), CloseReason> {
         self.pub_allowed.clear();
-        let _ = core;
+        core.auth_required = core.snap.auth.required();
+        if core.phase != Phase::Authenticated {
+            return Ok(());
+        }
+        let identity = match core.snap.auth.revalidate(&self.identity) {
+            Revalidation::Valid(identity) => identity,
+            Revalidation::Removed => return Err(self.user_removed(core)),
+            Revalidation::Recheck => {
+                let checked = match self.connect.clone() {
+                    Some(c) => authenticate(core, &c, self.nonce.as_deref()).await,
+                    None => None,
+                };
+                match checked {
+                    Some(identity) => identity,
+                    None => {
+                        let user = self.identity.user.clone();
+                        if user.as_deref().is_some_and(|u| !core.snap.auth.has_user(u)) {
+                            return Err(self.user_removed(core));
+                        }
+                        return Err(self.auth_violation(core, user.as_deref()));
+                    }
+                }
+            }
+        };
+        let perms_changed = match (&self.identity.permissions, &identity.permissions) {
+            (Some(a), Some(b)) => !Arc::ptr_eq(a, b),
+            (None, None) => false,
+            _ => true,
+        };
+        self.identity = identity;
+        if perms_changed {
+            core.conn.replies.configure(self.perms().and_then(|p| p.responses.as_ref()));
+            self.recheck_subscriptions(core);
+        }
+        if self.protocol >= 1 && old.opts.max_payload != core.snap.opts.max_payload {
+            // Clients size their publishes by the INFO they were given.
+            let info = core.server.client_info(&core.snap, core.conn.cid, core.conn.addr, self.nonce.as_deref());
+            core.send(&info.to_line());
+        }
         Ok(())
+    }
+
+    fn user_removed(&self, core: &mut Core) -> CloseReason {
+        let user = self.identity.user.as_deref().unwrap_or_default();
+        tracing::info!("{} - User {user:?} was removed from the configuration, closing", core.conn.log_prefix);
+        CloseReason::ClientClosed
+    }
+
+    /// Drops the subscriptions the client's new permissions no longer allow,
+    /// and refreshes the deny filters of the wildcard ones that stay.
+    fn recheck_subscriptions(&mut self, core: &mut Core) {
+        let subs: Vec<Arc<Subscription>> =
+            core.conn.subs.lock().unwrap_or_else(|e| e.into_inner()).values().cloned().collect();
+        let perms = self.perms().cloned();
+        for sub in subs {
+            let queue = sub.queue.as_deref();
+            let Some(perms) = &perms else {
+                if sub.deny_filter.is_some() {
+                    core.conn.refilter_subscription(&sub, None);
+                }
+                continue;
+            };
+            if !perms.subscribe.allows_sub(&sub.subject, queue) {
+                core.conn.remove_subscription(&sub);
+                let subject = String::from_utf8_lossy(&sub.subject);
+                let sid = String::from_utf8_lossy(&sub.sid);
+                let user = format!("User {:?}", self.identity.user.as_deref().unwrap_or_default());
+                match queue.map(String::from_utf8_lossy) {
+                    Some(q) => {
+                        core.send_err(&format!(
+                            "Permissions Violation for Subscription to {subject:?} using queue {q:?} (sid {sid:?})"
+                        ));
+                        tracing::info!(
+                            "Removed sub {subject:?} using queue {q:?} (sid {sid:?}) for {user} - not authorized"
+                        );
+                    }
+                    None => {
+                        core.send_err(&format!("Permissions Violation for Subscription to {subject:?} (sid {sid:?})"));
+                        tracing::info!("Removed sub {subject:?} (sid {sid:?}) for {user} - not authorized");
+                    }
+                }
+                continue;
+            }
+            let filter = perms.subscribe.overlapping_denies(&sub.subject);
+            let same = match (&sub.deny_filter, &filter) {
+                (Some(a), Some(b)) => a.filters == b.filters,
+                (None, None) => true,
+                _ => false,
+            };
+            if !same {
+                core.conn.refilter_subscription(&sub, filter);
+            }
+        }
     }
 }
 

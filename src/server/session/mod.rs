@@ -200,6 +200,7 @@ pub async fn serve_client<S: Transport>(server: Arc<ServerState>, mut stream: S,
 
     let (rd, wr) = stream.split();
     let writer = server.tracker.spawn(run_writer(server.clone(), conn.clone(), wr));
+    conn.adopted_generation.store(snap.generation, std::sync::atomic::Ordering::Release);
     let mut core = Core::new(server.clone(), conn.clone(), snap);
     let mut role = Role::Client(ClientState::new(nonce));
     let reason = read_loop(&mut core, &mut role, rd).await;
@@ -334,7 +335,9 @@ async fn dispatch(core: &mut Core, role: &mut Role, op: Op<'_>) -> Result<(), Cl
 /// lets the role apply what changed for it.
 async fn adopt_snapshot(core: &mut Core, role: &mut Role) -> Result<(), CloseReason> {
     let Some(old) = core.take_new_snapshot() else { return Ok(()) };
-    match role {
+    let r = match role {
         Role::Client(client) => client.on_new_snapshot(core, &old).await,
-    }
+    };
+    core.conn.adopted_generation.store(core.snap.generation, std::sync::atomic::Ordering::Release);
+    r
 }

@@ -1,0 +1,430 @@
+//! What a reload from one configuration to another would change, and whether
+//! each change can be applied to a running server.
+//!
+//! Every field of [`Options`] is destructured below, so a field added to the
+//! model does not compile until it is classified here: no option can be
+//! silently treated as reloadable (or silently ignored), which is the trap of
+//! nats-server's reflection-based `diffOptions`.
+
+use std::collections::BTreeMap;
+use std::fmt::Display;
+
+use serde::Serialize;
+
+use crate::options::{format_duration, Authorization, Options, Permissions, Port, User, REDACTED};
+
+/// Whether a change can be applied without a restart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Class {
+    /// Applied at run time, as nats-server 2.15 does.
+    Reloadable,
+    /// Applied at run time by rnats; nats-server refuses it and needs a
+    /// restart (for example `max_pending`).
+    ReloadableBeyondReference,
+    /// Needs a restart: the whole reload is refused.
+    Refused,
+    /// A setting of a feature rnats does not have (gateway, leafnodes, ...):
+    /// accepted, and reported as having no effect.
+    Ignored,
+}
+
+/// One changed option.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Change {
+    /// The option as the config file names it (`max_payload`,
+    /// `authorization users`).
+    pub key: String,
+    /// Display values; secrets are masked.
+    pub old: String,
+    pub new: String,
+    pub class: Class,
+    /// For lists (users): what was added, removed and changed, by name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+impl Change {
+    /// `Reloaded: <key> = <new value>`, or the key and what changed in it.
+    pub fn reloaded_line(&self) -> String {
+        match &self.detail {
+            Some(d) => format!("Reloaded: {} ({d})", self.key),
+            None => format!("Reloaded: {} = {}", self.key, self.new),
+        }
+    }
+
+    /// nats-server's refusal line, naming the key as the config does.
+    pub fn refusal_line(&self) -> String {
+        format!("config reload not supported for {}: old={}, new={}", self.key, self.old, self.new)
+    }
+}
+
+/// Users whose connections a reload ends, and why.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct CutOff {
+    /// Removed from the config: their connections are closed.
+    pub removed: Vec<String>,
+    /// Password, token or nkey changed: their connections must
+    /// authenticate again and are refused with 'Authorization Violation'
+    /// unless the old credentials still hold.
+    pub credentials_changed: Vec<String>,
+    /// Authentication is newly required: clients that connected without
+    /// credentials are refused (unless `no_auth_user` covers them).
+    pub anonymous_clients: bool,
+}
+
+impl CutOff {
+    pub fn is_empty(&self) -> bool {
+        self.removed.is_empty() && self.credentials_changed.is_empty() && !self.anonymous_clients
+    }
+}
+
+/// Everything a reload from `old` to `new` would do.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Diff {
+    pub changes: Vec<Change>,
+    pub cut_off: CutOff,
+}
+
+impl Diff {
+    /// The changes that stop the reload, if any.
+    pub fn refused(&self) -> impl Iterator<Item = &Change> {
+        self.changes.iter().filter(|c| c.class == Class::Refused)
+    }
+
+    pub fn is_refused(&self) -> bool {
+        self.refused().next().is_some()
+    }
+}
+
+fn show<T: Display>(v: &Option<T>) -> String {
+    v.as_ref().map_or_else(String::new, |v| v.to_string())
+}
+
+fn show_port(p: Port) -> String {
+    match p {
+        Port::Fixed(p) => p.to_string(),
+        Port::Random => "-1".into(),
+    }
+}
+
+fn masked(v: &Option<String>) -> String {
+    match v {
+        None => String::new(),
+        // bcrypt hashes are not secrets, but a hash change is best shown as
+        // a change, not as two 60-character strings.
+        Some(_) => REDACTED.into(),
+    }
+}
+
+struct Collector {
+    changes: Vec<Change>,
+}
+
+impl Collector {
+    fn field<T: PartialEq>(&mut self, key: &str, old: &T, new: &T, class: Class, show: impl Fn(&T) -> String) {
+        if old != new {
+            self.changes.push(Change { key: key.into(), old: show(old), new: show(new), class, detail: None });
+        }
+    }
+
+    /// A secret: the values are never shown.
+    fn secret(&mut self, key: &str, old: &Option<String>, new: &Option<String>) {
+        if old != new {
+            let (o, n) = (masked(old), masked(new));
+            let detail = Some(match (old, new) {
+                (None, Some(_)) => "set".to_string(),
+                (Some(_), None) => "removed".to_string(),
+                _ => "changed".to_string(),
+            });
+            self.changes.push(Change { key: key.into(), old: o, new: n, class: Class::Reloadable, detail });
+        }
+    }
+}
+
+/// Compares two configurations.
+pub fn diff(old: &Options, new: &Options) -> Diff {
+    let mut c = Collector { changes: Vec::new() };
+    let Options {
+        server_name,
+        host,
+        port,
+        client_advertise,
+        http_port,
+        https_port,
+        http_base_path,
+        pid_file,
+        ports_file_dir,
+        max_payload,
+        max_control_line,
+        max_connections,
+        max_pending,
+        max_subscriptions,
+        ping_interval,
+        ping_max,
+        write_deadline,
+        no_header_support,
+        lame_duck_duration,
+        lame_duck_grace_period,
+        debug,
+        trace,
+        logtime,
+        logtime_utc,
+        log_file,
+        log_size_limit,
+        syslog,
+        remote_syslog,
+        max_traced_msg_len,
+        authorization,
+        no_auth_user,
+        tls,
+        cluster,
+        other,
+    } = new;
+    use Class::*;
+    let s = |v: &String| v.clone();
+    let num = |v: &usize| v.to_string();
+    let dur = |v: &std::time::Duration| format_duration(*v);
+    let flag = |v: &bool| v.to_string();
+
+    // Listeners and identity: a running server cannot move or rename itself.
+    c.field("server_name", &old.server_name, server_name, Refused, show);
+    c.field("host", &old.host, host, Refused, s);
+    c.field("port", &old.port, port, Refused, |p| show_port(*p));
+    c.field("http_port", &old.http_port, http_port, Refused, show);
+    c.field("https_port", &old.https_port, https_port, Refused, show);
+    c.field("http_base_path", &old.http_base_path, http_base_path, Refused, show);
+    // INFO advertises header support to every client at connect time.
+    c.field("no_header_support", &old.no_header_support, no_header_support, Refused, flag);
+
+    c.field("client_advertise", &old.client_advertise, client_advertise, Reloadable, show);
+    c.field("pid_file", &old.pid_file, pid_file, Reloadable, show);
+    c.field("ports_file_dir", &old.ports_file_dir, ports_file_dir, Reloadable, show);
+
+    c.field("max_payload", &old.max_payload, max_payload, Reloadable, num);
+    c.field("max_control_line", &old.max_control_line, max_control_line, Reloadable, num);
+    c.field("max_connections", &old.max_connections, max_connections, Reloadable, num);
+    c.field("ping_interval", &old.ping_interval, ping_interval, Reloadable, dur);
+    c.field("ping_max", &old.ping_max, ping_max, Reloadable, |v| v.to_string());
+    c.field("write_deadline", &old.write_deadline, write_deadline, Reloadable, dur);
+    // Read from the snapshot on every use, so safe to change live.
+    c.field("max_pending", &old.max_pending, max_pending, ReloadableBeyondReference, num);
+    c.field("max_subscriptions", &old.max_subscriptions, max_subscriptions, ReloadableBeyondReference, num);
+    c.field("lame_duck_duration", &old.lame_duck_duration, lame_duck_duration, ReloadableBeyondReference, dur);
+    c.field(
+        "lame_duck_grace_period",
+        &old.lame_duck_grace_period,
+        lame_duck_grace_period,
+        ReloadableBeyondReference,
+        dur,
+    );
+
+    c.field("debug", &old.debug, debug, Reloadable, flag);
+    c.field("trace", &old.trace, trace, Reloadable, flag);
+    c.field("logtime", &old.logtime, logtime, Reloadable, flag);
+    c.field("logtime_utc", &old.logtime_utc, logtime_utc, Reloadable, flag);
+    c.field("log_file", &old.log_file, log_file, Reloadable, show);
+    c.field("syslog", &old.syslog, syslog, Reloadable, flag);
+    c.field("remote_syslog", &old.remote_syslog, remote_syslog, Reloadable, show);
+    c.field("logfile_size_limit", &old.log_size_limit, log_size_limit, ReloadableBeyondReference, |v| v.to_string());
+    c.field("max_traced_msg_len", &old.max_traced_msg_len, max_traced_msg_len, Reloadable, |v| v.to_string());
+
+    authorization_changes(&mut c, &old.authorization, authorization);
+    c.field("no_auth_user", &old.no_auth_user, no_auth_user, Reloadable, show);
+
+    // Not implemented yet: the server refuses to start with them, so a reload
+    // may not bring them in either.
+    c.field("tls", &old.tls, tls, Refused, |t| if t.is_some() { "enabled".into() } else { "disabled".into() });
+    c.field(
+        "cluster",
+        &old.cluster,
+        cluster,
+        Refused,
+        |t| if t.is_some() { "enabled".into() } else { "disabled".into() },
+    );
+
+    other_changes(&mut c, &old.other, other);
+
+    Diff { changes: c.changes, cut_off: cut_off(old, new) }
+}
+
+fn authorization_changes(c: &mut Collector, old: &Authorization, new: &Authorization) {
+    let Authorization { user, password, token, timeout, users, default_permissions } = new;
+    c.field("authorization user", &old.user, user, Class::Reloadable, show);
+    c.secret("authorization password", &old.password, password);
+    c.secret("authorization token", &old.token, token);
+    c.field("authorization timeout", &old.timeout, timeout, Class::Reloadable, |d| format_duration(*d));
+    if let Some(detail) = users_detail(&old.users, users) {
+        c.changes.push(Change {
+            key: "authorization users".into(),
+            old: format!("{} users", old.users.len()),
+            new: format!("{} users", users.len()),
+            class: Class::Reloadable,
+            detail: Some(detail),
+        });
+    }
+    if &old.default_permissions != default_permissions {
+        c.changes.push(Change {
+            key: "authorization default_permissions".into(),
+            old: perms_summary(&old.default_permissions),
+            new: perms_summary(default_permissions),
+            class: Class::Reloadable,
+            detail: Some("changed".into()),
+        });
+    }
+}
+
+fn perms_summary(p: &Option<Permissions>) -> String {
+    match p {
+        None => "none".into(),
+        Some(p) => serde_json::to_string(p).unwrap_or_default(),
+    }
+}
+
+/// A user's name as logs show it: the user name, or the nkey.
+fn user_name(u: &User) -> String {
+    u.user.clone().or_else(|| u.nkey.clone()).unwrap_or_default()
+}
+
+fn users_by_name(users: &[User]) -> BTreeMap<String, &User> {
+    users.iter().map(|u| (user_name(u), u)).collect()
+}
+
+/// `added: carol; removed: bob; changed: alice`, or `None` if equal.
+fn users_detail(old: &[User], new: &[User]) -> Option<String> {
+    let (old, new) = (users_by_name(old), users_by_name(new));
+    let added: Vec<&str> = new.keys().filter(|k| !old.contains_key(*k)).map(String::as_str).collect();
+    let removed: Vec<&str> = old.keys().filter(|k| !new.contains_key(*k)).map(String::as_str).collect();
+    let changed: Vec<&str> =
+        new.iter().filter(|(k, u)| old.get(*k).is_some_and(|o| o != *u)).map(|(k, _)| k.as_str()).collect();
+    let mut parts = Vec::new();
+    for (label, names) in [("added", added), ("removed", removed), ("changed", changed)] {
+        if !names.is_empty() {
+            parts.push(format!("{label}: {}", names.join(", ")));
+        }
+    }
+    (!parts.is_empty()).then(|| parts.join("; "))
+}
+
+fn other_changes(
+    c: &mut Collector,
+    old: &BTreeMap<String, serde_json::Value>,
+    new: &BTreeMap<String, serde_json::Value>,
+) {
+    let keys: std::collections::BTreeSet<&String> = old.keys().chain(new.keys()).collect();
+    for k in keys {
+        if old.get(k) != new.get(k) {
+            let present =
+                |v: Option<&serde_json::Value>| if v.is_some() { "set".to_string() } else { "unset".to_string() };
+            c.changes.push(Change {
+                key: k.clone(),
+                old: present(old.get(k)),
+                new: present(new.get(k)),
+                class: Class::Ignored,
+                detail: Some("not supported by rnats; no effect".into()),
+            });
+        }
+    }
+}
+
+/// Whose connections the reload would end.
+fn cut_off(old: &Options, new: &Options) -> CutOff {
+    let (a, b) = (&old.authorization, &new.authorization);
+    let (old_users, new_users) = (users_by_name(&a.users), users_by_name(&b.users));
+    let mut out = CutOff::default();
+    for (name, u) in &old_users {
+        match new_users.get(name) {
+            None => out.removed.push(name.clone()),
+            Some(n) if n.password != u.password || n.nkey != u.nkey => out.credentials_changed.push(name.clone()),
+            Some(_) => {}
+        }
+    }
+    if let Some(user) = &a.user {
+        if b.user.as_ref() != Some(user) {
+            out.removed.push(user.clone());
+        } else if a.password != b.password {
+            out.credentials_changed.push(user.clone());
+        }
+    }
+    if a.token.is_some() && a.token != b.token {
+        out.credentials_changed.push("(token)".into());
+    }
+    out.anonymous_clients = !old.auth_required() && new.auth_required();
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn user(name: &str, pass: &str) -> User {
+        User { user: Some(name.into()), password: Some(pass.into()), ..User::default() }
+    }
+
+    #[test]
+    fn no_change_is_empty() {
+        let o = Options::default();
+        assert_eq!(diff(&o, &o.clone()), Diff::default());
+    }
+
+    #[test]
+    fn limits_and_logging_reload() {
+        let old = Options::default();
+        let new = Options { max_payload: 2048, debug: true, ping_interval: Duration::from_secs(30), ..old.clone() };
+        let d = diff(&old, &new);
+        assert!(!d.is_refused());
+        let lines: Vec<String> = d.changes.iter().map(Change::reloaded_line).collect();
+        assert_eq!(lines, ["Reloaded: max_payload = 2048", "Reloaded: ping_interval = 30s", "Reloaded: debug = true"]);
+    }
+
+    #[test]
+    fn a_port_change_is_refused_with_the_config_key() {
+        let old = Options::default();
+        let new = Options { port: Port::Fixed(4333), ..old.clone() };
+        let d = diff(&old, &new);
+        let refused: Vec<String> = d.refused().map(Change::refusal_line).collect();
+        assert_eq!(refused, ["config reload not supported for port: old=4222, new=4333"]);
+    }
+
+    #[test]
+    fn users_are_named_and_secrets_masked() {
+        let mut old = Options::default();
+        old.authorization.users = vec![user("alice", "a1"), user("bob", "b1")];
+        let mut new = old.clone();
+        new.authorization.users = vec![user("alice", "a2"), user("carol", "c1")];
+        let d = diff(&old, &new);
+        let lines: Vec<String> = d.changes.iter().map(Change::reloaded_line).collect();
+        assert_eq!(lines, ["Reloaded: authorization users (added: carol; removed: bob; changed: alice)"]);
+        assert!(!format!("{d:?}").contains("a2"), "no password in the diff");
+        assert_eq!(d.cut_off.removed, ["bob"]);
+        assert_eq!(d.cut_off.credentials_changed, ["alice"]);
+    }
+
+    #[test]
+    fn a_token_change_is_masked() {
+        let mut old = Options::default();
+        old.authorization.token = Some("s3cr3t".into());
+        let mut new = old.clone();
+        new.authorization.token = Some("n3w".into());
+        let d = diff(&old, &new);
+        assert_eq!(d.changes[0].reloaded_line(), "Reloaded: authorization token (changed)");
+        let text = serde_json::to_string(&d).unwrap();
+        assert!(!text.contains("s3cr3t") && !text.contains("n3w"), "{text}");
+    }
+
+    #[test]
+    fn adding_auth_cuts_off_anonymous_clients() {
+        let old = Options::default();
+        let mut new = old.clone();
+        new.authorization.users = vec![user("a", "p")];
+        assert!(diff(&old, &new).cut_off.anonymous_clients);
+    }
+
+    #[test]
+    fn beyond_the_reference() {
+        let old = Options::default();
+        let new = Options { max_pending: 1 << 27, ..old.clone() };
+        assert_eq!(diff(&old, &new).changes[0].class, Class::ReloadableBeyondReference);
+    }
+}

@@ -1,0 +1,309 @@
+//! Live reload: a signal, a file change (`--watch`) or a request loads the
+//! config file again and applies it to the running server, all or nothing.
+//!
+//! 1. Load the file with the same code as `rnats check`; any error keeps the
+//!    running configuration and is logged with `file:line:col`.
+//! 2. Diff the typed configurations ([`diff`]). A change that cannot apply
+//!    at run time refuses the whole reload, naming the key as the config does.
+//! 3. Otherwise compile the next snapshot, install it with one store, apply
+//!    the side effects (logging, pid and ports files, the connection cap),
+//!    and log one `Reloaded:` line per change. Every connection then adopts
+//!    the snapshot at its next event: credentials and permissions are checked
+//!    again there, without a cost on the message path between reloads.
+
+pub mod diff;
+pub mod watch;
+
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use sha2::{Digest, Sha256};
+use tracing::{debug, error, info, warn};
+
+use crate::cli::FlagOverlay;
+use crate::conf::Loaded;
+use crate::logging::{self, LogSettings};
+use crate::options::Options;
+use crate::server::errors::{err_line, CloseReason, ERR_MAX_CONNECTIONS};
+use crate::server::ServerState;
+use diff::{Change, Class, Diff};
+
+/// How long a reload waits for every connection to adopt the new snapshot
+/// before it reports back (connections keep adopting it afterwards).
+const ADOPTION_WAIT: Duration = Duration::from_secs(10);
+
+/// The config file a server runs from, and the flags laid over it (flags
+/// win over the file, on every reload too, as in nats-server).
+#[derive(Debug, Clone)]
+pub struct ConfigSource {
+    pub path: PathBuf,
+    pub overlay: FlagOverlay,
+}
+
+/// What started a reload; the log says which.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Trigger {
+    /// SIGHUP (also `rnats --signal reload`).
+    Signal,
+    /// `--watch` saw these files change.
+    FilesChanged(Vec<PathBuf>),
+    /// A direct call (tests, tools).
+    Request,
+}
+
+impl std::fmt::Display for Trigger {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Trigger::Signal => write!(f, "signal"),
+            Trigger::Request => write!(f, "request"),
+            Trigger::FilesChanged(files) => {
+                let names: Vec<String> = files.iter().map(|p| p.display().to_string()).collect();
+                write!(f, "{} changed", names.join(", "))
+            }
+        }
+    }
+}
+
+/// How a reload ended.
+#[derive(Debug)]
+pub enum Outcome {
+    /// The new configuration is in force.
+    Applied { changes: Vec<Change>, digest: String, adopted_in: Duration },
+    /// The file was read and is valid, and nothing in it changed.
+    Unchanged { digest: String },
+    /// At least one change needs a restart; nothing was applied.
+    Refused { reasons: Vec<String> },
+    /// The file could not be loaded; nothing was applied.
+    Invalid { diagnostics: Vec<String> },
+    /// The server was not started with `-c`.
+    NoConfigFile,
+}
+
+/// The files a loaded configuration came from, and their digest.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Fingerprint {
+    /// `sha256:<hex>` over every source (files and environment values).
+    pub digest: String,
+    /// Files to watch: the config, its includes, and TLS files it names.
+    pub files: Vec<PathBuf>,
+}
+
+impl Fingerprint {
+    pub fn of(loaded: &Loaded) -> Fingerprint {
+        let mut hash = Sha256::new();
+        let mut files = Vec::new();
+        for src in loaded.sources.iter() {
+            hash.update(src.name.as_bytes());
+            hash.update([0]);
+            hash.update(src.text.as_bytes());
+            hash.update([0]);
+            if !src.path.as_os_str().is_empty() {
+                files.push(src.path.clone());
+            }
+        }
+        files.extend(tls_files(&loaded.options));
+        files.sort();
+        files.dedup();
+        Fingerprint { digest: format!("sha256:{:x}", hash.finalize()), files }
+    }
+}
+
+/// Certificate, key and CA files named by the configuration.
+fn tls_files(o: &Options) -> Vec<PathBuf> {
+    let blocks = o.tls.iter().chain(o.cluster.iter().filter_map(|c| c.tls.as_ref()));
+    blocks.flat_map(|t| [&t.cert_file, &t.key_file, &t.ca_file]).filter_map(|f| f.as_ref().map(PathBuf::from)).collect()
+}
+
+/// Loads `source` the way `rnats check` does: the file, then the flags.
+pub fn load(source: &ConfigSource) -> Loaded {
+    crate::conf::load(&source.path, &source.overlay)
+}
+
+/// Applies configuration changes to one running server, one at a time.
+pub struct Reloader {
+    state: Arc<ServerState>,
+    source: Option<ConfigSource>,
+    /// Serialises reloads (signal, watcher, requests) and holds the
+    /// fingerprint of the configuration in force. A tokio mutex: a reload
+    /// awaits the file load and the connections while holding it.
+    current: tokio::sync::Mutex<Fingerprint>,
+    /// The watcher learns the new file list after each reload.
+    watched: tokio::sync::watch::Sender<Vec<PathBuf>>,
+}
+
+impl Reloader {
+    /// `fingerprint` describes the configuration the server started with.
+    pub fn new(state: Arc<ServerState>, source: Option<ConfigSource>, fingerprint: Fingerprint) -> Arc<Reloader> {
+        let (watched, _) = tokio::sync::watch::channel(fingerprint.files.clone());
+        Arc::new(Reloader { state, source, current: tokio::sync::Mutex::new(fingerprint), watched })
+    }
+
+    pub fn source(&self) -> Option<&ConfigSource> {
+        self.source.as_ref()
+    }
+
+    /// The files the current configuration came from, as they change.
+    pub fn watched_files(&self) -> tokio::sync::watch::Receiver<Vec<PathBuf>> {
+        self.watched.subscribe()
+    }
+
+    /// Loads the config file again and applies it, all or nothing; logs the
+    /// outcome as nats-server does.
+    pub async fn reload(&self, trigger: Trigger) -> Outcome {
+        let mut current = self.current.lock().await;
+        let Some(source) = self.source.clone() else {
+            error!("Failed to reload server configuration: can only reload config when a file is provided using -c or --config");
+            return Outcome::NoConfigFile;
+        };
+        info!("Reloading server configuration ({trigger})");
+        // Parsing a file with thousands of users is CPU work: keep it off
+        // the workers that move messages.
+        let loaded = match tokio::task::spawn_blocking(move || load(&source)).await {
+            Ok(l) => l,
+            Err(e) => {
+                error!("Failed to reload server configuration: {e}");
+                return Outcome::Invalid { diagnostics: vec![e.to_string()] };
+            }
+        };
+        if loaded.failed(false) {
+            let diagnostics = positioned(&loaded);
+            error!("Failed to reload server configuration: {} problem(s) in the configuration", diagnostics.len());
+            for d in &diagnostics {
+                error!("  {d}");
+            }
+            return Outcome::Invalid { diagnostics };
+        }
+        let fingerprint = Fingerprint::of(&loaded);
+        let new_opts = loaded.options;
+        let old = self.state.snapshot();
+        let diff = diff::diff(&old.opts, &new_opts);
+        let mut reasons: Vec<String> = diff.refused().map(Change::refusal_line).collect();
+        reasons.extend(new_opts.unimplemented().iter().map(|m| format!("cannot apply: {m}")));
+        if !reasons.is_empty() {
+            for r in &reasons {
+                error!("Failed to reload server configuration: {r}");
+            }
+            return Outcome::Refused { reasons };
+        }
+        // Logging first: it is the one side effect that can fail (a log file
+        // that cannot be opened), and then nothing has changed yet.
+        if logging_changed(&old.opts, &new_opts) {
+            if let Err(e) = logging::apply(&LogSettings::from_options(&new_opts)) {
+                let reason = format!("cannot open the new log output: {e}");
+                error!("Failed to reload server configuration: {reason}");
+                return Outcome::Refused { reasons: vec![reason] };
+            }
+        }
+        let started = Instant::now();
+        let snapshot = old.successor(new_opts, Some(fingerprint.digest.clone()));
+        let generation = snapshot.generation;
+        self.state.install(snapshot);
+        let new = self.state.snapshot();
+        self.apply_side_effects(&old.opts, &new.opts, &diff);
+        for change in &diff.changes {
+            match change.class {
+                Class::Ignored => warn!("{} (not supported by rnats: no effect)", change.reloaded_line()),
+                Class::ReloadableBeyondReference => {
+                    info!("{} (applied live; nats-server needs a restart for this)", change.reloaded_line())
+                }
+                _ => info!("{}", change.reloaded_line()),
+            }
+        }
+        let adopted_in = self.wait_for_adoption(generation, started).await;
+        let _ = self.watched.send(fingerprint.files.clone());
+        let digest = fingerprint.digest.clone();
+        *current = fingerprint;
+        if diff.changes.is_empty() {
+            info!("Reloaded server configuration: no changes ({digest})");
+            return Outcome::Unchanged { digest };
+        }
+        info!("Reloaded server configuration ({digest})");
+        Outcome::Applied { changes: diff.changes, digest, adopted_in }
+    }
+
+    /// The digest of the configuration in force.
+    pub async fn digest(&self) -> String {
+        self.current.lock().await.digest.clone()
+    }
+
+    fn apply_side_effects(&self, old: &Options, new: &Options, diff: &Diff) {
+        let changed = |key: &str| diff.changes.iter().any(|c| c.key == key);
+        if changed("pid_file") {
+            if let Err(e) = self.state.files.set_pid_file(new.pid_file.as_deref()) {
+                error!("{e}");
+            }
+        }
+        if changed("ports_file_dir") {
+            let addr = self.state.client_addr();
+            if let Err(e) = self.state.files.set_ports_dir(new.ports_file_dir.as_deref(), &new.host, addr) {
+                error!("{e}");
+            }
+        }
+        if new.max_connections > 0 && new.max_connections < old.max_connections.max(1) {
+            self.enforce_max_connections(new.max_connections);
+        }
+    }
+
+    /// Closes the newest connections until at most `max` remain, as
+    /// nats-server does when `max_connections` is lowered (it picks at
+    /// random; newest first is deterministic and spares long-lived clients).
+    fn enforce_max_connections(&self, max: usize) {
+        let mut conns = self.state.connections();
+        if conns.len() <= max {
+            return;
+        }
+        conns.sort_by_key(|c| std::cmp::Reverse(c.cid));
+        let excess = conns.len() - max;
+        for conn in conns.iter().take(excess) {
+            conn.outbound.push_proto(&err_line(ERR_MAX_CONNECTIONS));
+            conn.close(CloseReason::MaxConnectionsExceeded);
+        }
+        info!("Closed {excess} connections to fall within max_connections");
+    }
+
+    /// Waits (bounded) until every live connection has adopted `generation`.
+    async fn wait_for_adoption(&self, generation: u64, started: Instant) -> Duration {
+        let deadline = started + ADOPTION_WAIT;
+        let mut pause = Duration::from_millis(1);
+        loop {
+            let pending = self
+                .state
+                .connections()
+                .iter()
+                .filter(|c| !c.is_closing() && c.adopted_generation.load(Ordering::Acquire) < generation)
+                .count();
+            if pending == 0 {
+                let took = started.elapsed();
+                debug!("Every connection adopted the new configuration in {took:?}");
+                return took;
+            }
+            if Instant::now() >= deadline {
+                warn!("{pending} connections have not adopted the new configuration yet");
+                return started.elapsed();
+            }
+            // Sessions adopt within microseconds unless a credential check
+            // runs bcrypt: poll often at first, then back off.
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_millis(50));
+        }
+    }
+}
+
+fn logging_changed(old: &Options, new: &Options) -> bool {
+    LogSettings::from_options(old) != LogSettings::from_options(new)
+}
+
+/// Every error and warning as `file:line:col: message`.
+pub fn positioned(loaded: &Loaded) -> Vec<String> {
+    loaded
+        .diags
+        .iter()
+        .filter(|d| d.severity != crate::conf::diag::Severity::Note)
+        .map(|d| match d.location(&loaded.sources) {
+            Some((f, l, c)) => format!("{f}:{l}:{c}: {}", d.message),
+            None => d.message.clone(),
+        })
+        .collect()
+}
