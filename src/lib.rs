@@ -14,5 +14,6 @@ pub mod conf;
 pub mod logging;
 pub mod options;
 pub mod passwd;
+pub mod sd_notify;
 pub mod server;
 pub mod signals;

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use rnats::cli::{self, Command, ServeArgs};
 use rnats::logging::{self, LogSettings};
 use rnats::options::{Options, COMPAT_VERSION};
+use rnats::sd_notify;
 use rnats::server::Server;
 use tokio::signal::unix::{signal, SignalKind};
 use tracing::{info, warn};
@@ -136,6 +137,9 @@ async fn run(opts: Options, config_file: Option<&str>, warnings: &[String]) -> E
         logging::fatal("cannot install signal handlers");
         return ExitCode::from(1);
     };
+    // After the signal handlers: once systemd sees READY=1 it may send
+    // SIGTERM at any moment, and that must take the graceful path.
+    notify_systemd(sd_notify::ready());
     loop {
         tokio::select! {
             _ = int.recv() => { info!("Trapped \"interrupt\" signal"); break; }
@@ -158,6 +162,15 @@ async fn run(opts: Options, config_file: Option<&str>, warnings: &[String]) -> E
             }
         }
     }
+    notify_systemd(sd_notify::stopping());
     server.shutdown().await;
     ExitCode::SUCCESS
+}
+
+/// A failed notification is worth a warning (systemd will time the unit out),
+/// never a reason to stop serving.
+fn notify_systemd(sent: std::io::Result<bool>) {
+    if let Err(e) = sent {
+        warn!("Could not notify systemd: {e}");
+    }
 }
