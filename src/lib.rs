@@ -17,3 +17,4 @@ pub mod passwd;
 pub mod sd_notify;
 pub mod server;
 pub mod signals;
+pub mod top;

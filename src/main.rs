@@ -37,6 +37,7 @@ fn main() -> ExitCode {
         Command::Sub(name, rest) if name == "check" => ExitCode::from(rnats::check::run(&rest)),
         Command::Sub(name, rest) if name == "bench" => ExitCode::from(rnats::bench::run(&rest)),
         Command::Sub(name, rest) if name == "passwd" => ExitCode::from(rnats::passwd::run(&rest)),
+        Command::Sub(name, rest) if name == "top" => ExitCode::from(rnats::top::run(&rest)),
         Command::Sub(name, _) if name == "schema" => {
             println!("{}", serde_json::to_string_pretty(&Options::json_schema()).unwrap_or_default());
             ExitCode::SUCCESS
