@@ -366,7 +366,9 @@ pub fn parse(args: &[String]) -> Result<Command, CliError> {
         None => Ok(Command::Serve(Box::new(serve))),
         Some("version") => Ok(Command::Version),
         Some("help") => Ok(Command::Help),
-        Some(sub @ ("check" | "passwd" | "schema" | "bench")) => Ok(Command::Sub(sub.to_string(), rest[1..].to_vec())),
+        Some(sub @ ("check" | "passwd" | "schema" | "bench" | "top")) => {
+            Ok(Command::Sub(sub.to_string(), rest[1..].to_vec()))
+        }
         Some(other) => Err(CliError::UnknownCommand(other.to_string())),
     }
 }
@@ -377,6 +379,7 @@ Usage: rnats [options]            run the server (flags as nats-server's)
        rnats passwd [options]          make a bcrypt password hash
        rnats schema                    print the JSON Schema of the resolved config
        rnats bench [options]           measure a server; --compare runs rnats and nats-server side by side
+       rnats top [options]             live view of a server's connections and traffic, as nats-top
 
 Every option works with one dash or two; values as `-p 4222` or `--port=4222`.
 

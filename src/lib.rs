@@ -25,6 +25,8 @@ pub mod logging;
 pub mod options;
 pub mod passwd;
 pub mod reload;
+pub mod sd_notify;
 pub mod server;
 pub mod signals;
 pub mod spawn;
+pub mod top;

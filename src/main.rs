@@ -7,6 +7,7 @@ use rnats::cli::{self, Command, ServeArgs};
 use rnats::logging::{self, LogSettings};
 use rnats::options::{Options, COMPAT_VERSION};
 use rnats::reload::{ConfigSource, Fingerprint, Reloader, Trigger};
+use rnats::sd_notify;
 use rnats::server::Server;
 use tokio::signal::unix::{signal, SignalKind};
 use tracing::{info, warn};
@@ -37,6 +38,7 @@ fn main() -> ExitCode {
         Command::Sub(name, rest) if name == "check" => ExitCode::from(rnats::check::run(&rest)),
         Command::Sub(name, rest) if name == "bench" => ExitCode::from(rnats::bench::run(&rest)),
         Command::Sub(name, rest) if name == "passwd" => ExitCode::from(rnats::passwd::run(&rest)),
+        Command::Sub(name, rest) if name == "top" => ExitCode::from(rnats::top::run(&rest)),
         Command::Sub(name, _) if name == "schema" => {
             println!("{}", serde_json::to_string_pretty(&Options::json_schema()).unwrap_or_default());
             ExitCode::SUCCESS
@@ -154,6 +156,9 @@ async fn run(
         logging::fatal("cannot install signal handlers");
         return ExitCode::from(1);
     };
+    // After the signal handlers: once systemd sees READY=1 it may send
+    // SIGTERM at any moment, and that must take the graceful path.
+    notify_systemd(sd_notify::ready());
     loop {
         tokio::select! {
             _ = int.recv() => { info!("Trapped \"interrupt\" signal"); break; }
@@ -179,6 +184,15 @@ async fn run(
             }
         }
     }
+    notify_systemd(sd_notify::stopping());
     server.shutdown().await;
     ExitCode::SUCCESS
+}
+
+/// A failed notification is worth a warning (systemd will time the unit out),
+/// never a reason to stop serving.
+fn notify_systemd(sent: std::io::Result<bool>) {
+    if let Err(e) = sent {
+        warn!("Could not notify systemd: {e}");
+    }
 }

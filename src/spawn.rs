@@ -30,6 +30,7 @@ pub struct ServerProcess {
 pub struct Spawn<'a> {
     bin: &'a Path,
     args: Vec<String>,
+    env: Vec<(String, std::ffi::OsString)>,
     log: bool,
     /// Only the caller's arguments; the port comes from the log line.
     exact: bool,
@@ -52,18 +53,24 @@ fn scratch_dir() -> io::Result<PathBuf> {
 impl<'a> Spawn<'a> {
     /// `bin -a 127.0.0.1 -p -1 --ports_file_dir DIR`, plus `args`.
     pub fn new(bin: &'a Path) -> Spawn<'a> {
-        Spawn { bin, args: Vec::new(), log: false, exact: false }
+        Spawn { bin, args: Vec::new(), env: Vec::new(), log: false, exact: false }
     }
 
     /// `bin` with only the caller's arguments and the log kept in a file;
     /// the process counts as started once it logs [`LISTENING`], and the port
     /// is read from that line, the way client test harnesses find it.
     pub fn exact(bin: &'a Path) -> Spawn<'a> {
-        Spawn { bin, args: Vec::new(), log: true, exact: true }
+        Spawn { bin, args: Vec::new(), env: Vec::new(), log: true, exact: true }
     }
 
     pub fn args<S: AsRef<str>>(mut self, args: &[S]) -> Spawn<'a> {
         self.args.extend(args.iter().map(|a| a.as_ref().to_string()));
+        self
+    }
+
+    /// Sets an environment variable for the process.
+    pub fn env(mut self, key: &str, value: impl AsRef<std::ffi::OsStr>) -> Spawn<'a> {
+        self.env.push((key.to_string(), value.as_ref().to_os_string()));
         self
     }
 
@@ -87,6 +94,7 @@ impl<'a> Spawn<'a> {
         }
         let child = cmd
             .args(&self.args)
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(stderr)

@@ -153,6 +153,7 @@ impl Reloader {
     /// outcome as nats-server does.
     pub async fn reload(&self, trigger: Trigger) -> Outcome {
         let mut current = self.current.lock().await;
+        let _systemd = SystemdReloading::start();
         let Some(source) = self.source.clone() else {
             error!("Failed to reload server configuration: can only reload config when a file is provided using -c or --config");
             return Outcome::NoConfigFile;
@@ -287,6 +288,27 @@ impl Reloader {
             // runs bcrypt: poll often at first, then back off.
             tokio::time::sleep(pause).await;
             pause = (pause * 2).min(Duration::from_millis(50));
+        }
+    }
+}
+
+/// Tells systemd (`Type=notify`) that a reload is under way, and, when
+/// dropped, that the service is ready again, however the reload ended.
+struct SystemdReloading;
+
+impl SystemdReloading {
+    fn start() -> SystemdReloading {
+        if let Err(e) = crate::sd_notify::reloading() {
+            warn!("Could not notify systemd: {e}");
+        }
+        SystemdReloading
+    }
+}
+
+impl Drop for SystemdReloading {
+    fn drop(&mut self) {
+        if let Err(e) = crate::sd_notify::ready() {
+            warn!("Could not notify systemd: {e}");
         }
     }
 }

@@ -1,0 +1,204 @@
+//! `rnats top`'s command line: nats-top's flags and defaults, parsed the way
+//! Go's `flag` package does (one dash or two, `-n 5` or `-n=5`, booleans
+//! take a value only after `=`).
+
+use std::time::Duration;
+
+use super::http::{Endpoint, Scheme};
+use super::monitor::SortKey;
+
+pub const TOP_USAGE: &str = "\
+Usage: rnats top [-s HOST] [-m PORT] [-ms PORT] [-n NUM] [-d SECONDS] [-sort FIELD]
+                 [-r MAX] [-o FILE] [-b] [-u]
+
+A live view of a NATS server (rnats or nats-server) from its monitoring
+endpoints /varz and /connz, like nats-top.
+
+    -s HOST       server host (default 127.0.0.1)
+    -m PORT       HTTP monitoring port (default 8222)
+    -ms PORT      HTTPS monitoring port (needs TLS, not in rnats yet)
+    -n NUM        connections to show (default 1024)
+    -d SECONDS    refresh interval (default 1; fractions allowed)
+    -sort FIELD   connection order: cid, start, subs, pending, msgs_to, msgs_from,
+                  bytes_to, bytes_from, last, idle, uptime, rtt (default cid)
+    -r MAX        quit after MAX refreshes
+    -o FILE       write one screen as text to FILE (- for stdout) and exit;
+                  it waits one interval so the rates are real
+    -b            show raw numbers instead of 1.5K, 2.0M
+    -u, --display-subscriptions-column
+                  show the SUBSCRIPTIONS column from the start
+
+Keys: o sort, n limit, s subscriptions, b raw numbers, space rates per
+connection, ? help, q quit.
+";
+
+/// Everything the command line sets.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    pub endpoint: Endpoint,
+    pub limit: usize,
+    pub delay: Duration,
+    pub sort: SortKey,
+    pub raw_bytes: bool,
+    pub show_subs: bool,
+    pub max_refreshes: Option<u64>,
+    pub output: Option<String>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            endpoint: Endpoint { scheme: Scheme::Http, host: "127.0.0.1".into(), port: 8222 },
+            limit: 1024,
+            delay: Duration::from_secs(1),
+            sort: SortKey::Cid,
+            raw_bytes: false,
+            show_subs: false,
+            max_refreshes: None,
+            output: None,
+        }
+    }
+}
+
+/// What the command line asks for.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Parsed {
+    Run(Settings),
+    Help,
+}
+
+fn port(flag: &str, v: &str) -> Result<u16, String> {
+    match v.parse::<u16>() {
+        Ok(p) if p > 0 => Ok(p),
+        _ => Err(format!("invalid value {v:?} for flag -{flag}: a port from 1 to 65535")),
+    }
+}
+
+fn positive<T: std::str::FromStr + PartialOrd + Default>(flag: &str, v: &str) -> Result<T, String> {
+    match v.parse::<T>() {
+        Ok(n) if n > T::default() => Ok(n),
+        _ => Err(format!("invalid value {v:?} for flag -{flag}: a positive number")),
+    }
+}
+
+fn go_bool(flag: &str, v: Option<&str>) -> Result<bool, String> {
+    match v {
+        None => Ok(true),
+        Some(v) => crate::cli::parse_go_bool(v).ok_or_else(|| format!("invalid boolean value {v:?} for -{flag}")),
+    }
+}
+
+/// Parses the arguments after `top`.
+pub fn parse(args: &[String]) -> Result<Parsed, String> {
+    let mut s = Settings::default();
+    let mut https_port = None;
+    let mut i = 0;
+    while i < args.len() {
+        let arg = &args[i];
+        i += 1;
+        let Some(body) = arg.strip_prefix("--").or_else(|| arg.strip_prefix('-')).filter(|b| !b.is_empty()) else {
+            return Err(format!("unexpected argument {arg:?}"));
+        };
+        let (name, inline) = match body.split_once('=') {
+            Some((n, v)) => (n, Some(v)),
+            None => (body, None),
+        };
+        match name {
+            "h" | "help" => return Ok(Parsed::Help),
+            "b" => s.raw_bytes = go_bool(name, inline)?,
+            "u" | "display-subscriptions-column" => s.show_subs = go_bool(name, inline)?,
+            "lookup" => return Err("-lookup: reverse DNS lookup of client addresses is not supported".into()),
+            "k" | "cert" | "key" | "cacert" => {
+                return Err(format!("-{name}: HTTPS monitoring needs TLS, which rnats does not have yet"))
+            }
+            "l" => return Err("-l: delimited output is not supported; -o writes the screen as text".into()),
+            "s" | "m" | "ms" | "n" | "d" | "sort" | "r" | "o" => {
+                let value = match inline {
+                    Some(v) => v.to_string(),
+                    None => {
+                        let v = args.get(i).cloned().ok_or_else(|| format!("flag needs an argument: -{name}"))?;
+                        i += 1;
+                        v
+                    }
+                };
+                match name {
+                    "s" if value.is_empty() => return Err("-s: the server host is empty".into()),
+                    "s" => s.endpoint.host = value.trim_start_matches('[').trim_end_matches(']').to_string(),
+                    "m" => s.endpoint.port = port(name, &value)?,
+                    "ms" => https_port = Some(port(name, &value)?),
+                    "n" => s.limit = positive(name, &value)?,
+                    "d" => {
+                        let secs: f64 = positive(name, &value)?;
+                        s.delay = Duration::try_from_secs_f64(secs)
+                            .map_err(|_| format!("invalid value {value:?} for flag -d: too large"))?;
+                    }
+                    "sort" => s.sort = SortKey::parse(&value)?,
+                    "r" => s.max_refreshes = Some(positive(name, &value)?),
+                    _ => s.output = Some(value),
+                }
+            }
+            _ => return Err(format!("flag provided but not defined: -{name}")),
+        }
+    }
+    // As nats-top: the secure port, when given, wins over the plain one.
+    if let Some(p) = https_port {
+        s.endpoint.scheme = Scheme::Https;
+        s.endpoint.port = p;
+        return Err(format!(
+            "-ms {p}: HTTPS monitoring needs TLS, which rnats does not have yet; use the HTTP port with -m"
+        ));
+    }
+    Ok(Parsed::Run(s))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(s: &str) -> Settings {
+        let args: Vec<String> = s.split_whitespace().map(String::from).collect();
+        match parse(&args) {
+            Ok(Parsed::Run(s)) => s,
+            other => panic!("{s}: {other:?}"),
+        }
+    }
+
+    fn err(s: &str) -> String {
+        let args: Vec<String> = s.split_whitespace().map(String::from).collect();
+        parse(&args).expect_err(s)
+    }
+
+    #[test]
+    fn defaults_are_nats_tops() {
+        let s = run("");
+        assert_eq!(s.endpoint.url(), "http://127.0.0.1:8222");
+        assert_eq!((s.limit, s.delay, s.sort), (1024, Duration::from_secs(1), SortKey::Cid));
+        assert!(!s.raw_bytes && !s.show_subs && s.output.is_none() && s.max_refreshes.is_none());
+    }
+
+    #[test]
+    fn go_style_flags() {
+        let s = run("-s 10.0.0.1 -m 9222 -n=5 --d 2.5 -sort bytes_to -b -u=false -r 3 -o -");
+        assert_eq!(s.endpoint.url(), "http://10.0.0.1:9222");
+        assert_eq!((s.limit, s.delay, s.sort), (5, Duration::from_millis(2500), SortKey::BytesTo));
+        assert!(s.raw_bytes && !s.show_subs);
+        assert_eq!((s.max_refreshes, s.output.as_deref()), (Some(3), Some("-")));
+        assert!(run("--display-subscriptions-column").show_subs);
+        assert_eq!(run("-s ::1").endpoint.url(), "http://[::1]:8222");
+        assert_eq!(parse(&["-h".to_string()]), Ok(Parsed::Help));
+    }
+
+    #[test]
+    fn bad_flags_say_why() {
+        assert!(err("-x").contains("not defined: -x"));
+        assert!(err("-n").contains("needs an argument"));
+        assert!(err("-n 0").contains("positive"));
+        assert!(err("-d -1").contains("positive"));
+        assert!(err("-m 70000").contains("port"));
+        assert!(err("-sort bogus").contains("invalid sort option"));
+        assert!(err("-sort stop").contains("closed"));
+        assert!(err("-b=maybe").contains("boolean"));
+        assert!(err("-ms 8443").contains("TLS"));
+        assert!(err("extra").contains("unexpected"));
+    }
+}

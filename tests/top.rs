@@ -1,0 +1,667 @@
+//! `rnats top`: the screen rendered on ratatui's TestBackend from JSON
+//! captured from nats-server 2.15.1 (tests/fixtures/top: two polls 1.5 s
+//! apart, four clients), the keys, the poller against a fake HTTP server and
+//! an unreachable one, and the whole thing against a live nats-server.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use ratatui::backend::TestBackend;
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::Terminal;
+use rnats::top::app::{Action, App, Poll, Query};
+use rnats::top::http::{Client, Endpoint, Scheme};
+use rnats::top::monitor::{Connz, SortKey, Varz};
+use rnats::top::poller::{connz_path, fetch, Poller};
+use rnats::top::sample::{Sample, Stats, Tracker};
+use rnats::top::screen::{View, STATUS_ROW};
+
+const WAIT: Duration = Duration::from_secs(10);
+
+fn fixture(name: &str) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/top").join(name);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+fn sample(n: u8) -> Sample {
+    let varz: Varz = serde_json::from_str(&fixture(&format!("varz{n}.json"))).expect("varz fixture");
+    let connz: Connz = serde_json::from_str(&fixture(&format!("connz{n}.json"))).expect("connz fixture");
+    Sample { varz, connz }
+}
+
+/// Stats of the second fixture poll, with rates against the first.
+fn fixture_stats(sort: SortKey) -> Stats {
+    let mut t = Tracker::default();
+    t.update(sample(1), sort);
+    t.update(sample(2), sort)
+}
+
+fn app_with(stats: Stats) -> App {
+    let query = Query { limit: 1024, sort: SortKey::Cid, subs: false };
+    let mut app = App::new(query, View::default(), Duration::from_secs(1), "http://127.0.0.1:8222".into());
+    app.on_poll(Poll::Stats(Box::new(stats)));
+    app
+}
+
+/// The screen as text rows, trailing blanks trimmed.
+fn render(app: &App, width: u16, height: u16) -> Vec<String> {
+    let mut term = Terminal::new(TestBackend::new(width, height)).expect("test terminal");
+    term.draw(|f| app.draw(f)).expect("draw");
+    let buf = term.backend().buffer();
+    (0..height)
+        .map(|y| {
+            let row: String = (0..width).map(|x| buf.cell((x, y)).map_or(" ", |c| c.symbol())).collect();
+            row.trim_end().to_string()
+        })
+        .collect()
+}
+
+/// The table rows (after the header), split into cells on runs of spaces.
+fn table(screen: &[String]) -> Vec<Vec<String>> {
+    let header = screen.iter().position(|l| l.trim_start().starts_with("HOST")).expect("a table header");
+    screen[header + 1..]
+        .iter()
+        .filter(|l| !l.is_empty())
+        .map(|l| l.split("  ").map(str::trim).filter(|c| !c.is_empty()).map(String::from).collect())
+        .collect()
+}
+
+fn cids(screen: &[String]) -> Vec<String> {
+    table(screen).into_iter().map(|r| r[1].clone()).collect()
+}
+
+fn key(c: char) -> KeyEvent {
+    KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE)
+}
+
+fn type_text(app: &mut App, text: &str) -> Action {
+    for c in text.chars() {
+        assert_eq!(app.on_key(key(c)), Action::Nothing);
+    }
+    app.on_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE))
+}
+
+#[test]
+fn header_numbers_and_rates_from_two_samples() {
+    let screen = render(&app_with(fixture_stats(SortKey::Cid)), 160, 20);
+    // Rates over the 1.503808844 s between the two `now`s: in 3050 msgs and
+    // 3,200,000 bytes; out 6050 msgs and 6,200,000 bytes.
+    assert_eq!(
+        screen[..8],
+        [
+            "NATS server version 2.15.1 (uptime: 2s)",
+            "Server: top-fixture",
+            "  ID:   NDDAXPLXWR4ZVCC4BQ6QQZ2IYZKKR3GPTI22DTSB7T6N6GDRBMWYJPWH",
+            "  Load: CPU:  2.0%  Memory: 18.1M  Slow Consumers: 0",
+            "  In:   Msgs: 4.8K  Bytes: 3.2M  Msgs/Sec: 2028.2  Bytes/Sec: 2.0M",
+            "  Out:  Msgs: 9.2K  Bytes: 6.2M  Msgs/Sec: 4023.1  Bytes/Sec: 3.9M",
+            "",
+            "Connections: 4",
+        ]
+    );
+    let header: Vec<&str> = screen[8].split_whitespace().collect();
+    assert_eq!(
+        header,
+        [
+            "HOST",
+            "CID",
+            "NAME",
+            "SUBS",
+            "PENDING",
+            "MSGS_TO",
+            "MSGS_FROM",
+            "BYTES_TO",
+            "BYTES_FROM",
+            "LANG",
+            "VERSION",
+            "UPTIME",
+            "IDLE"
+        ]
+    );
+    let rows = table(&screen);
+    assert_eq!(rows.len(), 4);
+    assert_eq!(
+        rows[0],
+        ["127.0.0.1:49406", "5", "orders-service", "2", "0", "9.0K", "0", "6.0M", "0", "go", "1.41.1", "1s", "1s"]
+    );
+    // A connection without a name keeps its columns aligned: the NAME cell
+    // is blank, so the row has one cell fewer when split on spaces.
+    assert_eq!(
+        rows[1],
+        ["127.0.0.1:49422", "6", "1", "0", "200", "50", "3.9K", "195.3K", "python3", "2.9.0", "1s", "1s"]
+    );
+    // Every value starts under its title.
+    for title in ["CID", "SUBS", "PENDING", "LANG", "VERSION", "IDLE"] {
+        let col = screen[8].find(title).expect("column");
+        for row in &screen[9..13] {
+            let b = row.as_bytes();
+            assert!(b[col] != b' ' && b[col - 1] == b' ', "{title} misaligned in {row:?}");
+        }
+    }
+}
+
+#[test]
+fn per_connection_rates_with_space() {
+    let mut app = app_with(fixture_stats(SortKey::Cid));
+    assert_eq!(app.on_key(key(' ')), Action::Nothing);
+    let screen = render(&app, 170, 20);
+    assert!(screen[8].contains("MSGS_TO/S") && screen[8].contains("BYTES_FROM/S"), "{}", screen[8]);
+    let rows = table(&screen);
+    // cid 5 received 6000 msgs / 6,000,000 bytes over the 1.503236767 s
+    // between the two connz `now`s; cid 6 sent 50 msgs / 200,000 bytes.
+    assert_eq!(rows[0][5..9], ["4.0K", "0", "3.8M", "0"]);
+    assert_eq!(rows[1][4..8], ["0", "33", "0", "129.9K"]);
+}
+
+#[test]
+fn raw_numbers_with_b() {
+    let mut app = app_with(fixture_stats(SortKey::Cid));
+    app.on_key(key('b'));
+    let screen = render(&app, 170, 20);
+    assert_eq!(screen[4], "  In:   Msgs: 4750  Bytes: 3354000  Msgs/Sec: 2028.2  Bytes/Sec: 2127930");
+    assert_eq!(table(&screen)[0][5..8], ["9000", "0", "6300000"]);
+}
+
+#[test]
+fn sort_orders_match_nats_server() {
+    let cases = [
+        (SortKey::Cid, ["5", "6", "7", "8"]),
+        (SortKey::Subs, ["8", "5", "6", "7"]),
+        (SortKey::MsgsTo, ["5", "6", "8", "7"]),
+        (SortKey::MsgsFrom, ["7", "8", "6", "5"]),
+        (SortKey::BytesTo, ["5", "8", "6", "7"]),
+        (SortKey::BytesFrom, ["7", "6", "8", "5"]),
+    ];
+    for (sort, expected) in cases {
+        assert_eq!(cids(&render(&app_with(fixture_stats(sort)), 160, 20)), expected, "sort {sort}");
+    }
+    // last activity: cid 5 and 7 at .924238824, 6 and 8 at .916311548.
+    let last = cids(&render(&app_with(fixture_stats(SortKey::Last)), 160, 20));
+    assert_eq!(last, ["5", "7", "6", "8"]);
+    let idle = cids(&render(&app_with(fixture_stats(SortKey::Idle)), 160, 20));
+    assert_eq!(idle, ["6", "8", "5", "7"]);
+}
+
+#[test]
+fn subscriptions_column_with_s() {
+    let mut app = app_with(fixture_stats(SortKey::Cid));
+    assert!(!render(&app, 200, 20)[8].contains("SUBSCRIPTIONS"));
+    assert_eq!(app.on_key(key('s')), Action::Requery);
+    assert!(app.query.subs, "the next poll asks for subs=1");
+    let screen = render(&app, 200, 20);
+    assert!(screen[8].ends_with("SUBSCRIPTIONS"), "{}", screen[8]);
+    let start = screen[8].find("SUBSCRIPTIONS").expect("column");
+    assert_eq!(screen[9][start..].trim(), "orders.>, orders.new");
+    assert_eq!(screen[10][start..].trim(), "audit.*");
+    assert_eq!(screen[11].get(start..).unwrap_or("").trim(), "", "cid 7 has none");
+    assert_eq!(screen[12][start..].trim(), "metrics.cpu, metrics.mem, _INBOX.abc.*");
+    assert_eq!(app.on_key(key('s')), Action::Requery);
+    assert!(!app.query.subs);
+}
+
+#[test]
+fn sort_and_limit_prompts() {
+    let mut app = app_with(fixture_stats(SortKey::Cid));
+    assert_eq!(app.on_key(key('o')), Action::Nothing);
+    for c in "subz".chars() {
+        app.on_key(key(c));
+    }
+    app.on_key(KeyEvent::new(KeyCode::Backspace, KeyModifiers::NONE));
+    app.on_key(key('s'));
+    assert_eq!(render(&app, 160, 20)[STATUS_ROW], "sort by [cid]: subs");
+    assert_eq!(app.on_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE)), Action::Requery);
+    assert_eq!(app.query.sort, SortKey::Subs);
+    // Re-sorted at once, before the next poll.
+    assert_eq!(cids(&render(&app, 160, 20)), ["8", "5", "6", "7"]);
+
+    assert_eq!(app.on_key(key('o')), Action::Nothing);
+    assert_eq!(type_text(&mut app, "bogus"), Action::Nothing);
+    assert!(render(&app, 160, 20)[STATUS_ROW].starts_with("invalid order: invalid sort option \"bogus\""));
+    assert_eq!(app.query.sort, SortKey::Subs);
+
+    app.on_key(key('n'));
+    assert_eq!(render(&app, 160, 20)[STATUS_ROW], "limit   [1024]:");
+    assert_eq!(type_text(&mut app, "2"), Action::Requery);
+    assert_eq!(app.query.limit, 2);
+    app.on_key(key('n'));
+    assert_eq!(type_text(&mut app, "x"), Action::Nothing);
+    assert_eq!(app.query.limit, 2);
+
+    // Esc cancels; keys typed into a prompt are not commands.
+    app.on_key(key('o'));
+    app.on_key(key('q'));
+    assert!(app.prompting());
+    app.on_key(KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE));
+    assert!(!app.prompting());
+}
+
+#[test]
+fn help_quit_and_ctrl_c() {
+    let mut app = app_with(fixture_stats(SortKey::Cid));
+    app.on_key(key('?'));
+    let screen = render(&app, 100, 40);
+    assert!(screen.iter().any(|l| l.starts_with("o<option>")), "{screen:#?}");
+    assert_eq!(app.on_key(key('x')), Action::Nothing, "any key leaves help");
+    assert!(render(&app, 100, 40)[0].starts_with("NATS server version"));
+    assert_eq!(app.on_key(key('q')), Action::Quit);
+    app.on_key(key('n'));
+    assert_eq!(app.on_key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL)), Action::Quit);
+}
+
+#[test]
+fn connz_request_is_nats_tops() {
+    let q = Query { limit: 7, sort: SortKey::BytesTo, subs: false };
+    assert_eq!(connz_path(&q), "/connz?limit=7&sort=bytes_to");
+    assert_eq!(connz_path(&Query { subs: true, ..q }), "/connz?limit=7&sort=bytes_to&subs=1");
+}
+
+fn free_port_then_closed() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = l.local_addr().expect("addr").port();
+    drop(l);
+    port
+}
+
+fn client(port: u16) -> Client {
+    Client::new(Endpoint { scheme: Scheme::Http, host: "127.0.0.1".into(), port }, Duration::from_secs(2))
+}
+
+fn next_poll(p: &Poller) -> Poll {
+    p.results.recv_timeout(WAIT).expect("a poll result in time")
+}
+
+#[test]
+fn unreachable_server_shows_the_retry_message_and_keeps_trying() {
+    let port = free_port_then_closed();
+    let query = Query { limit: 1024, sort: SortKey::Cid, subs: false };
+    let every = Duration::from_millis(50);
+    let poller = Poller::spawn(client(port), query, every).expect("poller");
+    let mut app = App::new(query, View::default(), every, format!("http://127.0.0.1:{port}"));
+    for attempt in 1..=3 {
+        match next_poll(&poller) {
+            Poll::Failed { error, attempt: n } => {
+                assert_eq!(n, attempt);
+                assert!(error.starts_with(&format!("cannot reach http://127.0.0.1:{port}/varz: ")), "{error}");
+                app.on_poll(Poll::Failed { error, attempt: n });
+            }
+            other => panic!("expected a failure, got {other:?}"),
+        }
+    }
+    let screen = render(&app, 200, 12);
+    let status = &screen[STATUS_ROW];
+    assert!(status.starts_with(&format!("cannot reach http://127.0.0.1:{port}/varz: ")), "{status}");
+    assert!(status.ends_with("(attempt 3; retrying every 50ms)"), "{status}");
+    assert_eq!(screen[7], "Connections: 0");
+}
+
+/// A fake monitoring server: answers 503 first, then the fixtures (varz
+/// chunked, as Go writes big bodies; connz with Content-Length). Sends each
+/// request line it gets on `seen`.
+fn fake_monitor(seen: mpsc::Sender<String>) -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    std::thread::spawn(move || {
+        for (n, stream) in listener.incoming().take(7).enumerate() {
+            let Ok(mut stream) = stream else { return };
+            let mut line = String::new();
+            let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+            if reader.read_line(&mut line).is_err() {
+                return;
+            }
+            loop {
+                let mut h = String::new();
+                if reader.read_line(&mut h).map_or(true, |n| n == 0) || h == "\r\n" {
+                    break;
+                }
+            }
+            let _ = seen.send(line.trim_end().to_string());
+            let reply = if n == 0 {
+                "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 9\r\n\r\nnot yet\r\n".to_string()
+            } else if line.starts_with("GET /varz ") {
+                let body = fixture(if n < 3 { "varz1.json" } else { "varz2.json" });
+                let (a, b) = body.split_at(body.len() / 2);
+                format!(
+                    "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n{:x}\r\n{a}\r\n{:x}\r\n{b}\r\n0\r\n\r\n",
+                    a.len(),
+                    b.len()
+                )
+            } else {
+                let body = fixture(if n < 3 { "connz1.json" } else { "connz2.json" });
+                format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{body}", body.len())
+            };
+            let _ = stream.write_all(reply.as_bytes());
+        }
+    });
+    port
+}
+
+#[test]
+fn poller_recovers_after_an_error_and_computes_rates() {
+    let (tx, seen) = mpsc::channel();
+    let port = fake_monitor(tx);
+    let query = Query { limit: 1024, sort: SortKey::Subs, subs: true };
+    let poller = Poller::spawn(client(port), query, Duration::from_millis(20)).expect("poller");
+    match next_poll(&poller) {
+        Poll::Failed { error, attempt: 1 } => {
+            assert_eq!(error, format!("http://127.0.0.1:{port}/varz: HTTP 503: not yet"))
+        }
+        other => panic!("expected the 503, got {other:?}"),
+    }
+    let Poll::Stats(first) = next_poll(&poller) else { panic!("expected stats") };
+    assert_eq!(first.rates.in_msgs, 0.0, "no rate from a single sample");
+    let Poll::Stats(second) = next_poll(&poller) else { panic!("expected stats") };
+    assert_eq!(format!("{:.1}", second.rates.in_msgs), "2028.2");
+    let order: Vec<u64> = second.connz.connections.iter().map(|c| c.cid).collect();
+    assert_eq!(order, [8, 5, 6, 7]);
+    let requests: Vec<String> = seen.try_iter().collect();
+    assert_eq!(requests[0], "GET /varz HTTP/1.1");
+    assert_eq!(requests[2], "GET /connz?limit=1024&sort=subs&subs=1 HTTP/1.1");
+}
+
+// ---- against a live nats-server ----
+
+struct Monitored {
+    child: Child,
+    client: SocketAddr,
+    monitor_port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Monitored {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The reference nats-server with monitoring, on OS-picked loopback ports.
+fn reference_with_monitoring() -> Option<Monitored> {
+    let bin = common::reference_binary()?;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let child = Command::new(bin)
+        .args(["-a", "127.0.0.1", "-p", "-1", "-m", "-1", "--ports_file_dir"])
+        .arg(dir.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("nats-server starts");
+    let mut m = Monitored { child, client: ([127, 0, 0, 1], 0).into(), monitor_port: 0, _dir: dir };
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let ports: Option<serde_json::Value> = std::fs::read_dir(m._dir.path())
+            .ok()
+            .and_then(|mut d| d.next())
+            .and_then(|e| e.ok())
+            .and_then(|e| std::fs::read_to_string(e.path()).ok())
+            .and_then(|s| serde_json::from_str(&s).ok());
+        if let Some(p) = ports {
+            let nats = p["nats"][0].as_str().expect("nats url");
+            let mon = p["monitoring"][0].as_str().expect("monitoring url");
+            m.client = nats.trim_start_matches("nats://").parse().expect("addr");
+            m.monitor_port = mon.rsplit(':').next().and_then(|p| p.parse().ok()).expect("monitor port");
+            return Some(m);
+        }
+        assert!(Instant::now() < deadline, "nats-server wrote no ports file");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A raw client with a name, lang, version and subscriptions; PING/PONG
+/// proves the server processed them.
+fn raw_client(addr: SocketAddr, name: &str, lang: &str, version: &str, subs: &[&str]) -> TcpStream {
+    let mut s = TcpStream::connect_timeout(&addr, WAIT).expect("connect");
+    s.set_read_timeout(Some(WAIT)).expect("timeout");
+    let mut r = BufReader::new(s.try_clone().expect("clone"));
+    let mut info = String::new();
+    r.read_line(&mut info).expect("INFO");
+    let connect = serde_json::json!({"verbose": false, "pedantic": false, "name": name, "lang": lang, "version": version, "protocol": 1});
+    let mut script = format!("CONNECT {connect}\r\n");
+    for (i, sub) in subs.iter().enumerate() {
+        script.push_str(&format!("SUB {sub} {}\r\n", i + 1));
+    }
+    script.push_str("PUB top.test 5\r\nhello\r\nPING\r\n");
+    s.write_all(script.as_bytes()).expect("write");
+    let mut line = String::new();
+    loop {
+        line.clear();
+        r.read_line(&mut line).expect("PONG");
+        if line == "PONG\r\n" {
+            return s;
+        }
+        assert!(!line.is_empty() && !line.starts_with("-ERR"), "{line:?}");
+    }
+}
+
+#[test]
+fn live_nats_server_shows_its_clients() {
+    let Some(server) = reference_with_monitoring() else {
+        common::skip_loudly("live_nats_server_shows_its_clients");
+        return;
+    };
+    let _a = raw_client(server.client, "sensor-a", "go", "1.41.1", &["telemetry.>", "cmd.a"]);
+    let _b = raw_client(server.client, "billing", "python3", "2.9.0", &["invoices.*"]);
+    let top = client(server.monitor_port);
+    let query = Query { limit: 1024, sort: SortKey::Subs, subs: true };
+    // Monitoring counts are updated as the server processes each client;
+    // the PONG above means both are registered.
+    let stats = Tracker::default().update(fetch(&top, &query).expect("fetch from nats-server"), query.sort);
+    let mut app = App::new(query, View { show_subs: true, ..View::default() }, Duration::from_secs(1), String::new());
+    app.on_poll(Poll::Stats(Box::new(stats)));
+    let screen = render(&app, 220, 12);
+    assert!(screen[0].starts_with("NATS server version 2.15"), "{}", screen[0]);
+    assert_eq!(screen[7], "Connections: 2");
+    let rows = table(&screen);
+    assert_eq!(rows.len(), 2, "{screen:#?}");
+    assert_eq!(rows[0][2..4], ["sensor-a", "2"], "most subscriptions first: {:?}", rows[0]);
+    // nats-server lists a connection's subscriptions in map order.
+    let mut subs: Vec<&str> = rows[0].last().expect("cells").split(", ").collect();
+    subs.sort();
+    assert_eq!(subs, ["cmd.a", "telemetry.>"], "{:?}", rows[0]);
+    assert!(rows[0].contains(&"go".to_string()) && rows[0].contains(&"1.41.1".to_string()));
+    assert_eq!(rows[1][2..4], ["billing", "1"]);
+    assert!(rows[1].ends_with(&["invoices.*".to_string()]), "{:?}", rows[1]);
+    assert!(screen[4].starts_with("  In:   Msgs: 2  Bytes: 10"), "both clients published 5 bytes: {}", screen[4]);
+}
+
+#[test]
+fn live_snapshot_from_the_binary() {
+    let Some(server) = reference_with_monitoring() else {
+        common::skip_loudly("live_snapshot_from_the_binary");
+        return;
+    };
+    let _a = raw_client(server.client, "snap-client", "rust", "0.51.0", &["snap.>"]);
+    let port = server.monitor_port.to_string();
+    let out = Command::new(env!("CARGO_BIN_EXE_rnats"))
+        .args(["top", "-s", "127.0.0.1", "-m", &port, "-d", "0.2", "-u", "-o", "-"])
+        .output()
+        .expect("rnats top runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.starts_with("NATS server version 2.15"), "{text}");
+    let row = text.lines().find(|l| l.contains("snap-client")).unwrap_or_else(|| panic!("no client row: {text}"));
+    assert!(row.contains(" rust ") && row.contains("0.51.0") && row.trim_end().ends_with("snap.>"), "{row}");
+}
+
+#[test]
+fn binary_reports_unreachable_and_bad_flags() {
+    let port = free_port_then_closed().to_string();
+    let out = Command::new(env!("CARGO_BIN_EXE_rnats")).args(["top", "-m", &port, "-o", "-"]).output().expect("runs");
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.starts_with(&format!("rnats top: cannot reach http://127.0.0.1:{port}/varz: ")), "{err}");
+
+    let out = Command::new(env!("CARGO_BIN_EXE_rnats")).args(["top", "-sort", "nope"]).output().expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("invalid sort option \"nope\""));
+
+    // Not a terminal, no -o: a clear refusal instead of a garbled screen.
+    let out = Command::new(env!("CARGO_BIN_EXE_rnats"))
+        .args(["top", "-m", &port])
+        .stdin(Stdio::null())
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("needs a terminal"));
+}
+
+// ---- in a real pseudo-terminal ----
+
+/// `rnats top` on a pty: output collected by a reader thread.
+struct PtyTop {
+    child: Child,
+    master: std::fs::File,
+    slave: std::fs::File,
+    output: mpsc::Receiver<Vec<u8>>,
+    seen: Vec<u8>,
+}
+
+impl PtyTop {
+    fn start(args: &[&str]) -> PtyTop {
+        use rustix::pty::{grantpt, openpt, ptsname, unlockpt, OpenptFlags};
+        let master = openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY | OpenptFlags::CLOEXEC).expect("openpt");
+        grantpt(&master).expect("grantpt");
+        unlockpt(&master).expect("unlockpt");
+        let name = ptsname(&master, Vec::new()).expect("ptsname");
+        let slave = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(name.to_str().expect("utf-8 pty name"))
+            .expect("open pty slave");
+        let size = rustix::termios::Winsize { ws_row: 24, ws_col: 160, ws_xpixel: 0, ws_ypixel: 0 };
+        rustix::termios::tcsetwinsize(&slave, size).expect("window size");
+        let child = Command::new(env!("CARGO_BIN_EXE_rnats"))
+            .arg("top")
+            .args(args)
+            .stdin(slave.try_clone().expect("clone"))
+            .stdout(slave.try_clone().expect("clone"))
+            .stderr(slave.try_clone().expect("clone"))
+            .spawn()
+            .expect("rnats top starts");
+        let master = std::fs::File::from(master);
+        let mut reader = master.try_clone().expect("clone master");
+        let (tx, output) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = reader.read(&mut buf) {
+                if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
+                    return;
+                }
+            }
+        });
+        PtyTop { child, master, slave, output, seen: Vec::new() }
+    }
+
+    /// The output so far with escape sequences removed (ratatui positions
+    /// words separately, so words are checked, not phrases).
+    fn text(&self) -> String {
+        let s = String::from_utf8_lossy(&self.seen);
+        let mut out = String::new();
+        let mut chars = s.chars().peekable();
+        while let Some(c) = chars.next() {
+            if c == '\x1b' {
+                if chars.peek() == Some(&'[') {
+                    chars.next();
+                    for c in chars.by_ref() {
+                        if c.is_ascii_alphabetic() {
+                            break;
+                        }
+                    }
+                }
+                out.push(' ');
+            } else {
+                out.push(c);
+            }
+        }
+        out
+    }
+
+    fn wait_for(&mut self, what: &str, done: impl Fn(&PtyTop) -> bool) {
+        let deadline = Instant::now() + WAIT;
+        while !done(self) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.output.recv_timeout(left) {
+                Ok(chunk) => self.seen.extend(chunk),
+                Err(_) => panic!("waiting for {what}; screen so far: {}", self.text()),
+            }
+        }
+    }
+
+    fn send(&mut self, bytes: &[u8]) {
+        self.master.write_all(bytes).expect("write to pty");
+    }
+
+    fn wait_exit(&mut self) -> std::process::ExitStatus {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "rnats top did not exit; screen: {}", self.text());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Drains output until the reader sees the terminal put back: the
+    /// alternate screen left and the cursor shown, after the last frame.
+    fn expect_restored(&mut self) {
+        self.wait_for("the terminal restore sequences", |p| {
+            let s = String::from_utf8_lossy(&p.seen);
+            let left = s.rfind("\x1b[?1049l");
+            let entered = s.rfind("\x1b[?1049h");
+            let shown = s.rfind("\x1b[?25h");
+            matches!((left, entered, shown), (Some(l), Some(e), Some(c)) if l > e && c > e)
+        });
+        let modes = rustix::termios::tcgetattr(&self.slave).expect("tcgetattr").local_modes;
+        use rustix::termios::LocalModes;
+        assert!(modes.contains(LocalModes::ICANON | LocalModes::ECHO), "raw mode undone: {modes:?}");
+    }
+}
+
+impl Drop for PtyTop {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn raw_mode_on(p: &PtyTop) -> bool {
+    rustix::termios::tcgetattr(&p.slave).is_ok_and(|t| !t.local_modes.contains(rustix::termios::LocalModes::ICANON))
+}
+
+#[test]
+fn pty_retry_message_then_q_restores_the_terminal() {
+    let port = free_port_then_closed().to_string();
+    let mut top = PtyTop::start(&["-m", &port]);
+    top.wait_for("the retry message", |p| {
+        let t = p.text();
+        t.contains("cannot") && t.contains("reach") && t.contains("retrying") && raw_mode_on(p)
+    });
+    top.send(b"q");
+    assert!(top.wait_exit().success());
+    top.expect_restored();
+}
+
+#[test]
+fn pty_ctrl_c_and_sigterm_restore_the_terminal() {
+    let port = free_port_then_closed().to_string();
+    let mut top = PtyTop::start(&["-m", &port]);
+    top.wait_for("the first frame", |p| p.text().contains("Connections:") && raw_mode_on(p));
+    top.send(b"o");
+    top.wait_for("the sort prompt", |p| p.text().contains("sort") && p.text().contains("[cid]:"));
+    top.send(&[0x03]); // Ctrl-C, a key in raw mode
+    assert!(top.wait_exit().success());
+    top.expect_restored();
+
+    let mut top = PtyTop::start(&["-m", &port]);
+    top.wait_for("the first frame", |p| p.text().contains("Connections:") && raw_mode_on(p));
+    let pid = rustix::process::Pid::from_raw(top.child.id() as i32).expect("pid");
+    rustix::process::kill_process(pid, rustix::process::Signal::TERM).expect("SIGTERM");
+    assert!(top.wait_exit().success());
+    top.expect_restored();
+}
