@@ -549,7 +549,9 @@ impl Conn {
         let c: ConnectOpts = match serde_json::from_slice(json) {
             Ok(c) => c,
             Err(e) => {
-                error!("{} - {}", self.shared.log_prefix, e);
+                // Not `e` itself: serde_json quotes the offending value, which
+                // may be a password or token sent with the wrong type.
+                error!("{} - invalid CONNECT JSON at line {}, column {}", self.shared.log_prefix, e.line(), e.column());
                 return Err(CloseReason::ProtocolViolation);
             }
         };
