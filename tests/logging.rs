@@ -443,7 +443,10 @@ fn sigusr1_reopen_after_rename_under_traced_traffic_loses_nothing() {
             raw.send(b"CONNECT {\"verbose\":false}\r\n");
             let mut sent = 0;
             let deadline = Instant::now() + WAIT;
-            while !stop.load(Ordering::Relaxed) && Instant::now() < deadline && sent < 90_000 {
+            // At most 20k messages: their 40k trace lines fit in the log
+            // queue's budget, so none may be dropped even if the writer
+            // thread is starved for a while on a busy machine.
+            while !stop.load(Ordering::Relaxed) && Instant::now() < deadline && sent < 20_000 {
                 publish(&mut raw, 'r', sent + 1..=sent + 50);
                 sent += 50;
             }
@@ -507,6 +510,62 @@ fn a_down_syslog_target_does_not_stop_the_server() {
     assert!(back.iter().any(|f| f.msg.contains("log lines were written to stderr meanwhile")), "{back:?}");
     assert_eq!(p.stop(), 0);
     collector.wait_for("Server Exiting..");
+}
+
+/// A collector that accepts and never reads: once the socket buffers are
+/// full every write would block. Clients must be served all along (each
+/// round trip is bounded by the client's read timeout), and the writer must
+/// give up on the stalled connection (it reconnects, so a second connection
+/// arrives) rather than wait on it. When the collector then goes away, the
+/// lines go to stderr.
+#[test]
+fn a_stalled_syslog_target_never_holds_the_server_up() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("tcp://{}", listener.local_addr().unwrap());
+    listener.set_nonblocking(true).unwrap();
+    let held = Arc::new(Mutex::new(Vec::new()));
+    let stop = Arc::new(AtomicBool::new(false));
+    let acceptor = {
+        let (held, stop) = (held.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let deadline = Instant::now() + Duration::from_secs(120);
+            while !stop.load(Ordering::Relaxed) && Instant::now() < deadline {
+                match listener.accept() {
+                    Ok((conn, _)) => held.lock().unwrap().push(conn),
+                    Err(_) => std::thread::sleep(Duration::from_millis(10)),
+                }
+            }
+        })
+    };
+    let mut p = Proc::start(Path::new(BIN), &["-V", "-r", &url]);
+    let mut raw = Raw::connect(p.port);
+    raw.send(b"CONNECT {\"verbose\":false}\r\n");
+    // Long trace lines fill the collector's socket buffers quickly.
+    let payload = "x".repeat(60_000);
+    let batch: Vec<u8> = (0..10).flat_map(|_| format!("PUB stalled 60000\r\n{payload}\r\n").into_bytes()).collect();
+    let mut slowest = Duration::ZERO;
+    let deadline = Instant::now() + WAIT * 2;
+    let mut batches = 0;
+    // The writer's socket times out after a second; keep traffic going
+    // until it has, bounded in time and volume.
+    while held.lock().unwrap().len() < 2 && batches < 100_000 && Instant::now() < deadline {
+        let t = Instant::now();
+        raw.send(&batch);
+        raw.ping();
+        slowest = slowest.max(t.elapsed());
+        batches += 1;
+    }
+    assert!(held.lock().unwrap().len() >= 2, "the writer never gave up on the stalled connection ({batches} batches)");
+    assert!(slowest < Duration::from_secs(5), "a round trip took {slowest:?}");
+    // The collector goes away for good: what is still queued, and the
+    // shutdown lines, end up on stderr instead.
+    stop.store(true, Ordering::Relaxed);
+    acceptor.join().unwrap();
+    held.lock().unwrap().clear();
+    assert_eq!(p.stop(), 0);
+    let err = p.stderr_text();
+    assert!(err.contains(&format!("Cannot send log lines to syslog {url}")), "{}", &err[..err.len().min(2000)]);
+    assert!(err.contains("[INF] Server Exiting.."), "{}", &err[err.len().saturating_sub(2000)..]);
 }
 
 #[test]

@@ -16,18 +16,41 @@
 //! Each is replaced by `[REDACTED]`, the marker nats-server uses.
 
 use std::borrow::Cow;
+use std::sync::OnceLock;
+
+use memchr::memmem::Finder;
 
 pub const REDACTED: &str = "[REDACTED]";
 
 /// `message` with every secret-looking value replaced.
 pub fn scrub(message: &str) -> Cow<'_, str> {
-    let spans = secret_spans(message.as_bytes());
-    if spans.is_empty() {
-        return Cow::Borrowed(message);
+    Scrubber::default().scrub(message)
+}
+
+/// Scratch space kept between lines, so the writer thread scrubs without
+/// allocating unless a line has something to hide.
+#[derive(Default)]
+pub struct Scrubber {
+    /// The line in lower case, for the case-insensitive key search.
+    lower: Vec<u8>,
+    candidates: Vec<usize>,
+    spans: Vec<(usize, usize)>,
+}
+
+impl Scrubber {
+    pub fn scrub<'a>(&mut self, message: &'a str) -> Cow<'a, str> {
+        self.find_spans(message.as_bytes());
+        if self.spans.is_empty() {
+            return Cow::Borrowed(message);
+        }
+        Cow::Owned(replace_spans(message, &self.spans))
     }
+}
+
+fn replace_spans(message: &str, spans: &[(usize, usize)]) -> String {
     let mut out = String::with_capacity(message.len());
     let mut at = 0;
-    for (start, end) in spans {
+    for &(start, end) in spans {
         if start < at {
             // Overlaps the previous span, which already covered its start.
             if end > at {
@@ -40,41 +63,73 @@ pub fn scrub(message: &str) -> Cow<'_, str> {
         at = end;
     }
     out.push_str(&message[at..]);
-    Cow::Owned(out)
+    out
 }
 
-/// Byte ranges to hide, sorted by start. Every range starts and ends on an
-/// ASCII byte or at the end, so slicing the `str` there is safe.
-fn secret_spans(b: &[u8]) -> Vec<(usize, usize)> {
-    let mut spans = Vec::new();
-    let mut i = 0;
-    while i < b.len() {
-        let c = b[i];
-        let boundary = i == 0 || !is_word(b[i - 1]);
-        if let Some(key_end) = key_at(b, i, boundary) {
-            if let Some((start, end)) = value_after_key(b, key_end) {
-                spans.push((start, end));
-                i = end.max(i + 1);
+/// Key names that start a candidate, lower-case. A position found for one
+/// is only a candidate: `key_at` decides (boundary, separator).
+const KEY_NEEDLES: [&str; 7] = ["pass", "auth_token", "proxy_sig", "sig", "nkey", "jwt", "token"];
+
+impl Scrubber {
+    /// Fills `spans` with the byte ranges to hide, sorted by start. Every
+    /// range starts and ends on an ASCII byte or at the end, so slicing the
+    /// `str` there is safe.
+    ///
+    /// Candidates are found with SIMD substring searches (a trace line can
+    /// be a whole message payload, and this runs on every line), then
+    /// checked one by one in order.
+    fn find_spans(&mut self, b: &[u8]) {
+        // Built once: building a finder costs more than searching a log line.
+        static FINDERS: OnceLock<Vec<Finder<'static>>> = OnceLock::new();
+        let finders =
+            FINDERS.get_or_init(|| KEY_NEEDLES.iter().chain(&["eyj"]).map(|n| Finder::new(n.as_bytes())).collect());
+        let (candidates, spans) = (&mut self.candidates, &mut self.spans);
+        candidates.clear();
+        spans.clear();
+        let lower: &[u8] = if b.iter().any(u8::is_ascii_uppercase) {
+            self.lower.clear();
+            self.lower.extend(b.iter().map(u8::to_ascii_lowercase));
+            &self.lower
+        } else {
+            b
+        };
+        for finder in finders {
+            candidates.extend(finder.find_iter(lower));
+        }
+        candidates.extend(memchr::memchr_iter(b'S', b));
+        if candidates.is_empty() {
+            return;
+        }
+        candidates.sort_unstable();
+        candidates.dedup();
+        let mut done = 0;
+        for &i in candidates.iter() {
+            if i < done {
                 continue;
             }
-        }
-        if boundary && c == b'S' {
-            if let Some(end) = seed_at(b, i) {
-                spans.push((i, end));
-                i = end;
-                continue;
+            let boundary = i == 0 || !is_word(b[i - 1]);
+            if let Some(key_end) = key_at(b, i, boundary) {
+                if let Some((start, end)) = value_after_key(b, key_end) {
+                    spans.push((start, end));
+                    done = end;
+                    continue;
+                }
+            }
+            if boundary && b[i] == b'S' {
+                if let Some(end) = seed_at(b, i) {
+                    spans.push((i, end));
+                    done = end;
+                    continue;
+                }
+            }
+            if boundary && b[i] == b'e' {
+                if let Some(end) = jwt_at(b, i) {
+                    spans.push((i, end));
+                    done = end;
+                }
             }
         }
-        if boundary && c == b'e' {
-            if let Some(end) = jwt_at(b, i) {
-                spans.push((i, end));
-                i = end;
-                continue;
-            }
-        }
-        i += 1;
     }
-    spans
 }
 
 fn is_word(c: u8) -> bool {

@@ -86,7 +86,7 @@ impl Subscriber for GoSubscriber {
         if !super::severity_enabled(severity) {
             return;
         }
-        let mut visitor = MessageVisitor(String::new());
+        let mut visitor = MessageVisitor(String::with_capacity(128));
         event.record(&mut visitor);
         super::submit(Record::now(severity, visitor.0));
     }

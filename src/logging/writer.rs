@@ -35,11 +35,12 @@ pub struct Writer {
     output: Output,
     fmt: Formatter,
     budget: Arc<Budget>,
+    scrubber: redact::Scrubber,
 }
 
 impl Writer {
     pub fn new(output: Output, fmt: Formatter, budget: Arc<Budget>) -> Writer {
-        Writer { output, fmt, budget }
+        Writer { output, fmt, budget, scrubber: redact::Scrubber::default() }
     }
 
     pub fn run(mut self, inbox: Inbox) {
@@ -116,7 +117,7 @@ impl Writer {
     }
 
     fn write(&mut self, rec: &Record) {
-        let message = redact::scrub(&rec.message);
+        let message = self.scrubber.scrub(&rec.message);
         match &mut self.output {
             Output::Stream(s) => s.write(rec, &message, &self.fmt),
             Output::File(f) => f.write(rec, &message, &self.fmt),
