@@ -22,7 +22,7 @@ enum Kind {
 enum Support {
     Yes,
     /// Accepted with a warning: the feature is absent but running without it
-    /// is safe (JetStream, monitoring, syslog, profiling).
+    /// is safe (JetStream, monitoring, profiling).
     Ignored(&'static str),
     /// Refused: running without it would quietly weaken the deployment
     /// (TLS, clustering).
@@ -87,7 +87,6 @@ struct Flag {
 
 const NO_JS: Support = Support::Ignored("JetStream is not supported by rnats; running without it");
 const NO_MON: Support = Support::Ignored("HTTP monitoring is not implemented yet; running without it");
-const NO_SYSLOG: Support = Support::Ignored("syslog output is not implemented yet; logging to stderr");
 const NO_TLS: Support = Support::Refused("TLS is not implemented yet");
 const NO_CLUSTER: Support = Support::Refused("clustering is not implemented yet");
 
@@ -107,19 +106,14 @@ const FLAGS: &[Flag] = &[
     Flag { names: &["l", "log"], kind: Kind::Value, id: Id::Log, support: Support::Yes },
     Flag { names: &["T", "logtime"], kind: Kind::Bool, id: Id::LogTime, support: Support::Yes },
     Flag { names: &["logtime_utc"], kind: Kind::Bool, id: Id::LogTimeUtc, support: Support::Yes },
-    Flag { names: &["s", "syslog"], kind: Kind::Bool, id: Id::Syslog, support: NO_SYSLOG },
-    Flag { names: &["r", "remote_syslog"], kind: Kind::Value, id: Id::RemoteSyslog, support: NO_SYSLOG },
+    Flag { names: &["s", "syslog"], kind: Kind::Bool, id: Id::Syslog, support: Support::Yes },
+    Flag { names: &["r", "remote_syslog"], kind: Kind::Value, id: Id::RemoteSyslog, support: Support::Yes },
     Flag { names: &["D", "debug"], kind: Kind::Bool, id: Id::Debug, support: Support::Yes },
     Flag { names: &["V", "trace"], kind: Kind::Bool, id: Id::Trace, support: Support::Yes },
     Flag { names: &["VV"], kind: Kind::Bool, id: Id::TraceVerbose, support: Support::Yes },
     Flag { names: &["DV"], kind: Kind::Bool, id: Id::DebugTrace, support: Support::Yes },
     Flag { names: &["DVV"], kind: Kind::Bool, id: Id::DebugTraceVerbose, support: Support::Yes },
-    Flag {
-        names: &["log_size_limit"],
-        kind: Kind::Value,
-        id: Id::LogSizeLimit,
-        support: Support::Ignored("log rotation is not implemented yet"),
-    },
+    Flag { names: &["log_size_limit"], kind: Kind::Value, id: Id::LogSizeLimit, support: Support::Yes },
     Flag { names: &["max_traced_msg_len"], kind: Kind::Value, id: Id::MaxTracedMsgLen, support: Support::Yes },
     Flag { names: &["js", "jetstream"], kind: Kind::Bool, id: Id::JetStream, support: NO_JS },
     Flag { names: &["sd", "store_dir"], kind: Kind::Value, id: Id::StoreDir, support: NO_JS },
@@ -164,6 +158,11 @@ pub struct FlagOverlay {
     pub logtime_utc: Option<bool>,
     pub debug: Option<bool>,
     pub trace: Option<bool>,
+    pub trace_verbose: Option<bool>,
+    pub syslog: Option<bool>,
+    pub remote_syslog: Option<String>,
+    pub log_size_limit: Option<u64>,
+    pub max_traced_msg_len: Option<u64>,
     pub username: Option<String>,
     pub password: Option<String>,
     pub token: Option<String>,
@@ -193,6 +192,11 @@ impl FlagOverlay {
         set(&mut opts.logtime_utc, &self.logtime_utc);
         set(&mut opts.debug, &self.debug);
         set(&mut opts.trace, &self.trace);
+        set(&mut opts.trace_verbose, &self.trace_verbose);
+        set(&mut opts.syslog, &self.syslog);
+        set_opt(&mut opts.remote_syslog, &self.remote_syslog);
+        set(&mut opts.log_size_limit, &self.log_size_limit);
+        set(&mut opts.max_traced_msg_len, &self.max_traced_msg_len);
         set_opt(&mut opts.authorization.user, &self.username);
         set_opt(&mut opts.authorization.password, &self.password);
         set_opt(&mut opts.authorization.token, &self.token);
@@ -268,6 +272,14 @@ fn parse_port(flag: &str, v: &str) -> Result<Port, CliError> {
     }
 }
 
+fn parse_go_int(flag: &str, v: &str) -> Result<i64, CliError> {
+    v.parse::<i64>().map_err(|_| CliError::BadValue {
+        flag: flag.into(),
+        value: v.into(),
+        reason: "parse error".into(),
+    })
+}
+
 /// Parses the arguments after the program name.
 pub fn parse(args: &[String]) -> Result<Command, CliError> {
     let mut serve = ServeArgs::default();
@@ -337,18 +349,25 @@ pub fn parse(args: &[String]) -> Result<Command, CliError> {
             Id::LogTime => o.logtime = Some(on()),
             Id::LogTimeUtc => o.logtime_utc = Some(on()),
             Id::Debug => o.debug = Some(on()),
-            Id::Trace | Id::TraceVerbose => o.trace = Some(on()),
-            Id::DebugTrace | Id::DebugTraceVerbose => {
+            Id::Trace => o.trace = Some(on()),
+            Id::TraceVerbose => {
+                o.trace = Some(on());
+                o.trace_verbose = Some(on());
+            }
+            Id::DebugTrace => {
                 o.debug = Some(on());
                 o.trace = Some(on());
             }
-            Id::MaxTracedMsgLen => {
-                value.parse::<u64>().map_err(|_| CliError::BadValue {
-                    flag: name.into(),
-                    value: value.clone(),
-                    reason: "parse error".into(),
-                })?;
+            Id::DebugTraceVerbose => {
+                o.debug = Some(on());
+                o.trace = Some(on());
+                o.trace_verbose = Some(on());
             }
+            Id::Syslog => o.syslog = Some(on()),
+            Id::RemoteSyslog => o.remote_syslog = Some(value),
+            // Go's Int64Var/IntVar: a negative value means "no limit".
+            Id::LogSizeLimit => o.log_size_limit = Some(parse_go_int(name, &value)?.max(0) as u64),
+            Id::MaxTracedMsgLen => o.max_traced_msg_len = Some(parse_go_int(name, &value)?.max(0) as u64),
             Id::User => o.username = Some(value),
             Id::Pass => o.password = Some(value),
             Id::Auth => o.token = Some(value),
@@ -399,11 +418,15 @@ Logging Options:
     -l, --log <file>                 File to redirect log output
     -T, --logtime                    Timestamp log entries (default: true; -T=false to disable)
     --logtime_utc                    Timestamps in UTC instead of local time
+    -s, --syslog                     Log to the local syslog
+    -r, --remote_syslog <addr>       Syslog server addr (udp://127.0.0.1:514; also tcp://, syslog://, unix://)
     -D, --debug                      Enable debugging output
     -V, --trace                      Trace the raw protocol
-    -VV                              Verbose trace
+    -VV                              Verbose trace (traces system account as well)
     -DV                              Debug and trace
-    -DVV                             Debug and verbose trace
+    -DVV                             Debug and verbose trace (traces system account as well)
+    --log_size_limit <limit>         Logfile size limit, in bytes, past which it is rotated (default: none)
+    --max_traced_msg_len <len>       Maximum printable length for traced messages (default: unlimited)
 
 Authorization Options:
     --user <user>                    User required for connections
@@ -411,8 +434,7 @@ Authorization Options:
     --auth <token>                   Authorization token required for connections
 
 Accepted for compatibility, not yet implemented (a warning is logged):
-    -m/--http_port, -ms/--https_port, -s/--syslog, -r/--remote_syslog,
-    --log_size_limit, -js/--jetstream, -sd/--store_dir, --profile
+    -m/--http_port, -ms/--https_port, -js/--jetstream, -sd/--store_dir, --profile
 Not yet implemented (refused): --tls*, --routes, --cluster*, --no_advertise, --connect_retries
 
 Common Options:
@@ -451,6 +473,23 @@ mod tests {
         assert_eq!(serve("-c a.conf -t").config.as_deref(), Some("a.conf"));
         assert!(serve("-c a.conf -t").test_config);
         assert_eq!(serve("--user a --pass b").overlay.password.as_deref(), Some("b"));
+    }
+
+    #[test]
+    fn logging_flags() {
+        let a = serve("-s -r udp://127.0.0.1:514 --log_size_limit 1000 --max_traced_msg_len=64 -DVV");
+        let o = &a.overlay;
+        assert!(a.warnings.is_empty(), "{:?}", a.warnings);
+        assert_eq!((o.syslog, o.remote_syslog.as_deref()), (Some(true), Some("udp://127.0.0.1:514")));
+        assert_eq!((o.log_size_limit, o.max_traced_msg_len), (Some(1000), Some(64)));
+        assert_eq!((o.debug, o.trace, o.trace_verbose), (Some(true), Some(true), Some(true)));
+        let vv = serve("-VV").overlay;
+        assert_eq!((vv.debug, vv.trace, vv.trace_verbose), (None, Some(true), Some(true)));
+        // Go's Int64Var takes a negative value, which means "no limit".
+        assert_eq!(serve("--log_size_limit=-5").overlay.log_size_limit, Some(0));
+        let mut opts = Options::default();
+        serve("-VV --max_traced_msg_len 10").overlay.apply(&mut opts);
+        assert!(opts.trace && opts.trace_verbose && opts.max_traced_msg_len == 10);
     }
 
     #[test]

@@ -47,7 +47,13 @@ fn main() -> ExitCode {
             eprintln!("rnats: the `{name}` command is not implemented yet");
             ExitCode::from(2)
         }
-        Command::Serve(args) => serve(*args),
+        Command::Serve(args) => {
+            let code = serve(*args);
+            // Every queued line, `Server Exiting..` included, is written
+            // before the process ends.
+            logging::shutdown();
+            code
+        }
     }
 }
 
@@ -109,7 +115,7 @@ fn serve(args: ServeArgs) -> ExitCode {
         return ExitCode::from(1);
     }
     if let Err(e) = logging::init(&LogSettings::from_options(&opts)) {
-        eprintln!("rnats: cannot open log file: {e}");
+        eprintln!("rnats: {e}");
         return ExitCode::from(1);
     }
     let warnings: Vec<String> = args.warnings.iter().chain(&notes).cloned().collect();
@@ -172,11 +178,7 @@ async fn run(
             }
             _ = usr1.recv() => {
                 info!("Trapped \"user defined signal 1\" signal");
-                let o = server.state().snapshot();
-                match logging::apply(&LogSettings::from_options(&o.opts)) {
-                    Ok(()) => info!("File log re-opened"),
-                    Err(e) => tracing::error!("Error re-opening log file: {e}"),
-                }
+                logging::reopen();
             }
             _ = usr2.recv() => {
                 info!("Trapped \"user defined signal 2\" signal");

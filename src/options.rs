@@ -151,6 +151,9 @@ pub struct Options {
 
     pub debug: bool,
     pub trace: bool,
+    /// Also trace the system account (`-VV`); implies `trace`.
+    #[serde(skip_serializing_if = "is_false")]
+    pub trace_verbose: bool,
     /// Timestamps on log lines.
     pub logtime: bool,
     /// Timestamps in UTC rather than local time.
@@ -160,6 +163,9 @@ pub struct Options {
     /// Rotate the log file past this many bytes; 0 means never.
     #[serde(skip_serializing_if = "is_zero_u64")]
     pub log_size_limit: u64,
+    /// Log files kept after rotation, the current one included; 0 keeps all.
+    #[serde(skip_serializing_if = "is_zero_u64")]
+    pub logfile_max_num: u64,
     #[serde(skip_serializing_if = "is_false")]
     pub syslog: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -357,10 +363,12 @@ impl Default for Options {
             lame_duck_grace_period: DEFAULT_LAME_DUCK_GRACE,
             debug: false,
             trace: false,
+            trace_verbose: false,
             logtime: true,
             logtime_utc: false,
             log_file: None,
             log_size_limit: 0,
+            logfile_max_num: 0,
             syslog: false,
             remote_syslog: None,
             max_traced_msg_len: 0,

@@ -24,10 +24,7 @@ pub struct Builder {
 
 /// Top-level keys rnats checks and keeps but does not act on yet.
 const UNMODELED_TOP: &[&str] = &[
-    "trace_verbose",
     "trace_headers",
-    "logfile_max_num",
-    "log_max_num",
     "prof_port",
     "prof_block_rate",
     "max_sub_tokens",
@@ -90,6 +87,7 @@ const MODELED_TOP: &[&str] = &[
     "server_name",
     "debug",
     "trace",
+    "trace_verbose",
     "logtime",
     "logtime_utc",
     "syslog",
@@ -97,6 +95,8 @@ const MODELED_TOP: &[&str] = &[
     "log_file",
     "logfile_size_limit",
     "log_size_limit",
+    "logfile_max_num",
+    "log_max_num",
     "remote_syslog",
     "pidfile",
     "pid_file",
@@ -650,6 +650,12 @@ impl Builder {
                 }
                 "debug" => set(&mut opts.debug, self.bool(e)),
                 "trace" => set(&mut opts.trace, self.bool(e)),
+                "trace_verbose" => {
+                    // nats-server: trace_verbose sets trace to the same value.
+                    let on = self.bool(e);
+                    set(&mut opts.trace, on);
+                    set(&mut opts.trace_verbose, on);
+                }
                 "logtime" => set(&mut opts.logtime, self.bool(e)),
                 "logtime_utc" => set(&mut opts.logtime_utc, self.bool(e)),
                 "syslog" => set(&mut opts.syslog, self.bool(e)),
@@ -657,7 +663,15 @@ impl Builder {
                 "logfile_size_limit" | "log_size_limit" => {
                     set(&mut opts.log_size_limit, self.size_limit(e, i64::MAX).map(|v| v as u64))
                 }
-                "remote_syslog" => opts.remote_syslog = self.string(e),
+                "logfile_max_num" | "log_max_num" => {
+                    set(&mut opts.logfile_max_num, self.size_limit(e, i64::MAX).map(|v| v as u64))
+                }
+                "remote_syslog" => {
+                    opts.remote_syslog = self.string(e);
+                    if let Some(Err(why)) = opts.remote_syslog.as_deref().map(crate::logging::check_remote_syslog) {
+                        self.error("value", e.value.span, why);
+                    }
+                }
                 "pidfile" | "pid_file" => opts.pid_file = self.string(e),
                 "ports_file_dir" => opts.ports_file_dir = self.string(e),
                 "http" | "https" => {

@@ -168,10 +168,12 @@ pub fn diff(old: &Options, new: &Options) -> Diff {
         lame_duck_grace_period,
         debug,
         trace,
+        trace_verbose,
         logtime,
         logtime_utc,
         log_file,
         log_size_limit,
+        logfile_max_num,
         syslog,
         remote_syslog,
         max_traced_msg_len,
@@ -221,12 +223,14 @@ pub fn diff(old: &Options, new: &Options) -> Diff {
 
     c.field("debug", &old.debug, debug, Reloadable, flag);
     c.field("trace", &old.trace, trace, Reloadable, flag);
+    c.field("trace_verbose", &old.trace_verbose, trace_verbose, Reloadable, flag);
     c.field("logtime", &old.logtime, logtime, Reloadable, flag);
     c.field("logtime_utc", &old.logtime_utc, logtime_utc, Reloadable, flag);
     c.field("log_file", &old.log_file, log_file, Reloadable, show);
     c.field("syslog", &old.syslog, syslog, Reloadable, flag);
     c.field("remote_syslog", &old.remote_syslog, remote_syslog, Reloadable, show);
     c.field("logfile_size_limit", &old.log_size_limit, log_size_limit, ReloadableBeyondReference, |v| v.to_string());
+    c.field("logfile_max_num", &old.logfile_max_num, logfile_max_num, ReloadableBeyondReference, |v| v.to_string());
     c.field("max_traced_msg_len", &old.max_traced_msg_len, max_traced_msg_len, Reloadable, |v| v.to_string());
 
     authorization_changes(&mut c, &old.authorization, authorization);

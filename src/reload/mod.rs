@@ -191,7 +191,12 @@ impl Reloader {
         // Logging first: it is the one side effect that can fail (a log file
         // that cannot be opened), and then nothing has changed yet.
         if logging_changed(&old.opts, &new_opts) {
-            if let Err(e) = logging::apply(&LogSettings::from_options(&new_opts)) {
+            // It may open a file or resolve a syslog host: off the workers.
+            let settings = LogSettings::from_options(&new_opts);
+            let applied = tokio::task::spawn_blocking(move || logging::apply(&settings))
+                .await
+                .unwrap_or_else(|e| Err(logging::LogError::Syslog(e.to_string())));
+            if let Err(e) = applied {
                 let reason = format!("cannot open the new log output: {e}");
                 error!("Failed to reload server configuration: {reason}");
                 return Outcome::Refused { reasons: vec![reason] };

@@ -133,7 +133,9 @@ impl ClientState {
         let c: ConnectOpts = match serde_json::from_slice(json) {
             Ok(c) => c,
             Err(e) => {
-                error!("{} - {}", core.conn.log_prefix, e);
+                // Not `e` itself: serde_json quotes the offending value, which
+                // may be a password or token sent with the wrong type.
+                error!("{} - invalid CONNECT JSON at line {}, column {}", core.conn.log_prefix, e.line(), e.column());
                 return Err(CloseReason::ProtocolViolation);
             }
         };

@@ -31,7 +31,9 @@ pub fn trace_in(prefix: &str, op: &Op<'_>) {
     };
     tracing::trace!("{prefix} - <<- [{text}]");
     if let Op::Pub(p) = op {
-        tracing::trace!("{prefix} - <<- MSG_PAYLOAD: [{:?}]", String::from_utf8_lossy(p.payload));
+        if !p.payload.is_empty() {
+            tracing::trace!("{prefix} - <<- MSG_PAYLOAD: [{}]", crate::logging::traced_payload(p.payload));
+        }
     }
 }
 
