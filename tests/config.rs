@@ -495,9 +495,10 @@ proptest! {
 #[test]
 fn server_refuses_auth_it_cannot_check() {
     let dir = tempfile::tempdir().unwrap();
+    let operator_key = nkeys::KeyPair::new_operator().public_key();
     for (name, text) in [
-        ("accounts.conf", "accounts { A { users = [ {user: a, password: b} ] } }\n"),
-        ("operator.conf", "operator: /nonexistent/op.jwt\nresolver: MEMORY\n"),
+        ("accounts.conf", "accounts { A { users = [ {user: a, password: b} ] } }\n".to_string()),
+        ("operator.conf", format!("trusted: {operator_key}\nresolver: MEMORY\n")),
     ] {
         let p = dir.path().join(name);
         std::fs::write(&p, text).unwrap();
