@@ -482,9 +482,15 @@ proptest! {
         let loaded = rnats::conf::load_str("gen.conf", &text);
         let rendered = loaded.render();
         for d in &loaded.diags {
-            if d.span.is_some() {
-                prop_assert!(d.location(&loaded.sources).is_some());
-            }
+            let Some(span) = d.span else { continue };
+            // The span lies inside its source, on character boundaries, and
+            // its line and column point into that line (or just past its end).
+            let src = loaded.sources.get(span.source);
+            prop_assert!(span.start <= span.end && span.end <= src.text.len(), "{span:?} in {} bytes", src.text.len());
+            prop_assert!(src.text.is_char_boundary(span.start), "{span:?}");
+            let (_, line, col) = d.location(&loaded.sources).unwrap();
+            let line_len = loaded.sources.line_text(span.source, line).chars().count();
+            prop_assert!(col >= 1 && col <= line_len + 2, "{}:{line}:{col} but the line has {line_len} chars: {rendered}", src.name);
         }
         prop_assert!(loaded.failed(true) || !rendered.contains("error["));
     }

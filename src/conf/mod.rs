@@ -7,6 +7,7 @@ pub mod diag;
 pub mod grammar;
 pub mod keys;
 pub mod parse;
+pub mod portability;
 pub mod source;
 pub mod tree;
 pub mod units;
