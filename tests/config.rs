@@ -513,3 +513,73 @@ fn server_refuses_auth_it_cannot_check() {
         assert!(err.contains("cannot start") && err.contains("not implemented"), "{name}: {err}");
     }
 }
+
+/// `--format sarif` is one SARIF 2.1.0 log that the official schema accepts,
+/// with the positions, rule ids and help of the human output.
+#[test]
+fn sarif_output_matches_the_schema() {
+    let schema: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string("tests/sarif/sarif-schema-2.1.0.json").unwrap()).unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let (code, out, _) = rnats(
+        &[
+            "check",
+            "--format",
+            "sarif",
+            "tests/conf/err/unknown-key.conf",
+            "tests/conf/err/quoted-types.conf",
+            "no/such/file.conf",
+        ],
+        None,
+    );
+    assert_eq!(code, 1);
+    let log: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let errors: Vec<String> = validator.iter_errors(&log).map(|e| format!("{e} at {}", e.instance_path)).collect();
+    assert!(errors.is_empty(), "{errors:?}\n{out}");
+    let mut broken = log.clone();
+    broken["runs"][0]["results"][0]["level"] = "fatal".into();
+    assert!(!validator.is_valid(&broken), "the vendored schema really checks results");
+    // The schema checks the shape; these check the content.
+    let results = log["runs"][0]["results"].as_array().unwrap();
+    let unknown = results.iter().find(|r| r["ruleId"] == "unknown-key").unwrap();
+    assert_eq!(unknown["level"], "warning");
+    let region = &unknown["locations"][0]["physicalLocation"]["region"];
+    assert_eq!((region["startLine"].as_u64(), region["startColumn"].as_u64()), (Some(2), Some(1)));
+    assert_eq!(region["endColumn"], 11, "`max_paylod` is ten characters");
+    assert_eq!(
+        unknown["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
+        "tests/conf/err/unknown-key.conf"
+    );
+    assert!(unknown["message"]["text"].as_str().unwrap().ends_with("\nhelp: did you mean `max_payload`?"));
+    let missing = results.iter().find(|r| r["ruleId"] == "file").unwrap();
+    assert_eq!(missing["locations"][0]["physicalLocation"]["artifactLocation"]["uri"], "no/such/file.conf");
+    let rules: Vec<&str> = log["runs"][0]["tool"]["driver"]["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
+    assert!(rules.contains(&"unknown-key") && rules.contains(&"type"), "{rules:?}");
+    // A result whose rule is not described would be rejected by code scanning.
+    assert!(results.iter().all(|r| rules.contains(&r["ruleId"].as_str().unwrap())));
+}
+
+/// `--format github`: one workflow command per diagnostic, escaped.
+#[test]
+fn github_annotations() {
+    let (code, out, _) = rnats(&["check", "--format=github", "tests/conf/err/unknown-key.conf"], None);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(
+        out.lines().next().unwrap(),
+        "::warning file=tests/conf/err/unknown-key.conf,line=2,col=1,endLine=2,endColumn=11,\
+         title=rnats check%3A unknown-key::unknown field `max_paylod`%0Ahelp: did you mean `max_payload`?"
+    );
+    let (code, out, _) = rnats(&["check", "--format", "github", "tests/conf/err/quoted-types.conf"], None);
+    assert_eq!(code, 1);
+    assert!(
+        out.lines().all(|l| l.starts_with("::error ") || l.starts_with("::warning ") || l.starts_with("::notice ")),
+        "{out}"
+    );
+    let (code, _, err) = rnats(&["check", "--format", "xml", "x.conf"], None);
+    assert_eq!(code, 2, "{err}");
+}
