@@ -366,7 +366,9 @@ pub fn parse(args: &[String]) -> Result<Command, CliError> {
         None => Ok(Command::Serve(Box::new(serve))),
         Some("version") => Ok(Command::Version),
         Some("help") => Ok(Command::Help),
-        Some(sub @ ("check" | "passwd" | "schema" | "bench")) => Ok(Command::Sub(sub.to_string(), rest[1..].to_vec())),
+        Some(sub @ ("check" | "fmt" | "passwd" | "schema" | "bench")) => {
+            Ok(Command::Sub(sub.to_string(), rest[1..].to_vec()))
+        }
         Some(other) => Err(CliError::UnknownCommand(other.to_string())),
     }
 }
@@ -374,6 +376,7 @@ pub fn parse(args: &[String]) -> Result<Command, CliError> {
 pub const USAGE: &str = "\
 Usage: rnats [options]            run the server (flags as nats-server's)
        rnats check [options] FILE...   validate config files (rnats check --help)
+       rnats fmt [--check] FILE...     format config files (rnats fmt --help)
        rnats passwd [options]          make a bcrypt password hash
        rnats schema                    print the JSON Schema of the resolved config
        rnats bench [options]           measure a server; --compare runs rnats and nats-server side by side

@@ -34,6 +34,7 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Sub(name, rest) if name == "check" => ExitCode::from(rnats::check::run(&rest)),
+        Command::Sub(name, rest) if name == "fmt" => ExitCode::from(rnats::fmt::run(&rest)),
         Command::Sub(name, rest) if name == "bench" => ExitCode::from(rnats::bench::run(&rest)),
         Command::Sub(name, rest) if name == "passwd" => ExitCode::from(rnats::passwd::run(&rest)),
         Command::Sub(name, _) if name == "schema" => {

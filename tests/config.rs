@@ -583,3 +583,183 @@ fn github_annotations() {
     let (code, _, err) = rnats(&["check", "--format", "xml", "x.conf"], None);
     assert_eq!(code, 2, "{err}");
 }
+
+/// The comments of `text`, in order, as the grammar sees them.
+fn comments_of(text: &str) -> Vec<String> {
+    use pest::Parser as _;
+    let Ok(pairs) = rnats::conf::grammar::NatsConf::parse(rnats::conf::grammar::Rule::file, text) else {
+        return Vec::new();
+    };
+    pairs
+        .flatten()
+        .filter(|p| p.as_rule() == rnats::conf::grammar::Rule::comment)
+        .map(|p| p.as_str().trim_end().to_string())
+        .collect()
+}
+
+/// Whether `want` appears in `have` in the same order.
+fn in_order(want: &[String], have: &[String]) -> bool {
+    let mut it = have.iter();
+    want.iter().all(|w| it.any(|h| h == w))
+}
+
+/// `rnats fmt` over every file of the reference's corpus (a copy): the meaning
+/// is unchanged (`rnats check --dump` gives the same output, or the same
+/// verdict for invalid files), every comment is still there in order, and a
+/// second run changes nothing.
+#[test]
+fn fmt_over_the_corpus_keeps_meaning_and_comments() {
+    let Some(corpus) = corpus_dir() else {
+        common::skip_loudly("fmt_over_the_corpus_keeps_meaning_and_comments (corpus not found)");
+        return;
+    };
+    let copy = tempfile::tempdir().unwrap();
+    let status = Command::new("cp").arg("-r").arg(corpus.join(".")).arg(copy.path()).status().unwrap();
+    assert!(status.success());
+    let tsv = std::fs::read_to_string(corpus.join("expected.tsv")).unwrap();
+    let rows: Vec<(String, String)> = tsv
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let c: Vec<&str> = l.split('\t').collect();
+            (c[0].to_string(), c[4].to_string())
+        })
+        .collect();
+    let dump = |path: &str, run_from: &str| {
+        let rel = path.strip_prefix(&format!("{run_from}/")).unwrap_or(path).to_string();
+        let (code, out, _) = rnats(&["check", "--dump", &rel], Some(&copy.path().join(run_from)));
+        (code, out)
+    };
+    let before: Vec<(i32, String)> = rows.iter().map(|(p, r)| dump(p, r)).collect();
+    let texts: Vec<String> = rows.iter().map(|(p, _)| std::fs::read_to_string(copy.path().join(p)).unwrap()).collect();
+    let files: Vec<String> = rows.iter().map(|(p, _)| copy.path().join(p).display().to_string()).collect();
+    let mut args = vec!["fmt"];
+    args.extend(files.iter().map(String::as_str));
+    let (code, _, err) = rnats(&args, None);
+    let (mut changed, mut refused) = (0, 0);
+    for (i, (path, run_from)) in rows.iter().enumerate() {
+        let after_text = std::fs::read_to_string(copy.path().join(path)).unwrap();
+        if after_text != texts[i] {
+            changed += 1;
+        }
+        if err.contains(&format!("{} was not changed", files[i])) {
+            assert_eq!(after_text, texts[i], "{path}: a file fmt refuses is left untouched");
+            refused += 1;
+            continue;
+        }
+        assert!(
+            in_order(&comments_of(&texts[i]), &comments_of(&after_text)),
+            "{path}: comments lost or reordered\n{after_text}"
+        );
+        assert_eq!(
+            dump(path, run_from),
+            before[i],
+            "{path}: meaning changed\n--- before\n{}\n--- after\n{after_text}",
+            texts[i]
+        );
+    }
+    assert!(code == 0 || refused > 0, "{err}");
+    // The reference agrees: it parses each formatted file to the same tree
+    // (its `-t` prints the digest of the parsed tree), or refuses it too.
+    if let Some(reference) = common::reference_binary() {
+        for (path, run_from) in &rows {
+            let rel = path.strip_prefix(&format!("{run_from}/")).unwrap_or(path);
+            let verdict = |root: &Path| {
+                let out =
+                    Command::new(&reference).args(["-t", "-c", rel]).current_dir(root.join(run_from)).output().unwrap();
+                // Positions move when a file is reformatted: for an invalid
+                // file the verdict is what must not change.
+                match out.status.success() {
+                    true => String::from_utf8_lossy(&out.stderr).lines().next().unwrap_or("").to_string(),
+                    false => "invalid".to_string(),
+                }
+            };
+            assert_eq!(
+                verdict(copy.path()),
+                verdict(&corpus),
+                "{path}: nats-server reads the formatted file differently"
+            );
+        }
+    } else {
+        common::skip_loudly("fmt_over_the_corpus_keeps_meaning_and_comments: nats-server digest comparison");
+    }
+    // Idempotent: formatting the formatted files changes nothing.
+    let mut check = vec!["fmt", "--check"];
+    check.extend(files.iter().map(String::as_str));
+    let (code, out, err) = rnats(&check, None);
+    assert!(code == 0 || (refused > 0 && out.is_empty()), "second run would change files:\n{out}{err}");
+    assert!(changed >= 50, "only {changed} files changed: is fmt doing anything?");
+    eprintln!("rnats fmt over the corpus: {changed} of {} files reformatted, {refused} refused (syntax errors), meaning unchanged", rows.len());
+}
+
+/// `rnats fmt --check` prints a diff and exits 1; `-` formats a stream; a file
+/// that does not parse is left as it was.
+#[test]
+fn fmt_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("a.conf");
+    std::fs::write(&p, "port=4222 # the port\nauthorization{user:a,password:'b'}\n").unwrap();
+    let path = p.to_str().unwrap();
+    let (code, out, _) = rnats(&["fmt", "--check", path], None);
+    assert_eq!(code, 1);
+    assert!(out.contains("\n-port=4222 # the port\n") && out.contains("\n+port: 4222 # the port\n"), "{out}");
+    assert_eq!(std::fs::read_to_string(&p).unwrap(), "port=4222 # the port\nauthorization{user:a,password:'b'}\n");
+    let (code, _, err) = rnats(&["fmt", path], None);
+    assert_eq!(code, 0, "{err}");
+    let formatted = "port: 4222 # the port\n\nauthorization {\n  user: a\n  password: b\n}\n";
+    assert_eq!(std::fs::read_to_string(&p).unwrap(), formatted);
+    assert_eq!(rnats(&["fmt", "--check", path], None).0, 0);
+
+    let mut child = Command::new(BIN).args(["fmt", "-"]).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
+    use std::io::Write as _;
+    child.stdin.take().unwrap().write_all(b"a = \"x\"\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "a: x\n");
+
+    let bad = dir.path().join("bad.conf");
+    std::fs::write(&bad, "a { b: 1\n").unwrap();
+    let (code, _, err) = rnats(&["fmt", bad.to_str().unwrap()], None);
+    assert_eq!(code, 1);
+    assert!(err.contains("error[syntax]") && err.contains("was not changed"), "{err}");
+    assert_eq!(std::fs::read_to_string(&bad).unwrap(), "a { b: 1\n");
+}
+
+/// A valid config with comments sprinkled over it: own-line comments before
+/// any line, trailing comments after values and openers.
+fn commented_config() -> impl Strategy<Value = String> {
+    (config_text(), prop::collection::vec((0usize..40, any::<bool>(), prop_oneof![Just("#"), Just("//")]), 0..8))
+        .prop_map(|(text, comments)| {
+            let mut lines: Vec<String> = text.lines().map(String::from).collect();
+            for (i, (at, own_line, mark)) in comments.into_iter().enumerate() {
+                let at = at % (lines.len() + 1);
+                if own_line || at == lines.len() {
+                    lines.insert(at, format!("{mark} note {i}"));
+                } else if !lines[at].trim_end().ends_with(',') && !lines[at].contains('#') && !lines[at].contains("//")
+                {
+                    lines[at].push_str(&format!(" {mark} tail {i}"));
+                }
+            }
+            lines.join("\n") + "\n"
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+    /// For generated configs with comments: `rnats fmt` keeps the meaning
+    /// (same dump), keeps every comment in order, and is idempotent.
+    #[test]
+    fn fmt_keeps_meaning_and_comments(text in commented_config()) {
+        let before = rnats::conf::load_str("gen.conf", &text);
+        prop_assume!(!before.failed(false));
+        let out = rnats::conf::fmt::format(&text, 0).map_err(|d| TestCaseError::fail(d.message))?;
+        let after = rnats::conf::load_str("gen.conf", &out);
+        prop_assert_eq!(
+            serde_json::to_value(&before.options).unwrap(),
+            serde_json::to_value(&after.options).unwrap(),
+            "{}\n=>\n{}", text, out
+        );
+        prop_assert!(in_order(&comments_of(&text), &comments_of(&out)), "{}\n=>\n{}", text, out);
+        prop_assert_eq!(rnats::conf::fmt::format(&out, 0).unwrap(), out.clone(), "not idempotent");
+    }
+}

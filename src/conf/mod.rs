@@ -4,6 +4,7 @@
 
 pub mod build;
 pub mod diag;
+pub mod fmt;
 pub mod grammar;
 pub mod keys;
 pub mod parse;

@@ -503,7 +503,7 @@ fn rule_name(rule: &Rule) -> &'static str {
     }
 }
 
-fn syntax_error(e: &pest::error::Error<Rule>, id: usize, text: &str) -> Diagnostic {
+pub(crate) fn syntax_error(e: &pest::error::Error<Rule>, id: usize, text: &str) -> Diagnostic {
     let pos = match e.location {
         pest::error::InputLocation::Pos(p) => p,
         pest::error::InputLocation::Span((s, _)) => s,
@@ -526,7 +526,9 @@ fn syntax_error(e: &pest::error::Error<Rule>, id: usize, text: &str) -> Diagnost
         Some(c) => format!("`{c}`"),
     };
     let mut expected: Vec<&str> = match &e.variant {
-        pest::error::ErrorVariant::ParsingError { positives, .. } => positives.iter().map(rule_name).collect(),
+        pest::error::ErrorVariant::ParsingError { positives, .. } => {
+            positives.iter().filter(|r| **r != Rule::comment).map(rule_name).collect()
+        }
         pest::error::ErrorVariant::CustomError { .. } => Vec::new(),
     };
     expected.sort();
