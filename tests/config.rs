@@ -763,3 +763,72 @@ proptest! {
         prop_assert_eq!(rnats::conf::fmt::format(&out, 0).unwrap(), out.clone(), "not idempotent");
     }
 }
+
+/// The environment a compat fixture asks for (`# env: NAME=VALUE` lines).
+fn fixture_env(text: &str) -> Vec<(String, String)> {
+    text.lines()
+        .filter_map(|l| l.strip_prefix("# env: "))
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+/// Every fixture of tests/conf/compat: `rnats -t` gives the verdict recorded
+/// for it (the reference's, except the deliberate ones, which carry a note)
+/// and reports the recorded diagnostic; with the reference installed, its
+/// verdict is re-checked too, so the record cannot go stale.
+#[test]
+fn compat_fixtures_match_the_reference() {
+    let dir = Path::new("tests/conf/compat");
+    let tsv = std::fs::read_to_string(dir.join("expected.tsv")).unwrap();
+    let reference = common::reference_binary();
+    if reference.is_none() {
+        common::skip_loudly("compat_fixtures_match_the_reference: re-running nats-server on the fixtures");
+    }
+    let mut failures = Vec::new();
+    let mut listed = 0;
+    for line in tsv.lines().skip(1) {
+        let cols: Vec<&str> = line.split('\t').collect();
+        let (file, ref_verdict, ours, code, note) = (cols[0], cols[1], cols[3], cols[4], cols[5]);
+        listed += 1;
+        let text = std::fs::read_to_string(dir.join(file)).unwrap();
+        let env = fixture_env(&text);
+        let run = |bin: &Path, args: &[&str]| {
+            let mut cmd = Command::new(bin);
+            cmd.args(args).current_dir(dir).env_clear().env("PATH", "/usr/bin:/bin");
+            cmd.envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+            cmd.output().unwrap()
+        };
+        let bin = Path::new(BIN);
+        let got = if run(bin, &["-t", "-c", file]).status.success() { "valid" } else { "invalid" };
+        if got != ours {
+            failures.push(format!("{file}: rnats -t says {got}, expected {ours}"));
+        }
+        if (ours != ref_verdict) == note.is_empty() {
+            failures.push(format!("{file}: a disagreement with the reference needs a note, and only one does"));
+        }
+        if !code.is_empty() {
+            let out = run(bin, &["check", "--format", "json", file]);
+            let codes: Vec<String> = String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+                .map(|d| d["code"].as_str().unwrap_or("").to_string())
+                .collect();
+            if !codes.iter().any(|c| c == code) {
+                failures.push(format!("{file}: expected a `{code}` diagnostic, got {codes:?}"));
+            }
+        }
+        if let Some(reference) = &reference {
+            let theirs = if run(reference, &["-t", "-c", file]).status.success() { "valid" } else { "invalid" };
+            if theirs != ref_verdict {
+                failures.push(format!("{file}: nats-server now says {theirs}, the record says {ref_verdict}"));
+            }
+        }
+    }
+    let on_disk = std::fs::read_dir(dir)
+        .unwrap()
+        .filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "conf"))
+        .count();
+    assert_eq!(listed, on_disk, "every fixture is listed in expected.tsv");
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
