@@ -378,7 +378,7 @@ Usage: rnats [options]            run the server (flags as nats-server's)
        rnats check [options] FILE...   validate config files (rnats check --help)
        rnats fmt [--check] FILE...     format config files (rnats fmt --help)
        rnats passwd [options]          make a bcrypt password hash
-       rnats schema                    print the JSON Schema of the resolved config
+       rnats schema [--file]           print the JSON Schema of the resolved config (--file: of config files)
        rnats bench [options]           measure a server; --compare runs rnats and nats-server side by side
 
 Every option works with one dash or two; values as `-p 4222` or `--port=4222`.

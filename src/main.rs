@@ -37,8 +37,15 @@ fn main() -> ExitCode {
         Command::Sub(name, rest) if name == "fmt" => ExitCode::from(rnats::fmt::run(&rest)),
         Command::Sub(name, rest) if name == "bench" => ExitCode::from(rnats::bench::run(&rest)),
         Command::Sub(name, rest) if name == "passwd" => ExitCode::from(rnats::passwd::run(&rest)),
-        Command::Sub(name, _) if name == "schema" => {
-            println!("{}", serde_json::to_string_pretty(&Options::json_schema()).unwrap_or_default());
+        Command::Sub(name, rest) if name == "schema" => {
+            // `--file`: the schema of config files (from the key table);
+            // without it, the schema of the resolved config (`check --dump`).
+            let schema = if rest.iter().any(|a| a == "--file") {
+                rnats::conf::schema::config_file_schema()
+            } else {
+                Options::json_schema()
+            };
+            println!("{}", serde_json::to_string_pretty(&schema).unwrap_or_default());
             ExitCode::SUCCESS
         }
         Command::Sub(name, _) => {

@@ -229,6 +229,73 @@ fn schema_is_up_to_date() {
         current,
         "schemas/rnats-config.schema.json is stale: run `cargo run -- schema > schemas/rnats-config.schema.json`"
     );
+    let committed = std::fs::read_to_string("schemas/nats-config-file.schema.json").unwrap();
+    let current = serde_json::to_string_pretty(&rnats::conf::schema::config_file_schema()).unwrap();
+    assert_eq!(
+        committed.trim_end(),
+        current,
+        "schemas/nats-config-file.schema.json is stale: run `cargo run -- schema --file > schemas/nats-config-file.schema.json`"
+    );
+}
+
+/// A parsed config as plain JSON, as an editor would see it written in JSON:
+/// keys in lower case, `$variables` (keys used as one) left out.
+fn tree_json(path: &Path) -> serde_json::Value {
+    use rnats::conf::tree::{Kind, Value};
+    fn plain(v: &Value) -> serde_json::Value {
+        match &v.kind {
+            Kind::Map(m) => serde_json::Value::Object(
+                m.effective()
+                    .into_iter()
+                    .filter(|e| !e.used)
+                    .map(|e| (e.key.to_ascii_lowercase(), plain(&e.value)))
+                    .collect(),
+            ),
+            Kind::Array(items) => serde_json::Value::Array(items.iter().map(plain).collect()),
+            _ => v.to_json(),
+        }
+    }
+    let mut sources = rnats::conf::source::Sources::default();
+    let mut diags = Vec::new();
+    let map = rnats::conf::parse::Parser::new(&mut sources, &mut diags)
+        .parse_file(path, path.display().to_string(), None)
+        .unwrap_or_else(|| panic!("{} parses", path.display()));
+    plain(&Value { kind: Kind::Map(map), span: Default::default() })
+}
+
+/// The config-file schema (from the key table) accepts every example and
+/// every valid file of the reference's corpus, and rejects a misspelt key.
+#[test]
+fn config_file_schema_accepts_valid_configs() {
+    let schema = rnats::conf::schema::config_file_schema();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let mut files: Vec<PathBuf> = std::fs::read_dir("examples-conf")
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "conf"))
+        .collect();
+    if let Some(corpus) = corpus_dir() {
+        let tsv = std::fs::read_to_string(corpus.join("expected.tsv")).unwrap();
+        files.extend(
+            tsv.lines()
+                .skip(1)
+                .filter(|l| l.split('\t').nth(1) == Some("valid"))
+                .map(|l| corpus.join(l.split('\t').next().unwrap())),
+        );
+    }
+    let mut failures = Vec::new();
+    for f in &files {
+        let json = tree_json(f);
+        let errors: Vec<String> = validator.iter_errors(&json).map(|e| format!("{e} at {}", e.instance_path)).collect();
+        if !errors.is_empty() {
+            failures.push(format!("{}: {errors:?}", f.display()));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    assert!(files.len() >= 12);
+    assert!(!validator.is_valid(&serde_json::json!({"max_paylod": 1})), "unknown keys are flagged");
+    assert!(!validator.is_valid(&serde_json::json!({"debug": "yes"})), "types are checked");
+    assert!(validator.is_valid(&serde_json::json!({"net": "127.0.0.1", "max_conn": 5})), "aliases are known");
 }
 
 /// Loads `path`, dumps it, writes the dump as a JSON config, loads that, and
@@ -831,4 +898,25 @@ fn compat_fixtures_match_the_reference() {
         .count();
     assert_eq!(listed, on_disk, "every fixture is listed in expected.tsv");
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// The README's reload matrix is the one the key table generates
+/// (`UPDATE_README=1 cargo test --test config readme` rewrites it).
+#[test]
+fn readme_reload_matrix_is_generated() {
+    let readme = std::fs::read_to_string("README.md").unwrap();
+    let (start, end) = ("<!-- reload-matrix:start -->\n", "<!-- reload-matrix:end -->");
+    let from = readme.find(start).expect("start marker") + start.len();
+    let to = readme.find(end).expect("end marker");
+    let generated = rnats::conf::keys::reload_matrix_markdown();
+    if std::env::var_os("UPDATE_README").is_some() {
+        std::fs::write("README.md", format!("{}{generated}{}", &readme[..from], &readme[to..])).unwrap();
+        return;
+    }
+    assert_eq!(
+        &readme[from..to],
+        generated,
+        "README reload matrix is stale: UPDATE_README=1 cargo test --test config readme"
+    );
+    assert!(generated.contains("| `max_pending` |  | yes | yes (nats-server: no) |"), "{generated}");
 }

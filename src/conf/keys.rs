@@ -422,47 +422,83 @@ pub fn reload_class(path: &str) -> Option<Reload> {
     lookup(path).map(|k| k.reload)
 }
 
-/// Whether rnats implements the key at `path`.
+/// Whether rnats implements the key at `path`: a key inside a block rnats
+/// does not implement (`gateway.tls`) is as unimplemented as its block.
 pub fn support(path: &str) -> Option<Support> {
-    lookup(path).map(|k| k.support())
+    lookup(path)?;
+    let parts: Vec<&str> = path.split('.').collect();
+    (1..=parts.len())
+        .filter_map(|n| lookup(&parts[..n].join(".")))
+        .map(|k| k.support())
+        .find(|s| *s != Support::Implemented)
+        .or(Some(Support::Implemented))
 }
 
 /// Every key path (canonical names), depth first, with its key.
 pub fn all_paths() -> Vec<(String, KeyInfo)> {
-    fn walk(block: &'static dyn BlockInfo, prefix: &str, out: &mut Vec<(String, KeyInfo)>, depth: usize) {
+    paths(false).into_iter().map(|(p, k, _)| (p, k)).collect()
+}
+
+/// Key paths depth first. With `once`, a block met again (`tls` in
+/// `cluster`, ...) is not expanded again: its row names the path where it was.
+fn paths(once: bool) -> Vec<(String, KeyInfo, Option<String>)> {
+    struct Walk {
+        once: bool,
+        seen: Vec<(usize, String)>,
+        out: Vec<(String, KeyInfo, Option<String>)>,
+    }
+    fn walk(w: &mut Walk, block: &'static dyn BlockInfo, prefix: &str, depth: usize) {
         for k in block.key_infos() {
             let path = if prefix.is_empty() { k.name.to_string() } else { format!("{prefix}.{}", k.name) };
-            out.push((path.clone(), k));
-            // Blocks nest (tls in cluster in ...): deep enough for every real path.
-            if depth < 6 {
-                match k.ty {
-                    Ty::Block(b) | Ty::Blocks(b) => walk(*b, &path, out, depth + 1),
-                    Ty::Custom(c) if std::ptr::eq(*c, &ACCOUNTS_TY) => {
-                        walk(&ACCOUNT, &format!("{path}.*"), out, depth + 1)
+            let child: Option<(&'static dyn BlockInfo, String)> = match k.ty {
+                Ty::Block(b) | Ty::Blocks(b) => Some((*b, path.clone())),
+                Ty::Custom(c) if std::ptr::eq(*c, &ACCOUNTS_TY) => {
+                    Some((&ACCOUNT as &dyn BlockInfo, format!("{path}.*")))
+                }
+                _ => None,
+            };
+            let Some((b, child_prefix)) = child else {
+                w.out.push((path, k, None));
+                continue;
+            };
+            let id = b as *const dyn BlockInfo as *const () as usize;
+            let earlier = w.seen.iter().find(|(i, _)| *i == id).map(|(_, p)| p.clone());
+            match earlier {
+                Some(first) if w.once => w.out.push((path, k, Some(first))),
+                _ => {
+                    w.out.push((path, k, None));
+                    w.seen.push((id, child_prefix.clone()));
+                    // Blocks nest (tls in cluster in ...): deep enough for every real path.
+                    if depth < 6 {
+                        walk(w, b, &child_prefix, depth + 1);
                     }
-                    _ => {}
                 }
             }
         }
     }
-    let mut out = Vec::new();
-    walk(&TOP, "", &mut out, 0);
-    out
+    let mut w = Walk { once, seen: Vec::new(), out: Vec::new() };
+    walk(&mut w, &TOP, "", 0);
+    w.out
 }
 
 /// The reload matrix as a Markdown table: one row per key path, with its
-/// aliases, whether rnats implements it, and what a reload does. The README
-/// holds this table verbatim (a test compares them).
+/// aliases, whether rnats implements it, and what a reload does. A block met
+/// a second time (`cluster.tls`) is one row that points to the first. The
+/// README holds this table verbatim (a test compares them).
 pub fn reload_matrix_markdown() -> String {
     let mut out = String::from("| key | aliases | in rnats | reload |\n|---|---|---|---|\n");
-    for (path, k) in all_paths() {
+    for (path, k, same_as) in paths(true) {
         let aliases = k.aliases.iter().map(|a| format!("`{a}`")).collect::<Vec<_>>().join(", ");
-        let support = match k.support() {
+        let support = match support(&path).unwrap_or(k.support()) {
             Support::Implemented => "yes",
             Support::Ignored(_) => "checked, ignored",
             Support::Refused(_) => "checked, refused",
         };
-        out.push_str(&format!("| `{path}` | {aliases} | {support} | {} |\n", k.reload.describe()));
+        let reload = match same_as {
+            Some(first) => format!("{} (keys as in `{first}`)", k.reload.describe()),
+            None => k.reload.describe(),
+        };
+        out.push_str(&format!("| `{path}` | {aliases} | {support} | {reload} |\n"));
     }
     out
 }
@@ -1465,8 +1501,13 @@ mod tests {
         // Every key of a feature shares its support: the table has no second opinion.
         for (path, k) in all_paths() {
             assert_eq!(k.support(), k.feature.support(), "{path}");
+            if !path.contains('.') {
+                assert_eq!(support(&path), Some(k.feature.support()), "{path}");
+            }
         }
-        assert_eq!(support("tls.cert_file"), Some(Support::Implemented), "inner keys follow their block");
-        assert!(matches!(support("tls"), Some(Support::Refused(_)) | Some(Support::Implemented)));
+        assert_eq!(support("tls.cert_file"), support("tls"), "inner keys follow their block");
+        assert_eq!(support("gateway.tls.cert_file"), support("gateway"));
+        assert_eq!(support("debug"), Some(Support::Implemented));
+        assert_eq!(support("nope"), None);
     }
 }

@@ -9,6 +9,7 @@ pub mod grammar;
 pub mod keys;
 pub mod parse;
 pub mod portability;
+pub mod schema;
 pub mod source;
 pub mod tree;
 pub mod units;
