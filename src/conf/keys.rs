@@ -188,10 +188,23 @@ pub enum Ty {
     Custom(&'static Custom),
 }
 
+/// The keys inside a custom value, when it has any.
+#[derive(Clone, Copy)]
+pub enum Inner {
+    None,
+    /// A map with these keys (`publish: {allow, deny}`).
+    Block(&'static dyn BlockInfo),
+    /// A map of names to maps with these keys (`accounts { A { ... } }`).
+    Named(&'static dyn BlockInfo),
+}
+
 /// A value type with rules of its own (`jetstream: enabled` or a map, ...).
 pub struct Custom {
     /// Words for messages and docs ("a boolean, `enabled`/`disabled` or a map").
     pub describe: &'static str,
+    /// The keys the value may hold when it is a map, for key paths
+    /// (`authorization.users.permissions.publish.allow`).
+    pub inner: Inner,
     /// The JSON Schema of the value, as text.
     pub schema: &'static str,
     /// Reports what is wrong (with the key's name and the value's position);
@@ -223,10 +236,13 @@ impl Ty {
         }
     }
 
-    /// The nested block of keys, if the value is (or holds) a map of known keys.
-    pub fn block(&self) -> Option<&'static dyn BlockInfo> {
+    /// The keys nested in this value, and whether a name comes before them
+    /// in a key path (`accounts.A.users`).
+    pub fn inner(&self) -> Option<(&'static dyn BlockInfo, bool)> {
         match self {
-            Ty::Block(b) | Ty::Blocks(b) => Some(*b),
+            Ty::Block(b) | Ty::Blocks(b) => Some((*b, false)),
+            Ty::Custom(Custom { inner: Inner::Block(b), .. }) => Some((*b, false)),
+            Ty::Custom(Custom { inner: Inner::Named(b), .. }) => Some((*b, true)),
             _ => None,
         }
     }
@@ -393,16 +409,16 @@ pub fn lookup(path: &str) -> Option<KeyInfo> {
         if parts.peek().is_none() {
             return Some(info);
         }
-        block = match info.ty {
-            Ty::Block(b) | Ty::Blocks(b) => *b,
-            Ty::Custom(c) if std::ptr::eq(*c, &ACCOUNTS_TY) => {
-                parts.next(); // the account's name
+        block = match info.ty.inner() {
+            Some((b, false)) => b,
+            Some((b, true)) => {
+                parts.next(); // the entry's name (an account's, ...)
                 if parts.peek().is_none() {
                     return Some(info);
                 }
-                &ACCOUNT
+                b
             }
-            _ => return None,
+            None => return None,
         };
     }
     None
@@ -1378,7 +1394,10 @@ static RESOLVER: Block<()> = Block {
 
 macro_rules! custom {
     ($name:ident, $describe:expr, $schema:expr, $check:path) => {
-        pub static $name: Custom = Custom { describe: $describe, schema: $schema, check: $check };
+        custom!($name, $describe, $schema, $check, Inner::None);
+    };
+    ($name:ident, $describe:expr, $schema:expr, $check:path, $inner:expr) => {
+        pub static $name: Custom = Custom { describe: $describe, inner: $inner, schema: $schema, check: $check };
     };
 }
 
@@ -1394,13 +1413,15 @@ custom!(
     SUBJECTS_TY,
     "subject, array of subjects, or {allow, deny}",
     r#"{"type": ["string", "array", "object"]}"#,
-    values::subjects_value
+    values::subjects_value,
+    Inner::Block(&SUBJECT_PERMISSION)
 );
 custom!(
     ALLOW_RESPONSES_TY,
     "boolean or {max, expires}",
     r#"{"type": ["boolean", "object"]}"#,
-    values::allow_responses_value
+    values::allow_responses_value,
+    Inner::Block(&ALLOW_RESPONSES)
 );
 custom!(
     HANDSHAKE_FIRST_TY,
@@ -1408,23 +1429,37 @@ custom!(
     r#"{"type": ["boolean", "string"]}"#,
     values::handshake_first_value
 );
-custom!(ACCOUNTS_TY, "map of accounts, or array of names", r#"{"type": ["object", "array"]}"#, values::accounts);
+custom!(
+    ACCOUNTS_TY,
+    "map of accounts, or array of names",
+    r#"{"type": ["object", "array"]}"#,
+    values::accounts,
+    Inner::Named(&ACCOUNT)
+);
 custom!(ACCOUNT_NKEY_TY, "account public nkey", r#"{"type": "string"}"#, values::account_nkey);
 custom!(
     ACCOUNT_JETSTREAM_TY,
     "boolean, `enabled`/`disabled` or a map",
     r#"{"type": ["boolean", "string", "object"]}"#,
-    values::account_jetstream
+    values::account_jetstream,
+    Inner::Block(&ACCOUNT_JETSTREAM)
 );
 custom!(
     JETSTREAM_TY,
     "boolean, `enabled`/`disabled` or a map",
     r#"{"type": ["boolean", "string", "object"]}"#,
-    values::jetstream
+    values::jetstream,
+    Inner::Block(&JETSTREAM)
 );
 custom!(SYNC_TY, "duration or `always`", r#"{"type": "string"}"#, values::sync_interval);
 custom!(CIPHER_TY, "`chacha`, `chachapoly` or `aes`", r#"{"type": "string"}"#, values::js_cipher);
-custom!(MAPPING_TY, "subject, or destinations", r#"{"type": ["string", "object", "array"]}"#, values::mapping);
+custom!(
+    MAPPING_TY,
+    "subject, or destinations",
+    r#"{"type": ["string", "object", "array"]}"#,
+    values::mapping,
+    Inner::Block(&MAPPING_DEST)
+);
 custom!(WEIGHT_TY, "percentage (`50%` or 50)", r#"{"type": ["string", "integer"]}"#, values::weight);
 custom!(
     COMPRESSION_TY,
@@ -1432,7 +1467,13 @@ custom!(
     r#"{"type": ["boolean", "string", "object"]}"#,
     values::compression
 );
-custom!(OCSP_TY, "boolean or {mode, url, urls}", r#"{"type": ["boolean", "object"]}"#, values::ocsp);
+custom!(
+    OCSP_TY,
+    "boolean or {mode, url, urls}",
+    r#"{"type": ["boolean", "object"]}"#,
+    values::ocsp,
+    Inner::Block(&OCSP)
+);
 custom!(OCSP_MODE_TY, "`always`, `must`, `never` or `auto`", r#"{"type": "string"}"#, values::ocsp_mode);
 custom!(OCSP_CACHE_TY, "boolean or map", r#"{"type": ["boolean", "object"]}"#, values::ocsp_cache);
 custom!(
@@ -1441,7 +1482,13 @@ custom!(
     r#"{"type": ["string", "array"]}"#,
     values::operator
 );
-custom!(RESOLVER_TY, "`MEMORY`, `URL(url)` or {type, dir, ...}", r#"{"type": ["string", "object"]}"#, values::resolver);
+custom!(
+    RESOLVER_TY,
+    "`MEMORY`, `URL(url)` or {type, dir, ...}",
+    r#"{"type": ["string", "object"]}"#,
+    values::resolver,
+    Inner::Block(&RESOLVER)
+);
 custom!(
     PRELOAD_TY,
     "map of account public key to account JWT",
@@ -1483,6 +1530,50 @@ mod tests {
         assert_eq!(reload_class("gateway.tls.cert_file"), Some(Yes));
         assert_eq!(reload_class("port.x"), None);
         assert_eq!(reload_class(""), None);
+    }
+
+    /// Every path of the resolved config (`check --dump`, the serialised
+    /// `Options`) names a key of the table, so a reload can diff two dumps
+    /// and ask `reload_class` about each difference.
+    #[test]
+    fn every_dumped_option_has_a_reload_class() {
+        let loaded = crate::conf::load_str(
+            "all.conf",
+            "server_name: a\nclient_advertise: x\nhttp_port: 1\nhttps_port: 2\nhttp_base_path: /m\npid_file: p\n\
+             ports_file_dir: d\nno_header_support: true\nlog_file: l\nlog_size_limit: 5\nsyslog: true\n\
+             remote_syslog: udp://h:1\nmax_traced_msg_len: 3\nno_auth_user: u\ntrace_verbose: true\n\
+             authorization { default_permissions { publish: a }\n users: [ {user: u, password: p, \
+             permissions: {publish: {allow: a, deny: b}, subscribe: c, allow_responses: true}, \
+             allowed_connection_types: [STANDARD]} ] }\n\
+             cluster { name: c, advertise: a, no_advertise: true, routes: [r], pool_size: 3, \
+             authorization { user: a, password: b }, tls { insecure: true, handshake_first: auto } }\n\
+             tls { verify: true, cipher_suites: [TLS_AES_128_GCM_SHA256], curve_preferences: [X25519], \
+             pinned_certs: [abc], min_version: \"1.3\", allow_insecure_cipher_suites: true, verify_and_map: true }\n\
+             jetstream: enabled\n",
+        );
+        assert!(loaded.diags.iter().all(|d| d.severity != crate::conf::diag::Severity::Error), "{}", loaded.render());
+        let dump = serde_json::to_value(&loaded.options).unwrap();
+        fn walk(v: &serde_json::Value, path: &str, out: &mut Vec<String>) {
+            match v {
+                serde_json::Value::Object(m) => {
+                    for (k, child) in m {
+                        let p = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
+                        out.push(p.clone());
+                        // Maps of free names (`server_metadata`) end the path.
+                        if lookup(&p).is_some_and(|i| i.ty.inner().is_some()) {
+                            walk(child, &p, out);
+                        }
+                    }
+                }
+                serde_json::Value::Array(items) => items.iter().for_each(|i| walk(i, path, out)),
+                _ => {}
+            }
+        }
+        let mut paths = Vec::new();
+        walk(&dump, "", &mut paths);
+        let missing: Vec<&String> = paths.iter().filter(|p| reload_class(p).is_none()).collect();
+        assert!(missing.is_empty(), "dump paths with no key in the table: {missing:?}");
+        assert!(paths.len() > 60, "{paths:?}");
     }
 
     #[test]
