@@ -9,7 +9,7 @@
 //! Flags become a [`FlagOverlay`]: values that override the config file, at
 //! startup and again on every reload, as in nats-server.
 
-use crate::conf::keys::{Feature, Support};
+use crate::features::{Feature, Support};
 use crate::options::{Options, Port};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -104,7 +104,7 @@ fn serve(args: ServeArgs) -> ExitCode {
             opts
         }
     };
-    let missing = opts.unimplemented();
+    let missing = rnats::conf::keys::refusals(&opts);
     if !missing.is_empty() {
         for m in &missing {
             eprintln!("rnats: cannot start: {m}");

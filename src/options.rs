@@ -400,14 +400,6 @@ impl Options {
         Ok(())
     }
 
-    /// Configured features the server does not implement yet and will not
-    /// run without (the key table's [`crate::conf::keys::Support::Refused`]):
-    /// starting without them would quietly serve plaintext, not route, or
-    /// leave users unchecked, so the server refuses to start instead.
-    pub fn unimplemented(&self) -> Vec<String> {
-        crate::conf::keys::refusals(self)
-    }
-
     /// The JSON Schema of the resolved configuration (what `--dump` prints).
     pub fn json_schema() -> serde_json::Value {
         // Serialize mode: the schema describes what `--dump` writes, where
