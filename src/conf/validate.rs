@@ -6,7 +6,7 @@ use super::build::Builder;
 use super::diag::Diagnostic;
 use super::source::Span;
 use super::tree::{Entry, Kind, Map};
-use crate::options::{Authorization, Options, Tls, User};
+use crate::options::{Authorization, Cluster, Options, Tls, User};
 
 /// Top-level rules: limits that must agree, users defined in several places,
 /// the user clients without credentials become.
@@ -157,6 +157,15 @@ pub fn user(b: &mut Builder, m: &Map, u: &User) {
     if m.find(&["nkey"]).is_some() {
         if let Some(other) = m.find(&["user", "username", "pass", "password"]) {
             b.error("conflict", other.key_span, "nkey users do not take usernames or passwords");
+        }
+    }
+}
+
+/// `cluster`: routes authenticate as one user.
+pub fn cluster(b: &mut Builder, m: &Map, c: &Cluster) {
+    if c.authorization.as_ref().is_some_and(|a| !a.users.is_empty()) {
+        if let Some(e) = m.find(&["authorization"]) {
+            b.error("conflict", e.key_span, "cluster authorization does not support multiple users");
         }
     }
 }

@@ -435,6 +435,7 @@ static TLS_CERT_PAIR: Block<()> = Block {
 
 pub static CLUSTER: Block<Cluster> = Block {
     other: Some(other_of_cluster),
+    rules: Some(validate::cluster),
     ..block(
         "cluster",
         &[
@@ -464,13 +465,10 @@ pub static CLUSTER: Block<Cluster> = Block {
                     c.host = s
                 }
             }),
-            key("authorization", Ty::Block(&AUTHORIZATION), Yes).set(|b, e, v, c| {
+            key("authorization", Ty::Block(&AUTHORIZATION), Yes).set(|b, _, v, c| {
                 if let Val::Map(m) = v {
                     let mut a = Authorization::default();
                     b.block(&AUTHORIZATION, m, &mut a);
-                    if !a.users.is_empty() {
-                        b.error("conflict", e.key_span, "cluster authorization does not support multiple users");
-                    }
                     c.authorization = Some(a);
                 }
             }),
