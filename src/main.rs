@@ -127,13 +127,8 @@ fn serve(args: ServeArgs) -> ExitCode {
 }
 
 async fn run(opts: Options, config_file: Option<&str>, warnings: &[String]) -> ExitCode {
-    let server = match Server::start_with(opts, config_file, warnings).await {
-        Ok(s) => s,
-        Err(e) => {
-            logging::fatal(&e.to_string());
-            return ExitCode::from(1);
-        }
-    };
+    // Handlers first: a signal sent as soon as "Server is ready" is logged
+    // must be trapped, not kill the process with the default action.
     let (Ok(mut int), Ok(mut term), Ok(mut hup), Ok(mut usr1), Ok(mut usr2)) = (
         signal(SignalKind::interrupt()),
         signal(SignalKind::terminate()),
@@ -143,6 +138,13 @@ async fn run(opts: Options, config_file: Option<&str>, warnings: &[String]) -> E
     ) else {
         logging::fatal("cannot install signal handlers");
         return ExitCode::from(1);
+    };
+    let server = match Server::start_with(opts, config_file, warnings).await {
+        Ok(s) => s,
+        Err(e) => {
+            logging::fatal(&e.to_string());
+            return ExitCode::from(1);
+        }
     };
     loop {
         tokio::select! {
