@@ -8,13 +8,17 @@ use crate::cli::FlagOverlay;
 use crate::conf::diag::Severity;
 
 pub const CHECK_USAGE: &str = "\
-Usage: rnats check [--format human|json] [--strict] [--dump] FILE...
+Usage: rnats check [--format human|json|sarif|github] [--strict] [--dump] FILE...
        rnats check --diff [--format human|json] OLD.conf NEW.conf
 
 Checks NATS configuration files: syntax, types, ranges, conflicting options,
-unknown keys (warnings; errors with --strict), referenced files.
+unknown keys (warnings; errors with --strict), referenced files, and what
+nats-server 2.x would refuse (portability warnings).
 
-    --format human|json   diagnostics as text (default) or one JSON object per line
+    --format human        diagnostics as text (default)
+    --format json         one JSON object per diagnostic and line
+    --format sarif        one SARIF 2.1.0 log (code-scanning services)
+    --format github       GitHub Actions workflow commands (annotations)
     --strict              treat warnings as errors
     --dump                print the fully resolved configuration as JSON
     --diff OLD NEW        what a reload from OLD to NEW would change, which changes
@@ -23,9 +27,30 @@ unknown keys (warnings; errors with --strict), referenced files.
                           3: a restart is needed
 ";
 
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+enum Format {
+    #[default]
+    Human,
+    Json,
+    Sarif,
+    Github,
+}
+
+impl Format {
+    fn parse(v: Option<&str>) -> Result<Format, String> {
+        match v {
+            Some("human") => Ok(Format::Human),
+            Some("json") => Ok(Format::Json),
+            Some("sarif") => Ok(Format::Sarif),
+            Some("github") => Ok(Format::Github),
+            other => Err(format!("--format takes `human`, `json`, `sarif` or `github`, not {other:?}")),
+        }
+    }
+}
+
 #[derive(Debug, Default)]
 struct Args {
-    json: bool,
+    format: Format,
     strict: bool,
     dump: bool,
     diff: bool,
@@ -40,13 +65,8 @@ fn parse_args(args: &[String]) -> Result<Args, String> {
             "--strict" | "-strict" => a.strict = true,
             "--dump" | "-dump" => a.dump = true,
             "--diff" | "-diff" => a.diff = true,
-            "--format" | "-format" => match it.next().map(String::as_str) {
-                Some("json") => a.json = true,
-                Some("human") => a.json = false,
-                other => return Err(format!("--format takes `human` or `json`, not {other:?}")),
-            },
-            "--format=json" => a.json = true,
-            "--format=human" => a.json = false,
+            "--format" | "-format" => a.format = Format::parse(it.next().map(String::as_str))?,
+            s if s.starts_with("--format=") => a.format = Format::parse(s.strip_prefix("--format="))?,
             "-h" | "--help" => return Err(String::new()),
             s if s.starts_with('-') && s.len() > 1 => return Err(format!("unknown option `{s}`")),
             file => a.files.push(file.to_string()),
@@ -74,24 +94,34 @@ pub fn run(args: &[String]) -> u8 {
         }
     };
     if args.diff {
-        return diff(&args.files[0], &args.files[1], args.json);
+        return diff(&args.files[0], &args.files[1], args.format == Format::Json);
     }
     let mut failed = false;
+    let mut sarif_results = Vec::new();
     for file in &args.files {
         let loaded = crate::conf::load(Path::new(file), &FlagOverlay::default());
         let bad = loaded.failed(args.strict);
         failed |= bad;
-        if args.json {
-            for d in &loaded.diags {
-                println!("{}", d.to_json(&loaded.sources));
+        match args.format {
+            Format::Json => {
+                for d in &loaded.diags {
+                    println!("{}", d.to_json(&loaded.sources));
+                }
             }
-        } else {
-            for d in &loaded.diags {
-                eprintln!("{}", d.render(&loaded.sources));
+            Format::Sarif => sarif_results.extend(loaded.diags.iter().map(|d| d.to_sarif(&loaded.sources, file))),
+            Format::Github => {
+                for d in &loaded.diags {
+                    println!("{}", d.to_github(&loaded.sources, file));
+                }
             }
-            let (e, w) = (loaded.count(Severity::Error), loaded.count(Severity::Warning));
-            let verdict = if bad { "invalid" } else { "valid" };
-            eprintln!("{file}: {verdict} ({e} error{}, {w} warning{})", plural(e), plural(w));
+            Format::Human => {
+                for d in &loaded.diags {
+                    eprintln!("{}", d.render(&loaded.sources));
+                }
+                let (e, w) = (loaded.count(Severity::Error), loaded.count(Severity::Warning));
+                let verdict = if bad { "invalid" } else { "valid" };
+                eprintln!("{file}: {verdict} ({e} error{}, {w} warning{})", plural(e), plural(w));
+            }
         }
         if args.dump && !bad {
             match serde_json::to_string_pretty(&loaded.options) {
@@ -99,6 +129,9 @@ pub fn run(args: &[String]) -> u8 {
                 Err(e) => eprintln!("rnats check: cannot print {file}: {e}"),
             }
         }
+    }
+    if args.format == Format::Sarif {
+        println!("{}", crate::conf::diag::sarif_log(sarif_results));
     }
     u8::from(failed)
 }
@@ -120,7 +153,7 @@ fn diff(old_file: &str, new_file: &str, json: bool) -> u8 {
         loaded.push(l.options);
     }
     let d = diff::diff(&loaded[0], &loaded[1]);
-    let unimplemented = loaded[1].unimplemented();
+    let unimplemented = crate::conf::keys::refusals(&loaded[1]);
     let restart = d.is_refused() || !unimplemented.is_empty();
     let verdict = match (restart, d.changes.is_empty()) {
         (true, _) => "restart_required",

@@ -21,6 +21,8 @@ pub mod bench;
 pub mod check;
 pub mod cli;
 pub mod conf;
+pub mod features;
+pub mod fmt;
 pub mod logging;
 pub mod options;
 pub mod passwd;

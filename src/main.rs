@@ -24,7 +24,7 @@ fn main() -> ExitCode {
     };
     match command {
         Command::Help => {
-            print!("{}", cli::USAGE);
+            print!("{}", cli::usage());
             ExitCode::SUCCESS
         }
         Command::HelpTls => {
@@ -36,11 +36,19 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Sub(name, rest) if name == "check" => ExitCode::from(rnats::check::run(&rest)),
+        Command::Sub(name, rest) if name == "fmt" => ExitCode::from(rnats::fmt::run(&rest)),
         Command::Sub(name, rest) if name == "bench" => ExitCode::from(rnats::bench::run(&rest)),
         Command::Sub(name, rest) if name == "passwd" => ExitCode::from(rnats::passwd::run(&rest)),
         Command::Sub(name, rest) if name == "top" => ExitCode::from(rnats::top::run(&rest)),
-        Command::Sub(name, _) if name == "schema" => {
-            println!("{}", serde_json::to_string_pretty(&Options::json_schema()).unwrap_or_default());
+        Command::Sub(name, rest) if name == "schema" => {
+            // `--file`: the schema of config files (from the key table);
+            // without it, the schema of the resolved config (`check --dump`).
+            let schema = if rest.iter().any(|a| a == "--file") {
+                rnats::conf::schema::config_file_schema()
+            } else {
+                Options::json_schema()
+            };
+            println!("{}", serde_json::to_string_pretty(&schema).unwrap_or_default());
             ExitCode::SUCCESS
         }
         Command::Sub(name, _) => {
@@ -107,7 +115,7 @@ fn serve(args: ServeArgs) -> ExitCode {
             opts
         }
     };
-    let missing = opts.unimplemented();
+    let missing = rnats::conf::keys::refusals(&opts);
     if !missing.is_empty() {
         for m in &missing {
             eprintln!("rnats: cannot start: {m}");
@@ -137,6 +145,18 @@ async fn run(
     watch: bool,
     warnings: &[String],
 ) -> ExitCode {
+    // Handlers first: a signal sent as soon as "Server is ready" is logged
+    // must be trapped, not kill the process with the default action.
+    let (Ok(mut int), Ok(mut term), Ok(mut hup), Ok(mut usr1), Ok(mut usr2)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+        signal(SignalKind::hangup()),
+        signal(SignalKind::user_defined1()),
+        signal(SignalKind::user_defined2()),
+    ) else {
+        logging::fatal("cannot install signal handlers");
+        return ExitCode::from(1);
+    };
     let config = source.as_ref().map(|s| (s.path.display().to_string(), fingerprint.digest.clone()));
     let server = match Server::start_with(opts, config, warnings).await {
         Ok(s) => s,
@@ -152,16 +172,6 @@ async fn run(
     if watch && reloader.source().is_some() {
         rnats::reload::watch::spawn(reloader.clone(), server.state().shutdown.clone());
     }
-    let (Ok(mut int), Ok(mut term), Ok(mut hup), Ok(mut usr1), Ok(mut usr2)) = (
-        signal(SignalKind::interrupt()),
-        signal(SignalKind::terminate()),
-        signal(SignalKind::hangup()),
-        signal(SignalKind::user_defined1()),
-        signal(SignalKind::user_defined2()),
-    ) else {
-        logging::fatal("cannot install signal handlers");
-        return ExitCode::from(1);
-    };
     // After the signal handlers: once systemd sees READY=1 it may send
     // SIGTERM at any moment, and that must take the graceful path.
     notify_systemd(sd_notify::ready());

@@ -408,31 +408,6 @@ impl Options {
         Ok(())
     }
 
-    /// Configured features the server does not implement yet. Starting without
-    /// them would quietly serve plaintext or not route, so the server refuses
-    /// to start instead.
-    pub fn unimplemented(&self) -> Vec<&'static str> {
-        let mut missing = Vec::new();
-        if self.tls.is_some() {
-            missing.push("`tls`: TLS is not implemented yet; refusing to serve in plaintext");
-        }
-        if self.cluster.is_some() {
-            missing.push("`cluster`: clustering is not implemented yet");
-        }
-        // Users defined there would not be checked: without this refusal a
-        // multi-tenant config would run with no authentication at all.
-        if self.other.contains_key("accounts") {
-            missing.push("`accounts`: accounts (and the users defined in them) are not implemented yet");
-        }
-        let jwt =
-            ["operator", "operators", "root", "roots", "root_operator", "root_operators", "trusted", "trusted_keys"];
-        let resolver = ["resolver", "account_resolver", "accounts_resolver"];
-        if jwt.iter().chain(&resolver).any(|k| self.other.contains_key(*k)) {
-            missing.push("operator/JWT authentication (`operator`, `resolver`, `trusted`) is not implemented yet");
-        }
-        missing
-    }
-
     /// The JSON Schema of the resolved configuration (what `--dump` prints).
     pub fn json_schema() -> serde_json::Value {
         // Serialize mode: the schema describes what `--dump` writes, where

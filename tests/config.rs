@@ -229,6 +229,73 @@ fn schema_is_up_to_date() {
         current,
         "schemas/rnats-config.schema.json is stale: run `cargo run -- schema > schemas/rnats-config.schema.json`"
     );
+    let committed = std::fs::read_to_string("schemas/nats-config-file.schema.json").unwrap();
+    let current = serde_json::to_string_pretty(&rnats::conf::schema::config_file_schema()).unwrap();
+    assert_eq!(
+        committed.trim_end(),
+        current,
+        "schemas/nats-config-file.schema.json is stale: run `cargo run -- schema --file > schemas/nats-config-file.schema.json`"
+    );
+}
+
+/// A parsed config as plain JSON, as an editor would see it written in JSON:
+/// keys in lower case, `$variables` (keys used as one) left out.
+fn tree_json(path: &Path) -> serde_json::Value {
+    use rnats::conf::tree::{Kind, Value};
+    fn plain(v: &Value) -> serde_json::Value {
+        match &v.kind {
+            Kind::Map(m) => serde_json::Value::Object(
+                m.effective()
+                    .into_iter()
+                    .filter(|e| !e.used)
+                    .map(|e| (e.key.to_ascii_lowercase(), plain(&e.value)))
+                    .collect(),
+            ),
+            Kind::Array(items) => serde_json::Value::Array(items.iter().map(plain).collect()),
+            _ => v.to_json(),
+        }
+    }
+    let mut sources = rnats::conf::source::Sources::default();
+    let mut diags = Vec::new();
+    let map = rnats::conf::parse::Parser::new(&mut sources, &mut diags)
+        .parse_file(path, path.display().to_string(), None)
+        .unwrap_or_else(|| panic!("{} parses", path.display()));
+    plain(&Value { kind: Kind::Map(map), span: Default::default() })
+}
+
+/// The config-file schema (from the key table) accepts every example and
+/// every valid file of the reference's corpus, and rejects a misspelt key.
+#[test]
+fn config_file_schema_accepts_valid_configs() {
+    let schema = rnats::conf::schema::config_file_schema();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let mut files: Vec<PathBuf> = std::fs::read_dir("examples-conf")
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "conf"))
+        .collect();
+    if let Some(corpus) = corpus_dir() {
+        let tsv = std::fs::read_to_string(corpus.join("expected.tsv")).unwrap();
+        files.extend(
+            tsv.lines()
+                .skip(1)
+                .filter(|l| l.split('\t').nth(1) == Some("valid"))
+                .map(|l| corpus.join(l.split('\t').next().unwrap())),
+        );
+    }
+    let mut failures = Vec::new();
+    for f in &files {
+        let json = tree_json(f);
+        let errors: Vec<String> = validator.iter_errors(&json).map(|e| format!("{e} at {}", e.instance_path)).collect();
+        if !errors.is_empty() {
+            failures.push(format!("{}: {errors:?}", f.display()));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    assert!(files.len() >= 12);
+    assert!(!validator.is_valid(&serde_json::json!({"max_paylod": 1})), "unknown keys are flagged");
+    assert!(!validator.is_valid(&serde_json::json!({"debug": "yes"})), "types are checked");
+    assert!(validator.is_valid(&serde_json::json!({"net": "127.0.0.1", "max_conn": 5})), "aliases are known");
 }
 
 /// Loads `path`, dumps it, writes the dump as a JSON config, loads that, and
@@ -482,9 +549,15 @@ proptest! {
         let loaded = rnats::conf::load_str("gen.conf", &text);
         let rendered = loaded.render();
         for d in &loaded.diags {
-            if d.span.is_some() {
-                prop_assert!(d.location(&loaded.sources).is_some());
-            }
+            let Some(span) = d.span else { continue };
+            // The span lies inside its source, on character boundaries, and
+            // its line and column point into that line (or just past its end).
+            let src = loaded.sources.get(span.source);
+            prop_assert!(span.start <= span.end && span.end <= src.text.len(), "{span:?} in {} bytes", src.text.len());
+            prop_assert!(src.text.is_char_boundary(span.start), "{span:?}");
+            let (_, line, col) = d.location(&loaded.sources).unwrap();
+            let line_len = loaded.sources.line_text(span.source, line).chars().count();
+            prop_assert!(col >= 1 && col <= line_len + 2, "{}:{line}:{col} but the line has {line_len} chars: {rendered}", src.name);
         }
         prop_assert!(loaded.failed(true) || !rendered.contains("error["));
     }
@@ -495,9 +568,10 @@ proptest! {
 #[test]
 fn server_refuses_auth_it_cannot_check() {
     let dir = tempfile::tempdir().unwrap();
+    let operator_key = nkeys::KeyPair::new_operator().public_key();
     for (name, text) in [
-        ("accounts.conf", "accounts { A { users = [ {user: a, password: b} ] } }\n"),
-        ("operator.conf", "operator: /nonexistent/op.jwt\nresolver: MEMORY\n"),
+        ("accounts.conf", "accounts { A { users = [ {user: a, password: b} ] } }\n".to_string()),
+        ("operator.conf", format!("trusted: {operator_key}\nresolver: MEMORY\n")),
     ] {
         let p = dir.path().join(name);
         std::fs::write(&p, text).unwrap();
@@ -505,4 +579,344 @@ fn server_refuses_auth_it_cannot_check() {
         assert_eq!(code, 1, "{name}: {err}");
         assert!(err.contains("cannot start") && err.contains("not implemented"), "{name}: {err}");
     }
+}
+
+/// `--format sarif` is one SARIF 2.1.0 log that the official schema accepts,
+/// with the positions, rule ids and help of the human output.
+#[test]
+fn sarif_output_matches_the_schema() {
+    let schema: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string("tests/sarif/sarif-schema-2.1.0.json").unwrap()).unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let (code, out, _) = rnats(
+        &[
+            "check",
+            "--format",
+            "sarif",
+            "tests/conf/err/unknown-key.conf",
+            "tests/conf/err/quoted-types.conf",
+            "no/such/file.conf",
+        ],
+        None,
+    );
+    assert_eq!(code, 1);
+    let log: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let errors: Vec<String> = validator.iter_errors(&log).map(|e| format!("{e} at {}", e.instance_path)).collect();
+    assert!(errors.is_empty(), "{errors:?}\n{out}");
+    let mut broken = log.clone();
+    broken["runs"][0]["results"][0]["level"] = "fatal".into();
+    assert!(!validator.is_valid(&broken), "the vendored schema really checks results");
+    // The schema checks the shape; these check the content.
+    let results = log["runs"][0]["results"].as_array().unwrap();
+    let unknown = results.iter().find(|r| r["ruleId"] == "unknown-key").unwrap();
+    assert_eq!(unknown["level"], "warning");
+    let region = &unknown["locations"][0]["physicalLocation"]["region"];
+    assert_eq!((region["startLine"].as_u64(), region["startColumn"].as_u64()), (Some(2), Some(1)));
+    assert_eq!(region["endColumn"], 11, "`max_paylod` is ten characters");
+    assert_eq!(
+        unknown["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
+        "tests/conf/err/unknown-key.conf"
+    );
+    assert!(unknown["message"]["text"].as_str().unwrap().ends_with("\nhelp: did you mean `max_payload`?"));
+    let missing = results.iter().find(|r| r["ruleId"] == "file").unwrap();
+    assert_eq!(missing["locations"][0]["physicalLocation"]["artifactLocation"]["uri"], "no/such/file.conf");
+    let rules: Vec<&str> = log["runs"][0]["tool"]["driver"]["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
+    assert!(rules.contains(&"unknown-key") && rules.contains(&"type"), "{rules:?}");
+    // A result whose rule is not described would be rejected by code scanning.
+    assert!(results.iter().all(|r| rules.contains(&r["ruleId"].as_str().unwrap())));
+}
+
+/// `--format github`: one workflow command per diagnostic, escaped.
+#[test]
+fn github_annotations() {
+    let (code, out, _) = rnats(&["check", "--format=github", "tests/conf/err/unknown-key.conf"], None);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(
+        out.lines().next().unwrap(),
+        "::warning file=tests/conf/err/unknown-key.conf,line=2,col=1,endLine=2,endColumn=11,\
+         title=rnats check%3A unknown-key::unknown field `max_paylod`%0Ahelp: did you mean `max_payload`?"
+    );
+    let (code, out, _) = rnats(&["check", "--format", "github", "tests/conf/err/quoted-types.conf"], None);
+    assert_eq!(code, 1);
+    assert!(
+        out.lines().all(|l| l.starts_with("::error ") || l.starts_with("::warning ") || l.starts_with("::notice ")),
+        "{out}"
+    );
+    let (code, _, err) = rnats(&["check", "--format", "xml", "x.conf"], None);
+    assert_eq!(code, 2, "{err}");
+}
+
+/// The comments of `text`, in order, as the grammar sees them.
+fn comments_of(text: &str) -> Vec<String> {
+    use pest::Parser as _;
+    let Ok(pairs) = rnats::conf::grammar::NatsConf::parse(rnats::conf::grammar::Rule::file, text) else {
+        return Vec::new();
+    };
+    pairs
+        .flatten()
+        .filter(|p| p.as_rule() == rnats::conf::grammar::Rule::comment)
+        .map(|p| p.as_str().trim_end().to_string())
+        .collect()
+}
+
+/// Whether `want` appears in `have` in the same order.
+fn in_order(want: &[String], have: &[String]) -> bool {
+    let mut it = have.iter();
+    want.iter().all(|w| it.any(|h| h == w))
+}
+
+/// `rnats fmt` over every file of the reference's corpus (a copy): the meaning
+/// is unchanged (`rnats check --dump` gives the same output, or the same
+/// verdict for invalid files), every comment is still there in order, and a
+/// second run changes nothing.
+#[test]
+fn fmt_over_the_corpus_keeps_meaning_and_comments() {
+    let Some(corpus) = corpus_dir() else {
+        common::skip_loudly("fmt_over_the_corpus_keeps_meaning_and_comments (corpus not found)");
+        return;
+    };
+    let copy = tempfile::tempdir().unwrap();
+    let status = Command::new("cp").arg("-r").arg(corpus.join(".")).arg(copy.path()).status().unwrap();
+    assert!(status.success());
+    let tsv = std::fs::read_to_string(corpus.join("expected.tsv")).unwrap();
+    let rows: Vec<(String, String)> = tsv
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let c: Vec<&str> = l.split('\t').collect();
+            (c[0].to_string(), c[4].to_string())
+        })
+        .collect();
+    let dump = |path: &str, run_from: &str| {
+        let rel = path.strip_prefix(&format!("{run_from}/")).unwrap_or(path).to_string();
+        let (code, out, _) = rnats(&["check", "--dump", &rel], Some(&copy.path().join(run_from)));
+        (code, out)
+    };
+    let before: Vec<(i32, String)> = rows.iter().map(|(p, r)| dump(p, r)).collect();
+    let texts: Vec<String> = rows.iter().map(|(p, _)| std::fs::read_to_string(copy.path().join(p)).unwrap()).collect();
+    let files: Vec<String> = rows.iter().map(|(p, _)| copy.path().join(p).display().to_string()).collect();
+    let mut args = vec!["fmt"];
+    args.extend(files.iter().map(String::as_str));
+    let (code, _, err) = rnats(&args, None);
+    let (mut changed, mut refused) = (0, 0);
+    for (i, (path, run_from)) in rows.iter().enumerate() {
+        let after_text = std::fs::read_to_string(copy.path().join(path)).unwrap();
+        if after_text != texts[i] {
+            changed += 1;
+        }
+        if err.contains(&format!("{} was not changed", files[i])) {
+            assert_eq!(after_text, texts[i], "{path}: a file fmt refuses is left untouched");
+            refused += 1;
+            continue;
+        }
+        assert!(
+            in_order(&comments_of(&texts[i]), &comments_of(&after_text)),
+            "{path}: comments lost or reordered\n{after_text}"
+        );
+        assert_eq!(
+            dump(path, run_from),
+            before[i],
+            "{path}: meaning changed\n--- before\n{}\n--- after\n{after_text}",
+            texts[i]
+        );
+    }
+    assert!(code == 0 || refused > 0, "{err}");
+    // The reference agrees: it parses each formatted file to the same tree
+    // (its `-t` prints the digest of the parsed tree), or refuses it too.
+    if let Some(reference) = common::reference_binary() {
+        for (path, run_from) in &rows {
+            let rel = path.strip_prefix(&format!("{run_from}/")).unwrap_or(path);
+            let verdict = |root: &Path| {
+                let out =
+                    Command::new(&reference).args(["-t", "-c", rel]).current_dir(root.join(run_from)).output().unwrap();
+                // Positions move when a file is reformatted: for an invalid
+                // file the verdict is what must not change.
+                match out.status.success() {
+                    true => String::from_utf8_lossy(&out.stderr).lines().next().unwrap_or("").to_string(),
+                    false => "invalid".to_string(),
+                }
+            };
+            assert_eq!(
+                verdict(copy.path()),
+                verdict(&corpus),
+                "{path}: nats-server reads the formatted file differently"
+            );
+        }
+    } else {
+        common::skip_loudly("fmt_over_the_corpus_keeps_meaning_and_comments: nats-server digest comparison");
+    }
+    // Idempotent: formatting the formatted files changes nothing.
+    let mut check = vec!["fmt", "--check"];
+    check.extend(files.iter().map(String::as_str));
+    let (code, out, err) = rnats(&check, None);
+    assert!(code == 0 || (refused > 0 && out.is_empty()), "second run would change files:\n{out}{err}");
+    assert!(changed >= 50, "only {changed} files changed: is fmt doing anything?");
+    eprintln!("rnats fmt over the corpus: {changed} of {} files reformatted, {refused} refused (syntax errors), meaning unchanged", rows.len());
+}
+
+/// `rnats fmt --check` prints a diff and exits 1; `-` formats a stream; a file
+/// that does not parse is left as it was.
+#[test]
+fn fmt_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("a.conf");
+    std::fs::write(&p, "port=4222 # the port\nauthorization{user:a,password:'b'}\n").unwrap();
+    let path = p.to_str().unwrap();
+    let (code, out, _) = rnats(&["fmt", "--check", path], None);
+    assert_eq!(code, 1);
+    assert!(out.contains("\n-port=4222 # the port\n") && out.contains("\n+port: 4222 # the port\n"), "{out}");
+    assert_eq!(std::fs::read_to_string(&p).unwrap(), "port=4222 # the port\nauthorization{user:a,password:'b'}\n");
+    let (code, _, err) = rnats(&["fmt", path], None);
+    assert_eq!(code, 0, "{err}");
+    let formatted = "port: 4222 # the port\n\nauthorization {\n  user: a\n  password: b\n}\n";
+    assert_eq!(std::fs::read_to_string(&p).unwrap(), formatted);
+    assert_eq!(rnats(&["fmt", "--check", path], None).0, 0);
+
+    let mut child = Command::new(BIN).args(["fmt", "-"]).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
+    use std::io::Write as _;
+    child.stdin.take().unwrap().write_all(b"a = \"x\"\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "a: x\n");
+
+    let bad = dir.path().join("bad.conf");
+    std::fs::write(&bad, "a { b: 1\n").unwrap();
+    let (code, _, err) = rnats(&["fmt", bad.to_str().unwrap()], None);
+    assert_eq!(code, 1);
+    assert!(err.contains("error[syntax]") && err.contains("was not changed"), "{err}");
+    assert_eq!(std::fs::read_to_string(&bad).unwrap(), "a { b: 1\n");
+}
+
+/// A valid config with comments sprinkled over it: own-line comments before
+/// any line, trailing comments after values and openers.
+fn commented_config() -> impl Strategy<Value = String> {
+    (config_text(), prop::collection::vec((0usize..40, any::<bool>(), prop_oneof![Just("#"), Just("//")]), 0..8))
+        .prop_map(|(text, comments)| {
+            let mut lines: Vec<String> = text.lines().map(String::from).collect();
+            for (i, (at, own_line, mark)) in comments.into_iter().enumerate() {
+                let at = at % (lines.len() + 1);
+                if own_line || at == lines.len() {
+                    lines.insert(at, format!("{mark} note {i}"));
+                } else if !lines[at].trim_end().ends_with(',') && !lines[at].contains('#') && !lines[at].contains("//")
+                {
+                    lines[at].push_str(&format!(" {mark} tail {i}"));
+                }
+            }
+            lines.join("\n") + "\n"
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+    /// For generated configs with comments: `rnats fmt` keeps the meaning
+    /// (same dump), keeps every comment in order, and is idempotent.
+    #[test]
+    fn fmt_keeps_meaning_and_comments(text in commented_config()) {
+        let before = rnats::conf::load_str("gen.conf", &text);
+        prop_assume!(!before.failed(false));
+        let out = rnats::conf::fmt::format(&text, 0).map_err(|d| TestCaseError::fail(d.message))?;
+        let after = rnats::conf::load_str("gen.conf", &out);
+        prop_assert_eq!(
+            serde_json::to_value(&before.options).unwrap(),
+            serde_json::to_value(&after.options).unwrap(),
+            "{}\n=>\n{}", text, out
+        );
+        prop_assert!(in_order(&comments_of(&text), &comments_of(&out)), "{}\n=>\n{}", text, out);
+        prop_assert_eq!(rnats::conf::fmt::format(&out, 0).unwrap(), out.clone(), "not idempotent");
+    }
+}
+
+/// The environment a compat fixture asks for (`# env: NAME=VALUE` lines).
+fn fixture_env(text: &str) -> Vec<(String, String)> {
+    text.lines()
+        .filter_map(|l| l.strip_prefix("# env: "))
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+/// Every fixture of tests/conf/compat: `rnats -t` gives the verdict recorded
+/// for it (the reference's, except the deliberate ones, which carry a note)
+/// and reports the recorded diagnostic; with the reference installed, its
+/// verdict is re-checked too, so the record cannot go stale.
+#[test]
+fn compat_fixtures_match_the_reference() {
+    let dir = Path::new("tests/conf/compat");
+    let tsv = std::fs::read_to_string(dir.join("expected.tsv")).unwrap();
+    let reference = common::reference_binary();
+    if reference.is_none() {
+        common::skip_loudly("compat_fixtures_match_the_reference: re-running nats-server on the fixtures");
+    }
+    let mut failures = Vec::new();
+    let mut listed = 0;
+    for line in tsv.lines().skip(1) {
+        let cols: Vec<&str> = line.split('\t').collect();
+        let (file, ref_verdict, ours, code, note) = (cols[0], cols[1], cols[3], cols[4], cols[5]);
+        listed += 1;
+        let text = std::fs::read_to_string(dir.join(file)).unwrap();
+        let env = fixture_env(&text);
+        let run = |bin: &Path, args: &[&str]| {
+            let mut cmd = Command::new(bin);
+            cmd.args(args).current_dir(dir).env_clear().env("PATH", "/usr/bin:/bin");
+            cmd.envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+            cmd.output().unwrap()
+        };
+        let bin = Path::new(BIN);
+        let got = if run(bin, &["-t", "-c", file]).status.success() { "valid" } else { "invalid" };
+        if got != ours {
+            failures.push(format!("{file}: rnats -t says {got}, expected {ours}"));
+        }
+        if (ours != ref_verdict) == note.is_empty() {
+            failures.push(format!("{file}: a disagreement with the reference needs a note, and only one does"));
+        }
+        if !code.is_empty() {
+            let out = run(bin, &["check", "--format", "json", file]);
+            let codes: Vec<String> = String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+                .map(|d| d["code"].as_str().unwrap_or("").to_string())
+                .collect();
+            if !codes.iter().any(|c| c == code) {
+                failures.push(format!("{file}: expected a `{code}` diagnostic, got {codes:?}"));
+            }
+        }
+        if let Some(reference) = &reference {
+            let theirs = if run(reference, &["-t", "-c", file]).status.success() { "valid" } else { "invalid" };
+            if theirs != ref_verdict {
+                failures.push(format!("{file}: nats-server now says {theirs}, the record says {ref_verdict}"));
+            }
+        }
+    }
+    let on_disk = std::fs::read_dir(dir)
+        .unwrap()
+        .filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "conf"))
+        .count();
+    assert_eq!(listed, on_disk, "every fixture is listed in expected.tsv");
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// The README's reload matrix is the one the key table generates
+/// (`UPDATE_README=1 cargo test --test config readme` rewrites it).
+#[test]
+fn readme_reload_matrix_is_generated() {
+    let readme = std::fs::read_to_string("README.md").unwrap();
+    let (start, end) = ("<!-- reload-matrix:start -->\n", "<!-- reload-matrix:end -->");
+    let from = readme.find(start).expect("start marker") + start.len();
+    let to = readme.find(end).expect("end marker");
+    let generated = rnats::conf::keys::reload_matrix_markdown();
+    if std::env::var_os("UPDATE_README").is_some() {
+        std::fs::write("README.md", format!("{}{generated}{}", &readme[..from], &readme[to..])).unwrap();
+        return;
+    }
+    assert_eq!(
+        &readme[from..to],
+        generated,
+        "README reload matrix is stale: UPDATE_README=1 cargo test --test config readme"
+    );
+    assert!(generated.contains("| `max_pending` |  | yes | yes (nats-server: no) |"), "{generated}");
 }

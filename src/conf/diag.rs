@@ -95,6 +95,122 @@ impl Diagnostic {
     }
 }
 
+impl Severity {
+    fn word(self) -> &'static str {
+        match self {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+            Severity::Note => "note",
+        }
+    }
+}
+
+impl Diagnostic {
+    /// Start and end `(line, column)`, 1-based, when there is a position.
+    fn region(&self, sources: &Sources) -> Option<((usize, usize), (usize, usize))> {
+        let span = self.span?;
+        let start = sources.line_col(span.source, span.start);
+        let end = sources.line_col(span.source, span.end.max(span.start + 1).min(sources.get(span.source).text.len()));
+        Some((start, if end > start { end } else { (start.0, start.1 + 1) }))
+    }
+
+    /// One SARIF 2.1.0 `result`: rule id = the code, the help on a line of
+    /// its own, the file of the position (or the checked file).
+    pub fn to_sarif(&self, sources: &Sources, checked: &str) -> serde_json::Value {
+        let text = match &self.help {
+            Some(h) => format!("{}\nhelp: {h}", self.message),
+            None => self.message.clone(),
+        };
+        let file = self.span.map_or(checked.to_string(), |s| sources.get(s.source).name.clone());
+        let mut location = serde_json::json!({ "physicalLocation": { "artifactLocation": { "uri": file } } });
+        if let Some(((l, c), (el, ec))) = self.region(sources) {
+            location["physicalLocation"]["region"] =
+                serde_json::json!({ "startLine": l, "startColumn": c, "endLine": el, "endColumn": ec });
+        }
+        serde_json::json!({
+            "ruleId": self.code,
+            "level": self.severity.word(),
+            "message": { "text": text },
+            "locations": [location],
+        })
+    }
+
+    /// A GitHub Actions workflow command: `::error file=F,line=L,col=C::message`.
+    pub fn to_github(&self, sources: &Sources, checked: &str) -> String {
+        let command = match self.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+            Severity::Note => "notice",
+        };
+        let file = self.span.map_or(checked.to_string(), |s| sources.get(s.source).name.clone());
+        let mut props = format!("file={}", github_escape(&file, true));
+        if let Some(((l, c), (el, ec))) = self.region(sources) {
+            props.push_str(&format!(",line={l},col={c},endLine={el},endColumn={ec}"));
+        }
+        props.push_str(&format!(",title={}", github_escape(&format!("rnats check: {}", self.code), true)));
+        let text = match &self.help {
+            Some(h) => format!("{}\nhelp: {h}", self.message),
+            None => self.message.clone(),
+        };
+        format!("::{command} {props}::{}", github_escape(&text, false))
+    }
+}
+
+/// Escapes data (and, for properties, `:` and `,`) as the workflow-command
+/// syntax requires.
+fn github_escape(s: &str, property: bool) -> String {
+    let mut out = s.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A");
+    if property {
+        out = out.replace(':', "%3A").replace(',', "%2C");
+    }
+    out
+}
+
+/// One SARIF 2.1.0 log for a whole `rnats check` run, with a rule per code seen.
+pub fn sarif_log(results: Vec<serde_json::Value>) -> serde_json::Value {
+    let mut rules: Vec<&str> = results.iter().filter_map(|r| r["ruleId"].as_str()).collect();
+    rules.sort_unstable();
+    rules.dedup();
+    let rules: Vec<serde_json::Value> = rules
+        .into_iter()
+        .map(|id| serde_json::json!({ "id": id, "shortDescription": { "text": rule_description(id) } }))
+        .collect();
+    serde_json::json!({
+        "$schema": "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [{
+            "tool": { "driver": {
+                "name": "rnats check",
+                "version": env!("CARGO_PKG_VERSION"),
+                "informationUri": "https://github.com/rnats/rnats",
+                "rules": rules,
+            }},
+            "results": results,
+        }],
+    })
+}
+
+/// What each diagnostic code is about, for SARIF rule descriptions.
+fn rule_description(code: &str) -> &'static str {
+    match code {
+        "syntax" => "The file does not follow the NATS configuration syntax",
+        "unknown-key" => "A key nats-server does not know",
+        "type" => "A value of the wrong type",
+        "range" => "A value out of its range",
+        "portability" => "Something rnats reads but nats-server 2.x rejects",
+        "unsupported" => "A feature rnats checks but does not implement yet",
+        "refused" => "A feature rnats will not start without implementing",
+        "conflict" => "Options that contradict each other",
+        "duplicate" => "Something defined twice",
+        "variable" => "A variable that is not defined",
+        "include-cycle" => "Files that include each other",
+        "file" => "A file that cannot be read",
+        "tls" => "A TLS setting nats-server refuses",
+        "duration" => "A duration that cannot be read",
+        _ => "A configuration problem",
+    }
+}
+
 /// The closest known name to `word`, for "did you mean" hints.
 pub fn suggest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     let word = word.to_ascii_lowercase();

@@ -4,11 +4,17 @@
 
 pub mod build;
 pub mod diag;
+pub mod fmt;
 pub mod grammar;
+pub mod keys;
 pub mod parse;
+pub mod portability;
+pub mod schema;
 pub mod source;
 pub mod tree;
 pub mod units;
+pub mod validate;
+pub mod values;
 
 use std::path::Path;
 
@@ -77,7 +83,7 @@ fn finish(root: Option<tree::Map>, sources: Sources, mut diags: Vec<Diagnostic>,
     let parse_failed = diags.iter().any(|d| d.severity == Severity::Error);
     if let Some(root) = root {
         let mut builder = build::Builder::default();
-        builder.top_level(&root, &mut options);
+        builder.block(&keys::TOP, &root, &mut options);
         // A file whose only value failed to parse is not "empty".
         diags.extend(builder.diags.into_iter().filter(|d| !(parse_failed && d.code == "empty")));
     }

@@ -10,6 +10,7 @@ use pest::Parser as _;
 
 use super::diag::Diagnostic;
 use super::grammar::{NatsConf, Rule};
+use super::portability::{self, Ctx};
 use super::source::{Sources, Span};
 use super::tree::{Entry, Kind, Map, Value};
 
@@ -116,13 +117,23 @@ impl<'a> Parser<'a> {
         match inner.as_rule() {
             Rule::include => self.include(inner, id, scopes),
             Rule::pair => {
-                let mut parts = inner.into_inner().filter(|p| p.as_rule() != Rule::key_sep);
-                let (Some(key), Some(value)) = (parts.next(), parts.next()) else {
+                let mut parts = inner.into_inner();
+                let (Some(key), Some(sep), Some(value)) = (parts.next(), parts.next(), parts.next()) else {
                     return;
                 };
                 let key_span = self.span(&key, id);
                 let key_text = key_text(key);
-                if let Some(value) = self.value(value, id, scopes) {
+                if sep.as_str().is_empty() {
+                    // `cluster{`: the reference reads the brace into the key.
+                    let brace = value.as_str().chars().next().unwrap_or('{');
+                    self.portability(
+                        key_span,
+                        format!("it reads `{key_text}{brace}...` as one key"),
+                        format!("put a space before `{brace}`"),
+                    );
+                }
+                let ctx = if scopes.len() == 1 { Ctx::Top } else { Ctx::Map };
+                if let Some(value) = self.value(value, id, scopes, ctx) {
                     if let Some(scope) = scopes.last_mut() {
                         scope.push(Entry { key: key_text, key_span, value, used: false });
                     }
@@ -150,7 +161,17 @@ impl<'a> Parser<'a> {
         }
     }
 
-    fn value(&mut self, pair: Pair<'_, Rule>, id: usize, scopes: &mut Scopes) -> Option<Value> {
+    /// A warning for what nats-server 2.x refuses or reads differently, with
+    /// its own words: fatal under `-t`, so a mixed fleet never gets a config
+    /// only rnats reads.
+    fn portability(&mut self, span: Span, reference: String, fix: String) {
+        self.diags.push(
+            Diagnostic::warning("portability", Some(span), format!("nats-server 2.x rejects this: {reference}"))
+                .with_help(fix),
+        );
+    }
+
+    fn value(&mut self, pair: Pair<'_, Rule>, id: usize, scopes: &mut Scopes, ctx: Ctx) -> Option<Value> {
         let pair = if pair.as_rule() == Rule::value { pair.into_inner().next()? } else { pair };
         let span = self.span(&pair, id);
         let text = pair.as_str();
@@ -165,7 +186,23 @@ impl<'a> Parser<'a> {
             Rule::array => {
                 let mut items = Vec::new();
                 for v in pair.into_inner() {
-                    if let Some(v) = self.value(v, id, scopes) {
+                    let number =
+                        v.clone().into_inner().next().filter(|n| {
+                            matches!(n.as_rule(), Rule::integer | Rule::sized) && !n.as_str().starts_with('-')
+                        });
+                    if let Some(n) = number {
+                        if text.as_bytes().get(n.as_span().end() - span.start) == Some(&b']') {
+                            self.portability(
+                                self.span(&n, id),
+                                format!(
+                                    "a number directly before `]` takes the bracket into a string (`{}]`)",
+                                    n.as_str()
+                                ),
+                                "put a space or a comma before `]`".into(),
+                            );
+                        }
+                    }
+                    if let Some(v) = self.value(v, id, scopes, Ctx::Array) {
                         items.push(v);
                     }
                 }
@@ -175,6 +212,14 @@ impl<'a> Parser<'a> {
                 let inner = pair.into_inner().next()?;
                 let start = inner.as_span().start();
                 Kind::Str(self.unescape(inner.as_str(), id, start)?)
+            }
+            Rule::block_string if span.end == self.sources.get(id).text.len() => {
+                self.portability(
+                    span,
+                    "it reads the closing `)` into the value when it is the last character of the file".into(),
+                    "end the file with a new line".into(),
+                );
+                Kind::Str(pair.into_inner().next()?.as_str().to_string())
             }
             Rule::sq_string | Rule::block_string => Kind::Str(pair.into_inner().next()?.as_str().to_string()),
             Rule::datetime => Kind::Date(text.to_string()),
@@ -207,7 +252,13 @@ impl<'a> Parser<'a> {
                     return None;
                 }
             },
-            Rule::raw => return self.raw(text, span, id, scopes),
+            Rule::raw => {
+                if let Some(reference) = portability::unquoted_word(text, ctx) {
+                    let quoted = if text.contains('"') { format!("'{text}'") } else { format!("\"{text}\"") };
+                    self.portability(span, reference, format!("quote the value: {quoted}"));
+                }
+                return self.raw(text, span, id, scopes);
+            }
             _ => return None,
         };
         Some(Value { kind, span })
@@ -381,8 +432,9 @@ pub fn parse_sized(text: &str) -> Result<i64, String> {
     n.checked_mul(mult).ok_or_else(|| format!("size `{text}` is too large (more than 2^63-1)"))
 }
 
-/// The brackets of `text` (with their offsets) that are outside strings and
-/// comments: a quick structural scan used before and after parsing.
+/// The brackets of `text` (with their offsets) that are outside strings,
+/// comments (`#` and `//`) and `( ... )` block strings: a quick structural
+/// scan used before and after parsing.
 fn brackets(text: &str) -> impl Iterator<Item = (usize, u8)> + '_ {
     let b = text.as_bytes();
     let mut i = 0;
@@ -397,9 +449,19 @@ fn brackets(text: &str) -> impl Iterator<Item = (usize, u8)> + '_ {
                     }
                     i += 1;
                 }
-                b'#' => {
+                b'/' if b.get(i) != Some(&b'/') => {}
+                b'#' | b'/' => {
                     while i < b.len() && b[i] != b'\n' {
                         i += 1;
+                    }
+                }
+                // A block string starts where a value does (after a separator
+                // or a space, never inside a word such as `URL(`) and ends at a
+                // `)` alone at the start of a line.
+                b'(' if at == 0 || matches!(b[at - 1], b' ' | b'\t' | b':' | b'=' | b'\n' | b'\r' | b'[' | b',') => {
+                    match text[i..].find("\n)") {
+                        Some(end) => i += end + 2,
+                        None => i = b.len(),
                     }
                 }
                 c @ (b'[' | b'{' | b']' | b'}') => return Some((at, c)),
@@ -441,7 +503,7 @@ fn rule_name(rule: &Rule) -> &'static str {
     }
 }
 
-fn syntax_error(e: &pest::error::Error<Rule>, id: usize, text: &str) -> Diagnostic {
+pub(crate) fn syntax_error(e: &pest::error::Error<Rule>, id: usize, text: &str) -> Diagnostic {
     let pos = match e.location {
         pest::error::InputLocation::Pos(p) => p,
         pest::error::InputLocation::Span((s, _)) => s,
@@ -464,7 +526,9 @@ fn syntax_error(e: &pest::error::Error<Rule>, id: usize, text: &str) -> Diagnost
         Some(c) => format!("`{c}`"),
     };
     let mut expected: Vec<&str> = match &e.variant {
-        pest::error::ErrorVariant::ParsingError { positives, .. } => positives.iter().map(rule_name).collect(),
+        pest::error::ErrorVariant::ParsingError { positives, .. } => {
+            positives.iter().filter(|r| **r != Rule::comment).map(rule_name).collect()
+        }
         pest::error::ErrorVariant::CustomError { .. } => Vec::new(),
     };
     expected.sort();
@@ -491,7 +555,8 @@ fn syntax_error(e: &pest::error::Error<Rule>, id: usize, text: &str) -> Diagnost
         }
         (list, None) => format!("unexpected {found}; expected {}", list.join(" or ")),
     };
-    let mut d = Diagnostic::error("syntax", Some(Span { source: id, start: pos, end: pos + 1 }), message);
+    let mut d =
+        Diagnostic::error("syntax", Some(Span { source: id, start: pos, end: (pos + 1).min(text.len()) }), message);
     if found == "end of file" && (text.matches('"').count() % 2 == 1) {
         d = d.with_help("a double-quoted string is not closed");
     } else if context.is_some() && found != "end of file" {
@@ -540,8 +605,11 @@ mod tests {
         None
     }
 
+    /// The value of `text`, which must parse with no diagnostic other than
+    /// portability warnings (tested on their own below).
     fn ok(text: &str) -> serde_json::Value {
-        let (json, diags, sources) = parse_env(text, &no_env);
+        let (json, mut diags, sources) = parse_env(text, &no_env);
+        diags.retain(|d| d.code != "portability");
         assert!(diags.is_empty(), "{text:?}: {}", diags.iter().map(|d| d.render(&sources)).collect::<String>());
         json.expect("parsed")
     }
@@ -683,7 +751,8 @@ mod tests {
             _ => None,
         };
         let (json, diags, _) = parse_env("a: $P\nb: $B\nc: $L", &env);
-        assert!(diags.is_empty(), "{diags:?}");
+        // `[1, 2]` is parsed as the reference parses it: the `2]` is a warning.
+        assert!(diags.iter().all(|d| d.code == "portability") && diags.len() == 1, "{diags:?}");
         assert_eq!(json.unwrap(), json!({"a": 4223, "b": true, "c": [1, 2]}));
         let (_, diags, _) = parse_env("a: $R", &env);
         assert!(diags.iter().any(|d| d.message.contains("variable reference cycle: $R → $Q → $R")), "{diags:?}");
@@ -715,6 +784,51 @@ mod tests {
         assert_eq!(err("port"), "1:5 syntax: unexpected end of file; expected a value");
         assert_eq!(err("port: 1 2"), "1:9 syntax: unexpected `2`; a value must be followed by a new line, `;` or `,`");
         assert_eq!(err("a: (\nhello)"), "1:4 syntax: block string is not closed");
+    }
+
+    #[test]
+    fn bracket_scan_skips_comments_and_block_strings() {
+        let found = |t: &str| brackets(t).map(|(_, c)| c as char).collect::<String>();
+        assert_eq!(found("a { b: 1 } # [\n"), "{}");
+        assert_eq!(found("a { b: 1 } // [ {\n"), "{}", "`//` comments");
+        assert_eq!(found("a: (\n{ [ ]\n)\nb: [1]\n"), "[]", "block strings");
+        assert_eq!(found("r: URL(x) { }"), "{}", "a `(` inside a word is not a block");
+        assert_eq!(found("a: 1 / 2 [ ]"), "[]", "a lone `/` is not a comment");
+        // So the depth check and the "missing `}`" message see what the grammar sees.
+        assert_eq!(enclosing_context("m {\n // }\n"), Some('}'));
+        assert_eq!(enclosing_context("m {\n x: (\n}\n)\n"), Some('}'));
+        assert_eq!(err("a: [\n// ]\n"), "3:1 syntax: unexpected end of file; `]` is missing");
+    }
+
+    #[test]
+    fn portability_warnings() {
+        let warn = |t: &str| {
+            let (_, diags, sources) = parse_env(t, &no_env);
+            diags
+                .iter()
+                .map(|d| {
+                    let (_, l, c) = d.location(&sources).unwrap();
+                    format!("{l}:{c} {}: {}", d.code, d.message)
+                })
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            warn("a: 1.5s"),
+            ["1:4 portability: nats-server 2.x rejects this: Expected a top-level value to end with a new line, comment or EOF, but got 's' instead."]
+        );
+        assert_eq!(warn("a: [1]\n").len(), 1);
+        assert_eq!(warn("a: [1 ]\n").len(), 0);
+        assert_eq!(warn("a: [x, 1k]\n").len(), 1, "the reference reads `1k]` as a string");
+        assert_eq!(warn("a: [-1]\n").len(), 0);
+        assert_eq!(warn("c{a: 1}").len(), 1, "`c{{` is one key for the reference");
+        assert_eq!(warn("c {a: 1}").len(), 0);
+        assert_eq!(warn("a: (\nx\n)").len(), 1, "the closing `)` at EOF");
+        assert_eq!(warn("a: (\nx\n)\n").len(), 0);
+        assert_eq!(warn("p: $2b$10$abc").len(), 1);
+        assert_eq!(warn("a: 2016-05-04").len(), 1);
+        assert_eq!(warn("a: -abc").len(), 1);
+        assert_eq!(warn("a: .5").len(), 1);
+        assert_eq!(warn("a: x\nb: 12abc\nc: \"1.5s\"").len(), 0);
     }
 
     #[test]

@@ -52,19 +52,20 @@ impl Kind {
 }
 
 impl Map {
-    /// The effective entries: for repeated keys (compared case-insensitively,
-    /// as the server compares option names) only the last one, in file order.
+    /// The effective entries, as nats-server's map holds them: for a key
+    /// repeated with the same spelling only the last one, in file order. Keys
+    /// that differ only in case are distinct entries (the server checks each).
     pub fn effective(&self) -> Vec<&Entry> {
         let mut last = std::collections::HashMap::with_capacity(self.entries.len());
         for (i, e) in self.entries.iter().enumerate() {
-            last.insert(e.key.to_ascii_lowercase(), i);
+            last.insert(e.key.as_str(), i);
         }
-        self.entries
-            .iter()
-            .enumerate()
-            .filter(|(i, e)| last.get(&e.key.to_ascii_lowercase()) == Some(i))
-            .map(|(_, e)| e)
-            .collect()
+        self.entries.iter().enumerate().filter(|(i, e)| last.get(e.key.as_str()) == Some(i)).map(|(_, e)| e).collect()
+    }
+
+    /// The last entry whose key is one of `names`, compared case-insensitively.
+    pub fn find(&self, names: &[&str]) -> Option<&Entry> {
+        self.entries.iter().rev().find(|e| names.iter().any(|n| e.key.eq_ignore_ascii_case(n)))
     }
 }
 

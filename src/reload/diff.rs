@@ -108,6 +108,10 @@ fn show_port(p: Port) -> String {
     }
 }
 
+fn on_off(enabled: bool) -> String {
+    if enabled { "enabled" } else { "disabled" }.to_string()
+}
+
 fn masked(v: &Option<String>) -> String {
     match v {
         None => String::new(),
@@ -137,8 +141,26 @@ impl Collector {
                 (Some(_), None) => "removed".to_string(),
                 _ => "changed".to_string(),
             });
-            self.changes.push(Change { key: key.into(), old: o, new: n, class: Class::Reloadable, detail });
+            let path = key.replacen(' ', ".", 1);
+            self.changes.push(Change { key: key.into(), old: o, new: n, class: class_of(&path), detail });
         }
+    }
+}
+
+/// How a change to the key at `path` applies, from the key table (the one
+/// place that says what reloads), given what rnats implements.
+fn class_of(path: &str) -> Class {
+    use crate::conf::keys::{self, Reload};
+    use crate::features::Support;
+    if let Some(Support::Ignored(_)) = keys::support(path) {
+        return Class::Ignored;
+    }
+    match keys::reload_class(path) {
+        Some(Reload::Reloadable) => Class::Reloadable,
+        Some(Reload::ReloadableInRnats) => Class::ReloadableBeyondReference,
+        // Blocks that reload in part are diffed key by key by their callers;
+        // anything else (or unknown) needs a restart.
+        Some(Reload::Restart) | Some(Reload::Partly(_)) | None => Class::Refused,
     }
 }
 
@@ -183,69 +205,56 @@ pub fn diff(old: &Options, new: &Options) -> Diff {
         cluster,
         other,
     } = new;
-    use Class::*;
     let s = |v: &String| v.clone();
     let num = |v: &usize| v.to_string();
+    let int = |v: &u64| v.to_string();
     let dur = |v: &std::time::Duration| format_duration(*v);
     let flag = |v: &bool| v.to_string();
-
-    // Listeners and identity: a running server cannot move or rename itself.
-    c.field("server_name", &old.server_name, server_name, Refused, show);
-    c.field("host", &old.host, host, Refused, s);
-    c.field("port", &old.port, port, Refused, |p| show_port(*p));
-    c.field("http_port", &old.http_port, http_port, Refused, show);
-    c.field("https_port", &old.https_port, https_port, Refused, show);
-    c.field("http_base_path", &old.http_base_path, http_base_path, Refused, show);
-    // INFO advertises header support to every client at connect time.
-    c.field("no_header_support", &old.no_header_support, no_header_support, Refused, flag);
-
-    c.field("client_advertise", &old.client_advertise, client_advertise, Reloadable, show);
-    c.field("pid_file", &old.pid_file, pid_file, Reloadable, show);
-    c.field("ports_file_dir", &old.ports_file_dir, ports_file_dir, Reloadable, show);
-
-    c.field("max_payload", &old.max_payload, max_payload, Reloadable, num);
-    c.field("max_control_line", &old.max_control_line, max_control_line, Reloadable, num);
-    c.field("max_connections", &old.max_connections, max_connections, Reloadable, num);
-    c.field("ping_interval", &old.ping_interval, ping_interval, Reloadable, dur);
-    c.field("ping_max", &old.ping_max, ping_max, Reloadable, |v| v.to_string());
-    c.field("write_deadline", &old.write_deadline, write_deadline, Reloadable, dur);
-    // Read from the snapshot on every use, so safe to change live.
-    c.field("max_pending", &old.max_pending, max_pending, ReloadableBeyondReference, num);
-    c.field("max_subscriptions", &old.max_subscriptions, max_subscriptions, ReloadableBeyondReference, num);
-    c.field("lame_duck_duration", &old.lame_duck_duration, lame_duck_duration, ReloadableBeyondReference, dur);
-    c.field(
-        "lame_duck_grace_period",
-        &old.lame_duck_grace_period,
-        lame_duck_grace_period,
-        ReloadableBeyondReference,
-        dur,
-    );
-
-    c.field("debug", &old.debug, debug, Reloadable, flag);
-    c.field("trace", &old.trace, trace, Reloadable, flag);
-    c.field("trace_verbose", &old.trace_verbose, trace_verbose, Reloadable, flag);
-    c.field("logtime", &old.logtime, logtime, Reloadable, flag);
-    c.field("logtime_utc", &old.logtime_utc, logtime_utc, Reloadable, flag);
-    c.field("log_file", &old.log_file, log_file, Reloadable, show);
-    c.field("syslog", &old.syslog, syslog, Reloadable, flag);
-    c.field("remote_syslog", &old.remote_syslog, remote_syslog, Reloadable, show);
-    c.field("logfile_size_limit", &old.log_size_limit, log_size_limit, ReloadableBeyondReference, |v| v.to_string());
-    c.field("logfile_max_num", &old.logfile_max_num, logfile_max_num, ReloadableBeyondReference, |v| v.to_string());
-    c.field("max_traced_msg_len", &old.max_traced_msg_len, max_traced_msg_len, Reloadable, |v| v.to_string());
-
+    // One line per option: its key as the config names it (and, where the
+    // table knows it under another name, that path), the field, how to show it.
+    macro_rules! option {
+        ($key:literal, $field:ident, $show:expr) => {
+            c.field($key, &old.$field, $field, class_of($key), $show)
+        };
+        ($key:literal @ $path:literal, $field:ident, $show:expr) => {
+            c.field($key, &old.$field, $field, class_of($path), $show)
+        };
+    }
+    option!("server_name", server_name, show);
+    option!("host", host, s);
+    option!("port", port, |p| show_port(*p));
+    option!("http_port", http_port, show);
+    option!("https_port", https_port, show);
+    option!("http_base_path", http_base_path, show);
+    option!("no_header_support", no_header_support, flag);
+    option!("client_advertise", client_advertise, show);
+    option!("pid_file", pid_file, show);
+    option!("ports_file_dir", ports_file_dir, show);
+    option!("max_payload", max_payload, num);
+    option!("max_control_line", max_control_line, num);
+    option!("max_connections", max_connections, num);
+    option!("ping_interval", ping_interval, dur);
+    option!("ping_max", ping_max, |v| v.to_string());
+    option!("write_deadline", write_deadline, dur);
+    option!("max_pending", max_pending, num);
+    option!("max_subscriptions", max_subscriptions, num);
+    option!("lame_duck_duration", lame_duck_duration, dur);
+    option!("lame_duck_grace_period", lame_duck_grace_period, dur);
+    option!("debug", debug, flag);
+    option!("trace", trace, flag);
+    option!("trace_verbose", trace_verbose, flag);
+    option!("logtime", logtime, flag);
+    option!("logtime_utc", logtime_utc, flag);
+    option!("log_file", log_file, show);
+    option!("syslog", syslog, flag);
+    option!("remote_syslog", remote_syslog, show);
+    option!("logfile_size_limit" @ "log_size_limit", log_size_limit, int);
+    option!("logfile_max_num", logfile_max_num, int);
+    option!("max_traced_msg_len", max_traced_msg_len, int);
     authorization_changes(&mut c, &old.authorization, authorization);
-    c.field("no_auth_user", &old.no_auth_user, no_auth_user, Reloadable, show);
-
-    // Not implemented yet: the server refuses to start with them, so a reload
-    // may not bring them in either.
-    c.field("tls", &old.tls, tls, Refused, |t| if t.is_some() { "enabled".into() } else { "disabled".into() });
-    c.field(
-        "cluster",
-        &old.cluster,
-        cluster,
-        Refused,
-        |t| if t.is_some() { "enabled".into() } else { "disabled".into() },
-    );
+    option!("no_auth_user", no_auth_user, show);
+    option!("tls", tls, |t| on_off(t.is_some()));
+    option!("cluster", cluster, |t| on_off(t.is_some()));
 
     other_changes(&mut c, &old.other, other);
 
@@ -254,16 +263,16 @@ pub fn diff(old: &Options, new: &Options) -> Diff {
 
 fn authorization_changes(c: &mut Collector, old: &Authorization, new: &Authorization) {
     let Authorization { user, password, token, timeout, users, default_permissions } = new;
-    c.field("authorization user", &old.user, user, Class::Reloadable, show);
+    c.field("authorization user", &old.user, user, class_of("authorization.user"), show);
     c.secret("authorization password", &old.password, password);
     c.secret("authorization token", &old.token, token);
-    c.field("authorization timeout", &old.timeout, timeout, Class::Reloadable, |d| format_duration(*d));
+    c.field("authorization timeout", &old.timeout, timeout, class_of("authorization.timeout"), |d| format_duration(*d));
     if let Some(detail) = users_detail(&old.users, users) {
         c.changes.push(Change {
             key: "authorization users".into(),
             old: format!("{} users", old.users.len()),
             new: format!("{} users", users.len()),
-            class: Class::Reloadable,
+            class: class_of("authorization.users"),
             detail: Some(detail),
         });
     }
@@ -272,7 +281,7 @@ fn authorization_changes(c: &mut Collector, old: &Authorization, new: &Authoriza
             key: "authorization default_permissions".into(),
             old: perms_summary(&old.default_permissions),
             new: perms_summary(default_permissions),
-            class: Class::Reloadable,
+            class: class_of("authorization.default_permissions"),
             detail: Some("changed".into()),
         });
     }

@@ -181,7 +181,7 @@ impl Reloader {
         let old = self.state.snapshot();
         let diff = diff::diff(&old.opts, &new_opts);
         let mut reasons: Vec<String> = diff.refused().map(Change::refusal_line).collect();
-        reasons.extend(new_opts.unimplemented().iter().map(|m| format!("cannot apply: {m}")));
+        reasons.extend(crate::conf::keys::refusals(&new_opts).iter().map(|m| format!("cannot apply: {m}")));
         if !reasons.is_empty() {
             for r in &reasons {
                 error!("Failed to reload server configuration: {r}");

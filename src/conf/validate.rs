@@ -1,0 +1,198 @@
+//! Rules across keys: what no single key's type can say. Each function is the
+//! `rules` of one block of the key table, run once that block is built, with
+//! the block as written (for positions) and as built.
+
+use super::build::Builder;
+use super::diag::Diagnostic;
+use super::source::Span;
+use super::tree::{Entry, Kind, Map};
+use crate::options::{Authorization, Cluster, Options, Tls, User};
+
+/// Top-level rules: limits that must agree, users defined in several places,
+/// the user clients without credentials become.
+pub fn top(b: &mut Builder, root: &Map, opts: &Options) {
+    let at = |names: &[&str]| root.find(names).map(|e| e.key_span);
+    if root.entries.is_empty() {
+        b.diags.push(Diagnostic::warning("empty", None, "config has no values or is empty"));
+    }
+    if opts.max_payload > opts.max_pending {
+        let span = at(&["max_payload"]).or(at(&["max_pending"]));
+        b.diags.push(Diagnostic::error(
+            "conflict",
+            span,
+            format!("max_payload ({}) cannot be higher than max_pending ({})", opts.max_payload, opts.max_pending),
+        ));
+    }
+    if opts.max_payload > 8 * 1024 * 1024 {
+        b.diags.push(Diagnostic::warning(
+            "value",
+            at(&["max_payload"]),
+            "max_payload over 8MB is not recommended: large messages hurt latency for everyone",
+        ));
+    }
+    let account_users = account_users(root);
+    if let Some(u) = &opts.no_auth_user {
+        let known =
+            opts.authorization.users.iter().any(|x| x.user.as_deref() == Some(u) || x.nkey.as_deref() == Some(u))
+                || account_users.iter().any(|(name, _)| name == u);
+        if !known {
+            b.diags.push(Diagnostic::error(
+                "conflict",
+                at(&["no_auth_user"]),
+                format!("no_auth_user `{u}` is not one of the configured users"),
+            ));
+        }
+    }
+    if let Some((_, span)) = account_users.first() {
+        let a = &opts.authorization;
+        if a.user.is_some() {
+            b.error(
+                "conflict",
+                *span,
+                "users in `accounts` cannot be used together with a single `authorization` user",
+            );
+        }
+        if a.token.is_some() {
+            b.error("conflict", *span, "users in `accounts` cannot be used together with an `authorization` token");
+        }
+    }
+    // A user name (or nkey) is one identity across `authorization` and every account.
+    let mut seen: Vec<(String, Span)> = opts
+        .authorization
+        .users
+        .iter()
+        .filter_map(|u| u.user.clone().or(u.nkey.clone()))
+        .map(|n| (n, at(&["authorization"]).unwrap_or_default()))
+        .collect();
+    for (name, span) in account_users {
+        if let Some((_, first)) = seen.iter().find(|(n, _)| *n == name) {
+            let first = *first;
+            b.diags.push(Diagnostic::error("duplicate", Some(span), format!("duplicate user `{name}`")));
+            b.diags.push(Diagnostic::note("duplicate", Some(first), format!("`{name}` is also defined here")));
+        } else {
+            seen.push((name, span));
+        }
+    }
+    // JetStream's store directory may be set at the top or in the block, not both.
+    if let (Some(top), Some(Kind::Map(js))) =
+        (root.find(&["store_dir", "storedir"]), root.find(&["jetstream"]).map(|e| &e.value.kind))
+    {
+        if js.find(&["store_dir", "store", "storedir"]).is_some() {
+            b.error("conflict", top.key_span, "`store_dir` is set both here and in the `jetstream` block");
+        }
+    }
+}
+
+/// Every user (name or nkey) defined in `accounts`, with its position.
+fn account_users(root: &Map) -> Vec<(String, Span)> {
+    let mut out = Vec::new();
+    let Some(Kind::Map(accounts)) = root.find(&["accounts"]).map(|e| &e.value.kind) else {
+        return out;
+    };
+    for acc in accounts.effective() {
+        let Kind::Map(am) = &acc.value.kind else { continue };
+        let Some(Kind::Array(users)) = am.find(&["users"]).map(|e| &e.value.kind) else { continue };
+        for u in users {
+            if let Kind::Map(um) = &u.kind {
+                if let Some(name) = string(um.find(&["user", "username"])).or(string(um.find(&["nkey"]))) {
+                    out.push((name, u.span));
+                }
+            }
+        }
+    }
+    out
+}
+
+fn string(e: Option<&Entry>) -> Option<String> {
+    match e.map(|e| &e.value.kind) {
+        Some(Kind::Str(s)) => Some(s.clone()),
+        _ => None,
+    }
+}
+
+/// `authorization`: one way of authenticating at a time; unique users.
+pub fn authorization(b: &mut Builder, m: &Map, a: &Authorization) {
+    let span = |names: &[&str]| m.find(names).map(|e| e.key_span);
+    let (user, token, users) = (span(&["user", "username"]), span(&["token"]), span(&["users"]));
+    if let (Some(t), Some(_)) = (token, user) {
+        b.error("conflict", t, "`token` cannot be used together with `user`/`password`");
+    }
+    if let (Some(u), Some(_)) = (users, user) {
+        b.error("conflict", u, "`users` cannot be used together with a single `user`");
+    }
+    if let (Some(u), Some(_)) = (users, token) {
+        b.error("conflict", u, "`users` cannot be used together with `token`");
+    }
+    if a.password.is_some() && a.user.is_none() {
+        // A key also used as a `$variable` (`PASS: ...` then `$PASS`) is one,
+        // whatever it happens to be called.
+        if let Some(e) = m
+            .entries
+            .iter()
+            .find(|e| (e.key.eq_ignore_ascii_case("pass") || e.key.eq_ignore_ascii_case("password")) && !e.used)
+        {
+            b.error("conflict", e.key_span, "`password` is set without a `user`");
+        }
+    }
+    let Some(Kind::Array(items)) = m.find(&["users"]).map(|e| &e.value.kind) else { return };
+    let mut seen: Vec<(String, Span)> = Vec::new();
+    for (item, u) in items.iter().filter(|i| matches!(i.kind, Kind::Map(_))).zip(&a.users) {
+        let id = u.user.clone().or(u.nkey.clone()).unwrap_or_default();
+        if let Some((_, first)) = seen.iter().find(|(n, _)| *n == id) {
+            let first = *first;
+            b.diags.push(Diagnostic::error("duplicate", Some(item.span), format!("duplicate user `{id}`")));
+            b.diags.push(Diagnostic::note("duplicate", Some(first), format!("`{id}` is first defined here")));
+        } else {
+            seen.push((id, item.span));
+        }
+    }
+}
+
+/// One entry of `users`: who it is.
+pub fn user(b: &mut Builder, m: &Map, u: &User) {
+    let first = m.entries.first().map(|e| e.key_span);
+    if u.user.is_none() && u.nkey.is_none() && m.find(&["nkey"]).is_none() {
+        b.diags.push(Diagnostic::error("user", first, "a user needs `user` or `nkey`"));
+    }
+    if m.find(&["nkey"]).is_some() {
+        if let Some(other) = m.find(&["user", "username", "pass", "password"]) {
+            b.error("conflict", other.key_span, "nkey users do not take usernames or passwords");
+        }
+    }
+}
+
+/// `cluster`: routes authenticate as one user.
+pub fn cluster(b: &mut Builder, m: &Map, c: &Cluster) {
+    if c.authorization.as_ref().is_some_and(|a| !a.users.is_empty()) {
+        if let Some(e) = m.find(&["authorization"]) {
+            b.error("conflict", e.key_span, "cluster authorization does not support multiple users");
+        }
+    }
+}
+
+/// `tls`: a certificate needs its key; insecure ciphers need consent.
+pub fn tls(b: &mut Builder, m: &Map, t: &Tls) {
+    let block = b.path();
+    let block = if block.is_empty() { "tls".to_string() } else { block };
+    if !t.allow_insecure_cipher_suites {
+        let insecure: Vec<&str> =
+            t.cipher_suites.iter().map(String::as_str).filter(|c| super::build::INSECURE_CIPHERS.contains(c)).collect();
+        if let (false, Some(e)) = (insecure.is_empty(), m.find(&["cipher_suites"])) {
+            b.diags.push(
+                Diagnostic::error(
+                    "tls",
+                    Some(e.key_span),
+                    format!("insecure cipher suites configured: {}", insecure.join(", ")),
+                )
+                .with_help("remove them, or set `allow_insecure_cipher_suites: true`"),
+            );
+        }
+    }
+    if t.cert_file.is_some() != t.key_file.is_some() && m.find(&["certs", "certificates"]).is_none() {
+        b.diags.push(Diagnostic::error(
+            "tls",
+            m.entries.first().map(|e| e.key_span),
+            format!("`{block}` needs both `cert_file` and `key_file`"),
+        ));
+    }
+}

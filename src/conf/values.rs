@@ -1,0 +1,502 @@
+//! Checkers for values with rules of their own ([`super::keys::Custom`]):
+//! `jetstream: enabled` or a map, account resolvers, operator JWTs, subject
+//! mappings, ... Each reports what nats-server would refuse, at the value's
+//! position, and returns whether the value is usable.
+
+use super::build::{valid_nkey, Builder};
+use super::keys::{self, BlockInfo};
+use super::tree::{Kind, Map, Value};
+use super::units::parse_go_duration;
+
+/// `accounts`: the reserved global account's name.
+const GLOBAL_ACCOUNT: &str = "$G";
+
+pub fn any(_: &mut Builder, _: &str, _: &Value) -> bool {
+    true
+}
+
+pub fn number(b: &mut Builder, key: &str, v: &Value) -> bool {
+    let ok = matches!(v.kind, Kind::Int(_) | Kind::Float(_));
+    if !ok {
+        b.type_error_at(key, v, "a number of seconds");
+    }
+    ok
+}
+
+pub fn number_or_duration(b: &mut Builder, key: &str, v: &Value) -> bool {
+    match &v.kind {
+        Kind::Int(_) | Kind::Float(_) => true,
+        Kind::Str(s) => duration(b, v, s),
+        _ => {
+            b.type_error_at(key, v, "a number of seconds or a duration string");
+            false
+        }
+    }
+}
+
+fn duration(b: &mut Builder, v: &Value, s: &str) -> bool {
+    match parse_go_duration(s) {
+        Ok(_) => true,
+        Err(msg) => {
+            b.error("duration", v.span, msg);
+            false
+        }
+    }
+}
+
+fn one_of(b: &mut Builder, key: &str, v: &Value, allowed: &[&str]) -> bool {
+    let Kind::Str(s) = &v.kind else {
+        b.type_error_at(key, v, "a string");
+        return false;
+    };
+    if allowed.iter().any(|a| a.eq_ignore_ascii_case(s)) {
+        return true;
+    }
+    let list = allowed.iter().map(|a| format!("`{a}`")).collect::<Vec<_>>().join(", ");
+    b.error("value", v.span, format!("`{key}` must be one of {list}, found `{s}`"));
+    false
+}
+
+/// A map checked with a block reachable only from here.
+fn map_with(b: &mut Builder, key: &str, v: &Value, block: &'static dyn BlockInfo) -> bool {
+    match &v.kind {
+        Kind::Map(m) => {
+            block.check(b, m);
+            true
+        }
+        _ => {
+            b.type_error_at(key, v, "a map (`{ ... }`)");
+            false
+        }
+    }
+}
+
+pub fn subjects_value(b: &mut Builder, key: &str, v: &Value) -> bool {
+    let ok = matches!(v.kind, Kind::Str(_) | Kind::Array(_) | Kind::Map(_));
+    if !ok {
+        b.type_error_at(key, v, "a subject, an array of subjects or a map `{allow, deny}`");
+    }
+    ok
+}
+
+pub fn allow_responses_value(b: &mut Builder, key: &str, v: &Value) -> bool {
+    let ok = matches!(v.kind, Kind::Bool(_) | Kind::Map(_));
+    if !ok {
+        b.type_error_at(key, v, "a boolean or a map `{max, expires}`");
+    }
+    ok
+}
+
+pub fn handshake_first_value(b: &mut Builder, key: &str, v: &Value) -> bool {
+    match &v.kind {
+        Kind::Bool(_) => true,
+        Kind::Str(s) if s.eq_ignore_ascii_case("auto") || s.eq_ignore_ascii_case("auto_fallback") => true,
+        Kind::Str(s) => duration(b, v, s),
+        _ => {
+            b.type_error_at(key, v, "a boolean, `auto`, `auto_fallback` or a duration");
+            false
+        }
+    }
+}
+
+/// `accounts`: a list of names, or a map of name → account. Imports and
+/// exports must name accounts defined here.
+pub fn accounts(b: &mut Builder, key: &str, v: &Value) -> bool {
+    match &v.kind {
+        Kind::Array(items) => {
+            let mut seen: Vec<&str> = Vec::new();
+            for item in items {
+                let Kind::Str(name) = &item.kind else {
+                    b.type_error_at(key, item, "an array of account names");
+                    return false;
+                };
+                if name == GLOBAL_ACCOUNT {
+                    b.error("account", item.span, format!("`{name}` is a reserved account"));
+                } else if seen.contains(&name.as_str()) {
+                    b.error("account", item.span, format!("duplicate account `{name}`"));
+                }
+                seen.push(name);
+            }
+            true
+        }
+        Kind::Map(m) => {
+            for e in m.effective() {
+                if e.used {
+                    continue; // a variable defined in the block, as nats-server skips it
+                }
+                let Kind::Map(am) = &e.value.kind else {
+                    b.error(
+                        "type",
+                        e.value.span,
+                        format!("account `{}` must be a map, found {}", e.key, e.value.kind.describe()),
+                    );
+                    continue;
+                };
+                if e.key == GLOBAL_ACCOUNT {
+                    b.error("account", e.key_span, format!("`{}` is a reserved account", e.key));
+                    continue;
+                }
+                b.within(&e.key, |b| keys::ACCOUNT.check(b, am));
+            }
+            imports_and_exports_name_accounts(b, m);
+            true
+        }
+        _ => {
+            b.type_error_at(key, v, "a map of accounts or an array of account names");
+            false
+        }
+    }
+}
+
+/// Every account an import or export names must be defined in `accounts`.
+fn imports_and_exports_name_accounts(b: &mut Builder, accounts: &Map) {
+    let defined: Vec<&str> = accounts
+        .effective()
+        .into_iter()
+        .filter(|e| !e.used && matches!(e.value.kind, Kind::Map(_)))
+        .map(|e| e.key.as_str())
+        .collect();
+    let missing = |b: &mut Builder, name: &Value, what: &str| {
+        if let Kind::Str(n) = &name.kind {
+            if !defined.contains(&n.as_str()) {
+                b.error("account", name.span, format!("account `{n}` is not defined (named in {what})"));
+            }
+        }
+    };
+    for acc in accounts.effective() {
+        let Kind::Map(am) = &acc.value.kind else { continue };
+        if let Some(Kind::Array(items)) = am.find(&["imports"]).map(|e| &e.value.kind) {
+            for item in items {
+                let Kind::Map(im) = &item.kind else { continue };
+                for (names, what) in [(&["stream"][..], "a stream import"), (&["service"][..], "a service import")] {
+                    if let Some(Kind::Map(src)) = im.find(names).map(|e| &e.value.kind) {
+                        if let Some(name) = src.find(&["account"]) {
+                            missing(b, &name.value, what);
+                        }
+                    }
+                }
+            }
+        }
+        if let Some(Kind::Array(items)) = am.find(&["exports"]).map(|e| &e.value.kind) {
+            for item in items {
+                let Kind::Map(ex) = &item.kind else { continue };
+                if let Some(Kind::Array(names)) = ex.find(&["accounts"]).map(|e| &e.value.kind) {
+                    for name in names {
+                        missing(b, name, "an export");
+                    }
+                }
+            }
+        }
+    }
+}
+
+pub fn account_nkey(b: &mut Builder, key: &str, v: &Value) -> bool {
+    let Kind::Str(k) = &v.kind else {
+        b.type_error_at(key, v, "a string");
+        return false;
+    };
+    if !valid_nkey(k, 'A') {
+        b.error("nkey", v.span, format!("not a valid public nkey for an account: `{k}`"));
+        return false;
+    }
+    true
+}
+
+fn enabled_or_map(b: &mut Builder, key: &str, v: &Value, block: &'static dyn BlockInfo) -> bool {
+    match &v.kind {
+        Kind::Bool(_) => true,
+        Kind::Str(_) => one_of(b, key, v, &["enabled", "enable", "disabled", "disable"]),
+        Kind::Map(m) => {
+            block.check(b, m);
+            true
+        }
+        _ => {
+            b.type_error_at(key, v, "a boolean, `enabled`, `disabled` or a map");
+            false
+        }
+    }
+}
+
+pub fn jetstream(b: &mut Builder, key: &str, v: &Value) -> bool {
+    enabled_or_map(b, key, v, &keys::JETSTREAM)
+}
+
+pub fn account_jetstream(b: &mut Builder, key: &str, v: &Value) -> bool {
+    enabled_or_map(b, key, v, &keys::ACCOUNT_JETSTREAM)
+}
+
+pub fn sync_interval(b: &mut Builder, key: &str, v: &Value) -> bool {
+    match &v.kind {
+        Kind::Str(s) if s.eq_ignore_ascii_case("always") => true,
+        Kind::Str(s) => duration(b, v, s),
+        _ => {
+            b.type_error_at(key, v, "a duration or `always`");
+            false
+        }
+    }
+}
+
+pub fn js_cipher(b: &mut Builder, key: &str, v: &Value) -> bool {
+    one_of(b, key, v, &["chacha", "chachapoly", "aes"])
+}
+
+/// A subject mapping: a destination subject, one `{destination, weight,
+/// cluster}` map, or an array of them.
+pub fn mapping(b: &mut Builder, key: &str, v: &Value) -> bool {
+    match &v.kind {
+        Kind::Str(_) => true,
+        Kind::Map(_) => map_with(b, key, v, keys::mapping_dest_block()),
+        Kind::Array(items) => items.iter().all(|item| map_with(b, key, item, keys::mapping_dest_block())),
+        _ => {
+            b.type_error_at(key, v, "a subject, a map or an array of maps");
+            false
+        }
+    }
+}
+
+pub fn weight(b: &mut Builder, key: &str, v: &Value) -> bool {
+    let n = match &v.kind {
+        Kind::Int(n) => Some(*n),
+        Kind::Str(s) => s.trim_end_matches('%').parse::<i64>().ok(),
+        _ => None,
+    };
+    match n {
+        Some(0..=100) => true,
+        Some(n) => {
+            b.error("range", v.span, format!("`{key}` must be between 0 and 100, found {n}"));
+            false
+        }
+        None => {
+            b.type_error_at(key, v, "a percentage such as 50 or \"50%\"");
+            false
+        }
+    }
+}
+
+pub fn compression(b: &mut Builder, key: &str, v: &Value) -> bool {
+    match &v.kind {
+        Kind::Bool(_) | Kind::Str(_) => true,
+        Kind::Map(m) => {
+            for e in m.effective() {
+                let k = e.key.to_ascii_lowercase();
+                if !matches!(k.as_str(), "mode" | "rtt_thresholds" | "thresholds" | "rtts" | "rtt") {
+                    b.error("unknown-key", e.key_span, format!("unknown field `{}` in `{key}`", e.key));
+                }
+            }
+            true
+        }
+        _ => {
+            b.type_error_at(key, v, "a mode (boolean or string) or a map");
+            false
+        }
+    }
+}
+
+pub fn ocsp(b: &mut Builder, key: &str, v: &Value) -> bool {
+    match &v.kind {
+        Kind::Bool(_) => true,
+        Kind::Map(_) => map_with(b, key, v, keys::ocsp_block()),
+        _ => {
+            b.type_error_at(key, v, "a boolean or a map `{mode, url, urls}`");
+            false
+        }
+    }
+}
+
+pub fn ocsp_mode(b: &mut Builder, key: &str, v: &Value) -> bool {
+    one_of(b, key, v, &["always", "must", "never", "auto"])
+}
+
+pub fn ocsp_cache(b: &mut Builder, key: &str, v: &Value) -> bool {
+    let ok = matches!(v.kind, Kind::Bool(_) | Kind::Map(_));
+    if !ok {
+        b.type_error_at(key, v, "a boolean or a map");
+    }
+    ok
+}
+
+/// A compact JWT: three base64url parts whose header decodes to JSON.
+fn looks_like_jwt(text: &str) -> bool {
+    use base64::Engine as _;
+    let parts: Vec<&str> = text.trim().split('.').collect();
+    parts.len() == 3
+        && base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(parts[0].trim_end_matches('='))
+            .ok()
+            .and_then(|h| serde_json::from_slice::<serde_json::Value>(&h).ok())
+            .is_some_and(|h| h.get("alg").is_some())
+}
+
+/// The JWT inside a file as `nsc` writes it (possibly between
+/// `-----BEGIN ... JWT-----` lines).
+fn jwt_in(text: &str) -> Option<&str> {
+    text.lines().map(str::trim).find(|l| l.starts_with("eyJ") && looks_like_jwt(l))
+}
+
+/// `operator`: a JWT file (relative to the working directory) or an inline
+/// JWT, or an array of them.
+pub fn operator(b: &mut Builder, key: &str, v: &Value) -> bool {
+    let items: Vec<&Value> = match &v.kind {
+        Kind::Str(_) => vec![v],
+        Kind::Array(items) => items.iter().collect(),
+        _ => {
+            b.type_error_at(key, v, "a JWT file name, an inline JWT, or an array of them");
+            return false;
+        }
+    };
+    let mut ok = true;
+    for item in items {
+        let Kind::Str(s) = &item.kind else {
+            b.type_error_at(key, item, "a string");
+            ok = false;
+            continue;
+        };
+        if s.starts_with("eyJ") {
+            if !looks_like_jwt(s) {
+                b.error("jwt", item.span, "not a valid operator JWT");
+                ok = false;
+            }
+            continue;
+        }
+        match std::fs::read_to_string(s) {
+            Ok(text) if jwt_in(&text).is_some() => {}
+            Ok(_) => {
+                b.error("jwt", item.span, format!("`{s}` holds no operator JWT"));
+                ok = false;
+            }
+            Err(err) => {
+                b.error("file", item.span, format!("cannot read operator JWT `{s}`: {err}"));
+                ok = false;
+            }
+        }
+    }
+    ok
+}
+
+/// `resolver`: `MEMORY`, `URL(url)`, or `{type: full|cache|mem, dir, ...}`
+/// with the reference's rules on which settings go with which type.
+pub fn resolver(b: &mut Builder, key: &str, v: &Value) -> bool {
+    match &v.kind {
+        Kind::Str(s) => {
+            let lower = s.to_ascii_lowercase();
+            let url_ok = lower
+                .find("url(")
+                .and_then(|i| s[i + 4..].split(')').next())
+                .map(|u| u.trim().trim_matches('"'))
+                .is_some_and(|u| !u.is_empty());
+            if lower.contains("mem") || url_ok {
+                return true;
+            }
+            b.error(
+                "value",
+                v.span,
+                format!("`{key}` must be `MEMORY`, `URL(\"url\")` or a map with `type` and `dir`"),
+            );
+            false
+        }
+        Kind::Map(m) => {
+            keys::resolver_block().check(b, m);
+            let get = |k: &str| m.effective().into_iter().rev().find(|e| e.key == k);
+            let ty = get("type").and_then(|e| match &e.value.kind {
+                Kind::Str(s) => Some(s.to_ascii_uppercase()),
+                _ => None,
+            });
+            let refuse = |b: &mut Builder, msg: String| b.error("value", v.span, msg);
+            match ty.as_deref() {
+                Some("MEM" | "MEMORY") => {}
+                Some(t @ ("FULL" | "CACHE")) => {
+                    match get("dir").map(|e| &e.value.kind) {
+                        Some(Kind::Str(d)) if !d.is_empty() => {
+                            if std::fs::metadata(d).is_ok_and(|m| !m.is_dir()) {
+                                refuse(b, format!("resolver `dir` `{d}` is not a directory"));
+                            }
+                        }
+                        _ => refuse(b, "resolver `dir` has no value and needs to point to a directory".into()),
+                    }
+                    let set = |k: &str| get(k).is_some();
+                    let allow_delete = matches!(get("allow_delete").map(|e| &e.value.kind), Some(Kind::Bool(true)));
+                    if t == "CACHE" {
+                        for k in ["interval", "allow_delete", "hard_delete"] {
+                            if set(k) {
+                                refuse(b, format!("a CACHE resolver does not accept `{k}`"));
+                            }
+                        }
+                    } else {
+                        if set("ttl") {
+                            refuse(b, "a FULL resolver does not accept `ttl`".into());
+                        }
+                        if set("hard_delete") && !allow_delete {
+                            refuse(b, "`hard_delete` has no effect without `allow_delete`".into());
+                        }
+                    }
+                }
+                _ => refuse(b, format!("`{key}.type` must be `full`, `cache` or `mem`")),
+            }
+            true
+        }
+        _ => {
+            b.type_error_at(key, v, "`MEMORY`, `URL(url)` or a map");
+            false
+        }
+    }
+}
+
+pub fn resolver_preload(b: &mut Builder, key: &str, v: &Value) -> bool {
+    let Kind::Map(m) = &v.kind else {
+        b.type_error_at(key, v, "a map of account public key to account JWT");
+        return false;
+    };
+    let mut ok = true;
+    for e in m.effective() {
+        match &e.value.kind {
+            Kind::Str(jwt) if looks_like_jwt(jwt) => {}
+            Kind::Str(_) => {
+                b.error("jwt", e.value.span, "invalid account JWT");
+                ok = false;
+            }
+            _ => {
+                b.type_error(e, "a string JWT");
+                ok = false;
+            }
+        }
+    }
+    ok
+}
+
+pub fn trusted(b: &mut Builder, key: &str, v: &Value) -> bool {
+    let items: Vec<&Value> = match &v.kind {
+        Kind::Str(_) => vec![v],
+        Kind::Array(items) => items.iter().collect(),
+        _ => {
+            b.type_error_at(key, v, "an operator public nkey or an array of them");
+            return false;
+        }
+    };
+    let mut ok = true;
+    for item in items {
+        match &item.kind {
+            Kind::Str(k) if valid_nkey(k, 'O') => {}
+            Kind::Str(k) => {
+                b.error("nkey", item.span, format!("trusted key `{k}` must be a valid public operator nkey"));
+                ok = false;
+            }
+            _ => {
+                b.type_error_at(key, item, "a string");
+                ok = false;
+            }
+        }
+    }
+    ok
+}
+
+pub fn url(b: &mut Builder, key: &str, v: &Value) -> bool {
+    let ok = matches!(v.kind, Kind::Str(_));
+    if !ok {
+        b.type_error_at(key, v, "a URL string");
+    }
+    ok
+}
+
+pub fn response_type(b: &mut Builder, key: &str, v: &Value) -> bool {
+    one_of(b, key, v, &["single", "singleton", "stream", "chunk", "chunked"])
+}
