@@ -172,8 +172,29 @@ pub fn normalise_info(text: &str) -> String {
 }
 
 /// The reference nats-server binary, if installed (same lookup as `rnats bench`).
+/// Looked up once per test binary: the lookup runs `--version` on candidates.
+/// A pyenv shim (a shell script that starts Python to find the real file)
+/// costs ~150 ms a start, too much for tests that start one per session, so
+/// it is resolved to the binary behind it.
 pub fn reference_binary() -> Option<PathBuf> {
-    rnats::bench::reference_binary()
+    static FOUND: std::sync::OnceLock<Option<PathBuf>> = std::sync::OnceLock::new();
+    FOUND
+        .get_or_init(|| {
+            let found = rnats::bench::reference_binary()?;
+            let is_script = std::fs::read(&found).is_ok_and(|b| b.starts_with(b"#!"));
+            if !is_script {
+                return Some(found);
+            }
+            let real = Command::new("pyenv")
+                .args(["which", "nats-server"])
+                .output()
+                .ok()
+                .filter(|o| o.status.success())
+                .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()))
+                .filter(|p| std::fs::read(p).is_ok_and(|b| !b.starts_with(b"#!")));
+            Some(real.unwrap_or(found))
+        })
+        .clone()
 }
 
 /// Prints a loud notice that a differential test is being skipped; under
@@ -194,37 +215,46 @@ pub fn skip_loudly(test: &str) {
 pub struct Reference {
     child: Child,
     pub addr: SocketAddr,
-    _dir: tempfile::TempDir,
 }
 
 impl Reference {
+    /// Starts the reference and waits for its `Listening for client
+    /// connections on <addr>` log line (its stderr is drained by a thread for
+    /// the life of the process, so a chatty server never blocks on the pipe).
     pub fn start(extra_args: &[&str]) -> Option<Reference> {
         let bin = reference_binary()?;
-        let dir = tempfile::tempdir().expect("tempdir");
-        let child = Command::new(bin)
-            .args(["-a", "127.0.0.1", "-p", "-1", "--ports_file_dir"])
-            .arg(dir.path())
+        let mut child = Command::new(bin)
+            .args(["-a", "127.0.0.1", "-p", "-1"])
             .args(extra_args)
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(Stdio::piped())
             .spawn()
             .expect("reference starts");
+        let stderr = child.stderr.take().expect("stderr is piped");
         // Owned from here on, so a failed wait below still kills it (Drop).
-        let mut reference = Reference { child, addr: ([127, 0, 0, 1], 0).into(), _dir: dir };
-        let deadline = Instant::now() + WAIT;
-        loop {
-            let ports = std::fs::read_dir(reference._dir.path())
-                .ok()
-                .and_then(|mut d| d.next())
-                .and_then(|e| e.ok())
-                .and_then(|e| std::fs::read_to_string(e.path()).ok())
-                .and_then(|s| serde_json::from_str::<serde_json::Value>(&s).ok());
-            if let Some(url) = ports.as_ref().and_then(|p| p["nats"][0].as_str()) {
-                reference.addr = url.trim_start_matches("nats://").parse().expect("ports file address");
-                return Some(reference);
+        let mut reference = Reference { child, addr: ([127, 0, 0, 1], 0).into() };
+        let (tx, rx) = std::sync::mpsc::channel::<Option<SocketAddr>>();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            let mut tx = Some(tx);
+            for line in std::io::BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                if let Some(rest) = line.split("Listening for client connections on ").nth(1) {
+                    if let Some(tx) = tx.take() {
+                        let _ = tx.send(rest.trim().parse().ok());
+                    }
+                }
             }
-            assert!(Instant::now() < deadline, "reference did not write its ports file");
-            std::thread::sleep(Duration::from_millis(20));
+            if let Some(tx) = tx.take() {
+                let _ = tx.send(None);
+            }
+        });
+        match rx.recv_timeout(WAIT) {
+            Ok(Some(addr)) => {
+                reference.addr = addr;
+                Some(reference)
+            }
+            other => panic!("reference did not report its listen address: {other:?}"),
         }
     }
 }
