@@ -25,8 +25,8 @@ use std::time::Instant;
 
 use diff::gen::{generate, session_seed};
 use diff::known::KNOWN_DIFFERENCES;
-use diff::session::{step, Session, Step};
-use diff::{classify, compare, describe, minimise, reference_present, run_all, Outcome};
+use diff::session::{step, Config, Session, Step};
+use diff::{classify, compare, compare_raw, describe, minimise, reference_present, run_all, Outcome};
 
 /// About 10 s on two busy cores.
 const DEFAULT_SESSIONS: u64 = 600;
@@ -165,8 +165,8 @@ async fn known_differences_still_differ() {
     }
     let mut fixed = Vec::new();
     for k in KNOWN_DIFFERENCES {
-        let session = Session::from_steps(0, (k.reproducer)());
-        if compare(&session).await.is_none() {
+        let session = Session::from_steps(0, k.config, (k.reproducer)());
+        if compare_raw(&session).await.is_none() {
             fixed.push(format!("{}: {} ({})", k.id, k.rule, k.note));
         }
     }
@@ -184,11 +184,11 @@ fn generator_is_deterministic() {
 }
 
 /// Plays `steps` on both servers and asserts the same normalised output.
-async fn check_against_reference(steps: &[Step]) {
+async fn check_against_reference(config: Config, steps: &[Step]) {
     if !reference_present("check_against_reference") {
         return;
     }
-    let session = Session::from_steps(0, steps.to_vec());
+    let session = Session::from_steps(0, config, steps.to_vec());
     if let Some(d) = compare(&session).await {
         panic!("rnats differs from the reference:\n{}", describe(&d));
     }
@@ -198,9 +198,12 @@ async fn check_against_reference(steps: &[Step]) {
 
 #[tokio::test]
 async fn smoke_two_connections() {
-    check_against_reference(&[
-        step(0, b"CONNECT {\"verbose\":false,\"pedantic\":false}\r\nSUB a 1\r\n"),
-        step(1, b"CONNECT {\"verbose\":true}\r\nPUB a 1\r\nx\r\n").split(&[3, 20]),
-    ])
+    check_against_reference(
+        Config::Default,
+        &[
+            step(0, b"CONNECT {\"verbose\":false,\"pedantic\":false}\r\nSUB a 1\r\n"),
+            step(1, b"CONNECT {\"verbose\":true}\r\nPUB a 1\r\nx\r\n").split(&[3, 20]),
+        ],
+    )
     .await;
 }

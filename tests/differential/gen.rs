@@ -12,7 +12,11 @@
 //! a client, a CR inside a control line) is written whole and small, and never
 //! left half-sent across steps.
 
-use super::session::{Session, Step};
+use super::session::{Config, Session, Step};
+
+/// nats-server's read buffer shrinks to 64 bytes after a few short reads;
+/// an op that must be read whole is kept within one such read.
+const WHOLE_READ: usize = 60;
 
 /// SplitMix64: tiny, seedable, and stable across releases.
 pub struct Rng(u64);
@@ -95,11 +99,13 @@ struct Op {
     closes: bool,
     /// Publishes to a subject nats-server's pedantic check rejects.
     pedantic_invalid: bool,
+    /// Has a CR inside a control line (which changes its arguments).
+    cr: bool,
 }
 
 impl Op {
     fn new(bytes: Vec<u8>) -> Op {
-        Op { bytes, tags: Vec::new(), whole: false, closes: false, pedantic_invalid: false }
+        Op { bytes, tags: Vec::new(), whole: false, closes: false, pedantic_invalid: false, cr: false }
     }
     fn closing(mut self) -> Op {
         self.closes = true;
@@ -117,6 +123,7 @@ impl Op {
 
 struct Gen {
     rng: Rng,
+    config: Config,
     conns: Vec<Model>,
     steps: Vec<Step>,
     /// Numbers payloads, so copies of one publish can be told from another.
@@ -125,14 +132,36 @@ struct Gen {
     queue_no: usize,
     /// The last CONNECT JSON made has an `account` or `new_account:true` member.
     account_field: bool,
+    /// The last CONNECT JSON made lacks the right token (Token config).
+    bad_token: bool,
+    /// The last CONNECT JSON made has a credential member (user, pass, ...).
+    credentials: bool,
+    /// The last CONNECT JSON made has a bad protocol or no_responders:true.
+    refused_after_auth: bool,
 }
 
 pub fn generate(seed: u64) -> Session {
     let mut rng = Rng::new(seed);
+    let config = match rng.below(100) {
+        0..=59 => Config::Default,
+        60..=72 => Config::Token,
+        73..=86 => Config::Limits,
+        _ => Config::Perms,
+    };
     let nconns = 1 + rng.below(3);
     let nsteps = 3 + rng.below(26);
-    let mut g =
-        Gen { rng, conns: vec![Model::new(); nconns], steps: Vec::new(), msg_no: 0, queue_no: 0, account_field: false };
+    let mut g = Gen {
+        rng,
+        config,
+        conns: vec![Model::new(); nconns],
+        steps: Vec::new(),
+        msg_no: 0,
+        queue_no: 0,
+        account_field: false,
+        bad_token: false,
+        credentials: false,
+        refused_after_auth: false,
+    };
     for _ in 0..nsteps {
         let Some(c) = g.pick_conn() else { break };
         if let Some(rest) = g.conns[c].pending.take() {
@@ -149,7 +178,7 @@ pub fn generate(seed: u64) -> Session {
             }
         }
     }
-    let mut session = Session::from_steps(seed, g.steps);
+    let mut session = Session::from_steps(seed, config, g.steps);
     session.conns = session.conns.max(nconns);
     session
 }
@@ -184,25 +213,38 @@ impl Gen {
     }
 
     fn step(&mut self, c: usize) {
-        let mut ops = vec![self.op(c)];
+        let first = self.op(c);
+        if first.whole {
+            return self.emit(c, vec![first]);
+        }
+        let mut ops = vec![first];
         // Several ops in one write exercise the parser's buffer handling.
         while self.rng.pct(22) && ops.len() < 4 && !ops.iter().any(|o| o.closes) {
-            ops.push(self.op(c));
+            let op = self.op(c);
+            if op.whole {
+                // An op that must be read whole gets a write of its own.
+                self.emit(c, ops);
+                return self.emit(c, vec![op]);
+            }
+            ops.push(op);
         }
+        self.emit(c, ops)
+    }
+
+    /// Pushes the step that writes `ops` on connection `c`.
+    fn emit(&mut self, c: usize, ops: Vec<Op>) {
         let mut bytes = Vec::new();
         let mut tags = Vec::new();
         let mut whole = false;
-        let mut pedantic_invalid = false;
         for op in &ops {
             bytes.extend_from_slice(&op.bytes);
             tags.extend(op.tags.iter().copied());
             whole |= op.whole;
-            pedantic_invalid |= op.pedantic_invalid;
-        }
-        if pedantic_invalid && bytes.len() > 480 {
-            // nats-server's first read takes 512 bytes; a message cut there
-            // gets its pedantic -ERR twice.
-            tags.push("pedantic-pub-split");
+            if op.pedantic_invalid && op.bytes.len() > WHOLE_READ {
+                // nats-server's reads may be as small as 64 bytes: a message
+                // cut by one gets its pedantic -ERR twice.
+                tags.push("pedantic-at-control-line");
+            }
         }
         if ops.iter().any(|o| o.closes) {
             self.conns[c].alive = false;
@@ -235,6 +277,22 @@ impl Gen {
     }
 
     fn op(&mut self, c: usize) -> Op {
+        let before_connect = self.conns[c].connects == 0;
+        let mut op = self.any_op(c);
+        if before_connect && self.conns[c].connects == 0 {
+            match self.config {
+                // Before CONNECT, nats-server refuses any op but CONNECT on
+                // its first byte, before the parser can fail on a later one.
+                Config::Token => op.tags.push("auth-first-byte"),
+                // With no_auth_user, ops before CONNECT run as that user.
+                Config::Perms => op.tags.push("no-auth-user-before-connect"),
+                _ => {}
+            }
+        }
+        op
+    }
+
+    fn any_op(&mut self, c: usize) -> Op {
         if self.conns[c].connects == 0 && self.rng.pct(75) {
             return self.connect(c);
         }
@@ -274,12 +332,15 @@ impl Gen {
             out.extend_from_slice(self.rng.pick_bytes(&[b" ", b"\t", b"  "]));
         }
         let mut op = Op::new(Vec::new());
-        if self.rng.pct(3) && out.len() > verb.len() + 1 {
+        // (Only in a short line: nats-server's reads may be as small as 64
+        // bytes, and a CR in a line cut by a read is dropped instead.)
+        if self.rng.pct(3) && out.len() > verb.len() + 1 && out.len() < 40 {
             // A CR inside the line: nats-server then drops the byte before
             // the LF. Its handling depends on read boundaries, so keep it whole.
             let at = verb.len() + 1 + self.rng.below(out.len() - verb.len());
             out.insert(at.min(out.len()), b'\r');
             op = op.whole();
+            op.cr = true;
         }
         out.extend_from_slice(if self.rng.pct(15) { b"\n" } else { b"\r\n" });
         op.bytes = out;
@@ -311,7 +372,12 @@ impl Gen {
 
     fn subject(&mut self, wild: bool) -> Vec<u8> {
         let n = 1 + self.rng.below(3);
-        let toks: Vec<Vec<u8>> = (0..n).map(|_| self.token(wild)).collect();
+        let mut toks: Vec<Vec<u8>> = (0..n).map(|_| self.token(wild)).collect();
+        if self.config == Config::Perms && self.rng.pct(25) {
+            // Subjects the user may not publish or subscribe to.
+            let first: &[u8] = self.rng.pick_bytes(&[b"secret", b"q"]);
+            toks.insert(0, first.to_vec());
+        }
         toks.join(&b"."[..])
     }
 
@@ -347,7 +413,14 @@ impl Gen {
     fn payload(&mut self) -> Vec<u8> {
         self.msg_no += 1;
         let mut p = format!("m{}", self.msg_no).into_bytes();
-        let extra = if self.rng.pct(5) { 600 + self.rng.below(400) } else { self.rng.below(12) };
+        let extra = if self.rng.pct(5) {
+            600 + self.rng.below(400)
+        } else if self.config == Config::Limits && self.rng.pct(20) {
+            // Around max_payload (64).
+            56 + self.rng.below(12)
+        } else {
+            self.rng.below(12)
+        };
         for _ in 0..extra {
             p.push(*self.rng.pick(b"xyz \r\n\0\t.-"));
         }
@@ -393,12 +466,21 @@ impl Gen {
         if self.account_field {
             op = op.tag("connect-account");
         }
+        if self.config == Config::Token && self.bad_token && self.refused_after_auth {
+            op = op.tag("connect-check-order");
+        }
+        if self.config == Config::Perms && self.credentials {
+            op = op.tag("no-auth-user-credentials");
+        }
         op
     }
 
     /// CONNECT JSON, whether nats-server accepts it, and the bool options it sets.
     fn connect_json(&mut self) -> (Vec<u8>, bool, Vec<(&'static str, bool)>) {
         self.account_field = false;
+        self.credentials = false;
+        self.bad_token = true;
+        self.refused_after_auth = false;
         if self.rng.pct(7) {
             let (j, ok): (&[u8], bool) = *self.rng.pick(&[
                 (&b"[]"[..], false),
@@ -425,6 +507,19 @@ impl Gen {
         let mut ok = true;
         let mut effects = Vec::new();
         let mut fields: Vec<Vec<u8>> = Vec::new();
+        if self.config == Config::Token {
+            match self.rng.below(10) {
+                0 => ok = false,
+                1 => {
+                    ok = false;
+                    fields.push(self.field("auth_token", b"\"wrong\""));
+                }
+                _ => {
+                    self.bad_token = false;
+                    fields.push(self.field("auth_token", b"\"s3cret\""));
+                }
+            }
+        }
         for name in ["verbose", "pedantic", "headers", "no_responders", "echo"] {
             let present = match name {
                 "verbose" | "pedantic" => self.rng.pct(85),
@@ -451,6 +546,8 @@ impl Gen {
                 Some(Some(v)) => effects.push((name, v)),
                 Some(None) => {}
             }
+            // no_responders without headers is refused after the credentials.
+            self.refused_after_auth |= name == "no_responders" && parsed == Some(Some(true));
             fields.push(self.field(name, value));
         }
         if self.rng.pct(50) {
@@ -468,6 +565,7 @@ impl Gen {
                 (b"99999999999999999999", false),
             ]);
             ok &= good;
+            self.refused_after_auth |= v == b"2" || v == b"-1";
             fields.push(self.field("protocol", v));
         }
         for name in ["name", "lang", "version", "user", "pass", "auth_token"] {
@@ -483,6 +581,9 @@ impl Gen {
                     b"1",
                 ]);
                 ok &= v != b"1";
+                self.credentials |= ["user", "pass", "auth_token"].contains(&name);
+                // A repeated auth_token wins over the right one.
+                self.bad_token |= name == "auth_token";
                 fields.push(self.field(name, v));
             }
         }
@@ -502,6 +603,7 @@ impl Gen {
             ok &= good;
             // nats-server refuses these after the credentials check (a known difference).
             self.account_field |= k == "account" || (k == "new_account" && v == b"true");
+            self.credentials |= ["jwt", "sig", "nkey"].contains(&k);
             fields.push(self.field(k, v));
         }
         if !fields.is_empty() && self.rng.pct(5) {
@@ -547,7 +649,15 @@ impl Gen {
     }
 
     fn sub(&mut self, c: usize) -> Op {
-        let subject = self.subject(true);
+        let mut subject = self.subject(true);
+        if matches!(self.config, Config::Token | Config::Perms)
+            && (subject.starts_with(b"*") || subject.starts_with(b">") || subject.starts_with(b"$SYS"))
+        {
+            // Not a subscription that could match $SYS.ACCOUNT.CLIENT.AUTH.ERR:
+            // nats-server publishes that advisory (asynchronously) when a
+            // client fails to authenticate, and rnats has no such events.
+            subject = [&b"a."[..], &subject].concat();
+        }
         let sid = if self.rng.pct(85) { self.rng.pick(SIDS).to_vec() } else { b"s".to_vec() };
         let queue = self.rng.pct(25).then(|| self.queue());
         let mut args: Vec<&[u8]> = vec![&subject];
@@ -562,7 +672,13 @@ impl Gen {
         if subject.contains(&0x0c) {
             op = op.tag("sub-subject-formfeed");
         }
-        if !valid_sub_subject(&subject) && self.conns[c].sids.contains(&sid) {
+        let odd = |b: &[u8]| b.iter().any(|b| !(0x20..0x7f).contains(b));
+        if self.config == Config::Perms && (op.cr || odd(&subject) || queue.as_deref().is_some_and(odd)) {
+            // A permission -ERR quotes the subject as Go's %q does.
+            op = op.tag("go-quoting");
+        }
+        // (A CR in the line, `op.whole`, can make the subject invalid.)
+        if (!valid_sub_subject(&subject) || op.whole) && self.conns[c].sids.contains(&sid) {
             op = op.tag("sub-duplicate-sid-invalid-subject");
         }
         self.conns[c].sids.push(sid.clone());
@@ -639,10 +755,16 @@ impl Gen {
         if size_text {
             op = op.tag("pub-size-text");
         }
+        if payload.len() > self.config.max_payload() {
+            op = op.closing();
+        }
         op.bytes.extend_from_slice(&payload);
         if self.rng.pct(3) {
             op.bytes.extend_from_slice(b"!!\r\n");
-            return op.closing();
+            let op = self.mark_pedantic(op.closing(), &subject);
+            // The pedantic -ERR comes at the control line, before the payload
+            // turns out to be bad.
+            return if op.pedantic_invalid { op.tag("pedantic-at-control-line") } else { op };
         }
         op.bytes.extend_from_slice(b"\r\n");
         self.mark_pedantic(op, &subject)
@@ -655,6 +777,15 @@ impl Gen {
         if !valid_literal_subject(subject) {
             op.whole = true;
             op.pedantic_invalid = true;
+            if op.cr {
+                // The CR shifts the size, so the payload is misframed: the
+                // pedantic -ERR comes first.
+                op.tags.push("pedantic-at-control-line");
+            }
+        }
+        if self.config == Config::Perms && (op.cr || subject.iter().any(|b| !(0x20..0x7f).contains(b))) {
+            // A permission -ERR quotes the subject as Go's %q does.
+            op.tags.push("go-quoting");
         }
         op
     }
@@ -701,6 +832,10 @@ impl Gen {
         let inbox = format!("_INBOX.{}", self.rng.below(3)).into_bytes();
         let sid = format!("r{}", self.rng.below(3)).into_bytes();
         let mut op = self.line("SUB", &[&inbox, &sid]);
+        if op.whole && self.conns[c].sids.contains(&sid) {
+            op = op.tag("sub-duplicate-sid-invalid-subject");
+        }
+        self.conns[c].sids.push(sid.clone());
         self.conns[c].subs.push((inbox.clone(), sid));
         let subject = if self.rng.pct(70) { b"nobody".to_vec() } else { self.pub_subject(c) };
         let payload = self.payload();
@@ -787,12 +922,13 @@ impl Gen {
 
     /// Control lines near `max_control_line` (4096).
     fn long_line(&mut self, c: usize) -> Op {
-        let len = *self.rng.pick(&[4090usize, 4094, 4095, 4096, 4097, 5000]);
+        let mcl = self.config.max_control_line();
+        let len = mcl - 6 + *self.rng.pick(&[0usize, 4, 5, 6, 7, 900]);
         let sid = b"7";
         // The argument is `<subject> 7`, so the subject takes len - 2 bytes.
         let subject = vec![b'a'; len - 2];
         let op = self.line("SUB", &[&subject, sid]);
-        if len > 4096 {
+        if len > mcl {
             op.closing()
         } else {
             self.conns[c].subs.push((subject, sid.to_vec()));

@@ -18,18 +18,37 @@ use session::Session;
 /// The normalised output of every connection of one run.
 pub type Rendered = Vec<Vec<String>>;
 
+/// The session's config file, written for both servers; `None` for defaults.
+fn config_file(session: &Session) -> Option<(tempfile::TempDir, String)> {
+    let text = session.config.file()?;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("server.conf");
+    std::fs::write(&path, text).expect("write the config");
+    let path = path.to_string_lossy().into_owned();
+    Some((dir, path))
+}
+
 pub async fn run_rnats(session: &Session) -> Rendered {
-    let server = TestServer::start().await;
+    let conf = config_file(session);
+    let server = match &conf {
+        Some((_, path)) => TestServer::from_conf(path).await,
+        None => TestServer::start().await,
+    };
     let recorded = play::play(server.addr(), session).await;
     server.server.shutdown().await;
     rendered(&recorded)
 }
 
 pub async fn run_reference(session: &Session) -> Rendered {
-    let reference = tokio::task::spawn_blocking(|| Reference::start(&[]))
-        .await
-        .expect("reference start task")
-        .expect("the reference binary is present (checked by the caller)");
+    let conf = config_file(session);
+    let args: Vec<String> = conf.as_ref().map(|(_, p)| vec!["-c".to_string(), p.clone()]).unwrap_or_default();
+    let reference = tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        Reference::start(&args)
+    })
+    .await
+    .expect("reference start task")
+    .expect("the reference binary is present (checked by the caller)");
     let recorded = play::play(reference.addr, session).await;
     drop(reference);
     rendered(&recorded)
@@ -45,8 +64,16 @@ pub struct Diff {
     pub theirs: Rendered,
 }
 
-/// Plays `session` on both servers at once; `None` when they agree.
+/// Plays `session` on both servers at once; `None` when they agree once
+/// the known output differences are fixed up.
 pub async fn compare(session: &Session) -> Option<Diff> {
+    let (mut ours, theirs) = tokio::join!(run_rnats(session), run_reference(session));
+    known::apply_fixups(session.config, &mut ours);
+    (ours != theirs).then_some(Diff { ours, theirs })
+}
+
+/// [`compare`] without the fixups.
+pub async fn compare_raw(session: &Session) -> Option<Diff> {
     let (ours, theirs) = tokio::join!(run_rnats(session), run_reference(session));
     (ours != theirs).then_some(Diff { ours, theirs })
 }
@@ -67,8 +94,7 @@ pub async fn classify(session: Session) -> Outcome {
     if known.is_empty() {
         return Outcome::Unexplained(session, diff);
     }
-    let mut stripped = session.clone();
-    stripped.steps.retain(|s| !s.tags.iter().any(|t| known::is_known(t)));
+    let stripped = known::strip(&session);
     match compare(&stripped).await {
         None => Outcome::Known(known),
         Some(diff) => Outcome::Unexplained(stripped, diff),

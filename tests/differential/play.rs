@@ -111,12 +111,12 @@ impl Conn {
     /// Waits for the PONG to every PING sent so far, the step's own ones
     /// included (waiting for "one more PONG" could be satisfied by a PONG
     /// the step itself asked for, before the step is done).
-    async fn sync(&mut self) {
+    async fn sync(&mut self, max_payload: usize) {
         if self.timed_out || self.eof() {
             return;
         }
         self.write(b"PING\r\n").await;
-        match expect(&self.sent) {
+        match expect(&self.sent, max_payload) {
             Expect::Pongs(n) => self.wait(|ib| ib.eof || pongs(&ib.bytes) >= n).await,
             Expect::Close => self.wait(|ib| ib.eof).await,
         };
@@ -156,7 +156,7 @@ pub async fn play(addr: SocketAddr, session: &Session) -> Vec<Recorded> {
             }
         }
         if step.sync {
-            conn.sync().await;
+            conn.sync(session.config.max_payload()).await;
         }
     }
     let mut out = Vec::with_capacity(conns.len());
@@ -175,7 +175,7 @@ pub enum Expect {
     Close,
 }
 
-pub fn expect(sent: &[u8]) -> Expect {
+pub fn expect(sent: &[u8], max_payload: usize) -> Expect {
     let mut pings = 0;
     let mut pos = 0;
     while pos < sent.len() {
@@ -187,14 +187,15 @@ pub fn expect(sent: &[u8]) -> Expect {
         if starts(b"PING") {
             pings += 1;
         } else if starts(b"PUB ") || starts(b"PUB\t") || starts(b"HPUB ") || starts(b"HPUB\t") {
-            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            // A CR anywhere in the line drops the byte before the LF.
+            let line = if line.contains(&b'\r') { &line[..line.len() - 1] } else { line };
             let size = line
                 .split(|&b| b == b' ' || b == b'\t')
                 .rfind(|a| !a.is_empty())
                 .filter(|a| a.len() <= 9 && a.iter().all(u8::is_ascii_digit))
                 .and_then(|a| std::str::from_utf8(a).ok()?.parse::<usize>().ok());
             match size {
-                Some(n) if n <= 1024 * 1024 => pos += n + 2,
+                Some(n) if n <= max_payload => pos += n + 2,
                 _ => return Expect::Close,
             }
         } else if starts(b"HMSG ") || starts(b"HMSG\t") {

@@ -58,17 +58,63 @@ impl Step {
     }
 }
 
+/// The server configuration a session runs with (the same file for both).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Config {
+    Default,
+    /// `authorization { token }`: CONNECT must come first, with the token.
+    Token,
+    /// Small limits: max_payload 64, max_control_line 256, max_subscriptions 3.
+    Limits,
+    /// A user with publish/subscribe denies, used without credentials
+    /// through `no_auth_user`.
+    Perms,
+}
+
+impl Config {
+    /// The config file text; `None` runs both servers on their defaults.
+    pub fn file(self) -> Option<&'static str> {
+        match self {
+            Config::Default => None,
+            Config::Token => Some("authorization { token: \"s3cret\" }\n"),
+            Config::Limits => Some("max_payload: 64\nmax_control_line: 256\nmax_subscriptions: 3\n"),
+            Config::Perms => Some(
+                "authorization {\n  users: [\n    {user: a, password: a, permissions: {\n      \
+                 publish: {deny: [\"secret.>\"]},\n      subscribe: {deny: [\"secret.>\", \"q.*.x\"]}}}\n  ]\n}\n\
+                 no_auth_user: a\n",
+            ),
+        }
+    }
+
+    pub fn max_payload(self) -> usize {
+        if self == Config::Limits {
+            64
+        } else {
+            1024 * 1024
+        }
+    }
+
+    pub fn max_control_line(self) -> usize {
+        if self == Config::Limits {
+            256
+        } else {
+            4096
+        }
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct Session {
     pub seed: u64,
+    pub config: Config,
     pub conns: usize,
     pub steps: Vec<Step>,
 }
 
 impl Session {
-    pub fn from_steps(seed: u64, steps: Vec<Step>) -> Session {
+    pub fn from_steps(seed: u64, config: Config, steps: Vec<Step>) -> Session {
         let conns = steps.iter().map(|s| s.conn + 1).max().unwrap_or(1);
-        Session { seed, conns, steps }
+        Session { seed, config, conns, steps }
     }
 
     /// Every known-difference id used by some step.
@@ -97,7 +143,7 @@ impl Session {
         let _ = writeln!(out, "/// Found by the differential test, seed {:#018x}.", self.seed);
         let _ = writeln!(out, "#[tokio::test]");
         let _ = writeln!(out, "async fn diff_seed_{:016x}() {{", self.seed);
-        let _ = writeln!(out, "    check_against_reference(&[");
+        let _ = writeln!(out, "    check_against_reference(Config::{:?}, &[", self.config);
         for s in &self.steps {
             let mut line = format!("        step({}, {})", s.conn, byte_literal(&s.bytes));
             if !s.splits.is_empty() {
