@@ -257,7 +257,9 @@ impl Gen {
             let head = &bytes[bytes.len() - last..];
             head.len() > 4 && (head[..4].eq_ignore_ascii_case(b"PUB ") || head[..4].eq_ignore_ascii_case(b"HPUB"))
         };
-        if !whole && is_pub && self.conns[c].alive && self.rng.pct(12) {
+        // (Only a lone op: ops before it in the write would take effect
+        // with no round trip to order them before other connections' steps.)
+        if !whole && ops.len() == 1 && is_pub && self.conns[c].alive && self.rng.pct(12) {
             let start = bytes.len() - last;
             let cut = start + 1 + self.rng.below(last - 1);
             let rest = bytes.split_off(cut);
@@ -677,11 +679,9 @@ impl Gen {
             // A permission -ERR quotes the subject as Go's %q does.
             op = op.tag("go-quoting");
         }
-        // (A CR in the line, `op.whole`, can make the subject invalid.)
-        if (!valid_sub_subject(&subject) || op.whole) && self.conns[c].sids.contains(&sid) {
-            op = op.tag("sub-duplicate-sid-invalid-subject");
-        }
-        self.conns[c].sids.push(sid.clone());
+        // A CR in the line (`op.cr`) can move the arguments around: any piece
+        // may then be the subject or the sid.
+        op = self.note_sids(c, op, !valid_sub_subject(&subject), &sid);
         if self.rng.pct(3) {
             // Wrong argument counts close the connection silently.
             let mut bad = self.line("SUB", &[&subject]);
@@ -690,6 +690,22 @@ impl Gen {
             }
             return bad.closing();
         }
+        op
+    }
+
+    /// Records the sids a SUB may use and tags it when nats-server would
+    /// find its sid in use before looking at a subject rnats rejects.
+    fn note_sids(&mut self, c: usize, mut op: Op, invalid: bool, sid: &[u8]) -> Op {
+        let pieces: Vec<Vec<u8>> = if op.cr {
+            // Every word of the line as nats-server splits it (after the verb).
+            op.bytes[3..].split(|b| b" \t\r\n".contains(b)).filter(|p| !p.is_empty()).map(<[u8]>::to_vec).collect()
+        } else {
+            vec![sid.to_vec()]
+        };
+        if (invalid || op.cr) && pieces.iter().any(|p| self.conns[c].sids.contains(p)) {
+            op = op.tag("sub-duplicate-sid-invalid-subject");
+        }
+        self.conns[c].sids.extend(pieces);
         op
     }
 
@@ -831,11 +847,8 @@ impl Gen {
     fn request(&mut self, c: usize) -> Op {
         let inbox = format!("_INBOX.{}", self.rng.below(3)).into_bytes();
         let sid = format!("r{}", self.rng.below(3)).into_bytes();
-        let mut op = self.line("SUB", &[&inbox, &sid]);
-        if op.whole && self.conns[c].sids.contains(&sid) {
-            op = op.tag("sub-duplicate-sid-invalid-subject");
-        }
-        self.conns[c].sids.push(sid.clone());
+        let op = self.line("SUB", &[&inbox, &sid]);
+        let mut op = self.note_sids(c, op, false, &sid);
         self.conns[c].subs.push((inbox.clone(), sid));
         let subject = if self.rng.pct(70) { b"nobody".to_vec() } else { self.pub_subject(c) };
         let payload = self.payload();

@@ -19,10 +19,6 @@ pub struct Known {
     pub rule: &'static str,
     /// Where the rule is written down in full.
     pub note: &'static str,
-    /// The rule changes the state of the connection (options, subscriptions,
-    /// whether it stays open), so a step exercising it taints every later
-    /// step on that connection.
-    pub persists: bool,
     /// A minimal session on which the two servers differ, and its config.
     pub reproducer: fn() -> Vec<Step>,
     pub config: Config,
@@ -39,7 +35,6 @@ pub const KNOWN_DIFFERENCES: &[Known] = &[
         id: "second-connect",
         rule: "a later CONNECT merges into the options and drops all subscriptions",
         note: "protocol-rules.md §1",
-        persists: true,
         reproducer: || {
             vec![
                 step(0, b"CONNECT {\"verbose\":false,\"pedantic\":false}\r\nSUB a 1\r\n"),
@@ -55,7 +50,6 @@ pub const KNOWN_DIFFERENCES: &[Known] = &[
         id: "connect-account",
         rule: "CONNECT with account or new_account is an authorization violation",
         note: "protocol-rules.md §2",
-        persists: true,
         reproducer: || vec![step(0, b"CONNECT {\"verbose\":false,\"account\":\"x\"}\r\n")],
         config: Config::Default,
         fixup: None,
@@ -66,7 +60,6 @@ pub const KNOWN_DIFFERENCES: &[Known] = &[
         id: "sub-subject-formfeed",
         rule: "SUB checks only empty tokens and `>` placement, not the bytes",
         note: "protocol-rules.md §3",
-        persists: true,
         reproducer: || vec![step(0, b"CONNECT {\"verbose\":true}\r\nSUB a\x0cb 1\r\n")],
         config: Config::Default,
         fixup: None,
@@ -76,7 +69,6 @@ pub const KNOWN_DIFFERENCES: &[Known] = &[
         id: "sub-duplicate-sid-invalid-subject",
         rule: "a SUB with a sid in use gets +OK (verbose), even with an invalid subject",
         note: "protocol-rules.md §4",
-        persists: false,
         reproducer: || vec![step(0, b"CONNECT {\"verbose\":true}\r\nSUB a 1\r\nSUB a..b 1\r\n")],
         config: Config::Default,
         fixup: None,
@@ -86,7 +78,6 @@ pub const KNOWN_DIFFERENCES: &[Known] = &[
         id: "hpub-zero-header",
         rule: "HPUB with header size 0 is delivered as MSG with the total size",
         note: "protocol-rules.md §5",
-        persists: false,
         reproducer: || vec![step(0, b"CONNECT {\"verbose\":false,\"headers\":true}\r\nSUB a 1\r\nHPUB a 0 1\r\nx\r\n")],
         config: Config::Default,
         fixup: None,
@@ -98,7 +89,6 @@ pub const KNOWN_DIFFERENCES: &[Known] = &[
         id: "hmsg-from-client",
         rule: "HMSG from a client skips the pedantic check",
         note: "protocol-rules.md §6",
-        persists: false,
         reproducer: || vec![step(0, b"HMSG a\r\n\r\n")],
         config: Config::Default,
         fixup: None,
@@ -111,7 +101,6 @@ pub const KNOWN_DIFFERENCES: &[Known] = &[
         id: "pedantic-at-control-line",
         rule: "pedantic -ERR at the control line, again when the payload comes in a later read",
         note: "protocol-rules.md §7",
-        persists: false,
         reproducer: || vec![step(0, b"CONNECT {\"verbose\":false}\r\n"), step(0, b"PUB a.* 5\r\nhe").no_sync()],
         config: Config::Default,
         fixup: None,
@@ -121,7 +110,6 @@ pub const KNOWN_DIFFERENCES: &[Known] = &[
         id: "pub-size-text",
         rule: "deliveries carry the size digits as the publisher wrote them",
         note: "protocol-rules.md §8",
-        persists: false,
         reproducer: || vec![step(0, b"CONNECT {\"verbose\":false}\r\nSUB a 1\r\nPUB a 01\r\nx\r\n")],
         config: Config::Default,
         fixup: None,
@@ -132,7 +120,6 @@ pub const KNOWN_DIFFERENCES: &[Known] = &[
         id: "hpub-without-headers",
         rule: "HPUB without headers:true closes silently before any argument check",
         note: "protocol-rules.md §9",
-        persists: true,
         reproducer: || vec![step(0, b"CONNECT {\"verbose\":false}\r\nHPUB a 1 2000000\r\n")],
         config: Config::Default,
         fixup: None,
@@ -143,7 +130,6 @@ pub const KNOWN_DIFFERENCES: &[Known] = &[
         id: "auth-first-byte",
         rule: "before CONNECT (auth required) an op not starting with C is an authorization violation",
         note: "protocol-rules.md §10",
-        persists: true,
         reproducer: || vec![step(0, b"PUB a 2000000\r\n")],
         config: Config::Token,
         fixup: None,
@@ -154,7 +140,6 @@ pub const KNOWN_DIFFERENCES: &[Known] = &[
         id: "connect-check-order",
         rule: "CONNECT: credentials first, then protocol, then no_responders without headers",
         note: "protocol-rules.md §11",
-        persists: true,
         reproducer: || vec![step(0, b"CONNECT {\"protocol\":2}\r\n")],
         config: Config::Token,
         fixup: None,
@@ -164,8 +149,7 @@ pub const KNOWN_DIFFERENCES: &[Known] = &[
         id: "info-no-auth-user",
         rule: "INFO leaves auth_required out when no_auth_user is set",
         note: "protocol-rules.md §12",
-        persists: true,
-        reproducer: || vec![step(0, b"PING\r\n")],
+        reproducer: || vec![step(0, b"CONNECT {\"verbose\":false}\r\n")],
         config: Config::Perms,
         fixup: Some(|config, line| {
             // Only the INFO sent on connect: the one after the first PONG
@@ -180,8 +164,7 @@ pub const KNOWN_DIFFERENCES: &[Known] = &[
         id: "go-quoting",
         rule: "subjects in permission -ERRs are quoted as Go's %q does",
         note: "protocol-rules.md §15",
-        persists: false,
-        reproducer: || vec![step(0, b"PUB secret.\x7f 1\r\nx\r\n")],
+        reproducer: || vec![step(0, b"CONNECT {\"verbose\":false}\r\nPUB secret.\x7f 1\r\nx\r\n")],
         config: Config::Perms,
         fixup: None,
     },
@@ -190,7 +173,6 @@ pub const KNOWN_DIFFERENCES: &[Known] = &[
         id: "no-auth-user-before-connect",
         rule: "with no_auth_user, ops before CONNECT are allowed (as that user)",
         note: "protocol-rules.md §14",
-        persists: true,
         reproducer: || vec![step(0, b"SUB a 1\r\n")],
         config: Config::Perms,
         fixup: None,
@@ -202,7 +184,6 @@ pub const KNOWN_DIFFERENCES: &[Known] = &[
         id: "no-auth-user-credentials",
         rule: "empty credentials count as none; no_auth_user then applies",
         note: "protocol-rules.md §13",
-        persists: true,
         reproducer: || vec![step(0, b"CONNECT {\"user\":\"\"}\r\n")],
         config: Config::Perms,
         fixup: None,
@@ -213,19 +194,20 @@ pub fn is_known(id: &str) -> bool {
     KNOWN_DIFFERENCES.iter().any(|k| k.id == id)
 }
 
-/// The session without the steps exercising known differences (and, for a
-/// rule that persists, without the later steps on the same connection).
+/// The session without the steps exercising known differences, and without
+/// every later step on their connections: a removed step may have changed
+/// the connection's state (a CONNECT merge, a close one server makes and
+/// the other does not, a SUB batched with the tagged op), so what follows
+/// on that connection would be out of context.
 pub fn strip(session: &Session) -> Session {
     let mut tainted = vec![false; session.conns];
     let mut out = session.clone();
     out.steps.clear();
     for step in &session.steps {
-        let known: Vec<&Known> =
-            step.tags.iter().filter_map(|t| KNOWN_DIFFERENCES.iter().find(|k| k.id == *t)).collect();
-        if known.iter().any(|k| k.persists) {
+        if step.tags.iter().any(|t| is_known(t)) {
             tainted[step.conn] = true;
         }
-        if known.is_empty() && !tainted[step.conn] {
+        if !tainted[step.conn] {
             out.steps.push(step.clone());
         }
     }

@@ -187,8 +187,12 @@ pub fn expect(sent: &[u8], max_payload: usize) -> Expect {
         if starts(b"PING") {
             pings += 1;
         } else if starts(b"PUB ") || starts(b"PUB\t") || starts(b"HPUB ") || starts(b"HPUB\t") {
-            // A CR anywhere in the line drops the byte before the LF.
-            let line = if line.contains(&b'\r') { &line[..line.len() - 1] } else { line };
+            // A CR in the argument after its first byte drops the byte
+            // before the LF (the argument starts after the verb's blanks).
+            let verb = if starts(b"PUB") { 3 } else { 4 };
+            let arg = line[verb..].iter().position(|&b| b != b' ' && b != b'\t').map_or(line.len(), |i| verb + i);
+            let cr = line.get(arg + 1..).is_some_and(|rest| rest.contains(&b'\r'));
+            let line = if cr { &line[..line.len() - 1] } else { line };
             let size = line
                 .split(|&b| b == b' ' || b == b'\t')
                 .rfind(|a| !a.is_empty())
