@@ -12,7 +12,9 @@ use std::time::{Duration, Instant};
 
 /// How long a process may take to write its ports file.
 pub const START_TIMEOUT: Duration = Duration::from_secs(10);
-/// How often files are polled while waiting for a process.
+/// How often files are polled while waiting for a process: often at first
+/// (a server is up within milliseconds), then less.
+const POLL_FIRST: Duration = Duration::from_millis(1);
 const POLL: Duration = Duration::from_millis(20);
 
 /// A started server process with its own scratch directory (ports file,
@@ -103,6 +105,7 @@ impl<'a> Spawn<'a> {
         // Owned from here on, so a failed wait below still kills it (Drop).
         let mut p = ServerProcess { child, addr: SocketAddr::from(([127, 0, 0, 1], 0)), dir, log };
         let deadline = Instant::now() + START_TIMEOUT;
+        let mut pause = POLL_FIRST;
         loop {
             let found = if self.exact { p.logged_addr() } else { p.ports_file_addr() };
             if let Some(addr) = found {
@@ -119,7 +122,8 @@ impl<'a> Spawn<'a> {
             if Instant::now() >= deadline {
                 return Err(io::Error::new(io::ErrorKind::TimedOut, format!("{} did not start", self.bin.display())));
             }
-            std::thread::sleep(POLL);
+            std::thread::sleep(pause);
+            pause = (pause * 2).min(POLL);
         }
     }
 }
@@ -204,8 +208,33 @@ impl Drop for ServerProcess {
 }
 
 /// The reference nats-server: `NATS_SERVER_REF`, or `nats-server` on `PATH`
-/// (checked to really be nats-server 2.x, not an rnats symlink).
+/// (checked to really be nats-server 2.x, not an rnats symlink). Looked up
+/// once per process: the lookup runs `--version` on candidates. A pyenv shim
+/// (a shell script that starts Python to find the real file) costs ~150 ms a
+/// start, too much for tests that start one per session, so it is resolved
+/// to the binary behind it.
 pub fn reference_binary() -> Option<PathBuf> {
+    static FOUND: std::sync::OnceLock<Option<PathBuf>> = std::sync::OnceLock::new();
+    FOUND.get_or_init(find_reference).clone()
+}
+
+fn find_reference() -> Option<PathBuf> {
+    let found = reference_on_path()?;
+    let is_script = std::fs::read(&found).is_ok_and(|b| b.starts_with(b"#!"));
+    if !is_script {
+        return Some(found);
+    }
+    let real = Command::new("pyenv")
+        .args(["which", "nats-server"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()))
+        .filter(|p| std::fs::read(p).is_ok_and(|b| !b.starts_with(b"#!")));
+    Some(real.unwrap_or(found))
+}
+
+fn reference_on_path() -> Option<PathBuf> {
     let candidates: Vec<PathBuf> = match std::env::var_os("NATS_SERVER_REF") {
         Some(p) => vec![p.into()],
         None => std::env::var_os("PATH")

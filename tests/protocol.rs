@@ -97,6 +97,50 @@ fn scripts() -> Vec<(&'static str, String, String)> {
         ("echo off", "CONNECT {\"verbose\":false,\"pedantic\":false,\"echo\":false}\r\nSUB e 1\r\nPUB e 1\r\nx\r\nPING\r\n".into(), "PONG\r\n".into()),
         ("case-insensitive verbs", format!("{C}sUb foo 1\r\npUb foo 1\r\nx\r\npInG\r\n"), "MSG foo 1 1\r\nx\r\nPONG\r\n".into()),
         ("empty line", "\r\n".into(), "-ERR 'Unknown Protocol Operation'\r\n<EOF>".into()),
+        // Parser rules found by the differential test (tests/differential.rs).
+        ("the argument starts at an LF", format!("{C}SUB \nfoo 1\nPUB foo 1\r\nx\r\nPING\r\n"), "MSG foo 1 1\r\nx\r\nPONG\r\n".into()),
+        (
+            "a CR in the argument drops the byte before the LF",
+            format!("{C}SUB foo\r 12\nPUB foo 1\r\nx\r\nPING\r\n"),
+            "MSG foo 1 1\r\nx\r\nPONG\r\n".into(),
+        ),
+        ("CONNECT with a lone CR argument", "CONNECT\r\n".into(), "<EOF>".into()),
+        ("CONNECT JSON after an LF", "CONNECT\n{\"verbose\":false}\nPING\r\n".into(), "PONG\r\n".into()),
+        ("CONNECT null", "CONNECT null\r\nPING\r\n".into(), "+OK\r\nPONG\r\n".into()),
+        (
+            "CONNECT keys match in any case; the last one wins",
+            "CONNECT {\"VERBOSE\":false,\"verbose\":true,\"Pedantic\":false}\r\nPUB a.* 1\r\nx\r\nPING\r\n".into(),
+            "+OK\r\n+OK\r\nPONG\r\n".into(),
+        ),
+        ("CONNECT array", "CONNECT []\r\n".into(), "<EOF>".into()),
+        ("CONNECT member of the wrong type", "CONNECT {\"protocol\":\"1\"}\r\n".into(), "<EOF>".into()),
+        ("CONNECT protocol with a fraction", "CONNECT {\"protocol\":1.0}\r\n".into(), "<EOF>".into()),
+        ("CONNECT null member keeps the default", "CONNECT {\"verbose\":null}\r\nPING\r\n".into(), "+OK\r\nPONG\r\n".into()),
+        (
+            "CONNECT string with a lone surrogate",
+            "CONNECT {\"verbose\":false,\"name\":\"\\ud800\"}\r\nPING\r\n".into(),
+            "PONG\r\n".into(),
+        ),
+        ("a size of 10 digits is a bad size", format!("{C}PUB foo 1234567890\r\n"), "<EOF>".into()),
+        ("INFO that does not decode closes", format!("{C}INFO garbage\r\n"), "<EOF>".into()),
+        ("INFO member of the wrong type closes", format!("{C}INFO {{\"port\":\"x\"}}\r\n"), "<EOF>".into()),
+        (
+            "HMSG from a client is an empty message",
+            "CONNECT {\"verbose\":true,\"pedantic\":false}\r\nHMSG a 1 2 3\r\n\r\nPING\r\n".into(),
+            "+OK\r\n+OK\r\nPONG\r\n".into(),
+        ),
+        ("HMSG without its CRLF", format!("{C}HMSG a 1 2 3\r\nxy\r\n"), "-ERR 'Unknown Protocol Operation'\r\n<EOF>".into()),
+        (
+            "the pedantic check ignores blanks in a published subject",
+            "CONNECT {\"verbose\":false,\"pedantic\":true}\r\nPUB a\x0cb 1\r\nx\r\nPING\r\n".into(),
+            "PONG\r\n".into(),
+        ),
+        (
+            "UNSUB with a max of 10 digits unsubscribes",
+            format!("{C}SUB a 1\r\nUNSUB 1 1234567890\r\nPUB a 1\r\nx\r\nPING\r\n"),
+            "PONG\r\n".into(),
+        ),
+        ("a long PING line", format!("PING{}\r\n", "x".repeat(5000)), "PONG\r\n".into()),
     ]
 }
 

@@ -86,6 +86,69 @@ impl CloseReason {
     }
 }
 
+/// Quotes bytes as Go's `%q` (`strconv.Quote`) does, as nats-server prints
+/// subjects, queue names and sids in `-ERR` texts and log lines:
+/// `"secret.\x7f"`, `"a\x00"`, `"\xff"`, `"é"`, `"\u00a0"`.
+/// Printable characters stay as they are; Go's `unicode.IsPrint` is
+/// approximated by excluding control, format and separator characters
+/// (unassigned code points are kept).
+pub fn go_quote(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::with_capacity(bytes.len() + 2);
+    out.push('"');
+    let mut rest = bytes;
+    while !rest.is_empty() {
+        let (c, len) = match std::str::from_utf8(&rest[..rest.len().min(4)]) {
+            Ok(s) => s.chars().next().map(|c| (Some(c), c.len_utf8())).unwrap_or((None, 1)),
+            Err(e) if e.valid_up_to() > 0 => {
+                let s = std::str::from_utf8(&rest[..e.valid_up_to()]).unwrap_or_default();
+                s.chars().next().map(|c| (Some(c), c.len_utf8())).unwrap_or((None, 1))
+            }
+            Err(_) => (None, 1),
+        };
+        match c {
+            None => {
+                let _ = write!(out, "\\x{:02x}", rest[0]);
+            }
+            Some('"') => out.push_str("\\\""),
+            Some('\\') => out.push_str("\\\\"),
+            Some('\u{7}') => out.push_str("\\a"),
+            Some('\u{8}') => out.push_str("\\b"),
+            Some('\u{c}') => out.push_str("\\f"),
+            Some('\n') => out.push_str("\\n"),
+            Some('\r') => out.push_str("\\r"),
+            Some('\t') => out.push_str("\\t"),
+            Some('\u{b}') => out.push_str("\\v"),
+            Some(c) if (c as u32) < 0x80 && (c.is_ascii_control()) => {
+                let _ = write!(out, "\\x{:02x}", c as u32);
+            }
+            Some(c) if go_printable(c) => out.push(c),
+            Some(c) if (c as u32) < 0x10000 => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            Some(c) => {
+                let _ = write!(out, "\\U{:08x}", c as u32);
+            }
+        }
+        rest = &rest[len..];
+    }
+    out.push('"');
+    out
+}
+
+/// Go's `unicode.IsPrint`, near enough: not a control character, and not a
+/// format or separator character other than the ASCII space.
+fn go_printable(c: char) -> bool {
+    if c.is_control() {
+        return false;
+    }
+    !matches!(c as u32,
+        0xa0 | 0xad | 0x600..=0x605 | 0x61c | 0x6dd | 0x70f | 0x180e | 0x1680
+        | 0x2000..=0x200f | 0x2028..=0x202f | 0x205f..=0x2064 | 0x2066..=0x206f
+        | 0x3000 | 0xd800..=0xdfff | 0xfeff | 0xfff9..=0xfffb | 0xe000..=0xf8ff
+        | 0xf0000..=0x10ffff)
+}
+
 /// `-ERR '<text>'\r\n`
 pub fn err_line(text: &str) -> Vec<u8> {
     format!("-ERR '{text}'\r\n").into_bytes()
@@ -104,5 +167,16 @@ mod tests {
         }
         assert_eq!(CloseReason::from_u8(CloseReason::ServerShutdown as u8), Some(CloseReason::ServerShutdown));
         assert_eq!(err_line(ERR_UNKNOWN_OP), b"-ERR 'Unknown Protocol Operation'\r\n");
+    }
+
+    /// Checked against nats-server 2.15.1's `-ERR 'Permissions Violation
+    /// for Publish to "..."'` texts and Go's strconv.Quote.
+    #[test]
+    fn quotes_as_go_does() {
+        assert_eq!(go_quote(b"secret.c.\x7f.\r$SYS"), r#""secret.c.\x7f.\r$SYS""#);
+        assert_eq!(go_quote(b"secret.\x00.c"), r#""secret.\x00.c""#);
+        assert_eq!(go_quote(b"a\xffb\xe2\x82"), r#""a\xffb\xe2\x82""#);
+        assert_eq!(go_quote("é\u{a0}\u{1f600}".as_bytes()), "\"é\\u00a0\u{1f600}\"");
+        assert_eq!(go_quote(b"q\"\\\x07\x08\x0c\n\t\x0b\x1b"), r#""q\"\\\a\b\f\n\t\v\x1b""#);
     }
 }

@@ -6,13 +6,34 @@
 //! number of bytes it used, or says how many bytes it needs at least. The
 //! caller (the connection's read loop) keeps the unconsumed tail and reads more.
 //!
-//! Error behaviour follows nats-server's `parser.go`: a byte that cannot
-//! continue a verb fails at once (`Unknown Protocol Operation`), the argument
-//! part of a control line is limited to `max_control_line`, a payload must be
-//! followed by exactly CRLF, and malformed arguments close the connection
-//! without an `-ERR` (the reason goes to the log only).
+//! It reproduces nats-server's `parser.go` byte for byte, quirks included
+//! (the rules are written down, with reproducers, in the project's
+//! protocol-rules notes):
+//!
+//! - A verb is matched one byte at a time, in any case, and a byte that cannot
+//!   continue it fails at once (`Unknown Protocol Operation`). `MSG`, `RS+`,
+//!   `A+`, `LS+` are server verbs and fail on their first byte; `HMSG` is
+//!   read (see `Verb::Hmsg`).
+//! - After the verb and its blanks, the next byte starts the argument even
+//!   when it is a CR or an LF, and the line then ends at the next LF: so
+//!   `SUB \nfoo 1\n` subscribes to `foo`, and `CONNECT\r\n` has the argument
+//!   `"\r"`. `PING`, `PONG` and `+OK` ignore everything up to their LF.
+//! - A CR anywhere in the argument makes the parser drop the byte before the
+//!   LF, whatever it is (`SUB foo\r 12\n` subscribes with sid `1`).
+//! - PUB and HPUB split arguments on spaces and tabs; SUB and UNSUB also on
+//!   CR and LF. Sizes are at most 9 decimal digits (a longer one is a bad
+//!   size, not a payload violation).
+//! - The argument is limited to `max_control_line`, checked on the complete
+//!   line and on what has arrived of an unfinished one.
+//! - CONNECT and INFO arguments must decode as Go decodes JSON into
+//!   nats-server's `ClientOpts` and `Info` (see `info::check_connect`).
+//! - A payload must be followed by exactly CRLF.
+//! - Malformed arguments close the connection without an `-ERR` (the reason
+//!   goes to the log only).
 
 use memchr::memchr;
+
+use super::info::{check_connect, check_info};
 
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
@@ -23,6 +44,8 @@ pub struct Limits {
 #[derive(Debug, PartialEq, Eq)]
 pub enum Op<'a> {
     Connect(&'a [u8]),
+    /// A PUB or HPUB. Also what an `HMSG` line from a client amounts to in
+    /// nats-server: a message with an empty subject and no payload.
     Pub(Publish<'a>),
     Sub {
         subject: &'a [u8],
@@ -88,6 +111,11 @@ enum Verb {
     Pong,
     PlusOk,
     MinusErr,
+    /// nats-server parses `HMSG <anything>` from a client, then looks for the
+    /// CRLF ending an empty payload in the same read, and handles it as a
+    /// message with an empty subject: `+OK` when verbose, delivered to nobody.
+    /// Anything else after the line, or the read ending first, fails.
+    Hmsg,
 }
 
 /// How the byte after a verb is treated.
@@ -112,7 +140,13 @@ const VERBS: &[(&[u8], Verb, After)] = &[
     (b"PONG", Verb::Pong, After::Ignore),
     (b"+OK", Verb::PlusOk, After::Ignore),
     (b"-ERR", Verb::MinusErr, After::Space),
+    (b"HMSG", Verb::Hmsg, After::Space),
 ];
+
+/// How much an op may buffer before its argument starts (blanks after the
+/// verb, or the rest of a PING line). nats-server streams those bytes away
+/// without a limit; a stateless parser has to hold them, so it bounds them.
+const MAX_UNTERMINATED: usize = 64 * 1024;
 
 const SNIPPET: usize = 32;
 
@@ -153,27 +187,35 @@ fn verb(buf: &[u8]) -> Result<Option<(Verb, After, usize)>, ParseError> {
     }
 }
 
-/// Splits protocol arguments on runs of spaces and tabs.
+/// Splits protocol arguments on runs of the given separators.
 struct Args<'a> {
     rest: &'a [u8],
+    /// Also split on CR and LF (SUB, UNSUB), not only spaces and tabs (PUB).
+    crlf: bool,
+}
+
+impl Args<'_> {
+    fn is_sep(&self, b: u8) -> bool {
+        b == b' ' || b == b'\t' || (self.crlf && (b == b'\r' || b == b'\n'))
+    }
 }
 
 impl<'a> Iterator for Args<'a> {
     type Item = &'a [u8];
     fn next(&mut self) -> Option<&'a [u8]> {
-        let start = self.rest.iter().position(|&b| b != b' ' && b != b'\t')?;
+        let start = self.rest.iter().position(|&b| !self.is_sep(b))?;
         let rest = &self.rest[start..];
-        let end = rest.iter().position(|&b| b == b' ' || b == b'\t').unwrap_or(rest.len());
+        let end = rest.iter().position(|&b| self.is_sep(b)).unwrap_or(rest.len());
         self.rest = &rest[end..];
         Some(&rest[..end])
     }
 }
 
 /// Collects up to 5 arguments without allocating; `None` if there are more.
-fn split_args(line: &[u8]) -> Option<([&[u8]; 5], usize)> {
+fn split_args(line: &[u8], crlf: bool) -> Option<([&[u8]; 5], usize)> {
     let mut out: [&[u8]; 5] = [&[]; 5];
     let mut n = 0;
-    for a in (Args { rest: line }) {
+    for a in (Args { rest: line, crlf }) {
         if n == out.len() {
             return None;
         }
@@ -183,9 +225,9 @@ fn split_args(line: &[u8]) -> Option<([&[u8]; 5], usize)> {
     Some((out, n))
 }
 
-/// Parses a non-negative decimal size; `None` for anything else or overflow.
+/// Parses a size as nats-server does: 1 to 9 decimal digits, nothing else.
 pub fn parse_size(s: &[u8]) -> Option<usize> {
-    if s.is_empty() || s.len() > 18 {
+    if s.is_empty() || s.len() > 9 {
         return None;
     }
     let mut n: usize = 0;
@@ -207,70 +249,96 @@ pub fn parse<'a>(buf: &'a [u8], limits: &Limits) -> Result<Parsed<'a>, ParseErro
     let Some((verb, after, verb_len)) = verb(buf)? else {
         return Ok(Parsed::Incomplete { need: buf.len() + 1 });
     };
-    let Some(nl) = memchr(b'\n', &buf[verb_len..]).map(|i| i + verb_len) else {
-        // Stop buffering a control line that can never be valid.
-        if buf.len() - verb_len > limits.max_control_line + 1 && after != After::Ignore {
-            return Err(ParseError::MaxControlLine);
-        }
-        if after == After::Ignore && buf.len() > limits.max_control_line + verb_len + 2 {
-            return Err(ParseError::MaxControlLine);
-        }
-        return Ok(Parsed::Incomplete { need: buf.len() + 1 });
-    };
-    let line_end = if nl > 0 && buf[nl - 1] == b'\r' { nl - 1 } else { nl };
-    let args = if verb_len <= line_end { &buf[verb_len..line_end] } else { &[][..] };
-    let consumed = nl + 1;
-    if after != After::Ignore {
-        // The reference measures the argument without its leading spaces.
-        let trimmed = args.iter().position(|&b| b != b' ' && b != b'\t').map_or(&[][..], |i| &args[i..]);
-        if trimmed.len() > limits.max_control_line {
-            return Err(ParseError::MaxControlLine);
-        }
+    let incomplete = Ok(Parsed::Incomplete { need: buf.len() + 1 });
+    if after == After::Ignore {
+        let Some(nl) = memchr(b'\n', &buf[verb_len..]) else {
+            return if buf.len() > verb_len + MAX_UNTERMINATED { Err(ParseError::MaxControlLine) } else { incomplete };
+        };
+        let op = match verb {
+            Verb::Ping => Op::Ping,
+            Verb::Pong => Op::Pong,
+            _ => Op::Ok,
+        };
+        return Ok(Parsed::Op(op, verb_len + nl + 1));
     }
+    // The argument starts at the first byte that is not a blank, whatever it
+    // is: a CR or LF there is part of the argument, not its end.
+    let Some(arg_start) = buf[verb_len..].iter().position(|&b| b != b' ' && b != b'\t').map(|i| i + verb_len) else {
+        return if buf.len() > verb_len + MAX_UNTERMINATED { Err(ParseError::MaxControlLine) } else { incomplete };
+    };
+    let Some(nl) = memchr(b'\n', &buf[arg_start + 1..]).map(|i| i + arg_start + 1) else {
+        // The reference checks what it holds of an unfinished argument at the
+        // end of every read; the same CR rule applies.
+        let cr = buf[arg_start + 1..].contains(&b'\r');
+        if buf.len() - arg_start - usize::from(cr) > limits.max_control_line {
+            return Err(ParseError::MaxControlLine);
+        }
+        return incomplete;
+    };
+    // A CR anywhere after the first byte of the argument drops the byte
+    // before the LF (normally that CR itself).
+    let cr = buf[arg_start + 1..nl].contains(&b'\r');
+    let args = &buf[arg_start..nl - usize::from(cr)];
+    if args.len() > limits.max_control_line {
+        return Err(ParseError::MaxControlLine);
+    }
+    let consumed = nl + 1;
     let op = match verb {
-        Verb::Ping => Op::Ping,
-        Verb::Pong => Op::Pong,
-        Verb::PlusOk => Op::Ok,
-        Verb::Info => Op::Info,
-        Verb::Connect => Op::Connect(trim_start(args)),
-        Verb::MinusErr => Op::Err(trim_start(args)),
+        Verb::Ping | Verb::Pong | Verb::PlusOk => unreachable!("handled above"),
+        Verb::Info => {
+            check_info(args).map_err(|e| bad("processInfo", e.as_bytes()))?;
+            Op::Info
+        }
+        Verb::Connect => {
+            check_connect(args).map_err(|e| bad("processConnect", e.as_bytes()))?;
+            Op::Connect(args)
+        }
+        Verb::MinusErr => Op::Err(args),
+        Verb::Hmsg => {
+            // The empty payload's CRLF must be in this read.
+            if buf.len() < consumed + 2 || &buf[consumed..consumed + 2] != b"\r\n" {
+                let at = if buf.get(consumed) == Some(&b'\r') { consumed + 1 } else { consumed };
+                return Err(unknown(buf, at));
+            }
+            let publish = Publish { subject: b"", reply: None, header_len: None, payload: b"" };
+            return Ok(Parsed::Op(Op::Pub(publish), consumed + 2));
+        }
         Verb::Sub => {
-            let (a, n) = split_args(args).ok_or_else(|| bad("processSub Parse Error", trim_start(args)))?;
+            let (a, n) = split_args(args, true).ok_or_else(|| bad("processSub Parse Error", args))?;
             match n {
                 2 => Op::Sub { subject: a[0], queue: None, sid: a[1] },
                 3 => Op::Sub { subject: a[0], queue: Some(a[1]), sid: a[2] },
-                _ => return Err(bad("processSub Parse Error", trim_start(args))),
+                _ => return Err(bad("processSub Parse Error", args)),
             }
         }
         Verb::Unsub => {
-            let (a, n) = split_args(args).ok_or_else(|| bad("processUnsub Parse Error", trim_start(args)))?;
+            let (a, n) = split_args(args, true).ok_or_else(|| bad("processUnsub Parse Error", args))?;
             match n {
                 1 => Op::Unsub { sid: a[0], max: None },
                 2 => Op::Unsub { sid: a[0], max: parse_size(a[1]).map(|m| m as u64).filter(|&m| m > 0) },
-                _ => return Err(bad("processUnsub Parse Error", trim_start(args))),
+                _ => return Err(bad("processUnsub Parse Error", args)),
             }
         }
         Verb::Pub | Verb::Hpub => {
             let context = if verb == Verb::Pub { "processPub Parse Error" } else { "processHeaderPub Parse Error" };
-            let (a, n) = split_args(args).ok_or_else(|| bad(context, trim_start(args)))?;
+            let (a, n) = split_args(args, false).ok_or_else(|| bad(context, args))?;
             let (subject, reply, sizes): (&[u8], Option<&[u8]>, &[&[u8]]) = match (verb, n) {
                 (Verb::Pub, 2) => (a[0], None, &a[1..2]),
                 (Verb::Pub, 3) => (a[0], Some(a[1]), &a[2..3]),
                 (Verb::Hpub, 3) => (a[0], None, &a[1..3]),
                 (Verb::Hpub, 4) => (a[0], Some(a[1]), &a[2..4]),
-                _ => return Err(bad(context, trim_start(args))),
+                _ => return Err(bad(context, args)),
             };
             let (header_len, size) = if verb == Verb::Pub {
-                let size =
-                    parse_size(sizes[0]).ok_or_else(|| bad("processPub Bad or Missing Size", trim_start(args)))?;
+                let size = parse_size(sizes[0]).ok_or_else(|| bad("processPub Bad or Missing Size", args))?;
                 (None, size)
             } else {
-                let hdr = parse_size(sizes[0])
-                    .ok_or_else(|| bad("processHeaderPub Bad or Missing Header Size", trim_start(args)))?;
-                let total = parse_size(sizes[1])
-                    .ok_or_else(|| bad("processHeaderPub Bad or Missing Total Size", trim_start(args)))?;
+                let hdr =
+                    parse_size(sizes[0]).ok_or_else(|| bad("processHeaderPub Bad or Missing Header Size", args))?;
+                let total =
+                    parse_size(sizes[1]).ok_or_else(|| bad("processHeaderPub Bad or Missing Total Size", args))?;
                 if hdr > total {
-                    return Err(bad("processHeaderPub Header Size larger then TotalSize", trim_start(args)));
+                    return Err(bad("processHeaderPub Header Size larger then TotalSize", args));
                 }
                 (Some(hdr), total)
             };
@@ -289,18 +357,14 @@ pub fn parse<'a>(buf: &'a [u8], limits: &Limits) -> Result<Parsed<'a>, ParseErro
                 return Ok(Parsed::Incomplete { need: end + 2 });
             }
             if &buf[end..end + 2] != b"\r\n" {
-                return Err(unknown(buf, end));
+                let at = if buf[end] == b'\r' { end + 1 } else { end };
+                return Err(unknown(buf, at));
             }
             let publish = Publish { subject, reply, header_len, payload: &buf[start..end] };
             return Ok(Parsed::Op(Op::Pub(publish), end + 2));
         }
     };
     Ok(Parsed::Op(op, consumed))
-}
-
-fn trim_start(s: &[u8]) -> &[u8] {
-    let i = s.iter().position(|&b| b != b' ' && b != b'\t').unwrap_or(s.len());
-    &s[i..]
 }
 
 #[cfg(test)]
@@ -406,6 +470,53 @@ mod tests {
         assert_eq!(err(&long), ParseError::MaxControlLine);
         let unterminated = [b"SUB ".as_slice(), &[b'a'; 5000]].concat();
         assert_eq!(err(&unterminated), ParseError::MaxControlLine, "detected before the newline");
+    }
+
+    /// nats-server's quirks, each checked against the reference binary.
+    #[test]
+    fn reference_quirks() {
+        // The argument starts at the first non-blank byte, even a CR or LF.
+        assert_eq!(one(b"SUB \nfoo 1\n"), Op::Sub { subject: b"foo", queue: None, sid: b"1" });
+        assert_eq!(one(b"CONNECT\n{}\n"), Op::Connect(b"\n{}"));
+        assert!(matches!(err(b"CONNECT\r\n"), ParseError::BadArgs { .. }), "the argument is a lone CR");
+        assert!(matches!(parse(b"CONNECT\n", &L), Ok(Parsed::Incomplete { .. })), "the LF starts the argument");
+        // A CR inside the argument drops the byte before the LF.
+        assert_eq!(one(b"SUB foo\r 12\n"), Op::Sub { subject: b"foo", queue: None, sid: b"1" });
+        assert!(matches!(err(b"PUB foo 1\r\r\nx\r\n"), ParseError::BadArgs { .. }), "size `1\\r`");
+        assert_eq!(
+            one(b"PUB a\rb 1 \r\nx\r\n"),
+            Op::Pub(Publish { subject: b"a\rb", reply: None, header_len: None, payload: b"x" })
+        );
+        // Sizes have at most 9 digits.
+        assert!(matches!(err(b"PUB foo 1234567890\r\n"), ParseError::BadArgs { .. }));
+        assert!(matches!(err(b"PUB foo 999999999\r\n"), ParseError::MaxPayload { .. }));
+        assert_eq!(one(b"UNSUB 1 1234567890\r\n"), Op::Unsub { sid: b"1", max: None });
+        assert_eq!(one(b"UNSUB 1 007\r\n"), Op::Unsub { sid: b"1", max: Some(7) });
+        // CONNECT and INFO decode as Go decodes them.
+        assert_eq!(one(b"CONNECT null\r\n"), Op::Connect(b"null"));
+        assert_eq!(one(b"connect\t\t{\"VERBOSE\":false}\n"), Op::Connect(b"{\"VERBOSE\":false}"));
+        for bad_json in [&b"CONNECT []\r\n"[..], b"CONNECT {\"protocol\":\"1\"}\r\n", b"CONNECT {}x\r\n"] {
+            assert!(matches!(err(bad_json), ParseError::BadArgs { .. }), "{:?}", String::from_utf8_lossy(bad_json));
+        }
+        assert_eq!(one(b"INFO null\r\n"), Op::Info);
+        assert!(matches!(err(b"INFO garbage\r\n"), ParseError::BadArgs { .. }));
+        assert!(matches!(err(b"INFO\r\n"), ParseError::BadArgs { .. }));
+        assert!(matches!(err(b"INFO {\"port\":\"x\"}\r\n"), ParseError::BadArgs { .. }));
+        // HMSG from a client: an empty message, whose CRLF must be there already.
+        let empty = Op::Pub(Publish { subject: b"", reply: None, header_len: None, payload: b"" });
+        assert_eq!(one(b"HMSG a 1 2 3\r\n\r\n"), empty);
+        assert_eq!(one(b"hmsg\tx\n\r\n"), empty);
+        for cut in [&b"HMSG a\r\n"[..], b"HMSG a\r\n\r", b"HMSG a\r\nxy"] {
+            assert!(matches!(err(cut), ParseError::UnknownOp { .. }), "{:?}", String::from_utf8_lossy(cut));
+        }
+        assert!(matches!(err(b"HMSGX"), ParseError::UnknownOp { offset: 4, .. }));
+        // The unfinished-argument check counts from the argument, less a CR.
+        let spaces_then_arg = [b"SUB".as_slice(), &[b' '; 5000], b"foo 1\r\n"].concat();
+        assert!(matches!(parse(&spaces_then_arg, &L), Ok(Parsed::Op(Op::Sub { .. }, _))));
+        let long_ping = [b"PING".as_slice(), &[b'x'; 5000], b"\r\n"].concat();
+        assert!(matches!(parse(&long_ping, &L), Ok(Parsed::Op(Op::Ping, _))));
+        let at_limit = [b"SUB ".as_slice(), &[b'a'; 4096], b"\r"].concat();
+        assert!(matches!(parse(&at_limit, &L), Ok(Parsed::Incomplete { .. })));
     }
 
     fn ops_of(mut input: &[u8]) -> Vec<String> {

@@ -37,9 +37,26 @@ pub fn is_valid_subject(subject: &[u8]) -> bool {
     true
 }
 
-/// A subject usable in PUB by a pedantic client: valid and free of wildcards.
+/// nats-server's pedantic check on a published subject (`IsValidLiteralSubject`):
+/// no empty token and no `*` or `>` token. Other bytes, blanks included, are
+/// not looked at (a PUB subject can hold a CR or a form feed).
 pub fn is_valid_literal_subject(subject: &[u8]) -> bool {
-    is_valid_subject(subject) && !has_wildcard(subject)
+    tokens(subject).all(|t| !t.is_empty() && t != b"*" && t != b">")
+}
+
+/// nats-server's check when a client subscribes, which its sublist makes on
+/// insert: no empty token and nothing after a `>` token. Unlike
+/// [`is_valid_subject`] it does not look at the bytes: `SUB a\x0cb 1` is
+/// accepted (a SUB subject cannot hold a space, tab, CR or LF anyway).
+pub fn is_valid_sub_subject(subject: &[u8]) -> bool {
+    let mut after_fwc = false;
+    for token in tokens(subject) {
+        if token.is_empty() || after_fwc {
+            return false;
+        }
+        after_fwc = token == b">";
+    }
+    true
 }
 
 /// True when some whole token is `*` or `>`.
@@ -105,6 +122,13 @@ mod tests {
         assert!(is_valid_literal_subject(b"foo*.bar"));
         assert!(!is_valid_literal_subject(b"foo.*"));
         assert!(!is_valid_literal_subject(b">"));
+        assert!(!is_valid_literal_subject(b""));
+        assert!(!is_valid_literal_subject(b"a..b"));
+        assert!(is_valid_literal_subject(b"a\x0cb.\r"), "the pedantic check ignores blanks");
+        assert!(is_valid_sub_subject(b"a\x0cb.*.>"));
+        assert!(!is_valid_sub_subject(b"a.>.b"));
+        assert!(!is_valid_sub_subject(b"a."));
+        assert!(!is_valid_sub_subject(b""));
     }
 
     #[test]

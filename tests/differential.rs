@@ -1,0 +1,209 @@
+//! Randomized differential test: seeded client sessions (several
+//! connections, interleaved steps, writes split at random points, valid and
+//! invalid bytes of every kind) played against rnats and the reference
+//! nats-server, normalised and compared byte for byte per connection.
+//!
+//! - `cargo test --test differential` plays `DEFAULT_SESSIONS` sessions.
+//! - `RNATS_DIFF_SESSIONS=N` plays N; `RNATS_DIFF_BASE=B` picks another base
+//!   seed; `RNATS_DIFF_SEED=S` replays the one session with seed S and prints
+//!   it with both servers' output; `RNATS_DIFF_JOBS=J` sets how many sessions
+//!   run at once (default 3).
+//! - A difference is shrunk and printed as a ready-to-paste test (see
+//!   `check_against_reference` below for how such a test runs).
+//! - Differences explained by an entry of `KNOWN_DIFFERENCES`
+//!   (tests/differential/known.rs) are counted, not failed.
+//!
+//! Without the reference binary the tests skip loudly (and fail under
+//! `RNATS_REQUIRE_REFERENCE=1`).
+
+mod common;
+#[path = "differential/mod.rs"]
+mod diff;
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use diff::gen::{generate, session_seed};
+use diff::known::KNOWN_DIFFERENCES;
+use diff::session::{step, Config, Session, Step};
+use diff::{classify, compare, compare_raw, describe, minimise, reference_present, run_all, Outcome};
+
+/// About 10 s on two busy cores.
+const DEFAULT_SESSIONS: u64 = 600;
+const DEFAULT_BASE: u64 = 0x6e61_7473_2d64_6966;
+
+fn env_u64(name: &str) -> Option<u64> {
+    let v = std::env::var(name).ok()?;
+    let v = v.trim();
+    match v.strip_prefix("0x") {
+        Some(hex) => u64::from_str_radix(&hex.replace('_', ""), 16).ok(),
+        None => v.parse().ok(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn random_sessions_match_reference() {
+    if !reference_present("random_sessions_match_reference") {
+        return;
+    }
+    if let Some(seed) = env_u64("RNATS_DIFF_SEED") {
+        return replay(seed).await;
+    }
+    let n = env_u64("RNATS_DIFF_SESSIONS").unwrap_or(DEFAULT_SESSIONS);
+    let base = env_u64("RNATS_DIFF_BASE").unwrap_or(DEFAULT_BASE);
+    let jobs = env_u64("RNATS_DIFF_JOBS").unwrap_or(3) as usize;
+    let started = Instant::now();
+    let seeds: Vec<u64> = (0..n).map(|i| session_seed(base, i)).collect();
+    let outcomes = run_all(seeds.clone(), jobs, |seed| async move {
+        let t = Instant::now();
+        let outcome = classify(generate(seed)).await;
+        if t.elapsed().as_secs_f64() > 1.0 {
+            eprintln!("slow session {seed:#x}: {:.1}s", t.elapsed().as_secs_f64());
+        }
+        (seed, outcome)
+    })
+    .await;
+
+    let mut same = 0;
+    let mut known: BTreeMap<String, usize> = BTreeMap::new();
+    let mut failures: Vec<(u64, Session, diff::Diff)> = Vec::new();
+    for (seed, outcome) in outcomes {
+        match outcome {
+            Outcome::Same => same += 1,
+            Outcome::Known(ids) => *known.entry(ids.join("+")).or_default() += 1,
+            Outcome::Unexplained(session, d) => failures.push((seed, session, d)),
+        }
+    }
+    eprintln!(
+        "differential: {n} sessions (base {base:#x}) in {:.1}s: {same} identical, {} known differences, {} unexplained",
+        started.elapsed().as_secs_f64(),
+        known.values().sum::<usize>(),
+        failures.len()
+    );
+    for (ids, count) in &known {
+        eprintln!("    known {ids}: {count}");
+    }
+    if failures.is_empty() {
+        return;
+    }
+    if let Ok(path) = std::env::var("RNATS_DIFF_REPORT") {
+        write_report(&path, &failures);
+    }
+    let seeds: Vec<String> = failures.iter().map(|(s, _, _)| format!("{s:#x}")).collect();
+    eprintln!("unexplained differences for seeds: {}", seeds.join(" "));
+    if std::env::var_os("RNATS_DIFF_NO_SHRINK").is_some() {
+        panic!("{} session(s) differ from the reference", failures.len());
+    }
+    let (seed, session, first) = failures.swap_remove(0);
+    eprintln!("seed {seed:#x} before shrinking ({} steps):\n{}", session.steps.len(), describe(&first));
+    let (small, d) = minimise(session).await;
+    panic!(
+        "{} session(s) differ from the reference. Smallest reproducer for seed {seed:#x} \
+         (replay with RNATS_DIFF_SEED={seed:#x}):\n\n{}\n{}",
+        failures.len() + 1,
+        small.to_rust(),
+        d.as_ref().map(describe).unwrap_or_else(|| "(did not reproduce after shrinking: flaky?)".into())
+    );
+}
+
+/// `RNATS_DIFF_REPORT=path`: every unexplained difference, grouped by the
+/// first pair of lines where the servers part (for classifying many at once).
+fn write_report(path: &str, failures: &[(u64, Session, diff::Diff)]) {
+    let mut groups: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (seed, session, d) in failures {
+        let mut sig = String::new();
+        for (ours, theirs) in d.ours.iter().zip(&d.theirs) {
+            if ours != theirs {
+                let i = ours.iter().zip(theirs).take_while(|(a, b)| a == b).count();
+                sig = format!(
+                    "ref {:?} / rnats {:?}",
+                    theirs.get(i).map_or("<end>", |s| s.as_str()),
+                    ours.get(i).map_or("<end>", |s| s.as_str())
+                );
+                break;
+            }
+        }
+        let entry = format!("seed {seed:#x}\n{}\n{}", session.to_rust(), describe(d));
+        groups.entry(sig).or_default().push(entry);
+    }
+    let mut out = String::new();
+    for (sig, entries) in &groups {
+        out.push_str(&format!("=== {} x {sig}\n", entries.len()));
+    }
+    for (sig, entries) in &groups {
+        out.push_str(&format!("\n\n######## {sig}\n"));
+        for e in entries.iter().take(3) {
+            out.push_str(e);
+            out.push('\n');
+        }
+    }
+    std::fs::write(path, out).expect("write the report");
+    eprintln!("report written to {path}");
+}
+
+/// Plays one generated session and prints it with both outputs.
+async fn replay(seed: u64) {
+    let session = generate(seed);
+    eprintln!("{}", session.to_rust());
+    match classify(session).await {
+        Outcome::Same => eprintln!("seed {seed:#x}: identical"),
+        Outcome::Known(ids) => eprintln!("seed {seed:#x}: known differences {ids:?}"),
+        Outcome::Unexplained(session, d) => {
+            eprintln!("seed {seed:#x}: unexplained difference:\n{}", describe(&d));
+            let (small, d) = minimise(session).await;
+            panic!("shrunk:\n{}\n{}", small.to_rust(), d.as_ref().map(describe).unwrap_or_default());
+        }
+    }
+}
+
+/// Each known difference's reproducer still differs: once rnats is fixed,
+/// this fails and asks for the entry to be removed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn known_differences_still_differ() {
+    if !reference_present("known_differences_still_differ") {
+        return;
+    }
+    let mut fixed = Vec::new();
+    for k in KNOWN_DIFFERENCES {
+        let session = Session::from_steps(0, k.config, (k.reproducer)());
+        if compare_raw(&session).await.is_none() {
+            fixed.push(format!("{}: {} ({})", k.id, k.rule, k.note));
+        }
+    }
+    assert!(fixed.is_empty(), "rnats now matches the reference here; remove from KNOWN_DIFFERENCES: {fixed:?}");
+}
+
+#[test]
+fn generator_is_deterministic() {
+    for i in 0..50 {
+        let seed = session_seed(DEFAULT_BASE, i);
+        let (a, b) = (generate(seed), generate(seed));
+        assert_eq!(a.steps, b.steps, "seed {seed:#x}");
+        assert!(!a.steps.is_empty());
+    }
+}
+
+/// Plays `steps` on both servers and asserts the same normalised output.
+async fn check_against_reference(config: Config, steps: &[Step]) {
+    if !reference_present("check_against_reference") {
+        return;
+    }
+    let session = Session::from_steps(0, config, steps.to_vec());
+    if let Some(d) = compare(&session).await {
+        panic!("rnats differs from the reference:\n{}", describe(&d));
+    }
+}
+
+// ---- Regressions found by the differential test ---------------------------
+
+#[tokio::test]
+async fn smoke_two_connections() {
+    check_against_reference(
+        Config::Default,
+        &[
+            step(0, b"CONNECT {\"verbose\":false,\"pedantic\":false}\r\nSUB a 1\r\n"),
+            step(1, b"CONNECT {\"verbose\":true}\r\nPUB a 1\r\nx\r\n").split(&[3, 20]),
+        ],
+    )
+    .await;
+}
