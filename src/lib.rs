@@ -16,3 +16,4 @@ pub mod options;
 pub mod passwd;
 pub mod server;
 pub mod signals;
+pub mod tls;
