@@ -283,6 +283,28 @@ async fn a_client_closing_at_once_is_eof() {
     assert!(!err.is_probe());
 }
 
+/// What nats-server 2.15.1 logged for each of these first bytes (observed).
+#[tokio::test]
+async fn truncated_and_odd_first_records_read_like_nats_server() {
+    let pki = Pki::new();
+    let server = compile(&pki.server_tls());
+    let cases: [(&[u8], &str); 4] = [
+        (&[0x16, 3, 1], "unexpected EOF"),
+        (&[0x16, 3, 1, 0, 10, 1, 0, 0], "unexpected EOF"),
+        (&[0x80, 3, 1, 0, 10, 1, 0, 0], "tls: unsupported SSLv2 handshake received"),
+        (&[0x15, 3, 1, 0, 2, 2, 40], "remote error: tls: handshake failure"),
+    ];
+    for (bytes, want) in cases {
+        let (addr, task) = serve_once(server.clone()).await;
+        let mut tcp = TcpStream::connect(addr).await.expect("connect");
+        tcp.write_all(bytes).await.expect("write");
+        tcp.shutdown().await.expect("half close");
+        let err = server_outcome(task).await.expect_err("refused");
+        assert_eq!(err.to_string(), want, "{bytes:?}");
+        assert!(!err.is_probe());
+    }
+}
+
 #[tokio::test]
 async fn tls12_cipher_restriction_is_honoured_and_tls13_is_not_restricted() {
     let pki = Pki::new();
@@ -667,4 +689,122 @@ fn help_tls_lists_supported_go_names() {
     for name in ["TLS_AES_128_GCM_SHA256", "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256", "X25519", "CurveP384"] {
         assert!(text.contains(&format!("    {name}\n")), "{name}");
     }
+}
+
+fn corpus_dir() -> Option<std::path::PathBuf> {
+    let dir = std::env::var_os("RNATS_CONF_CORPUS")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::PathBuf::from("../shared/conf-corpus"));
+    dir.join("expected.tsv").exists().then_some(dir)
+}
+
+/// A `tls` object of a config's `--dump` JSON as options, its file paths
+/// made relative to `base` (the reference resolves them against its working
+/// directory, the corpus's `run_from`).
+fn tls_from_json(v: &serde_json::Value, base: &std::path::Path) -> Tls {
+    let path = |k: &str| v.get(k).and_then(|p| p.as_str()).map(|p| base.join(p).to_string_lossy().into_owned());
+    let strings = |k: &str| -> Vec<String> {
+        v.get(k)
+            .and_then(|a| a.as_array())
+            .map(|a| a.iter().filter_map(|s| s.as_str().map(String::from)).collect())
+            .unwrap_or_default()
+    };
+    let flag = |k: &str| v.get(k).and_then(|b| b.as_bool()).unwrap_or(false);
+    let certs = v
+        .get("certs")
+        .or_else(|| v.get("certificates"))
+        .and_then(|a| a.as_array())
+        .map(|a| {
+            a.iter()
+                .map(|p| {
+                    let f = |k: &str| {
+                        base.join(p.get(k).and_then(|s| s.as_str()).unwrap_or_default()).to_string_lossy().into_owned()
+                    };
+                    TlsCertPair { cert_file: f("cert_file"), key_file: f("key_file") }
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    Tls {
+        cert_file: path("cert_file"),
+        key_file: path("key_file"),
+        ca_file: path("ca_file"),
+        verify: flag("verify"),
+        verify_and_map: flag("verify_and_map"),
+        allow_insecure_cipher_suites: flag("allow_insecure_cipher_suites"),
+        cipher_suites: strings("cipher_suites"),
+        curve_preferences: strings("curve_preferences"),
+        min_version: v.get("min_version").and_then(|s| s.as_str()).map(String::from),
+        certs,
+        timeout: rnats::options::DEFAULT_TLS_TIMEOUT,
+        ..Tls::default()
+    }
+}
+
+fn tls_blocks(v: &serde_json::Value, at: &str, out: &mut Vec<(String, serde_json::Value)>) {
+    match v {
+        serde_json::Value::Object(m) => {
+            for (k, child) in m {
+                let here = if at.is_empty() { k.clone() } else { format!("{at}.{k}") };
+                if k == "tls" && child.is_object() {
+                    out.push((here.clone(), child.clone()));
+                }
+                tls_blocks(child, &here, out);
+            }
+        }
+        serde_json::Value::Array(a) => a.iter().for_each(|c| tls_blocks(c, at, out)),
+        _ => {}
+    }
+}
+
+/// Where rnats and nats-server part ways on the corpus, on purpose: rustls
+/// has no CBC suites and ring refuses RSA keys under 2048 bits.
+const CORPUS_DEVIATIONS: &[(&str, &str)] = &[
+    (
+        "server/configs/tls/tls-rsa-1024.conf",
+        "error parsing X509 certificate/key pair: unsupported private key: RSA key of 1024 bits (rnats needs 2048 to 8192)"),
+    ("server/configs/tls_ciphers.conf", "cipher suite TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA is not supported by rnats"),
+    ("server/configs/tls_insecure_ciphers_allowed.conf", "cipher suite TLS_RSA_WITH_RC4_128_SHA is not supported by rnats"),
+];
+
+/// Every certificate and key a corpus config names loads as nats-server
+/// loads it, and the TLS errors of the corpus are the reference's.
+#[test]
+fn corpus_certificates_load_as_the_reference_loads_them() {
+    let Some(corpus) = corpus_dir() else {
+        if std::env::var_os("RNATS_REQUIRE_REFERENCE").is_some() {
+            panic!("the config corpus (../shared/conf-corpus) is missing");
+        }
+        common::skip_loudly("corpus_certificates_load_as_the_reference_loads_them (corpus not found)");
+        return;
+    };
+    let tsv = std::fs::read_to_string(corpus.join("expected.tsv")).expect("expected.tsv");
+    let (mut blocks, mut failures) = (0, Vec::new());
+    for line in tsv.lines().skip(1) {
+        let cols: Vec<&str> = line.split('\t').collect();
+        let (path, verdict, reference_error, run_from) =
+            (cols[0], cols[1], cols[2], cols.get(4).copied().unwrap_or(""));
+        let loaded = rnats::conf::load(&corpus.join(path), &rnats::cli::FlagOverlay::default());
+        let dump = serde_json::to_value(&loaded.options).expect("dump");
+        let mut found = Vec::new();
+        tls_blocks(&dump, "", &mut found);
+        for (at, json) in found {
+            let t = tls_from_json(&json, &corpus.join(run_from));
+            if t.cert_file.is_none() && t.certs.is_empty() && t.ca_file.is_none() {
+                continue;
+            }
+            blocks += 1;
+            let ours = tls::compile(&t).err().map(|e| e.to_string());
+            let reference = (verdict == "invalid" && !reference_error.contains("include"))
+                .then(|| reference_error.splitn(4, ':').nth(3).unwrap_or_default().trim().to_string())
+                .filter(|e| !e.contains("cannot be empty"));
+            let deviation = CORPUS_DEVIATIONS.iter().find(|(p, _)| *p == path).map(|(_, e)| e.to_string());
+            let want = deviation.or(reference);
+            if ours != want {
+                failures.push(format!("{path} ({at}): want {want:?}, got {ours:?}"));
+            }
+        }
+    }
+    assert!(blocks >= 35, "only {blocks} TLS blocks found in the corpus");
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

@@ -256,6 +256,28 @@ where
         return Err(HandshakeError::NotTls);
     }
 
+    if header[0] == RECORD_ALERT {
+        // An alert instead of a hello: Go reports it as the peer's error.
+        let mut alert = [0u8; 2];
+        if u16::from_be_bytes([header[3], header[4]]) < 2 {
+            return Err(HandshakeError::UnexpectedEof);
+        }
+        let after_header = already_read.get(5..).unwrap_or_default();
+        let have_more = after_header.len().min(2);
+        alert[..have_more].copy_from_slice(&after_header[..have_more]);
+        if have_more < 2 {
+            stream.read_exact(&mut alert[have_more..]).await.map_err(io_error)?;
+        }
+        return Err(match alert[1] {
+            0 => HandshakeError::Eof,
+            d => HandshakeError::Tls {
+                error: rustls::Error::AlertReceived(AlertDescription::from(d)),
+                offered: Vec::new(),
+                presented: Vec::new(),
+            },
+        });
+    }
+
     let mut acceptor = rustls::server::Acceptor::default();
     let mut replay: &[u8] = &header;
     let rest = &already_read[have..];
@@ -400,6 +422,48 @@ mod tests {
         let text = certificate_text(&e);
         assert!(text.starts_with("certificate has expired or is not yet valid: current time 2027-"), "{text}");
         assert!(text.contains(" is after 2020-02-01T"), "{text}");
+    }
+
+    fn test_server() -> ServerTls {
+        // A fixture certificate: these inputs never get past the hello.
+        let tls = crate::options::Tls {
+            cert_file: Some("tests/data/tls/subject-multivalued.pem".into()),
+            key_file: Some("tests/data/tls/subject-many-key.pem".into()),
+            timeout: Duration::from_millis(200),
+            ..crate::options::Tls::default()
+        };
+        match super::super::compile(&tls) {
+            Ok(t) => t,
+            Err(e) => panic!("fixture: {e}"),
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(200))]
+        /// Arbitrary first bytes, split anywhere between the caller's probe
+        /// and the stream: always an error, never a panic, never a hang.
+        #[test]
+        fn garbage_never_panics(
+            record_type in proptest::sample::select(vec![0x16u8, 0x15, 0x80, 0x43]),
+            tail in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..60),
+            split in 0usize..64,
+        ) {
+            // A plausible record type, then anything: headers, short
+            // bodies, bad hellos, alerts.
+            let bytes: Vec<u8> = std::iter::once(record_type).chain(tail).collect();
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build();
+            let Ok(rt) = rt else { return Ok(()) };
+            let server = test_server();
+            let split = split.min(bytes.len());
+            let result = rt.block_on(async {
+                let (mut client, srv) = tokio::io::duplex(1024);
+                let (pre, rest) = bytes.split_at(split);
+                tokio::io::AsyncWriteExt::write_all(&mut client, rest).await.ok();
+                drop(client);
+                accept(srv, &server, pre).await
+            });
+            proptest::prop_assert!(result.is_err());
+        }
     }
 
     #[test]
