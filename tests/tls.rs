@@ -808,3 +808,232 @@ fn corpus_certificates_load_as_the_reference_loads_them() {
     assert!(blocks >= 35, "only {blocks} TLS blocks found in the corpus");
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// Collects log lines (`LEVEL message`) emitted on this thread.
+#[derive(Clone, Default)]
+struct Captured(Arc<std::sync::Mutex<Vec<String>>>);
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Captured {
+    fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
+        struct Msg(String);
+        impl tracing::field::Visit for Msg {
+            fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+                if field.name() == "message" {
+                    self.0 = format!("{value:?}");
+                }
+            }
+        }
+        let mut m = Msg(String::new());
+        event.record(&mut m);
+        let level = *event.metadata().level();
+        // The lock only guards the test's line list.
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).push(format!("{level} {}", m.0));
+    }
+}
+
+impl Captured {
+    fn install(&self) -> tracing::subscriber::DefaultGuard {
+        use tracing_subscriber::layer::SubscriberExt;
+        tracing::subscriber::set_default(tracing_subscriber::registry().with(self.clone()))
+    }
+    fn lines(&self) -> Vec<String> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
+const INFO_TLS: &[u8] = b"INFO {\"tls_required\":true} \r\n";
+const INFO_PLAIN: &[u8] = b"INFO {} \r\n";
+
+fn info(required: bool) -> Vec<u8> {
+    if required { INFO_TLS } else { INFO_PLAIN }.to_vec()
+}
+
+/// Runs `establish` on one accepted connection; logs are captured on the
+/// test's thread (current-thread runtime).
+async fn establish_once(
+    server: ServerTls,
+    allow_non_tls: bool,
+) -> (SocketAddr, tokio::task::JoinHandle<Result<String, String>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let task = tokio::task::spawn_local(async move {
+        let (stream, remote) = listener.accept().await.expect("accept");
+        let prefix = format!("{remote} - cid:5");
+        let peer = tls::Peer { log_prefix: &prefix, local: Some(addr), remote: Some(remote) };
+        match tls::establish(stream, &server, allow_non_tls, info, &peer).await {
+            Ok(tls::Established::Tls { mut stream, negotiated, tls_first }) => {
+                stream.write_all(b"hello\r\n").await.map_err(|e| e.to_string())?;
+                stream.flush().await.map_err(|e| e.to_string())?;
+                Ok(format!("tls first={tls_first} {}", negotiated.version))
+            }
+            Ok(tls::Established::Plain { pending, .. }) => Ok(format!("plain {}", String::from_utf8_lossy(&pending))),
+            Err(e) => Err(format!("{e:?}")),
+        }
+    });
+    (addr, task)
+}
+
+/// A TLS client that first reads the clear-text INFO line when told to.
+async fn client_after_info(pki: &Pki, addr: SocketAddr, read_info: bool) -> Result<String, std::io::Error> {
+    let mut tcp = TcpStream::connect(addr).await?;
+    if read_info {
+        let mut line = vec![0u8; INFO_TLS.len()];
+        tokio::time::timeout(WAIT, tcp.read_exact(&mut line)).await.expect("INFO in time")?;
+        assert_eq!(line, INFO_TLS, "INFO in clear with tls_required");
+    }
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(Client::trusting(&pki.ca.cert_pem).config()));
+    let mut s = connector.connect(ServerName::try_from("localhost").expect("name"), tcp).await?;
+    let mut out = Vec::new();
+    let mut buf = [0u8; 64];
+    while !out.ends_with(b"hello\r\n") && out.len() < 256 {
+        let n = tokio::time::timeout(WAIT, s.read(&mut buf)).await.expect("read in time")?;
+        if n == 0 {
+            break;
+        }
+        out.extend_from_slice(&buf[..n]);
+    }
+    Ok(String::from_utf8_lossy(&out).into_owned())
+}
+
+#[tokio::test]
+async fn establish_info_first_then_tls_logs_like_nats_server() {
+    let local = tokio::task::LocalSet::new();
+    local
+        .run_until(async {
+            let logs = Captured::default();
+            let _guard = logs.install();
+            let pki = Pki::new();
+            let (addr, task) = establish_once(compile(&pki.server_tls()), false).await;
+            let got = client_after_info(&pki, addr, true).await.expect("client");
+            assert_eq!(got, "hello\r\n");
+            assert_eq!(task.await.expect("task"), Ok("tls first=false 1.3".into()));
+            let lines: Vec<String> =
+                logs.lines().iter().map(|l| l.split(" - cid:5 - ").last().unwrap_or("").to_string()).collect();
+            assert_eq!(
+                lines,
+                vec![
+                    "Starting TLS client connection handshake",
+                    "TLS handshake complete",
+                    "TLS version 1.3, cipher suite TLS_AES_128_GCM_SHA256"
+                ]
+            );
+            assert!(logs.lines().iter().all(|l| l.starts_with("DEBUG ")));
+        })
+        .await;
+}
+
+#[tokio::test]
+async fn establish_handshake_first_sends_info_through_tls() {
+    let local = tokio::task::LocalSet::new();
+    local
+        .run_until(async {
+            let pki = Pki::new();
+            let server = compile(&Tls { handshake_first: true, ..pki.server_tls() });
+            let (addr, task) = establish_once(server, false).await;
+            let got = client_after_info(&pki, addr, false).await.expect("client");
+            assert_eq!(got.as_bytes(), [INFO_TLS, b"hello\r\n"].concat().as_slice());
+            assert_eq!(task.await.expect("task"), Ok("tls first=true 1.3".into()));
+        })
+        .await;
+}
+
+#[tokio::test]
+async fn establish_handshake_first_falls_back_to_info_for_waiting_clients() {
+    let local = tokio::task::LocalSet::new();
+    local
+        .run_until(async {
+            let pki = Pki::new();
+            let server = compile(&Tls {
+                handshake_first: true,
+                handshake_first_fallback: Some(Duration::from_millis(50)),
+                ..pki.server_tls()
+            });
+            // A client that waits for INFO, then upgrades.
+            let (addr, task) = establish_once(server.clone(), false).await;
+            assert_eq!(client_after_info(&pki, addr, true).await.expect("client"), "hello\r\n");
+            assert_eq!(task.await.expect("task"), Ok("tls first=false 1.3".into()));
+            // A TLS-first client on the same config.
+            let (addr, task) = establish_once(server, false).await;
+            let got = client_after_info(&pki, addr, false).await.expect("client");
+            assert!(got.starts_with("INFO"), "{got}");
+            assert_eq!(task.await.expect("task"), Ok("tls first=true 1.3".into()));
+        })
+        .await;
+}
+
+#[tokio::test]
+async fn establish_allow_non_tls_serves_both() {
+    let local = tokio::task::LocalSet::new();
+    local
+        .run_until(async {
+            let pki = Pki::new();
+            let server = compile(&pki.server_tls());
+            let (addr, task) = establish_once(server.clone(), true).await;
+            let mut tcp = TcpStream::connect(addr).await.expect("connect");
+            let mut line = vec![0u8; INFO_PLAIN.len()];
+            tcp.read_exact(&mut line).await.expect("INFO");
+            assert_eq!(line, INFO_PLAIN, "tls_required false with allow_non_tls");
+            tcp.write_all(b"CONNECT {}\r\n").await.expect("write");
+            assert_eq!(task.await.expect("task"), Ok("plain CONNEC".into()));
+
+            let (addr, task) = establish_once(server, true).await;
+            let mut tcp = TcpStream::connect(addr).await.expect("connect");
+            let mut line = vec![0u8; INFO_PLAIN.len()];
+            tcp.read_exact(&mut line).await.expect("INFO");
+            let connector = tokio_rustls::TlsConnector::from(Arc::new(Client::trusting(&pki.ca.cert_pem).config()));
+            let mut s = connector.connect(ServerName::try_from("localhost").expect("name"), tcp).await.expect("tls");
+            let mut hello = vec![0u8; 7];
+            tokio::time::timeout(WAIT, s.read_exact(&mut hello)).await.expect("in time").expect("read");
+            assert_eq!(task.await.expect("task"), Ok("tls first=false 1.3".into()));
+        })
+        .await;
+}
+
+#[tokio::test]
+async fn establish_logs_refusals_at_nats_server_levels() {
+    let local = tokio::task::LocalSet::new();
+    local
+        .run_until(async {
+            let logs = Captured::default();
+            let _guard = logs.install();
+            let pki = Pki::new();
+            let server = ServerTls { timeout: Duration::from_millis(150), ..compile(&pki.mutual_tls()) };
+
+            // Plain text on a TLS port: debug only.
+            let (addr, task) = establish_once(server.clone(), false).await;
+            let mut tcp = TcpStream::connect(addr).await.expect("connect");
+            tcp.write_all(b"CONNECT {}\r\n").await.expect("write");
+            assert!(task.await.expect("task").is_err());
+            // Silence: debug error with the socket addresses, then the timeout line.
+            let (silent_addr, task) = establish_once(server.clone(), false).await;
+            let tcp2 = TcpStream::connect(silent_addr).await.expect("connect");
+            let client_addr = tcp2.local_addr().expect("addr");
+            assert!(task.await.expect("task").is_err());
+            // No client certificate: an error.
+            let (addr, task) = establish_once(server, false).await;
+            let _ = client_after_info(&pki, addr, true).await;
+            assert!(task.await.expect("task").is_err());
+
+            let lines: Vec<String> = logs
+                .lines()
+                .iter()
+                .filter(|l| !l.contains("Starting TLS"))
+                .map(|l| {
+                    let (level, rest) = l.split_once(' ').unwrap_or_default();
+                    format!("{level} {}", rest.split(" - cid:5 - ").last().unwrap_or(""))
+                })
+                .collect();
+            assert_eq!(
+                lines,
+                vec![
+                    "DEBUG TLS handshake error: tls: first record does not look like a TLS handshake".to_string(),
+                    format!("DEBUG TLS handshake error: read tcp {silent_addr}->{client_addr}: i/o timeout"),
+                    "DEBUG TLS handshake timeout".to_string(),
+                    "ERROR TLS handshake error: tls: client didn't provide a certificate".to_string(),
+                ]
+            );
+            drop(tcp);
+            drop(tcp2);
+        })
+        .await;
+}

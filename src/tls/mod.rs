@@ -15,6 +15,7 @@
 pub mod accept;
 pub mod config;
 pub mod dn;
+pub mod establish;
 pub mod goname;
 pub mod help;
 pub mod identity;
@@ -26,5 +27,6 @@ pub mod verifier;
 
 pub use accept::{accept, looks_like_tls, read_first_bytes, Accepted, HandshakeError};
 pub use config::{check, compile, Field, ServerTls, TlsConfigError};
+pub use establish::{establish, EstablishError, Established, Peer};
 pub use identity::{map_peer_certs, map_user, CertIdentity, MapOutcome, MatchedBy};
 pub use negotiated::{Negotiated, PeerCert, PinnedCerts};
