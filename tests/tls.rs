@@ -831,13 +831,33 @@ impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Captured {
     }
 }
 
-impl Captured {
-    fn install(&self) -> tracing::subscriber::DefaultGuard {
+/// One process-wide capture: a global subscriber avoids tracing's per-thread
+/// interest caching, and each test keeps only its own connection's lines.
+fn captured() -> &'static Captured {
+    static CAPTURED: std::sync::OnceLock<Captured> = std::sync::OnceLock::new();
+    CAPTURED.get_or_init(|| {
         use tracing_subscriber::layer::SubscriberExt;
-        tracing::subscriber::set_default(tracing_subscriber::registry().with(self.clone()))
-    }
-    fn lines(&self) -> Vec<String> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        let c = Captured::default();
+        let _ = tracing::subscriber::set_global_default(tracing_subscriber::registry().with(c.clone()));
+        c
+    })
+}
+
+impl Captured {
+    /// `LEVEL message` lines of the connection whose prefix ends in
+    /// `cid:<id>`, with the prefix removed.
+    fn lines_of(&self, cid: u16) -> Vec<String> {
+        let marker = format!(" - cid:{cid} - ");
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .filter_map(|l| {
+                let (level, rest) = l.split_once(' ')?;
+                let (_, msg) = rest.split_once(&marker)?;
+                Some(format!("{level} {msg}"))
+            })
+            .collect()
     }
 }
 
@@ -858,7 +878,8 @@ async fn establish_once(
     let addr = listener.local_addr().expect("addr");
     let task = tokio::task::spawn_local(async move {
         let (stream, remote) = listener.accept().await.expect("accept");
-        let prefix = format!("{remote} - cid:5");
+        // The listening port doubles as the connection id: unique per test.
+        let prefix = format!("{remote} - cid:{}", addr.port());
         let peer = tls::Peer { log_prefix: &prefix, local: Some(addr), remote: Some(remote) };
         match tls::establish(stream, &server, allow_non_tls, info, &peer).await {
             Ok(tls::Established::Tls { mut stream, negotiated, tls_first }) => {
@@ -900,24 +921,20 @@ async fn establish_info_first_then_tls_logs_like_nats_server() {
     let local = tokio::task::LocalSet::new();
     local
         .run_until(async {
-            let logs = Captured::default();
-            let _guard = logs.install();
+            let logs = captured();
             let pki = Pki::new();
             let (addr, task) = establish_once(compile(&pki.server_tls()), false).await;
             let got = client_after_info(&pki, addr, true).await.expect("client");
             assert_eq!(got, "hello\r\n");
             assert_eq!(task.await.expect("task"), Ok("tls first=false 1.3".into()));
-            let lines: Vec<String> =
-                logs.lines().iter().map(|l| l.split(" - cid:5 - ").last().unwrap_or("").to_string()).collect();
             assert_eq!(
-                lines,
+                logs.lines_of(addr.port()),
                 vec![
-                    "Starting TLS client connection handshake",
-                    "TLS handshake complete",
-                    "TLS version 1.3, cipher suite TLS_AES_128_GCM_SHA256"
+                    "DEBUG Starting TLS client connection handshake",
+                    "DEBUG TLS handshake complete",
+                    "DEBUG TLS version 1.3, cipher suite TLS_AES_128_GCM_SHA256"
                 ]
             );
-            assert!(logs.lines().iter().all(|l| l.starts_with("DEBUG ")));
         })
         .await;
 }
@@ -994,46 +1011,101 @@ async fn establish_logs_refusals_at_nats_server_levels() {
     let local = tokio::task::LocalSet::new();
     local
         .run_until(async {
-            let logs = Captured::default();
-            let _guard = logs.install();
+            let logs = captured();
             let pki = Pki::new();
-            let server = ServerTls { timeout: Duration::from_millis(150), ..compile(&pki.mutual_tls()) };
+            let server = ServerTls { timeout: Duration::from_millis(500), ..compile(&pki.mutual_tls()) };
+            let start = "DEBUG Starting TLS client connection handshake".to_string();
 
             // Plain text on a TLS port: debug only.
             let (addr, task) = establish_once(server.clone(), false).await;
             let mut tcp = TcpStream::connect(addr).await.expect("connect");
             tcp.write_all(b"CONNECT {}\r\n").await.expect("write");
             assert!(task.await.expect("task").is_err());
+            assert_eq!(
+                logs.lines_of(addr.port()),
+                vec![
+                    start.clone(),
+                    "DEBUG TLS handshake error: tls: first record does not look like a TLS handshake".into()
+                ]
+            );
             // Silence: debug error with the socket addresses, then the timeout line.
-            let (silent_addr, task) = establish_once(server.clone(), false).await;
-            let tcp2 = TcpStream::connect(silent_addr).await.expect("connect");
+            let (addr, task) = establish_once(server.clone(), false).await;
+            let tcp2 = TcpStream::connect(addr).await.expect("connect");
             let client_addr = tcp2.local_addr().expect("addr");
             assert!(task.await.expect("task").is_err());
+            assert_eq!(
+                logs.lines_of(addr.port()),
+                vec![
+                    start.clone(),
+                    format!("DEBUG TLS handshake error: read tcp {addr}->{client_addr}: i/o timeout"),
+                    "DEBUG TLS handshake timeout".to_string(),
+                ]
+            );
             // No client certificate: an error.
             let (addr, task) = establish_once(server, false).await;
             let _ = client_after_info(&pki, addr, true).await;
             assert!(task.await.expect("task").is_err());
-
-            let lines: Vec<String> = logs
-                .lines()
-                .iter()
-                .filter(|l| !l.contains("Starting TLS"))
-                .map(|l| {
-                    let (level, rest) = l.split_once(' ').unwrap_or_default();
-                    format!("{level} {}", rest.split(" - cid:5 - ").last().unwrap_or(""))
-                })
-                .collect();
             assert_eq!(
-                lines,
-                vec![
-                    "DEBUG TLS handshake error: tls: first record does not look like a TLS handshake".to_string(),
-                    format!("DEBUG TLS handshake error: read tcp {silent_addr}->{client_addr}: i/o timeout"),
-                    "DEBUG TLS handshake timeout".to_string(),
-                    "ERROR TLS handshake error: tls: client didn't provide a certificate".to_string(),
-                ]
+                logs.lines_of(addr.port()),
+                vec![start, "ERROR TLS handshake error: tls: client didn't provide a certificate".to_string()]
             );
             drop(tcp);
             drop(tcp2);
         })
         .await;
+}
+
+/// Route TLS: both ends present the server certificate and verify the
+/// other's against `ca_file`; `insecure` skips only the dialed side's check.
+#[tokio::test]
+async fn routes_verify_each_other_both_ways() {
+    let pki = Pki::new();
+    let routes =
+        tls::compile_route(&Tls { ca_file: Some(pki.ca_file.clone()), ..pki.server_tls() }).expect("route tls");
+    assert!(routes.server.verify, "client certificates are always required on routes");
+
+    let dial = |route: tls::RouteTls, addr: SocketAddr, name: ServerName<'static>| async move {
+        let tcp = TcpStream::connect(addr).await.map_err(HandshakeError::Io)?;
+        let (mut stream, n) = tls::route::connect(tcp, &route, name).await?;
+        // Take the acceptor's greeting, so it never writes to a closed socket.
+        let mut hello = [0u8; 7];
+        tokio::time::timeout(WAIT, stream.read_exact(&mut hello))
+            .await
+            .expect("in time")
+            .map_err(HandshakeError::Io)?;
+        Ok::<_, HandshakeError>(n)
+    };
+    for name in
+        [ServerName::try_from("localhost").expect("dns"), ServerName::from(std::net::IpAddr::from([127, 0, 0, 1]))]
+    {
+        let (addr, task) = serve_once(routes.server.clone()).await;
+        let dialed = dial(routes.clone(), addr, name).await.expect("dialer verifies the server");
+        assert_eq!(dialed.version, "1.3");
+        let accepted = server_outcome(task).await.expect("acceptor verifies the dialer");
+        assert_eq!(accepted.peer_certs[0].to_vec(), pki.server.der);
+    }
+
+    // The accepting server's certificate comes from a CA the dialer does not trust.
+    let foreign = pki.other_ca.issue(
+        pki.dir.path(),
+        "foreign",
+        &Leaf { dns: vec!["localhost".into()], ..Leaf::subject(&[("CN", "foreign")]) },
+    );
+    let acceptor = tls::compile_route(&Tls {
+        cert_file: Some(foreign.cert_file.clone()),
+        key_file: Some(foreign.key_file.clone()),
+        ca_file: Some(pki.ca_file.clone()),
+        ..pki.server_tls()
+    })
+    .expect("acceptor");
+    let (addr, task) = serve_once(acceptor.server.clone()).await;
+    let err = dial(routes.clone(), addr, ServerName::try_from("localhost").expect("dns")).await.expect_err("untrusted");
+    assert_eq!(err.to_string(), "tls: failed to verify certificate: x509: certificate signed by unknown authority");
+    let _ = server_outcome(task).await;
+
+    let insecure = tls::compile_route(&Tls { ca_file: Some(pki.ca_file.clone()), insecure: true, ..pki.server_tls() })
+        .expect("insecure");
+    let (addr, task) = serve_once(acceptor.server).await;
+    dial(insecure, addr, ServerName::try_from("localhost").expect("dns")).await.expect("insecure skips the check");
+    server_outcome(task).await.expect("the acceptor still verifies the dialer");
 }

@@ -214,7 +214,7 @@ impl TlsConfigError {
 pub fn compile(tls: &Tls) -> Result<ServerTls, TlsConfigError> {
     let mut problems = Vec::new();
     match build(tls, &mut problems) {
-        Some(t) if problems.iter().all(TlsConfigError::is_warning) => Ok(t),
+        Some(b) if problems.iter().all(TlsConfigError::is_warning) => Ok(b.server),
         _ => Err(problems
             .into_iter()
             .find(|p| !p.is_warning())
@@ -437,7 +437,16 @@ fn client_roots(tls: &Tls, problems: &mut Vec<TlsConfigError>) -> Option<RootCer
     Some(roots)
 }
 
-fn build(tls: &Tls, problems: &mut Vec<TlsConfigError>) -> Option<ServerTls> {
+/// A compiled block and the parts a client side (routes) is made from.
+pub(crate) struct Built {
+    pub server: ServerTls,
+    pub provider: Arc<CryptoProvider>,
+    pub versions: &'static [&'static SupportedProtocolVersion],
+    pub keys: Vec<Arc<CertifiedKey>>,
+    pub roots: Arc<RootCertStore>,
+}
+
+pub(crate) fn build(tls: &Tls, problems: &mut Vec<TlsConfigError>) -> Option<Built> {
     let base = ring();
     let keys = server_keys(tls, &base, problems);
     let roots = client_roots(tls, problems);
@@ -465,10 +474,10 @@ fn build(tls: &Tls, problems: &mut Vec<TlsConfigError>) -> Option<ServerTls> {
     if problems.iter().any(|p| !p.is_warning()) {
         return None;
     }
-    let roots = roots?;
+    let roots = Arc::new(roots?);
     let verify = tls.verify || tls.verify_and_map;
     let client_verifier: Arc<dyn ClientCertVerifier> = if verify {
-        let webpki = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone()).build().ok();
+        let webpki = WebPkiClientVerifier::builder_with_provider(roots.clone(), provider.clone()).build().ok();
         Arc::new(ClientVerifier::new(webpki, provider.clone()))
     } else {
         WebPkiClientVerifier::no_client_auth()
@@ -493,7 +502,7 @@ fn build(tls: &Tls, problems: &mut Vec<TlsConfigError>) -> Option<ServerTls> {
         }
     };
     let timeout = if tls.timeout.is_zero() { DEFAULT_TLS_TIMEOUT } else { tls.timeout };
-    Some(ServerTls {
+    let server = ServerTls {
         config,
         https,
         timeout,
@@ -503,7 +512,8 @@ fn build(tls: &Tls, problems: &mut Vec<TlsConfigError>) -> Option<ServerTls> {
         map_users: tls.verify_and_map,
         pinned,
         cert_not_after: keys.first().and_then(|k| not_after(k)),
-    })
+    };
+    Some(Built { server, provider, versions, keys, roots })
 }
 
 fn not_after(key: &CertifiedKey) -> Option<SystemTime> {

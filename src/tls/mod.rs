@@ -23,6 +23,7 @@ pub mod names;
 pub mod negotiated;
 pub mod pem;
 pub mod resolver;
+pub mod route;
 pub mod verifier;
 
 pub use accept::{accept, looks_like_tls, read_first_bytes, Accepted, HandshakeError};
@@ -30,3 +31,4 @@ pub use config::{check, compile, Field, ServerTls, TlsConfigError};
 pub use establish::{establish, EstablishError, Established, Peer};
 pub use identity::{map_peer_certs, map_user, CertIdentity, MapOutcome, MatchedBy};
 pub use negotiated::{Negotiated, PeerCert, PinnedCerts};
+pub use route::{compile_route, RouteTls};

@@ -25,6 +25,11 @@ pub struct Negotiated {
 
 impl Negotiated {
     pub fn from_connection(conn: &ServerConnection) -> Negotiated {
+        Negotiated::from_state(conn)
+    }
+
+    /// Either side's view (a dialed route's too).
+    pub fn from_state(conn: &rustls::CommonState) -> Negotiated {
         Negotiated {
             version: conn.protocol_version().map(go_version_name).unwrap_or_default(),
             cipher_suite: conn.negotiated_cipher_suite().map(|s| go_cipher_name(s.suite())).unwrap_or_default(),
