@@ -132,3 +132,33 @@ impl PinnedCerts {
         self.keys.is_empty()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rustls::pki_types::pem::PemObject;
+
+    /// Hashes as `openssl x509 -pubkey | openssl pkey -pubin -outform der |
+    /// sha256sum` (Go's `RawSubjectPublicKeyInfo`) and of the whole DER.
+    #[test]
+    fn peer_cert_hashes_match_openssl() {
+        let pem = std::fs::read("tests/data/tls/subject-multivalued.pem").unwrap_or_default();
+        let der = CertificateDer::from_pem_slice(&pem).map(|c| c.to_vec()).unwrap_or_default();
+        let info = PeerCert::of(&der);
+        assert_eq!(info.spki_sha256, "2cf79c6d6d9b7f076d0d48009672e71c64b9cf74a8d1f2d97d34f72b44d595e0");
+        assert_eq!(info.cert_sha256, "1e020f2aa535ac9d06952c7aa4ffd64755d67c2daf95beabad3fd57c499c045a");
+        assert_eq!(info.subject, "CN=example.com,OU=CNCF,O=Org");
+        let pins = PinnedCerts::new(["2CF79C6D6D9B7F076D0D48009672E71C64B9CF74A8D1F2D97D34F72B44D595E0"]);
+        assert_eq!(pins.check(&[CertificateDer::from(der.clone())]), Ok(()));
+        assert_eq!(PinnedCerts::new(["00"]).check(&[]), Err(NotPinned::NoCertificate));
+    }
+
+    #[test]
+    fn connz_json_shape() {
+        let p = PeerCert { subject: "CN=x".into(), spki_sha256: "a".into(), cert_sha256: "b".into() };
+        assert_eq!(
+            serde_json::to_string(&p).unwrap_or_default(),
+            r#"{"subject":"CN=x","spki_sha256":"a","cert_sha256":"b"}"#
+        );
+    }
+}

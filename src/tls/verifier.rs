@@ -6,7 +6,7 @@
 //! the error, so the verifier keeps the chain it refused in a thread-local
 //! slot: rustls calls it synchronously inside the poll that then fails the
 //! handshake, and `accept` reads the slot in that same poll (see
-//! [`RejectedChain`]).
+//! `RejectedChain`).
 
 use std::cell::RefCell;
 use std::sync::Arc;
