@@ -31,4 +31,5 @@ pub mod sd_notify;
 pub mod server;
 pub mod signals;
 pub mod spawn;
+pub mod tls;
 pub mod top;

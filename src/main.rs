@@ -28,7 +28,7 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::HelpTls => {
-            println!("TLS is not implemented in rnats yet.");
+            print!("{}", rnats::tls::help::help_text());
             ExitCode::SUCCESS
         }
         Command::Version => {

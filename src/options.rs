@@ -27,6 +27,8 @@ pub const DEFAULT_PING_MAX: u32 = 2;
 pub const DEFAULT_WRITE_DEADLINE: Duration = Duration::from_secs(10);
 pub const DEFAULT_AUTH_TIMEOUT: Duration = Duration::from_secs(2);
 pub const DEFAULT_TLS_TIMEOUT: Duration = Duration::from_secs(2);
+/// `handshake_first: auto`: how long to wait for a TLS-first client.
+pub const DEFAULT_TLS_HANDSHAKE_FIRST_FALLBACK: Duration = Duration::from_millis(50);
 pub const DEFAULT_LAME_DUCK_DURATION: Duration = Duration::from_secs(120);
 pub const DEFAULT_LAME_DUCK_GRACE: Duration = Duration::from_secs(10);
 /// The first ping to a new client comes early, to measure its RTT.
@@ -74,6 +76,13 @@ impl JsonSchema for Port {
 /// A duration, written as Go writes them (`2m0s`, `500ms`).
 fn ser_duration<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&format_duration(*d))
+}
+
+fn ser_opt_duration<S: serde::Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+    match d {
+        Some(d) => s.serialize_str(&format_duration(*d)),
+        None => s.serialize_none(),
+    }
 }
 
 /// Secrets never leave the process in clear: dumps show that one is set.
@@ -306,13 +315,31 @@ pub struct Tls {
     pub allow_insecure_cipher_suites: bool,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub pinned_certs: Vec<String>,
+    /// TLS before INFO (`handshake_first: true`).
     #[serde(skip_serializing_if = "is_false")]
     pub handshake_first: bool,
+    /// With `handshake_first: auto` (50ms) or a duration: how long to wait
+    /// for a TLS-first client before sending INFO in clear text, so clients
+    /// that cannot do TLS first still connect.
+    #[serde(serialize_with = "ser_opt_duration", skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<String>")]
+    pub handshake_first_fallback: Option<Duration>,
+    /// Several certificate/key pairs (`certs: [{cert_file, key_file}]`); the
+    /// one whose names match the client's SNI is used, the first otherwise.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub certs: Vec<TlsCertPair>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub min_version: Option<String>,
     /// Other TLS settings, kept as written.
     #[serde(flatten)]
     pub other: BTreeMap<String, serde_json::Value>,
+}
+
+/// One entry of `tls.certs`.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema, Default)]
+pub struct TlsCertPair {
+    pub cert_file: String,
+    pub key_file: String,
 }
 
 /// `cluster { ... }`.

@@ -190,7 +190,8 @@ fn open_output(spec: &SinkSpec, limits: FileLimits) -> Result<Output, LogError> 
 pub fn init(settings: &LogSettings) -> Result<(), LogError> {
     apply(settings)?;
     // Fails only if a subscriber is already installed (a second init).
-    let _ = tracing::subscriber::set_global_default(subscriber::GoSubscriber);
+    use tracing_subscriber::layer::SubscriberExt;
+    let _ = tracing::subscriber::set_global_default(tracing_subscriber::registry().with(subscriber::GoLayer));
     Ok(())
 }
 

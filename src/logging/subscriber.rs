@@ -1,5 +1,6 @@
-//! The `tracing` subscriber: turns `info!`/`trace!`/… events from rnats into
-//! records on the queue. No spans are used, so none are stored.
+//! The `tracing` layer: turns `info!`/`trace!`/… events from rnats into
+//! records on the queue. It sits on tracing-subscriber's registry; no spans
+//! are used.
 //!
 //! Cost at a disabled call site: the levels live in atomics, and every call
 //! site's interest is recomputed (`rebuild_interest_cache`) when they
@@ -10,13 +11,14 @@ use std::fmt::Write as _;
 
 use tracing::field::{Field, Visit};
 use tracing::level_filters::LevelFilter;
-use tracing::span::{Attributes, Id, Record as SpanValues};
 use tracing::subscriber::Interest;
 use tracing::{Event, Level, Metadata, Subscriber};
+use tracing_subscriber::layer::{Context, Layer};
 
 use super::record::{Record, Severity};
 
-pub struct GoSubscriber;
+/// nats-server's log lines, as a layer.
+pub struct GoLayer;
 
 fn severity(level: &Level) -> Severity {
     match *level {
@@ -48,7 +50,7 @@ impl Visit for MessageVisitor {
     }
 }
 
-impl Subscriber for GoSubscriber {
+impl<S: Subscriber> Layer<S> for GoLayer {
     fn register_callsite(&self, meta: &'static Metadata<'static>) -> Interest {
         if wanted(meta) {
             Interest::always()
@@ -67,19 +69,11 @@ impl Subscriber for GoSubscriber {
         })
     }
 
-    fn enabled(&self, meta: &Metadata<'_>) -> bool {
+    fn enabled(&self, meta: &Metadata<'_>, _: Context<'_, S>) -> bool {
         wanted(meta)
     }
 
-    fn new_span(&self, _: &Attributes<'_>) -> Id {
-        Id::from_u64(1)
-    }
-
-    fn record(&self, _: &Id, _: &SpanValues<'_>) {}
-
-    fn record_follows_from(&self, _: &Id, _: &Id) {}
-
-    fn event(&self, event: &Event<'_>) {
+    fn on_event(&self, event: &Event<'_>, _: Context<'_, S>) {
         let severity = severity(event.metadata().level());
         // Interest is refreshed after a level change, not atomically with
         // it: check again so a just-disabled level writes nothing.
@@ -90,8 +84,4 @@ impl Subscriber for GoSubscriber {
         event.record(&mut visitor);
         super::submit(Record::now(severity, visitor.0));
     }
-
-    fn enter(&self, _: &Id) {}
-
-    fn exit(&self, _: &Id) {}
 }

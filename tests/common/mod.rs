@@ -3,6 +3,8 @@
 //! differential tests (found through `NATS_SERVER_REF` or `PATH`).
 #![allow(dead_code)]
 
+pub mod certs;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
