@@ -34,6 +34,19 @@ pub struct ClientMeta {
     pub version: String,
     pub user: String,
     pub rtt: Option<Duration>,
+    /// The TLS session, for `/connz` (`tls_version`, `tls_cipher_suite`).
+    pub tls: Option<TlsInfo>,
+}
+
+/// What a TLS connection negotiated, as `/connz` shows it.
+#[derive(Debug, Default, Clone)]
+pub struct TlsInfo {
+    /// `1.2` or `1.3`.
+    pub version: String,
+    /// Go's name of the cipher suite.
+    pub cipher_suite: String,
+    /// TLS before INFO (`handshake_first`).
+    pub tls_first: bool,
 }
 
 #[derive(Debug)]

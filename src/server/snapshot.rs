@@ -10,15 +10,22 @@
 
 use std::time::SystemTime;
 
+use std::sync::Arc;
+
 use super::auth::AuthIndex;
 use super::proto::Limits;
 use crate::options::Options;
+use crate::tls::ServerTls;
 
 pub struct Snapshot {
     /// Starts at 1 and goes up by one with each installed snapshot.
     pub generation: u64,
     pub opts: Options,
     pub auth: AuthIndex,
+    /// The compiled `tls` block: certificates read when the snapshot was
+    /// compiled, used by new connections (live ones keep their session).
+    /// Also serves the HTTPS monitoring port.
+    pub tls: Option<Arc<ServerTls>>,
     /// `sha256:<hex>` of the config file's contents, when there is one.
     pub config_digest: Option<String>,
     /// When this configuration was loaded.
@@ -28,7 +35,14 @@ pub struct Snapshot {
 impl Snapshot {
     /// Compiles `opts`, which must already be validated.
     pub fn compile(opts: Options, generation: u64, config_digest: Option<String>) -> Snapshot {
-        Snapshot { generation, auth: AuthIndex::new(&opts), opts, config_digest, loaded_at: SystemTime::now() }
+        Snapshot {
+            generation,
+            auth: AuthIndex::new(&opts),
+            tls: None,
+            opts,
+            config_digest,
+            loaded_at: SystemTime::now(),
+        }
     }
 
     /// The next snapshot, for `opts`: its generation follows this one, and
@@ -37,6 +51,7 @@ impl Snapshot {
         Snapshot {
             generation: self.generation + 1,
             auth: AuthIndex::compile(&opts, Some(&self.auth)),
+            tls: None,
             opts,
             config_digest,
             loaded_at: SystemTime::now(),
