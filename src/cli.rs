@@ -154,9 +154,27 @@ pub struct FlagOverlay {
     pub https_port: Option<i64>,
     pub syslog: Option<bool>,
     pub remote_syslog: Option<String>,
+    /// `--tls`: `Some(false)` (`-tls=false`) turns TLS off whatever the file
+    /// says; any `--tls*` flag otherwise builds the TLS config from flags
+    /// alone, replacing the file's `tls` block, as nats-server does.
+    pub tls: Option<bool>,
+    pub tls_cert: Option<String>,
+    pub tls_key: Option<String>,
+    pub tls_ca_cert: Option<String>,
+    pub tls_verify: Option<bool>,
 }
 
 impl FlagOverlay {
+    /// Whether TLS comes from the command line (a `--tls*` flag other than
+    /// `-tls=false`).
+    pub fn tls_override(&self) -> bool {
+        self.tls == Some(true)
+            || self.tls_cert.is_some()
+            || self.tls_key.is_some()
+            || self.tls_ca_cert.is_some()
+            || self.tls_verify.is_some()
+    }
+
     /// Applies the flags over `opts` (flags always win).
     pub fn apply(&self, opts: &mut Options) {
         fn set<T: Clone>(dst: &mut T, src: &Option<T>) {
@@ -184,6 +202,18 @@ impl FlagOverlay {
         set_opt(&mut opts.authorization.user, &self.username);
         set_opt(&mut opts.authorization.password, &self.password);
         set_opt(&mut opts.authorization.token, &self.token);
+        if self.tls == Some(false) {
+            opts.tls = None;
+        } else if self.tls_override() {
+            opts.tls = Some(crate::options::Tls {
+                cert_file: self.tls_cert.clone(),
+                key_file: self.tls_key.clone(),
+                ca_file: self.tls_ca_cert.clone(),
+                verify: self.tls_verify.unwrap_or(false),
+                timeout: crate::options::DEFAULT_TLS_TIMEOUT,
+                ..crate::options::Tls::default()
+            });
+        }
         set(&mut opts.max_traced_msg_len, &self.max_traced_msg_len);
         set(&mut opts.log_size_limit, &self.log_size_limit);
         set_opt(&mut opts.http_port, &self.http_port);
@@ -230,6 +260,8 @@ pub enum CliError {
     BadValue { flag: String, value: String, reason: String },
     #[error("bad flag syntax: {0}")]
     Syntax(String),
+    #[error("{0}")]
+    Invalid(String),
     #[error("unrecognized command: {0:?}")]
     UnknownCommand(String),
     #[error("-{flag}: {reason}")]
@@ -370,10 +402,24 @@ pub fn parse(args: &[String]) -> Result<Command, CliError> {
             Id::User => o.username = Some(value),
             Id::Pass => o.password = Some(value),
             Id::Auth => o.token = Some(value),
+            Id::Tls => o.tls = Some(on()),
+            Id::TlsCert => o.tls_cert = Some(value),
+            Id::TlsKey => o.tls_key = Some(value),
+            Id::TlsCaCert => o.tls_ca_cert = Some(value),
+            Id::TlsVerify => o.tls_verify = Some(on()),
             Id::Help if on() => help = Some(Command::Help),
             Id::HelpTls if on() => help = Some(Command::HelpTls),
             Id::Version if on() => help = help.or(Some(Command::Version)),
             _ => {}
+        }
+    }
+    // nats-server's checks when TLS comes from flags.
+    if serve.overlay.tls != Some(false) && serve.overlay.tls_override() {
+        if serve.overlay.tls_cert.is_none() {
+            return Err(CliError::Invalid("TLS Server certificate must be present and valid".into()));
+        }
+        if serve.overlay.tls_key.is_none() {
+            return Err(CliError::Invalid("TLS Server private key must be present and valid".into()));
         }
     }
     if let Some(cmd) = help {
@@ -428,6 +474,13 @@ Authorization Options:
     --user <user>                    User required for connections
     --pass <password>                Password required for connections
     --auth <token>                   Authorization token required for connections
+
+TLS Options:
+    --tls                            Enable TLS, do not verify clients (default: false)
+    --tlscert <file>                 Server certificate file
+    --tlskey <file>                  Private key for server certificate
+    --tlsverify                      Enable TLS, verify client certificates
+    --tlscacert <file>               Client certificate CA for verification
 
 Common Options:
     -h, --help                       Show this message
@@ -505,8 +558,30 @@ mod tests {
         assert!(matches!(parse(&argv("-p 70000")), Err(CliError::BadValue { .. })));
         assert!(matches!(parse(&argv("-D=maybe")), Err(CliError::BadValue { .. })));
         assert_eq!(parse(&argv("-T false")), Err(CliError::UnknownCommand("false".into())));
-        assert!(matches!(parse(&argv("--tls")), Err(CliError::Unsupported { .. })));
+        assert_eq!(
+            parse(&argv("--tls")),
+            Err(CliError::Invalid("TLS Server certificate must be present and valid".into()))
+        );
+        assert!(matches!(parse(&argv("--routes nats://a:1")), Err(CliError::Unsupported { .. })));
         assert_eq!(parse(&argv("---p 1")), Err(CliError::Syntax("---p".into())));
+    }
+
+    #[test]
+    fn tls_from_flags_replaces_the_file_block() {
+        let a = serve("--tlscert c.pem --tlskey k.pem --tlsverify");
+        let mut o = Options {
+            tls: Some(crate::options::Tls { ca_file: Some("file-ca.pem".into()), ..Default::default() }),
+            ..Options::default()
+        };
+        a.overlay.apply(&mut o);
+        let t = o.tls.expect("tls from flags");
+        assert_eq!(
+            (t.cert_file.as_deref(), t.key_file.as_deref(), t.ca_file, t.verify),
+            (Some("c.pem"), Some("k.pem"), None, true)
+        );
+        let mut o = Options { tls: Some(Default::default()), ..Options::default() };
+        serve("-tls=false").overlay.apply(&mut o);
+        assert!(o.tls.is_none(), "-tls=false turns TLS off");
     }
 
     #[test]
@@ -534,6 +609,6 @@ mod tests {
         a.overlay.apply(&mut o);
         assert_eq!((o.max_traced_msg_len, o.log_size_limit, o.http_port), (64, 1000, Some(8222)));
         assert!(matches!(parse(&argv("--max_traced_msg_len x")), Err(CliError::BadValue { .. })));
-        assert!(usage().contains("--tlscert"), "refused flags are listed in the usage");
+        assert!(usage().contains("--routes"), "refused flags are listed in the usage");
     }
 }

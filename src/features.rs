@@ -59,7 +59,7 @@ impl Feature {
         use Support::*;
         match self {
             Feature::Core => Implemented,
-            Feature::Tls => Refused("TLS is not implemented yet"),
+            Feature::Tls => Implemented,
             Feature::Cluster => Refused("clustering is not implemented yet"),
             Feature::Monitoring => Ignored("HTTP monitoring is not implemented yet; running without it"),
             Feature::Syslog => Implemented,

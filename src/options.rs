@@ -78,13 +78,6 @@ fn ser_duration<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Er
     s.serialize_str(&format_duration(*d))
 }
 
-fn ser_opt_duration<S: serde::Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
-    match d {
-        Some(d) => s.serialize_str(&format_duration(*d)),
-        None => s.serialize_none(),
-    }
-}
-
 /// Secrets never leave the process in clear: dumps show that one is set.
 /// bcrypt hashes are not secrets and are shown.
 fn ser_secret<S: serde::Serializer>(v: &Option<String>, s: S) -> Result<S::Ok, S::Error> {
@@ -191,6 +184,10 @@ pub struct Options {
     /// TLS for client connections.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tls: Option<Tls>,
+    /// With `tls`: also accept clients that do not upgrade (INFO says
+    /// `tls_available` instead of `tls_required`).
+    #[serde(skip_serializing_if = "is_false")]
+    pub allow_non_tls: bool,
     /// Clustering (routes).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cluster: Option<Cluster>,
@@ -316,14 +313,19 @@ pub struct Tls {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub pinned_certs: Vec<String>,
     /// TLS before INFO (`handshake_first: true`).
-    #[serde(skip_serializing_if = "is_false")]
+    #[serde(skip)]
     pub handshake_first: bool,
     /// With `handshake_first: auto` (50ms) or a duration: how long to wait
     /// for a TLS-first client before sending INFO in clear text, so clients
     /// that cannot do TLS first still connect.
-    #[serde(serialize_with = "ser_opt_duration", skip_serializing_if = "Option::is_none")]
-    #[schemars(with = "Option<String>")]
+    #[serde(skip)]
     pub handshake_first_fallback: Option<Duration>,
+    /// How the two fields above are written in a config (and in a dump):
+    /// absent, `true`, or the fallback delay. Set through
+    /// [`Tls::set_handshake_first`].
+    #[serde(rename = "handshake_first", skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<serde_json::Value>")]
+    pub handshake_first_written: Option<HandshakeFirstWritten>,
     /// Several certificate/key pairs (`certs: [{cert_file, key_file}]`); the
     /// one whose names match the client's SNI is used, the first otherwise.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -333,6 +335,29 @@ pub struct Tls {
     /// Other TLS settings, kept as written.
     #[serde(flatten)]
     pub other: BTreeMap<String, serde_json::Value>,
+}
+
+/// `handshake_first` as a config writes it: `true`, or a fallback delay.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HandshakeFirstWritten(Option<Duration>);
+
+impl Serialize for HandshakeFirstWritten {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self.0 {
+            None => s.serialize_bool(true),
+            Some(d) => s.serialize_str(&format_duration(d)),
+        }
+    }
+}
+
+impl Tls {
+    /// Keeps the written form of `handshake_first` in step with the two
+    /// fields the server uses (call after setting them).
+    pub fn set_handshake_first(&mut self, on: bool, fallback: Option<Duration>) {
+        self.handshake_first = on;
+        self.handshake_first_fallback = fallback.filter(|_| on);
+        self.handshake_first_written = on.then_some(HandshakeFirstWritten(self.handshake_first_fallback));
+    }
 }
 
 /// One entry of `tls.certs`.
@@ -402,6 +427,7 @@ impl Default for Options {
             authorization: Authorization::default(),
             no_auth_user: None,
             tls: None,
+            allow_non_tls: false,
             cluster: None,
             other: BTreeMap::new(),
         }

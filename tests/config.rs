@@ -69,7 +69,20 @@ fn corpus_dir() -> Option<PathBuf> {
 
 /// Disagreements with the reference's verdicts that are on purpose.
 /// (None today: rnats agrees on every file of the corpus.)
-const KNOWN_DISAGREEMENTS: &[(&str, &str)] = &[];
+const KNOWN_DISAGREEMENTS: &[(&str, &str)] = &[
+    (
+        "server/configs/tls/tls-rsa-1024.conf",
+        "a 1024-bit RSA key: rustls (ring) signs only with RSA of 2048 bits or more, so rnats could not serve TLS",
+    ),
+    (
+        "server/configs/tls_ciphers.conf",
+        "TLS 1.2 CBC/RSA-key-exchange suites: rustls does not offer them, so rnats could not honour the list",
+    ),
+    (
+        "server/configs/tls_insecure_ciphers_allowed.conf",
+        "insecure suites (RC4, 3DES, CBC) rustls does not implement, even when explicitly allowed",
+    ),
+];
 
 /// `rnats -t -c FILE`, run from the folder the reference's tests use, gives
 /// the reference's verdict on its own configuration files.
@@ -99,9 +112,14 @@ fn corpus_verdicts_match_reference() {
         }
     }
     assert!(total >= 100, "corpus has {total} files");
+    // Every disagreement is a listed, deliberate one (TLS setups rustls cannot
+    // serve, so rnats would not start with them), and there are few of them.
     assert!(unexplained.is_empty(), "unexplained disagreements:\n{}", unexplained.join("\n"));
-    assert!(agree * 100 >= total * 98, "agreement {agree}/{total} is under 98%");
-    eprintln!("config corpus: rnats agrees with the reference on {agree} of {total} files");
+    assert_eq!(agree + KNOWN_DISAGREEMENTS.len(), total, "a listed disagreement now agrees: update the list");
+    eprintln!(
+        "config corpus: rnats agrees with the reference on {agree} of {total} files; {} deliberate",
+        KNOWN_DISAGREEMENTS.len()
+    );
 }
 
 /// Where the reference misbehaves, rnats says what is wrong.
@@ -340,7 +358,7 @@ fn corpus_dumps_match_the_schema() {
     let mut n = 0;
     for line in tsv.lines().skip(1) {
         let cols: Vec<&str> = line.split('\t').collect();
-        if cols[1] != "valid" {
+        if cols[1] != "valid" || KNOWN_DISAGREEMENTS.iter().any(|(p, _)| *p == cols[0]) {
             continue;
         }
         let rel = cols[0].strip_prefix(&format!("{}/", cols[4])).unwrap();
@@ -403,14 +421,9 @@ async fn flags_override_the_file() {
 
 #[test]
 fn server_refuses_features_it_does_not_have() {
-    for (file, needle) in [
-        ("examples-conf/tls.conf", "TLS is not implemented"),
-        ("examples-conf/cluster-seed.conf", "clustering is not implemented"),
-    ] {
-        let (code, _, err) = rnats(&["-c", file], None);
-        assert_eq!(code, 1, "{file}");
-        assert!(err.contains(needle), "{err}");
-    }
+    let (code, _, err) = rnats(&["-c", "examples-conf/cluster-seed.conf"], None);
+    assert_eq!(code, 1);
+    assert!(err.contains("clustering is not implemented"), "{err}");
 }
 
 fn duration_text() -> impl Strategy<Value = String> {

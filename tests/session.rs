@@ -15,7 +15,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
 fn state(configure: impl FnOnce(&mut Options)) -> Arc<ServerState> {
     let mut opts = Options::default();
     configure(&mut opts);
-    ServerState::new(Snapshot::compile(opts, 1, None), "NTEST".into(), "test".into())
+    ServerState::new(Snapshot::compile(opts, 1, None).expect("compiles"), "NTEST".into(), "test".into())
 }
 
 /// One in-memory client of `server`, with its session running.
@@ -102,7 +102,7 @@ async fn a_new_snapshot_reaches_a_live_session() {
 
     let mut opts = server.snapshot().opts.clone();
     opts.max_payload = 4;
-    server.install(Snapshot::compile(opts, server.generation() + 1, None));
+    server.install(Snapshot::compile(opts, server.generation() + 1, None).expect("compiles"));
     peer.send(b"PUB a 10\r\n0123456789\r\n").await;
     peer.expect(&["-ERR 'Maximum Payload Violation'\r\n"]).await;
     peer.expect_eof().await;

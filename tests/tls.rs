@@ -960,11 +960,9 @@ async fn establish_handshake_first_falls_back_to_info_for_waiting_clients() {
     local
         .run_until(async {
             let pki = Pki::new();
-            let server = compile(&Tls {
-                handshake_first: true,
-                handshake_first_fallback: Some(Duration::from_millis(50)),
-                ..pki.server_tls()
-            });
+            let mut tls = pki.server_tls();
+            tls.set_handshake_first(true, Some(Duration::from_millis(50)));
+            let server = compile(&tls);
             // A client that waits for INFO, then upgrades.
             let (addr, task) = establish_once(server.clone(), false).await;
             assert_eq!(client_after_info(&pki, addr, true).await.expect("client"), "hello\r\n");

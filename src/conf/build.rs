@@ -473,6 +473,10 @@ pub fn cipher_suites(b: &mut Builder, e: &Entry, v: Val<'_>) -> Vec<String> {
     if list.is_empty() {
         b.error("tls", e.key_span, format!("`{}.cipher_suites` cannot be empty", b.path_parent()));
     }
+    // Blocks rnats serves with are compiled in full by `validate::tls`.
+    if super::validate::served_tls_block(&b.path_parent()) {
+        return list;
+    }
     for c in &list {
         if !SECURE_CIPHERS.contains(&c.as_str()) && !INSECURE_CIPHERS.contains(&c.as_str()) {
             let mut d = Diagnostic::error("tls", Some(e.value.span), format!("unrecognized cipher `{c}`"));
@@ -490,6 +494,9 @@ pub fn curves(b: &mut Builder, e: &Entry, v: Val<'_>) -> Vec<String> {
     if list.is_empty() {
         b.error("tls", e.key_span, format!("`{}.curve_preferences` cannot be empty", b.path_parent()));
     }
+    if super::validate::served_tls_block(&b.path_parent()) {
+        return list;
+    }
     for c in &list {
         if !CURVES.contains(&c.as_str()) {
             b.diags.push(
@@ -502,12 +509,24 @@ pub fn curves(b: &mut Builder, e: &Entry, v: Val<'_>) -> Vec<String> {
 }
 
 /// `handshake_first`: a boolean, or `auto`/`auto_fallback`/a delay (kept as written).
-pub fn handshake_first(_: &mut Builder, e: &Entry, v: Val<'_>, t: &mut Tls) {
+pub fn handshake_first(b: &mut Builder, e: &Entry, v: Val<'_>, t: &mut Tls) {
     match (v, &e.value.kind) {
-        (Val::Bool(b), _) => t.handshake_first = b,
-        (_, Kind::Str(_)) => {
-            t.handshake_first = true;
-            t.other.insert(e.key.clone(), e.value.to_json());
+        (Val::Bool(on), _) => t.set_handshake_first(on, None),
+        (_, Kind::Str(s)) => {
+            // `auto` (or `auto_fallback`): TLS first, with nats-server's 50ms
+            // fallback to INFO for clients that wait for it; a duration: that
+            // fallback delay.
+            let fallback = match s.to_ascii_lowercase().as_str() {
+                "auto" | "auto_fallback" => Some(crate::options::DEFAULT_TLS_HANDSHAKE_FIRST_FALLBACK),
+                _ => match super::units::parse_go_duration(s) {
+                    Ok(d) => Some(d),
+                    Err(msg) => {
+                        b.error("duration", e.value.span, msg);
+                        None
+                    }
+                },
+            };
+            t.set_handshake_first(true, fallback);
         }
         _ => {}
     }

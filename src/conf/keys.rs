@@ -486,9 +486,13 @@ mod tests {
              permissions: {publish: {allow: a, deny: b}, subscribe: c, allow_responses: true}, \
              allowed_connection_types: [STANDARD]} ] }\n\
              cluster { name: c, advertise: a, no_advertise: true, routes: [r], pool_size: 3, \
-             authorization { user: a, password: b }, tls { insecure: true, handshake_first: auto } }\n\
+             authorization { user: a, password: b }, tls { insecure: true, handshake_first: auto, \
+             cert_file: examples-conf/certs/server-cert.pem, key_file: examples-conf/certs/server-key.pem } }\n\
              tls { verify: true, cipher_suites: [TLS_AES_128_GCM_SHA256], curve_preferences: [X25519], \
-             pinned_certs: [abc], min_version: \"1.3\", allow_insecure_cipher_suites: true, verify_and_map: true }\n\
+             pinned_certs: [\"4a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d1e0f9a8b\"], \
+             min_version: \"1.3\", allow_insecure_cipher_suites: true, verify_and_map: true, \
+             cert_file: examples-conf/certs/server-cert.pem, key_file: examples-conf/certs/server-key.pem, \
+             ca_file: examples-conf/certs/ca.pem }\n\
              jetstream: enabled\n",
         );
         assert!(loaded.diags.iter().all(|d| d.severity != crate::conf::diag::Severity::Error), "{}", loaded.render());

@@ -170,10 +170,21 @@ pub fn cluster(b: &mut Builder, m: &Map, c: &Cluster) {
     }
 }
 
-/// `tls`: a certificate needs its key; insecure ciphers need consent.
+/// Whether the `tls` block at `path` is one rnats serves with (client port,
+/// routes): those are compiled in full here, the others only shape-checked.
+pub fn served_tls_block(path: &str) -> bool {
+    path.is_empty() || path == "tls" || path == "cluster.tls"
+}
+
+/// `tls`: a block rnats serves with is compiled as the server will compile
+/// it (certificates and keys read and matched, ciphers and curves mapped to
+/// what rustls provides), and every problem is reported at its key; other
+/// blocks (gateways, leaf nodes, ...) get the checks nats-server makes.
 pub fn tls(b: &mut Builder, m: &Map, t: &Tls) {
     let block = b.path();
-    let block = if block.is_empty() { "tls".to_string() } else { block };
+    if served_tls_block(&block) {
+        return served_tls(b, m, t);
+    }
     if !t.allow_insecure_cipher_suites {
         let insecure: Vec<&str> =
             t.cipher_suites.iter().map(String::as_str).filter(|c| super::build::INSECURE_CIPHERS.contains(c)).collect();
@@ -194,5 +205,34 @@ pub fn tls(b: &mut Builder, m: &Map, t: &Tls) {
             m.entries.first().map(|e| e.key_span),
             format!("`{block}` needs both `cert_file` and `key_file`"),
         ));
+    }
+}
+
+fn served_tls(b: &mut Builder, m: &Map, t: &Tls) {
+    for problem in crate::tls::check(t) {
+        let field = problem.field();
+        let entry = field.key.and_then(|k| m.find(&[k]));
+        // The list item the problem is about, else the key's value, else the block.
+        let span = match (entry, field.index) {
+            (Some(e), Some(i)) => match &e.value.kind {
+                super::tree::Kind::Array(items) => items.get(i).map(|v| v.span).or(Some(e.value.span)),
+                _ => Some(e.value.span),
+            },
+            (Some(e), None) => Some(e.value.span),
+            (None, _) => m.entries.first().map(|e| e.key_span),
+        };
+        // A file the key's own check found unreadable is not reported twice.
+        if b.diags.iter().any(|d| d.span == span && d.severity == super::diag::Severity::Error) {
+            continue;
+        }
+        let mut d = if problem.is_warning() {
+            Diagnostic::warning("tls", span, problem.to_string())
+        } else {
+            Diagnostic::error("tls", span, problem.to_string())
+        };
+        if let Some(h) = problem.help() {
+            d = d.with_help(h);
+        }
+        b.diags.push(d);
     }
 }

@@ -202,6 +202,7 @@ pub fn diff(old: &Options, new: &Options) -> Diff {
         authorization,
         no_auth_user,
         tls,
+        allow_non_tls,
         cluster,
         other,
     } = new;
@@ -254,6 +255,7 @@ pub fn diff(old: &Options, new: &Options) -> Diff {
     authorization_changes(&mut c, &old.authorization, authorization);
     option!("no_auth_user", no_auth_user, show);
     option!("tls", tls, |t| on_off(t.is_some()));
+    option!("allow_non_tls", allow_non_tls, flag);
     option!("cluster", cluster, |t| on_off(t.is_some()));
 
     other_changes(&mut c, &old.other, other);

@@ -88,6 +88,9 @@ pub struct Fingerprint {
     pub digest: String,
     /// Files to watch: the config, its includes, and TLS files it names.
     pub files: Vec<PathBuf>,
+    /// `sha256:<hex>` over the contents of the TLS files, so a renewed
+    /// certificate is a change even when the config text is the same.
+    pub tls_digest: String,
 }
 
 impl Fingerprint {
@@ -103,10 +106,21 @@ impl Fingerprint {
                 files.push(src.path.clone());
             }
         }
-        files.extend(tls_files(&loaded.options));
+        let tls = tls_files(&loaded.options);
+        let mut tls_hash = Sha256::new();
+        for f in &tls {
+            tls_hash.update(f.as_os_str().as_encoded_bytes());
+            tls_hash.update([0]);
+            tls_hash.update(std::fs::read(f).unwrap_or_default());
+        }
+        files.extend(tls);
         files.sort();
         files.dedup();
-        Fingerprint { digest: format!("sha256:{:x}", hash.finalize()), files }
+        Fingerprint {
+            digest: format!("sha256:{:x}", hash.finalize()),
+            files,
+            tls_digest: format!("sha256:{:x}", tls_hash.finalize()),
+        }
     }
 }
 
@@ -179,7 +193,19 @@ impl Reloader {
         let fingerprint = Fingerprint::of(&loaded);
         let new_opts = loaded.options;
         let old = self.state.snapshot();
-        let diff = diff::diff(&old.opts, &new_opts);
+        let mut diff = diff::diff(&old.opts, &new_opts);
+        if new_opts.tls.is_some()
+            && fingerprint.tls_digest != current.tls_digest
+            && !diff.changes.iter().any(|c| c.key == "tls")
+        {
+            diff.changes.push(Change {
+                key: "tls".into(),
+                old: String::new(),
+                new: String::new(),
+                class: Class::Reloadable,
+                detail: Some("certificate files re-read; new connections use them".into()),
+            });
+        }
         let mut reasons: Vec<String> = diff.refused().map(Change::refusal_line).collect();
         reasons.extend(crate::conf::keys::refusals(&new_opts).iter().map(|m| format!("cannot apply: {m}")));
         if !reasons.is_empty() {
@@ -203,7 +229,15 @@ impl Reloader {
             }
         }
         let started = Instant::now();
-        let snapshot = old.successor(new_opts, Some(fingerprint.digest.clone()));
+        // Compiled before anything is applied: certificate files are read
+        // here, and a bad one refuses the whole reload.
+        let snapshot = match old.successor(new_opts, Some(fingerprint.digest.clone())) {
+            Ok(s) => s,
+            Err(reason) => {
+                error!("Failed to reload server configuration: {reason}");
+                return Outcome::Refused { reasons: vec![reason] };
+            }
+        };
         let generation = snapshot.generation;
         self.state.install(snapshot);
         let new = self.state.snapshot();

@@ -45,6 +45,8 @@ pub struct Identity {
     secret: Option<Arc<str>>,
     /// Admitted as `no_auth_user`, without credentials.
     via_no_auth_user: bool,
+    /// Admitted by its TLS client certificate (`verify_and_map`).
+    via_cert: bool,
 }
 
 /// What a new configuration means for an authenticated client.
@@ -79,6 +81,9 @@ pub struct AuthIndex {
     token: Option<Arc<str>>,
     single: Option<(String, Option<Arc<str>>)>,
     users: HashMap<String, UserEntry>,
+    /// User names (and nkeys) in config order: `verify_and_map` takes the
+    /// first one a client certificate names.
+    order: Vec<String>,
     nkeys: HashMap<String, (Option<Arc<CompiledPermissions>>, bool)>,
     no_auth_user: Option<String>,
     /// Every distinct permission set, compiled once. Users that share a
@@ -119,6 +124,9 @@ impl AuthIndex {
             ..AuthIndex::default()
         };
         for u in &a.users {
+            if let Some(name) = u.user.as_ref().or(u.nkey.as_ref()) {
+                index.order.push(name.clone());
+            }
             match (&u.nkey, &u.user) {
                 (Some(nkey), _) => {
                     let entry = (perms(&u.permissions), standard_allowed(&u.allowed_connection_types));
@@ -163,6 +171,10 @@ impl AuthIndex {
             if !entry.standard_allowed {
                 return Revalidation::Removed;
             }
+            if identity.via_cert {
+                // The certificate still names this user: no secret to compare.
+                return Revalidation::Valid(Identity { permissions: entry.permissions.clone(), ..identity.clone() });
+            }
             let same_secret = match (&identity.secret, &entry.password) {
                 (Some(had), Some(now)) => had == now,
                 (None, None) => true,
@@ -182,6 +194,23 @@ impl AuthIndex {
             return Revalidation::Recheck;
         }
         Revalidation::Removed
+    }
+
+    /// The configured users in config order, for `verify_and_map`.
+    pub fn cert_candidates(&self) -> Vec<Option<&str>> {
+        self.order.iter().map(|n| Some(n.as_str())).collect()
+    }
+
+    /// The identity of the user at `index` of [`AuthIndex::cert_candidates`],
+    /// proven by a client certificate rather than a secret.
+    pub fn cert_identity(&self, index: usize) -> Option<Identity> {
+        let name = self.order.get(index)?;
+        let permissions = match (self.users.get(name), self.nkeys.get(name)) {
+            (Some(e), _) if e.standard_allowed => e.permissions.clone(),
+            (None, Some((p, true))) => p.clone(),
+            _ => return None,
+        };
+        Some(Identity { user: Some(name.clone()), permissions, secret: None, via_no_auth_user: false, via_cert: true })
     }
 
     /// Whether `user` names a configured user or nkey.
@@ -237,6 +266,7 @@ impl AuthIndex {
                 permissions: entry.permissions.clone(),
                 secret: entry.password.clone(),
                 via_no_auth_user: true,
+                via_cert: false,
             });
         }
         if !self.users.is_empty() {
@@ -252,6 +282,7 @@ impl AuthIndex {
                 permissions: entry.permissions.clone(),
                 secret: entry.password.clone(),
                 via_no_auth_user: false,
+                via_cert: false,
             });
         }
         if let Some(token) = &self.token {

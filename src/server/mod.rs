@@ -147,6 +147,9 @@ impl ServerState {
             port,
             headers: !opts.no_header_support,
             auth_required: snap.auth.required(),
+            // `tls_required` is set per connection (TLS first or not).
+            tls_verify: opts.tls.as_ref().is_some_and(|t| t.verify || t.verify_and_map),
+            tls_available: snap.tls.is_some() && opts.allow_non_tls,
             max_payload: opts.max_payload,
             client_id: cid,
             client_ip: addr.ip().to_string(),
@@ -220,10 +223,21 @@ impl Server {
         let addr = listener.local_addr()?;
         let host = opts.host.clone();
         let (pid_file, ports_dir) = (opts.pid_file.clone(), opts.ports_file_dir.clone());
-        let snapshot = Snapshot::compile(opts, 1, config_file.map(|(_, digest)| digest));
+        let snapshot = Snapshot::compile(opts, 1, config_file.map(|(_, digest)| digest))
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
         let state = ServerState::new(snapshot, id, name);
         let _ = state.client_addr.set(addr);
         state.files.set_pid_file(pid_file.as_deref())?;
+        if let Some(tls) = &state.snapshot().tls {
+            if state.snapshot().opts.allow_non_tls {
+                info!("TLS available for client connections");
+            } else {
+                info!("TLS required for client connections");
+            }
+            if tls.handshake_first && tls.handshake_first_fallback.is_none() {
+                tracing::warn!("Clients that are not using \"TLS Handshake First\" option will fail to connect");
+            }
+        }
         info!("Listening for client connections on {}:{}", host, addr.port());
         state.files.set_ports_dir(ports_dir.as_deref(), &host, addr)?;
         info!("Server is ready");

@@ -33,34 +33,39 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
-    /// Compiles `opts`, which must already be validated.
-    pub fn compile(opts: Options, generation: u64, config_digest: Option<String>) -> Snapshot {
-        Snapshot {
-            generation,
-            auth: AuthIndex::new(&opts),
-            tls: None,
-            opts,
-            config_digest,
-            loaded_at: SystemTime::now(),
-        }
+    /// Compiles `opts`, which must already be validated. Fails only on what
+    /// the config check cannot see ahead of time (a certificate file that
+    /// changed or vanished since).
+    pub fn compile(opts: Options, generation: u64, config_digest: Option<String>) -> Result<Snapshot, String> {
+        let tls = compile_tls(&opts)?;
+        Ok(Snapshot { generation, auth: AuthIndex::new(&opts), tls, opts, config_digest, loaded_at: SystemTime::now() })
     }
 
     /// The next snapshot, for `opts`: its generation follows this one, and
     /// compiled permissions that did not change are shared with it.
-    pub fn successor(&self, opts: Options, config_digest: Option<String>) -> Snapshot {
-        Snapshot {
+    /// Certificate files are read again, so renewed certificates reach new
+    /// connections.
+    pub fn successor(&self, opts: Options, config_digest: Option<String>) -> Result<Snapshot, String> {
+        Ok(Snapshot {
             generation: self.generation + 1,
             auth: AuthIndex::compile(&opts, Some(&self.auth)),
-            tls: None,
+            tls: compile_tls(&opts)?,
             opts,
             config_digest,
             loaded_at: SystemTime::now(),
-        }
+        })
     }
 
     /// The parser's limits for client connections.
     pub fn client_limits(&self) -> Limits {
         Limits { max_control_line: self.opts.max_control_line, max_payload: self.opts.max_payload }
+    }
+}
+
+fn compile_tls(opts: &Options) -> Result<Option<Arc<ServerTls>>, String> {
+    match &opts.tls {
+        Some(t) => crate::tls::compile(t).map(|c| Some(Arc::new(c))).map_err(|e| format!("tls: {e}")),
+        None => Ok(None),
     }
 }
 

@@ -187,7 +187,9 @@ pub static TOP: Block<Options> = Block {
                 .feature(Feature::LameDuck)
                 .set(|_, _, v, o| v.set_dur(&mut o.lame_duck_grace_period)),
             key("proxy_protocol", Ty::Bool, Restart).feature(Feature::ProxyProtocol),
-            key("allow_non_tls", Ty::Bool, Restart).feature(Feature::Tls),
+            key("allow_non_tls", Ty::Bool, Restart)
+                .feature(Feature::Tls)
+                .set(|_, _, v, o| v.set_bool(&mut o.allow_non_tls)),
             key("no_header_support", Ty::Bool, Restart).set(|_, _, v, o| v.set_bool(&mut o.no_header_support)),
             key("no_fast_producer_stall", Ty::Bool, Yes).doc("rnats never stalls a fast producer"),
             key("disable_sublist_cache", Ty::Bool, Restart).alias(&["no_sublist_cache"]).feature(Feature::SublistCache),
@@ -435,10 +437,24 @@ pub static TLS: Block<Tls> = Block {
             key("ca_certs_match", Ty::Strings, Yes),
             key("cert_match_skip_invalid", Ty::Bool, Yes),
             key("ocsp_peer", Ty::Custom(&ANY_TY), Yes).feature(Feature::Ocsp),
-            key("certs", Ty::Blocks(&TLS_CERT_PAIR), Yes).alias(&["certificates"]),
+            key("certs", Ty::Blocks(&TLS_CERT_PAIR), Yes).alias(&["certificates"]).set(|_, _, v, t| {
+                if let Val::Items(items) = v {
+                    t.certs = items.iter().filter_map(cert_pair).collect();
+                }
+            }),
         ],
     )
 };
+
+/// One `certs` entry: `{ cert_file, key_file }` (checked by the block rules).
+fn cert_pair(v: &crate::conf::tree::Value) -> Option<crate::options::TlsCertPair> {
+    let crate::conf::tree::Kind::Map(m) = &v.kind else { return None };
+    let get = |k: &str| match m.find(&[k]).map(|e| &e.value.kind) {
+        Some(crate::conf::tree::Kind::Str(s)) => Some(s.clone()),
+        _ => None,
+    };
+    Some(crate::options::TlsCertPair { cert_file: get("cert_file")?, key_file: get("key_file")? })
+}
 
 static TLS_CERT_PAIR: Block<()> = Block {
     unknown: Unknown::Error,

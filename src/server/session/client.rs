@@ -18,6 +18,7 @@ use crate::server::permissions::CompiledPermissions;
 use crate::server::proto::{Op, Publish};
 use crate::server::snapshot::Snapshot;
 use crate::server::subject::{is_valid_literal_subject, is_valid_subject};
+use crate::tls::Negotiated;
 
 /// Publish permission results cached per subject, at most.
 const PUB_CACHE_CAPACITY: usize = 256;
@@ -45,10 +46,13 @@ pub(crate) struct ClientState {
     /// The accepted CONNECT, kept so that a reload that changes this
     /// client's credentials can check them again.
     connect: Option<ConnectOpts>,
+    /// What the TLS handshake negotiated (with the client's certificates,
+    /// for `verify_and_map`); `None` on a plain connection.
+    tls: Option<Negotiated>,
 }
 
 impl ClientState {
-    pub fn new(nonce: Option<String>) -> ClientState {
+    pub fn new(nonce: Option<String>, tls: Option<Negotiated>) -> ClientState {
         let defaults = ConnectOpts::default();
         ClientState {
             verbose: defaults.verbose,
@@ -63,6 +67,7 @@ impl ClientState {
             pub_allowed: HashMap::new(),
             connect_info_sent: false,
             connect: None,
+            tls,
         }
     }
 
@@ -149,11 +154,7 @@ impl ClientState {
             core.send_err(ERR_NO_RESPONDERS_NEEDS_HEADERS);
             return Err(CloseReason::ProtocolViolation);
         }
-        let identity = if core.auth_required {
-            authenticate(core, &c, self.nonce.as_deref()).await
-        } else {
-            Some(Identity::default())
-        };
+        let identity = if core.auth_required { self.authenticate(core, &c).await } else { Some(Identity::default()) };
         let Some(identity) = identity else {
             return Err(self.auth_violation(core, c.user.as_deref()));
         };
@@ -336,7 +337,7 @@ impl ClientState {
             Revalidation::Removed => return Err(self.user_removed(core)),
             Revalidation::Recheck => {
                 let checked = match self.connect.clone() {
-                    Some(c) => authenticate(core, &c, self.nonce.as_deref()).await,
+                    Some(c) => self.authenticate(core, &c).await,
                     None => None,
                 };
                 match checked {
@@ -367,6 +368,28 @@ impl ClientState {
             core.send(&info.to_line());
         }
         Ok(())
+    }
+
+    /// Who the client is under the session's snapshot: from its TLS client
+    /// certificate with `verify_and_map`, else from its CONNECT credentials.
+    async fn authenticate(&self, core: &Core, c: &ConnectOpts) -> Option<Identity> {
+        let map_cert = core.snap.opts.tls.as_ref().is_some_and(|t| t.verify_and_map);
+        if !map_cert {
+            return authenticate(core, c, self.nonce.as_deref()).await;
+        }
+        if let Some(user) = &c.user {
+            tracing::warn!(
+                "{} - User {user:?} found in connect proto, but user required from cert",
+                core.conn.log_prefix
+            );
+        }
+        let certs = self.tls.as_ref().map(|t| t.peer_certs.as_slice()).unwrap_or_default();
+        let auth = &core.snap.auth;
+        let mapped = crate::tls::map_peer_certs(certs, &auth.cert_candidates());
+        for line in &mapped.debug {
+            tracing::debug!("{} - {line}", core.conn.log_prefix);
+        }
+        auth.cert_identity(mapped.user?.0)
     }
 
     fn user_removed(&self, core: &mut Core) -> CloseReason {

@@ -23,7 +23,7 @@ use bytes::{Buf, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tracing::{debug, error};
 
-use super::conn::{ConnKind, Connection};
+use super::conn::{ConnKind, Connection, TlsInfo};
 use super::deliver::Fanout;
 use super::errors::*;
 use super::outbound::WriteEnd;
@@ -178,32 +178,78 @@ pub async fn serve_client<S: Transport>(server: Arc<ServerState>, mut stream: S,
     let cid = server.next_cid();
     let conn = Arc::new(Connection::new(cid, ConnKind::Client, addr, server.global.clone(), server.stats.clone()));
     let nonce = snap.auth.needs_nonce().then(super::auth::new_nonce);
-    let info = server.client_info(&snap, cid, addr, nonce.as_deref()).to_line();
     server.stats.total_connections.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let admitted = server.register(&conn, snap.opts.max_connections);
-
-    // INFO goes out in clear text before anything else; a TLS upgrade, when
-    // configured, happens right here, before the stream is split.
+    let info = |tls_required: bool| {
+        let mut info = server.client_info(&snap, cid, addr, nonce.as_deref());
+        info.tls_required = tls_required;
+        info.to_line()
+    };
     let deadline = snap.opts.write_deadline;
-    let info_sent = matches!(tokio::time::timeout(deadline, stream.write_all(&info)).await, Ok(Ok(())));
     if !admitted {
+        // The reference's answer: INFO (in clear), then the error, then close.
         error!("{} - {}", conn.log_prefix, ERR_MAX_CONNECTIONS);
+        let _ = tokio::time::timeout(deadline, stream.write_all(&info(false))).await;
         let _ = tokio::time::timeout(deadline, stream.write_all(&err_line(ERR_MAX_CONNECTIONS))).await;
         let _ = tokio::time::timeout(deadline, stream.shutdown()).await;
         return;
     }
-    if !info_sent {
-        server.unregister(&conn);
-        return;
+    let Some(tls) = snap.tls.clone() else {
+        // INFO goes out in clear text before anything else.
+        if !matches!(tokio::time::timeout(deadline, stream.write_all(&info(false))).await, Ok(Ok(()))) {
+            server.unregister(&conn);
+            return;
+        }
+        return run_session(server.clone(), conn, snap.clone(), nonce, stream, Vec::new(), None).await;
+    };
+    // TLS: INFO in clear text and then the handshake (or the handshake first),
+    // bounded by the tls timeout; the stream is split only afterwards.
+    let peer = crate::tls::Peer { log_prefix: &conn.log_prefix, local: None, remote: Some(addr) };
+    let established = crate::tls::establish(stream, &tls, snap.opts.allow_non_tls, info, &peer).await;
+    match established {
+        Ok(crate::tls::Established::Tls { stream, negotiated, tls_first }) => {
+            let tls_info = TlsInfo {
+                version: negotiated.version.clone(),
+                cipher_suite: negotiated.cipher_suite.clone(),
+                tls_first,
+            };
+            conn.meta.lock().unwrap_or_else(|e| e.into_inner()).tls = Some(tls_info);
+            run_session(server.clone(), conn, snap.clone(), nonce, stream, Vec::new(), Some(negotiated)).await
+        }
+        Ok(crate::tls::Established::Plain { stream, pending }) => {
+            run_session(server.clone(), conn, snap.clone(), nonce, stream, pending, None).await
+        }
+        Err(e) => {
+            let reason = match e {
+                crate::tls::EstablishError::Handshake(_) => CloseReason::TlsHandshakeError,
+                crate::tls::EstablishError::Write(_) => CloseReason::WriteError,
+            };
+            conn.close_now(reason);
+            server.unregister(&conn);
+            debug!("{} - Client connection closed: {}", conn.log_prefix, reason.as_str());
+        }
     }
-    debug!("{} - Client connection created", conn.log_prefix);
+}
 
+/// The connection after INFO (and TLS): the writer task, the read loop with
+/// the client role, and the close. `pending` are bytes already read from the
+/// peer (a plain client on a TLS port with `allow_non_tls`), parsed first.
+async fn run_session<T: Transport>(
+    server: Arc<ServerState>,
+    conn: Arc<Connection>,
+    snap: Arc<Snapshot>,
+    nonce: Option<String>,
+    stream: T,
+    pending: Vec<u8>,
+    tls: Option<crate::tls::Negotiated>,
+) {
+    debug!("{} - Client connection created", conn.log_prefix);
     let (rd, wr) = stream.split();
     let writer = server.tracker.spawn(run_writer(server.clone(), conn.clone(), wr));
     conn.adopted_generation.store(snap.generation, std::sync::atomic::Ordering::Release);
     let mut core = Core::new(server.clone(), conn.clone(), snap);
-    let mut role = Role::Client(ClientState::new(nonce));
-    let reason = read_loop(&mut core, &mut role, rd).await;
+    let mut role = Role::Client(ClientState::new(nonce, tls));
+    let reason = read_loop(&mut core, &mut role, rd, pending).await;
     core.phase = Phase::Closing(reason);
     conn.close(reason);
     conn.remove_all_subscriptions();
@@ -228,8 +274,9 @@ async fn run_writer<W: AsyncWrite + Unpin>(server: Arc<ServerState>, conn: Arc<C
 }
 
 /// Reads and acts until the connection must close; returns why.
-async fn read_loop<R: AsyncRead + Unpin>(core: &mut Core, role: &mut Role, mut rd: R) -> CloseReason {
-    let mut buf = BytesMut::with_capacity(MIN_READ);
+async fn read_loop<R: AsyncRead + Unpin>(core: &mut Core, role: &mut Role, mut rd: R, pending: Vec<u8>) -> CloseReason {
+    let mut buf = BytesMut::with_capacity(MIN_READ.max(pending.len()));
+    buf.extend_from_slice(&pending);
     let mut read_size = MIN_READ;
     let mut ping_interval = core.snap.opts.ping_interval;
     let ping = tokio::time::sleep(FIRST_PING_INTERVAL.min(ping_interval));
@@ -238,49 +285,55 @@ async fn read_loop<R: AsyncRead + Unpin>(core: &mut Core, role: &mut Role, mut r
     tokio::pin!(auth_deadline);
     let conn = core.conn.clone();
     let shutdown = core.server.shutdown.clone();
+    // Bytes read before the session started are parsed before any read.
+    let mut unparsed = !buf.is_empty();
     loop {
         if buf.capacity() - buf.len() < read_size / 2 {
             buf.reserve(read_size);
         }
         let awaiting_auth = core.auth_required && core.phase != Phase::Authenticated;
-        let n = tokio::select! {
-            biased;
-            _ = conn.events.notified() => {
-                if let Some(reason) = conn.close_reason() {
-                    return reason;
-                }
-                if let Err(reason) = adopt_snapshot(core, role).await {
+        let n = if std::mem::take(&mut unparsed) {
+            buf.len()
+        } else {
+            tokio::select! {
+                biased;
+                _ = conn.events.notified() => {
+                    if let Some(reason) = conn.close_reason() {
+                        return reason;
+                    }
+                    if let Err(reason) = adopt_snapshot(core, role).await {
+                        core.finish_batch();
+                        return reason;
+                    }
+                    if core.snap.opts.ping_interval != ping_interval {
+                        ping_interval = core.snap.opts.ping_interval;
+                        ping.as_mut().reset(tokio::time::Instant::now() + ping_interval);
+                    }
                     core.finish_batch();
-                    return reason;
+                    continue;
                 }
-                if core.snap.opts.ping_interval != ping_interval {
+                _ = shutdown.cancelled() => return CloseReason::ServerShutdown,
+                r = rd.read_buf(&mut buf) => match r {
+                    Ok(0) => return CloseReason::ClientClosed,
+                    Ok(n) => n,
+                    Err(_) => return CloseReason::ReadError,
+                },
+                _ = &mut ping => {
                     ping_interval = core.snap.opts.ping_interval;
                     ping.as_mut().reset(tokio::time::Instant::now() + ping_interval);
+                    let r = core.on_ping_timer();
+                    core.finish_batch();
+                    match r {
+                        Ok(()) => continue,
+                        Err(reason) => return reason,
+                    }
                 }
-                core.finish_batch();
-                continue;
-            }
-            _ = shutdown.cancelled() => return CloseReason::ServerShutdown,
-            r = rd.read_buf(&mut buf) => match r {
-                Ok(0) => return CloseReason::ClientClosed,
-                Ok(n) => n,
-                Err(_) => return CloseReason::ReadError,
-            },
-            _ = &mut ping => {
-                ping_interval = core.snap.opts.ping_interval;
-                ping.as_mut().reset(tokio::time::Instant::now() + ping_interval);
-                let r = core.on_ping_timer();
-                core.finish_batch();
-                match r {
-                    Ok(()) => continue,
-                    Err(reason) => return reason,
+                _ = &mut auth_deadline, if awaiting_auth => {
+                    debug!("{} - Authentication Timeout", conn.log_prefix);
+                    core.send_err(ERR_AUTH_TIMEOUT);
+                    core.finish_batch();
+                    return CloseReason::AuthenticationTimeout;
                 }
-            }
-            _ = &mut auth_deadline, if awaiting_auth => {
-                debug!("{} - Authentication Timeout", conn.log_prefix);
-                core.send_err(ERR_AUTH_TIMEOUT);
-                core.finish_batch();
-                return CloseReason::AuthenticationTimeout;
             }
         };
         core.last_read = Instant::now();

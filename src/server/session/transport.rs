@@ -1,8 +1,8 @@
 //! What a session runs over: any byte stream that can be split into a read
 //! half (the session task) and a write half (the writer task).
 //!
-//! TCP splits without a lock (`into_split`); other streams (an in-memory
-//! duplex in tests, TLS later) split through `tokio::io::split`, whose halves
+//! TCP splits without a lock (`into_split`); other streams (TLS, an
+//! in-memory duplex in tests) split through `tokio::io::split`, whose halves
 //! share the stream behind a lock taken per poll.
 
 use tokio::io::{AsyncRead, AsyncWrite, DuplexStream, ReadHalf, WriteHalf};
@@ -22,6 +22,24 @@ impl Transport for TcpStream {
 
     fn split(self) -> (OwnedReadHalf, OwnedWriteHalf) {
         self.into_split()
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Send + Unpin + 'static> Transport for Box<tokio_rustls::server::TlsStream<S>> {
+    type Reader = ReadHalf<Self>;
+    type Writer = WriteHalf<Self>;
+
+    fn split(self) -> (Self::Reader, Self::Writer) {
+        tokio::io::split(self)
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Send + Unpin + 'static> Transport for Box<tokio_rustls::client::TlsStream<S>> {
+    type Reader = ReadHalf<Self>;
+    type Writer = WriteHalf<Self>;
+
+    fn split(self) -> (Self::Reader, Self::Writer) {
+        tokio::io::split(self)
     }
 }
 
