@@ -60,7 +60,7 @@ impl Feature {
         match self {
             Feature::Core => Implemented,
             Feature::Tls => Implemented,
-            Feature::Cluster => Refused("clustering is not implemented yet"),
+            Feature::Cluster => Implemented,
             Feature::Monitoring => Ignored("HTTP monitoring is not implemented yet; running without it"),
             Feature::Syslog => Implemented,
             Feature::LogRotation => Implemented,
@@ -85,7 +85,7 @@ impl Feature {
             Feature::ServerMetadata => Ignored("server tags and metadata are not reported yet"),
             Feature::WriteTimeoutPolicy => Ignored("write_timeout policies are not implemented yet (rnats closes)"),
             Feature::SubTokenLimit => Ignored("max_sub_tokens is not enforced yet"),
-            Feature::ErrorReports => Ignored("connect error reports only concern routes and leaf nodes"),
+            Feature::ErrorReports => Implemented,
             Feature::ClosedClients => Ignored("closed connections are not kept yet (no /connz)"),
             Feature::SublistCache => Ignored("rnats has one subscription cache design; the switch has no effect"),
             Feature::FeatureFlags => Ignored("nats-server feature flags have no meaning in rnats"),

@@ -31,6 +31,9 @@ pub const DEFAULT_TLS_TIMEOUT: Duration = Duration::from_secs(2);
 pub const DEFAULT_TLS_HANDSHAKE_FIRST_FALLBACK: Duration = Duration::from_millis(50);
 pub const DEFAULT_LAME_DUCK_DURATION: Duration = Duration::from_secs(120);
 pub const DEFAULT_LAME_DUCK_GRACE: Duration = Duration::from_secs(10);
+/// Route (and leaf node) connect errors logged: the first, then every Nth.
+pub const DEFAULT_CONNECT_ERROR_REPORTS: u64 = 3600;
+pub const DEFAULT_RECONNECT_ERROR_REPORTS: u64 = 1;
 /// The first ping to a new client comes early, to measure its RTT.
 pub const FIRST_PING_INTERVAL: Duration = Duration::from_secs(2);
 
@@ -191,6 +194,11 @@ pub struct Options {
     /// Clustering (routes).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cluster: Option<Cluster>,
+    /// Failed attempts at a route before its error is logged again (the
+    /// first is always logged).
+    pub connect_error_reports: u64,
+    /// The same for a route that was up and dropped.
+    pub reconnect_error_reports: u64,
 
     /// Blocks rnats checks but does not act on (gateway, leafnodes, websocket,
     /// mqtt, jetstream, accounts, ...), kept as written so nothing is lost.
@@ -385,9 +393,45 @@ pub struct Cluster {
     pub authorization: Option<Authorization>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tls: Option<Tls>,
+    /// Extra attempts at a route learned by gossip (configured routes are
+    /// retried forever).
+    #[serde(skip_serializing_if = "is_zero_i64")]
+    pub connect_retries: i64,
+    /// Double the delay between attempts at a configured route, up to 30s.
+    #[serde(skip_serializing_if = "is_false")]
+    pub connect_backoff: bool,
+    /// nats-server's route pooling; rnats always keeps one connection per
+    /// server and tells its peers so (the value is accepted and reported).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pool_size: Option<i64>,
+    /// nats-server's route compression; rnats routes are not compressed and
+    /// say so to their peers, which then send plain text.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub compression: Option<String>,
+    /// How often routes are pinged (at most 30s); the top-level value otherwise.
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "ser_opt_duration")]
+    #[schemars(with = "Option<String>")]
+    pub ping_interval: Option<Duration>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ping_max: Option<u32>,
+    /// `import` (publish): subjects this server asks its peers for;
+    /// `export` (subscribe): subjects peers may ask it for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub permissions: Option<Permissions>,
     /// Other cluster settings, kept as written.
     #[serde(flatten)]
     pub other: BTreeMap<String, serde_json::Value>,
+}
+
+fn is_zero_i64(v: &i64) -> bool {
+    *v == 0
+}
+
+fn ser_opt_duration<S: serde::Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+    match d {
+        Some(d) => s.serialize_str(&format_duration(*d)),
+        None => s.serialize_none(),
+    }
 }
 
 impl Default for Options {
@@ -429,6 +473,8 @@ impl Default for Options {
             tls: None,
             allow_non_tls: false,
             cluster: None,
+            connect_error_reports: DEFAULT_CONNECT_ERROR_REPORTS,
+            reconnect_error_reports: DEFAULT_RECONNECT_ERROR_REPORTS,
             other: BTreeMap::new(),
         }
     }

@@ -11,7 +11,7 @@ use std::fmt::Display;
 
 use serde::Serialize;
 
-use crate::options::{format_duration, Authorization, Options, Permissions, Port, User, REDACTED};
+use crate::options::{format_duration, Authorization, Cluster, Options, Permissions, Port, User, REDACTED};
 
 /// Whether a change can be applied without a restart.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -204,6 +204,8 @@ pub fn diff(old: &Options, new: &Options) -> Diff {
         tls,
         allow_non_tls,
         cluster,
+        connect_error_reports,
+        reconnect_error_reports,
         other,
     } = new;
     let s = |v: &String| v.clone();
@@ -256,11 +258,112 @@ pub fn diff(old: &Options, new: &Options) -> Diff {
     option!("no_auth_user", no_auth_user, show);
     option!("tls", tls, |t| on_off(t.is_some()));
     option!("allow_non_tls", allow_non_tls, flag);
-    option!("cluster", cluster, |t| on_off(t.is_some()));
+    cluster_changes(&mut c, &old.cluster, cluster);
+    option!("connect_error_reports", connect_error_reports, int);
+    option!("reconnect_error_reports", reconnect_error_reports, int);
 
     other_changes(&mut c, &old.other, other);
 
     Diff { changes: c.changes, cut_off: cut_off(old, new) }
+}
+
+/// The cluster block, key by key: where routes listen needs a restart (as
+/// in nats-server), the rest applies live.
+fn cluster_changes(c: &mut Collector, old: &Option<Cluster>, new: &Option<Cluster>) {
+    let (o, n) = match (old, new) {
+        (None, None) => return,
+        (Some(o), Some(n)) => (o, n),
+        _ => {
+            c.field("cluster", &old.is_some(), &new.is_some(), class_of("cluster"), |b| on_off(*b));
+            return;
+        }
+    };
+    let Cluster {
+        name,
+        host,
+        port,
+        advertise,
+        no_advertise,
+        routes,
+        authorization,
+        tls,
+        connect_retries,
+        connect_backoff,
+        pool_size,
+        compression,
+        ping_interval,
+        ping_max,
+        permissions,
+        other,
+    } = n;
+    let s = |v: &String| v.clone();
+    let flag = |v: &bool| v.to_string();
+    c.field("cluster name", &o.name, name, class_of("cluster.name"), show);
+    c.field("cluster host", &o.host, host, class_of("cluster.host"), s);
+    c.field("cluster port", &o.port, port, class_of("cluster.port"), |p| show_port(*p));
+    c.field("cluster advertise", &o.advertise, advertise, class_of("cluster.advertise"), show);
+    c.field("cluster no_advertise", &o.no_advertise, no_advertise, class_of("cluster.no_advertise"), flag);
+    if &o.routes != routes {
+        let redact = |list: &[String]| -> Vec<String> {
+            list.iter()
+                .map(|r| match crate::server::route::urls::RouteUrl::parse(r) {
+                    Ok(u) => u.redacted(),
+                    Err(_) => crate::server::route::urls::redact_text(r),
+                })
+                .collect()
+        };
+        let (old_list, new_list) = (redact(&o.routes), redact(routes));
+        let added: Vec<&String> = new_list.iter().filter(|r| !old_list.contains(r)).collect();
+        let removed: Vec<&String> = old_list.iter().filter(|r| !new_list.contains(r)).collect();
+        let mut parts = Vec::new();
+        if !added.is_empty() {
+            parts.push(format!("added: {}", added.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")));
+        }
+        if !removed.is_empty() {
+            parts.push(format!("removed: {}", removed.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")));
+        }
+        c.changes.push(Change {
+            key: "cluster routes".into(),
+            old: old_list.join(","),
+            new: new_list.join(","),
+            class: class_of("cluster.routes"),
+            detail: (!parts.is_empty()).then(|| parts.join("; ")),
+        });
+    }
+    if &o.authorization != authorization {
+        c.changes.push(Change {
+            key: "cluster authorization".into(),
+            old: on_off(o.authorization.is_some()),
+            new: on_off(authorization.is_some()),
+            class: class_of("cluster.authorization"),
+            detail: Some("changed; applies to new routes".into()),
+        });
+    }
+    c.field("cluster tls", &o.tls, tls, class_of("cluster.tls"), |t| on_off(t.is_some()));
+    c.field("cluster connect_retries", &o.connect_retries, connect_retries, class_of("cluster.connect_retries"), |v| {
+        v.to_string()
+    });
+    c.field("cluster connect_backoff", &o.connect_backoff, connect_backoff, class_of("cluster.connect_backoff"), flag);
+    c.field("cluster pool_size", &o.pool_size, pool_size, class_of("cluster.pool_size"), show);
+    c.field("cluster compression", &o.compression, compression, class_of("cluster.compression"), show);
+    c.field("cluster ping_interval", &o.ping_interval, ping_interval, class_of("cluster.ping_interval"), |d| {
+        d.map(format_duration).unwrap_or_default()
+    });
+    c.field("cluster ping_max", &o.ping_max, ping_max, class_of("cluster.ping_max"), show);
+    if &o.permissions != permissions {
+        c.changes.push(Change {
+            key: "cluster permissions".into(),
+            old: perms_summary(&o.permissions),
+            new: perms_summary(permissions),
+            class: class_of("cluster.permissions"),
+            detail: Some("changed; routes are made again".into()),
+        });
+    }
+    let before = c.changes.len();
+    other_changes(c, &o.other, other);
+    for change in &mut c.changes[before..] {
+        change.key = format!("cluster {}", change.key);
+    }
 }
 
 fn authorization_changes(c: &mut Collector, old: &Authorization, new: &Authorization) {

@@ -5,9 +5,19 @@
 //! account's index, so multi-tenancy (an index per account, imports and
 //! exports, the account name carried on routes) adds accounts here instead of
 //! rewriting the message path.
+//!
+//! In a cluster the account also keeps its *local interest*: how many
+//! subscriptions of this server's clients there are per subject (and per
+//! queue group), which is what the other servers are told with `RS+`/`RS-`.
+//! Routes learn a plain subject on its first subscription and lose it with
+//! the last; a queue group's count (its weight) is sent on every change.
 
-use super::conn::Subscription;
-use super::sublist::Sublist;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use super::conn::{ConnKind, Connection, Subscription};
+use super::permissions::CompiledPermissions;
+use super::sublist::{InvalidSubject, Sublist};
 
 /// nats-server's name for the account of clients that name none.
 pub const GLOBAL_ACCOUNT: &str = "$G";
@@ -15,12 +25,204 @@ pub const GLOBAL_ACCOUNT: &str = "$G";
 pub struct Account {
     pub name: Box<str>,
     pub sublist: Sublist<Subscription>,
+    /// Local interest, kept only once the server is part of a cluster (so a
+    /// standalone server pays nothing per subscription).
+    interest: OnceLock<Mutex<Interest>>,
+}
+
+/// Local interest and the routes that hear about it.
+#[derive(Default)]
+struct Interest {
+    /// `subject` or `subject queue` → how many local subscriptions.
+    counts: HashMap<Box<[u8]>, u32>,
+    /// Registered routes, each told about every change.
+    routes: Vec<Arc<Connection>>,
+    /// `cluster.permissions` (`publish` is the import side): only subjects
+    /// it allows are announced.
+    import: Option<Arc<CompiledPermissions>>,
 }
 
 impl Account {
     pub fn new(name: &str) -> Account {
-        Account { name: name.into(), sublist: Sublist::new() }
+        Account { name: name.into(), sublist: Sublist::new(), interest: OnceLock::new() }
     }
+
+    /// Starts keeping local interest for routes (the server has a cluster).
+    /// Subscriptions made before are counted now.
+    pub fn track_interest(&self) {
+        let mut interest = Interest::default();
+        self.sublist.for_each(|subject, queue, sub| {
+            if sub.conn.kind == ConnKind::Client {
+                *interest.counts.entry(interest_key(subject, queue)).or_insert(0) += 1;
+            }
+        });
+        let _ = self.interest.set(Mutex::new(interest));
+    }
+
+    fn interest(&self) -> Option<std::sync::MutexGuard<'_, Interest>> {
+        self.interest.get().map(|m| m.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// Adds a subscription to the index; a client's is also announced to the
+    /// routes when it changes this server's interest.
+    pub fn subscribe(&self, sub: &Arc<Subscription>) -> Result<(), InvalidSubject> {
+        self.sublist.insert(&sub.subject, sub.queue.as_deref(), sub.clone())?;
+        if sub.conn.kind == ConnKind::Client {
+            if let Some(mut interest) = self.interest() {
+                interest.change(&self.name, &sub.subject, sub.queue.as_deref(), 1);
+            }
+        }
+        Ok(())
+    }
+
+    /// Takes a subscription out of the index (and out of the local interest).
+    /// Returns whether it was there.
+    pub fn unsubscribe(&self, sub: &Arc<Subscription>) -> bool {
+        let removed = self.sublist.remove(&sub.subject, sub.queue.as_deref(), sub);
+        if removed && sub.conn.kind == ConnKind::Client {
+            if let Some(mut interest) = self.interest() {
+                interest.change(&self.name, &sub.subject, sub.queue.as_deref(), -1);
+            }
+        }
+        removed
+    }
+
+    /// A route registered: it gets the whole local interest now, and every
+    /// change from now on (one lock, so nothing falls in between).
+    pub fn add_route(&self, route: &Arc<Connection>) {
+        let Some(mut interest) = self.interest() else { return };
+        let mut buf = Vec::new();
+        for (key, &n) in &interest.counts {
+            let (subject, queue) = split_key(key);
+            if interest.imports(subject) {
+                encode_sub(&mut buf, &self.name, subject, queue, n);
+            }
+        }
+        if !buf.is_empty() {
+            trace_out(route, &buf);
+            route.outbound.push_proto(&buf);
+            route.outbound.wake_writer();
+        }
+        interest.routes.push(route.clone());
+    }
+
+    pub fn remove_route(&self, route: &Connection) {
+        if let Some(mut interest) = self.interest() {
+            interest.routes.retain(|r| !std::ptr::eq(&**r, route));
+        }
+    }
+
+    /// Sets `cluster.permissions.import` for what is announced from now on.
+    pub fn set_import(&self, import: Option<Arc<CompiledPermissions>>) {
+        if let Some(mut interest) = self.interest() {
+            interest.import = import;
+        }
+    }
+
+    /// The local interest as `(subject, queue, count)`, for tests and monitoring.
+    pub fn local_interest(&self) -> Vec<(Vec<u8>, Option<Vec<u8>>, u32)> {
+        let Some(interest) = self.interest() else { return Vec::new() };
+        let mut out: Vec<_> = interest
+            .counts
+            .iter()
+            .map(|(k, &n)| {
+                let (s, q) = split_key(k);
+                (s.to_vec(), q.map(<[u8]>::to_vec), n)
+            })
+            .collect();
+        out.sort();
+        out
+    }
+}
+
+impl Interest {
+    fn imports(&self, subject: &[u8]) -> bool {
+        self.import.as_ref().is_none_or(|perms| perms.publish.allows(subject))
+    }
+
+    /// Counts one local subscription in (`delta` 1) or out (-1), and tells
+    /// the routes when that changes what they must know.
+    fn change(&mut self, account: &str, subject: &[u8], queue: Option<&[u8]>, delta: i32) {
+        let key = interest_key(subject, queue);
+        let n = match self.counts.get_mut(&key) {
+            Some(n) => {
+                *n = n.saturating_add_signed(delta);
+                *n
+            }
+            None if delta > 0 => {
+                self.counts.insert(key.clone(), 1);
+                1
+            }
+            None => return,
+        };
+        if n == 0 {
+            self.counts.remove(&key);
+        }
+        // Plain interest matters on 0→1 and 1→0; a queue group's weight on
+        // every change.
+        let announce = queue.is_some() || (delta > 0 && n == 1) || n == 0;
+        if !announce || self.routes.is_empty() || !self.imports(subject) {
+            return;
+        }
+        let mut buf = Vec::with_capacity(subject.len() + 32);
+        if n == 0 {
+            encode_unsub(&mut buf, account, subject, queue);
+        } else {
+            encode_sub(&mut buf, account, subject, queue, n);
+        }
+        for route in &self.routes {
+            trace_out(route, &buf);
+            route.outbound.push_proto(&buf);
+            route.outbound.wake_writer();
+        }
+    }
+}
+
+fn interest_key(subject: &[u8], queue: Option<&[u8]>) -> Box<[u8]> {
+    match queue {
+        None => subject.into(),
+        Some(q) => [subject, b" ", q].concat().into(),
+    }
+}
+
+fn split_key(key: &[u8]) -> (&[u8], Option<&[u8]>) {
+    match key.iter().position(|&b| b == b' ') {
+        Some(i) => (&key[..i], Some(&key[i + 1..])),
+        None => (key, None),
+    }
+}
+
+/// `RS+ <account> <subject>[ <queue> <weight>]\r\n`
+pub fn encode_sub(buf: &mut Vec<u8>, account: &str, subject: &[u8], queue: Option<&[u8]>, weight: u32) {
+    buf.extend_from_slice(b"RS+ ");
+    buf.extend_from_slice(account.as_bytes());
+    buf.push(b' ');
+    buf.extend_from_slice(subject);
+    if let Some(q) = queue {
+        buf.push(b' ');
+        buf.extend_from_slice(q);
+        buf.push(b' ');
+        buf.extend_from_slice(itoa::Buffer::new().format(weight).as_bytes());
+    }
+    buf.extend_from_slice(b"\r\n");
+}
+
+/// `RS- <account> <subject>[ <queue>]\r\n`
+pub fn encode_unsub(buf: &mut Vec<u8>, account: &str, subject: &[u8], queue: Option<&[u8]>) {
+    buf.extend_from_slice(b"RS- ");
+    buf.extend_from_slice(account.as_bytes());
+    buf.push(b' ');
+    buf.extend_from_slice(subject);
+    if let Some(q) = queue {
+        buf.push(b' ');
+        buf.extend_from_slice(q);
+    }
+    buf.extend_from_slice(b"\r\n");
+}
+
+/// Traces interest sent to a route (`-V`), one line per op.
+fn trace_out(route: &Connection, buf: &[u8]) {
+    super::session::trace::trace_out_if_enabled(&route.log_prefix, buf);
 }
 
 impl std::fmt::Debug for Account {

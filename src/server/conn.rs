@@ -80,6 +80,9 @@ pub struct Connection {
     /// The generation of the snapshot the session has adopted (credentials
     /// and permissions re-checked); a reload waits on it, once per reload.
     pub adopted_generation: AtomicU64,
+    /// Set once a client takes asynchronous INFO updates (protocol 1, first
+    /// PONG sent): cluster changes are then pushed to it.
+    pub info_updates: AtomicBool,
     stats: Arc<ServerStats>,
 }
 
@@ -112,6 +115,7 @@ impl Connection {
             meta: Mutex::new(ClientMeta::default()),
             replies: ReplyGrants::default(),
             adopted_generation: AtomicU64::new(0),
+            info_updates: AtomicBool::new(false),
             stats,
         }
     }
@@ -192,7 +196,7 @@ impl Connection {
         if sub.removed.swap(true, Ordering::AcqRel) {
             return;
         }
-        self.account.sublist.remove(&sub.subject, sub.queue.as_deref(), sub);
+        self.account.unsubscribe(sub);
         let mut subs = self.subs.lock().unwrap_or_else(|e| e.into_inner());
         if subs.get(&sub.sid).is_some_and(|s| Arc::ptr_eq(s, sub)) {
             subs.remove(&sub.sid);
@@ -211,6 +215,7 @@ impl Connection {
             delivered: AtomicU64::new(sub.delivered()),
             removed: AtomicBool::new(false),
             deny_filter,
+            weight: sub.weight,
         });
         let mut subs = self.subs.lock().unwrap_or_else(|e| e.into_inner());
         if sub.is_removed() || !self.account.sublist.replace(&sub.subject, sub.queue.as_deref(), sub, new.clone()) {
@@ -228,7 +233,7 @@ impl Connection {
             self.subs.lock().unwrap_or_else(|e| e.into_inner()).drain().map(|(_, s)| s).collect();
         for sub in subs {
             if !sub.removed.swap(true, Ordering::AcqRel) {
-                self.account.sublist.remove(&sub.subject, sub.queue.as_deref(), &sub);
+                self.account.unsubscribe(&sub);
             }
         }
     }
@@ -250,6 +255,15 @@ pub struct Subscription {
     /// For a wildcard subscription overlapping the owner's subscribe deny
     /// list: messages matching it are not delivered.
     pub deny_filter: Option<Arc<DenyFilter>>,
+    /// How many queue members this entry stands for: 1, or for a route's
+    /// remote queue subscription the count the other server advertised.
+    pub weight: u32,
+}
+
+impl super::sublist::Weighted for Subscription {
+    fn weight(&self) -> u32 {
+        self.weight
+    }
 }
 
 /// Whether a message may go to a subscription, given its auto-unsubscribe limit.
@@ -280,7 +294,19 @@ impl Subscription {
             delivered: AtomicU64::new(0),
             removed: AtomicBool::new(false),
             deny_filter,
+            weight: 1,
         }
+    }
+
+    /// A route's subscription on behalf of another server's interest,
+    /// keyed by its `RS+` text; `weight` is a queue group's member count.
+    pub fn remote(conn: Arc<Connection>, subject: &[u8], queue: Option<&[u8]>, key: &[u8], weight: u32) -> Subscription {
+        Subscription { weight: weight.max(1), ..Subscription::new(conn, subject, queue, key, None) }
+    }
+
+    /// Marks it removed (publishers holding a cached match skip it).
+    pub fn mark_removed(&self) -> bool {
+        !self.removed.swap(true, Ordering::AcqRel)
     }
 
     pub fn delivered(&self) -> u64 {

@@ -2,20 +2,29 @@
 //! index, skip what the subscriber may not receive, push the encoded message
 //! to each chosen subscriber's outbound buffer, and remember whom to wake.
 //!
-//! A [`Fanout`] belongs to one session (a client today, a route later) and is
-//! reused for every message it publishes: the match cache, the list of
-//! connections to wake and the counters live here, so delivering a message
-//! allocates nothing and writes no shared counter. Woken connections and the
-//! counters are settled once per read chunk by [`Fanout::finish_batch`].
+//! A [`Fanout`] belongs to one session (a client, or a route) and is reused
+//! for every message it publishes: the match cache, the list of connections
+//! to wake, the route targets and the counters live here, so delivering a
+//! message allocates nothing and writes no shared counter. Woken connections
+//! and the counters are settled once per read chunk by [`Fanout::finish_batch`].
+//!
+//! In a cluster the index also holds the routes' subscriptions (other
+//! servers' interest). A message published by a local client goes to each
+//! route at most once, as one `RMSG` naming the queue groups that route must
+//! deliver to; a queue group picks its member among local and remote members
+//! weighted by how many members each stands for, with no local preference
+//! (as nats-server does). A message that came from a route goes to local
+//! subscribers only (one hop), and to one local member of each queue group
+//! it names.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use super::account::Account;
-use super::conn::{Connection, Subscription, Take};
+use super::conn::{ConnKind, Connection, Subscription, Take};
 use super::outbound::Pushed;
 use super::stats::ServerStats;
-use super::sublist::MatchCache;
+use super::sublist::{MatchCache, MatchResult};
 
 /// One message as published.
 #[derive(Debug, Clone, Copy)]
@@ -52,6 +61,36 @@ pub struct Fanout {
     to_wake: Vec<Arc<Connection>>,
     pub batch: Batch,
     rng: u64,
+    /// The routes the current message goes to; entries past `routes_len`
+    /// are kept (with their buffers) for the next message.
+    routes: Vec<RouteTarget>,
+    routes_len: usize,
+}
+
+/// One route a message goes to, and the queue groups it must deliver to.
+struct RouteTarget {
+    /// The route's subscription that matched, in the current match result.
+    at: SubAt,
+    /// Indices into the match result's queue groups.
+    groups: Vec<usize>,
+}
+
+/// Where a subscription sits in a match result.
+#[derive(Clone, Copy)]
+enum SubAt {
+    Plain(usize),
+    Queue(usize, usize),
+}
+
+fn sub_at(result: &MatchResult<Subscription>, at: SubAt) -> &Arc<Subscription> {
+    match at {
+        SubAt::Plain(i) => &result.psubs[i],
+        SubAt::Queue(g, m) => &result.qsubs[g].members[m],
+    }
+}
+
+fn is_route(sub: &Subscription) -> bool {
+    sub.conn.kind == ConnKind::Route
 }
 
 impl Default for Fanout {
@@ -61,31 +100,177 @@ impl Default for Fanout {
             to_wake: Vec::new(),
             batch: Batch::default(),
             rng: rand::random::<u64>() | 1,
+            routes: Vec::new(),
+            routes_len: 0,
         }
     }
 }
 
 impl Fanout {
-    /// Delivers `msg` to every plain subscriber and to one member of each
-    /// queue group of `account`. Returns whether anyone got it.
+    /// Delivers `msg`, published by a local client, to every plain
+    /// subscriber and to one member of each queue group of `account`; other
+    /// servers with interest get it once each. Returns whether anyone got it.
     pub fn publish(&mut self, account: &Account, msg: &Message<'_>, from: Publisher<'_>) -> bool {
         let result = self.cache.get(&account.sublist, msg.subject);
+        self.routes_len = 0;
         let mut delivered = false;
-        for sub in &result.psubs {
+        for (i, sub) in result.psubs.iter().enumerate() {
+            if is_route(sub) {
+                self.add_route_target(&result, SubAt::Plain(i), None);
+                continue;
+            }
             delivered |= self.deliver_to(sub, msg, from);
         }
-        for group in &result.qsubs {
+        for (g, group) in result.qsubs.iter().enumerate() {
             let n = group.members.len();
-            // A random start, then the first member able to take it.
-            let start = (self.next_rand() % n as u64) as usize;
+            // A random start (weighted when a route stands for several
+            // members), then the first member able to take it.
+            let start = if group.weight == n as u64 {
+                (self.next_rand() % n as u64) as usize
+            } else {
+                let mut pick = self.next_rand() % group.weight.max(1);
+                let mut at = 0;
+                for (i, m) in group.members.iter().enumerate() {
+                    let w = u64::from(m.weight);
+                    if pick < w {
+                        at = i;
+                        break;
+                    }
+                    pick -= w;
+                }
+                at
+            };
             for i in 0..n {
-                if self.deliver_to(&group.members[(start + i) % n], msg, from) {
+                let m = (start + i) % n;
+                let member = &group.members[m];
+                if is_route(member) {
+                    if member.is_removed() {
+                        continue;
+                    }
+                    self.add_route_target(&result, SubAt::Queue(g, m), Some(g));
+                    break;
+                }
+                if self.deliver_to(member, msg, from) {
                     delivered = true;
                     break;
                 }
             }
         }
+        if self.routes_len > 0 {
+            delivered |= self.send_to_routes(&result, account, msg, from);
+        }
         delivered
+    }
+
+    /// Delivers `msg`, received from the route `from.conn`, to local
+    /// subscribers only (one hop): every plain subscriber, and one member of
+    /// each queue group named in `queues` (`q1 q2 …`; none named, none
+    /// served). When a named group has no local member able to take it, one
+    /// on another server is tried, never the server it came from.
+    pub fn publish_routed(&mut self, account: &Account, msg: &Message<'_>, queues: &[u8], from: Publisher<'_>) {
+        let result = self.cache.get(&account.sublist, msg.subject);
+        self.routes_len = 0;
+        for sub in &result.psubs {
+            if !is_route(sub) {
+                self.deliver_to(sub, msg, from);
+            }
+        }
+        if !queues.is_empty() {
+            for (g, group) in result.qsubs.iter().enumerate() {
+                if !queues.split(|&b| b == b' ' || b == b'\t').any(|q| q == &*group.name) {
+                    continue;
+                }
+                let n = group.members.len();
+                let start = (self.next_rand() % n as u64) as usize;
+                let mut fallback = None;
+                let mut done = false;
+                for i in 0..n {
+                    let m = (start + i) % n;
+                    let member = &group.members[m];
+                    if is_route(member) {
+                        if fallback.is_none() && !Arc::ptr_eq(&member.conn, from.conn) && !member.is_removed() {
+                            fallback = Some(m);
+                        }
+                        continue;
+                    }
+                    if self.deliver_to(member, msg, from) {
+                        done = true;
+                        break;
+                    }
+                }
+                if let (false, Some(m)) = (done, fallback) {
+                    self.add_route_target(&result, SubAt::Queue(g, m), Some(g));
+                }
+            }
+        }
+        if self.routes_len > 0 {
+            self.send_to_routes(&result, account, msg, from);
+        }
+    }
+
+    /// Notes that the route owning the subscription at `at` gets the current
+    /// message (for queue group `group`, if any): one target per route.
+    fn add_route_target(&mut self, result: &MatchResult<Subscription>, at: SubAt, group: Option<usize>) {
+        let sub = sub_at(result, at);
+        if sub.is_removed() {
+            return;
+        }
+        for target in &mut self.routes[..self.routes_len] {
+            if Arc::ptr_eq(&sub_at(result, target.at).conn, &sub.conn) {
+                target.groups.extend(group);
+                return;
+            }
+        }
+        if self.routes_len == self.routes.len() {
+            self.routes.push(RouteTarget { at, groups: Vec::new() });
+        }
+        let target = &mut self.routes[self.routes_len];
+        target.at = at;
+        target.groups.clear();
+        target.groups.extend(group);
+        self.routes_len += 1;
+    }
+
+    /// Encodes the message once for each route target.
+    fn send_to_routes(
+        &mut self,
+        result: &MatchResult<Subscription>,
+        account: &Account,
+        msg: &Message<'_>,
+        from: Publisher<'_>,
+    ) -> bool {
+        let mut sent = false;
+        for t in 0..self.routes_len {
+            // `conn` borrows the match result, not `self`, so waking it
+            // below needs no reference count change.
+            let conn = &sub_at(result, self.routes[t].at).conn;
+            let (header_len, payload) = match msg.header_len {
+                Some(h) if !conn.headers() => (None, &msg.payload[h..]),
+                h => (h, msg.payload),
+            };
+            let queues = self.routes[t].groups.iter().map(|&g| &*result.qsubs[g].name);
+            let pushed = conn.outbound.push_routed(
+                account.name.as_bytes(),
+                msg.subject,
+                msg.reply,
+                queues,
+                header_len,
+                payload,
+                from.max_pending,
+            );
+            match pushed {
+                Pushed::Queued => {
+                    sent = true;
+                    self.batch.out_msgs += 1;
+                    self.batch.out_bytes += payload.len() as u64;
+                    self.wake_later(conn);
+                }
+                Pushed::SlowConsumer => conn.slow_consumer_pending(from.max_pending),
+                Pushed::Closed => {}
+            }
+        }
+        self.routes_len = 0;
+        sent
     }
 
     fn deliver_to(&mut self, sub: &Arc<Subscription>, msg: &Message<'_>, from: Publisher<'_>) -> bool {

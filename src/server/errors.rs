@@ -15,6 +15,8 @@ pub const ERR_NO_RESPONDERS_NEEDS_HEADERS: &str = "no responders requires header
 pub const ERR_STALE_CONNECTION: &str = "Stale Connection";
 /// Sent before closing a slow consumer (nats-server sends nothing).
 pub const ERR_SLOW_CONSUMER: &str = "Slow Consumer";
+/// A client that dialed the route port (its CONNECT names a `lang`).
+pub const ERR_CLIENT_ON_ROUTE_PORT: &str = "attempted to connect to route port";
 
 /// Why a connection ended; the strings are nats-server's `ClosedState` names,
 /// shown as `reason` in `/connz?state=closed`.
@@ -37,6 +39,15 @@ pub enum CloseReason {
     MaxControlLineExceeded,
     ServerShutdown,
     TlsHandshakeError,
+    /// A second route to a server already routed to, or a route to itself.
+    DuplicateRoute,
+    ClusterNameConflict,
+    DuplicateServerName,
+    /// A client (or gateway) on the route port.
+    WrongPort,
+    WrongGateway,
+    /// A configured route taken out by a reload.
+    RouteRemoved,
 }
 
 impl CloseReason {
@@ -58,12 +69,18 @@ impl CloseReason {
             CloseReason::MaxControlLineExceeded => "Maximum Control Line Exceeded",
             CloseReason::ServerShutdown => "Server Shutdown",
             CloseReason::TlsHandshakeError => "TLS Handshake Failure",
+            CloseReason::DuplicateRoute => "Duplicate Route",
+            CloseReason::ClusterNameConflict => "Cluster Name Conflict",
+            CloseReason::DuplicateServerName => "Duplicate Server Name",
+            CloseReason::WrongPort => "Incorrect Port",
+            CloseReason::WrongGateway => "Wrong Gateway",
+            CloseReason::RouteRemoved => "Route Removed",
         }
     }
 
     pub fn from_u8(v: u8) -> Option<CloseReason> {
         use CloseReason::*;
-        const ALL: [CloseReason; 16] = [
+        const ALL: [CloseReason; 22] = [
             ClientClosed,
             AuthenticationTimeout,
             AuthenticationViolation,
@@ -80,6 +97,12 @@ impl CloseReason {
             MaxControlLineExceeded,
             ServerShutdown,
             TlsHandshakeError,
+            DuplicateRoute,
+            ClusterNameConflict,
+            DuplicateServerName,
+            WrongPort,
+            WrongGateway,
+            RouteRemoved,
         ];
         ALL.iter().copied().find(|r| *r as u8 == v)
     }

@@ -20,6 +20,7 @@ pub mod outbound;
 pub mod permissions;
 pub mod proto;
 pub mod responses;
+pub mod route;
 pub mod session;
 pub mod snapshot;
 pub mod stats;
@@ -77,6 +78,8 @@ pub struct ServerState {
     client_addr: OnceLock<SocketAddr>,
     /// The pid and ports files.
     pub files: files::ProcessFiles,
+    /// The cluster (routes), when configured.
+    pub cluster: Option<Arc<route::Cluster>>,
 }
 
 impl ServerState {
@@ -85,6 +88,7 @@ impl ServerState {
     /// which is how tests drive one over an in-memory stream.
     pub fn new(snapshot: Snapshot, id: String, name: String) -> Arc<ServerState> {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let cluster = route::Cluster::new(&snapshot.opts).map(Arc::new);
         Arc::new(ServerState {
             generation: AtomicU64::new(snapshot.generation),
             snapshot: ArcSwap::from_pointee(snapshot),
@@ -102,6 +106,7 @@ impl ServerState {
             start: SystemTime::now(),
             client_addr: OnceLock::new(),
             files: files::ProcessFiles::default(),
+            cluster,
         })
     }
 
@@ -122,6 +127,11 @@ impl ServerState {
         for conn in self.connections() {
             conn.events.notify_one();
         }
+        if let Some(cluster) = &self.cluster {
+            for link in cluster.links() {
+                link.conn.events.notify_one();
+            }
+        }
     }
 
     /// The address the client listener is bound to (port 0 before).
@@ -136,14 +146,22 @@ impl ServerState {
     /// The INFO a client receives.
     pub fn client_info(&self, snap: &Snapshot, cid: u64, addr: SocketAddr, nonce: Option<&str>) -> Info {
         let opts = &snap.opts;
-        let port = self.client_addr.get().map_or(0, |a| a.port());
+        let mut port = self.client_addr.get().map_or(0, |a| a.port());
+        let mut host = opts.host.clone();
+        // `client_advertise`: what clients are told to connect to.
+        if let Some(adv) = opts.client_advertise.as_deref().filter(|a| !a.is_empty()) {
+            match route::urls::split_host_port(adv) {
+                Some((h, p)) => (host, port) = (h, p),
+                None => host = adv.to_string(),
+            }
+        }
         Info {
             server_id: self.id.clone(),
             server_name: self.name.clone(),
             version: COMPAT_VERSION.to_string(),
             proto: 1,
             go: format!("rnats {}", env!("CARGO_PKG_VERSION")),
-            host: opts.host.clone(),
+            host,
             port,
             headers: !opts.no_header_support,
             auth_required: snap.auth.required(),
@@ -154,8 +172,18 @@ impl ServerState {
             client_id: cid,
             client_ip: addr.ip().to_string(),
             nonce: nonce.unwrap_or_default().to_string(),
+            cluster: self.cluster.as_ref().map(|c| c.name()),
+            connect_urls: self.cluster.as_ref().map(|c| c.client_connect_urls()).unwrap_or_default(),
             ..Info::default()
         }
+    }
+
+    /// Lame duck mode, cluster side: peers are told (an INFO with
+    /// `ldm:true`, so they stop offering this server to their clients), and
+    /// clients that take asynchronous INFO get `ldm:true` with the other
+    /// servers' URLs. Closing the clients afterwards is the caller's.
+    pub fn announce_lame_duck(&self) {
+        route::announce_lame_duck(self);
     }
 
     /// Adds a client to the registry unless `max_connections` (0 = no limit)
@@ -239,6 +267,7 @@ impl Server {
             }
         }
         info!("Listening for client connections on {}:{}", host, addr.port());
+        route::start(&state).await?;
         state.files.set_ports_dir(ports_dir.as_deref(), &host, addr)?;
         info!("Server is ready");
 

@@ -141,6 +141,71 @@ impl Outbound {
         Pushed::Queued
     }
 
+    /// Appends a message for another server: `RMSG <account> <subject>
+    /// [reply] <size>` (`HMSG … <hdr> <size>` with headers), and with queue
+    /// groups to deliver to, `RMSG <account> <subject> + <reply> <q1> … <size>`
+    /// or `RMSG <account> <subject> | <q1> … <size>`. One per route per message.
+    #[allow(clippy::too_many_arguments)]
+    pub fn push_routed<'q>(
+        &self,
+        account: &[u8],
+        subject: &[u8],
+        reply: Option<&[u8]>,
+        queues: impl Iterator<Item = &'q [u8]> + Clone,
+        header_len: Option<usize>,
+        payload: &[u8],
+        max_pending: usize,
+    ) -> Pushed {
+        if self.is_hard_closed() {
+            return Pushed::Closed;
+        }
+        let queued_names: usize = queues.clone().map(|q| q.len() + 1).sum();
+        let mut q = self.lock();
+        let mut num = itoa::Buffer::new();
+        let before = q.buf.len();
+        let buf = &mut q.buf;
+        buf.reserve(
+            account.len() + subject.len() + reply.map_or(0, |r| r.len()) + queued_names + payload.len() + 40,
+        );
+        buf.extend_from_slice(if header_len.is_some() { b"HMSG " } else { b"RMSG " });
+        buf.extend_from_slice(account);
+        buf.push(b' ');
+        buf.extend_from_slice(subject);
+        buf.push(b' ');
+        if queued_names > 0 {
+            match reply {
+                Some(reply) => {
+                    buf.extend_from_slice(b"+ ");
+                    buf.extend_from_slice(reply);
+                    buf.push(b' ');
+                }
+                None => buf.extend_from_slice(b"| "),
+            }
+            for name in queues {
+                buf.extend_from_slice(name);
+                buf.push(b' ');
+            }
+        } else if let Some(reply) = reply {
+            buf.extend_from_slice(reply);
+            buf.push(b' ');
+        }
+        if let Some(h) = header_len {
+            buf.extend_from_slice(num.format(h).as_bytes());
+            buf.push(b' ');
+        }
+        buf.extend_from_slice(num.format(payload.len()).as_bytes());
+        buf.extend_from_slice(b"\r\n");
+        buf.extend_from_slice(payload);
+        buf.extend_from_slice(b"\r\n");
+        if q.buf.len() + q.in_flight > max_pending {
+            q.buf.truncate(before);
+            return Pushed::SlowConsumer;
+        }
+        q.msgs += 1;
+        q.bytes += payload.len() as u64;
+        Pushed::Queued
+    }
+
     /// Wakes the writer to send what is queued.
     pub fn wake_writer(&self) {
         self.wake.notify_one();
@@ -291,6 +356,27 @@ mod tests {
         );
         assert_eq!(contents(&o), b"MSG foo 1 5\r\nhello\r\nHMSG foo 9 _INBOX.x 12 14\r\nNATS/1.0\r\n\r\nhi\r\n");
         assert_eq!(o.counters(), (2, 19));
+    }
+
+    #[test]
+    fn encodes_routed_messages() {
+        let o = Outbound::default();
+        let none = std::iter::empty::<&[u8]>();
+        o.push_routed(b"$G", b"foo", None, none.clone(), None, b"hi", 1 << 20);
+        o.push_routed(b"$G", b"foo", Some(b"r.1"), none.clone(), None, b"hi", 1 << 20);
+        o.push_routed(b"$G", b"foo", None, none, Some(12), b"NATS/1.0\r\n\r\nhi", 1 << 20);
+        let qs: [&[u8]; 2] = [b"qg", b"qg2"];
+        o.push_routed(b"$G", b"q", None, qs.iter().copied(), None, b"qq", 1 << 20);
+        o.push_routed(b"$G", b"q", Some(b"rep.3"), qs.iter().copied(), None, b"qq", 1 << 20);
+        o.push_routed(b"$G", b"q", Some(b"r"), qs[..1].iter().copied(), Some(12), b"NATS/1.0\r\n\r\nhi", 1 << 20);
+        // The reference's bytes (its queue list ends with a space too).
+        assert_eq!(
+            String::from_utf8(contents(&o)).unwrap(),
+            "RMSG $G foo 2\r\nhi\r\nRMSG $G foo r.1 2\r\nhi\r\nHMSG $G foo 12 14\r\nNATS/1.0\r\n\r\nhi\r\n\
+             RMSG $G q | qg qg2 2\r\nqq\r\nRMSG $G q + rep.3 qg qg2 2\r\nqq\r\n\
+             HMSG $G q + r qg 12 14\r\nNATS/1.0\r\n\r\nhi\r\n"
+        );
+        assert_eq!(o.counters().0, 6);
     }
 
     #[test]

@@ -26,6 +26,11 @@ pub struct Snapshot {
     /// compiled, used by new connections (live ones keep their session).
     /// Also serves the HTTPS monitoring port.
     pub tls: Option<Arc<ServerTls>>,
+    /// The compiled `cluster.tls` block (both sides of route TLS).
+    pub route_tls: Option<Arc<crate::tls::RouteTls>>,
+    /// `cluster.permissions`: `publish` is what this server imports (asks
+    /// its peers for), `subscribe` what it exports.
+    pub route_perms: Option<Arc<super::permissions::CompiledPermissions>>,
     /// `sha256:<hex>` of the config file's contents, when there is one.
     pub config_digest: Option<String>,
     /// When this configuration was loaded.
@@ -38,7 +43,16 @@ impl Snapshot {
     /// changed or vanished since).
     pub fn compile(opts: Options, generation: u64, config_digest: Option<String>) -> Result<Snapshot, String> {
         let tls = compile_tls(&opts)?;
-        Ok(Snapshot { generation, auth: AuthIndex::new(&opts), tls, opts, config_digest, loaded_at: SystemTime::now() })
+        Ok(Snapshot {
+            generation,
+            auth: AuthIndex::new(&opts),
+            tls,
+            route_tls: compile_route_tls(&opts)?,
+            route_perms: compile_route_perms(&opts),
+            opts,
+            config_digest,
+            loaded_at: SystemTime::now(),
+        })
     }
 
     /// The next snapshot, for `opts`: its generation follows this one, and
@@ -50,6 +64,8 @@ impl Snapshot {
             generation: self.generation + 1,
             auth: AuthIndex::compile(&opts, Some(&self.auth)),
             tls: compile_tls(&opts)?,
+            route_tls: compile_route_tls(&opts)?,
+            route_perms: compile_route_perms(&opts),
             opts,
             config_digest,
             loaded_at: SystemTime::now(),
@@ -67,6 +83,17 @@ fn compile_tls(opts: &Options) -> Result<Option<Arc<ServerTls>>, String> {
         Some(t) => crate::tls::compile(t).map(|c| Some(Arc::new(c))).map_err(|e| format!("tls: {e}")),
         None => Ok(None),
     }
+}
+
+fn compile_route_tls(opts: &Options) -> Result<Option<Arc<crate::tls::RouteTls>>, String> {
+    match opts.cluster.as_ref().and_then(|c| c.tls.as_ref()) {
+        Some(t) => crate::tls::compile_route(t).map(|c| Some(Arc::new(c))).map_err(|e| format!("cluster tls: {e}")),
+        None => Ok(None),
+    }
+}
+
+fn compile_route_perms(opts: &Options) -> Option<Arc<super::permissions::CompiledPermissions>> {
+    super::route::route_permissions(opts).map(|p| Arc::new(super::permissions::CompiledPermissions::new(&p)))
 }
 
 impl std::fmt::Debug for Snapshot {

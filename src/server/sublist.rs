@@ -26,7 +26,23 @@ pub struct MatchResult<T> {
 pub struct QueueGroup<T> {
     pub name: Box<[u8]>,
     pub members: Vec<Arc<T>>,
+    /// The sum of the members' weights: equal to `members.len()` unless some
+    /// member stands for several (a route carrying another server's members).
+    pub weight: u64,
 }
+
+/// How many queue members an entry stands for: 1 for a local subscription,
+/// the advertised count for a route's remote queue subscription. An entry's
+/// weight never changes while it is in a sublist (a new weight is a
+/// [`Sublist::replace`]), so group sums stay exact.
+pub trait Weighted {
+    fn weight(&self) -> u32 {
+        1
+    }
+}
+
+impl Weighted for () {}
+impl Weighted for u32 {}
 
 impl<T> MatchResult<T> {
     fn empty() -> Self {
@@ -136,7 +152,9 @@ impl<T> Sublist<T> {
             matches: self.matches.load(Ordering::Relaxed),
         }
     }
+}
 
+impl<T: Weighted> Sublist<T> {
     /// Adds `item` under `subject` (optionally in queue group `queue`).
     pub fn insert(&self, subject: &[u8], queue: Option<&[u8]>, item: Arc<T>) -> Result<(), InvalidSubject> {
         if !is_valid_subject(subject) {
@@ -156,8 +174,14 @@ impl<T> Sublist<T> {
                 match queue {
                     None => node.psubs.push(item),
                     Some(q) => match node.qsubs.iter_mut().find(|g| &*g.name == q) {
-                        Some(group) => group.members.push(item),
-                        None => node.qsubs.push(QueueGroup { name: q.into(), members: vec![item] }),
+                        Some(group) => {
+                            group.weight += u64::from(item.weight());
+                            group.members.push(item);
+                        }
+                        None => {
+                            let weight = u64::from(item.weight());
+                            node.qsubs.push(QueueGroup { name: q.into(), members: vec![item], weight });
+                        }
                     },
                 }
                 break;
@@ -212,11 +236,16 @@ impl<T> Sublist<T> {
             }
             let slot = match queue {
                 None => node.psubs.iter_mut().find(|s| Arc::ptr_eq(s, old)),
-                Some(q) => node
-                    .qsubs
-                    .iter_mut()
-                    .find(|g| &*g.name == q)
-                    .and_then(|g| g.members.iter_mut().find(|s| Arc::ptr_eq(s, old))),
+                Some(q) => match node.qsubs.iter_mut().find(|g| &*g.name == q) {
+                    Some(g) => {
+                        let found = g.members.iter_mut().find(|s| Arc::ptr_eq(s, old));
+                        if found.is_some() {
+                            g.weight = g.weight + u64::from(new.weight()) - u64::from(old.weight());
+                        }
+                        found
+                    }
+                    None => None,
+                },
             };
             let Some(slot) = slot else { return false };
             *slot = new;
@@ -258,8 +287,15 @@ fn push_node<T>(node: &Node<T>, out: &mut MatchResult<T>) {
     for group in &node.qsubs {
         // Groups of the same name found at different trie nodes are one group.
         match out.qsubs.iter_mut().find(|g| g.name == group.name) {
-            Some(existing) => existing.members.extend(group.members.iter().cloned()),
-            None => out.qsubs.push(QueueGroup { name: group.name.clone(), members: group.members.clone() }),
+            Some(existing) => {
+                existing.members.extend(group.members.iter().cloned());
+                existing.weight += group.weight;
+            }
+            None => out.qsubs.push(QueueGroup {
+                name: group.name.clone(),
+                members: group.members.clone(),
+                weight: group.weight,
+            }),
         }
     }
 }
@@ -288,7 +324,7 @@ fn visit<T>(node: &Node<T>, rest: &[&[u8]], out: &mut MatchResult<T>) {
     }
 }
 
-fn remove_at<T>(level: &mut Level<T>, toks: &[&[u8]], queue: Option<&[u8]>, item: &Arc<T>) -> bool {
+fn remove_at<T: Weighted>(level: &mut Level<T>, toks: &[&[u8]], queue: Option<&[u8]>, item: &Arc<T>) -> bool {
     let Some((tok, rest)) = toks.split_first() else {
         return false;
     };
@@ -333,7 +369,7 @@ fn remove_at<T>(level: &mut Level<T>, toks: &[&[u8]], queue: Option<&[u8]>, item
     removed
 }
 
-fn remove_from_node<T>(node: &mut Node<T>, queue: Option<&[u8]>, item: &Arc<T>) -> bool {
+fn remove_from_node<T: Weighted>(node: &mut Node<T>, queue: Option<&[u8]>, item: &Arc<T>) -> bool {
     match queue {
         None => match node.psubs.iter().position(|s| Arc::ptr_eq(s, item)) {
             Some(i) => {
@@ -349,7 +385,8 @@ fn remove_from_node<T>(node: &mut Node<T>, queue: Option<&[u8]>, item: &Arc<T>) 
             let group = &mut node.qsubs[gi];
             match group.members.iter().position(|s| Arc::ptr_eq(s, item)) {
                 Some(i) => {
-                    group.members.swap_remove(i);
+                    let gone = group.members.swap_remove(i);
+                    group.weight = group.weight.saturating_sub(u64::from(gone.weight()));
                     if group.members.is_empty() {
                         node.qsubs.swap_remove(gi);
                     }
@@ -447,7 +484,7 @@ impl<T> Default for MatchCache<T> {
     }
 }
 
-impl<T> MatchCache<T> {
+impl<T: Weighted> MatchCache<T> {
     pub fn get(&mut self, sublist: &Sublist<T>, subject: &[u8]) -> Arc<MatchResult<T>> {
         // Read the generation before matching: a change racing with the match
         // leaves a newer generation behind, so the entry is dropped next time.

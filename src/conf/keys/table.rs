@@ -35,6 +35,13 @@ impl Default for Cluster {
             routes: Vec::new(),
             authorization: None,
             tls: None,
+            connect_retries: 0,
+            connect_backoff: false,
+            pool_size: None,
+            compression: None,
+            ping_interval: None,
+            ping_max: None,
+            permissions: None,
             other: BTreeMap::new(),
         }
     }
@@ -162,9 +169,12 @@ pub static TOP: Block<Options> = Block {
             ),
             key("max_closed_clients", Ty::Int { min: i64::MIN, max: i64::MAX }, Restart)
                 .feature(Feature::ClosedClients),
-            key("connect_error_reports", Ty::Int { min: i64::MIN, max: i64::MAX }, Yes).feature(Feature::ErrorReports),
+            key("connect_error_reports", Ty::Int { min: i64::MIN, max: i64::MAX }, Yes)
+                .feature(Feature::ErrorReports)
+                .set(|_, _, v, o| o.connect_error_reports = v.int().map_or(0, |n| n.max(0) as u64)),
             key("reconnect_error_reports", Ty::Int { min: i64::MIN, max: i64::MAX }, Yes)
-                .feature(Feature::ErrorReports),
+                .feature(Feature::ErrorReports)
+                .set(|_, _, v, o| o.reconnect_error_reports = v.int().map_or(0, |n| n.max(0) as u64)),
             key("ping_interval", Ty::Duration, Yes).set(|_, _, v, o| v.set_dur(&mut o.ping_interval)),
             key("ping_max", Ty::Int { min: 0, max: u32::MAX as i64 }, Yes).set(|_, _, v, o| {
                 if let Val::Int(n) = v {
@@ -510,14 +520,38 @@ pub static CLUSTER: Block<Cluster> = Block {
             }),
             key("advertise", Ty::Str, Yes).alias(&["cluster_advertise"]).set(|_, _, v, c| c.advertise = v.into_str()),
             key("no_advertise", Ty::Bool, Yes).set(|_, _, v, c| v.set_bool(&mut c.no_advertise)),
-            key("connect_retries", Ty::Int { min: i64::MIN, max: i64::MAX }, Restart),
-            key("connect_backoff", Ty::Bool, Restart),
-            key("permissions", Ty::Block(&PERMISSIONS), Yes),
-            key("pool_size", Ty::Int { min: i64::MIN, max: i64::MAX }, Yes),
+            key("connect_retries", Ty::Int { min: i64::MIN, max: i64::MAX }, Yes)
+                .set(|_, _, v, c| c.connect_retries = v.int().unwrap_or(0)),
+            key("connect_backoff", Ty::Bool, Yes).set(|_, _, v, c| v.set_bool(&mut c.connect_backoff)),
+            key("permissions", Ty::Block(&PERMISSIONS), Yes).set(|b, _, v, c| {
+                if let Val::Map(m) = v {
+                    let mut p = Permissions::default();
+                    b.block(&PERMISSIONS, m, &mut p);
+                    c.permissions = Some(p);
+                }
+            }),
+            key("pool_size", Ty::Int { min: i64::MIN, max: i64::MAX }, Yes).set(|_, _, v, c| c.pool_size = v.int()),
             key("accounts", Ty::Strings, Yes),
-            key("compression", Ty::Custom(&COMPRESSION_TY), Yes),
-            key("ping_interval", Ty::Duration, Yes),
-            key("ping_max", Ty::Int { min: i64::MIN, max: i64::MAX }, Yes),
+            key("compression", Ty::Custom(&COMPRESSION_TY), Yes).set(|_, e, _, c| {
+                use crate::conf::tree::Kind;
+                let mode = |k: &Kind| match k {
+                    Kind::Bool(true) => Some("accept".to_string()),
+                    Kind::Bool(false) => Some("off".to_string()),
+                    Kind::Str(s) => Some(s.to_ascii_lowercase()),
+                    _ => None,
+                };
+                c.compression = match &e.value.kind {
+                    Kind::Map(m) => m.find(&["mode"]).and_then(|e| mode(&e.value.kind)).or(Some("accept".into())),
+                    k => mode(k),
+                };
+            }),
+            key("ping_interval", Ty::Duration, Yes).set(|_, _, v, c| {
+                if let Val::Dur(d) = v {
+                    c.ping_interval = Some(d);
+                }
+            }),
+            key("ping_max", Ty::Int { min: i64::MIN, max: i64::MAX }, Yes)
+                .set(|_, _, v, c| c.ping_max = v.int().and_then(|n| u32::try_from(n).ok())),
             key("write_deadline", Ty::Duration, Restart),
             key("write_timeout", Ty::OneOf(WRITE_TIMEOUT), Restart),
         ],

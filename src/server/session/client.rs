@@ -105,6 +105,9 @@ impl ClientState {
                     // The reference follows the first PONG with an INFO that
                     // confirms the CONNECT was processed.
                     self.connect_info_sent = true;
+                    // Before the INFO is built: a cluster change racing with
+                    // it then sends one more INFO rather than none.
+                    core.conn.info_updates.store(true, std::sync::atomic::Ordering::Release);
                     let mut info =
                         core.server.client_info(&core.snap, core.conn.cid, core.conn.addr, self.nonce.as_deref());
                     info.connect_info = true;
@@ -279,7 +282,7 @@ impl ClientState {
         let mut subs = conn.subs.lock().unwrap_or_else(|e| e.into_inner());
         if !subs.contains_key(sid) {
             let sub = Arc::new(Subscription::new(conn.clone(), subject, queue, sid, deny_filter));
-            if conn.account.sublist.insert(subject, queue, sub.clone()).is_err() {
+            if conn.account.subscribe(&sub).is_err() {
                 drop(subs);
                 core.send_err(ERR_INVALID_SUBJECT);
                 return;

@@ -12,11 +12,13 @@
 //! and the snapshot handling are the same for both.
 
 pub mod client;
+pub mod route;
 pub mod trace;
 pub mod transport;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::time::Instant;
 
 use bytes::{Buf, BytesMut};
@@ -27,7 +29,8 @@ use super::conn::{ConnKind, Connection, TlsInfo};
 use super::deliver::Fanout;
 use super::errors::*;
 use super::outbound::WriteEnd;
-use super::proto::{self, Limits, Op, ParseError, Parsed};
+use super::proto::{self, Limits, ParseError, Parsed};
+use super::route::proto::{RouteLimits, RouteParsed};
 use super::snapshot::Snapshot;
 use super::ServerState;
 use crate::options::FIRST_PING_INTERVAL;
@@ -48,9 +51,13 @@ pub enum Phase {
     Closing(CloseReason),
 }
 
-/// What a connection's ops mean.
+/// What a connection's ops mean. One per session, held by its task: the
+/// size difference costs nothing, boxing the client would cost an
+/// indirection on every client op.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum Role {
     Client(ClientState),
+    Route(route::RouteState),
 }
 
 /// The session state every role uses.
@@ -64,6 +71,8 @@ pub(crate) struct Core {
     pub phase: Phase,
     /// Whether the peer must authenticate before anything else.
     pub auth_required: bool,
+    /// How long it has to (a route: `cluster.authorization.timeout`).
+    pub auth_timeout: Duration,
     /// `-V`: log every protocol op, as nats-server's trace does.
     pub trace: bool,
     pings_out: u32,
@@ -74,8 +83,9 @@ pub(crate) struct Core {
 impl Core {
     fn new(server: Arc<ServerState>, conn: Arc<Connection>, snap: Arc<Snapshot>) -> Core {
         Core {
-            limits: snap.client_limits(),
+            limits: limits_for(conn.kind, &snap),
             auth_required: snap.auth.required(),
+            auth_timeout: snap.opts.authorization.timeout,
             trace: snap.opts.trace,
             server,
             conn,
@@ -119,7 +129,7 @@ impl Core {
         if new.generation == self.snap.generation {
             return None;
         }
-        self.limits = new.client_limits();
+        self.limits = limits_for(self.conn.kind, &new);
         self.trace = new.opts.trace;
         Some(std::mem::replace(&mut self.snap, new))
     }
@@ -143,15 +153,42 @@ impl Core {
         }
     }
 
+    /// How often this connection is pinged (routes: at most every 30s).
+    fn ping_interval(&self) -> Duration {
+        match self.conn.kind {
+            ConnKind::Client => self.snap.opts.ping_interval,
+            ConnKind::Route => crate::server::route::ping_interval(&self.snap),
+        }
+    }
+
+    /// The first ping comes early, to measure the round trip: 2s for a
+    /// client, 1s plus up to 20% for a route (as nats-server does).
+    fn first_ping(&self) -> Duration {
+        let interval = self.ping_interval();
+        match self.conn.kind {
+            ConnKind::Client => FIRST_PING_INTERVAL.min(interval),
+            ConnKind::Route => {
+                let d = ROUTE_FIRST_PING.min(interval);
+                d + Duration::from_millis(rand::random_range(0..=d.as_millis() as u64 / 5))
+            }
+        }
+    }
+
     /// The ping timer fired: ping the peer, or close it as stale when too
     /// many pings went unanswered.
     fn on_ping_timer(&mut self) -> Result<(), CloseReason> {
         let rtt_known = self.conn.meta.lock().unwrap_or_else(|e| e.into_inner()).rtt.is_some();
-        // Skip the ping while the peer is sending: it is evidently alive.
-        if rtt_known && self.last_read.elapsed() < self.snap.opts.ping_interval {
+        // Skip the ping while a client is sending: it is evidently alive.
+        // Routes are pinged regardless, as nats-server does.
+        let client = self.conn.kind == ConnKind::Client;
+        if client && rtt_known && self.last_read.elapsed() < self.snap.opts.ping_interval {
             return Ok(());
         }
-        if self.pings_out + 1 > self.snap.opts.ping_max {
+        let ping_max = match self.conn.kind {
+            ConnKind::Client => self.snap.opts.ping_max,
+            ConnKind::Route => crate::server::route::ping_max(&self.snap),
+        };
+        if self.pings_out + 1 > ping_max {
             debug!("{} - Stale Client Connection - Closing", self.conn.log_prefix);
             self.server.stats.stale_connections.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             self.send_err(ERR_STALE_CONNECTION);
@@ -170,6 +207,30 @@ impl Core {
             self.conn.meta.lock().unwrap_or_else(|e| e.into_inner()).rtt = Some(sent.elapsed());
         }
     }
+}
+
+/// A route's first ping (nats-server's `firstPingInterval`).
+const ROUTE_FIRST_PING: Duration = Duration::from_secs(1);
+
+/// The parser's bounds for a connection of this kind. Routes get generous
+/// ones: nats-server applies no limit to them at all.
+fn limits_for(kind: ConnKind, snap: &Snapshot) -> Limits {
+    match kind {
+        ConnKind::Client => snap.client_limits(),
+        ConnKind::Route => Limits {
+            max_control_line: crate::server::route::proto::ROUTE_MAX_CONTROL_LINE.max(snap.opts.max_control_line),
+            max_payload: crate::server::route::proto::ROUTE_MAX_PAYLOAD.max(snap.opts.max_payload),
+        },
+    }
+}
+
+/// What parsing and acting on the next op came to.
+enum Step {
+    /// An op was handled (with its outcome) and used this many bytes.
+    Done(Result<(), CloseReason>, usize),
+    /// More bytes are needed: at least this many in the buffer.
+    Need(usize),
+    Fail(CloseReason),
 }
 
 /// Serves one accepted client connection until it closes.
@@ -278,10 +339,10 @@ async fn read_loop<R: AsyncRead + Unpin>(core: &mut Core, role: &mut Role, mut r
     let mut buf = BytesMut::with_capacity(MIN_READ.max(pending.len()));
     buf.extend_from_slice(&pending);
     let mut read_size = MIN_READ;
-    let mut ping_interval = core.snap.opts.ping_interval;
-    let ping = tokio::time::sleep(FIRST_PING_INTERVAL.min(ping_interval));
+    let mut ping_interval = core.ping_interval();
+    let ping = tokio::time::sleep(core.first_ping());
     tokio::pin!(ping);
-    let auth_deadline = tokio::time::sleep(core.snap.opts.authorization.timeout);
+    let auth_deadline = tokio::time::sleep(core.auth_timeout);
     tokio::pin!(auth_deadline);
     let conn = core.conn.clone();
     let shutdown = core.server.shutdown.clone();
@@ -305,8 +366,8 @@ async fn read_loop<R: AsyncRead + Unpin>(core: &mut Core, role: &mut Role, mut r
                         core.finish_batch();
                         return reason;
                     }
-                    if core.snap.opts.ping_interval != ping_interval {
-                        ping_interval = core.snap.opts.ping_interval;
+                    if core.ping_interval() != ping_interval {
+                        ping_interval = core.ping_interval();
                         ping.as_mut().reset(tokio::time::Instant::now() + ping_interval);
                     }
                     core.finish_batch();
@@ -319,7 +380,7 @@ async fn read_loop<R: AsyncRead + Unpin>(core: &mut Core, role: &mut Role, mut r
                     Err(_) => return CloseReason::ReadError,
                 },
                 _ = &mut ping => {
-                    ping_interval = core.snap.opts.ping_interval;
+                    ping_interval = core.ping_interval();
                     ping.as_mut().reset(tokio::time::Instant::now() + ping_interval);
                     let r = core.on_ping_timer();
                     core.finish_batch();
@@ -337,6 +398,9 @@ async fn read_loop<R: AsyncRead + Unpin>(core: &mut Core, role: &mut Role, mut r
             }
         };
         core.last_read = Instant::now();
+        if let Role::Route(r) = role {
+            r.link.touch();
+        }
         if n >= read_size && read_size < MAX_READ {
             read_size *= 2;
         } else if n < read_size / 4 && read_size > MIN_READ {
@@ -352,19 +416,36 @@ async fn read_loop<R: AsyncRead + Unpin>(core: &mut Core, role: &mut Role, mut r
         let mut pos = 0;
         let mut need = 0;
         let outcome = loop {
-            match proto::parse(&buf[pos..], &core.limits) {
-                Ok(Parsed::Op(op, used)) => {
-                    let r = dispatch(core, role, op).await;
+            let step = match role {
+                Role::Client(client) => match proto::parse(&buf[pos..], &core.limits) {
+                    Ok(Parsed::Op(op, used)) => Step::Done(client.on_op(core, op).await, used),
+                    Ok(Parsed::Incomplete { need }) => Step::Need(need),
+                    Err(e) => Step::Fail(core.on_parse_error(e)),
+                },
+                Role::Route(r) => {
+                    let limits = RouteLimits {
+                        max_control_line: core.limits.max_control_line,
+                        max_payload: core.limits.max_payload,
+                    };
+                    match crate::server::route::proto::parse(&buf[pos..], &limits) {
+                        Ok(RouteParsed::Op(op, used)) => Step::Done(r.on_op(core, op).await, used),
+                        Ok(RouteParsed::Incomplete { need }) => Step::Need(need),
+                        Err(e) => Step::Fail(route::on_parse_error(core, e)),
+                    }
+                }
+            };
+            match step {
+                Step::Done(r, used) => {
                     pos += used;
                     if let Err(reason) = r {
                         break Err(reason);
                     }
                 }
-                Ok(Parsed::Incomplete { need: n }) => {
+                Step::Need(n) => {
                     need = n;
                     break Ok(());
                 }
-                Err(e) => break Err(core.on_parse_error(e)),
+                Step::Fail(reason) => break Err(reason),
             }
         };
         buf.advance(pos);
@@ -378,18 +459,16 @@ async fn read_loop<R: AsyncRead + Unpin>(core: &mut Core, role: &mut Role, mut r
     }
 }
 
-async fn dispatch(core: &mut Core, role: &mut Role, op: Op<'_>) -> Result<(), CloseReason> {
-    match role {
-        Role::Client(client) => client.on_op(core, op).await,
-    }
-}
-
 /// Moves the session onto the server's newest snapshot, if there is one, and
 /// lets the role apply what changed for it.
 async fn adopt_snapshot(core: &mut Core, role: &mut Role) -> Result<(), CloseReason> {
     let Some(old) = core.take_new_snapshot() else { return Ok(()) };
     let r = match role {
         Role::Client(client) => client.on_new_snapshot(core, &old).await,
+        Role::Route(route) => {
+            route.on_new_snapshot(core);
+            Ok(())
+        }
     };
     core.conn.adopted_generation.store(core.snap.generation, std::sync::atomic::Ordering::Release);
     r

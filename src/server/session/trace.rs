@@ -43,6 +43,16 @@ pub fn trace_out(prefix: &str, bytes: &[u8]) {
     tracing::trace!("{prefix} - ->> [{}]", line.trim_end());
 }
 
+/// [`trace_out`] for bytes queued outside a session (interest and gossip
+/// sent to routes), each line on its own, when tracing is on.
+pub fn trace_out_if_enabled(prefix: &str, bytes: &[u8]) {
+    if tracing::enabled!(tracing::Level::TRACE) {
+        for line in bytes.split_inclusive(|&b| b == b'\n') {
+            trace_out(prefix, line);
+        }
+    }
+}
+
 /// The CONNECT JSON with its secrets replaced by `[REDACTED]`.
 pub fn redact_connect(json: &[u8]) -> String {
     match serde_json::from_slice::<serde_json::Value>(json) {
