@@ -23,6 +23,10 @@ pub fn top(b: &mut Builder, root: &Map, opts: &Options) {
             format!("max_payload ({}) cannot be higher than max_pending ({})", opts.max_payload, opts.max_pending),
         ));
     }
+    if let Some(msg) = opts.lame_duck_error() {
+        let span = at(&["lame_duck_grace_period"]).or(at(&["lame_duck_duration"]));
+        b.diags.push(Diagnostic::error("conflict", span, msg));
+    }
     if opts.max_payload > 8 * 1024 * 1024 {
         b.diags.push(Diagnostic::warning(
             "value",
