@@ -186,7 +186,12 @@ fn measure(a: &Args) -> Result<(), String> {
     for i in 0..a.conns {
         conns.push(login(server.addr, i % (a.users - 1)).map_err(|e| format!("connection {i}: {e}"))?);
     }
-    eprintln!("{} connections in {:.1}s; reloading {} times...", conns.len(), started.elapsed().as_secs_f64(), a.reloads);
+    eprintln!(
+        "{} connections in {:.1}s; reloading {} times...",
+        conns.len(),
+        started.elapsed().as_secs_f64(),
+        a.reloads
+    );
     let mut timings = Vec::new();
     for round in 1..=a.reloads {
         timings.push(reload(&server, &conf, a.users, round)?);
@@ -234,16 +239,18 @@ fn measure(a: &Args) -> Result<(), String> {
         println!("{}", serde_json::to_string_pretty(&result).unwrap_or_default());
     } else {
         let m = &result["median_ms"];
-        println!(
-            "reload of {} users with {} connections, median of {} reloads:",
-            a.users,
-            a.conns,
-            timings.len()
-        );
+        println!("reload of {} users with {} connections, median of {} reloads:", a.users, a.conns, timings.len());
         println!("  load and diff            {:>8.1} ms", m["load_and_diff"].as_f64().unwrap_or_default());
         println!("  compile and install      {:>8.1} ms", m["compile_and_install"].as_f64().unwrap_or_default());
-        println!("  every connection checked {:>7.1} ms after the install", m["every_connection_rechecked"].as_f64().unwrap_or_default());
-        println!("  total                    {:>8.1} ms (max {:.1} ms)", m["total"].as_f64().unwrap_or_default(), result["max_total_ms"].as_f64().unwrap_or_default());
+        println!(
+            "  every connection checked {:>7.1} ms after the install",
+            m["every_connection_rechecked"].as_f64().unwrap_or_default()
+        );
+        println!(
+            "  total                    {:>8.1} ms (max {:.1} ms)",
+            m["total"].as_f64().unwrap_or_default(),
+            result["max_total_ms"].as_f64().unwrap_or_default()
+        );
         println!(
             "pub/sub throughput: {:.2} M msgs/s without reloads, {:.2} M msgs/s with {} reloads meanwhile",
             quiet / 1e6,
