@@ -65,7 +65,7 @@ impl Feature {
             Feature::Syslog => Implemented,
             Feature::LogRotation => Implemented,
             Feature::TraceTruncation => Implemented,
-            Feature::LameDuck => Ignored("lame duck mode is not implemented yet"),
+            Feature::LameDuck => Implemented,
             Feature::Profiling => Ignored("profiling endpoints do not exist in rnats"),
             Feature::JetStream => Ignored("JetStream is not supported by rnats; running without it"),
             Feature::Accounts => Refused("accounts (and the users defined in them) are not implemented yet"),

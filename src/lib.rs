@@ -18,6 +18,7 @@
 //! its writer task → socket, one write per batch.
 
 pub mod bench;
+pub mod bench_reload;
 pub mod check;
 pub mod cli;
 pub mod conf;

@@ -175,10 +175,20 @@ async fn run(
     // After the signal handlers: once systemd sees READY=1 it may send
     // SIGTERM at any moment, and that must take the graceful path.
     notify_systemd(sd_notify::ready());
+    // Lame duck mode runs on its own task; it says when to shut down.
+    let (ldm_done_tx, mut ldm_done) = tokio::sync::oneshot::channel::<()>();
+    let mut ldm_done_tx = Some(ldm_done_tx);
     loop {
         tokio::select! {
             _ = int.recv() => { info!("Trapped \"interrupt\" signal"); break; }
-            _ = term.recv() => { info!("Trapped \"terminated\" signal"); break; }
+            _ = term.recv() => {
+                info!("Trapped \"terminated\" signal");
+                // As nats-server: lame duck mode is already a way out.
+                if server.state().in_lame_duck() {
+                    continue;
+                }
+                break;
+            }
             _ = hup.recv() => {
                 info!("Trapped \"hangup\" signal");
                 // On its own task: a reload waits for every connection to adopt
@@ -192,8 +202,17 @@ async fn run(
             }
             _ = usr2.recv() => {
                 info!("Trapped \"user defined signal 2\" signal");
-                warn!("Lame duck mode is not implemented yet; use SIGTERM to stop");
+                if let Some(done) = ldm_done_tx.take() {
+                    notify_systemd(sd_notify::stopping());
+                    let state = server.state().clone();
+                    tokio::spawn(async move {
+                        if rnats::server::lame_duck::run(state).await {
+                            let _ = done.send(());
+                        }
+                    });
+                }
             }
+            _ = &mut ldm_done => break,
         }
     }
     notify_systemd(sd_notify::stopping());

@@ -504,7 +504,22 @@ impl Options {
                 return Err("server name cannot contain spaces".into());
             }
         }
+        if let Some(e) = self.lame_duck_error() {
+            return Err(e);
+        }
         Ok(())
+    }
+
+    /// nats-server's rule: the grace period ends before the lame duck
+    /// duration does.
+    pub fn lame_duck_error(&self) -> Option<String> {
+        (self.lame_duck_grace_period >= self.lame_duck_duration).then(|| {
+            format!(
+                "lame duck grace period ({}) should be strictly lower than lame duck duration ({})",
+                format_duration(self.lame_duck_grace_period),
+                format_duration(self.lame_duck_duration)
+            )
+        })
     }
 
     /// The JSON Schema of the resolved configuration (what `--dump` prints).

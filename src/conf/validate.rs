@@ -23,6 +23,10 @@ pub fn top(b: &mut Builder, root: &Map, opts: &Options) {
             format!("max_payload ({}) cannot be higher than max_pending ({})", opts.max_payload, opts.max_pending),
         ));
     }
+    if let Some(msg) = opts.lame_duck_error() {
+        let span = at(&["lame_duck_grace_period"]).or(at(&["lame_duck_duration"]));
+        b.diags.push(Diagnostic::error("conflict", span, msg));
+    }
     if opts.max_payload > 8 * 1024 * 1024 {
         b.diags.push(Diagnostic::warning(
             "value",
@@ -57,7 +61,8 @@ pub fn top(b: &mut Builder, root: &Map, opts: &Options) {
         }
     }
     // A user name (or nkey) is one identity across `authorization` and every account.
-    let mut seen: Vec<(String, Span)> = opts
+    // A map, not a list: configs with tens of thousands of users exist.
+    let mut seen: std::collections::HashMap<String, Span> = opts
         .authorization
         .users
         .iter()
@@ -65,12 +70,11 @@ pub fn top(b: &mut Builder, root: &Map, opts: &Options) {
         .map(|n| (n, at(&["authorization"]).unwrap_or_default()))
         .collect();
     for (name, span) in account_users {
-        if let Some((_, first)) = seen.iter().find(|(n, _)| *n == name) {
-            let first = *first;
+        if let Some(&first) = seen.get(&name) {
             b.diags.push(Diagnostic::error("duplicate", Some(span), format!("duplicate user `{name}`")));
             b.diags.push(Diagnostic::note("duplicate", Some(first), format!("`{name}` is also defined here")));
         } else {
-            seen.push((name, span));
+            seen.insert(name, span);
         }
     }
     // JetStream's store directory may be set at the top or in the block, not both.
@@ -135,15 +139,14 @@ pub fn authorization(b: &mut Builder, m: &Map, a: &Authorization) {
         }
     }
     let Some(Kind::Array(items)) = m.find(&["users"]).map(|e| &e.value.kind) else { return };
-    let mut seen: Vec<(String, Span)> = Vec::new();
+    let mut seen: std::collections::HashMap<String, Span> = std::collections::HashMap::new();
     for (item, u) in items.iter().filter(|i| matches!(i.kind, Kind::Map(_))).zip(&a.users) {
         let id = u.user.clone().or(u.nkey.clone()).unwrap_or_default();
-        if let Some((_, first)) = seen.iter().find(|(n, _)| *n == id) {
-            let first = *first;
+        if let Some(&first) = seen.get(&id) {
             b.diags.push(Diagnostic::error("duplicate", Some(item.span), format!("duplicate user `{id}`")));
             b.diags.push(Diagnostic::note("duplicate", Some(first), format!("`{id}` is first defined here")));
         } else {
-            seen.push((id, item.span));
+            seen.insert(id, item.span);
         }
     }
 }

@@ -19,7 +19,7 @@ pub async fn accept_clients(server: Arc<ServerState>, listener: TcpListener) {
     let mut backoff = ACCEPT_BACKOFF_MIN;
     loop {
         tokio::select! {
-            _ = server.shutdown.cancelled() => break,
+            _ = server.accepting.cancelled() => break,
             r = listener.accept() => match r {
                 Ok((stream, addr)) => {
                     backoff = ACCEPT_BACKOFF_MIN;

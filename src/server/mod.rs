@@ -15,6 +15,7 @@ pub mod deliver;
 pub mod errors;
 pub mod files;
 pub mod info;
+pub mod lame_duck;
 pub mod listener;
 pub mod outbound;
 pub mod permissions;
@@ -72,6 +73,12 @@ pub struct ServerState {
     /// message traffic.
     pub bcrypt_slots: Arc<tokio::sync::Semaphore>,
     pub shutdown: CancellationToken,
+    /// Cancelled to stop accepting clients (lame duck mode, shutdown): a
+    /// child of `shutdown`.
+    pub accepting: CancellationToken,
+    /// Set once lame duck mode starts; sessions announce it to their client
+    /// when they see it. Read at a wakeup, never per message.
+    lame_duck: std::sync::atomic::AtomicBool,
     pub tracker: TaskTracker,
     pub start: SystemTime,
     /// The address clients connect to, known once the listener is bound.
@@ -87,6 +94,7 @@ impl ServerState {
     /// before any listener exists. Sessions can be served on it directly,
     /// which is how tests drive one over an in-memory stream.
     pub fn new(snapshot: Snapshot, id: String, name: String) -> Arc<ServerState> {
+        let shutdown = CancellationToken::new();
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         let cluster = route::Cluster::new(&snapshot.opts).map(Arc::new);
         Arc::new(ServerState {
@@ -101,7 +109,9 @@ impl ServerState {
             next_cid: AtomicU64::new(5),
             stats: Arc::new(ServerStats::default()),
             bcrypt_slots: Arc::new(tokio::sync::Semaphore::new(cores.saturating_sub(1).max(1))),
-            shutdown: CancellationToken::new(),
+            accepting: shutdown.child_token(),
+            shutdown,
+            lame_duck: std::sync::atomic::AtomicBool::new(false),
             tracker: TaskTracker::new(),
             start: SystemTime::now(),
             client_addr: OnceLock::new(),
@@ -137,6 +147,23 @@ impl ServerState {
     /// The address the client listener is bound to (port 0 before).
     pub fn client_addr(&self) -> SocketAddr {
         self.client_addr.get().copied().unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)))
+    }
+
+    pub fn in_lame_duck(&self) -> bool {
+        self.lame_duck.load(Ordering::Acquire)
+    }
+
+    /// Enters lame duck mode (once): stop accepting, and let every session
+    /// know. Returns false if it already was, or the server is stopping.
+    pub fn begin_lame_duck(&self) -> bool {
+        if self.shutdown.is_cancelled() || self.lame_duck.swap(true, Ordering::AcqRel) {
+            return false;
+        }
+        self.accepting.cancel();
+        for conn in self.connections() {
+            conn.events.notify_one();
+        }
+        true
     }
 
     pub fn next_cid(&self) -> u64 {

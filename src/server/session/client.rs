@@ -46,6 +46,8 @@ pub(crate) struct ClientState {
     /// The accepted CONNECT, kept so that a reload that changes this
     /// client's credentials can check them again.
     connect: Option<ConnectOpts>,
+    /// Whether the client was told of lame duck mode.
+    ldm_announced: bool,
     /// What the TLS handshake negotiated (with the client's certificates,
     /// for `verify_and_map`); `None` on a plain connection.
     tls: Option<Negotiated>,
@@ -67,6 +69,7 @@ impl ClientState {
             pub_allowed: HashMap::new(),
             connect_info_sent: false,
             connect: None,
+            ldm_announced: false,
             tls,
         }
     }
@@ -393,6 +396,19 @@ impl ClientState {
             tracing::debug!("{} - {line}", core.conn.log_prefix);
         }
         auth.cert_identity(mapped.user?.0)
+    }
+
+    /// The server entered lame duck mode: clients that take asynchronous
+    /// INFO (protocol 1) get one with `"ldm":true`, once, and prepare to
+    /// reconnect elsewhere.
+    pub fn on_lame_duck(&mut self, core: &mut Core) {
+        if self.ldm_announced || self.protocol < 1 || core.phase != Phase::Authenticated {
+            return;
+        }
+        self.ldm_announced = true;
+        let mut info = core.server.client_info(&core.snap, core.conn.cid, core.conn.addr, self.nonce.as_deref());
+        info.ldm = true;
+        core.send(&info.to_line());
     }
 
     fn user_removed(&self, core: &mut Core) -> CloseReason {

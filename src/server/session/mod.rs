@@ -370,6 +370,11 @@ async fn read_loop<R: AsyncRead + Unpin>(core: &mut Core, role: &mut Role, mut r
                         ping_interval = core.ping_interval();
                         ping.as_mut().reset(tokio::time::Instant::now() + ping_interval);
                     }
+                    if core.server.in_lame_duck() {
+                        match role {
+                            Role::Client(client) => client.on_lame_duck(core),
+                        }
+                    }
                     core.finish_batch();
                     continue;
                 }
