@@ -162,6 +162,16 @@ pub struct FlagOverlay {
     pub tls_key: Option<String>,
     pub tls_ca_cert: Option<String>,
     pub tls_verify: Option<bool>,
+    /// `--cluster URL` / `--cluster_listen URL`: where routes listen, with
+    /// optional `user:pass@` route credentials; an empty value turns
+    /// clustering off, as in nats-server.
+    pub cluster_listen: Option<String>,
+    /// `--routes URL,URL`: replaces the configured routes (empty: none).
+    pub routes: Option<String>,
+    pub cluster_name: Option<String>,
+    pub no_advertise: Option<bool>,
+    pub cluster_advertise: Option<String>,
+    pub connect_retries: Option<i64>,
 }
 
 impl FlagOverlay {
@@ -220,7 +230,101 @@ impl FlagOverlay {
         set_opt(&mut opts.https_port, &self.https_port);
         set(&mut opts.syslog, &self.syslog);
         set_opt(&mut opts.remote_syslog, &self.remote_syslog);
+        self.apply_cluster(opts);
     }
+
+    /// The cluster flags, as nats-server's `overrideCluster` and
+    /// `MergeOptions` apply them: the listen URL sets host, port and route
+    /// credentials (clearing the file's when it has none); the other flags
+    /// change a cluster that exists (from the file or from `--cluster`).
+    fn apply_cluster(&self, opts: &mut Options) {
+        if let Some(listen) = &self.cluster_listen {
+            match parse_cluster_listen(listen) {
+                Ok(None) => opts.cluster = None,
+                Ok(Some((host, port, creds))) => {
+                    let c = opts.cluster.get_or_insert_with(crate::options::Cluster::default);
+                    c.host = host;
+                    c.port = port;
+                    match creds {
+                        Some((user, pass)) => {
+                            let a = c.authorization.get_or_insert_with(Default::default);
+                            a.user = Some(user);
+                            a.password = Some(pass);
+                        }
+                        None => {
+                            if let Some(a) = c.authorization.as_mut() {
+                                a.user = None;
+                                a.password = None;
+                            }
+                        }
+                    }
+                }
+                // Refused when the flags are checked (`check`).
+                Err(_) => {}
+            }
+        }
+        let Some(c) = opts.cluster.as_mut() else { return };
+        if let Some(routes) = &self.routes {
+            c.routes = routes.split(',').map(str::trim).filter(|r| !r.is_empty()).map(str::to_string).collect();
+        }
+        if let Some(name) = &self.cluster_name {
+            c.name = Some(name.clone());
+        }
+        if let Some(on) = self.no_advertise {
+            c.no_advertise = on;
+        }
+        if let Some(adv) = &self.cluster_advertise {
+            c.advertise = Some(adv.clone());
+        }
+        if let Some(n) = self.connect_retries {
+            c.connect_retries = n;
+        }
+    }
+
+    /// nats-server's checks of the cluster flags against the merged
+    /// options: a listen URL it can parse, a password with a user, and no
+    /// `--routes` without somewhere for routes to listen.
+    pub fn check(&self, opts: &Options) -> Result<(), String> {
+        if let Some(listen) = &self.cluster_listen {
+            parse_cluster_listen(listen)?;
+        }
+        if self.routes.as_deref().is_some_and(|r| !r.is_empty()) && opts.cluster.is_none() {
+            return Err("solicited routes require cluster capabilities, e.g. --cluster".into());
+        }
+        Ok(())
+    }
+}
+
+/// Host and port (`-1`: random) of `--cluster nats://[user:pass@]host:port`,
+/// with the credentials; `None` for an empty value.
+type ClusterListen = (String, Port, Option<(String, String)>);
+
+fn parse_cluster_listen(text: &str) -> Result<Option<ClusterListen>, String> {
+    if text.is_empty() {
+        return Ok(None);
+    }
+    let rest = text.split_once("://").map_or(text, |(_, r)| r);
+    let rest = rest.trim_end_matches('/');
+    let (userinfo, hostport) = match rest.rsplit_once('@') {
+        Some((u, h)) => (Some(u), h),
+        None => (None, rest),
+    };
+    let (host, port) = match hostport.rsplit_once(':') {
+        Some((h, p)) => (h.trim_start_matches('[').trim_end_matches(']'), p),
+        None => return Err(format!("address {hostport}: missing port in address")),
+    };
+    let port = match port {
+        "-1" => Port::Random,
+        p => Port::Fixed(p.parse().map_err(|_| format!("parse {text:?}: invalid port {p:?} after host"))?),
+    };
+    let creds = match userinfo {
+        None => None,
+        Some(u) => match u.split_once(':') {
+            Some((user, pass)) => Some((user.to_string(), pass.to_string())),
+            None => return Err("expected cluster password to be set".into()),
+        },
+    };
+    Ok(Some((host.to_string(), port, creds)))
 }
 
 /// Running the server, as configured by flags (and maybe a file).
@@ -407,6 +511,18 @@ pub fn parse(args: &[String]) -> Result<Command, CliError> {
             Id::TlsKey => o.tls_key = Some(value),
             Id::TlsCaCert => o.tls_ca_cert = Some(value),
             Id::TlsVerify => o.tls_verify = Some(on()),
+            Id::Cluster | Id::ClusterListen => o.cluster_listen = Some(value),
+            Id::Routes => o.routes = Some(value),
+            Id::ClusterName => o.cluster_name = Some(value),
+            Id::NoAdvertise => o.no_advertise = Some(on()),
+            Id::ClusterAdvertise => o.cluster_advertise = Some(value),
+            Id::ConnectRetries => {
+                o.connect_retries = Some(value.parse().map_err(|_| CliError::BadValue {
+                    flag: name.into(),
+                    value: value.clone(),
+                    reason: "parse error".into(),
+                })?)
+            }
             Id::Help if on() => help = Some(Command::Help),
             Id::HelpTls if on() => help = Some(Command::HelpTls),
             Id::Version if on() => help = help.or(Some(Command::Version)),
@@ -481,6 +597,15 @@ TLS Options:
     --tlskey <file>                  Private key for server certificate
     --tlsverify                      Enable TLS, verify client certificates
     --tlscacert <file>               Client certificate CA for verification
+
+Cluster Options:
+    --routes <rurl-1, rurl-2>        Routes to solicit and connect
+    --cluster <cluster-url>          Cluster URL for solicited routes
+    --cluster_listen <url>           Cluster url from which members can solicit routes
+    --cluster_name <string>          Cluster Name, if not set one will be dynamically generated
+    --no_advertise <bool>            Do not advertise known cluster information to clients
+    --cluster_advertise <string>     Cluster URL to advertise to other servers
+    --connect_retries <number>       For implicit routes, number of connect retries
 
 Common Options:
     -h, --help                       Show this message
@@ -562,7 +687,6 @@ mod tests {
             parse(&argv("--tls")),
             Err(CliError::Invalid("TLS Server certificate must be present and valid".into()))
         );
-        assert!(matches!(parse(&argv("--routes nats://a:1")), Err(CliError::Unsupported { .. })));
         assert_eq!(parse(&argv("---p 1")), Err(CliError::Syntax("---p".into())));
     }
 
@@ -582,6 +706,30 @@ mod tests {
         let mut o = Options { tls: Some(Default::default()), ..Options::default() };
         serve("-tls=false").overlay.apply(&mut o);
         assert!(o.tls.is_none(), "-tls=false turns TLS off");
+    }
+
+    #[test]
+    fn cluster_flags() {
+        let a = serve("--cluster nats://ru:rp@127.0.0.1:-1 --routes nats-route://a:1,nats-route://b:2 --cluster_name C1 --no_advertise --cluster_advertise 10.0.0.1:7 --connect_retries 3");
+        let mut o = Options::default();
+        a.overlay.apply(&mut o);
+        a.overlay.check(&o).unwrap();
+        let c = o.cluster.expect("a cluster from --cluster");
+        assert_eq!((c.host.as_str(), c.port), ("127.0.0.1", Port::Random));
+        assert_eq!(c.routes, vec!["nats-route://a:1".to_string(), "nats-route://b:2".to_string()]);
+        assert_eq!((c.name.as_deref(), c.no_advertise, c.advertise.as_deref(), c.connect_retries), (Some("C1"), true, Some("10.0.0.1:7"), 3));
+        let auth = c.authorization.expect("credentials from the URL");
+        assert_eq!((auth.user.as_deref(), auth.password.as_deref()), (Some("ru"), Some("rp")));
+
+        let a = serve("--routes nats-route://a:1");
+        let mut o = Options::default();
+        a.overlay.apply(&mut o);
+        assert_eq!(a.overlay.check(&o), Err("solicited routes require cluster capabilities, e.g. --cluster".into()));
+        let a = serve("--cluster nats://u@h:1");
+        assert_eq!(a.overlay.check(&Options::default()), Err("expected cluster password to be set".into()));
+        let mut o = Options { cluster: Some(Default::default()), ..Options::default() };
+        serve("--cluster=").overlay.apply(&mut o);
+        assert!(o.cluster.is_none(), "an empty --cluster turns clustering off");
     }
 
     #[test]
@@ -609,6 +757,6 @@ mod tests {
         a.overlay.apply(&mut o);
         assert_eq!((o.max_traced_msg_len, o.log_size_limit, o.http_port), (64, 1000, Some(8222)));
         assert!(matches!(parse(&argv("--max_traced_msg_len x")), Err(CliError::BadValue { .. })));
-        assert!(usage().contains("--routes"), "refused flags are listed in the usage");
+        assert!(usage().contains("--routes"), "cluster flags are listed in the usage");
     }
 }

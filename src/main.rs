@@ -108,7 +108,7 @@ fn serve(args: ServeArgs) -> ExitCode {
         None => {
             let mut opts = Options::default();
             args.overlay.apply(&mut opts);
-            if let Err(e) = opts.validate() {
+            if let Err(e) = args.overlay.check(&opts).and_then(|_| opts.validate()) {
                 eprintln!("rnats: {e}");
                 return ExitCode::from(1);
             }

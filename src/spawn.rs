@@ -139,6 +139,19 @@ impl ServerProcess {
         v["nats"][0].as_str()?.trim_start_matches("nats://").parse().ok()
     }
 
+    /// The route listener's address, from the ports file (`cluster`), for a
+    /// server started with a cluster block or `--cluster`.
+    pub fn cluster_addr(&self) -> Option<SocketAddr> {
+        let entry = std::fs::read_dir(&self.dir)
+            .ok()?
+            .flatten()
+            .find(|e| e.file_name().to_string_lossy().ends_with(".ports"))?;
+        let text = std::fs::read_to_string(entry.path()).ok()?;
+        let v: serde_json::Value = serde_json::from_str(&text).ok()?;
+        let url = v["cluster"][0].as_str()?;
+        url.split_once("://").map_or(url, |(_, r)| r).parse().ok()
+    }
+
     fn logged_addr(&self) -> Option<SocketAddr> {
         let text = self.log_text();
         let line = text.lines().find(|l| l.contains(LISTENING))?;

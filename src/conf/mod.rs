@@ -88,6 +88,9 @@ fn finish(root: Option<tree::Map>, sources: Sources, mut diags: Vec<Diagnostic>,
         diags.extend(builder.diags.into_iter().filter(|d| !(parse_failed && d.code == "empty")));
     }
     overlay.apply(&mut options);
+    if let Err(msg) = overlay.check(&options) {
+        diags.push(Diagnostic::error("flags", None, msg));
+    }
     if !diags.iter().any(|d| d.severity == Severity::Error) {
         if let Err(msg) = options.validate() {
             diags.push(Diagnostic::error("conflict", None, msg));

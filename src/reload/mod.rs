@@ -285,13 +285,17 @@ impl Reloader {
         }
         if changed("ports_file_dir") {
             let addr = self.state.client_addr();
-            if let Err(e) = self.state.files.set_ports_dir(new.ports_file_dir.as_deref(), &new.host, addr) {
+            let cluster_host = new.cluster.as_ref().map(|c| c.host.clone()).unwrap_or_default();
+            let cluster = self.state.cluster.as_ref().and_then(|c| c.listen_addr()).map(|a| (cluster_host.as_str(), a));
+            if let Err(e) = self.state.files.set_ports_dir(new.ports_file_dir.as_deref(), &new.host, addr, cluster) {
                 error!("{e}");
             }
         }
         if new.max_connections > 0 && new.max_connections < old.max_connections.max(1) {
             self.enforce_max_connections(new.max_connections);
         }
+        // Routes removed from `cluster.routes` are closed, new ones dialed.
+        crate::server::route::apply_reload(&self.state, old, new);
     }
 
     /// Closes the newest connections until at most `max` remain, as

@@ -40,10 +40,17 @@ impl ProcessFiles {
 
     /// Writes `<dir>/<exe>_<pid>.ports`, as nats-server does, so harnesses
     /// that start the server on a random port (`-p -1`) can find it.
-    pub fn set_ports_dir(&self, dir: Option<&str>, host: &str, client: SocketAddr) -> io::Result<()> {
+    /// `cluster`: the route listener's host and address, when clustered.
+    pub fn set_ports_dir(
+        &self,
+        dir: Option<&str>,
+        host: &str,
+        client: SocketAddr,
+        cluster: Option<(&str, SocketAddr)>,
+    ) -> io::Result<()> {
         let mut w = self.written.lock().unwrap_or_else(|e| e.into_inner());
         let new = match dir {
-            Some(dir) => Some(write_ports_file(Path::new(dir), host, client.port())?),
+            Some(dir) => Some(write_ports_file(Path::new(dir), host, client.port(), cluster)?),
             None => None,
         };
         if let Some(old) = w.ports.take().filter(|old| Some(old) != new.as_ref()) {
@@ -62,14 +69,17 @@ impl ProcessFiles {
     }
 }
 
-fn write_ports_file(dir: &Path, host: &str, port: u16) -> io::Result<PathBuf> {
+fn write_ports_file(dir: &Path, host: &str, port: u16, cluster: Option<(&str, SocketAddr)>) -> io::Result<PathBuf> {
     let exe = std::env::args()
         .next()
         .and_then(|a| Path::new(&a).file_name().map(|f| f.to_string_lossy().into_owned()))
         .unwrap_or_else(|| "rnats".into());
     let path = dir.join(format!("{exe}_{}.ports", std::process::id()));
-    let host = if host == "0.0.0.0" || host == "::" { "127.0.0.1" } else { host };
-    let body = serde_json::json!({ "nats": [format!("nats://{host}:{port}")] });
+    let local = |h: &str| if h == "0.0.0.0" || h == "::" || h.is_empty() { "127.0.0.1".to_string() } else { h.to_string() };
+    let mut body = serde_json::json!({ "nats": [format!("nats://{}:{port}", local(host))] });
+    if let Some((chost, caddr)) = cluster {
+        body["cluster"] = serde_json::json!([format!("nats://{}:{}", local(chost), caddr.port())]);
+    }
     std::fs::write(&path, body.to_string())
         .map_err(|e| io::Error::new(e.kind(), format!("Error writing ports file ({}): {e}", path.display())))?;
     Ok(path)

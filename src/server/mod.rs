@@ -163,6 +163,7 @@ impl ServerState {
         for conn in self.connections() {
             conn.events.notify_one();
         }
+        route::announce_lame_duck(self);
         true
     }
 
@@ -203,14 +204,6 @@ impl ServerState {
             connect_urls: self.cluster.as_ref().map(|c| c.client_connect_urls()).unwrap_or_default(),
             ..Info::default()
         }
-    }
-
-    /// Lame duck mode, cluster side: peers are told (an INFO with
-    /// `ldm:true`, so they stop offering this server to their clients), and
-    /// clients that take asynchronous INFO get `ldm:true` with the other
-    /// servers' URLs. Closing the clients afterwards is the caller's.
-    pub fn announce_lame_duck(&self) {
-        route::announce_lame_duck(self);
     }
 
     /// Adds a client to the registry unless `max_connections` (0 = no limit)
@@ -295,7 +288,9 @@ impl Server {
         }
         info!("Listening for client connections on {}:{}", host, addr.port());
         route::start(&state).await?;
-        state.files.set_ports_dir(ports_dir.as_deref(), &host, addr)?;
+        let cluster_host = state.snapshot().opts.cluster.as_ref().map(|c| c.host.clone()).unwrap_or_default();
+        let cluster_addr = state.cluster.as_ref().and_then(|c| c.listen_addr());
+        state.files.set_ports_dir(ports_dir.as_deref(), &host, addr, cluster_addr.map(|a| (cluster_host.as_str(), a)))?;
         info!("Server is ready");
 
         state.tracker.spawn(listener::accept_clients(state.clone(), listener));

@@ -587,9 +587,8 @@ pub fn push_client_info(server: &ServerState) {
 }
 
 /// Lame duck mode: tells every route (an INFO with `ldm:true`, so the
-/// other servers stop offering this one to their clients) and every client
-/// that takes asynchronous INFO (`ldm:true` and the other servers' URLs).
-/// For the lame duck sequence; closing the clients is the caller's.
+/// other servers stop offering this one to their clients). The clients of
+/// this server are told by their sessions (`ClientState::on_lame_duck`).
 pub fn announce_lame_duck(server: &ServerState) {
     let Some(cluster) = cluster_of(server) else { return };
     if cluster.lame_duck.swap(true, Ordering::AcqRel) {
@@ -601,18 +600,6 @@ pub fn announce_lame_duck(server: &ServerState) {
         crate::server::session::trace::trace_out_if_enabled(&l.conn.log_prefix, &line);
         l.conn.outbound.push_proto(&line);
         l.conn.outbound.wake_writer();
-    }
-    let others = cluster.remote_connect_urls();
-    for conn in server.connections() {
-        if !conn.info_updates.load(Ordering::Acquire) || conn.is_closing() {
-            continue;
-        }
-        let mut info = server.client_info(&snap, conn.cid, conn.addr, None);
-        info.tls_required = snap.tls.is_some() && !snap.opts.allow_non_tls;
-        info.connect_urls = others.clone();
-        info.ldm = true;
-        conn.outbound.push_proto(&info.to_line());
-        conn.outbound.wake_writer();
     }
 }
 

@@ -408,6 +408,10 @@ impl ClientState {
         self.ldm_announced = true;
         let mut info = core.server.client_info(&core.snap, core.conn.cid, core.conn.addr, self.nonce.as_deref());
         info.ldm = true;
+        // Only the other servers: this one is about to go.
+        if let Some(cluster) = &core.server.cluster {
+            info.connect_urls = cluster.remote_connect_urls();
+        }
         core.send(&info.to_line());
     }
 

@@ -373,6 +373,8 @@ async fn read_loop<R: AsyncRead + Unpin>(core: &mut Core, role: &mut Role, mut r
                     if core.server.in_lame_duck() {
                         match role {
                             Role::Client(client) => client.on_lame_duck(core),
+                            // Peers were told once, by the server (route::announce_lame_duck).
+                            Role::Route(_) => {}
                         }
                     }
                     core.finish_batch();
