@@ -717,7 +717,10 @@ mod tests {
         let c = o.cluster.expect("a cluster from --cluster");
         assert_eq!((c.host.as_str(), c.port), ("127.0.0.1", Port::Random));
         assert_eq!(c.routes, vec!["nats-route://a:1".to_string(), "nats-route://b:2".to_string()]);
-        assert_eq!((c.name.as_deref(), c.no_advertise, c.advertise.as_deref(), c.connect_retries), (Some("C1"), true, Some("10.0.0.1:7"), 3));
+        assert_eq!(
+            (c.name.as_deref(), c.no_advertise, c.advertise.as_deref(), c.connect_retries),
+            (Some("C1"), true, Some("10.0.0.1:7"), 3)
+        );
         let auth = c.authorization.expect("credentials from the URL");
         assert_eq!((auth.user.as_deref(), auth.password.as_deref()), (Some("ru"), Some("rp")));
 

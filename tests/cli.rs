@@ -165,7 +165,7 @@ fn help_version_and_errors() {
     assert!(err.contains("TLS Server certificate must be present and valid"), "{err}");
     let (code, _, err) = run(&["--routes", "nats://127.0.0.1:1"]);
     assert_eq!(code, 1);
-    assert!(err.contains("clustering is not implemented yet"), "{err}");
+    assert!(err.contains("solicited routes require cluster capabilities, e.g. --cluster"), "{err}");
     let (code, _, err) = run(&["--signal", "bogus=1"]);
     assert_eq!(code, 1);
     assert!(err.contains("unknown signal \"bogus\""), "{err}");

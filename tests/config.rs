@@ -421,9 +421,12 @@ async fn flags_override_the_file() {
 
 #[test]
 fn server_refuses_features_it_does_not_have() {
-    let (code, _, err) = rnats(&["-c", "examples-conf/cluster-seed.conf"], None);
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("accounts.conf");
+    std::fs::write(&conf, "listen: 127.0.0.1:-1\naccounts { A: { users: [{user: a, password: b}] } }\n").unwrap();
+    let (code, _, err) = rnats(&["-c", conf.to_str().unwrap()], None);
     assert_eq!(code, 1);
-    assert!(err.contains("clustering is not implemented"), "{err}");
+    assert!(err.contains("accounts (and the users defined in them) are not implemented yet"), "{err}");
 }
 
 fn duration_text() -> impl Strategy<Value = String> {

@@ -300,7 +300,13 @@ impl Subscription {
 
     /// A route's subscription on behalf of another server's interest,
     /// keyed by its `RS+` text; `weight` is a queue group's member count.
-    pub fn remote(conn: Arc<Connection>, subject: &[u8], queue: Option<&[u8]>, key: &[u8], weight: u32) -> Subscription {
+    pub fn remote(
+        conn: Arc<Connection>,
+        subject: &[u8],
+        queue: Option<&[u8]>,
+        key: &[u8],
+        weight: u32,
+    ) -> Subscription {
         Subscription { weight: weight.max(1), ..Subscription::new(conn, subject, queue, key, None) }
     }
 

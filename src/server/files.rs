@@ -75,7 +75,8 @@ fn write_ports_file(dir: &Path, host: &str, port: u16, cluster: Option<(&str, So
         .and_then(|a| Path::new(&a).file_name().map(|f| f.to_string_lossy().into_owned()))
         .unwrap_or_else(|| "rnats".into());
     let path = dir.join(format!("{exe}_{}.ports", std::process::id()));
-    let local = |h: &str| if h == "0.0.0.0" || h == "::" || h.is_empty() { "127.0.0.1".to_string() } else { h.to_string() };
+    let local =
+        |h: &str| if h == "0.0.0.0" || h == "::" || h.is_empty() { "127.0.0.1".to_string() } else { h.to_string() };
     let mut body = serde_json::json!({ "nats": [format!("nats://{}:{port}", local(host))] });
     if let Some((chost, caddr)) = cluster {
         body["cluster"] = serde_json::json!([format!("nats://{}:{}", local(chost), caddr.port())]);

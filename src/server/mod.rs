@@ -290,7 +290,12 @@ impl Server {
         route::start(&state).await?;
         let cluster_host = state.snapshot().opts.cluster.as_ref().map(|c| c.host.clone()).unwrap_or_default();
         let cluster_addr = state.cluster.as_ref().and_then(|c| c.listen_addr());
-        state.files.set_ports_dir(ports_dir.as_deref(), &host, addr, cluster_addr.map(|a| (cluster_host.as_str(), a)))?;
+        state.files.set_ports_dir(
+            ports_dir.as_deref(),
+            &host,
+            addr,
+            cluster_addr.map(|a| (cluster_host.as_str(), a)),
+        )?;
         info!("Server is ready");
 
         state.tracker.spawn(listener::accept_clients(state.clone(), listener));

@@ -164,9 +164,7 @@ impl Outbound {
         let mut num = itoa::Buffer::new();
         let before = q.buf.len();
         let buf = &mut q.buf;
-        buf.reserve(
-            account.len() + subject.len() + reply.map_or(0, |r| r.len()) + queued_names + payload.len() + 40,
-        );
+        buf.reserve(account.len() + subject.len() + reply.map_or(0, |r| r.len()) + queued_names + payload.len() + 40);
         buf.extend_from_slice(if header_len.is_some() { b"HMSG " } else { b"RMSG " });
         buf.extend_from_slice(account);
         buf.push(b' ');

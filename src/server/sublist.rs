@@ -43,6 +43,7 @@ pub trait Weighted {
 
 impl Weighted for () {}
 impl Weighted for u32 {}
+impl Weighted for u64 {}
 
 impl<T> MatchResult<T> {
     fn empty() -> Self {

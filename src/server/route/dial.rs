@@ -95,7 +95,10 @@ async fn connect_to_route(
         }
         let snap = server.snapshot();
         if route_type == RouteType::Explicit && !super::route_still_valid(&snap, &url) {
-            debug!("Not attempting to connect to explicit route {:?}, no longer part of configured routes", url.redacted());
+            debug!(
+                "Not attempting to connect to explicit route {:?}, no longer part of configured routes",
+                url.redacted()
+            );
             return;
         }
         let host_port = url.host_port();

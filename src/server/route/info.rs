@@ -150,8 +150,24 @@ pub struct PeerConnect {
 pub fn known_compression(mode: &str) -> bool {
     matches!(
         mode.to_ascii_lowercase().as_str(),
-        "" | "off" | "disabled" | "false" | "accept" | "not supported" | "s2_fast" | "fast" | "s2_better" | "better"
-            | "s2_best" | "best" | "s2_auto" | "auto" | "s2_uncompressed" | "uncompressed" | "on" | "enabled" | "true"
+        "" | "off"
+            | "disabled"
+            | "false"
+            | "accept"
+            | "not supported"
+            | "s2_fast"
+            | "fast"
+            | "s2_better"
+            | "better"
+            | "s2_best"
+            | "best"
+            | "s2_auto"
+            | "auto"
+            | "s2_uncompressed"
+            | "uncompressed"
+            | "on"
+            | "enabled"
+            | "true"
     )
 }
 

@@ -372,8 +372,7 @@ pub fn register(
         st.clone()
     };
     if reg.by_id.len() > 1 {
-        let others: Vec<Arc<RouteLink>> =
-            reg.by_id.values().filter(|l| !Arc::ptr_eq(l, link)).cloned().collect();
+        let others: Vec<Arc<RouteLink>> = reg.by_id.values().filter(|l| !Arc::ptr_eq(l, link)).cloned().collect();
         forward_new_route_info(&others, &newcomer, info, raw);
     }
     drop(reg);

@@ -147,16 +147,15 @@ impl ServerState {
             name: cluster.name(),
             addr: c.host.clone(),
             cluster_port: cluster.listen_addr().map_or(0, |a| a.port()),
-            auth_timeout: c.authorization.as_ref().map_or(crate::options::DEFAULT_AUTH_TIMEOUT, |a| a.timeout).as_secs_f64(),
+            auth_timeout: c
+                .authorization
+                .as_ref()
+                .map_or(crate::options::DEFAULT_AUTH_TIMEOUT, |a| a.timeout)
+                .as_secs_f64(),
             tls_timeout: c.tls.as_ref().map_or(crate::options::DEFAULT_TLS_TIMEOUT, |t| t.timeout).as_secs_f64(),
             tls_required: snap.route_tls.is_some(),
             tls_verify: snap.route_tls.is_some(),
-            urls: c
-                .routes
-                .iter()
-                .filter_map(|r| super::urls::RouteUrl::parse(r).ok())
-                .map(|u| u.host_port())
-                .collect(),
+            urls: c.routes.iter().filter_map(|r| super::urls::RouteUrl::parse(r).ok()).map(|u| u.host_port()).collect(),
             pool_size: -1,
             routes: routes.len(),
             remotes: routes.len(),

@@ -43,9 +43,15 @@ pub enum RouteOp<'a> {
     Ok,
     Err(&'a [u8]),
     /// `RS+`/`LS+`: the arguments after the verb (CR removed).
-    Sub { args: &'a [u8], leaf: bool },
+    Sub {
+        args: &'a [u8],
+        leaf: bool,
+    },
     /// `RS-`/`LS-`.
-    Unsub { args: &'a [u8], leaf: bool },
+    Unsub {
+        args: &'a [u8],
+        leaf: bool,
+    },
     Msg(RoutedMsg<'a>),
 }
 
@@ -411,7 +417,10 @@ mod tests {
     #[test]
     fn messages() {
         let m = msg(b"RMSG $G fwd 5\r\nhello\r\n");
-        assert_eq!((m.account, m.subject, m.reply, m.queues, m.header_len, m.payload), (&b"$G"[..], &b"fwd"[..], None, &b""[..], None, &b"hello"[..]));
+        assert_eq!(
+            (m.account, m.subject, m.reply, m.queues, m.header_len, m.payload),
+            (&b"$G"[..], &b"fwd"[..], None, &b""[..], None, &b"hello"[..])
+        );
         let m = msg(b"RMSG $G fwd rep.1 5\r\nhello\r\n");
         assert_eq!(m.reply, Some(&b"rep.1"[..]));
         let m = msg(b"HMSG $G fwd 18 23\r\nNATS/1.0\r\nA: b\r\n\r\nhello\r\n");
@@ -429,14 +438,20 @@ mod tests {
         let m = msg(b"LMSG C2 $G foo 0 2\r\nhi\r\n");
         assert_eq!((m.origin, m.header_len), (Some(&b"C2"[..]), None));
         let m = msg(b"LMSG C2 $G foo + r q 12 14\r\nNATS/1.0\r\n\r\nhi\r\n");
-        assert_eq!((m.origin, m.reply, m.queues, m.header_len), (Some(&b"C2"[..]), Some(&b"r"[..]), &b"q"[..], Some(12)));
+        assert_eq!(
+            (m.origin, m.reply, m.queues, m.header_len),
+            (Some(&b"C2"[..]), Some(&b"r"[..]), &b"q"[..], Some(12))
+        );
         let m = msg(b"RMSG $G foo 0\r\n\r\n");
         assert_eq!(m.payload, b"");
     }
 
     #[test]
     fn errors_as_the_reference_logs_them() {
-        assert_eq!(err(b"RMSG $G foo x\r\n"), RouteParseError::BadArgs("processRoutedMsgArgs Bad or Missing Size: '[$G foo x]'".into()));
+        assert_eq!(
+            err(b"RMSG $G foo x\r\n"),
+            RouteParseError::BadArgs("processRoutedMsgArgs Bad or Missing Size: '[$G foo x]'".into())
+        );
         assert_eq!(err(b"RMSG $G\r\n"), RouteParseError::BadArgs("processRoutedMsgArgs Parse Error: '[$G]'".into()));
         assert_eq!(
             err(b"RMSG $G foo ? q 2\r\n"),
@@ -448,7 +463,7 @@ mod tests {
         assert!(matches!(err(b"RMSG $G foo 3\r\nhello\r\n"), RouteParseError::UnknownOp { .. }));
         assert!(matches!(err(b"XYZXYZXYZ"), RouteParseError::UnknownOp { .. }), "no newline needed");
         assert!(matches!(parse(b"RM", &L), Ok(RouteParsed::Incomplete { .. })));
-        assert!(matches!(parse(b"RMSG $G foo 5\r\nhel", &L), Ok(RouteParsed::Incomplete { need: 21 })));
+        assert!(matches!(parse(b"RMSG $G foo 5\r\nhel", &L), Ok(RouteParsed::Incomplete { need: 22 })));
         let long = [b"RS+ $G ".as_slice(), &[b'a'; 5000]].concat();
         assert_eq!(err(&long), RouteParseError::ControlLine(4096));
         assert!(matches!(err(b"RMSG $G foo 2000000\r\n"), RouteParseError::Payload { .. }));

@@ -39,8 +39,8 @@ impl RouteUrl {
                 None => (Some(percent_decode(u)?), None),
             },
         };
-        let (host, port) = split_host_port(hostport)
-            .ok_or_else(|| format!("route URL {:?} needs host:port", redact_text(text)))?;
+        let (host, port) =
+            split_host_port(hostport).ok_or_else(|| format!("route URL {:?} needs host:port", redact_text(text)))?;
         Ok(RouteUrl { scheme: scheme.to_string(), user, pass, host, port, slash })
     }
 

@@ -215,7 +215,10 @@ impl RouteState {
             return Err(CloseReason::DuplicateServerName);
         }
         if !info.route_account.is_empty() {
-            let text = format!("Not possible to have a dedicated route for account {:?} between those servers", info.route_account);
+            let text = format!(
+                "Not possible to have a dedicated route for account {:?} between those servers",
+                info.route_account
+            );
             error!("{prefix} - {text}");
             core.send_err(&text);
             self.link.state().no_reconnect = true;
