@@ -144,6 +144,10 @@ pub struct Options {
     /// Refuse message headers (HPUB).
     #[serde(skip_serializing_if = "is_false")]
     pub no_header_support: bool,
+    /// Never stall a client publishing to a subscriber that is behind: skip
+    /// that subscriber for the message instead.
+    #[serde(skip_serializing_if = "is_false")]
+    pub no_fast_producer_stall: bool,
     #[serde(serialize_with = "ser_duration")]
     #[schemars(with = "String")]
     pub lame_duck_duration: Duration,
@@ -411,6 +415,7 @@ impl Default for Options {
             ping_max: DEFAULT_PING_MAX,
             write_deadline: DEFAULT_WRITE_DEADLINE,
             no_header_support: false,
+            no_fast_producer_stall: false,
             lame_duck_duration: DEFAULT_LAME_DUCK_DURATION,
             lame_duck_grace_period: DEFAULT_LAME_DUCK_GRACE,
             debug: false,

@@ -47,6 +47,10 @@ pub struct Change {
 impl Change {
     /// `Reloaded: <key> = <new value>`, or the key and what changed in it.
     pub fn reloaded_line(&self) -> String {
+        if self.key == "no_fast_producer_stall" {
+            let not = if self.new == "true" { "not " } else { "" };
+            return format!("Reloaded: fast producers will {not}be stalled");
+        }
         match &self.detail {
             Some(d) => format!("Reloaded: {} ({d})", self.key),
             None => format!("Reloaded: {} = {}", self.key, self.new),
@@ -186,6 +190,7 @@ pub fn diff(old: &Options, new: &Options) -> Diff {
         ping_max,
         write_deadline,
         no_header_support,
+        no_fast_producer_stall,
         lame_duck_duration,
         lame_duck_grace_period,
         debug,
@@ -228,6 +233,7 @@ pub fn diff(old: &Options, new: &Options) -> Diff {
     option!("https_port", https_port, show);
     option!("http_base_path", http_base_path, show);
     option!("no_header_support", no_header_support, flag);
+    option!("no_fast_producer_stall", no_fast_producer_stall, flag);
     option!("client_advertise", client_advertise, show);
     option!("pid_file", pid_file, show);
     option!("ports_file_dir", ports_file_dir, show);
@@ -441,5 +447,16 @@ mod tests {
         let old = Options::default();
         let new = Options { max_pending: 1 << 27, ..old.clone() };
         assert_eq!(diff(&old, &new).changes[0].class, Class::ReloadableBeyondReference);
+    }
+
+    #[test]
+    fn fast_producer_stall_reloads_with_the_reference_notice() {
+        let old = Options::default();
+        let new = Options { no_fast_producer_stall: true, ..old.clone() };
+        let d = diff(&old, &new);
+        assert_eq!(d.changes.len(), 1);
+        assert_eq!(d.changes[0].class, Class::Reloadable);
+        assert_eq!(d.changes[0].reloaded_line(), "Reloaded: fast producers will not be stalled");
+        assert_eq!(diff(&new, &old).changes[0].reloaded_line(), "Reloaded: fast producers will be stalled");
     }
 }

@@ -74,6 +74,10 @@ pub struct Connection {
     /// Incoming totals, folded in once per read chunk by the owner.
     pub in_msgs: AtomicU64,
     pub in_bytes: AtomicU64,
+    /// Fast-producer stalls charged to this connection as the subscriber
+    /// that was behind (`/connz` `stalls`). Added to by the stalled
+    /// producers, once per stall, never per message.
+    pub stalls: AtomicU64,
     pub meta: Mutex<ClientMeta>,
     /// Reply subjects it may answer under `allow_responses`.
     pub replies: ReplyGrants,
@@ -109,6 +113,7 @@ impl Connection {
             flush_queued: AtomicBool::new(false),
             in_msgs: AtomicU64::new(0),
             in_bytes: AtomicU64::new(0),
+            stalls: AtomicU64::new(0),
             meta: Mutex::new(ClientMeta::default()),
             replies: ReplyGrants::default(),
             adopted_generation: AtomicU64::new(0),

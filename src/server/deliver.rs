@@ -6,14 +6,17 @@
 //! reused for every message it publishes: the match cache, the list of
 //! connections to wake and the counters live here, so delivering a message
 //! allocates nothing and writes no shared counter. Woken connections and the
-//! counters are settled once per read chunk by [`Fanout::finish_batch`].
+//! counters are settled once per read chunk by [`Fanout::finish_batch`];
+//! deliveries to subscribers that are behind are noted in [`Fanout::stalls`]
+//! for the producer to stall on afterwards (see [`crate::server::stall`]).
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use super::account::Account;
 use super::conn::{Connection, Subscription, Take};
-use super::outbound::Pushed;
+use super::outbound::{MsgLine, Pushed, WhenBehind};
+use super::stall::Stalls;
 use super::stats::ServerStats;
 use super::sublist::MatchCache;
 
@@ -25,6 +28,10 @@ pub struct Message<'a> {
     /// For HPUB: the size of the header block at the start of `payload`.
     pub header_len: Option<usize>,
     pub payload: &'a [u8],
+    /// The size of `payload` as the publisher wrote it; deliveries repeat it.
+    pub size_text: &'a [u8],
+    /// The header size as the publisher wrote it (with `header_len`).
+    pub header_text: &'a [u8],
 }
 
 /// Counters of one read chunk, added to the shared totals once.
@@ -44,6 +51,9 @@ pub struct Publisher<'a> {
     pub echo: bool,
     /// The publisher's current `max_pending` for subscribers' buffers.
     pub max_pending: usize,
+    /// What to do about a subscriber that is behind: a client stalls (or,
+    /// with `no_fast_producer_stall`, skips it).
+    pub when_behind: WhenBehind,
 }
 
 pub struct Fanout {
@@ -51,6 +61,8 @@ pub struct Fanout {
     /// Connections with output queued during this read chunk.
     to_wake: Vec<Arc<Connection>>,
     pub batch: Batch,
+    /// Deliveries of this read chunk that found their subscriber behind.
+    pub stalls: Stalls,
     rng: u64,
 }
 
@@ -60,6 +72,7 @@ impl Default for Fanout {
             cache: MatchCache::default(),
             to_wake: Vec::new(),
             batch: Batch::default(),
+            stalls: Stalls::default(),
             rng: rand::random::<u64>() | 1,
         }
     }
@@ -101,19 +114,37 @@ impl Fanout {
             return false;
         }
         // Headers go to subscribers that asked for them; others get the
-        // payload alone, as a plain MSG.
-        let (header_len, payload) = match msg.header_len {
-            Some(h) if !conn.headers() => (None, &msg.payload[h..]),
-            h => (h, msg.payload),
+        // payload alone, as a plain MSG with the size of what is left.
+        let mut digits = itoa::Buffer::new();
+        let (header_size, size, payload) = match msg.header_len {
+            Some(h) if !conn.headers() => {
+                let body = &msg.payload[h..];
+                (None, digits.format(body.len()).as_bytes(), body)
+            }
+            Some(_) => (Some(msg.header_text), msg.size_text, msg.payload),
+            None => (None, msg.size_text, msg.payload),
         };
-        match conn.outbound.push_msg(msg.subject, &sub.sid, msg.reply, header_len, payload, from.max_pending) {
-            Pushed::Queued => {
+        let line = MsgLine { subject: msg.subject, sid: &sub.sid, reply: msg.reply, header_size, size };
+        let pushed = conn.outbound.push_msg(&line, payload, from.max_pending, from.when_behind);
+        match pushed {
+            Pushed::Queued | Pushed::QueuedBehind => {
                 if let (Some(reply), true) = (msg.reply, conn.replies.enabled()) {
                     conn.replies.grant(reply);
                 }
                 self.batch.out_msgs += 1;
                 self.batch.out_bytes += payload.len() as u64;
                 self.wake_later(conn);
+                if pushed == Pushed::QueuedBehind {
+                    self.stalls.note(conn);
+                }
+            }
+            Pushed::Dropped => {
+                // Skipped, yet counted against an auto-unsubscribe limit,
+                // as nats-server counts it before deciding.
+                if take == Take::Last {
+                    conn.remove_subscription(sub);
+                }
+                return false;
             }
             Pushed::SlowConsumer => {
                 conn.slow_consumer_pending(from.max_pending);

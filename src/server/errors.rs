@@ -37,6 +37,7 @@ pub enum CloseReason {
     MaxControlLineExceeded,
     ServerShutdown,
     TlsHandshakeError,
+    NoRespondersRequiresHeaders,
 }
 
 impl CloseReason {
@@ -58,12 +59,13 @@ impl CloseReason {
             CloseReason::MaxControlLineExceeded => "Maximum Control Line Exceeded",
             CloseReason::ServerShutdown => "Server Shutdown",
             CloseReason::TlsHandshakeError => "TLS Handshake Failure",
+            CloseReason::NoRespondersRequiresHeaders => "No Responders Requires Headers",
         }
     }
 
     pub fn from_u8(v: u8) -> Option<CloseReason> {
         use CloseReason::*;
-        const ALL: [CloseReason; 16] = [
+        const ALL: [CloseReason; 17] = [
             ClientClosed,
             AuthenticationTimeout,
             AuthenticationViolation,
@@ -80,6 +82,7 @@ impl CloseReason {
             MaxControlLineExceeded,
             ServerShutdown,
             TlsHandshakeError,
+            NoRespondersRequiresHeaders,
         ];
         ALL.iter().copied().find(|r| *r as u8 == v)
     }

@@ -23,6 +23,7 @@ pub mod proto;
 pub mod responses;
 pub mod session;
 pub mod snapshot;
+pub mod stall;
 pub mod stats;
 pub mod subject;
 pub mod sublist;
@@ -183,6 +184,17 @@ impl ServerState {
             nonce: nonce.unwrap_or_default().to_string(),
             ..Info::default()
         }
+    }
+
+    /// The INFO a client receives when it connects. With `no_auth_user` it
+    /// needs no credentials, so this one says nothing of `auth_required`
+    /// (nats-server's later INFOs do).
+    pub fn client_connect_info(&self, snap: &Snapshot, cid: u64, addr: SocketAddr, nonce: Option<&str>) -> Info {
+        let mut info = self.client_info(snap, cid, addr, nonce);
+        if snap.opts.no_auth_user.as_deref().is_some_and(|u| !u.is_empty()) {
+            info.auth_required = false;
+        }
+        info
     }
 
     /// Adds a client to the registry unless `max_connections` (0 = no limit)

@@ -12,4 +12,8 @@ pub struct ServerStats {
     pub slow_consumers: AtomicU64,
     pub stale_connections: AtomicU64,
     pub total_connections: AtomicU64,
+    /// Fast-producer stalls, server-wide (`/varz` `stalled_clients`: despite
+    /// its name, nats-server counts stall events, not distinct clients).
+    /// Added to once per stall, never per message.
+    pub stalled_clients: AtomicU64,
 }

@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
-use super::subject::{is_valid_subject, tokens};
+use super::subject::{is_valid_sub_subject, tokens};
 
 /// What a publish to one subject reaches: every plain subscription, and each
 /// queue group (from which the caller picks one member).
@@ -139,7 +139,7 @@ impl<T> Sublist<T> {
 
     /// Adds `item` under `subject` (optionally in queue group `queue`).
     pub fn insert(&self, subject: &[u8], queue: Option<&[u8]>, item: Arc<T>) -> Result<(), InvalidSubject> {
-        if !is_valid_subject(subject) {
+        if !is_valid_sub_subject(subject) {
             return Err(InvalidSubject);
         }
         let mut root = self.root.write().unwrap_or_else(|e| e.into_inner());
@@ -172,7 +172,7 @@ impl<T> Sublist<T> {
 
     /// Removes the entry that is `item` (by identity). Returns whether it was there.
     pub fn remove(&self, subject: &[u8], queue: Option<&[u8]>, item: &Arc<T>) -> bool {
-        if !is_valid_subject(subject) {
+        if !is_valid_sub_subject(subject) {
             return false;
         }
         let mut root = self.root.write().unwrap_or_else(|e| e.into_inner());
@@ -190,7 +190,7 @@ impl<T> Sublist<T> {
     /// lock, so no publish can see both or neither. Returns whether `old` was
     /// there.
     pub fn replace(&self, subject: &[u8], queue: Option<&[u8]>, old: &Arc<T>, new: Arc<T>) -> bool {
-        if !is_valid_subject(subject) {
+        if !is_valid_sub_subject(subject) {
             return false;
         }
         let mut root = self.root.write().unwrap_or_else(|e| e.into_inner());
@@ -481,7 +481,7 @@ impl<T> MatchCache<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::server::subject::filter_matches;
+    use crate::server::subject::{filter_matches, is_valid_subject};
     use proptest::prelude::*;
 
     fn ids(r: &MatchResult<u32>) -> (Vec<u32>, Vec<(String, Vec<u32>)>) {

@@ -191,7 +191,9 @@ pub static TOP: Block<Options> = Block {
                 .feature(Feature::Tls)
                 .set(|_, _, v, o| v.set_bool(&mut o.allow_non_tls)),
             key("no_header_support", Ty::Bool, Restart).set(|_, _, v, o| v.set_bool(&mut o.no_header_support)),
-            key("no_fast_producer_stall", Ty::Bool, Yes).doc("rnats never stalls a fast producer"),
+            key("no_fast_producer_stall", Ty::Bool, Yes)
+                .doc("skip a subscriber that is behind instead of slowing its producer down")
+                .set(|_, _, v, o| v.set_bool(&mut o.no_fast_producer_stall)),
             key("disable_sublist_cache", Ty::Bool, Restart).alias(&["no_sublist_cache"]).feature(Feature::SublistCache),
             key("no_system_account", Ty::Bool, Restart)
                 .alias(&["no_system", "no_sys_acc"])

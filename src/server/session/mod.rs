@@ -19,7 +19,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::time::Instant;
 
-use bytes::{Buf, BytesMut};
+use bytes::{Buf, BufMut, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tracing::{debug, error};
 
@@ -34,10 +34,16 @@ use crate::options::FIRST_PING_INTERVAL;
 use client::ClientState;
 pub use transport::Transport;
 
-/// Read buffer sizes: start small so idle connections stay cheap, grow while
-/// reads fill the buffer, as nats-server does (512 B to 64 KiB).
-const MIN_READ: usize = 512;
+/// Read sizes, as nats-server sizes its read buffer: start at 512 bytes,
+/// double after a read that fills it (up to 64 KiB), halve (down to 64
+/// bytes) after each short read once more than two reads in a row used
+/// less than half of it. Reads never take more than the current size, so
+/// the read boundaries, which some of the reference's answers depend on,
+/// fall where its own do.
+const START_READ: usize = 512;
+const MIN_READ: usize = 64;
 const MAX_READ: usize = 64 * 1024;
+const SHORTS_TO_SHRINK: u32 = 2;
 
 /// Where a connection is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -109,6 +115,20 @@ impl Core {
         self.fanout.finish_batch(&self.conn, &self.server.stats);
     }
 
+    /// After a read chunk: waits (bounded) for the subscribers it found
+    /// behind, so a fast producer slows down to what they can take.
+    async fn stall_for_slow_subscribers(&mut self) {
+        if !self.fanout.stalls.is_empty() {
+            let max_pending = self.snap.opts.max_pending;
+            self.fanout.stalls.wait(&self.conn, &self.server.stats, max_pending).await;
+        }
+    }
+
+    /// Whether the peer must still authenticate before anything but CONNECT.
+    fn awaiting_auth(&self) -> bool {
+        self.auth_required && self.phase != Phase::Authenticated
+    }
+
     /// Adopts the server's newest snapshot, if there is a newer one. Returns
     /// the previous one when it changed.
     fn take_new_snapshot(&mut self) -> Option<Arc<Snapshot>> {
@@ -119,7 +139,8 @@ impl Core {
         if new.generation == self.snap.generation {
             return None;
         }
-        self.limits = new.client_limits();
+        // Whether HPUB is accepted was settled by the CONNECT, not the config.
+        self.limits = Limits { headers: self.limits.headers, ..new.client_limits() };
         self.trace = new.opts.trace;
         Some(std::mem::replace(&mut self.snap, new))
     }
@@ -139,7 +160,7 @@ impl Core {
                 self.send_err(ERR_MAX_PAYLOAD);
                 CloseReason::MaxPayloadExceeded
             }
-            ParseError::BadArgs { .. } => CloseReason::ProtocolViolation,
+            ParseError::BadArgs { .. } | ParseError::HeadersNotSupported => CloseReason::ProtocolViolation,
         }
     }
 
@@ -181,7 +202,7 @@ pub async fn serve_client<S: Transport>(server: Arc<ServerState>, mut stream: S,
     server.stats.total_connections.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let admitted = server.register(&conn, snap.opts.max_connections);
     let info = |tls_required: bool| {
-        let mut info = server.client_info(&snap, cid, addr, nonce.as_deref());
+        let mut info = server.client_connect_info(&snap, cid, addr, nonce.as_deref());
         info.tls_required = tls_required;
         info.to_line()
     };
@@ -275,9 +296,10 @@ async fn run_writer<W: AsyncWrite + Unpin>(server: Arc<ServerState>, conn: Arc<C
 
 /// Reads and acts until the connection must close; returns why.
 async fn read_loop<R: AsyncRead + Unpin>(core: &mut Core, role: &mut Role, mut rd: R, pending: Vec<u8>) -> CloseReason {
-    let mut buf = BytesMut::with_capacity(MIN_READ.max(pending.len()));
+    let mut buf = BytesMut::with_capacity(START_READ.max(pending.len()));
     buf.extend_from_slice(&pending);
-    let mut read_size = MIN_READ;
+    let mut read_size = START_READ;
+    let mut short_reads = 0;
     let mut ping_interval = core.snap.opts.ping_interval;
     let ping = tokio::time::sleep(FIRST_PING_INTERVAL.min(ping_interval));
     tokio::pin!(ping);
@@ -288,13 +310,16 @@ async fn read_loop<R: AsyncRead + Unpin>(core: &mut Core, role: &mut Role, mut r
     // Bytes read before the session started are parsed before any read.
     let mut unparsed = !buf.is_empty();
     loop {
-        if buf.capacity() - buf.len() < read_size / 2 {
+        if buf.capacity() - buf.len() < read_size {
             buf.reserve(read_size);
         }
-        let awaiting_auth = core.auth_required && core.phase != Phase::Authenticated;
+        let awaiting_auth = core.awaiting_auth();
         let n = if std::mem::take(&mut unparsed) {
             buf.len()
         } else {
+            // Never more than `read_size` at once, so reads end where the
+            // reference's do.
+            let mut room = (&mut buf).limit(read_size);
             tokio::select! {
                 biased;
                 _ = conn.events.notified() => {
@@ -318,7 +343,7 @@ async fn read_loop<R: AsyncRead + Unpin>(core: &mut Core, role: &mut Role, mut r
                     continue;
                 }
                 _ = shutdown.cancelled() => return CloseReason::ServerShutdown,
-                r = rd.read_buf(&mut buf) => match r {
+                r = rd.read_buf(&mut room) => match r {
                     Ok(0) => return CloseReason::ClientClosed,
                     Ok(n) => n,
                     Err(_) => return CloseReason::ReadError,
@@ -342,9 +367,14 @@ async fn read_loop<R: AsyncRead + Unpin>(core: &mut Core, role: &mut Role, mut r
             }
         };
         core.last_read = Instant::now();
+        if n >= read_size {
+            short_reads = 0;
+        } else if n < read_size / 2 {
+            short_reads += 1;
+        }
         if n >= read_size && read_size < MAX_READ {
             read_size *= 2;
-        } else if n < read_size / 4 && read_size > MIN_READ {
+        } else if n < read_size && read_size > MIN_READ && short_reads > SHORTS_TO_SHRINK {
             read_size /= 2;
         }
         // A reload applies from the next chunk on, even if its wakeup has
@@ -357,6 +387,11 @@ async fn read_loop<R: AsyncRead + Unpin>(core: &mut Core, role: &mut Role, mut r
         let mut pos = 0;
         let mut need = 0;
         let outcome = loop {
+            if pos < buf.len() && core.awaiting_auth() {
+                if let Err(reason) = op_start(core, role, buf[pos]).await {
+                    break Err(reason);
+                }
+            }
             match proto::parse(&buf[pos..], &core.limits) {
                 Ok(Parsed::Op(op, used)) => {
                     let r = dispatch(core, role, op).await;
@@ -369,7 +404,21 @@ async fn read_loop<R: AsyncRead + Unpin>(core: &mut Core, role: &mut Role, mut r
                     need = n;
                     break Ok(());
                 }
-                Err(e) => break Err(core.on_parse_error(e)),
+                Ok(Parsed::AwaitingPayload { subject, need: n }) => {
+                    match role {
+                        Role::Client(client) => client.on_payload_pending(core, subject),
+                    }
+                    need = n;
+                    break Ok(());
+                }
+                Err(e) => {
+                    if let ParseError::UnknownOp { pub_subject, .. } = &e {
+                        match role {
+                            Role::Client(client) => client.on_parse_error(core, pub_subject.as_deref()),
+                        }
+                    }
+                    break Err(core.on_parse_error(e));
+                }
             }
         };
         buf.advance(pos);
@@ -380,6 +429,14 @@ async fn read_loop<R: AsyncRead + Unpin>(core: &mut Core, role: &mut Role, mut r
         if let Err(reason) = outcome {
             return reason;
         }
+        core.stall_for_slow_subscribers().await;
+    }
+}
+
+/// The first byte of an op, while the peer must still authenticate.
+async fn op_start(core: &mut Core, role: &mut Role, first: u8) -> Result<(), CloseReason> {
+    match role {
+        Role::Client(client) => client.on_op_start(core, first).await,
     }
 }
 
