@@ -20,7 +20,7 @@ fn ct_eq(a: &str, b: &str) -> bool {
     a.as_bytes().ct_eq(b.as_bytes()).into()
 }
 
-fn is_bcrypt(s: &str) -> bool {
+pub fn is_bcrypt(s: &str) -> bool {
     s.starts_with("$2a$") || s.starts_with("$2b$") || s.starts_with("$2y$")
 }
 

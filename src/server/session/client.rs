@@ -87,10 +87,12 @@ impl ClientState {
             Op::Connect(json) => self.on_connect(core, json).await,
             Op::Pub(p) => self.on_pub(core, p),
             Op::Sub { subject, queue, sid } => {
+                core.fanout.batch.subs += 1;
                 self.on_sub(core, subject, queue, sid);
                 Ok(())
             }
             Op::Unsub { sid, max } => {
+                core.fanout.batch.subs += 1;
                 self.on_unsub(core, sid, max);
                 Ok(())
             }
@@ -149,6 +151,10 @@ impl ClientState {
             core.send_err(ERR_NO_RESPONDERS_NEEDS_HEADERS);
             return Err(CloseReason::ProtocolViolation);
         }
+        // What monitoring shows, recorded before authentication as
+        // nats-server does, so a refused client is listed (in the closed
+        // connections) with the name and user it tried.
+        core.conn.record_connect(c.name.as_deref(), c.lang.as_deref(), c.version.as_deref(), raw_auth_user(&c));
         let identity = if core.auth_required {
             authenticate(core, &c, self.nonce.as_deref()).await
         } else {
@@ -171,12 +177,12 @@ impl ClientState {
         self.headers = c.headers && !core.snap.opts.no_header_support;
         self.no_responders = c.no_responders && self.headers;
         core.conn.set_headers(self.headers);
-        {
+        if let Some(user) = &self.identity.user {
+            // `no_auth_user`: the client sent no credentials of its own.
             let mut meta = core.conn.meta.lock().unwrap_or_else(|e| e.into_inner());
-            meta.name = c.name.unwrap_or_default();
-            meta.lang = c.lang.unwrap_or_default();
-            meta.version = c.version.unwrap_or_default();
-            meta.user = self.identity.user.clone().unwrap_or_default();
+            if meta.user.is_empty() {
+                meta.user = user.clone();
+            }
         }
         core.phase = Phase::Authenticated;
         self.send_ok(core);
@@ -421,6 +427,15 @@ impl ClientState {
             }
         }
     }
+}
+
+/// The user `/connz?auth=1` shows, from the CONNECT as sent (nats-server's
+/// `getRawAuthUser`): the nkey, the user name, or `[REDACTED]` for a token.
+fn raw_auth_user(c: &ConnectOpts) -> Option<&str> {
+    fn set(v: &Option<String>) -> Option<&str> {
+        v.as_deref().filter(|v| !v.is_empty())
+    }
+    set(&c.nkey).or(set(&c.user)).or(set(&c.auth_token).map(|_| crate::options::REDACTED))
 }
 
 /// Checks the CONNECT credentials against the session's snapshot. bcrypt

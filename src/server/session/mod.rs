@@ -68,6 +68,9 @@ pub(crate) struct Core {
     pub trace: bool,
     pings_out: u32,
     ping_sent_at: Option<Instant>,
+    /// A PING of ours was answered, so `meta.rtt` is a measurement (before
+    /// that it is CONNECT's estimate).
+    rtt_measured: bool,
     last_read: Instant,
 }
 
@@ -84,6 +87,7 @@ impl Core {
             phase: Phase::InfoSent,
             pings_out: 0,
             ping_sent_at: None,
+            rtt_measured: false,
             last_read: Instant::now(),
         }
     }
@@ -106,7 +110,7 @@ impl Core {
     /// Ends a read chunk (or a timer event): wakes every connection written
     /// to, and settles the counters.
     pub fn finish_batch(&mut self) {
-        self.fanout.finish_batch(&self.conn, &self.server.stats);
+        self.fanout.finish_batch(&self.conn);
     }
 
     /// Adopts the server's newest snapshot, if there is a newer one. Returns
@@ -146,9 +150,9 @@ impl Core {
     /// The ping timer fired: ping the peer, or close it as stale when too
     /// many pings went unanswered.
     fn on_ping_timer(&mut self) -> Result<(), CloseReason> {
-        let rtt_known = self.conn.meta.lock().unwrap_or_else(|e| e.into_inner()).rtt.is_some();
         // Skip the ping while the peer is sending: it is evidently alive.
-        if rtt_known && self.last_read.elapsed() < self.snap.opts.ping_interval {
+        // The first one always goes, to measure the RTT.
+        if self.rtt_measured && self.last_read.elapsed() < self.snap.opts.ping_interval {
             return Ok(());
         }
         if self.pings_out + 1 > self.snap.opts.ping_max {
@@ -168,6 +172,7 @@ impl Core {
         self.pings_out = 0;
         if let Some(sent) = self.ping_sent_at.take() {
             self.conn.meta.lock().unwrap_or_else(|e| e.into_inner()).rtt = Some(sent.elapsed());
+            self.rtt_measured = true;
         }
     }
 }
@@ -190,10 +195,13 @@ pub async fn serve_client<S: Transport>(server: Arc<ServerState>, mut stream: S,
         error!("{} - {}", conn.log_prefix, ERR_MAX_CONNECTIONS);
         let _ = tokio::time::timeout(deadline, stream.write_all(&err_line(ERR_MAX_CONNECTIONS))).await;
         let _ = tokio::time::timeout(deadline, stream.shutdown()).await;
+        conn.close_now(CloseReason::MaxConnectionsExceeded);
+        server.retire(&conn);
         return;
     }
     if !info_sent {
-        server.unregister(&conn);
+        conn.close_now(CloseReason::WriteError);
+        server.retire(&conn);
         return;
     }
     debug!("{} - Client connection created", conn.log_prefix);
@@ -206,9 +214,11 @@ pub async fn serve_client<S: Transport>(server: Arc<ServerState>, mut stream: S,
     let reason = read_loop(&mut core, &mut role, rd).await;
     core.phase = Phase::Closing(reason);
     conn.close(reason);
-    conn.remove_all_subscriptions();
-    server.unregister(&conn);
+    // Counters settled first: retiring moves them into the server's totals
+    // and the closed-connection ring, with the subscriptions still listed.
     core.finish_batch();
+    server.retire(&conn);
+    conn.remove_all_subscriptions();
     let _ = writer.await;
     let reason = conn.close_reason().unwrap_or(reason);
     debug!("{} - Client connection closed: {}", conn.log_prefix, reason.as_str());
