@@ -147,15 +147,11 @@ impl Fanout {
         } else {
             0
         };
-        for conn in self.to_wake.drain(..) {
-            if !std::ptr::eq(&*conn, publisher) {
-                conn.touch(now);
-            }
-            conn.flush();
-        }
         if active {
             publisher.touch(now);
         }
+        // Counted before anyone is woken: whoever receives a message of this
+        // chunk finds it in the publisher's totals.
         if b.in_msgs > 0 {
             publisher.in_msgs.fetch_add(b.in_msgs, Ordering::Relaxed);
             publisher.in_bytes.fetch_add(b.in_bytes, Ordering::Relaxed);
@@ -164,6 +160,12 @@ impl Fanout {
             stats.entries.store(c.len() as u64, Ordering::Relaxed);
             stats.fanout_sum.store(c.fanout_sum, Ordering::Relaxed);
             stats.fanout_max.store(c.fanout_max, Ordering::Relaxed);
+        }
+        for conn in self.to_wake.drain(..) {
+            if !std::ptr::eq(&*conn, publisher) {
+                conn.touch(now);
+            }
+            conn.flush();
         }
     }
 

@@ -36,6 +36,7 @@ pub enum CloseReason {
     MaxPayloadExceeded,
     MaxControlLineExceeded,
     ServerShutdown,
+    NoRespondersRequiresHeaders,
 }
 
 impl CloseReason {
@@ -53,15 +54,16 @@ impl CloseReason {
             CloseReason::ProtocolViolation => "Protocol Violation",
             CloseReason::BadClientProtocolVersion => "Bad Client Protocol Version",
             CloseReason::MaxConnectionsExceeded => "Maximum Connections Exceeded",
-            CloseReason::MaxPayloadExceeded => "Maximum Payload Exceeded",
+            CloseReason::MaxPayloadExceeded => "Maximum Message Payload Exceeded",
             CloseReason::MaxControlLineExceeded => "Maximum Control Line Exceeded",
             CloseReason::ServerShutdown => "Server Shutdown",
+            CloseReason::NoRespondersRequiresHeaders => "No Responders Requires Headers",
         }
     }
 
     pub fn from_u8(v: u8) -> Option<CloseReason> {
         use CloseReason::*;
-        const ALL: [CloseReason; 15] = [
+        const ALL: [CloseReason; 16] = [
             ClientClosed,
             AuthenticationTimeout,
             AuthenticationViolation,
@@ -77,6 +79,7 @@ impl CloseReason {
             MaxPayloadExceeded,
             MaxControlLineExceeded,
             ServerShutdown,
+            NoRespondersRequiresHeaders,
         ];
         ALL.iter().copied().find(|r| *r as u8 == v)
     }

@@ -259,6 +259,8 @@ impl ClientTotals {
 pub struct Server {
     state: Arc<ServerState>,
     addr: SocketAddr,
+    /// The monitoring port's URL, when it is on.
+    monitor_url: Option<String>,
 }
 
 impl Server {
@@ -300,8 +302,9 @@ impl Server {
         let _ = state.client_addr.set(addr);
         // Before the client listener's line, as nats-server: the monitoring
         // port is up first, to watch the server start.
-        if let Some(url) = crate::monitor::start(&state).await? {
-            state.files.set_monitoring_url(url);
+        let monitor_url = crate::monitor::start(&state).await?;
+        if let Some(url) = &monitor_url {
+            state.files.set_monitoring_url(url.clone());
         }
         let files = state.files.set_pid_file(pid_file.as_deref()).and_then(|()| {
             info!("Listening for client connections on {}:{}", host, addr.port());
@@ -315,7 +318,12 @@ impl Server {
         info!("Server is ready");
 
         state.tracker.spawn(listener::accept_clients(state.clone(), listener));
-        Ok(Server { state, addr })
+        Ok(Server { state, addr, monitor_url })
+    }
+
+    /// The monitoring port's URL (`http://127.0.0.1:8222`), when it is on.
+    pub fn monitor_url(&self) -> Option<&str> {
+        self.monitor_url.as_deref()
     }
 
     /// The address the client listener is bound to.

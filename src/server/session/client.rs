@@ -149,7 +149,7 @@ impl ClientState {
         if c.no_responders && !c.headers {
             error!("{} - {}", core.conn.log_prefix, ERR_NO_RESPONDERS_NEEDS_HEADERS);
             core.send_err(ERR_NO_RESPONDERS_NEEDS_HEADERS);
-            return Err(CloseReason::ProtocolViolation);
+            return Err(CloseReason::NoRespondersRequiresHeaders);
         }
         // What monitoring shows, recorded before authentication as
         // nats-server does, so a refused client is listed (in the closed

@@ -133,7 +133,8 @@ impl Core {
         match e {
             ParseError::UnknownOp { .. } => {
                 self.send_err(ERR_UNKNOWN_OP);
-                CloseReason::ParseError
+                // nats-server closes every parse error as a protocol violation.
+                CloseReason::ProtocolViolation
             }
             ParseError::MaxControlLine => {
                 self.send_err(ERR_MAX_CONTROL_LINE);
