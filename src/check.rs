@@ -233,12 +233,7 @@ fn plural(n: usize) -> &'static str {
 /// nats-server's `-t`: warnings are fatal; the verdict goes to stderr.
 pub fn test_config(file: &str, overlay: &FlagOverlay) -> u8 {
     let loaded = crate::conf::load(Path::new(file), overlay);
-    // `-t` fails where nats-server's does; rnats's own security advice (an
-    // open monitoring port) is shown but, unknown to nats-server, never fails it.
-    let fails = |d: &crate::conf::diag::Diagnostic| {
-        d.severity == Severity::Error || (d.severity == Severity::Warning && d.code != "security")
-    };
-    if loaded.diags.iter().any(fails) {
+    if loaded.failed(true) {
         let shown: Vec<String> =
             loaded.diags.iter().filter(|d| d.severity != Severity::Note).map(|d| d.render(&loaded.sources)).collect();
         eprintln!("{}", shown.join("\n"));
