@@ -31,6 +31,8 @@ pub const DEFAULT_TLS_TIMEOUT: Duration = Duration::from_secs(2);
 pub const DEFAULT_TLS_HANDSHAKE_FIRST_FALLBACK: Duration = Duration::from_millis(50);
 pub const DEFAULT_LAME_DUCK_DURATION: Duration = Duration::from_secs(120);
 pub const DEFAULT_LAME_DUCK_GRACE: Duration = Duration::from_secs(10);
+/// Closed connections `/connz?state=closed` keeps (nats-server's default).
+pub const DEFAULT_MAX_CLOSED_CLIENTS: usize = 10_000;
 /// The first ping to a new client comes early, to measure its RTT.
 pub const FIRST_PING_INTERVAL: Duration = Duration::from_secs(2);
 
@@ -108,14 +110,24 @@ pub struct Options {
     /// `host:port` advertised to clients in place of the listen address.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub client_advertise: Option<String>,
-    /// Monitoring HTTP port (not served by rnats yet).
+    /// Interface of the monitoring port (`http: host:port`); the client
+    /// interface (`host`) when not set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http_host: Option<String>,
+    /// Monitoring HTTP port; -1 for a port chosen by the system.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub http_port: Option<i64>,
-    /// Monitoring HTTPS port (not served by rnats yet).
+    /// Monitoring HTTPS port (with the `tls` block's certificate).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub https_port: Option<i64>,
+    /// Path prefix of every monitoring endpoint.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub http_base_path: Option<String>,
+    /// Who may read the monitoring port (rnats only; open when not set).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http_auth: Option<HttpAuth>,
+    /// Closed client connections kept for `/connz?state=closed`.
+    pub max_closed_clients: usize,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pid_file: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -288,6 +300,33 @@ pub struct ResponsePermission {
     pub expires: Duration,
 }
 
+/// `http_auth { ... }`: credentials for the monitoring port, as HTTP Basic
+/// (user and password) or a bearer token. Secrets may be bcrypt hashes.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema, Default)]
+pub struct HttpAuth {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    /// Plain text (compared in constant time) or a bcrypt hash (`$2a$...`).
+    #[serde(serialize_with = "ser_secret", skip_serializing_if = "Option::is_none")]
+    pub password: Option<String>,
+    /// Sent as `Authorization: Bearer <token>`; plain text or a bcrypt hash.
+    #[serde(serialize_with = "ser_secret", skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+}
+
+impl HttpAuth {
+    /// A token, or a user with a password; not both.
+    pub fn validate(&self) -> Result<(), String> {
+        match (&self.user, &self.password, &self.token) {
+            (None, None, Some(_)) | (Some(_), Some(_), None) => Ok(()),
+            (_, _, Some(_)) => Err("http_auth: use a token or a user and password, not both".into()),
+            (Some(_), None, None) => Err("http_auth: the user needs a password".into()),
+            (None, Some(_), None) => Err("http_auth: the password needs a user".into()),
+            (None, None, None) => Err("http_auth: set a user and password, or a token".into()),
+        }
+    }
+}
+
 /// `tls { ... }`.
 #[derive(Debug, Clone, PartialEq, Serialize, JsonSchema, Default)]
 pub struct Tls {
@@ -401,9 +440,12 @@ impl Default for Options {
             host: DEFAULT_HOST.to_string(),
             port: Port::Fixed(DEFAULT_PORT),
             client_advertise: None,
+            http_host: None,
             http_port: None,
             https_port: None,
             http_base_path: None,
+            http_auth: None,
+            max_closed_clients: DEFAULT_MAX_CLOSED_CLIENTS,
             pid_file: None,
             ports_file_dir: None,
             max_payload: DEFAULT_MAX_PAYLOAD,
@@ -465,6 +507,9 @@ impl Options {
         }
         if let Some(e) = self.lame_duck_error() {
             return Err(e);
+        }
+        if let Some(a) = &self.http_auth {
+            a.validate()?;
         }
         Ok(())
     }

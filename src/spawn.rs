@@ -139,6 +139,18 @@ impl ServerProcess {
         v["nats"][0].as_str()?.trim_start_matches("nats://").parse().ok()
     }
 
+    /// The monitoring URL from the ports file (`http://127.0.0.1:PORT`),
+    /// when the process was started with `-m` and a ports file.
+    pub fn monitor_url(&self) -> Option<String> {
+        let entry = std::fs::read_dir(&self.dir)
+            .ok()?
+            .flatten()
+            .find(|e| e.file_name().to_string_lossy().ends_with(".ports"))?;
+        let text = std::fs::read_to_string(entry.path()).ok()?;
+        let v: serde_json::Value = serde_json::from_str(&text).ok()?;
+        v["monitoring"][0].as_str().map(str::to_string)
+    }
+
     fn logged_addr(&self) -> Option<SocketAddr> {
         let text = self.log_text();
         let line = text.lines().find(|l| l.contains(LISTENING))?;

@@ -11,7 +11,7 @@ use std::fmt::Display;
 
 use serde::Serialize;
 
-use crate::options::{format_duration, Authorization, Options, Permissions, Port, User, REDACTED};
+use crate::options::{format_duration, Authorization, HttpAuth, Options, Permissions, Port, User, REDACTED};
 
 /// Whether a change can be applied without a restart.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -176,9 +176,12 @@ pub fn diff(old: &Options, new: &Options) -> Diff {
         host,
         port,
         client_advertise,
+        http_host,
         http_port,
         https_port,
         http_base_path,
+        http_auth,
+        max_closed_clients,
         pid_file,
         ports_file_dir,
         max_payload,
@@ -232,6 +235,9 @@ pub fn diff(old: &Options, new: &Options) -> Diff {
     option!("http_port", http_port, show);
     option!("https_port", https_port, show);
     option!("http_base_path", http_base_path, show);
+    option!("http" @ "http", http_host, show);
+    option!("max_closed_clients", max_closed_clients, num);
+    http_auth_changes(&mut c, &old.http_auth, http_auth);
     option!("no_header_support", no_header_support, flag);
     option!("no_fast_producer_stall", no_fast_producer_stall, flag);
     option!("client_advertise", client_advertise, show);
@@ -293,6 +299,19 @@ fn authorization_changes(c: &mut Collector, old: &Authorization, new: &Authoriza
             detail: Some("changed".into()),
         });
     }
+}
+
+/// `http_auth` applies to the next monitoring request; its secrets are
+/// never shown.
+fn http_auth_changes(c: &mut Collector, old: &Option<HttpAuth>, new: &Option<HttpAuth>) {
+    if old == new {
+        return;
+    }
+    let none = HttpAuth::default();
+    let (o, n) = (old.as_ref().unwrap_or(&none), new.as_ref().unwrap_or(&none));
+    c.field("http_auth user", &o.user, &n.user, class_of("http_auth.user"), show);
+    c.secret("http_auth password", &o.password, &n.password);
+    c.secret("http_auth token", &o.token, &n.token);
 }
 
 fn perms_summary(p: &Option<Permissions>) -> String {

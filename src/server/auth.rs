@@ -26,7 +26,7 @@ pub fn given(v: &Option<String>) -> Option<&str> {
     v.as_deref().filter(|s| !s.is_empty())
 }
 
-fn is_bcrypt(s: &str) -> bool {
+pub fn is_bcrypt(s: &str) -> bool {
     s.starts_with("$2a$") || s.starts_with("$2b$") || s.starts_with("$2y$")
 }
 

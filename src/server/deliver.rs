@@ -6,19 +6,22 @@
 //! reused for every message it publishes: the match cache, the list of
 //! connections to wake and the counters live here, so delivering a message
 //! allocates nothing and writes no shared counter. Woken connections and the
-//! counters are settled once per read chunk by [`Fanout::finish_batch`];
-//! deliveries to subscribers that are behind are noted in [`Fanout::stalls`]
-//! for the producer to stall on afterwards (see [`crate::server::stall`]).
+//! counters are settled once per read chunk by [`Fanout::finish_batch`], into
+//! the publisher's own connection (the server's totals are sums over
+//! connections, made when `/varz` asks); deliveries to subscribers that are
+//! behind are noted in [`Fanout::stalls`] for the producer to stall on
+//! afterwards (see [`crate::server::stall`]).
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::time::SystemTime;
 
 use super::account::Account;
 use super::conn::{Connection, Subscription, Take};
 use super::outbound::{MsgLine, Pushed, WhenBehind};
 use super::stall::Stalls;
-use super::stats::ServerStats;
 use super::sublist::MatchCache;
+use crate::monitor::gotime::unix_nanos;
 
 /// One message as published.
 #[derive(Debug, Clone, Copy)]
@@ -34,13 +37,13 @@ pub struct Message<'a> {
     pub header_text: &'a [u8],
 }
 
-/// Counters of one read chunk, added to the shared totals once.
+/// Counters of one read chunk, added to the publisher's totals once.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Batch {
     pub in_msgs: u64,
     pub in_bytes: u64,
-    pub out_msgs: u64,
-    pub out_bytes: u64,
+    /// SUB and UNSUB ops: activity for `last_activity`, as in nats-server.
+    pub subs: u64,
 }
 
 /// Who is publishing, for the rules that depend on it.
@@ -131,8 +134,6 @@ impl Fanout {
                 if let (Some(reply), true) = (msg.reply, conn.replies.enabled()) {
                     conn.replies.grant(reply);
                 }
-                self.batch.out_msgs += 1;
-                self.batch.out_bytes += payload.len() as u64;
                 self.wake_later(conn);
                 if pushed == Pushed::QueuedBehind {
                     self.stalls.note(conn);
@@ -166,21 +167,36 @@ impl Fanout {
     }
 
     /// Ends a read chunk: wakes every connection written to during it, once,
-    /// and adds the chunk's counters to the shared totals.
-    pub fn finish_batch(&mut self, publisher: &Connection, stats: &ServerStats) {
-        for conn in self.to_wake.drain(..) {
-            conn.flush();
-        }
+    /// and adds the chunk's counters to the publisher's totals. Activity
+    /// times (one clock read per chunk) go to the publisher when it published
+    /// or subscribed, and to every connection it sent messages to.
+    pub fn finish_batch(&mut self, publisher: &Connection) {
         let b = std::mem::take(&mut self.batch);
+        let active = b.in_msgs > 0 || b.subs > 0;
+        let now = if active || self.to_wake.iter().any(|c| !std::ptr::eq(&**c, publisher)) {
+            unix_nanos(SystemTime::now())
+        } else {
+            0
+        };
+        if active {
+            publisher.touch(now);
+        }
+        // Counted before anyone is woken: whoever receives a message of this
+        // chunk finds it in the publisher's totals.
         if b.in_msgs > 0 {
             publisher.in_msgs.fetch_add(b.in_msgs, Ordering::Relaxed);
             publisher.in_bytes.fetch_add(b.in_bytes, Ordering::Relaxed);
-            stats.in_msgs.fetch_add(b.in_msgs, Ordering::Relaxed);
-            stats.in_bytes.fetch_add(b.in_bytes, Ordering::Relaxed);
+            let (c, stats) = (&self.cache, &publisher.match_cache);
+            stats.hits.store(c.hits, Ordering::Relaxed);
+            stats.entries.store(c.len() as u64, Ordering::Relaxed);
+            stats.fanout_sum.store(c.fanout_sum, Ordering::Relaxed);
+            stats.fanout_max.store(c.fanout_max, Ordering::Relaxed);
         }
-        if b.out_msgs > 0 {
-            stats.out_msgs.fetch_add(b.out_msgs, Ordering::Relaxed);
-            stats.out_bytes.fetch_add(b.out_bytes, Ordering::Relaxed);
+        for conn in self.to_wake.drain(..) {
+            if !std::ptr::eq(&*conn, publisher) {
+                conn.touch(now);
+            }
+            conn.flush();
         }
     }
 

@@ -55,7 +55,7 @@ impl CloseReason {
             CloseReason::ProtocolViolation => "Protocol Violation",
             CloseReason::BadClientProtocolVersion => "Bad Client Protocol Version",
             CloseReason::MaxConnectionsExceeded => "Maximum Connections Exceeded",
-            CloseReason::MaxPayloadExceeded => "Maximum Payload Exceeded",
+            CloseReason::MaxPayloadExceeded => "Maximum Message Payload Exceeded",
             CloseReason::MaxControlLineExceeded => "Maximum Control Line Exceeded",
             CloseReason::ServerShutdown => "Server Shutdown",
             CloseReason::TlsHandshakeError => "TLS Handshake Failure",

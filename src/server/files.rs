@@ -19,6 +19,8 @@ pub struct ProcessFiles {
 struct Written {
     pid: Option<PathBuf>,
     ports: Option<PathBuf>,
+    /// The monitoring port's URL, listed in the ports file.
+    monitoring: Option<String>,
 }
 
 impl ProcessFiles {
@@ -38,12 +40,18 @@ impl ProcessFiles {
         Ok(())
     }
 
+    /// The monitoring URL (`http://127.0.0.1:8222`) the ports file lists;
+    /// set before the ports file is first written.
+    pub fn set_monitoring_url(&self, url: String) {
+        self.written.lock().unwrap_or_else(|e| e.into_inner()).monitoring = Some(url);
+    }
+
     /// Writes `<dir>/<exe>_<pid>.ports`, as nats-server does, so harnesses
     /// that start the server on a random port (`-p -1`) can find it.
     pub fn set_ports_dir(&self, dir: Option<&str>, host: &str, client: SocketAddr) -> io::Result<()> {
         let mut w = self.written.lock().unwrap_or_else(|e| e.into_inner());
         let new = match dir {
-            Some(dir) => Some(write_ports_file(Path::new(dir), host, client.port())?),
+            Some(dir) => Some(write_ports_file(Path::new(dir), host, client.port(), w.monitoring.as_deref())?),
             None => None,
         };
         if let Some(old) = w.ports.take().filter(|old| Some(old) != new.as_ref()) {
@@ -62,14 +70,17 @@ impl ProcessFiles {
     }
 }
 
-fn write_ports_file(dir: &Path, host: &str, port: u16) -> io::Result<PathBuf> {
+fn write_ports_file(dir: &Path, host: &str, port: u16, monitoring: Option<&str>) -> io::Result<PathBuf> {
     let exe = std::env::args()
         .next()
         .and_then(|a| Path::new(&a).file_name().map(|f| f.to_string_lossy().into_owned()))
         .unwrap_or_else(|| "rnats".into());
     let path = dir.join(format!("{exe}_{}.ports", std::process::id()));
     let host = if host == "0.0.0.0" || host == "::" { "127.0.0.1" } else { host };
-    let body = serde_json::json!({ "nats": [format!("nats://{host}:{port}")] });
+    let mut body = serde_json::json!({ "nats": [format!("nats://{host}:{port}")] });
+    if let Some(url) = monitoring {
+        body["monitoring"] = serde_json::json!([url]);
+    }
     std::fs::write(&path, body.to_string())
         .map_err(|e| io::Error::new(e.kind(), format!("Error writing ports file ({}): {e}", path.display())))?;
     Ok(path)

@@ -439,11 +439,16 @@ pub struct MatchCache<T> {
     map: HashMap<Box<[u8]>, Arc<MatchResult<T>>>,
     pub hits: u64,
     pub misses: u64,
+    /// Sum and largest of the cached results' fan-out (plain subscribers
+    /// plus queue groups, as nats-server counts it), kept as entries come
+    /// and go so `/subsz` never walks the cache.
+    pub fanout_sum: u64,
+    pub fanout_max: u64,
 }
 
 impl<T> Default for MatchCache<T> {
     fn default() -> Self {
-        MatchCache { generation: u64::MAX, map: HashMap::new(), hits: 0, misses: 0 }
+        MatchCache { generation: u64::MAX, map: HashMap::new(), hits: 0, misses: 0, fanout_sum: 0, fanout_max: 0 }
     }
 }
 
@@ -453,7 +458,7 @@ impl<T> MatchCache<T> {
         // leaves a newer generation behind, so the entry is dropped next time.
         let gen = sublist.generation();
         if gen != self.generation {
-            self.map.clear();
+            self.clear();
             self.generation = gen;
         }
         if let Some(r) = self.map.get(subject) {
@@ -463,10 +468,19 @@ impl<T> MatchCache<T> {
         self.misses += 1;
         let r = sublist.match_subject(subject);
         if self.map.len() >= MATCH_CACHE_CAPACITY {
-            self.map.clear();
+            self.clear();
         }
+        let fanout = (r.psubs.len() + r.qsubs.len()) as u64;
+        self.fanout_sum += fanout;
+        self.fanout_max = self.fanout_max.max(fanout);
         self.map.insert(subject.into(), r.clone());
         r
+    }
+
+    fn clear(&mut self) {
+        self.map.clear();
+        self.fanout_sum = 0;
+        self.fanout_max = 0;
     }
 
     pub fn len(&self) -> usize {

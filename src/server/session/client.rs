@@ -114,10 +114,12 @@ impl ClientState {
             Op::Connect(json) => self.on_connect(core, json).await,
             Op::Pub(p) => self.on_pub(core, p),
             Op::Sub { subject, queue, sid } => {
+                core.fanout.batch.subs += 1;
                 self.on_sub(core, subject, queue, sid);
                 Ok(())
             }
             Op::Unsub { sid, max } => {
+                core.fanout.batch.subs += 1;
                 self.on_unsub(core, sid, max);
                 Ok(())
             }
@@ -214,6 +216,11 @@ impl ClientState {
         if later {
             core.conn.remove_all_subscriptions();
         }
+        // What monitoring shows, recorded before authentication as
+        // nats-server does, so a refused client is listed (in the closed
+        // connections) with the name and user it tried.
+        let o = &self.opts;
+        core.conn.record_connect(o.name.as_deref(), o.lang.as_deref(), o.version.as_deref(), raw_auth_user(o));
         let identity =
             if core.auth_required { self.authenticate(core, &self.opts).await } else { Some(Identity::default()) };
         let Some(identity) = identity else {
@@ -248,12 +255,12 @@ impl ClientState {
         self.identity = identity;
         self.pub_allowed.clear();
         core.conn.set_headers(self.headers);
-        {
+        if let Some(user) = &self.identity.user {
+            // `no_auth_user`: the client sent no credentials of its own.
             let mut meta = core.conn.meta.lock().unwrap_or_else(|e| e.into_inner());
-            meta.name = self.opts.name.clone().unwrap_or_default();
-            meta.lang = self.opts.lang.clone().unwrap_or_default();
-            meta.version = self.opts.version.clone().unwrap_or_default();
-            meta.user = self.identity.user.clone().unwrap_or_default();
+            if meta.user.is_empty() {
+                meta.user = user.clone();
+            }
         }
         core.phase = Phase::Authenticated;
     }
@@ -540,6 +547,15 @@ impl ClientState {
         info.ldm = true;
         core.send(&info.to_line());
     }
+}
+
+/// The user `/connz?auth=1` shows, from the CONNECT as sent (nats-server's
+/// `getRawAuthUser`): the nkey, the user name, or `[REDACTED]` for a token.
+fn raw_auth_user(c: &ConnectOpts) -> Option<&str> {
+    fn set(v: &Option<String>) -> Option<&str> {
+        v.as_deref().filter(|v| !v.is_empty())
+    }
+    set(&c.nkey).or(set(&c.user)).or(set(&c.auth_token).map(|_| crate::options::REDACTED))
 }
 
 /// Checks the CONNECT credentials against the session's snapshot. bcrypt

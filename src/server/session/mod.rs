@@ -74,6 +74,9 @@ pub(crate) struct Core {
     pub trace: bool,
     pings_out: u32,
     ping_sent_at: Option<Instant>,
+    /// A PING of ours was answered, so `meta.rtt` is a measurement (before
+    /// that it is CONNECT's estimate).
+    rtt_measured: bool,
     last_read: Instant,
 }
 
@@ -90,6 +93,7 @@ impl Core {
             phase: Phase::InfoSent,
             pings_out: 0,
             ping_sent_at: None,
+            rtt_measured: false,
             last_read: Instant::now(),
         }
     }
@@ -112,7 +116,7 @@ impl Core {
     /// Ends a read chunk (or a timer event): wakes every connection written
     /// to, and settles the counters.
     pub fn finish_batch(&mut self) {
-        self.fanout.finish_batch(&self.conn, &self.server.stats);
+        self.fanout.finish_batch(&self.conn);
     }
 
     /// After a read chunk: waits (bounded) for the subscribers it found
@@ -150,7 +154,8 @@ impl Core {
         match e {
             ParseError::UnknownOp { .. } => {
                 self.send_err(ERR_UNKNOWN_OP);
-                CloseReason::ParseError
+                // nats-server closes every parse error as a protocol violation.
+                CloseReason::ProtocolViolation
             }
             ParseError::MaxControlLine => {
                 self.send_err(ERR_MAX_CONTROL_LINE);
@@ -167,9 +172,9 @@ impl Core {
     /// The ping timer fired: ping the peer, or close it as stale when too
     /// many pings went unanswered.
     fn on_ping_timer(&mut self) -> Result<(), CloseReason> {
-        let rtt_known = self.conn.meta.lock().unwrap_or_else(|e| e.into_inner()).rtt.is_some();
         // Skip the ping while the peer is sending: it is evidently alive.
-        if rtt_known && self.last_read.elapsed() < self.snap.opts.ping_interval {
+        // The first one always goes, to measure the RTT.
+        if self.rtt_measured && self.last_read.elapsed() < self.snap.opts.ping_interval {
             return Ok(());
         }
         if self.pings_out + 1 > self.snap.opts.ping_max {
@@ -189,6 +194,7 @@ impl Core {
         self.pings_out = 0;
         if let Some(sent) = self.ping_sent_at.take() {
             self.conn.meta.lock().unwrap_or_else(|e| e.into_inner()).rtt = Some(sent.elapsed());
+            self.rtt_measured = true;
         }
     }
 }
@@ -213,12 +219,15 @@ pub async fn serve_client<S: Transport>(server: Arc<ServerState>, mut stream: S,
         let _ = tokio::time::timeout(deadline, stream.write_all(&info(false))).await;
         let _ = tokio::time::timeout(deadline, stream.write_all(&err_line(ERR_MAX_CONNECTIONS))).await;
         let _ = tokio::time::timeout(deadline, stream.shutdown()).await;
+        conn.close_now(CloseReason::MaxConnectionsExceeded);
+        server.retire(&conn);
         return;
     }
     let Some(tls) = snap.tls.clone() else {
         // INFO goes out in clear text before anything else.
         if !matches!(tokio::time::timeout(deadline, stream.write_all(&info(false))).await, Ok(Ok(()))) {
-            server.unregister(&conn);
+            conn.close_now(CloseReason::WriteError);
+            server.retire(&conn);
             return;
         }
         return run_session(server.clone(), conn, snap.clone(), nonce, stream, Vec::new(), None).await;
@@ -246,7 +255,7 @@ pub async fn serve_client<S: Transport>(server: Arc<ServerState>, mut stream: S,
                 crate::tls::EstablishError::Write(_) => CloseReason::WriteError,
             };
             conn.close_now(reason);
-            server.unregister(&conn);
+            server.retire(&conn);
             debug!("{} - Client connection closed: {}", conn.log_prefix, reason.as_str());
         }
     }
@@ -273,9 +282,11 @@ async fn run_session<T: Transport>(
     let reason = read_loop(&mut core, &mut role, rd, pending).await;
     core.phase = Phase::Closing(reason);
     conn.close(reason);
-    conn.remove_all_subscriptions();
-    server.unregister(&conn);
+    // Counters settled first: retiring moves them into the server's totals
+    // and the closed-connection ring, with the subscriptions still listed.
     core.finish_batch();
+    server.retire(&conn);
+    conn.remove_all_subscriptions();
     let _ = writer.await;
     let reason = conn.close_reason().unwrap_or(reason);
     debug!("{} - Client connection closed: {}", conn.log_prefix, reason.as_str());
