@@ -11,7 +11,7 @@ fn main() {
     divan::main();
 }
 
-const LIMITS: Limits = Limits { max_control_line: 4096, max_payload: 1 << 20 };
+const LIMITS: Limits = Limits { max_control_line: 4096, max_payload: 1 << 20, headers: true };
 
 /// Parses a read buffer holding `n` ops; returns how many.
 fn parse_all(buf: &[u8]) -> usize {

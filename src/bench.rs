@@ -14,7 +14,11 @@ use serde::Serialize;
 pub const BENCH_USAGE: &str = "\
 Usage: rnats bench [options] [SCENARIO...]
 
-Scenarios (default: all): pub, pubsub, fanout, queue, reqrep, large, idle
+Scenarios (default: all): pub, pubsub, fanout, queue, reqrep, large, flood, idle
+
+    flood   64 KiB messages 1:1 with no flow control: the publisher writes as
+            fast as it can; reports the rate and how often the server cut the
+            subscriber off as a slow consumer (fast-producer stall prevents it)
 
 Options:
     --url HOST:PORT     server to measure (default 127.0.0.1:4222)
@@ -22,7 +26,7 @@ Options:
                         PATH) on free loopback ports and measure both, alternately
     --rounds N          rounds per scenario with --compare (default 5)
     --msgs N            messages per run (default 1000000)
-    --size N            payload bytes (default 16; `large` uses 65536)
+    --size N            payload bytes (default 16; `large` and `flood` use 65536)
     --subject S         subject (default bench.subject)
     --subs N            subscribers for fanout and queue (default 4)
     --requests N        requests for reqrep (default 20000)
@@ -75,6 +79,9 @@ pub struct Outcome {
     pub latency_us: Option<Latency>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub bytes_per_conn: Option<f64>,
+    /// `flood`: subscribers the server cut off before they got everything.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cut_offs: Option<u64>,
     pub seconds: f64,
 }
 
@@ -86,7 +93,7 @@ pub struct Latency {
     pub max: f64,
 }
 
-pub const SCENARIOS: &[&str] = &["pub", "pubsub", "fanout", "queue", "reqrep", "large", "idle"];
+pub const SCENARIOS: &[&str] = &["pub", "pubsub", "fanout", "queue", "reqrep", "large", "flood", "idle"];
 
 type Res<T> = Result<T, String>;
 
@@ -453,6 +460,47 @@ fn fan(cfg: &Config, a: SocketAddr, subs: usize, queue: Option<&str>, size: usiz
     })
 }
 
+/// 64 KiB messages from one publisher to one subscriber with no flow control
+/// at all: the publisher writes as fast as the server reads. A server that
+/// cannot slow the publisher down lets the subscriber fall behind until it is
+/// cut off as a slow consumer; the run then counts a cut-off and the
+/// messages the subscriber got before it.
+fn scenario_flood(cfg: &Config, a: SocketAddr) -> Res<Outcome> {
+    const SIZE: usize = 64 * 1024;
+    let total = (cfg.msgs / 50).max(1000);
+    let mut s = Conn::open(a)?;
+    s.send(format!("SUB {} 1\r\n", cfg.subject).as_bytes())?;
+    s.sync()?;
+    let mut p = Conn::open(a)?;
+    p.sync()?;
+    let t = Instant::now();
+    // The reader reports how many it got, and whether the server ended its
+    // connection before the last one.
+    let reader = std::thread::spawn(move || -> (u64, bool) {
+        let mut got = 0;
+        while got < total {
+            let k = (total - got).min(64);
+            if s.count_msgs(k, |_| {}).is_err() {
+                return (got, true);
+            }
+            got += k;
+        }
+        (got, false)
+    });
+    publish(&mut p, &cfg.subject, SIZE, total, &mut Bar::new(cfg.progress, "flood", total))?;
+    p.sync()?;
+    let (got, cut_off) = reader.join().map_err(|_| "reader panicked")?;
+    let d = t.elapsed();
+    Ok(Outcome {
+        scenario: "flood".into(),
+        msgs_per_sec: Some(rate(got, d)),
+        mb_per_sec: Some(rate(got * SIZE as u64, d) / 1e6),
+        cut_offs: Some(u64::from(cut_off)),
+        seconds: d.as_secs_f64(),
+        ..Default::default()
+    })
+}
+
 fn scenario_reqrep(cfg: &Config, a: SocketAddr) -> Res<Outcome> {
     let mut responder = Conn::open(a)?;
     responder.send(b"SUB bench.svc 1\r\n")?;
@@ -579,6 +627,7 @@ pub fn run_scenario(name: &str, cfg: &Config) -> Res<Outcome> {
             fan(&big, a, 1, None, 64 * 1024, "large")
         }
         "reqrep" => scenario_reqrep(cfg, a),
+        "flood" => scenario_flood(cfg, a),
         "idle" => scenario_idle(cfg, a),
         other => Err(format!("unknown scenario `{other}` (known: {})", SCENARIOS.join(", "))),
     }
@@ -587,7 +636,7 @@ pub fn run_scenario(name: &str, cfg: &Config) -> Res<Outcome> {
 /// The headline number of an outcome, where bigger is better.
 fn headline(o: &Outcome) -> (f64, &'static str) {
     match o.scenario.as_str() {
-        "large" => (o.mb_per_sec.unwrap_or(0.0), "MB/s"),
+        "large" | "flood" => (o.mb_per_sec.unwrap_or(0.0), "MB/s"),
         "idle" => (o.bytes_per_conn.unwrap_or(0.0), "bytes/conn"),
         _ => (o.msgs_per_sec.unwrap_or(0.0), "msgs/s"),
     }
@@ -598,6 +647,9 @@ fn format_outcome(o: &Outcome) -> String {
     let mut s = format!("{:<8} {:>14.0} {unit}", o.scenario, v);
     if let Some(l) = o.latency_us {
         s += &format!("   p50 {:.0}µs p90 {:.0}µs p99 {:.0}µs max {:.0}µs", l.p50, l.p90, l.p99, l.max);
+    }
+    if let Some(n) = o.cut_offs {
+        s += &format!("   slow-consumer cut-offs: {n}");
     }
     s
 }
@@ -619,6 +671,7 @@ fn compare(cfg: &Config, scenarios: &[String], rounds: usize, json: bool) -> Res
     for name in scenarios {
         let (mut mine, mut theirs) = (Vec::new(), Vec::new());
         let (mut mine_lat, mut theirs_lat) = (Vec::new(), Vec::new());
+        let (mut mine_cut, mut theirs_cut) = (None::<u64>, None::<u64>);
         for round in 0..rounds {
             // Fresh servers per round, alternating which goes first.
             let order: [(&std::path::Path, bool); 2] = if round % 2 == 0 {
@@ -640,12 +693,19 @@ fn compare(cfg: &Config, scenarios: &[String], rounds: usize, json: bool) -> Res
                 }
                 let (v, _) = headline(&o);
                 let l = o.latency_us.map(|l| (l.p50, l.p99));
+                let add = |total: &mut Option<u64>| {
+                    if let Some(n) = o.cut_offs {
+                        *total = Some(total.unwrap_or(0) + n);
+                    }
+                };
                 if is_ours {
                     mine.push(v);
                     mine_lat.extend(l);
+                    add(&mut mine_cut);
                 } else {
                     theirs.push(v);
                     theirs_lat.extend(l);
+                    add(&mut theirs_cut);
                 }
             }
         }
@@ -654,6 +714,11 @@ fn compare(cfg: &Config, scenarios: &[String], rounds: usize, json: bool) -> Res
         // For memory, smaller is better: report reference/rnats so >1 means rnats wins.
         let ratio = if name == "idle" { t / m.max(1e-9) } else { m / t.max(1e-9) };
         let mut row = serde_json::json!({"scenario": name, "unit": unit, "rnats": m, "nats_server": t, "ratio": ratio});
+        if let (Some(a), Some(b)) = (mine_cut, theirs_cut) {
+            // Summed over the rounds: each run has one subscriber.
+            row["rnats_cut_offs"] = a.into();
+            row["nats_cut_offs"] = b.into();
+        }
         if !mine_lat.is_empty() {
             row["rnats_p50_us"] = median(mine_lat.iter().map(|x| x.0).collect()).into();
             row["rnats_p99_us"] = median(mine_lat.iter().map(|x| x.1).collect()).into();
@@ -685,6 +750,9 @@ fn compare(cfg: &Config, scenarios: &[String], rounds: usize, json: bool) -> Res
                 r["nats_p99_us"].as_f64(),
             ) {
                 println!("{:<8} latency p50/p99 µs: rnats {a:.0}/{b:.0}, nats-server {c:.0}/{d:.0}", "");
+            }
+            if let (Some(a), Some(b)) = (r["rnats_cut_offs"].as_u64(), r["nats_cut_offs"].as_u64()) {
+                println!("{:<8} slow-consumer cut-offs in {rounds} runs: rnats {a}, nats-server {b}", "");
             }
         }
         println!(

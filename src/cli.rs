@@ -747,13 +747,14 @@ mod tests {
 
     #[test]
     fn one_policy_for_flags_and_keys() {
-        // -m warns with the words the config note for `http_port` uses, and
-        // still carries its value, so it works the day monitoring lands.
-        let a = serve("-m 8222 --max_traced_msg_len 64 --log_size_limit 1000");
-        let Support::Ignored(why) = crate::conf::keys::support("http_port").unwrap() else {
-            panic!("http_port is expected to be ignored in this build");
+        // -sd warns with the words the config note for `store_dir` uses;
+        // -m (implemented) carries its value without a warning.
+        let a = serve("-sd /tmp/x -m 8222 --max_traced_msg_len 64 --log_size_limit 1000");
+        let Support::Ignored(why) = crate::conf::keys::support("store_dir").unwrap() else {
+            panic!("store_dir is expected to be ignored in this build");
         };
-        assert!(a.warnings.iter().any(|w| w == &format!("-m: {why}")), "{:?}", a.warnings);
+        assert!(a.warnings.iter().any(|w| w == &format!("-sd: {why}")), "{:?}", a.warnings);
+        assert!(!a.warnings.iter().any(|w| w.starts_with("-m:")), "{:?}", a.warnings);
         assert_eq!(a.overlay.http_port, Some(8222));
         assert_eq!(a.overlay.max_traced_msg_len, Some(64), "no longer parsed and dropped");
         let mut o = Options::default();

@@ -61,7 +61,7 @@ impl Feature {
             Feature::Core => Implemented,
             Feature::Tls => Implemented,
             Feature::Cluster => Implemented,
-            Feature::Monitoring => Ignored("HTTP monitoring is not implemented yet; running without it"),
+            Feature::Monitoring => Implemented,
             Feature::Syslog => Implemented,
             Feature::LogRotation => Implemented,
             Feature::TraceTruncation => Implemented,
@@ -86,7 +86,7 @@ impl Feature {
             Feature::WriteTimeoutPolicy => Ignored("write_timeout policies are not implemented yet (rnats closes)"),
             Feature::SubTokenLimit => Ignored("max_sub_tokens is not enforced yet"),
             Feature::ErrorReports => Implemented,
-            Feature::ClosedClients => Ignored("closed connections are not kept yet (no /connz)"),
+            Feature::ClosedClients => Implemented,
             Feature::SublistCache => Ignored("rnats has one subscription cache design; the switch has no effect"),
             Feature::FeatureFlags => Ignored("nats-server feature flags have no meaning in rnats"),
         }

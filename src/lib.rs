@@ -25,6 +25,7 @@ pub mod conf;
 pub mod features;
 pub mod fmt;
 pub mod logging;
+pub mod monitor;
 pub mod options;
 pub mod passwd;
 pub mod reload;

@@ -34,6 +34,8 @@ pub const DEFAULT_LAME_DUCK_GRACE: Duration = Duration::from_secs(10);
 /// Route (and leaf node) connect errors logged: the first, then every Nth.
 pub const DEFAULT_CONNECT_ERROR_REPORTS: u64 = 3600;
 pub const DEFAULT_RECONNECT_ERROR_REPORTS: u64 = 1;
+/// Closed connections `/connz?state=closed` keeps (nats-server's default).
+pub const DEFAULT_MAX_CLOSED_CLIENTS: usize = 10_000;
 /// The first ping to a new client comes early, to measure its RTT.
 pub const FIRST_PING_INTERVAL: Duration = Duration::from_secs(2);
 
@@ -111,14 +113,24 @@ pub struct Options {
     /// `host:port` advertised to clients in place of the listen address.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub client_advertise: Option<String>,
-    /// Monitoring HTTP port (not served by rnats yet).
+    /// Interface of the monitoring port (`http: host:port`); the client
+    /// interface (`host`) when not set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http_host: Option<String>,
+    /// Monitoring HTTP port; -1 for a port chosen by the system.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub http_port: Option<i64>,
-    /// Monitoring HTTPS port (not served by rnats yet).
+    /// Monitoring HTTPS port (with the `tls` block's certificate).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub https_port: Option<i64>,
+    /// Path prefix of every monitoring endpoint.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub http_base_path: Option<String>,
+    /// Who may read the monitoring port (rnats only; open when not set).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http_auth: Option<HttpAuth>,
+    /// Closed client connections kept for `/connz?state=closed`.
+    pub max_closed_clients: usize,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pid_file: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -147,6 +159,10 @@ pub struct Options {
     /// Refuse message headers (HPUB).
     #[serde(skip_serializing_if = "is_false")]
     pub no_header_support: bool,
+    /// Never stall a client publishing to a subscriber that is behind: skip
+    /// that subscriber for the message instead.
+    #[serde(skip_serializing_if = "is_false")]
+    pub no_fast_producer_stall: bool,
     #[serde(serialize_with = "ser_duration")]
     #[schemars(with = "String")]
     pub lame_duck_duration: Duration,
@@ -290,6 +306,33 @@ pub struct ResponsePermission {
     #[serde(serialize_with = "ser_duration")]
     #[schemars(with = "String")]
     pub expires: Duration,
+}
+
+/// `http_auth { ... }`: credentials for the monitoring port, as HTTP Basic
+/// (user and password) or a bearer token. Secrets may be bcrypt hashes.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema, Default)]
+pub struct HttpAuth {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    /// Plain text (compared in constant time) or a bcrypt hash (`$2a$...`).
+    #[serde(serialize_with = "ser_secret", skip_serializing_if = "Option::is_none")]
+    pub password: Option<String>,
+    /// Sent as `Authorization: Bearer <token>`; plain text or a bcrypt hash.
+    #[serde(serialize_with = "ser_secret", skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+}
+
+impl HttpAuth {
+    /// A token, or a user with a password; not both.
+    pub fn validate(&self) -> Result<(), String> {
+        match (&self.user, &self.password, &self.token) {
+            (None, None, Some(_)) | (Some(_), Some(_), None) => Ok(()),
+            (_, _, Some(_)) => Err("http_auth: use a token or a user and password, not both".into()),
+            (Some(_), None, None) => Err("http_auth: the user needs a password".into()),
+            (None, Some(_), None) => Err("http_auth: the password needs a user".into()),
+            (None, None, None) => Err("http_auth: set a user and password, or a token".into()),
+        }
+    }
 }
 
 /// `tls { ... }`.
@@ -441,9 +484,12 @@ impl Default for Options {
             host: DEFAULT_HOST.to_string(),
             port: Port::Fixed(DEFAULT_PORT),
             client_advertise: None,
+            http_host: None,
             http_port: None,
             https_port: None,
             http_base_path: None,
+            http_auth: None,
+            max_closed_clients: DEFAULT_MAX_CLOSED_CLIENTS,
             pid_file: None,
             ports_file_dir: None,
             max_payload: DEFAULT_MAX_PAYLOAD,
@@ -455,6 +501,7 @@ impl Default for Options {
             ping_max: DEFAULT_PING_MAX,
             write_deadline: DEFAULT_WRITE_DEADLINE,
             no_header_support: false,
+            no_fast_producer_stall: false,
             lame_duck_duration: DEFAULT_LAME_DUCK_DURATION,
             lame_duck_grace_period: DEFAULT_LAME_DUCK_GRACE,
             debug: false,
@@ -506,6 +553,9 @@ impl Options {
         }
         if let Some(e) = self.lame_duck_error() {
             return Err(e);
+        }
+        if let Some(a) = &self.http_auth {
+            a.validate()?;
         }
         Ok(())
     }

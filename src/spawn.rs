@@ -139,17 +139,27 @@ impl ServerProcess {
         v["nats"][0].as_str()?.trim_start_matches("nats://").parse().ok()
     }
 
+    /// The monitoring URL from the ports file (`http://127.0.0.1:PORT`),
+    /// when the process was started with `-m` and a ports file.
+    pub fn monitor_url(&self) -> Option<String> {
+        self.ports_json()?["monitoring"][0].as_str().map(str::to_string)
+    }
+
     /// The route listener's address, from the ports file (`cluster`), for a
     /// server started with a cluster block or `--cluster`.
     pub fn cluster_addr(&self) -> Option<SocketAddr> {
+        let v = self.ports_json()?;
+        let url = v["cluster"][0].as_str()?;
+        url.split_once("://").map_or(url, |(_, r)| r).parse().ok()
+    }
+
+    fn ports_json(&self) -> Option<serde_json::Value> {
         let entry = std::fs::read_dir(&self.dir)
             .ok()?
             .flatten()
             .find(|e| e.file_name().to_string_lossy().ends_with(".ports"))?;
         let text = std::fs::read_to_string(entry.path()).ok()?;
-        let v: serde_json::Value = serde_json::from_str(&text).ok()?;
-        let url = v["cluster"][0].as_str()?;
-        url.split_once("://").map_or(url, |(_, r)| r).parse().ok()
+        serde_json::from_str(&text).ok()
     }
 
     fn logged_addr(&self) -> Option<SocketAddr> {

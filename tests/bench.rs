@@ -33,7 +33,7 @@ fn every_scenario_runs_and_reports_json() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let results: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let names: Vec<&str> = results.as_array().unwrap().iter().map(|r| r["scenario"].as_str().unwrap()).collect();
-    assert_eq!(names, ["pub", "pubsub", "fanout", "queue", "reqrep", "large", "idle"]);
+    assert_eq!(names, ["pub", "pubsub", "fanout", "queue", "reqrep", "large", "flood", "idle"]);
     for r in results.as_array().unwrap().iter().filter(|r| r["scenario"] != "idle") {
         let measured =
             ["msgs_per_sec", "mb_per_sec", "bytes_per_conn"].iter().any(|k| r[*k].as_f64().is_some_and(|v| v > 0.0));
@@ -84,4 +84,25 @@ fn compare_runs_both_servers() {
     for r in v["results"].as_array().unwrap() {
         assert!(r["rnats"].as_f64().unwrap() > 0.0 && r["nats_server"].as_f64().unwrap() > 0.0, "{r}");
     }
+}
+
+/// A 64 KiB flood with no flow control: a subscriber that keeps reading is
+/// never cut off, on either server (both stall the producer instead).
+#[test]
+fn flood_cuts_off_no_subscriber_that_keeps_reading() {
+    if common::reference_binary().is_none() {
+        common::skip_loudly("flood_cuts_off_no_subscriber_that_keeps_reading");
+        return;
+    }
+    // 3000 messages: 190 MB, three times max_pending, per run.
+    let out = Command::new(BIN)
+        .args(["bench", "--compare", "--rounds", "2", "--msgs", "150000", "--json", "flood"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let r = &v["results"][0];
+    assert_eq!(r["scenario"], "flood");
+    assert_eq!((r["rnats_cut_offs"].as_u64(), r["nats_cut_offs"].as_u64()), (Some(0), Some(0)), "{r}");
+    assert!(r["rnats"].as_f64().unwrap() > 0.0 && r["nats_server"].as_f64().unwrap() > 0.0, "{r}");
 }

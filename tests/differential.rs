@@ -207,3 +207,135 @@ async fn smoke_two_connections() {
     )
     .await;
 }
+
+// ---- The rules that were KNOWN_DIFFERENCES (protocol-rules.md part B) -----
+
+/// §1: a later CONNECT merges into the options and drops every subscription.
+#[tokio::test]
+async fn second_connect_merges_and_drops_subscriptions() {
+    check_against_reference(
+        Config::Default,
+        &[
+            step(0, b"CONNECT {\"verbose\":false,\"pedantic\":false}\r\nSUB a 1\r\n"),
+            step(0, b"CONNECT {}\r\nPUB a 1\r\nx\r\n"),
+            step(1, b"CONNECT {\"verbose\":false,\"headers\":true,\"no_responders\":true}\r\n"),
+            step(1, b"CONNECT {\"headers\":false}\r\n"),
+            step(2, b"CONNECT {\"verbose\":false,\"protocol\":0}\r\nPING\r\n"),
+            step(2, b"CONNECT {\"protocol\":1}\r\nSUB b 1\r\nPUB b 2\r\nhi\r\n"),
+        ],
+    )
+    .await;
+}
+
+/// §2: `account` or `new_account:true` is an authorization violation.
+#[tokio::test]
+async fn connect_with_account_is_refused() {
+    check_against_reference(
+        Config::Default,
+        &[
+            step(0, b"CONNECT {\"verbose\":false,\"account\":\"x\"}\r\n"),
+            step(1, b"CONNECT {\"new_account\":true}\r\n"),
+            step(2, b"CONNECT {\"account\":\"\",\"new_account\":false}\r\n"),
+        ],
+    )
+    .await;
+}
+
+/// §3 and §4: SUB's subject check is the index's, and comes after the sid
+/// check.
+#[tokio::test]
+async fn sub_subject_checks() {
+    check_against_reference(
+        Config::Default,
+        &[
+            step(0, b"CONNECT {\"verbose\":true}\r\nSUB a\x0cb 1\r\nSUB a 2\r\nSUB a..b 2\r\nSUB a..b 3\r\n"),
+            step(1, b"CONNECT {\"verbose\":true}\r\nPUB a\x0cb 1\r\nx\r\nSUB q 1\r\nSUB a q _sys_ 4\r\n"),
+        ],
+    )
+    .await;
+}
+
+/// §5 and §8: HPUB with a header size of 0 is a MSG; sizes are repeated as
+/// written, except when headers are stripped.
+#[tokio::test]
+async fn delivered_sizes() {
+    check_against_reference(
+        Config::Default,
+        &[
+            step(0, b"CONNECT {\"verbose\":false,\"headers\":true}\r\nSUB a 1\r\n"),
+            step(1, b"CONNECT {\"verbose\":false}\r\nSUB a 1\r\n"),
+            step(2, b"CONNECT {\"verbose\":false,\"headers\":true}\r\nHPUB a 0 1\r\nx\r\nPUB a 01\r\nx\r\n"),
+            step(2, b"HPUB a 012 0014\r\nNATS/1.0\r\n\r\nhi\r\nHPUB a r 00 000\r\n\r\n"),
+        ],
+    )
+    .await;
+}
+
+/// §6 and §9: HMSG from a client has no pedantic check; HPUB without
+/// headers closes before any other check.
+#[tokio::test]
+async fn server_verbs_and_hpub_without_headers() {
+    check_against_reference(
+        Config::Default,
+        &[
+            step(0, b"HMSG a\r\n\r\n"),
+            step(1, b"CONNECT {\"verbose\":false}\r\nHPUB a 1 2000000\r\n"),
+            step(2, b"CONNECT {\"verbose\":false}\r\nHPUB x\r\n"),
+        ],
+    )
+    .await;
+}
+
+/// §7: the pedantic -ERR comes with the control line, again when a read
+/// ends before the payload, and before a bad payload's -ERR. (Each unsynced
+/// write is its connection's last, so the server reads it alone.)
+#[tokio::test]
+async fn pedantic_check_at_the_control_line() {
+    check_against_reference(
+        Config::Default,
+        &[
+            step(0, b"CONNECT {\"verbose\":false}\r\nSUB a.* 1\r\n"),
+            step(0, b"PUB a.* 5\r\nhe").no_sync(),
+            step(1, b"CONNECT {\"verbose\":false}\r\n"),
+            step(1, b"PUB a.* 5\r\n").no_sync(),
+            step(2, b"CONNECT {\"verbose\":false}\r\nPUB a.* 1\r\nxx\r\n"),
+            step(3, b"CONNECT {\"verbose\":false}\r\nPUB a.* 1\r\nxy"),
+            step(4, b"CONNECT {\"verbose\":false}\r\nPUB a.b 5\r\nhe").no_sync(),
+        ],
+    )
+    .await;
+}
+
+/// §10 and §11: with auth required, ops before CONNECT fail on their first
+/// byte; CONNECT checks the credentials first.
+#[tokio::test]
+async fn auth_before_anything_else() {
+    check_against_reference(
+        Config::Token,
+        &[
+            step(0, b"PUB a 2000000\r\n"),
+            step(1, b"CONNECT {\"protocol\":2}\r\n"),
+            step(2, b"CONNECT {\"no_responders\":true}\r\n"),
+            step(3, b"\r\n"),
+            step(4, b"CONNEC {}\r\n"),
+        ],
+    )
+    .await;
+}
+
+/// §12, §13, §14: no_auth_user: the INFO, empty credentials, ops before
+/// CONNECT; §15: Go's quoting in permission errors.
+#[tokio::test]
+async fn no_auth_user_and_permissions() {
+    check_against_reference(
+        Config::Perms,
+        &[
+            step(0, b"CONNECT {\"verbose\":false}\r\nPUB secret.\x7f 1\r\nx\r\nSUB secret.\xff.\x00 1\r\n"),
+            step(1, b"CONNECT {\"user\":\"\",\"pass\":null,\"auth_token\":\"\",\"nkey\":\"x\"}\r\n"),
+            step(2, b"SUB a 1\r\nPING\r\n"),
+            step(2, b"CONNECT {\"protocol\":1}\r\nPUB a 1\r\nx\r\n"),
+            step(3, b"CONNECT {\"user\":\"a\",\"pass\":\"b\"}\r\n"),
+        ],
+    )
+    .await;
+}

@@ -1,6 +1,7 @@
 //! The session layer over an in-memory stream: no socket, no listener. Time
 //! is tokio's paused clock where time is the subject, so the liveness rules
-//! (pings, stale connections, auth timeout) run instantly and exactly.
+//! (pings, stale connections, auth timeout) and the fast-producer stall run
+//! instantly and exactly.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -63,6 +64,24 @@ impl Peer {
         for want in lines {
             assert_eq!(self.line().await, *want);
         }
+    }
+
+    /// Reads one MSG and its payload; returns the MSG line.
+    async fn msg(&mut self) -> String {
+        let line = self.line().await;
+        let size: usize = line.trim_end().rsplit(' ').next().and_then(|s| s.parse().ok()).expect("a MSG line");
+        while self.buf.len() < size + 2 {
+            let mut chunk = vec![0u8; 64 * 1024];
+            let n = tokio::time::timeout(self.patience, self.io.read(&mut chunk))
+                .await
+                .expect("a payload in time")
+                .expect("read");
+            assert!(n > 0, "EOF inside a payload");
+            self.buf.extend_from_slice(&chunk[..n]);
+        }
+        assert_eq!(&self.buf[size..size + 2], b"\r\n");
+        self.buf.drain(..size + 2);
+        line
     }
 
     async fn expect_eof(&mut self) {
@@ -208,4 +227,135 @@ async fn allow_responses_expire() {
     tokio::time::advance(Duration::from_millis(2)).await;
     svc.send(b"PUB inbox.1 4\r\nlate\r\nPING\r\n").await;
     svc.expect(&["-ERR 'Permissions Violation for Publish to \"inbox.1\"'\r\n", "PONG\r\n"]).await;
+}
+
+/// `PUB s 65536` with its payload.
+fn big_message() -> Vec<u8> {
+    let mut m = b"PUB s 65536\r\n".to_vec();
+    m.resize(m.len() + 65536, b'x');
+    m.extend_from_slice(b"\r\n");
+    m
+}
+
+/// A subscriber on `s` with sid `sid`, connected and confirmed.
+async fn subscriber(server: &Arc<ServerState>, sid: u32) -> Peer {
+    let mut peer = Peer::connect(server).await;
+    peer.send(CONNECT).await;
+    peer.send(format!("SUB s {sid}\r\nPING\r\n").as_bytes()).await;
+    peer.expect(&["PONG\r\n"]).await;
+    peer
+}
+
+/// The server side of the connection subscribed with `sid`.
+fn connection_with_sid(server: &Arc<ServerState>, sid: &[u8]) -> Arc<rnats::server::conn::Connection> {
+    let conns = server.connections();
+    let found = conns.into_iter().find(|c| c.subs.lock().unwrap().contains_key(sid));
+    found.expect("the subscriber's connection")
+}
+
+fn load(counter: &std::sync::atomic::AtomicU64) -> u64 {
+    counter.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// A subscriber that stops reading: once it is behind, its producer is
+/// stalled (2 ms a read chunk here, one 64 KiB message per chunk) while a
+/// subscriber that reads gets every message without waiting for the stall;
+/// the stuck one is cut off after write_deadline, and the producer then runs
+/// at full speed again. Time is the paused clock's.
+#[tokio::test(start_paused = true)]
+async fn a_stuck_subscriber_slows_its_producer_until_cut_off() {
+    use rnats::server::errors::CloseReason;
+    use rnats::server::stall::{STALL_MIN, STALL_TOTAL};
+    let write_deadline = Duration::from_millis(40);
+    let server = state(|o| {
+        // Behind from 6 MiB on; 2 MiB more would take 64 stalled messages
+        // (128 ms), so the write deadline comes first.
+        o.max_pending = 8 << 20;
+        o.write_deadline = write_deadline;
+    });
+    let _stuck = subscriber(&server, 1).await;
+    let stuck = connection_with_sid(&server, b"1");
+    let mut reader = subscriber(&server, 2).await;
+    let mut publ = Peer::connect(&server).await;
+    publ.send(CONNECT).await;
+    let msg = big_message();
+
+    let start = tokio::time::Instant::now();
+    let mut stalled_from = None;
+    let mut sent = 0;
+    while stuck.close_reason().is_none() {
+        assert!(sent < 1000, "the stuck subscriber is never cut off");
+        let t = tokio::time::Instant::now();
+        publ.send(&msg).await;
+        assert_eq!(reader.msg().await, "MSG s 2 65536\r\n");
+        // At most the stall of the message before (the producer is not read
+        // meanwhile) stands between the publish and the delivery.
+        assert!(t.elapsed() <= STALL_TOTAL, "message {sent} took {:?}", t.elapsed());
+        if sent == 90 {
+            assert_eq!(start.elapsed(), Duration::ZERO, "no stall before the subscriber is 6 MiB behind");
+        }
+        if stalled_from.is_none() && load(&stuck.stalls) > 0 {
+            stalled_from = Some(sent);
+        }
+        sent += 1;
+    }
+    let first_stalled = stalled_from.expect("the producer was stalled");
+    assert!(first_stalled >= 90, "stalls began at message {first_stalled}, before the subscriber was 6 MiB behind");
+    assert_eq!(stuck.close_reason(), Some(CloseReason::SlowConsumerWriteDeadline));
+    assert!(start.elapsed() >= write_deadline, "cut off after {:?}", start.elapsed());
+    // One 2 ms stall a message until the 40 ms deadline.
+    let stalls = load(&stuck.stalls);
+    assert!((15..=25).contains(&stalls), "{stalls} stalls for {sent} messages");
+    assert_eq!(load(&server.stats.stalled_clients), stalls);
+    assert_eq!(load(&connection_with_sid(&server, b"2").stalls), 0, "the reader was never behind");
+
+    // The stuck subscriber is gone: the producer runs at full speed again.
+    let t = tokio::time::Instant::now();
+    for _ in 0..50 {
+        publ.send(&msg).await;
+        assert_eq!(reader.msg().await, "MSG s 2 65536\r\n");
+    }
+    assert!(t.elapsed() < STALL_MIN, "50 messages took {:?}", t.elapsed());
+    assert_eq!(load(&server.stats.stalled_clients), stalls);
+}
+
+/// `no_fast_producer_stall: true`: a subscriber that is behind misses
+/// messages instead of slowing the producer down; the option reloads.
+#[tokio::test(start_paused = true)]
+async fn no_fast_producer_stall_skips_a_subscriber_that_is_behind() {
+    use rnats::server::stall::STALL_MIN;
+    let server = state(|o| {
+        o.max_pending = 8 << 20;
+        o.no_fast_producer_stall = true;
+    });
+    let _stuck = subscriber(&server, 1).await;
+    let stuck = connection_with_sid(&server, b"1");
+    let mut reader = subscriber(&server, 2).await;
+    let mut publ = Peer::connect(&server).await;
+    publ.send(CONNECT).await;
+    let msg = big_message();
+    let t = tokio::time::Instant::now();
+    // 12.5 MiB, far over max_pending: without the skip it would be cut off.
+    for _ in 0..200 {
+        publ.send(&msg).await;
+        assert_eq!(reader.msg().await, "MSG s 2 65536\r\n");
+    }
+    assert_eq!(t.elapsed(), Duration::ZERO, "the producer never waited");
+    assert_eq!(stuck.close_reason(), None);
+    assert!(stuck.outbound.pending() <= 7 << 20, "{} bytes owed", stuck.outbound.pending());
+    assert_eq!(load(&stuck.stalls), 0);
+
+    // Reloaded to stall: the same subscriber now holds the producer back.
+    let mut opts = server.snapshot().opts.clone();
+    opts.no_fast_producer_stall = false;
+    server.install(Snapshot::compile(opts, server.generation() + 1, None).expect("compiles"));
+    let t = tokio::time::Instant::now();
+    for _ in 0..5 {
+        publ.send(&msg).await;
+        assert_eq!(reader.msg().await, "MSG s 2 65536\r\n");
+    }
+    publ.send(b"PING\r\n").await;
+    publ.expect(&["PONG\r\n"]).await;
+    assert_eq!(load(&stuck.stalls), 5);
+    assert!(t.elapsed() >= 5 * STALL_MIN, "5 stalls took {:?}", t.elapsed());
 }

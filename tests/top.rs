@@ -382,7 +382,16 @@ impl Drop for Monitored {
 
 /// The reference nats-server with monitoring, on OS-picked loopback ports.
 fn reference_with_monitoring() -> Option<Monitored> {
-    let bin = common::reference_binary()?;
+    Some(with_monitoring(&common::reference_binary()?))
+}
+
+/// rnats itself, started the same way.
+fn rnats_with_monitoring() -> Monitored {
+    with_monitoring(std::path::Path::new(env!("CARGO_BIN_EXE_rnats")))
+}
+
+/// `bin -a 127.0.0.1 -p -1 -m -1`, found through its ports file.
+fn with_monitoring(bin: &std::path::Path) -> Monitored {
     let dir = tempfile::tempdir().expect("tempdir");
     let child = Command::new(bin)
         .args(["-a", "127.0.0.1", "-p", "-1", "-m", "-1", "--ports_file_dir"])
@@ -405,9 +414,9 @@ fn reference_with_monitoring() -> Option<Monitored> {
             let mon = p["monitoring"][0].as_str().expect("monitoring url");
             m.client = nats.trim_start_matches("nats://").parse().expect("addr");
             m.monitor_port = mon.rsplit(':').next().and_then(|p| p.parse().ok()).expect("monitor port");
-            return Some(m);
+            return m;
         }
-        assert!(Instant::now() < deadline, "nats-server wrote no ports file");
+        assert!(Instant::now() < deadline, "{} wrote no ports file", bin.display());
         std::thread::sleep(Duration::from_millis(20));
     }
 }
@@ -444,6 +453,15 @@ fn live_nats_server_shows_its_clients() {
         common::skip_loudly("live_nats_server_shows_its_clients");
         return;
     };
+    shows_its_clients(server);
+}
+
+#[test]
+fn live_rnats_shows_its_clients() {
+    shows_its_clients(rnats_with_monitoring());
+}
+
+fn shows_its_clients(server: Monitored) {
     let _a = raw_client(server.client, "sensor-a", "go", "1.41.1", &["telemetry.>", "cmd.a"]);
     let _b = raw_client(server.client, "billing", "python3", "2.9.0", &["invoices.*"]);
     let top = client(server.monitor_port);
@@ -475,6 +493,15 @@ fn live_snapshot_from_the_binary() {
         common::skip_loudly("live_snapshot_from_the_binary");
         return;
     };
+    snapshot_from_the_binary(server);
+}
+
+#[test]
+fn live_snapshot_of_rnats_from_the_binary() {
+    snapshot_from_the_binary(rnats_with_monitoring());
+}
+
+fn snapshot_from_the_binary(server: Monitored) {
     let _a = raw_client(server.client, "snap-client", "rust", "0.51.0", &["snap.>"]);
     let port = server.monitor_port.to_string();
     let out = Command::new(env!("CARGO_BIN_EXE_rnats"))

@@ -207,6 +207,7 @@ fn rule_description(code: &str) -> &'static str {
         "file" => "A file that cannot be read",
         "tls" => "A TLS setting nats-server refuses",
         "duration" => "A duration that cannot be read",
+        "security" => "A setting that exposes the server (never fails `-t`)",
         _ => "A configuration problem",
     }
 }

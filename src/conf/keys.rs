@@ -480,7 +480,7 @@ mod tests {
         let loaded = crate::conf::load_str(
             "all.conf",
             "server_name: a\nclient_advertise: x\nhttp_port: 1\nhttps_port: 2\nhttp_base_path: /m\npid_file: p\n\
-             ports_file_dir: d\nno_header_support: true\nlog_file: l\nlog_size_limit: 5\nsyslog: true\n\
+             ports_file_dir: d\nno_header_support: true\nno_fast_producer_stall: true\nlog_file: l\nlog_size_limit: 5\nsyslog: true\n\
              remote_syslog: udp://h:1\nmax_traced_msg_len: 3\nno_auth_user: u\ntrace_verbose: true\n\
              authorization { default_permissions { publish: a }\n users: [ {user: u, password: p, \
              permissions: {publish: {allow: a, deny: b}, subscribe: c, allow_responses: true}, \

@@ -39,9 +39,14 @@ impl Loaded {
         self.diags.iter().filter(|d| d.severity == severity).count()
     }
 
-    /// Whether the config is refused: any error, or under `strict` any warning.
+    /// Whether the config is refused: any error, or under `strict` any
+    /// warning. Security advice (`security`: an open monitoring port) is
+    /// shown but never refuses a config: exposure is a deployment's choice
+    /// (a container publishes the port it needs), and `-t` must fail exactly
+    /// where nats-server's does.
     pub fn failed(&self, strict: bool) -> bool {
-        self.count(Severity::Error) > 0 || (strict && self.count(Severity::Warning) > 0)
+        let refusing = |d: &&Diagnostic| d.severity == Severity::Warning && d.code != "security";
+        self.count(Severity::Error) > 0 || (strict && self.diags.iter().filter(refusing).count() > 0)
     }
 
     pub fn render(&self) -> String {

@@ -6,7 +6,7 @@ use super::build::Builder;
 use super::diag::Diagnostic;
 use super::source::Span;
 use super::tree::{Entry, Kind, Map};
-use crate::options::{Authorization, Cluster, Options, Tls, User};
+use crate::options::{Authorization, Cluster, HttpAuth, Options, Tls, User};
 
 /// Top-level rules: limits that must agree, users defined in several places,
 /// the user clients without credentials become.
@@ -77,6 +77,7 @@ pub fn top(b: &mut Builder, root: &Map, opts: &Options) {
             seen.insert(name, span);
         }
     }
+    monitoring(b, root, opts);
     // JetStream's store directory may be set at the top or in the block, not both.
     if let (Some(top), Some(Kind::Map(js))) =
         (root.find(&["store_dir", "storedir"]), root.find(&["jetstream"]).map(|e| &e.value.kind))
@@ -84,6 +85,56 @@ pub fn top(b: &mut Builder, root: &Map, opts: &Options) {
         if js.find(&["store_dir", "store", "storedir"]).is_some() {
             b.error("conflict", top.key_span, "`store_dir` is set both here and in the `jetstream` block");
         }
+    }
+}
+
+/// The monitoring port: `http_auth` is rnats's own (nats-server would serve
+/// the port open), and a port reachable from other machines without it
+/// shows every connection's address, name and user to anyone.
+fn monitoring(b: &mut Builder, root: &Map, opts: &Options) {
+    let auth = root.find(&["http_auth"]);
+    if let Some(e) = auth {
+        b.warning(
+            "portability",
+            e.key_span,
+            "nats-server 2.x does not know `http_auth`: it refuses the key under `-t` and otherwise serves the \
+             monitoring port without authentication",
+            "keep configs with `http_auth` for rnats, or restrict the port by network instead",
+        );
+    }
+    let on = |p: Option<i64>| p.is_some_and(|p| p != 0);
+    if auth.is_some() || !(on(opts.http_port) || on(opts.https_port)) {
+        return;
+    }
+    let host = opts.http_host.as_deref().unwrap_or(&opts.host);
+    if is_loopback(host) {
+        return;
+    }
+    let span = root.find(&["http", "https", "http_port", "monitor_port", "https_port"]).map(|e| e.key_span);
+    b.diags.push(
+        Diagnostic::warning(
+            "security",
+            span,
+            format!(
+                "the monitoring port listens on `{host}` without `http_auth`: anyone who can reach it sees every \
+                 connection's address, name and user"
+            ),
+        )
+        .with_help("listen on 127.0.0.1 (`http: 127.0.0.1:8222`) or add `http_auth { user: ..., password: ... }`"),
+    );
+}
+
+/// Whether `host` is reachable from this machine only.
+fn is_loopback(host: &str) -> bool {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost") || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+/// `http_auth`: a token, or a user with a password.
+pub fn http_auth(b: &mut Builder, m: &Map, a: &HttpAuth) {
+    if let Err(why) = a.validate() {
+        let span = m.find(&["token", "user", "username", "password", "pass"]).map(|e| e.key_span);
+        b.diags.push(Diagnostic::error("conflict", span, why));
     }
 }
 

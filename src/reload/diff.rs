@@ -11,7 +11,7 @@ use std::fmt::Display;
 
 use serde::Serialize;
 
-use crate::options::{format_duration, Authorization, Cluster, Options, Permissions, Port, User, REDACTED};
+use crate::options::{format_duration, Authorization, Cluster, HttpAuth, Options, Permissions, Port, User, REDACTED};
 
 /// Whether a change can be applied without a restart.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -47,6 +47,10 @@ pub struct Change {
 impl Change {
     /// `Reloaded: <key> = <new value>`, or the key and what changed in it.
     pub fn reloaded_line(&self) -> String {
+        if self.key == "no_fast_producer_stall" {
+            let not = if self.new == "true" { "not " } else { "" };
+            return format!("Reloaded: fast producers will {not}be stalled");
+        }
         match &self.detail {
             Some(d) => format!("Reloaded: {} ({d})", self.key),
             None => format!("Reloaded: {} = {}", self.key, self.new),
@@ -172,9 +176,12 @@ pub fn diff(old: &Options, new: &Options) -> Diff {
         host,
         port,
         client_advertise,
+        http_host,
         http_port,
         https_port,
         http_base_path,
+        http_auth,
+        max_closed_clients,
         pid_file,
         ports_file_dir,
         max_payload,
@@ -186,6 +193,7 @@ pub fn diff(old: &Options, new: &Options) -> Diff {
         ping_max,
         write_deadline,
         no_header_support,
+        no_fast_producer_stall,
         lame_duck_duration,
         lame_duck_grace_period,
         debug,
@@ -229,7 +237,11 @@ pub fn diff(old: &Options, new: &Options) -> Diff {
     option!("http_port", http_port, show);
     option!("https_port", https_port, show);
     option!("http_base_path", http_base_path, show);
+    option!("http" @ "http", http_host, show);
+    option!("max_closed_clients", max_closed_clients, num);
+    http_auth_changes(&mut c, &old.http_auth, http_auth);
     option!("no_header_support", no_header_support, flag);
+    option!("no_fast_producer_stall", no_fast_producer_stall, flag);
     option!("client_advertise", client_advertise, show);
     option!("pid_file", pid_file, show);
     option!("ports_file_dir", ports_file_dir, show);
@@ -392,6 +404,19 @@ fn authorization_changes(c: &mut Collector, old: &Authorization, new: &Authoriza
     }
 }
 
+/// `http_auth` applies to the next monitoring request; its secrets are
+/// never shown.
+fn http_auth_changes(c: &mut Collector, old: &Option<HttpAuth>, new: &Option<HttpAuth>) {
+    if old == new {
+        return;
+    }
+    let none = HttpAuth::default();
+    let (o, n) = (old.as_ref().unwrap_or(&none), new.as_ref().unwrap_or(&none));
+    c.field("http_auth user", &o.user, &n.user, class_of("http_auth.user"), show);
+    c.secret("http_auth password", &o.password, &n.password);
+    c.secret("http_auth token", &o.token, &n.token);
+}
+
 fn perms_summary(p: &Option<Permissions>) -> String {
     match p {
         None => "none".into(),
@@ -544,5 +569,16 @@ mod tests {
         let old = Options::default();
         let new = Options { max_pending: 1 << 27, ..old.clone() };
         assert_eq!(diff(&old, &new).changes[0].class, Class::ReloadableBeyondReference);
+    }
+
+    #[test]
+    fn fast_producer_stall_reloads_with_the_reference_notice() {
+        let old = Options::default();
+        let new = Options { no_fast_producer_stall: true, ..old.clone() };
+        let d = diff(&old, &new);
+        assert_eq!(d.changes.len(), 1);
+        assert_eq!(d.changes[0].class, Class::Reloadable);
+        assert_eq!(d.changes[0].reloaded_line(), "Reloaded: fast producers will not be stalled");
+        assert_eq!(diff(&new, &old).changes[0].reloaded_line(), "Reloaded: fast producers will be stalled");
     }
 }

@@ -14,6 +14,9 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use super::conn::{ConnKind, Connection, Subscription};
 use super::permissions::CompiledPermissions;
@@ -28,6 +31,10 @@ pub struct Account {
     /// Local interest, kept only once the server is part of a cluster (so a
     /// standalone server pays nothing per subscription).
     interest: OnceLock<Mutex<Interest>>,
+    /// When the last `Producer was stalled` warning about this account was
+    /// logged (nats-server rate-limits it per account). A std mutex, taken
+    /// only when a producer was stalled for 5 ms or more.
+    stall_warned: Mutex<Option<Instant>>,
 }
 
 /// Local interest and the routes that hear about it.
@@ -44,7 +51,24 @@ struct Interest {
 
 impl Account {
     pub fn new(name: &str) -> Account {
-        Account { name: name.into(), sublist: Sublist::new(), interest: OnceLock::new() }
+        Account {
+            name: name.into(),
+            sublist: Sublist::new(),
+            interest: OnceLock::new(),
+            stall_warned: Mutex::new(None),
+        }
+    }
+
+    /// Whether a stall warning may be logged now (none in the last `every`);
+    /// if so, the next one must wait `every` again.
+    pub fn stall_warning_due(&self, every: Duration) -> bool {
+        let mut last = self.stall_warned.lock().unwrap_or_else(|e| e.into_inner());
+        let now = Instant::now();
+        if last.is_some_and(|at| now.duration_since(at) < every) {
+            return false;
+        }
+        *last = Some(now);
+        true
     }
 
     /// Starts keeping local interest for routes (the server has a cluster).

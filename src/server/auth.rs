@@ -20,7 +20,13 @@ fn ct_eq(a: &str, b: &str) -> bool {
     a.as_bytes().ct_eq(b.as_bytes()).into()
 }
 
-fn is_bcrypt(s: &str) -> bool {
+/// A CONNECT string member, if it has a value: absent, `null` and `""` are
+/// all Go's zero string.
+pub fn given(v: &Option<String>) -> Option<&str> {
+    v.as_deref().filter(|s| !s.is_empty())
+}
+
+pub fn is_bcrypt(s: &str) -> bool {
     s.starts_with("$2a$") || s.starts_with("$2b$") || s.starts_with("$2y$")
 }
 
@@ -47,6 +53,22 @@ pub struct Identity {
     via_no_auth_user: bool,
     /// Admitted by its TLS client certificate (`verify_and_map`).
     via_cert: bool,
+    /// `user` is an nkey.
+    nkey_user: bool,
+}
+
+impl Identity {
+    /// nats-server writes the `no_auth_user`'s name and password into the
+    /// client's CONNECT options when it admits a client as that user, so a
+    /// later CONNECT is merged over them. This does the same to `c`.
+    pub fn fill_no_auth_credentials(&self, c: &mut ConnectOpts) {
+        if self.via_no_auth_user && !self.nkey_user {
+            c.user = self.user.clone();
+            c.pass = self.secret.as_deref().map(str::to_string);
+        } else if self.via_no_auth_user {
+            c.nkey = self.user.clone();
+        }
+    }
 }
 
 /// What a new configuration means for an authenticated client.
@@ -86,6 +108,9 @@ pub struct AuthIndex {
     order: Vec<String>,
     nkeys: HashMap<String, (Option<Arc<CompiledPermissions>>, bool)>,
     no_auth_user: Option<String>,
+    /// `verify_and_map`: users are meant to prove who they are with a client
+    /// certificate, so one without a password cannot log in by name alone.
+    tls_map: bool,
     /// Every distinct permission set, compiled once. Users that share a
     /// permission block share the compiled rules, and the next compile
     /// reuses them, so a reload of 10 000 users compiles only what changed
@@ -121,6 +146,7 @@ impl AuthIndex {
             token: a.token.as_deref().map(Arc::from),
             single: a.user.clone().map(|u| (u, a.password.as_deref().map(Arc::from))),
             no_auth_user: opts.no_auth_user.clone(),
+            tls_map: opts.tls.as_ref().is_some_and(|t| t.verify_and_map),
             ..AuthIndex::default()
         };
         for u in &a.users {
@@ -205,12 +231,19 @@ impl AuthIndex {
     /// proven by a client certificate rather than a secret.
     pub fn cert_identity(&self, index: usize) -> Option<Identity> {
         let name = self.order.get(index)?;
-        let permissions = match (self.users.get(name), self.nkeys.get(name)) {
-            (Some(e), _) if e.standard_allowed => e.permissions.clone(),
-            (None, Some((p, true))) => p.clone(),
+        let (permissions, nkey_user) = match (self.users.get(name), self.nkeys.get(name)) {
+            (Some(e), _) if e.standard_allowed => (e.permissions.clone(), false),
+            (None, Some((p, true))) => (p.clone(), true),
             _ => return None,
         };
-        Some(Identity { user: Some(name.clone()), permissions, secret: None, via_no_auth_user: false, via_cert: true })
+        Some(Identity {
+            user: Some(name.clone()),
+            permissions,
+            secret: None,
+            via_no_auth_user: false,
+            via_cert: true,
+            nkey_user,
+        })
     }
 
     /// Whether `user` names a configured user or nkey.
@@ -240,65 +273,89 @@ impl AuthIndex {
         c.user.as_deref().and_then(|u| self.users.get(u)).and_then(|e| e.password.as_deref()).is_some_and(is_bcrypt)
     }
 
-    /// Checks `c` (and, for nkeys, its signature of `nonce`).
+    /// Whether `no_auth_user` names a user an op sent before CONNECT may
+    /// run as (nats-server looks among the users, not the nkeys).
+    pub fn no_auth_user_serves_ops(&self) -> bool {
+        self.no_auth_user.as_deref().and_then(|n| self.users.get(n)).is_some_and(|e| e.standard_allowed)
+    }
+
+    /// Checks `c` (and, for nkeys, its signature of `nonce`) in nats-server's
+    /// order: nkeys, then users, then the token, then the single user. An
+    /// empty string counts as no value, as Go's zero string does; a CONNECT
+    /// without user, password and token is admitted as `no_auth_user` when
+    /// one is set (an nkey, jwt or sig alone does not stop it unless nkey
+    /// users exist).
     pub fn authenticate(&self, c: &ConnectOpts, nonce: Option<&str>) -> Option<Identity> {
         if !self.required() {
             return Some(Identity::default());
         }
-        if let Some(nkey) = c.nkey.as_deref() {
-            let (perms, allowed) = self.nkeys.get(nkey)?;
-            if !allowed {
-                return None;
+        let (user, pass, token) = (given(&c.user), given(&c.pass), given(&c.auth_token));
+        let no_credentials = user.is_none() && pass.is_none() && token.is_none();
+        let no_auth_user = self.no_auth_user.as_deref().filter(|_| no_credentials);
+        if !self.nkeys.is_empty() {
+            let stand_in = no_auth_user.filter(|n| given(&c.nkey).is_none() && self.nkeys.contains_key(*n));
+            if let Some(nkey) = stand_in.or(given(&c.nkey)) {
+                let (perms, allowed) = self.nkeys.get(nkey)?;
+                if !allowed {
+                    return None;
+                }
+                let identity = Identity {
+                    user: Some(nkey.to_string()),
+                    permissions: perms.clone(),
+                    secret: None,
+                    via_no_auth_user: stand_in.is_some(),
+                    nkey_user: true,
+                    via_cert: false,
+                };
+                if stand_in.is_some() {
+                    return Some(identity);
+                }
+                let (sig, nonce) = (given(&c.sig)?, nonce?);
+                return verify_nkey(nkey, nonce, sig).then_some(identity);
             }
-            let (sig, nonce) = (c.sig.as_deref()?, nonce?);
-            return verify_nkey(nkey, nonce, sig).then(|| Identity {
-                user: Some(nkey.to_string()),
-                permissions: perms.clone(),
-                ..Identity::default()
-            });
-        }
-        let no_credentials = c.user.is_none() && c.pass.is_none() && c.auth_token.is_none();
-        if no_credentials {
-            let name = self.no_auth_user.as_deref()?;
-            let entry = self.users.get(name).filter(|e| e.standard_allowed)?;
-            return Some(Identity {
-                user: Some(name.to_string()),
-                permissions: entry.permissions.clone(),
-                secret: entry.password.clone(),
-                via_no_auth_user: true,
-                via_cert: false,
-            });
         }
         if !self.users.is_empty() {
-            let name = c.user.as_deref()?;
-            let entry = self.users.get(name).filter(|e| e.standard_allowed)?;
-            let given = c.pass.as_deref().unwrap_or("");
-            let ok = match &entry.password {
-                Some(p) => password_matches(p, given),
-                None => false,
-            };
-            return ok.then(|| Identity {
-                user: Some(name.to_string()),
-                permissions: entry.permissions.clone(),
-                secret: entry.password.clone(),
-                via_no_auth_user: false,
-                via_cert: false,
-            });
+            if let Some(name) = no_auth_user.filter(|n| self.users.contains_key(*n)) {
+                // nats-server then compares the user's password with itself,
+                // which fails for a bcrypt hash; rnats admits the user (see
+                // README, "Where rnats differs").
+                let entry = self.users.get(name).filter(|e| e.standard_allowed)?;
+                return Some(Identity {
+                    user: Some(name.to_string()),
+                    permissions: entry.permissions.clone(),
+                    secret: entry.password.clone(),
+                    via_no_auth_user: true,
+                    nkey_user: false,
+                    via_cert: false,
+                });
+            }
+            if let Some(name) = user {
+                let entry = self.users.get(name).filter(|e| e.standard_allowed)?;
+                if entry.password.is_none() && self.tls_map {
+                    // A certificate-only identity.
+                    return None;
+                }
+                let ok = password_matches(entry.password.as_deref().unwrap_or(""), pass.unwrap_or(""));
+                return ok.then(|| Identity {
+                    user: Some(name.to_string()),
+                    permissions: entry.permissions.clone(),
+                    secret: entry.password.clone(),
+                    via_no_auth_user: false,
+                    nkey_user: false,
+                    via_cert: false,
+                });
+            }
         }
-        if let Some(token) = &self.token {
-            let given = c.auth_token.as_deref()?;
-            return password_matches(token, given)
-                .then(|| Identity { secret: Some(token.clone()), ..Identity::default() });
+        if let Some(configured) = &self.token {
+            return password_matches(configured, token.unwrap_or(""))
+                .then(|| Identity { secret: Some(configured.clone()), ..Identity::default() });
         }
-        if let Some((user, pass)) = &self.single {
-            let user_ok = c.user.as_deref().is_some_and(|u| ct_eq(u, user));
-            let pass_ok = match pass {
-                Some(p) => c.pass.as_deref().is_some_and(|given| password_matches(p, given)),
-                None => true,
-            };
+        if let Some((name, password)) = &self.single {
+            let user_ok = ct_eq(user.unwrap_or(""), name);
+            let pass_ok = password_matches(password.as_deref().unwrap_or(""), pass.unwrap_or(""));
             return (user_ok & pass_ok).then(|| Identity {
-                user: Some(user.clone()),
-                secret: pass.clone(),
+                user: Some(name.clone()),
+                secret: password.clone(),
                 ..Identity::default()
             });
         }
@@ -423,5 +480,28 @@ mod tests {
         let idx = AuthIndex::new(&o);
         assert_eq!(idx.authenticate(&connect("{}"), None).unwrap().user.as_deref(), Some("guest"));
         assert!(idx.authenticate(&connect(r#"{"user":"guest","pass":"y"}"#), None).is_none());
+        // Empty strings are no credentials; an nkey, jwt or sig alone does
+        // not count without nkey users.
+        for none in [r#"{"user":""}"#, r#"{"user":"","pass":null,"auth_token":""}"#, r#"{"nkey":"UX","sig":"x"}"#] {
+            assert_eq!(idx.authenticate(&connect(none), None).unwrap().user.as_deref(), Some("guest"), "{none}");
+        }
+        assert!(idx.authenticate(&connect(r#"{"pass":"x"}"#), None).is_none(), "a password alone");
+        // The CONNECT options then carry the user's name and password, as
+        // nats-server's do, for a later CONNECT to merge into.
+        let mut c = connect("{}");
+        idx.authenticate(&c, None).unwrap().fill_no_auth_credentials(&mut c);
+        assert_eq!((c.user.as_deref(), c.pass.as_deref()), (Some("guest"), Some("x")));
+        assert!(idx.authenticate(&c, None).is_some());
+    }
+
+    #[test]
+    fn no_auth_user_with_a_bcrypt_password() {
+        let mut o = Options::default();
+        o.authorization.users =
+            vec![User { user: Some("g".into()), password: Some(bcrypt::hash("pw", 4).unwrap()), ..Default::default() }];
+        o.no_auth_user = Some("g".into());
+        let idx = AuthIndex::new(&o);
+        assert!(!idx.needs_blocking(&connect("{}")), "no password to check");
+        assert_eq!(idx.authenticate(&connect("{}"), None).unwrap().user.as_deref(), Some("g"));
     }
 }

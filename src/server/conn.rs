@@ -16,7 +16,7 @@ use super::errors::CloseReason;
 use super::outbound::Outbound;
 use super::permissions::DenyFilter;
 use super::responses::ReplyGrants;
-use super::stats::ServerStats;
+use super::stats::{ServerStats, Traffic};
 
 /// What is at the other end.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,6 +74,17 @@ pub struct Connection {
     /// Incoming totals, folded in once per read chunk by the owner.
     pub in_msgs: AtomicU64,
     pub in_bytes: AtomicU64,
+    /// Fast-producer stalls charged to this connection as the subscriber
+    /// that was behind (`/connz` `stalls`). Added to by the stalled
+    /// producers, once per stall, never per message.
+    pub stalls: AtomicU64,
+    /// When the connection last published, subscribed or was sent messages
+    /// (Unix nanoseconds, `/connz` `last_activity`); stored once per read
+    /// chunk by the publisher, never per message.
+    last_activity: AtomicU64,
+    /// The owner's match cache as `/subsz` reports it, published once per
+    /// read chunk that published something.
+    pub match_cache: MatchCacheStats,
     pub meta: Mutex<ClientMeta>,
     /// Reply subjects it may answer under `allow_responses`.
     pub replies: ReplyGrants,
@@ -112,11 +123,52 @@ impl Connection {
             flush_queued: AtomicBool::new(false),
             in_msgs: AtomicU64::new(0),
             in_bytes: AtomicU64::new(0),
+            stalls: AtomicU64::new(0),
+            last_activity: AtomicU64::new(crate::monitor::gotime::unix_nanos(SystemTime::now())),
+            match_cache: MatchCacheStats::default(),
             meta: Mutex::new(ClientMeta::default()),
             replies: ReplyGrants::default(),
             adopted_generation: AtomicU64::new(0),
             info_updates: AtomicBool::new(false),
             stats,
+        }
+    }
+
+    /// Takes what a CONNECT says about the client, for monitoring: its
+    /// name, library and user, and a first RTT estimate (INFO sent to
+    /// CONNECT read, as nats-server estimates it until a PING measures it).
+    pub fn record_connect(&self, name: Option<&str>, lang: Option<&str>, version: Option<&str>, user: Option<&str>) {
+        let now = SystemTime::now();
+        let mut meta = self.meta.lock().unwrap_or_else(|e| e.into_inner());
+        meta.name = name.unwrap_or_default().to_string();
+        meta.lang = lang.unwrap_or_default().to_string();
+        meta.version = version.unwrap_or_default().to_string();
+        meta.user = user.unwrap_or_default().to_string();
+        if meta.rtt.is_none() {
+            meta.rtt = Some(now.duration_since(self.start).unwrap_or_default().max(Duration::from_nanos(1)));
+        }
+        drop(meta);
+        self.touch(crate::monitor::gotime::unix_nanos(now));
+    }
+
+    /// Notes activity at `unix_nanos` (see [`Connection::last_activity`]).
+    pub fn touch(&self, unix_nanos: u64) {
+        self.last_activity.store(unix_nanos, Ordering::Relaxed);
+    }
+
+    /// Unix nanoseconds of the last activity (the start until there is one).
+    pub fn last_activity(&self) -> u64 {
+        self.last_activity.load(Ordering::Relaxed)
+    }
+
+    /// What this connection received from its peer and was sent to it.
+    pub fn traffic(&self) -> Traffic {
+        let (out_msgs, out_bytes) = self.outbound.counters();
+        Traffic {
+            in_msgs: self.in_msgs.load(Ordering::Relaxed),
+            in_bytes: self.in_bytes.load(Ordering::Relaxed),
+            out_msgs,
+            out_bytes,
         }
     }
 
@@ -237,6 +289,21 @@ impl Connection {
             }
         }
     }
+}
+
+/// A connection's match cache, as its owner last published it: written by
+/// the owner once per read chunk, read by `/subsz` (relaxed: monitoring
+/// tolerates a value one chunk old).
+#[derive(Debug, Default)]
+pub struct MatchCacheStats {
+    /// Publishes answered from the cache, since the connection started.
+    pub hits: AtomicU64,
+    /// Subjects cached now.
+    pub entries: AtomicU64,
+    /// Sum and largest of the cached results' sizes (plain subscribers plus
+    /// queue groups), for the fan-out figures.
+    pub fanout_sum: AtomicU64,
+    pub fanout_max: AtomicU64,
 }
 
 /// A subscription, shared by the owning connection (its `subs` map), the

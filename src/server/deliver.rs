@@ -5,8 +5,12 @@
 //! A [`Fanout`] belongs to one session (a client, or a route) and is reused
 //! for every message it publishes: the match cache, the list of connections
 //! to wake, the route targets and the counters live here, so delivering a
-//! message allocates nothing and writes no shared counter. Woken connections
-//! and the counters are settled once per read chunk by [`Fanout::finish_batch`].
+//! message allocates nothing and writes no shared counter. Woken connections and the
+//! counters are settled once per read chunk by [`Fanout::finish_batch`], into
+//! the publisher's own connection (the server's totals are sums over
+//! connections, made when `/varz` asks); deliveries to subscribers that are
+//! behind are noted in [`Fanout::stalls`] for the producer to stall on
+//! afterwards (see [`crate::server::stall`]).
 //!
 //! In a cluster the index also holds the routes' subscriptions (other
 //! servers' interest). A message published by a local client goes to each
@@ -19,12 +23,14 @@
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::time::SystemTime;
 
 use super::account::Account;
 use super::conn::{ConnKind, Connection, Subscription, Take};
-use super::outbound::Pushed;
-use super::stats::ServerStats;
+use super::outbound::{MsgLine, Pushed, WhenBehind};
+use super::stall::Stalls;
 use super::sublist::{MatchCache, MatchResult};
+use crate::monitor::gotime::unix_nanos;
 
 /// One message as published.
 #[derive(Debug, Clone, Copy)]
@@ -34,15 +40,19 @@ pub struct Message<'a> {
     /// For HPUB: the size of the header block at the start of `payload`.
     pub header_len: Option<usize>,
     pub payload: &'a [u8],
+    /// The size of `payload` as the publisher wrote it; deliveries repeat it.
+    pub size_text: &'a [u8],
+    /// The header size as the publisher wrote it (with `header_len`).
+    pub header_text: &'a [u8],
 }
 
-/// Counters of one read chunk, added to the shared totals once.
+/// Counters of one read chunk, added to the publisher's totals once.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Batch {
     pub in_msgs: u64,
     pub in_bytes: u64,
-    pub out_msgs: u64,
-    pub out_bytes: u64,
+    /// SUB and UNSUB ops: activity for `last_activity`, as in nats-server.
+    pub subs: u64,
 }
 
 /// Who is publishing, for the rules that depend on it.
@@ -53,6 +63,9 @@ pub struct Publisher<'a> {
     pub echo: bool,
     /// The publisher's current `max_pending` for subscribers' buffers.
     pub max_pending: usize,
+    /// What to do about a subscriber that is behind: a client stalls (or,
+    /// with `no_fast_producer_stall`, skips it).
+    pub when_behind: WhenBehind,
 }
 
 pub struct Fanout {
@@ -60,6 +73,8 @@ pub struct Fanout {
     /// Connections with output queued during this read chunk.
     to_wake: Vec<Arc<Connection>>,
     pub batch: Batch,
+    /// Deliveries of this read chunk that found their subscriber behind.
+    pub stalls: Stalls,
     rng: u64,
     /// The routes the current message goes to; entries past `routes_len`
     /// are kept (with their buffers) for the next message.
@@ -99,6 +114,7 @@ impl Default for Fanout {
             cache: MatchCache::default(),
             to_wake: Vec::new(),
             batch: Batch::default(),
+            stalls: Stalls::default(),
             rng: rand::random::<u64>() | 1,
             routes: Vec::new(),
             routes_len: 0,
@@ -257,16 +273,18 @@ impl Fanout {
                 header_len,
                 payload,
                 from.max_pending,
+                from.when_behind,
             );
             match pushed {
-                Pushed::Queued => {
+                Pushed::Queued | Pushed::QueuedBehind => {
                     sent = true;
-                    self.batch.out_msgs += 1;
-                    self.batch.out_bytes += payload.len() as u64;
                     self.wake_later(conn);
+                    if pushed == Pushed::QueuedBehind {
+                        self.stalls.note(conn);
+                    }
                 }
                 Pushed::SlowConsumer => conn.slow_consumer_pending(from.max_pending),
-                Pushed::Closed => {}
+                Pushed::Dropped | Pushed::Closed => {}
             }
         }
         self.routes_len = 0;
@@ -286,19 +304,35 @@ impl Fanout {
             return false;
         }
         // Headers go to subscribers that asked for them; others get the
-        // payload alone, as a plain MSG.
-        let (header_len, payload) = match msg.header_len {
-            Some(h) if !conn.headers() => (None, &msg.payload[h..]),
-            h => (h, msg.payload),
+        // payload alone, as a plain MSG with the size of what is left.
+        let mut digits = itoa::Buffer::new();
+        let (header_size, size, payload) = match msg.header_len {
+            Some(h) if !conn.headers() => {
+                let body = &msg.payload[h..];
+                (None, digits.format(body.len()).as_bytes(), body)
+            }
+            Some(_) => (Some(msg.header_text), msg.size_text, msg.payload),
+            None => (None, msg.size_text, msg.payload),
         };
-        match conn.outbound.push_msg(msg.subject, &sub.sid, msg.reply, header_len, payload, from.max_pending) {
-            Pushed::Queued => {
+        let line = MsgLine { subject: msg.subject, sid: &sub.sid, reply: msg.reply, header_size, size };
+        let pushed = conn.outbound.push_msg(&line, payload, from.max_pending, from.when_behind);
+        match pushed {
+            Pushed::Queued | Pushed::QueuedBehind => {
                 if let (Some(reply), true) = (msg.reply, conn.replies.enabled()) {
                     conn.replies.grant(reply);
                 }
-                self.batch.out_msgs += 1;
-                self.batch.out_bytes += payload.len() as u64;
                 self.wake_later(conn);
+                if pushed == Pushed::QueuedBehind {
+                    self.stalls.note(conn);
+                }
+            }
+            Pushed::Dropped => {
+                // Skipped, yet counted against an auto-unsubscribe limit,
+                // as nats-server counts it before deciding.
+                if take == Take::Last {
+                    conn.remove_subscription(sub);
+                }
+                return false;
             }
             Pushed::SlowConsumer => {
                 conn.slow_consumer_pending(from.max_pending);
@@ -320,21 +354,36 @@ impl Fanout {
     }
 
     /// Ends a read chunk: wakes every connection written to during it, once,
-    /// and adds the chunk's counters to the shared totals.
-    pub fn finish_batch(&mut self, publisher: &Connection, stats: &ServerStats) {
-        for conn in self.to_wake.drain(..) {
-            conn.flush();
-        }
+    /// and adds the chunk's counters to the publisher's totals. Activity
+    /// times (one clock read per chunk) go to the publisher when it published
+    /// or subscribed, and to every connection it sent messages to.
+    pub fn finish_batch(&mut self, publisher: &Connection) {
         let b = std::mem::take(&mut self.batch);
+        let active = b.in_msgs > 0 || b.subs > 0;
+        let now = if active || self.to_wake.iter().any(|c| !std::ptr::eq(&**c, publisher)) {
+            unix_nanos(SystemTime::now())
+        } else {
+            0
+        };
+        if active {
+            publisher.touch(now);
+        }
+        // Counted before anyone is woken: whoever receives a message of this
+        // chunk finds it in the publisher's totals.
         if b.in_msgs > 0 {
             publisher.in_msgs.fetch_add(b.in_msgs, Ordering::Relaxed);
             publisher.in_bytes.fetch_add(b.in_bytes, Ordering::Relaxed);
-            stats.in_msgs.fetch_add(b.in_msgs, Ordering::Relaxed);
-            stats.in_bytes.fetch_add(b.in_bytes, Ordering::Relaxed);
+            let (c, stats) = (&self.cache, &publisher.match_cache);
+            stats.hits.store(c.hits, Ordering::Relaxed);
+            stats.entries.store(c.len() as u64, Ordering::Relaxed);
+            stats.fanout_sum.store(c.fanout_sum, Ordering::Relaxed);
+            stats.fanout_max.store(c.fanout_max, Ordering::Relaxed);
         }
-        if b.out_msgs > 0 {
-            stats.out_msgs.fetch_add(b.out_msgs, Ordering::Relaxed);
-            stats.out_bytes.fetch_add(b.out_bytes, Ordering::Relaxed);
+        for conn in self.to_wake.drain(..) {
+            if !std::ptr::eq(&*conn, publisher) {
+                conn.touch(now);
+            }
+            conn.flush();
         }
     }
 

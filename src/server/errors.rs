@@ -48,6 +48,7 @@ pub enum CloseReason {
     WrongGateway,
     /// A configured route taken out by a reload.
     RouteRemoved,
+    NoRespondersRequiresHeaders,
 }
 
 impl CloseReason {
@@ -65,7 +66,7 @@ impl CloseReason {
             CloseReason::ProtocolViolation => "Protocol Violation",
             CloseReason::BadClientProtocolVersion => "Bad Client Protocol Version",
             CloseReason::MaxConnectionsExceeded => "Maximum Connections Exceeded",
-            CloseReason::MaxPayloadExceeded => "Maximum Payload Exceeded",
+            CloseReason::MaxPayloadExceeded => "Maximum Message Payload Exceeded",
             CloseReason::MaxControlLineExceeded => "Maximum Control Line Exceeded",
             CloseReason::ServerShutdown => "Server Shutdown",
             CloseReason::TlsHandshakeError => "TLS Handshake Failure",
@@ -75,12 +76,13 @@ impl CloseReason {
             CloseReason::WrongPort => "Incorrect Port",
             CloseReason::WrongGateway => "Wrong Gateway",
             CloseReason::RouteRemoved => "Route Removed",
+            CloseReason::NoRespondersRequiresHeaders => "No Responders Requires Headers",
         }
     }
 
     pub fn from_u8(v: u8) -> Option<CloseReason> {
         use CloseReason::*;
-        const ALL: [CloseReason; 22] = [
+        const ALL: [CloseReason; 23] = [
             ClientClosed,
             AuthenticationTimeout,
             AuthenticationViolation,
@@ -103,6 +105,7 @@ impl CloseReason {
             WrongPort,
             WrongGateway,
             RouteRemoved,
+            NoRespondersRequiresHeaders,
         ];
         ALL.iter().copied().find(|r| *r as u8 == v)
     }

@@ -19,6 +19,8 @@ pub struct ProcessFiles {
 struct Written {
     pid: Option<PathBuf>,
     ports: Option<PathBuf>,
+    /// The monitoring port's URL, listed in the ports file.
+    monitoring: Option<String>,
 }
 
 impl ProcessFiles {
@@ -38,6 +40,12 @@ impl ProcessFiles {
         Ok(())
     }
 
+    /// The monitoring URL (`http://127.0.0.1:8222`) the ports file lists;
+    /// set before the ports file is first written.
+    pub fn set_monitoring_url(&self, url: String) {
+        self.written.lock().unwrap_or_else(|e| e.into_inner()).monitoring = Some(url);
+    }
+
     /// Writes `<dir>/<exe>_<pid>.ports`, as nats-server does, so harnesses
     /// that start the server on a random port (`-p -1`) can find it.
     /// `cluster`: the route listener's host and address, when clustered.
@@ -50,7 +58,7 @@ impl ProcessFiles {
     ) -> io::Result<()> {
         let mut w = self.written.lock().unwrap_or_else(|e| e.into_inner());
         let new = match dir {
-            Some(dir) => Some(write_ports_file(Path::new(dir), host, client.port(), cluster)?),
+            Some(dir) => Some(write_ports_file(Path::new(dir), host, client.port(), w.monitoring.as_deref(), cluster)?),
             None => None,
         };
         if let Some(old) = w.ports.take().filter(|old| Some(old) != new.as_ref()) {
@@ -69,7 +77,13 @@ impl ProcessFiles {
     }
 }
 
-fn write_ports_file(dir: &Path, host: &str, port: u16, cluster: Option<(&str, SocketAddr)>) -> io::Result<PathBuf> {
+fn write_ports_file(
+    dir: &Path,
+    host: &str,
+    port: u16,
+    monitoring: Option<&str>,
+    cluster: Option<(&str, SocketAddr)>,
+) -> io::Result<PathBuf> {
     let exe = std::env::args()
         .next()
         .and_then(|a| Path::new(&a).file_name().map(|f| f.to_string_lossy().into_owned()))
@@ -78,6 +92,9 @@ fn write_ports_file(dir: &Path, host: &str, port: u16, cluster: Option<(&str, So
     let local =
         |h: &str| if h == "0.0.0.0" || h == "::" || h.is_empty() { "127.0.0.1".to_string() } else { h.to_string() };
     let mut body = serde_json::json!({ "nats": [format!("nats://{}:{port}", local(host))] });
+    if let Some(url) = monitoring {
+        body["monitoring"] = serde_json::json!([url]);
+    }
     if let Some((chost, caddr)) = cluster {
         body["cluster"] = serde_json::json!([format!("nats://{}:{}", local(chost), caddr.port())]);
     }

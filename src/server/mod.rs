@@ -24,6 +24,7 @@ pub mod responses;
 pub mod route;
 pub mod session;
 pub mod snapshot;
+pub mod stall;
 pub mod stats;
 pub mod subject;
 pub mod sublist;
@@ -41,12 +42,15 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{error, info};
 
+use crate::monitor::closed::{ClosedConn, ClosedRing};
+use crate::monitor::routez::RouteSource;
 use crate::options::{Options, COMPAT_VERSION};
 use account::{Account, GLOBAL_ACCOUNT};
-use conn::Connection;
+use conn::{ConnKind, Connection};
+use errors::CloseReason;
 use info::Info;
 use snapshot::Snapshot;
-use stats::ServerStats;
+use stats::{ServerStats, Traffic};
 
 /// How long a graceful stop waits for connections to flush and close.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
@@ -63,10 +67,14 @@ pub struct ServerState {
     pub name: String,
     /// The global account `$G`, the only one until accounts are supported.
     pub global: Arc<Account>,
-    /// Live client connections by id. A std mutex, taken on connect,
-    /// disconnect and by whole-server walks (reload, monitoring), never per
-    /// message and never across an `.await`.
-    clients: Mutex<HashMap<u64, Arc<Connection>>>,
+    /// Live client connections by id, and what the closed ones counted. A
+    /// std mutex, taken on connect, disconnect and by whole-server walks
+    /// (reload, monitoring), never per message and never across an `.await`.
+    clients: Mutex<Clients>,
+    /// Recently closed client connections, for `/connz?state=closed`.
+    pub closed: ClosedRing,
+    /// Where `/routez` and `/varz` find the routes; set by clustering.
+    route_source: OnceLock<Arc<dyn RouteSource>>,
     next_cid: AtomicU64,
     pub stats: Arc<ServerStats>,
     /// Bounds concurrent bcrypt checks, so a connection storm leaves CPU for
@@ -97,13 +105,16 @@ impl ServerState {
         let shutdown = CancellationToken::new();
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         let cluster = route::Cluster::new(&snapshot.opts).map(Arc::new);
+        let closed = ClosedRing::new(snapshot.opts.max_closed_clients);
         Arc::new(ServerState {
             generation: AtomicU64::new(snapshot.generation),
             snapshot: ArcSwap::from_pointee(snapshot),
             id,
             name,
             global: Arc::new(Account::new(GLOBAL_ACCOUNT)),
-            clients: Mutex::new(HashMap::new()),
+            clients: Mutex::new(Clients::default()),
+            closed,
+            route_source: OnceLock::new(),
             // Ids 1-4 are internal clients in nats-server; keeping the same
             // first id makes logs and /connz line up between the two.
             next_cid: AtomicU64::new(5),
@@ -206,28 +217,104 @@ impl ServerState {
         }
     }
 
+    /// The INFO a client receives when it connects. With `no_auth_user` it
+    /// needs no credentials, so this one says nothing of `auth_required`
+    /// (nats-server's later INFOs do).
+    pub fn client_connect_info(&self, snap: &Snapshot, cid: u64, addr: SocketAddr, nonce: Option<&str>) -> Info {
+        let mut info = self.client_info(snap, cid, addr, nonce);
+        if snap.opts.no_auth_user.as_deref().is_some_and(|u| !u.is_empty()) {
+            info.auth_required = false;
+        }
+        info
+    }
+
     /// Adds a client to the registry unless `max_connections` (0 = no limit)
     /// are already connected.
     pub fn register(&self, conn: &Arc<Connection>, max_connections: usize) -> bool {
         let mut clients = self.clients.lock().unwrap_or_else(|e| e.into_inner());
-        if max_connections > 0 && clients.len() >= max_connections {
+        if max_connections > 0 && clients.live.len() >= max_connections {
             return false;
         }
-        clients.insert(conn.cid, conn.clone());
+        clients.live.insert(conn.cid, conn.clone());
         true
     }
 
-    pub fn unregister(&self, conn: &Connection) {
-        self.clients.lock().unwrap_or_else(|e| e.into_inner()).remove(&conn.cid);
+    /// Takes a closing connection (its close reason set, its last read chunk
+    /// settled) out of the live set: its counters join the totals of closed
+    /// connections and it is recorded in the closed ring. Connections that
+    /// were never registered (refused at the limit) are recorded too.
+    pub fn retire(&self, conn: &Arc<Connection>) {
+        let reason = conn.close_reason().unwrap_or(CloseReason::ClientClosed);
+        let record = (conn.kind == ConnKind::Client).then(|| ClosedConn::of(conn, reason));
+        {
+            let mut clients = self.clients.lock().unwrap_or_else(|e| e.into_inner());
+            if clients.live.get(&conn.cid).is_some_and(|c| Arc::ptr_eq(c, conn)) {
+                clients.live.remove(&conn.cid);
+                clients.retired.add(conn);
+            }
+        }
+        if let Some(record) = record {
+            self.closed.push(record);
+        }
     }
 
     /// The live client connections, in no particular order.
     pub fn connections(&self) -> Vec<Arc<Connection>> {
-        self.clients.lock().unwrap_or_else(|e| e.into_inner()).values().cloned().collect()
+        self.clients.lock().unwrap_or_else(|e| e.into_inner()).live.values().cloned().collect()
+    }
+
+    /// The live client connections with the totals of the closed ones, taken
+    /// together: adding the live ones' counters to the totals gives the
+    /// server's totals, each connection counted once.
+    pub fn connections_and_retired(&self) -> (Vec<Arc<Connection>>, ClientTotals) {
+        let clients = self.clients.lock().unwrap_or_else(|e| e.into_inner());
+        (clients.live.values().cloned().collect(), clients.retired)
+    }
+
+    /// Everything client connections counted since the server started.
+    pub fn client_totals(&self) -> ClientTotals {
+        let (live, mut totals) = self.connections_and_retired();
+        for conn in &live {
+            totals.add(conn);
+        }
+        totals
     }
 
     pub fn num_clients(&self) -> usize {
-        self.clients.lock().unwrap_or_else(|e| e.into_inner()).len()
+        self.clients.lock().unwrap_or_else(|e| e.into_inner()).live.len()
+    }
+
+    /// Connects the monitoring endpoints to the routes (once, by clustering).
+    pub fn set_route_source(&self, source: Arc<dyn RouteSource>) {
+        let _ = self.route_source.set(source);
+    }
+
+    /// The routes as monitoring sees them, if clustering is running.
+    pub fn route_source(&self) -> Option<&Arc<dyn RouteSource>> {
+        self.route_source.get()
+    }
+}
+
+/// The client registry: the live connections, and the totals of those that
+/// closed, changed together under one lock so that a sum over both never
+/// counts a connection twice or not at all.
+#[derive(Default)]
+struct Clients {
+    live: HashMap<u64, Arc<Connection>>,
+    retired: ClientTotals,
+}
+
+/// What client connections counted: traffic and match-cache hits.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct ClientTotals {
+    pub traffic: Traffic,
+    pub cache_hits: u64,
+}
+
+impl ClientTotals {
+    fn add(&mut self, conn: &Connection) {
+        self.traffic += conn.traffic();
+        self.cache_hits += conn.match_cache.hits.load(Ordering::Relaxed);
     }
 }
 
@@ -235,6 +322,8 @@ impl ServerState {
 pub struct Server {
     state: Arc<ServerState>,
     addr: SocketAddr,
+    /// The monitoring port's URL, when it is on.
+    monitor_url: Option<String>,
 }
 
 impl Server {
@@ -275,31 +364,51 @@ impl Server {
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
         let state = ServerState::new(snapshot, id, name);
         let _ = state.client_addr.set(addr);
-        state.files.set_pid_file(pid_file.as_deref())?;
+        // Before the client listener's line, as nats-server: the monitoring
+        // port is up first, to watch the server start.
+        let monitor_url = crate::monitor::start(&state).await?;
+        if let Some(url) = &monitor_url {
+            state.files.set_monitoring_url(url.clone());
+        }
+        let mut files = state.files.set_pid_file(pid_file.as_deref());
+        if files.is_ok() {
+            info!("Listening for client connections on {}:{}", host, addr.port());
+            // Routes before the ports file, which lists the route port.
+            files = route::start(&state).await;
+        }
+        if files.is_ok() {
+            let cluster_host = state.snapshot().opts.cluster.as_ref().map(|c| c.host.clone()).unwrap_or_default();
+            let cluster_addr = state.cluster.as_ref().and_then(|c| c.listen_addr());
+            let cluster = cluster_addr.map(|a| (cluster_host.as_str(), a));
+            files = state.files.set_ports_dir(ports_dir.as_deref(), &host, addr, cluster);
+        }
+        if let Err(e) = files {
+            // The monitoring port may be serving already: stop it.
+            state.shutdown.cancel();
+            return Err(e);
+        }
         if let Some(tls) = &state.snapshot().tls {
-            if state.snapshot().opts.allow_non_tls {
+            // After the listener's line, as nats-server; handshake_first
+            // without a fallback delay overrides allow_non_tls.
+            let handshake_first_only = tls.handshake_first && tls.handshake_first_fallback.is_none();
+            if state.snapshot().opts.allow_non_tls && !handshake_first_only {
                 info!("TLS available for client connections");
             } else {
                 info!("TLS required for client connections");
             }
-            if tls.handshake_first && tls.handshake_first_fallback.is_none() {
+            if handshake_first_only {
                 tracing::warn!("Clients that are not using \"TLS Handshake First\" option will fail to connect");
             }
         }
-        info!("Listening for client connections on {}:{}", host, addr.port());
-        route::start(&state).await?;
-        let cluster_host = state.snapshot().opts.cluster.as_ref().map(|c| c.host.clone()).unwrap_or_default();
-        let cluster_addr = state.cluster.as_ref().and_then(|c| c.listen_addr());
-        state.files.set_ports_dir(
-            ports_dir.as_deref(),
-            &host,
-            addr,
-            cluster_addr.map(|a| (cluster_host.as_str(), a)),
-        )?;
         info!("Server is ready");
 
         state.tracker.spawn(listener::accept_clients(state.clone(), listener));
-        Ok(Server { state, addr })
+        Ok(Server { state, addr, monitor_url })
+    }
+
+    /// The monitoring port's URL (`http://127.0.0.1:8222`), when it is on.
+    pub fn monitor_url(&self) -> Option<&str> {
+        self.monitor_url.as_deref()
     }
 
     /// The address the client listener is bound to.

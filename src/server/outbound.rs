@@ -9,6 +9,11 @@
 //! so N messages cost one syscall, and steady state allocates nothing (the two
 //! buffers are reused).
 //!
+//! A subscriber that falls behind (more than 3/4 of `max_pending` owed) is
+//! marked *behind* until its writer next completes a write, as nats-server
+//! marks it with its stall gate: its producers slow down (see
+//! [`crate::server::stall`]) or, with `no_fast_producer_stall`, skip it.
+//!
 //! This file knows nothing about connections, logging or statistics: the
 //! writer reports how it ended ([`WriteEnd`]) and its caller acts on it.
 
@@ -37,11 +42,41 @@ const HARD: u16 = 1 << 8;
 #[derive(Debug, PartialEq, Eq, Clone, Copy)]
 pub enum Pushed {
     Queued,
+    /// Queued to a subscriber that was already behind: the producer should
+    /// stall for it.
+    QueuedBehind,
+    /// Not queued: the subscriber is behind and the producer does not stall
+    /// (`no_fast_producer_stall`), so the message skips this subscriber.
+    Dropped,
     /// It would have gone over `max_pending`: the message was not queued and
     /// the caller must close the connection as a slow consumer.
     SlowConsumer,
     /// The connection is closing; nothing was queued.
     Closed,
+}
+
+/// What a producer does about a subscriber that is behind.
+#[derive(Debug, PartialEq, Eq, Clone, Copy)]
+pub enum WhenBehind {
+    /// Queue the message, then stall for the subscriber (a client producer).
+    Stall,
+    /// Skip the subscriber (`no_fast_producer_stall: true`).
+    Drop,
+    /// Queue the message and go on (internal messages; routes later).
+    Queue,
+}
+
+/// The control line of one MSG or HMSG, in parts. Sizes are digits, as the
+/// publisher wrote them.
+#[derive(Debug, Clone, Copy)]
+pub struct MsgLine<'a> {
+    pub subject: &'a [u8],
+    pub sid: &'a [u8],
+    pub reply: Option<&'a [u8]>,
+    /// `Some` for an HMSG: the size of the header block.
+    pub header_size: Option<&'a [u8]>,
+    /// The size of headers and payload together.
+    pub size: &'a [u8],
 }
 
 /// How the writer ended.
@@ -64,6 +99,9 @@ struct Queue {
     in_flight: usize,
     msgs: u64,
     bytes: u64,
+    /// More than 3/4 of `max_pending` was owed after some push, and the
+    /// writer has not completed a write since (nats-server's stall gate).
+    behind: bool,
 }
 
 #[derive(Debug, Default)]
@@ -74,11 +112,42 @@ pub struct Outbound {
     /// Wakes the writer: bytes queued or the connection closing. `Notify`
     /// keeps one permit, so a wakeup sent while the writer is busy is not lost.
     wake: Notify,
+    /// Wakes the producers stalled for this subscriber when it stops being
+    /// behind (a write completed, or it is closing). Waiters register
+    /// before they look at `behind`, so no wakeup is missed.
+    caught_up: Notify,
     /// The connection's one close state: 0 while open, then the
     /// [`CloseReason`] (the first one set wins) plus the [`HARD`] bit when
     /// queued output is to be dropped. Atomic so that publishers and both
     /// tasks of the connection read it without taking the queue lock.
     state: AtomicU16,
+}
+
+/// After a message was appended (from `before` on): over `max_pending` it is
+/// taken back (a slow consumer); over 3/4 of it the subscriber is behind.
+fn settle(
+    q: &mut Queue,
+    before: usize,
+    payload_len: usize,
+    max_pending: usize,
+    was_behind: bool,
+    when_behind: WhenBehind,
+) -> Pushed {
+    let pending = q.buf.len() + q.in_flight;
+    if pending > max_pending {
+        q.buf.truncate(before);
+        return Pushed::SlowConsumer;
+    }
+    if pending > max_pending / 4 * 3 {
+        q.behind = true;
+    }
+    q.msgs += 1;
+    q.bytes += payload_len as u64;
+    if was_behind && when_behind == WhenBehind::Stall {
+        Pushed::QueuedBehind
+    } else {
+        Pushed::Queued
+    }
 }
 
 impl Outbound {
@@ -96,49 +165,63 @@ impl Outbound {
     }
 
     /// Appends `MSG subject sid [reply] size` (or `HMSG ... hdr total`), the
-    /// payload and CRLF, counting it against `max_pending`.
-    #[allow(clippy::too_many_arguments)]
-    pub fn push_msg(
-        &self,
-        subject: &[u8],
-        sid: &[u8],
-        reply: Option<&[u8]>,
-        header_len: Option<usize>,
-        payload: &[u8],
-        max_pending: usize,
-    ) -> Pushed {
+    /// payload and CRLF, counting it against `max_pending`, and marks the
+    /// subscriber behind when it then owes more than 3/4 of it.
+    pub fn push_msg(&self, line: &MsgLine<'_>, payload: &[u8], max_pending: usize, when_behind: WhenBehind) -> Pushed {
         if self.is_hard_closed() {
             return Pushed::Closed;
         }
         let mut q = self.lock();
-        let mut num = itoa::Buffer::new();
+        let was_behind = q.behind;
+        if was_behind && when_behind == WhenBehind::Drop {
+            return Pushed::Dropped;
+        }
         let before = q.buf.len();
         let buf = &mut q.buf;
-        buf.reserve(subject.len() + sid.len() + reply.map_or(0, |r| r.len()) + payload.len() + 32);
-        buf.extend_from_slice(if header_len.is_some() { b"HMSG " } else { b"MSG " });
-        buf.extend_from_slice(subject);
+        buf.reserve(line.subject.len() + line.sid.len() + line.reply.map_or(0, |r| r.len()) + payload.len() + 40);
+        buf.extend_from_slice(if line.header_size.is_some() { b"HMSG " } else { b"MSG " });
+        buf.extend_from_slice(line.subject);
         buf.push(b' ');
-        buf.extend_from_slice(sid);
+        buf.extend_from_slice(line.sid);
         buf.push(b' ');
-        if let Some(reply) = reply {
+        if let Some(reply) = line.reply {
             buf.extend_from_slice(reply);
             buf.push(b' ');
         }
-        if let Some(h) = header_len {
-            buf.extend_from_slice(num.format(h).as_bytes());
+        if let Some(h) = line.header_size {
+            buf.extend_from_slice(h);
             buf.push(b' ');
         }
-        buf.extend_from_slice(num.format(payload.len()).as_bytes());
+        buf.extend_from_slice(line.size);
         buf.extend_from_slice(b"\r\n");
         buf.extend_from_slice(payload);
         buf.extend_from_slice(b"\r\n");
-        if q.buf.len() + q.in_flight > max_pending {
-            q.buf.truncate(before);
-            return Pushed::SlowConsumer;
+        settle(&mut q, before, payload.len(), max_pending, was_behind, when_behind)
+    }
+
+    /// Whether this subscriber is behind (see [`Pushed::QueuedBehind`]).
+    pub fn is_behind(&self) -> bool {
+        self.lock().behind
+    }
+
+    /// Waits until this subscriber is no longer behind, at most `max`;
+    /// returns whether it caught up in time.
+    pub async fn wait_caught_up(&self, max: Duration) -> bool {
+        let caught_up = self.caught_up.notified();
+        tokio::pin!(caught_up);
+        // Registered before the check, so a release in between wakes us.
+        caught_up.as_mut().enable();
+        if !self.is_behind() {
+            return true;
         }
-        q.msgs += 1;
-        q.bytes += payload.len() as u64;
-        Pushed::Queued
+        tokio::time::timeout(max, caught_up).await.is_ok()
+    }
+
+    /// Releases the producers stalled for this subscriber.
+    fn release_behind(&self, q: &mut Queue) {
+        if std::mem::take(&mut q.behind) {
+            self.caught_up.notify_waiters();
+        }
     }
 
     /// Appends a message for another server: `RMSG <account> <subject>
@@ -155,12 +238,17 @@ impl Outbound {
         header_len: Option<usize>,
         payload: &[u8],
         max_pending: usize,
+        when_behind: WhenBehind,
     ) -> Pushed {
         if self.is_hard_closed() {
             return Pushed::Closed;
         }
         let queued_names: usize = queues.clone().map(|q| q.len() + 1).sum();
         let mut q = self.lock();
+        let was_behind = q.behind;
+        if was_behind && when_behind == WhenBehind::Drop {
+            return Pushed::Dropped;
+        }
         let mut num = itoa::Buffer::new();
         let before = q.buf.len();
         let buf = &mut q.buf;
@@ -195,13 +283,7 @@ impl Outbound {
         buf.extend_from_slice(b"\r\n");
         buf.extend_from_slice(payload);
         buf.extend_from_slice(b"\r\n");
-        if q.buf.len() + q.in_flight > max_pending {
-            q.buf.truncate(before);
-            return Pushed::SlowConsumer;
-        }
-        q.msgs += 1;
-        q.bytes += payload.len() as u64;
-        Pushed::Queued
+        settle(&mut q, before, payload.len(), max_pending, was_behind, when_behind)
     }
 
     /// Wakes the writer to send what is queued.
@@ -218,9 +300,13 @@ impl Outbound {
         if !first && hard {
             self.state.fetch_or(HARD, Ordering::AcqRel);
         }
-        if hard {
+        {
             let mut q = self.lock();
-            q.buf = Vec::new();
+            if hard {
+                q.buf = Vec::new();
+            }
+            // A closing subscriber holds no producer back.
+            self.release_behind(&mut q);
         }
         self.wake.notify_one();
         first
@@ -304,7 +390,11 @@ impl Outbound {
                 if spare.capacity() > KEEP_CAPACITY {
                     spare = Vec::new();
                 }
-                self.lock().in_flight = 0;
+                let mut q = self.lock();
+                q.in_flight = 0;
+                // Everything attempted was written: the subscriber is keeping
+                // up, as nats-server judges it when a flush completes.
+                self.release_behind(&mut q);
             }
             if closing || self.is_hard_closed() {
                 self.tell_slow_consumer(&mut socket).await;
@@ -344,15 +434,22 @@ mod tests {
         o.lock().buf.clone()
     }
 
+    /// A MSG to sid 1 of `a`, its size written plainly.
+    fn push(o: &Outbound, payload: &[u8], max_pending: usize, when: WhenBehind) -> Pushed {
+        let size = payload.len().to_string();
+        let line = MsgLine { subject: b"a", sid: b"1", reply: None, header_size: None, size: size.as_bytes() };
+        o.push_msg(&line, payload, max_pending, when)
+    }
+
     #[test]
     fn encodes_msg_and_hmsg() {
         let o = Outbound::default();
-        assert_eq!(o.push_msg(b"foo", b"1", None, None, b"hello", 1 << 20), Pushed::Queued);
-        assert_eq!(
-            o.push_msg(b"foo", b"9", Some(b"_INBOX.x"), Some(12), b"NATS/1.0\r\n\r\nhi", 1 << 20),
-            Pushed::Queued
-        );
-        assert_eq!(contents(&o), b"MSG foo 1 5\r\nhello\r\nHMSG foo 9 _INBOX.x 12 14\r\nNATS/1.0\r\n\r\nhi\r\n");
+        let line = MsgLine { subject: b"foo", sid: b"1", reply: None, header_size: None, size: b"005" };
+        assert_eq!(o.push_msg(&line, b"hello", 1 << 20, WhenBehind::Stall), Pushed::Queued);
+        let line =
+            MsgLine { subject: b"foo", sid: b"9", reply: Some(b"_INBOX.x"), header_size: Some(b"12"), size: b"14" };
+        assert_eq!(o.push_msg(&line, b"NATS/1.0\r\n\r\nhi", 1 << 20, WhenBehind::Stall), Pushed::Queued);
+        assert_eq!(contents(&o), b"MSG foo 1 005\r\nhello\r\nHMSG foo 9 _INBOX.x 12 14\r\nNATS/1.0\r\n\r\nhi\r\n");
         assert_eq!(o.counters(), (2, 19));
     }
 
@@ -360,13 +457,22 @@ mod tests {
     fn encodes_routed_messages() {
         let o = Outbound::default();
         let none = std::iter::empty::<&[u8]>();
-        o.push_routed(b"$G", b"foo", None, none.clone(), None, b"hi", 1 << 20);
-        o.push_routed(b"$G", b"foo", Some(b"r.1"), none.clone(), None, b"hi", 1 << 20);
-        o.push_routed(b"$G", b"foo", None, none, Some(12), b"NATS/1.0\r\n\r\nhi", 1 << 20);
+        o.push_routed(b"$G", b"foo", None, none.clone(), None, b"hi", 1 << 20, WhenBehind::Queue);
+        o.push_routed(b"$G", b"foo", Some(b"r.1"), none.clone(), None, b"hi", 1 << 20, WhenBehind::Queue);
+        o.push_routed(b"$G", b"foo", None, none, Some(12), b"NATS/1.0\r\n\r\nhi", 1 << 20, WhenBehind::Queue);
         let qs: [&[u8]; 2] = [b"qg", b"qg2"];
-        o.push_routed(b"$G", b"q", None, qs.iter().copied(), None, b"qq", 1 << 20);
-        o.push_routed(b"$G", b"q", Some(b"rep.3"), qs.iter().copied(), None, b"qq", 1 << 20);
-        o.push_routed(b"$G", b"q", Some(b"r"), qs[..1].iter().copied(), Some(12), b"NATS/1.0\r\n\r\nhi", 1 << 20);
+        o.push_routed(b"$G", b"q", None, qs.iter().copied(), None, b"qq", 1 << 20, WhenBehind::Queue);
+        o.push_routed(b"$G", b"q", Some(b"rep.3"), qs.iter().copied(), None, b"qq", 1 << 20, WhenBehind::Queue);
+        o.push_routed(
+            b"$G",
+            b"q",
+            Some(b"r"),
+            qs[..1].iter().copied(),
+            Some(12),
+            b"NATS/1.0\r\n\r\nhi",
+            1 << 20,
+            WhenBehind::Queue,
+        );
         // The reference's bytes (its queue list ends with a space too).
         assert_eq!(
             String::from_utf8(contents(&o)).unwrap(),
@@ -380,13 +486,63 @@ mod tests {
     #[test]
     fn slow_consumer_on_max_pending() {
         let o = Outbound::default();
-        assert_eq!(o.push_msg(b"a", b"1", None, None, &[0; 50], 100), Pushed::Queued);
+        assert_eq!(push(&o, &[0; 50], 100, WhenBehind::Stall), Pushed::Queued);
         let len = contents(&o).len();
-        assert_eq!(o.push_msg(b"a", b"1", None, None, &[0; 50], 100), Pushed::SlowConsumer);
+        assert_eq!(push(&o, &[0; 50], 100, WhenBehind::Stall), Pushed::SlowConsumer);
         assert_eq!(contents(&o).len(), len, "the message that overflowed is not queued");
         assert!(o.close(CloseReason::SlowConsumerPendingBytes, true));
-        assert_eq!(o.push_msg(b"a", b"1", None, None, b"", 100), Pushed::Closed);
+        assert_eq!(push(&o, b"", 100, WhenBehind::Stall), Pushed::Closed);
         assert!(contents(&o).is_empty(), "a hard close drops queued output");
+    }
+
+    /// Over 3/4 of max_pending a subscriber is behind: the next message
+    /// asks its producer to stall, or skips it, until a write completes.
+    #[tokio::test]
+    async fn behind_over_three_quarters_until_a_write_completes() {
+        let o = std::sync::Arc::new(Outbound::default());
+        // `MSG a 1 N` and two CRLFs add 13 or 14 bytes to each payload.
+        assert_eq!(push(&o, &[0; 60], 1000, WhenBehind::Stall), Pushed::Queued);
+        assert!(!o.is_behind(), "74 of 1000 owed");
+        assert_eq!(push(&o, &[0; 690], 1000, WhenBehind::Stall), Pushed::Queued);
+        assert!(o.is_behind(), "this push took it over 750");
+        assert_eq!(push(&o, b"x", 1000, WhenBehind::Stall), Pushed::QueuedBehind);
+        assert_eq!(push(&o, b"x", 1000, WhenBehind::Queue), Pushed::Queued);
+        let len = contents(&o).len();
+        assert_eq!(push(&o, b"x", 1000, WhenBehind::Drop), Pushed::Dropped);
+        assert_eq!(contents(&o).len(), len, "a dropped message is not queued");
+        assert!(!o.wait_caught_up(Duration::from_millis(1)).await, "nobody writes");
+
+        let (ours, mut theirs) = tokio::io::duplex(4096);
+        let writer = {
+            let o = o.clone();
+            tokio::spawn(async move { o.write_loop(ours, || Duration::from_secs(5)).await })
+        };
+        let waiter = {
+            let o = o.clone();
+            tokio::spawn(async move { o.wait_caught_up(Duration::from_secs(60)).await })
+        };
+        o.wake_writer();
+        let mut got = vec![0; len];
+        theirs.read_exact(&mut got).await.unwrap();
+        assert!(waiter.await.unwrap(), "a completed write releases the stalled producer");
+        assert!(!o.is_behind());
+        assert_eq!(push(&o, b"x", 1000, WhenBehind::Drop), Pushed::Queued);
+        o.close(CloseReason::ClientClosed, false);
+        assert_eq!(writer.await.unwrap(), WriteEnd::Closed);
+    }
+
+    #[tokio::test]
+    async fn closing_releases_stalled_producers() {
+        let o = std::sync::Arc::new(Outbound::default());
+        assert_eq!(push(&o, &[0; 80], 100, WhenBehind::Stall), Pushed::Queued);
+        assert!(o.is_behind());
+        let waiter = {
+            let o = o.clone();
+            tokio::spawn(async move { o.wait_caught_up(Duration::from_secs(60)).await })
+        };
+        tokio::task::yield_now().await;
+        o.close(CloseReason::SlowConsumerWriteDeadline, true);
+        assert!(waiter.await.unwrap());
     }
 
     #[test]
@@ -408,7 +564,8 @@ mod tests {
             tokio::spawn(async move { o.write_loop(ours, || Duration::from_secs(5)).await })
         };
         o.push_proto(b"PONG\r\n");
-        o.push_msg(b"s", b"1", None, None, b"x", 1 << 20);
+        let line = MsgLine { subject: b"s", sid: b"1", reply: None, header_size: None, size: b"1" };
+        o.push_msg(&line, b"x", 1 << 20, WhenBehind::Stall);
         o.close(CloseReason::ClientClosed, false);
         let mut got = Vec::new();
         theirs.read_to_end(&mut got).await.unwrap();

@@ -29,7 +29,12 @@
 //!   nats-server's `ClientOpts` and `Info` (see `info::check_connect`).
 //! - A payload must be followed by exactly CRLF.
 //! - Malformed arguments close the connection without an `-ERR` (the reason
-//!   goes to the log only).
+//!   goes to the log only). So does an HPUB from a connection that did not
+//!   ask for headers, as soon as its control line is complete.
+//! - A PUB or HPUB whose control line is complete but whose payload is not
+//!   is reported as such ([`Parsed::AwaitingPayload`]): nats-server runs the
+//!   control line's checks (the pedantic subject check) before the payload
+//!   arrives.
 
 use memchr::memchr;
 
@@ -39,6 +44,9 @@ use super::info::{check_connect, check_info};
 pub struct Limits {
     pub max_control_line: usize,
     pub max_payload: usize,
+    /// Whether HPUB is accepted: the client said `headers:true` and the
+    /// server supports headers. Without it an HPUB closes the connection.
+    pub headers: bool,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -65,13 +73,19 @@ pub enum Op<'a> {
 }
 
 /// A PUB or HPUB. For HPUB, `header_len` is the size of the header block at the
-/// start of `payload`.
+/// start of `payload`; an HPUB with a header size of 0 is a message without
+/// headers (nats-server delivers it as a plain `MSG`), so it has `None`.
 #[derive(Debug, PartialEq, Eq, Clone, Copy)]
 pub struct Publish<'a> {
     pub subject: &'a [u8],
     pub reply: Option<&'a [u8]>,
     pub header_len: Option<usize>,
     pub payload: &'a [u8],
+    /// The total size as the publisher wrote it (`007` stays `007`):
+    /// deliveries repeat these digits, as nats-server's do.
+    pub size_text: &'a [u8],
+    /// The header size as written, when `header_len` is `Some`.
+    pub header_text: &'a [u8],
 }
 
 #[derive(Debug)]
@@ -81,13 +95,20 @@ pub enum Parsed<'a> {
     /// The buffer holds a prefix of an op; at least `need` bytes in total are
     /// required before it can complete.
     Incomplete { need: usize },
+    /// The buffer holds the complete (and valid) control line of a PUB or
+    /// HPUB to `subject`, and part of its payload; `need` bytes in total
+    /// complete it. The control line's own checks are due now.
+    AwaitingPayload { subject: &'a [u8], need: usize },
 }
 
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
 pub enum ParseError {
     /// Answered with `-ERR 'Unknown Protocol Operation'`, then close.
+    /// `pub_subject`: the failure is in the payload of a PUB or HPUB to this
+    /// subject whose control line was complete, so that line's checks come
+    /// first.
     #[error("Client parser ERROR, i={offset}: proto='{snippet}...'")]
-    UnknownOp { offset: usize, snippet: String },
+    UnknownOp { offset: usize, snippet: String, pub_subject: Option<Box<[u8]>> },
     /// Answered with `-ERR 'maximum control line exceeded'`, then close.
     #[error("maximum control line exceeded")]
     MaxControlLine,
@@ -97,6 +118,9 @@ pub enum ParseError {
     /// Closed without an `-ERR`, as the reference does; the text is logged.
     #[error("{context}: \"{args}\"")]
     BadArgs { context: &'static str, args: String },
+    /// An HPUB from a connection without headers: closed without an `-ERR`.
+    #[error("message headers not supported")]
+    HeadersNotSupported,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -153,7 +177,21 @@ const SNIPPET: usize = 32;
 fn unknown(buf: &[u8], offset: usize) -> ParseError {
     let end = (offset + SNIPPET).min(buf.len());
     let start = offset.min(end);
-    ParseError::UnknownOp { offset, snippet: format!("{:?}", String::from_utf8_lossy(&buf[start..end])) }
+    ParseError::UnknownOp {
+        offset,
+        snippet: format!("{:?}", String::from_utf8_lossy(&buf[start..end])),
+        pub_subject: None,
+    }
+}
+
+/// A failure in the payload of a PUB or HPUB to `subject`.
+fn bad_payload(buf: &[u8], offset: usize, subject: &[u8]) -> ParseError {
+    match unknown(buf, offset) {
+        ParseError::UnknownOp { offset, snippet, .. } => {
+            ParseError::UnknownOp { offset, snippet, pub_subject: Some(subject.into()) }
+        }
+        other => other,
+    }
 }
 
 /// Identifies the verb at the start of `buf`. `Ok(None)` means the buffer is a
@@ -300,7 +338,14 @@ pub fn parse<'a>(buf: &'a [u8], limits: &Limits) -> Result<Parsed<'a>, ParseErro
                 let at = if buf.get(consumed) == Some(&b'\r') { consumed + 1 } else { consumed };
                 return Err(unknown(buf, at));
             }
-            let publish = Publish { subject: b"", reply: None, header_len: None, payload: b"" };
+            let publish = Publish {
+                subject: b"",
+                reply: None,
+                header_len: None,
+                payload: b"",
+                size_text: b"0",
+                header_text: b"",
+            };
             return Ok(Parsed::Op(Op::Pub(publish), consumed + 2));
         }
         Verb::Sub => {
@@ -320,6 +365,10 @@ pub fn parse<'a>(buf: &'a [u8], limits: &Limits) -> Result<Parsed<'a>, ParseErro
             }
         }
         Verb::Pub | Verb::Hpub => {
+            if verb == Verb::Hpub && !limits.headers {
+                // Refused before its arguments are looked at.
+                return Err(ParseError::HeadersNotSupported);
+            }
             let context = if verb == Verb::Pub { "processPub Parse Error" } else { "processHeaderPub Parse Error" };
             let (a, n) = split_args(args, false).ok_or_else(|| bad(context, args))?;
             let (subject, reply, sizes): (&[u8], Option<&[u8]>, &[&[u8]]) = match (verb, n) {
@@ -329,9 +378,9 @@ pub fn parse<'a>(buf: &'a [u8], limits: &Limits) -> Result<Parsed<'a>, ParseErro
                 (Verb::Hpub, 4) => (a[0], Some(a[1]), &a[2..4]),
                 _ => return Err(bad(context, args)),
             };
-            let (header_len, size) = if verb == Verb::Pub {
+            let (header_len, header_text, size, size_text) = if verb == Verb::Pub {
                 let size = parse_size(sizes[0]).ok_or_else(|| bad("processPub Bad or Missing Size", args))?;
-                (None, size)
+                (None, &b""[..], size, sizes[0])
             } else {
                 let hdr =
                     parse_size(sizes[0]).ok_or_else(|| bad("processHeaderPub Bad or Missing Header Size", args))?;
@@ -340,7 +389,7 @@ pub fn parse<'a>(buf: &'a [u8], limits: &Limits) -> Result<Parsed<'a>, ParseErro
                 if hdr > total {
                     return Err(bad("processHeaderPub Header Size larger then TotalSize", args));
                 }
-                (Some(hdr), total)
+                ((hdr > 0).then_some(hdr), sizes[0], total, sizes[1])
             };
             if size > limits.max_payload {
                 return Err(ParseError::MaxPayload { size, max: limits.max_payload });
@@ -351,16 +400,16 @@ pub fn parse<'a>(buf: &'a [u8], limits: &Limits) -> Result<Parsed<'a>, ParseErro
                 // A payload may not run past its declared size into the next op.
                 if let Some(extra) = buf.len().checked_sub(end) {
                     if extra >= 1 && buf[end] != b'\r' {
-                        return Err(unknown(buf, end));
+                        return Err(bad_payload(buf, end, subject));
                     }
                 }
-                return Ok(Parsed::Incomplete { need: end + 2 });
+                return Ok(Parsed::AwaitingPayload { subject, need: end + 2 });
             }
             if &buf[end..end + 2] != b"\r\n" {
                 let at = if buf[end] == b'\r' { end + 1 } else { end };
-                return Err(unknown(buf, at));
+                return Err(bad_payload(buf, at, subject));
             }
-            let publish = Publish { subject, reply, header_len, payload: &buf[start..end] };
+            let publish = Publish { subject, reply, header_len, payload: &buf[start..end], size_text, header_text };
             return Ok(Parsed::Op(Op::Pub(publish), end + 2));
         }
     };
@@ -372,7 +421,7 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    const L: Limits = Limits { max_control_line: 4096, max_payload: 1024 * 1024 };
+    const L: Limits = Limits { max_control_line: 4096, max_payload: 1024 * 1024, headers: true };
 
     fn one(input: &[u8]) -> Op<'_> {
         match parse(input, &L).expect("parse") {
@@ -380,8 +429,30 @@ mod tests {
                 assert_eq!(n, input.len(), "whole input used");
                 op
             }
-            Parsed::Incomplete { .. } => panic!("incomplete: {:?}", String::from_utf8_lossy(input)),
+            other => panic!("incomplete: {:?} {other:?}", String::from_utf8_lossy(input)),
         }
+    }
+
+    /// A PUB or HPUB as the parser yields it, sizes written plainly.
+    fn publish<'a>(subject: &'a [u8], reply: Option<&'a [u8]>, header_len: Option<usize>, payload: &'a [u8]) -> Op<'a> {
+        let text = |n: usize| -> &'static [u8] {
+            match n {
+                0 => b"0",
+                1 => b"1",
+                5 => b"5",
+                12 => b"12",
+                14 => b"14",
+                _ => panic!("add {n} to the test's sizes"),
+            }
+        };
+        Op::Pub(Publish {
+            subject,
+            reply,
+            header_len,
+            payload,
+            size_text: text(payload.len()),
+            header_text: header_len.map_or(&b""[..], text),
+        })
     }
 
     fn err(input: &[u8]) -> ParseError {
@@ -403,41 +474,25 @@ mod tests {
         assert_eq!(one(b"UNSUB 1\r\n"), Op::Unsub { sid: b"1", max: None });
         assert_eq!(one(b"UNSUB 1 5\r\n"), Op::Unsub { sid: b"1", max: Some(5) });
         assert_eq!(one(b"UNSUB 1 x\r\n"), Op::Unsub { sid: b"1", max: None });
-        assert_eq!(
-            one(b"PUB foo 5\r\nhello\r\n"),
-            Op::Pub(Publish { subject: b"foo", reply: None, header_len: None, payload: b"hello" })
-        );
-        assert_eq!(
-            one(b"PUB foo r 0\r\n\r\n"),
-            Op::Pub(Publish { subject: b"foo", reply: Some(b"r"), header_len: None, payload: b"" })
-        );
+        assert_eq!(one(b"PUB foo 5\r\nhello\r\n"), publish(b"foo", None, None, b"hello"));
+        assert_eq!(one(b"PUB foo r 0\r\n\r\n"), publish(b"foo", Some(b"r"), None, b""));
         assert_eq!(
             one(b"HPUB foo r 12 14\r\nNATS/1.0\r\n\r\nhi\r\n"),
-            Op::Pub(Publish {
-                subject: b"foo",
-                reply: Some(b"r"),
-                header_len: Some(12),
-                payload: b"NATS/1.0\r\n\r\nhi"
-            })
+            publish(b"foo", Some(b"r"), Some(12), b"NATS/1.0\r\n\r\nhi")
         );
     }
 
     #[test]
     fn incomplete() {
-        for partial in [
-            &b"P"[..],
-            b"PU",
-            b"PUB",
-            b"PUB foo",
-            b"PUB foo 5\r\nhel",
-            b"PUB foo 5\r\nhello",
-            b"PUB foo 5\r\nhello\r",
-            b"CONNECT {",
-        ] {
+        for partial in [&b"P"[..], b"PU", b"PUB", b"PUB foo", b"PUB foo 5\r", b"CONNECT {"] {
             assert!(matches!(parse(partial, &L), Ok(Parsed::Incomplete { .. })), "{partial:?}");
         }
+        // A complete control line is reported, for its checks.
+        for partial in [&b"PUB foo 5\r\n"[..], b"PUB foo 5\r\nhel", b"PUB foo 5\r\nhello", b"PUB foo 5\r\nhello\r"] {
+            assert!(matches!(parse(partial, &L), Ok(Parsed::AwaitingPayload { subject: b"foo", .. })), "{partial:?}");
+        }
         match parse(b"PUB foo 5000\r\nabc", &L) {
-            Ok(Parsed::Incomplete { need }) => assert_eq!(need, 14 + 5000 + 2),
+            Ok(Parsed::AwaitingPayload { need, .. }) => assert_eq!(need, 14 + 5000 + 2),
             other => panic!("{other:?}"),
         }
     }
@@ -453,6 +508,12 @@ mod tests {
         assert!(matches!(err(b"PUB foo 1\r\nz\nPING\r\n"), ParseError::UnknownOp { .. }));
         assert!(matches!(err(b"PUB foo 2\r\nab\rX"), ParseError::UnknownOp { .. }));
         assert!(matches!(err(b"PUB foo 3\r\nhello"), ParseError::UnknownOp { .. }), "payload longer than declared");
+        // A bad payload names the subject whose control line was complete.
+        match err(b"PUB a.* 1\r\nxx\r\n") {
+            ParseError::UnknownOp { pub_subject: Some(s), .. } => assert_eq!(&*s, b"a.*"),
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(err(b"FOO\r\n"), ParseError::UnknownOp { pub_subject: None, .. }));
         assert_eq!(err(b"PUB foo 2000000\r\n"), ParseError::MaxPayload { size: 2_000_000, max: 1024 * 1024 });
         assert!(matches!(err(b"PUB foo\r\n"), ParseError::BadArgs { context: "processPub Parse Error", .. }));
         assert!(matches!(
@@ -483,10 +544,7 @@ mod tests {
         // A CR inside the argument drops the byte before the LF.
         assert_eq!(one(b"SUB foo\r 12\n"), Op::Sub { subject: b"foo", queue: None, sid: b"1" });
         assert!(matches!(err(b"PUB foo 1\r\r\nx\r\n"), ParseError::BadArgs { .. }), "size `1\\r`");
-        assert_eq!(
-            one(b"PUB a\rb 1 \r\nx\r\n"),
-            Op::Pub(Publish { subject: b"a\rb", reply: None, header_len: None, payload: b"x" })
-        );
+        assert_eq!(one(b"PUB a\rb 1 \r\nx\r\n"), publish(b"a\rb", None, None, b"x"));
         // Sizes have at most 9 digits.
         assert!(matches!(err(b"PUB foo 1234567890\r\n"), ParseError::BadArgs { .. }));
         assert!(matches!(err(b"PUB foo 999999999\r\n"), ParseError::MaxPayload { .. }));
@@ -503,7 +561,7 @@ mod tests {
         assert!(matches!(err(b"INFO\r\n"), ParseError::BadArgs { .. }));
         assert!(matches!(err(b"INFO {\"port\":\"x\"}\r\n"), ParseError::BadArgs { .. }));
         // HMSG from a client: an empty message, whose CRLF must be there already.
-        let empty = Op::Pub(Publish { subject: b"", reply: None, header_len: None, payload: b"" });
+        let empty = publish(b"", None, None, b"");
         assert_eq!(one(b"HMSG a 1 2 3\r\n\r\n"), empty);
         assert_eq!(one(b"hmsg\tx\n\r\n"), empty);
         for cut in [&b"HMSG a\r\n"[..], b"HMSG a\r\n\r", b"HMSG a\r\nxy"] {
@@ -517,6 +575,26 @@ mod tests {
         assert!(matches!(parse(&long_ping, &L), Ok(Parsed::Op(Op::Ping, _))));
         let at_limit = [b"SUB ".as_slice(), &[b'a'; 4096], b"\r"].concat();
         assert!(matches!(parse(&at_limit, &L), Ok(Parsed::Incomplete { .. })));
+        // Sizes are kept as written; a header size of 0 means no headers.
+        match one(b"PUB a 007\r\nabcdefg\r\n") {
+            Op::Pub(p) => assert_eq!((p.size_text, p.payload.len()), (&b"007"[..], 7)),
+            other => panic!("{other:?}"),
+        }
+        match one(b"HPUB a 01 002\r\nxy\r\n") {
+            Op::Pub(p) => assert_eq!((p.header_len, p.header_text, p.size_text), (Some(1), &b"01"[..], &b"002"[..])),
+            other => panic!("{other:?}"),
+        }
+        match one(b"HPUB a 0 1\r\nx\r\n") {
+            Op::Pub(p) => assert_eq!((p.header_len, p.size_text), (None, &b"1"[..])),
+            other => panic!("{other:?}"),
+        }
+        // Without headers an HPUB is refused on its control line, before
+        // anything else about it (its size, its payload) is looked at.
+        let no_headers = Limits { headers: false, ..L };
+        for hpub in [&b"HPUB a 1 2000000\r\n"[..], b"HPUB a 1 2\r\n", b"HPUB x\r\n"] {
+            assert_eq!(parse(hpub, &no_headers).unwrap_err(), ParseError::HeadersNotSupported);
+        }
+        assert!(matches!(parse(b"HPUB a 1 2", &no_headers), Ok(Parsed::Incomplete { .. })));
     }
 
     fn ops_of(mut input: &[u8]) -> Vec<String> {
@@ -546,7 +624,7 @@ mod tests {
                 loop {
                     match parse(&buffered, &L) {
                         Ok(Parsed::Op(op, n)) => { got.push(format!("{op:?}")); buffered.drain(..n); }
-                        Ok(Parsed::Incomplete { .. }) => break,
+                        Ok(Parsed::Incomplete { .. } | Parsed::AwaitingPayload { .. }) => break,
                         Err(e) => return Err(TestCaseError::fail(format!("{e}"))),
                     }
                 }

@@ -73,8 +73,9 @@ impl Snapshot {
     }
 
     /// The parser's limits for client connections.
+    /// A client's limits before its CONNECT (which may turn headers on).
     pub fn client_limits(&self) -> Limits {
-        Limits { max_control_line: self.opts.max_control_line, max_payload: self.opts.max_payload }
+        Limits { max_control_line: self.opts.max_control_line, max_payload: self.opts.max_payload, headers: false }
     }
 }
 

@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
-use super::subject::{is_valid_subject, tokens};
+use super::subject::{is_valid_sub_subject, tokens};
 
 /// What a publish to one subject reaches: every plain subscription, and each
 /// queue group (from which the caller picks one member).
@@ -158,7 +158,7 @@ impl<T> Sublist<T> {
 impl<T: Weighted> Sublist<T> {
     /// Adds `item` under `subject` (optionally in queue group `queue`).
     pub fn insert(&self, subject: &[u8], queue: Option<&[u8]>, item: Arc<T>) -> Result<(), InvalidSubject> {
-        if !is_valid_subject(subject) {
+        if !is_valid_sub_subject(subject) {
             return Err(InvalidSubject);
         }
         let mut root = self.root.write().unwrap_or_else(|e| e.into_inner());
@@ -197,7 +197,7 @@ impl<T: Weighted> Sublist<T> {
 
     /// Removes the entry that is `item` (by identity). Returns whether it was there.
     pub fn remove(&self, subject: &[u8], queue: Option<&[u8]>, item: &Arc<T>) -> bool {
-        if !is_valid_subject(subject) {
+        if !is_valid_sub_subject(subject) {
             return false;
         }
         let mut root = self.root.write().unwrap_or_else(|e| e.into_inner());
@@ -215,7 +215,7 @@ impl<T: Weighted> Sublist<T> {
     /// lock, so no publish can see both or neither. Returns whether `old` was
     /// there.
     pub fn replace(&self, subject: &[u8], queue: Option<&[u8]>, old: &Arc<T>, new: Arc<T>) -> bool {
-        if !is_valid_subject(subject) {
+        if !is_valid_sub_subject(subject) {
             return false;
         }
         let mut root = self.root.write().unwrap_or_else(|e| e.into_inner());
@@ -477,11 +477,16 @@ pub struct MatchCache<T> {
     map: HashMap<Box<[u8]>, Arc<MatchResult<T>>>,
     pub hits: u64,
     pub misses: u64,
+    /// Sum and largest of the cached results' fan-out (plain subscribers
+    /// plus queue groups, as nats-server counts it), kept as entries come
+    /// and go so `/subsz` never walks the cache.
+    pub fanout_sum: u64,
+    pub fanout_max: u64,
 }
 
 impl<T> Default for MatchCache<T> {
     fn default() -> Self {
-        MatchCache { generation: u64::MAX, map: HashMap::new(), hits: 0, misses: 0 }
+        MatchCache { generation: u64::MAX, map: HashMap::new(), hits: 0, misses: 0, fanout_sum: 0, fanout_max: 0 }
     }
 }
 
@@ -491,7 +496,7 @@ impl<T: Weighted> MatchCache<T> {
         // leaves a newer generation behind, so the entry is dropped next time.
         let gen = sublist.generation();
         if gen != self.generation {
-            self.map.clear();
+            self.clear();
             self.generation = gen;
         }
         if let Some(r) = self.map.get(subject) {
@@ -501,10 +506,19 @@ impl<T: Weighted> MatchCache<T> {
         self.misses += 1;
         let r = sublist.match_subject(subject);
         if self.map.len() >= MATCH_CACHE_CAPACITY {
-            self.map.clear();
+            self.clear();
         }
+        let fanout = (r.psubs.len() + r.qsubs.len()) as u64;
+        self.fanout_sum += fanout;
+        self.fanout_max = self.fanout_max.max(fanout);
         self.map.insert(subject.into(), r.clone());
         r
+    }
+
+    fn clear(&mut self) {
+        self.map.clear();
+        self.fanout_sum = 0;
+        self.fanout_max = 0;
     }
 
     pub fn len(&self) -> usize {
@@ -519,7 +533,7 @@ impl<T: Weighted> MatchCache<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::server::subject::filter_matches;
+    use crate::server::subject::{filter_matches, is_valid_subject};
     use proptest::prelude::*;
 
     fn ids(r: &MatchResult<u32>) -> (Vec<u32>, Vec<(String, Vec<u32>)>) {

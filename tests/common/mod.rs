@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod certs;
+pub mod http;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -129,12 +129,24 @@ pub static TOP: Block<Options> = Block {
             }),
             key("pid_file", Ty::Str, Yes).alias(&["pidfile"]).set(|_, _, v, o| o.pid_file = v.into_str()),
             key("ports_file_dir", Ty::Str, Yes).set(|_, _, v, o| o.ports_file_dir = v.into_str()),
-            key("http", Ty::Listen, Restart)
+            key("http", Ty::Listen, Restart).feature(Feature::Monitoring).set(|_, _, v, o| {
+                o.http_host = listen_host(&v);
+                o.http_port = v.listen_port();
+            }),
+            key("https", Ty::Listen, Restart).feature(Feature::Monitoring).set(|_, _, v, o| {
+                o.http_host = listen_host(&v);
+                o.https_port = v.listen_port();
+            }),
+            key("http_auth", Ty::Block(&HTTP_AUTH), RnatsOnly)
                 .feature(Feature::Monitoring)
-                .set(|_, _, v, o| o.http_port = v.listen_port()),
-            key("https", Ty::Listen, Restart)
-                .feature(Feature::Monitoring)
-                .set(|_, _, v, o| o.https_port = v.listen_port()),
+                .doc("rnats only: credentials for the monitoring port (`user` and `password`, or `token`)")
+                .set(|b, _, v, o| {
+                    if let Val::Map(m) = v {
+                        let mut a = HttpAuth::default();
+                        b.block(&HTTP_AUTH, m, &mut a);
+                        o.http_auth = Some(a);
+                    }
+                }),
             key("http_port", Ty::Int { min: -1, max: 65535 }, Restart)
                 .alias(&["monitor_port"])
                 .feature(Feature::Monitoring)
@@ -168,7 +180,17 @@ pub static TOP: Block<Options> = Block {
                 },
             ),
             key("max_closed_clients", Ty::Int { min: i64::MIN, max: i64::MAX }, Restart)
-                .feature(Feature::ClosedClients),
+                .feature(Feature::ClosedClients)
+                .doc("closed connections kept for /connz; 0 means the default (10000), below 0 none")
+                .set(|_, _, v, o| {
+                    if let Val::Int(n) = v {
+                        o.max_closed_clients = match n {
+                            0 => DEFAULT_MAX_CLOSED_CLIENTS,
+                            n if n < 0 => 0,
+                            n => n as usize,
+                        };
+                    }
+                }),
             key("connect_error_reports", Ty::Int { min: i64::MIN, max: i64::MAX }, Yes)
                 .feature(Feature::ErrorReports)
                 .set(|_, _, v, o| o.connect_error_reports = v.int().map_or(0, |n| n.max(0) as u64)),
@@ -201,7 +223,9 @@ pub static TOP: Block<Options> = Block {
                 .feature(Feature::Tls)
                 .set(|_, _, v, o| v.set_bool(&mut o.allow_non_tls)),
             key("no_header_support", Ty::Bool, Restart).set(|_, _, v, o| v.set_bool(&mut o.no_header_support)),
-            key("no_fast_producer_stall", Ty::Bool, Yes).doc("rnats never stalls a fast producer"),
+            key("no_fast_producer_stall", Ty::Bool, Yes)
+                .doc("skip a subscriber that is behind instead of slowing its producer down")
+                .set(|_, _, v, o| v.set_bool(&mut o.no_fast_producer_stall)),
             key("disable_sublist_cache", Ty::Bool, Restart).alias(&["no_sublist_cache"]).feature(Feature::SublistCache),
             key("no_system_account", Ty::Bool, Restart)
                 .alias(&["no_system", "no_sys_acc"])
@@ -263,6 +287,28 @@ pub static TOP: Block<Options> = Block {
             key("server_metadata", Ty::MapOf(&Ty::Str), Yes).feature(Feature::ServerMetadata),
             key("feature_flags", Ty::MapOf(&Ty::Bool), Restart).feature(Feature::FeatureFlags),
             key("proxies", Ty::Block(&PROXIES), Yes).feature(Feature::Proxies),
+        ],
+    )
+};
+
+/// `http: host:port` / `https: host:port`: the host part ("" when only a
+/// port is given, which then means the client interface, as in nats-server).
+fn listen_host(v: &Val) -> Option<String> {
+    match v {
+        Val::Listen(Some(h), _) if !h.is_empty() => Some(h.clone()),
+        _ => None,
+    }
+}
+
+/// `http_auth { ... }` (rnats only).
+pub static HTTP_AUTH: Block<HttpAuth> = Block {
+    rules: Some(validate::http_auth),
+    ..block(
+        "http_auth",
+        &[
+            key("user", Ty::Str, RnatsOnly).alias(&["username"]).set(|_, _, v, a| a.user = v.into_str()),
+            key("password", Ty::Str, RnatsOnly).alias(&["pass"]).set(|_, _, v, a| a.password = v.into_str()),
+            key("token", Ty::Str, RnatsOnly).set(|_, _, v, a| a.token = v.into_str()),
         ],
     )
 };

@@ -62,6 +62,11 @@ pub struct Cluster {
     urls: Mutex<ConnectUrls>,
     /// Set once this server announced lame duck mode to its peers.
     lame_duck: AtomicBool,
+    /// What closed route connections received and sent (`/varz` totals);
+    /// a std mutex, taken once per route close and per `/varz`.
+    closed: Mutex<crate::server::stats::Traffic>,
+    /// Route connections closed as stale (`stale_connection_stats.routes`).
+    pub stale_routes: std::sync::atomic::AtomicU64,
 }
 
 #[derive(Default)]
@@ -86,6 +91,8 @@ impl Cluster {
             registry: Mutex::new(Registry::default()),
             urls: Mutex::new(ConnectUrls::default()),
             lame_duck: AtomicBool::new(false),
+            closed: Mutex::new(Default::default()),
+            stale_routes: std::sync::atomic::AtomicU64::new(0),
         })
     }
 
@@ -157,6 +164,11 @@ impl Cluster {
 
     pub fn own_connect_urls(&self) -> Vec<String> {
         self.urls().own().to_vec()
+    }
+
+    /// The traffic of route connections that closed.
+    pub fn closed_traffic(&self) -> crate::server::stats::Traffic {
+        *self.closed.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     pub fn in_lame_duck(&self) -> bool {
@@ -277,6 +289,7 @@ pub async fn start(server: &Arc<ServerState>) -> std::io::Result<()> {
     let snap = server.snapshot();
     let Some(c) = snap.opts.cluster.clone() else { return Ok(()) };
     server.global.track_interest();
+    server.set_route_source(Arc::new(monitor::ClusterMonitor::new(server, cluster.clone())));
     server.global.set_import(snap.route_perms.clone());
     {
         let own = own_client_urls(&snap.opts, server.client_addr().port());
@@ -509,7 +522,9 @@ pub fn unregister(server: &Arc<ServerState>, link: &Arc<RouteLink>) {
     let Some(cluster) = cluster_of(server) else { return };
     let (registered_here, urls) = {
         let mut reg = cluster.registry();
-        reg.all.remove(&link.conn.cid);
+        if reg.all.remove(&link.conn.cid).is_some() {
+            *cluster.closed.lock().unwrap_or_else(|e| e.into_inner()) += link.conn.traffic();
+        }
         let id = link.state().remote_id.clone();
         let here = reg.by_id.get(&id).is_some_and(|l| Arc::ptr_eq(l, link));
         if here {

@@ -1,117 +1,85 @@
-//! What monitoring shows of the cluster: the data behind `/routez` (one
-//! entry per route connection, nats-server's field names) and the `cluster`
-//! object and route counters of `/varz`. Plain data, serialisable as
-//! nats-server's JSON; the HTTP side formats times and serves it.
+//! What monitoring shows of the cluster: clustering's
+//! [`RouteSource`](crate::monitor::routez::RouteSource) behind `/routez`
+//! (one entry per route connection, nats-server's field names) and the
+//! `cluster` object, route counters and `connect_urls` of `/varz`. Read per
+//! request, off the message path.
 
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, Weak};
 use std::time::{Duration, SystemTime};
 
-use serde::Serialize;
-
 use super::link::RouteType;
-use super::ServerState;
+use super::urls::RouteUrl;
+use super::Cluster;
+use crate::monitor::connz::SubDetail;
+use crate::monitor::gotime::{rfc3339_from_nanos, rfc3339_nano, rtt, unix_nanos, uptime};
+use crate::monitor::query::Subs;
+use crate::monitor::routez::{RouteInfo, RouteSource, SubjectPermission};
+use crate::monitor::varz::ClusterVarz;
+use crate::server::stats::Traffic;
+use crate::server::ServerState;
 
-/// One route connection, as `/routez` lists it.
-#[derive(Debug, Clone, Serialize)]
-pub struct RouteSummary {
-    pub rid: u64,
-    pub remote_id: String,
-    pub remote_name: String,
-    pub did_solicit: bool,
-    pub is_configured: bool,
-    /// The peer's address (of this TCP connection).
-    pub ip: String,
-    pub port: u16,
-    #[serde(skip)]
-    pub start: SystemTime,
-    #[serde(skip)]
-    pub last_activity: SystemTime,
-    /// Round trip of the last PING/PONG, once measured.
-    #[serde(skip)]
-    pub rtt: Option<Duration>,
-    pub pending_size: usize,
-    pub in_msgs: u64,
-    pub out_msgs: u64,
-    pub in_bytes: u64,
-    pub out_bytes: u64,
-    /// Remote subscriptions held for the peer (its interest).
-    pub subscriptions: usize,
-    /// Their subjects (`subs=1`); queue subscriptions as `subject queue`.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub subscriptions_list: Vec<String>,
-    /// rnats never compresses routes: `"not supported"`, as nats-server
-    /// shows a route that does not negotiate compression.
-    pub compression: &'static str,
-    /// Registered as the route to that server (an unregistered connection is
-    /// still in its handshake, or a duplicate about to close).
-    #[serde(skip)]
-    pub registered: bool,
+/// The cluster as monitoring sees it. Holds the server weakly: the server
+/// owns it (through its route source).
+pub struct ClusterMonitor {
+    server: Weak<ServerState>,
+    cluster: Arc<Cluster>,
 }
 
-/// The `cluster` object of `/varz`, and the route counters beside it.
-#[derive(Debug, Clone, Serialize)]
-pub struct ClusterSummary {
-    pub name: String,
-    pub addr: String,
-    pub cluster_port: u16,
-    /// Seconds, as nats-server reports them.
-    pub auth_timeout: f64,
-    pub tls_timeout: f64,
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    pub tls_required: bool,
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    pub tls_verify: bool,
-    /// Configured routes (`host:port`).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub urls: Vec<String>,
-    /// rnats keeps one connection per server: reported as -1 ("pooling
-    /// disabled" in nats-server terms) whatever `pool_size` says.
-    pub pool_size: i64,
-    /// `/varz` `routes`: route connections.
-    #[serde(skip)]
-    pub routes: usize,
-    /// `/varz` `remotes`: distinct servers routed to.
-    #[serde(skip)]
-    pub remotes: usize,
-    /// `/varz` `connect_urls` (what clients are told).
-    #[serde(skip)]
-    pub connect_urls: Vec<String>,
+impl ClusterMonitor {
+    pub fn new(server: &Arc<ServerState>, cluster: Arc<Cluster>) -> ClusterMonitor {
+        ClusterMonitor { server: Arc::downgrade(server), cluster }
+    }
 }
 
-impl ServerState {
-    /// The route connections for `/routez` (registered ones; `with_subs`
-    /// fills `subscriptions_list`), in rid order.
-    pub fn routes_summary(&self, with_subs: bool) -> Vec<RouteSummary> {
-        let Some(cluster) = &self.cluster else { return Vec::new() };
-        cluster
+fn permission(p: Option<&crate::options::SubjectPermission>) -> Option<SubjectPermission> {
+    p.map(|p| SubjectPermission { allow: p.allow.clone(), deny: p.deny.clone() })
+}
+
+impl RouteSource for ClusterMonitor {
+    fn routes(&self, subs: Subs, now: SystemTime) -> Vec<RouteInfo> {
+        let now_nanos = unix_nanos(now);
+        let (import, export) = self.permissions();
+        self.cluster
             .links()
             .into_iter()
             .filter_map(|l| {
                 let st = l.state().clone();
+                // Registered routes only: a connection still in its handshake,
+                // or a duplicate about to close, is not a route yet.
                 if !st.registered {
                     return None;
                 }
                 let conn = &l.conn;
-                let subs = conn.subs.lock().unwrap_or_else(|e| e.into_inner());
-                let subscriptions = subs.len();
-                let mut subscriptions_list: Vec<String> = if with_subs {
-                    subs.values()
-                        .map(|s| {
-                            let subject = String::from_utf8_lossy(&s.subject).into_owned();
-                            match &s.queue {
-                                Some(q) => format!("{subject} {}", String::from_utf8_lossy(q)),
-                                None => subject,
-                            }
-                        })
-                        .collect()
-                } else {
-                    Vec::new()
+                let (subscriptions, list, detail) = {
+                    let held = conn.subs.lock().unwrap_or_else(|e| e.into_inner());
+                    let n = held.len() as u32;
+                    let mut list = Vec::new();
+                    let mut detail = Vec::new();
+                    match subs {
+                        Subs::None => {}
+                        Subs::List => {
+                            list.extend(held.values().map(|s| String::from_utf8_lossy(&s.subject).into_owned()))
+                        }
+                        Subs::Detail => detail.extend(held.values().map(|s| SubDetail {
+                            account: String::new(),
+                            account_tag: String::new(),
+                            subject: String::from_utf8_lossy(&s.subject).into_owned(),
+                            queue:
+                                s.queue.as_deref().map(|q| String::from_utf8_lossy(q).into_owned()).unwrap_or_default(),
+                            sid: format!("R {}", String::from_utf8_lossy(&s.sid)),
+                            msgs: s.delivered(),
+                            max: 0,
+                            cid: conn.cid,
+                        })),
+                    }
+                    (n, list, detail)
                 };
-                drop(subs);
-                subscriptions_list.sort();
-                let (out_msgs, out_bytes) = conn.outbound.counters();
-                let rtt = conn.meta.lock().unwrap_or_else(|e| e.into_inner()).rtt;
-                Some(RouteSummary {
+                let traffic = conn.traffic();
+                let start = unix_nanos(conn.start);
+                let last = unix_nanos(l.last_activity());
+                let measured = conn.meta.lock().unwrap_or_else(|e| e.into_inner()).rtt;
+                Some(RouteInfo {
                     rid: conn.cid,
                     remote_id: st.remote_id,
                     remote_name: st.remote_name,
@@ -119,47 +87,78 @@ impl ServerState {
                     is_configured: st.route_type == RouteType::Explicit,
                     ip: conn.addr.ip().to_string(),
                     port: conn.addr.port(),
-                    start: conn.start,
-                    last_activity: l.last_activity(),
-                    rtt,
-                    pending_size: conn.outbound.pending(),
-                    in_msgs: conn.in_msgs.load(Ordering::Relaxed),
-                    out_msgs,
-                    in_bytes: conn.in_bytes.load(Ordering::Relaxed),
-                    out_bytes,
+                    start: rfc3339_nano(conn.start),
+                    last_activity: rfc3339_from_nanos(last),
+                    rtt: rtt(measured),
+                    uptime: uptime(Duration::from_nanos(now_nanos.saturating_sub(start))),
+                    idle: uptime(Duration::from_nanos(now_nanos.saturating_sub(last))),
+                    import: import.clone(),
+                    export: export.clone(),
+                    pending_size: conn.outbound.pending() as u64,
+                    in_msgs: traffic.in_msgs,
+                    out_msgs: traffic.out_msgs,
+                    in_bytes: traffic.in_bytes,
+                    out_bytes: traffic.out_bytes,
                     subscriptions,
-                    subscriptions_list,
-                    compression: "not supported",
-                    registered: st.registered,
+                    subscriptions_list: list,
+                    subscriptions_list_detail: detail,
+                    account: String::new(),
+                    // As nats-server shows a peer that does not negotiate
+                    // compression: rnats routes are never compressed.
+                    compression: "not supported".into(),
                 })
             })
             .collect()
     }
 
-    /// The `/varz` `cluster` object, or `None` without clustering (nats-server
-    /// then shows `"cluster":{}`).
-    pub fn cluster_summary(&self) -> Option<ClusterSummary> {
-        let cluster = self.cluster.as_ref()?;
-        let snap = self.snapshot();
-        let c = snap.opts.cluster.as_ref()?;
-        let routes = cluster.registered();
-        Some(ClusterSummary {
-            name: cluster.name(),
+    fn remotes(&self) -> usize {
+        self.cluster.registered().len()
+    }
+
+    fn traffic(&self) -> Traffic {
+        let mut t = self.cluster.closed_traffic();
+        for l in self.cluster.links() {
+            t += l.conn.traffic();
+        }
+        t
+    }
+
+    fn stale_connections(&self) -> u64 {
+        self.cluster.stale_routes.load(Ordering::Relaxed)
+    }
+
+    fn cluster(&self) -> ClusterVarz {
+        let Some(server) = self.server.upgrade() else { return ClusterVarz::default() };
+        let snap = server.snapshot();
+        let Some(c) = snap.opts.cluster.as_ref() else { return ClusterVarz::default() };
+        ClusterVarz {
+            name: self.cluster.name(),
             addr: c.host.clone(),
-            cluster_port: cluster.listen_addr().map_or(0, |a| a.port()),
+            cluster_port: self.cluster.listen_addr().map_or(0, |a| a.port()),
             auth_timeout: c
                 .authorization
                 .as_ref()
                 .map_or(crate::options::DEFAULT_AUTH_TIMEOUT, |a| a.timeout)
                 .as_secs_f64(),
+            urls: c.routes.iter().filter_map(|r| RouteUrl::parse(r).ok()).map(|u| u.host_port()).collect(),
             tls_timeout: c.tls.as_ref().map_or(crate::options::DEFAULT_TLS_TIMEOUT, |t| t.timeout).as_secs_f64(),
             tls_required: snap.route_tls.is_some(),
             tls_verify: snap.route_tls.is_some(),
-            urls: c.routes.iter().filter_map(|r| super::urls::RouteUrl::parse(r).ok()).map(|u| u.host_port()).collect(),
-            pool_size: -1,
-            routes: routes.len(),
-            remotes: routes.len(),
-            connect_urls: cluster.client_connect_urls(),
-        })
+            // One connection per server: nothing pooled to report.
+            pool_size: 0,
+            write_deadline: 0,
+        }
+    }
+
+    fn permissions(&self) -> (Option<SubjectPermission>, Option<SubjectPermission>) {
+        let Some(server) = self.server.upgrade() else { return (None, None) };
+        let snap = server.snapshot();
+        let perms = super::route_permissions(&snap.opts);
+        let perms = perms.as_ref();
+        (permission(perms.and_then(|p| p.publish.as_ref())), permission(perms.and_then(|p| p.subscribe.as_ref())))
+    }
+
+    fn connect_urls(&self) -> Vec<String> {
+        self.cluster.client_connect_urls()
     }
 }

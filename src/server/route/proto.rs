@@ -68,6 +68,9 @@ pub struct RoutedMsg<'a> {
     /// Size of the header block at the start of `payload`.
     pub header_len: Option<usize>,
     pub payload: &'a [u8],
+    /// The sizes as the peer wrote them (deliveries to clients repeat them).
+    pub size_text: &'a [u8],
+    pub header_text: &'a [u8],
 }
 
 #[derive(Debug)]
@@ -294,6 +297,8 @@ pub fn parse<'a>(buf: &'a [u8], limits: &RouteLimits) -> Result<RouteParsed<'a>,
                 queues: args.queues,
                 header_len: args.header_len,
                 payload: &buf[consumed..end],
+                size_text: args.size_text,
+                header_text: args.header_text,
             };
             return Ok(RouteParsed::Op(RouteOp::Msg(msg), end + 2));
         }
@@ -310,6 +315,8 @@ struct RoutedMsgArgs<'a> {
     queues: &'a [u8],
     header_len: Option<usize>,
     size: usize,
+    size_text: &'a [u8],
+    header_text: &'a [u8],
 }
 
 /// Reads the arguments of `RMSG`/`HMSG`/`LMSG` as nats-server does
@@ -350,8 +357,9 @@ fn message_args<'a>(verb: Verb, line: &'a [u8]) -> Result<RoutedMsgArgs<'a>, Rou
     };
     let total_text = scan.nth_last(line, 0);
     let total = size(total_text);
+    let header_text = if has_header { scan.nth_last(line, 1) } else { &[][..] };
     let header_len = if has_header {
-        let h = size(scan.nth_last(line, 1));
+        let h = size(header_text);
         match h {
             Some(h) => Some(h),
             None => return Err(bad("Bad or Missing Header Size", String::from_utf8_lossy(line).into_owned())),
@@ -369,7 +377,17 @@ fn message_args<'a>(verb: Verb, line: &'a [u8]) -> Result<RoutedMsgArgs<'a>, Rou
     }
     // LMSG always carries a header size; 0 means no headers.
     let header_len = header_len.filter(|&h| !(verb == Verb::Lmsg && h == 0));
-    Ok(RoutedMsgArgs { origin, account, subject, reply, queues, header_len, size: total })
+    Ok(RoutedMsgArgs {
+        origin,
+        account,
+        subject,
+        reply,
+        queues,
+        header_len,
+        size: total,
+        size_text: total_text,
+        header_text,
+    })
 }
 
 #[cfg(test)]

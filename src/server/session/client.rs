@@ -8,29 +8,41 @@ use tracing::error;
 
 use super::trace::trace_in;
 use super::{Core, Phase};
-use crate::server::auth::{Identity, Revalidation};
+use crate::server::auth::{given, Identity, Revalidation};
 use crate::server::conn::Subscription;
 use crate::server::deliver::{Message, Publisher};
 use crate::server::errors::*;
 use crate::server::info::ConnectOpts;
-use crate::server::outbound::Pushed;
+use crate::server::outbound::{MsgLine, Pushed, WhenBehind};
 use crate::server::permissions::CompiledPermissions;
 use crate::server::proto::{Op, Publish};
 use crate::server::snapshot::Snapshot;
-use crate::server::subject::{is_valid_literal_subject, is_valid_subject};
+use crate::server::subject::{is_valid_literal_subject, is_valid_sub_subject};
 use crate::tls::Negotiated;
 
 /// Publish permission results cached per subject, at most.
 const PUB_CACHE_CAPACITY: usize = 256;
 
+/// The queue group nats-server keeps for itself: no client may join it.
+const SYSTEM_QUEUE: &[u8] = b"_sys_";
+
 /// A client connection's private state.
 pub(crate) struct ClientState {
-    verbose: bool,
-    pedantic: bool,
-    echo: bool,
+    /// The CONNECT options. nats-server decodes every CONNECT into the same
+    /// options, so a later one changes only the members it names; until the
+    /// first, the defaults (verbose, pedantic, echo).
+    opts: ConnectOpts,
+    /// The options ask for headers and the server supports them.
     headers: bool,
-    no_responders: bool,
-    protocol: i64,
+    /// A CONNECT was processed (or, with `no_auth_user`, an op sent before
+    /// it was served): any CONNECT from now on is a later one.
+    connect_received: bool,
+    /// The first PING after `connect_received` was answered: whether an
+    /// INFO with `connect_info` follows is decided then, once.
+    first_pong_sent: bool,
+    /// The control line of the PUB or HPUB whose payload is still arriving
+    /// was checked already (see [`ClientState::on_payload_pending`]).
+    pub_line_checked: bool,
     /// The nkey challenge sent in INFO, when nkey users exist.
     nonce: Option<String>,
     /// After CONNECT: who the client is and what it may do (no permissions
@@ -41,11 +53,6 @@ pub(crate) struct ClientState {
     /// Publish permission results by subject (the rules are fixed per user
     /// and snapshot).
     pub_allowed: HashMap<Box<[u8]>, bool>,
-    /// Whether the asynchronous INFO that follows the first PONG went out.
-    connect_info_sent: bool,
-    /// The accepted CONNECT, kept so that a reload that changes this
-    /// client's credentials can check them again.
-    connect: Option<ConnectOpts>,
     /// Whether the client was told of lame duck mode.
     ldm_announced: bool,
     /// What the TLS handshake negotiated (with the client's certificates,
@@ -55,20 +62,16 @@ pub(crate) struct ClientState {
 
 impl ClientState {
     pub fn new(nonce: Option<String>, tls: Option<Negotiated>) -> ClientState {
-        let defaults = ConnectOpts::default();
         ClientState {
-            verbose: defaults.verbose,
-            pedantic: defaults.pedantic,
-            echo: defaults.echo,
+            opts: ConnectOpts::default(),
             headers: false,
-            no_responders: false,
-            protocol: 0,
+            connect_received: false,
+            first_pong_sent: false,
+            pub_line_checked: false,
             nonce,
             identity: Identity::default(),
             user_tag: String::new(),
             pub_allowed: HashMap::new(),
-            connect_info_sent: false,
-            connect: None,
             ldm_announced: false,
             tls,
         }
@@ -79,43 +82,64 @@ impl ClientState {
     }
 
     fn send_ok(&self, core: &mut Core) {
-        if self.verbose {
+        if self.opts.verbose {
             core.send(b"+OK\r\n");
         }
+    }
+
+    /// The first byte of an op while the client must still authenticate:
+    /// nats-server refuses anything but a CONNECT right there, before the
+    /// rest of the op is read, unless `no_auth_user` can serve it.
+    pub async fn on_op_start(&mut self, core: &mut Core, first: u8) -> Result<(), CloseReason> {
+        if first.eq_ignore_ascii_case(&b'c') {
+            return Ok(());
+        }
+        if core.snap.auth.no_auth_user_serves_ops() {
+            // Authenticated as if it had sent `CONNECT {}` (so a CONNECT
+            // after this is a later one, which drops subscriptions).
+            self.connect_received = true;
+            if let Some(identity) = authenticate(core, &self.opts, self.nonce.as_deref()).await {
+                self.admit(core, identity);
+                return Ok(());
+            }
+        }
+        Err(self.auth_violation(core))
     }
 
     pub async fn on_op(&mut self, core: &mut Core, op: Op<'_>) -> Result<(), CloseReason> {
         if core.trace {
             trace_in(&core.conn.log_prefix, &op);
         }
-        if core.auth_required && core.phase != Phase::Authenticated && !matches!(op, Op::Connect(_)) {
-            return Err(self.auth_violation(core, None));
-        }
         match op {
             Op::Connect(json) => self.on_connect(core, json).await,
             Op::Pub(p) => self.on_pub(core, p),
             Op::Sub { subject, queue, sid } => {
+                core.fanout.batch.subs += 1;
                 self.on_sub(core, subject, queue, sid);
                 Ok(())
             }
             Op::Unsub { sid, max } => {
+                core.fanout.batch.subs += 1;
                 self.on_unsub(core, sid, max);
                 Ok(())
             }
             Op::Ping => {
                 core.send(b"PONG\r\n");
-                if core.phase == Phase::Authenticated && self.protocol >= 1 && !self.connect_info_sent {
-                    // The reference follows the first PONG with an INFO that
-                    // confirms the CONNECT was processed.
-                    self.connect_info_sent = true;
-                    // Before the INFO is built: a cluster change racing with
-                    // it then sends one more INFO rather than none.
-                    core.conn.info_updates.store(true, std::sync::atomic::Ordering::Release);
-                    let mut info =
-                        core.server.client_info(&core.snap, core.conn.cid, core.conn.addr, self.nonce.as_deref());
-                    info.connect_info = true;
-                    info.remote_account = core.conn.account.name.to_string();
-                    core.send(&info.to_line());
+                if self.connect_received && !self.first_pong_sent {
+                    // The reference follows the first PONG after a CONNECT
+                    // with an INFO confirming it, to clients that speak
+                    // protocol 1 by then; it decides this once.
+                    self.first_pong_sent = true;
+                    if self.opts.protocol >= 1 {
+                        // Before the INFO is built: a cluster change racing
+                        // with it then sends one more INFO rather than none.
+                        core.conn.info_updates.store(true, std::sync::atomic::Ordering::Release);
+                        let mut info =
+                            core.server.client_info(&core.snap, core.conn.cid, core.conn.addr, self.nonce.as_deref());
+                        info.connect_info = true;
+                        info.remote_account = core.conn.account.name.to_string();
+                        core.send(&info.to_line());
+                    }
                 }
                 Ok(())
             }
@@ -131,87 +155,145 @@ impl ClientState {
         }
     }
 
-    fn auth_violation(&self, core: &mut Core, user: Option<&str>) -> CloseReason {
-        match user {
-            Some(u) => error!("{} - authentication error - User {:?}", core.conn.log_prefix, u),
-            None => error!("{} - authentication error", core.conn.log_prefix),
+    /// The control line of a PUB or HPUB to `subject` is in, its payload
+    /// not yet. nats-server checks the line as it arrives, and once more
+    /// when a read ends with the payload incomplete (it parses the saved
+    /// arguments again), so a pedantic client hears of a bad subject twice.
+    pub fn on_payload_pending(&mut self, core: &mut Core, subject: &[u8]) {
+        if std::mem::replace(&mut self.pub_line_checked, true) {
+            return;
         }
+        self.check_pub_line(core, subject);
+        self.check_pub_line(core, subject);
+    }
+
+    /// The parser failed; for a bad payload, the control line's checks come
+    /// first, as they did in the reference when the line arrived.
+    pub fn on_parse_error(&mut self, core: &mut Core, pub_subject: Option<&[u8]>) {
+        if let Some(subject) = pub_subject {
+            if !std::mem::take(&mut self.pub_line_checked) {
+                self.check_pub_line(core, subject);
+            }
+        }
+    }
+
+    /// What nats-server checks on a PUB or HPUB control line once its
+    /// arguments parse: the subject, for pedantic clients. It reports and
+    /// still delivers. (An HMSG from a client, the only publish with an
+    /// empty subject, never goes through this check.)
+    fn check_pub_line(&self, core: &mut Core, subject: &[u8]) {
+        if self.opts.pedantic && !subject.is_empty() && !is_valid_literal_subject(subject) {
+            core.send_err(ERR_INVALID_PUB_SUBJECT);
+        }
+    }
+
+    /// nats-server's name for the client in authentication errors.
+    fn auth_user_text(&self) -> String {
+        match (given(&self.opts.nkey), given(&self.opts.user), given(&self.opts.auth_token)) {
+            (Some(nkey), _, _) => format!("Nkey {}", go_quote(nkey.as_bytes())),
+            (None, Some(user), _) => format!("User {}", go_quote(user.as_bytes())),
+            (None, None, Some(_)) => "Token \"[REDACTED]\"".to_string(),
+            _ => "User \"N/A\"".to_string(),
+        }
+    }
+
+    fn auth_violation(&self, core: &mut Core) -> CloseReason {
+        error!("{} - authentication error - {}", core.conn.log_prefix, self.auth_user_text());
         core.send_err(ERR_AUTH_VIOLATION);
         CloseReason::AuthenticationViolation
     }
 
+    /// CONNECT, in nats-server's order: merge the JSON into the options; on
+    /// a later CONNECT drop every subscription; check the credentials;
+    /// refuse `account`/`new_account`; then the protocol version and
+    /// `no_responders` without headers.
     async fn on_connect(&mut self, core: &mut Core, json: &[u8]) -> Result<(), CloseReason> {
-        let c: ConnectOpts = match serde_json::from_slice(json) {
-            Ok(c) => c,
-            Err(e) => {
-                // Not `e` itself: serde_json quotes the offending value, which
-                // may be a password or token sent with the wrong type.
-                error!("{} - invalid CONNECT JSON at line {}, column {}", core.conn.log_prefix, e.line(), e.column());
-                return Err(CloseReason::ProtocolViolation);
-            }
+        if let Err(e) = self.opts.apply_json(json) {
+            // The parser accepted the JSON, so this does not happen.
+            error!("{} - {e}", core.conn.log_prefix);
+            return Err(CloseReason::ProtocolViolation);
+        }
+        let later = std::mem::replace(&mut self.connect_received, true);
+        self.headers = self.opts.headers && !core.snap.opts.no_header_support;
+        core.limits.headers = self.headers;
+        if later {
+            core.conn.remove_all_subscriptions();
+        }
+        // What monitoring shows, recorded before authentication as
+        // nats-server does, so a refused client is listed (in the closed
+        // connections) with the name and user it tried.
+        let o = &self.opts;
+        core.conn.record_connect(o.name.as_deref(), o.lang.as_deref(), o.version.as_deref(), raw_auth_user(o));
+        let identity =
+            if core.auth_required { self.authenticate(core, &self.opts).await } else { Some(Identity::default()) };
+        let Some(identity) = identity else {
+            return Err(self.auth_violation(core));
         };
-        if !(0..=1).contains(&c.protocol) {
+        if self.opts.new_account || self.opts.account.as_deref().is_some_and(|a| !a.is_empty()) {
+            return Err(self.auth_violation(core));
+        }
+        self.admit(core, identity);
+        if !(0..=1).contains(&self.opts.protocol) {
             error!("{} - {}", core.conn.log_prefix, ERR_INVALID_PROTOCOL);
             core.send_err(ERR_INVALID_PROTOCOL);
             return Err(CloseReason::BadClientProtocolVersion);
         }
-        if c.no_responders && !c.headers {
+        if self.opts.no_responders && !self.headers {
             error!("{} - {}", core.conn.log_prefix, ERR_NO_RESPONDERS_NEEDS_HEADERS);
             core.send_err(ERR_NO_RESPONDERS_NEEDS_HEADERS);
-            return Err(CloseReason::ProtocolViolation);
+            return Err(CloseReason::NoRespondersRequiresHeaders);
         }
-        let identity = if core.auth_required { self.authenticate(core, &c).await } else { Some(Identity::default()) };
-        let Some(identity) = identity else {
-            return Err(self.auth_violation(core, c.user.as_deref()));
-        };
-        if let Some(user) = &identity.user {
-            self.user_tag = format!("\"{}/user:{user}\"", core.conn.account.name);
-        }
-        core.conn.replies.configure(identity.permissions.as_ref().and_then(|p| p.responses.as_ref()));
-        self.identity = identity;
-        self.pub_allowed.clear();
-        self.connect = Some(c.clone());
-        self.verbose = c.verbose;
-        self.pedantic = c.pedantic;
-        self.echo = c.echo;
-        self.protocol = c.protocol;
-        self.headers = c.headers && !core.snap.opts.no_header_support;
-        self.no_responders = c.no_responders && self.headers;
-        core.conn.set_headers(self.headers);
-        {
-            let mut meta = core.conn.meta.lock().unwrap_or_else(|e| e.into_inner());
-            meta.name = c.name.unwrap_or_default();
-            meta.lang = c.lang.unwrap_or_default();
-            meta.version = c.version.unwrap_or_default();
-            meta.user = self.identity.user.clone().unwrap_or_default();
-        }
-        core.phase = Phase::Authenticated;
         self.send_ok(core);
         Ok(())
     }
 
-    fn on_pub(&mut self, core: &mut Core, p: Publish<'_>) -> Result<(), CloseReason> {
-        if p.header_len.is_some() && !self.headers {
-            error!("{} - message headers not supported", core.conn.log_prefix);
-            return Err(CloseReason::ProtocolViolation);
+    /// The client is authenticated as `identity`.
+    fn admit(&mut self, core: &mut Core, identity: Identity) {
+        identity.fill_no_auth_credentials(&mut self.opts);
+        self.user_tag = match &identity.user {
+            Some(user) => format!("\"{}/user:{user}\"", core.conn.account.name),
+            None => String::new(),
+        };
+        core.conn.replies.configure(identity.permissions.as_ref().and_then(|p| p.responses.as_ref()));
+        self.identity = identity;
+        self.pub_allowed.clear();
+        core.conn.set_headers(self.headers);
+        if let Some(user) = &self.identity.user {
+            // `no_auth_user`: the client sent no credentials of its own.
+            let mut meta = core.conn.meta.lock().unwrap_or_else(|e| e.into_inner());
+            if meta.user.is_empty() {
+                meta.user = user.clone();
+            }
         }
+        core.phase = Phase::Authenticated;
+    }
+
+    fn on_pub(&mut self, core: &mut Core, p: Publish<'_>) -> Result<(), CloseReason> {
         core.fanout.batch.in_msgs += 1;
         core.fanout.batch.in_bytes += p.payload.len() as u64;
-        if self.pedantic && !is_valid_literal_subject(p.subject) {
-            // The reference reports it and still delivers the message.
-            core.send_err(ERR_INVALID_PUB_SUBJECT);
+        if !std::mem::take(&mut self.pub_line_checked) {
+            self.check_pub_line(core, p.subject);
         }
         if !self.can_publish(core, p.subject) {
-            let subject = String::from_utf8_lossy(p.subject);
-            error!("{} - {} - Publish Violation - Subject {:?}", core.conn.log_prefix, self.user_tag, subject);
-            core.send_err(&format!("Permissions Violation for Publish to {subject:?}"));
+            let subject = go_quote(p.subject);
+            error!("{} - {} - Publish Violation - Subject {subject}", core.conn.log_prefix, self.user_tag);
+            core.send_err(&format!("Permissions Violation for Publish to {subject}"));
             return Ok(());
         }
         self.send_ok(core);
-        let msg = Message { subject: p.subject, reply: p.reply, header_len: p.header_len, payload: p.payload };
-        let from = Publisher { conn: &core.conn, echo: self.echo, max_pending: core.snap.opts.max_pending };
+        let msg = Message {
+            subject: p.subject,
+            reply: p.reply,
+            header_len: p.header_len,
+            payload: p.payload,
+            size_text: p.size_text,
+            header_text: p.header_text,
+        };
+        let when_behind = if core.snap.opts.no_fast_producer_stall { WhenBehind::Drop } else { WhenBehind::Stall };
+        let from =
+            Publisher { conn: &core.conn, echo: self.opts.echo, max_pending: core.snap.opts.max_pending, when_behind };
         let delivered = core.fanout.publish(&core.conn.account, &msg, from);
-        if !delivered && self.no_responders {
+        if !delivered && self.opts.no_responders {
             if let Some(reply) = p.reply {
                 self.send_no_responders(core, p.subject, reply);
             }
@@ -230,7 +312,10 @@ impl ClientState {
         hdr.extend_from_slice(b"NATS/1.0 503\r\nNats-Subject: ");
         hdr.extend_from_slice(subject);
         hdr.extend_from_slice(b"\r\n\r\n");
-        let pushed = core.conn.outbound.push_msg(reply, &sub.sid, None, Some(hdr.len()), &hdr, usize::MAX);
+        let mut digits = itoa::Buffer::new();
+        let size = digits.format(hdr.len()).as_bytes();
+        let line = MsgLine { subject: reply, sid: &sub.sid, reply: None, header_size: Some(size), size };
+        let pushed = core.conn.outbound.push_msg(&line, &hdr, usize::MAX, WhenBehind::Queue);
         if pushed == Pushed::Queued {
             let conn = core.conn.clone();
             core.fanout.wake_later(&conn);
@@ -261,8 +346,15 @@ impl ClientState {
         }
     }
 
+    /// SUB, in nats-server's order: permissions, the subscription limit,
+    /// then a sid already in use is ignored (before its subject is looked
+    /// at), then the subject check the index makes on insert.
     fn on_sub(&mut self, core: &mut Core, subject: &[u8], queue: Option<&[u8]>, sid: &[u8]) {
         let mut deny_filter = None;
+        if queue == Some(SYSTEM_QUEUE) {
+            self.sub_violation(core, subject, queue, sid);
+            return;
+        }
         if let Some(perms) = self.perms().cloned() {
             if !perms.subscribe.allows_sub(subject, queue) {
                 self.sub_violation(core, subject, queue, sid);
@@ -276,42 +368,43 @@ impl ClientState {
             core.send_err(ERR_MAX_SUBSCRIPTIONS);
             return;
         }
-        if !is_valid_subject(subject) {
-            core.send_err(ERR_INVALID_SUBJECT);
-            return;
-        }
         let conn = core.conn.clone();
-        // A sid already in use is ignored, as the reference does.
         let mut subs = conn.subs.lock().unwrap_or_else(|e| e.into_inner());
         if !subs.contains_key(sid) {
-            let sub = Arc::new(Subscription::new(conn.clone(), subject, queue, sid, deny_filter));
-            if conn.account.subscribe(&sub).is_err() {
+            let inserted = is_valid_sub_subject(subject) && {
+                let sub = Arc::new(Subscription::new(conn.clone(), subject, queue, sid, deny_filter));
+                let ok = conn.account.subscribe(&sub).is_ok();
+                if ok {
+                    subs.insert(sid.into(), sub);
+                }
+                ok
+            };
+            if !inserted {
                 drop(subs);
                 core.send_err(ERR_INVALID_SUBJECT);
                 return;
             }
-            subs.insert(sid.into(), sub);
         }
         drop(subs);
         self.send_ok(core);
     }
 
     fn sub_violation(&self, core: &mut Core, subject: &[u8], queue: Option<&[u8]>, sid: &[u8]) {
-        let s = String::from_utf8_lossy(subject);
+        let s = go_quote(subject);
         let sid_text = String::from_utf8_lossy(sid);
         let prefix = &core.conn.log_prefix;
         match queue {
             Some(q) => {
-                let q = String::from_utf8_lossy(q);
+                let q = go_quote(q);
                 error!(
-                    "{prefix} - {} - Subscription Violation - Subject {s:?}, Queue: {q:?}, SID {sid_text}",
+                    "{prefix} - {} - Subscription Violation - Subject {s}, Queue: {q}, SID {sid_text}",
                     self.user_tag
                 );
-                core.send_err(&format!("Permissions Violation for Subscription to {s:?} using queue {q:?}"));
+                core.send_err(&format!("Permissions Violation for Subscription to {s} using queue {q}"));
             }
             None => {
-                error!("{prefix} - {} - Subscription Violation - Subject {s:?}, SID {sid_text}", self.user_tag);
-                core.send_err(&format!("Permissions Violation for Subscription to {s:?}"));
+                error!("{prefix} - {} - Subscription Violation - Subject {s}, SID {sid_text}", self.user_tag);
+                core.send_err(&format!("Permissions Violation for Subscription to {s}"));
             }
         }
     }
@@ -341,22 +434,19 @@ impl ClientState {
         let identity = match core.snap.auth.revalidate(&self.identity) {
             Revalidation::Valid(identity) => identity,
             Revalidation::Removed => return Err(self.user_removed(core)),
-            Revalidation::Recheck => {
-                let checked = match self.connect.clone() {
-                    Some(c) => self.authenticate(core, &c).await,
-                    None => None,
-                };
-                match checked {
-                    Some(identity) => identity,
-                    None => {
-                        let user = self.identity.user.clone();
-                        if user.as_deref().is_some_and(|u| !core.snap.auth.has_user(u)) {
-                            return Err(self.user_removed(core));
-                        }
-                        return Err(self.auth_violation(core, user.as_deref()));
-                    }
+            Revalidation::Recheck => match self.authenticate(core, &self.opts).await {
+                Some(identity) => {
+                    identity.fill_no_auth_credentials(&mut self.opts);
+                    identity
                 }
-            }
+                None => {
+                    let user = self.identity.user.clone();
+                    if user.as_deref().is_some_and(|u| !core.snap.auth.has_user(u)) {
+                        return Err(self.user_removed(core));
+                    }
+                    return Err(self.auth_violation(core));
+                }
+            },
         };
         let perms_changed = match (&self.identity.permissions, &identity.permissions) {
             (Some(a), Some(b)) => !Arc::ptr_eq(a, b),
@@ -368,12 +458,62 @@ impl ClientState {
             core.conn.replies.configure(self.perms().and_then(|p| p.responses.as_ref()));
             self.recheck_subscriptions(core);
         }
-        if self.protocol >= 1 && old.opts.max_payload != core.snap.opts.max_payload {
+        if self.opts.protocol >= 1 && old.opts.max_payload != core.snap.opts.max_payload {
             // Clients size their publishes by the INFO they were given.
             let info = core.server.client_info(&core.snap, core.conn.cid, core.conn.addr, self.nonce.as_deref());
             core.send(&info.to_line());
         }
         Ok(())
+    }
+
+    fn user_removed(&self, core: &mut Core) -> CloseReason {
+        let user = self.identity.user.as_deref().unwrap_or_default();
+        tracing::info!("{} - User {user:?} was removed from the configuration, closing", core.conn.log_prefix);
+        CloseReason::ClientClosed
+    }
+
+    /// Drops the subscriptions the client's new permissions no longer allow,
+    /// and refreshes the deny filters of the wildcard ones that stay.
+    fn recheck_subscriptions(&mut self, core: &mut Core) {
+        let subs: Vec<Arc<Subscription>> =
+            core.conn.subs.lock().unwrap_or_else(|e| e.into_inner()).values().cloned().collect();
+        let perms = self.perms().cloned();
+        for sub in subs {
+            let queue = sub.queue.as_deref();
+            let Some(perms) = &perms else {
+                if sub.deny_filter.is_some() {
+                    core.conn.refilter_subscription(&sub, None);
+                }
+                continue;
+            };
+            if !perms.subscribe.allows_sub(&sub.subject, queue) {
+                core.conn.remove_subscription(&sub);
+                let (subject, sid) = (go_quote(&sub.subject), go_quote(&sub.sid));
+                let user = self.auth_user_text();
+                match queue.map(go_quote) {
+                    Some(q) => {
+                        core.send_err(&format!(
+                            "Permissions Violation for Subscription to {subject} using queue {q} (sid {sid})"
+                        ));
+                        tracing::info!("Removed sub {subject} using queue {q} (sid {sid}) for {user} - not authorized");
+                    }
+                    None => {
+                        core.send_err(&format!("Permissions Violation for Subscription to {subject} (sid {sid})"));
+                        tracing::info!("Removed sub {subject} (sid {sid}) for {user} - not authorized");
+                    }
+                }
+                continue;
+            }
+            let filter = perms.subscribe.overlapping_denies(&sub.subject);
+            let same = match (&sub.deny_filter, &filter) {
+                (Some(a), Some(b)) => a.filters == b.filters,
+                (None, None) => true,
+                _ => false,
+            };
+            if !same {
+                core.conn.refilter_subscription(&sub, filter);
+            }
+        }
     }
 
     /// Who the client is under the session's snapshot: from its TLS client
@@ -402,7 +542,7 @@ impl ClientState {
     /// INFO (protocol 1) get one with `"ldm":true`, once, and prepare to
     /// reconnect elsewhere.
     pub fn on_lame_duck(&mut self, core: &mut Core) {
-        if self.ldm_announced || self.protocol < 1 || core.phase != Phase::Authenticated {
+        if self.ldm_announced || self.opts.protocol < 1 || core.phase != Phase::Authenticated {
             return;
         }
         self.ldm_announced = true;
@@ -414,59 +554,15 @@ impl ClientState {
         }
         core.send(&info.to_line());
     }
+}
 
-    fn user_removed(&self, core: &mut Core) -> CloseReason {
-        let user = self.identity.user.as_deref().unwrap_or_default();
-        tracing::info!("{} - User {user:?} was removed from the configuration, closing", core.conn.log_prefix);
-        CloseReason::ClientClosed
+/// The user `/connz?auth=1` shows, from the CONNECT as sent (nats-server's
+/// `getRawAuthUser`): the nkey, the user name, or `[REDACTED]` for a token.
+fn raw_auth_user(c: &ConnectOpts) -> Option<&str> {
+    fn set(v: &Option<String>) -> Option<&str> {
+        v.as_deref().filter(|v| !v.is_empty())
     }
-
-    /// Drops the subscriptions the client's new permissions no longer allow,
-    /// and refreshes the deny filters of the wildcard ones that stay.
-    fn recheck_subscriptions(&mut self, core: &mut Core) {
-        let subs: Vec<Arc<Subscription>> =
-            core.conn.subs.lock().unwrap_or_else(|e| e.into_inner()).values().cloned().collect();
-        let perms = self.perms().cloned();
-        for sub in subs {
-            let queue = sub.queue.as_deref();
-            let Some(perms) = &perms else {
-                if sub.deny_filter.is_some() {
-                    core.conn.refilter_subscription(&sub, None);
-                }
-                continue;
-            };
-            if !perms.subscribe.allows_sub(&sub.subject, queue) {
-                core.conn.remove_subscription(&sub);
-                let subject = String::from_utf8_lossy(&sub.subject);
-                let sid = String::from_utf8_lossy(&sub.sid);
-                let user = format!("User {:?}", self.identity.user.as_deref().unwrap_or_default());
-                match queue.map(String::from_utf8_lossy) {
-                    Some(q) => {
-                        core.send_err(&format!(
-                            "Permissions Violation for Subscription to {subject:?} using queue {q:?} (sid {sid:?})"
-                        ));
-                        tracing::info!(
-                            "Removed sub {subject:?} using queue {q:?} (sid {sid:?}) for {user} - not authorized"
-                        );
-                    }
-                    None => {
-                        core.send_err(&format!("Permissions Violation for Subscription to {subject:?} (sid {sid:?})"));
-                        tracing::info!("Removed sub {subject:?} (sid {sid:?}) for {user} - not authorized");
-                    }
-                }
-                continue;
-            }
-            let filter = perms.subscribe.overlapping_denies(&sub.subject);
-            let same = match (&sub.deny_filter, &filter) {
-                (Some(a), Some(b)) => a.filters == b.filters,
-                (None, None) => true,
-                _ => false,
-            };
-            if !same {
-                core.conn.refilter_subscription(&sub, filter);
-            }
-        }
-    }
+    set(&c.nkey).or(set(&c.user)).or(set(&c.auth_token).map(|_| crate::options::REDACTED))
 }
 
 /// Checks the CONNECT credentials against the session's snapshot. bcrypt

@@ -21,7 +21,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
 
-use bytes::{Buf, BytesMut};
+use bytes::{Buf, BufMut, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tracing::{debug, error};
 
@@ -29,7 +29,7 @@ use super::conn::{ConnKind, Connection, TlsInfo};
 use super::deliver::Fanout;
 use super::errors::*;
 use super::outbound::WriteEnd;
-use super::proto::{self, Limits, ParseError, Parsed};
+use super::proto::{self, Limits, Op, ParseError, Parsed};
 use super::route::proto::{RouteLimits, RouteParsed};
 use super::snapshot::Snapshot;
 use super::ServerState;
@@ -37,10 +37,16 @@ use crate::options::FIRST_PING_INTERVAL;
 use client::ClientState;
 pub use transport::Transport;
 
-/// Read buffer sizes: start small so idle connections stay cheap, grow while
-/// reads fill the buffer, as nats-server does (512 B to 64 KiB).
-const MIN_READ: usize = 512;
+/// Read sizes, as nats-server sizes its read buffer: start at 512 bytes,
+/// double after a read that fills it (up to 64 KiB), halve (down to 64
+/// bytes) after each short read once more than two reads in a row used
+/// less than half of it. Reads never take more than the current size, so
+/// the read boundaries, which some of the reference's answers depend on,
+/// fall where its own do.
+const START_READ: usize = 512;
+const MIN_READ: usize = 64;
 const MAX_READ: usize = 64 * 1024;
+const SHORTS_TO_SHRINK: u32 = 2;
 
 /// Where a connection is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,6 +83,9 @@ pub(crate) struct Core {
     pub trace: bool,
     pings_out: u32,
     ping_sent_at: Option<Instant>,
+    /// A PING of ours was answered, so `meta.rtt` is a measurement (before
+    /// that it is CONNECT's estimate).
+    rtt_measured: bool,
     last_read: Instant,
 }
 
@@ -94,6 +103,7 @@ impl Core {
             phase: Phase::InfoSent,
             pings_out: 0,
             ping_sent_at: None,
+            rtt_measured: false,
             last_read: Instant::now(),
         }
     }
@@ -116,7 +126,21 @@ impl Core {
     /// Ends a read chunk (or a timer event): wakes every connection written
     /// to, and settles the counters.
     pub fn finish_batch(&mut self) {
-        self.fanout.finish_batch(&self.conn, &self.server.stats);
+        self.fanout.finish_batch(&self.conn);
+    }
+
+    /// After a read chunk: waits (bounded) for the subscribers it found
+    /// behind, so a fast producer slows down to what they can take.
+    async fn stall_for_slow_subscribers(&mut self) {
+        if !self.fanout.stalls.is_empty() {
+            let max_pending = self.snap.opts.max_pending;
+            self.fanout.stalls.wait(&self.conn, &self.server.stats, max_pending).await;
+        }
+    }
+
+    /// Whether the peer must still authenticate before anything but CONNECT.
+    fn awaiting_auth(&self) -> bool {
+        self.auth_required && self.phase != Phase::Authenticated
     }
 
     /// Adopts the server's newest snapshot, if there is a newer one. Returns
@@ -129,7 +153,8 @@ impl Core {
         if new.generation == self.snap.generation {
             return None;
         }
-        self.limits = limits_for(self.conn.kind, &new);
+        // Whether HPUB is accepted was settled by the CONNECT, not the config.
+        self.limits = Limits { headers: self.limits.headers, ..limits_for(self.conn.kind, &new) };
         self.trace = new.opts.trace;
         Some(std::mem::replace(&mut self.snap, new))
     }
@@ -139,7 +164,8 @@ impl Core {
         match e {
             ParseError::UnknownOp { .. } => {
                 self.send_err(ERR_UNKNOWN_OP);
-                CloseReason::ParseError
+                // nats-server closes every parse error as a protocol violation.
+                CloseReason::ProtocolViolation
             }
             ParseError::MaxControlLine => {
                 self.send_err(ERR_MAX_CONTROL_LINE);
@@ -149,7 +175,7 @@ impl Core {
                 self.send_err(ERR_MAX_PAYLOAD);
                 CloseReason::MaxPayloadExceeded
             }
-            ParseError::BadArgs { .. } => CloseReason::ProtocolViolation,
+            ParseError::BadArgs { .. } | ParseError::HeadersNotSupported => CloseReason::ProtocolViolation,
         }
     }
 
@@ -177,11 +203,11 @@ impl Core {
     /// The ping timer fired: ping the peer, or close it as stale when too
     /// many pings went unanswered.
     fn on_ping_timer(&mut self) -> Result<(), CloseReason> {
-        let rtt_known = self.conn.meta.lock().unwrap_or_else(|e| e.into_inner()).rtt.is_some();
         // Skip the ping while a client is sending: it is evidently alive.
-        // Routes are pinged regardless, as nats-server does.
+        // The first one always goes, to measure the RTT. Routes are pinged
+        // regardless, as nats-server does.
         let client = self.conn.kind == ConnKind::Client;
-        if client && rtt_known && self.last_read.elapsed() < self.snap.opts.ping_interval {
+        if client && self.rtt_measured && self.last_read.elapsed() < self.snap.opts.ping_interval {
             return Ok(());
         }
         let ping_max = match self.conn.kind {
@@ -190,7 +216,11 @@ impl Core {
         };
         if self.pings_out + 1 > ping_max {
             debug!("{} - Stale Client Connection - Closing", self.conn.log_prefix);
-            self.server.stats.stale_connections.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let counter = match (&self.conn.kind, &self.server.cluster) {
+                (ConnKind::Route, Some(cluster)) => &cluster.stale_routes,
+                _ => &self.server.stats.stale_connections,
+            };
+            counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             self.send_err(ERR_STALE_CONNECTION);
             return Err(CloseReason::StaleConnection);
         }
@@ -205,6 +235,7 @@ impl Core {
         self.pings_out = 0;
         if let Some(sent) = self.ping_sent_at.take() {
             self.conn.meta.lock().unwrap_or_else(|e| e.into_inner()).rtt = Some(sent.elapsed());
+            self.rtt_measured = true;
         }
     }
 }
@@ -220,17 +251,9 @@ fn limits_for(kind: ConnKind, snap: &Snapshot) -> Limits {
         ConnKind::Route => Limits {
             max_control_line: crate::server::route::proto::ROUTE_MAX_CONTROL_LINE.max(snap.opts.max_control_line),
             max_payload: crate::server::route::proto::ROUTE_MAX_PAYLOAD.max(snap.opts.max_payload),
+            headers: !snap.opts.no_header_support,
         },
     }
-}
-
-/// What parsing and acting on the next op came to.
-enum Step {
-    /// An op was handled (with its outcome) and used this many bytes.
-    Done(Result<(), CloseReason>, usize),
-    /// More bytes are needed: at least this many in the buffer.
-    Need(usize),
-    Fail(CloseReason),
 }
 
 /// Serves one accepted client connection until it closes.
@@ -242,7 +265,7 @@ pub async fn serve_client<S: Transport>(server: Arc<ServerState>, mut stream: S,
     server.stats.total_connections.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let admitted = server.register(&conn, snap.opts.max_connections);
     let info = |tls_required: bool| {
-        let mut info = server.client_info(&snap, cid, addr, nonce.as_deref());
+        let mut info = server.client_connect_info(&snap, cid, addr, nonce.as_deref());
         info.tls_required = tls_required;
         info.to_line()
     };
@@ -253,12 +276,15 @@ pub async fn serve_client<S: Transport>(server: Arc<ServerState>, mut stream: S,
         let _ = tokio::time::timeout(deadline, stream.write_all(&info(false))).await;
         let _ = tokio::time::timeout(deadline, stream.write_all(&err_line(ERR_MAX_CONNECTIONS))).await;
         let _ = tokio::time::timeout(deadline, stream.shutdown()).await;
+        conn.close_now(CloseReason::MaxConnectionsExceeded);
+        server.retire(&conn);
         return;
     }
     let Some(tls) = snap.tls.clone() else {
         // INFO goes out in clear text before anything else.
         if !matches!(tokio::time::timeout(deadline, stream.write_all(&info(false))).await, Ok(Ok(()))) {
-            server.unregister(&conn);
+            conn.close_now(CloseReason::WriteError);
+            server.retire(&conn);
             return;
         }
         return run_session(server.clone(), conn, snap.clone(), nonce, stream, Vec::new(), None).await;
@@ -286,7 +312,7 @@ pub async fn serve_client<S: Transport>(server: Arc<ServerState>, mut stream: S,
                 crate::tls::EstablishError::Write(_) => CloseReason::WriteError,
             };
             conn.close_now(reason);
-            server.unregister(&conn);
+            server.retire(&conn);
             debug!("{} - Client connection closed: {}", conn.log_prefix, reason.as_str());
         }
     }
@@ -313,9 +339,11 @@ async fn run_session<T: Transport>(
     let reason = read_loop(&mut core, &mut role, rd, pending).await;
     core.phase = Phase::Closing(reason);
     conn.close(reason);
-    conn.remove_all_subscriptions();
-    server.unregister(&conn);
+    // Counters settled first: retiring moves them into the server's totals
+    // and the closed-connection ring, with the subscriptions still listed.
     core.finish_batch();
+    server.retire(&conn);
+    conn.remove_all_subscriptions();
     let _ = writer.await;
     let reason = conn.close_reason().unwrap_or(reason);
     debug!("{} - Client connection closed: {}", conn.log_prefix, reason.as_str());
@@ -336,9 +364,10 @@ async fn run_writer<W: AsyncWrite + Unpin>(server: Arc<ServerState>, conn: Arc<C
 
 /// Reads and acts until the connection must close; returns why.
 async fn read_loop<R: AsyncRead + Unpin>(core: &mut Core, role: &mut Role, mut rd: R, pending: Vec<u8>) -> CloseReason {
-    let mut buf = BytesMut::with_capacity(MIN_READ.max(pending.len()));
+    let mut buf = BytesMut::with_capacity(START_READ.max(pending.len()));
     buf.extend_from_slice(&pending);
-    let mut read_size = MIN_READ;
+    let mut read_size = START_READ;
+    let mut short_reads = 0;
     let mut ping_interval = core.ping_interval();
     let ping = tokio::time::sleep(core.first_ping());
     tokio::pin!(ping);
@@ -349,13 +378,16 @@ async fn read_loop<R: AsyncRead + Unpin>(core: &mut Core, role: &mut Role, mut r
     // Bytes read before the session started are parsed before any read.
     let mut unparsed = !buf.is_empty();
     loop {
-        if buf.capacity() - buf.len() < read_size / 2 {
+        if buf.capacity() - buf.len() < read_size {
             buf.reserve(read_size);
         }
-        let awaiting_auth = core.auth_required && core.phase != Phase::Authenticated;
+        let awaiting_auth = core.awaiting_auth();
         let n = if std::mem::take(&mut unparsed) {
             buf.len()
         } else {
+            // Never more than `read_size` at once, so reads end where the
+            // reference's do.
+            let mut room = (&mut buf).limit(read_size);
             tokio::select! {
                 biased;
                 _ = conn.events.notified() => {
@@ -381,7 +413,7 @@ async fn read_loop<R: AsyncRead + Unpin>(core: &mut Core, role: &mut Role, mut r
                     continue;
                 }
                 _ = shutdown.cancelled() => return CloseReason::ServerShutdown,
-                r = rd.read_buf(&mut buf) => match r {
+                r = rd.read_buf(&mut room) => match r {
                     Ok(0) => return CloseReason::ClientClosed,
                     Ok(n) => n,
                     Err(_) => return CloseReason::ReadError,
@@ -408,9 +440,14 @@ async fn read_loop<R: AsyncRead + Unpin>(core: &mut Core, role: &mut Role, mut r
         if let Role::Route(r) = role {
             r.link.touch();
         }
+        if n >= read_size {
+            short_reads = 0;
+        } else if n < read_size / 2 {
+            short_reads += 1;
+        }
         if n >= read_size && read_size < MAX_READ {
             read_size *= 2;
-        } else if n < read_size / 4 && read_size > MIN_READ {
+        } else if n < read_size && read_size > MIN_READ && short_reads > SHORTS_TO_SHRINK {
             read_size /= 2;
         }
         // A reload applies from the next chunk on, even if its wakeup has
@@ -423,36 +460,59 @@ async fn read_loop<R: AsyncRead + Unpin>(core: &mut Core, role: &mut Role, mut r
         let mut pos = 0;
         let mut need = 0;
         let outcome = loop {
-            let step = match role {
-                Role::Client(client) => match proto::parse(&buf[pos..], &core.limits) {
-                    Ok(Parsed::Op(op, used)) => Step::Done(client.on_op(core, op).await, used),
-                    Ok(Parsed::Incomplete { need }) => Step::Need(need),
-                    Err(e) => Step::Fail(core.on_parse_error(e)),
-                },
-                Role::Route(r) => {
-                    let limits = RouteLimits {
-                        max_control_line: core.limits.max_control_line,
-                        max_payload: core.limits.max_payload,
-                    };
-                    match crate::server::route::proto::parse(&buf[pos..], &limits) {
-                        Ok(RouteParsed::Op(op, used)) => Step::Done(r.on_op(core, op).await, used),
-                        Ok(RouteParsed::Incomplete { need }) => Step::Need(need),
-                        Err(e) => Step::Fail(route::on_parse_error(core, e)),
-                    }
+            if pos < buf.len() && core.awaiting_auth() {
+                if let Err(reason) = op_start(core, role, buf[pos]).await {
+                    break Err(reason);
                 }
-            };
-            match step {
-                Step::Done(r, used) => {
+            }
+            if let Role::Route(r) = role {
+                let limits = RouteLimits {
+                    max_control_line: core.limits.max_control_line,
+                    max_payload: core.limits.max_payload,
+                };
+                match crate::server::route::proto::parse(&buf[pos..], &limits) {
+                    Ok(RouteParsed::Op(op, used)) => {
+                        let result = r.on_op(core, op).await;
+                        pos += used;
+                        if let Err(reason) = result {
+                            break Err(reason);
+                        }
+                        continue;
+                    }
+                    Ok(RouteParsed::Incomplete { need: n }) => {
+                        need = n;
+                        break Ok(());
+                    }
+                    Err(e) => break Err(route::on_parse_error(core, e)),
+                }
+            }
+            match proto::parse(&buf[pos..], &core.limits) {
+                Ok(Parsed::Op(op, used)) => {
+                    let r = dispatch(core, role, op).await;
                     pos += used;
                     if let Err(reason) = r {
                         break Err(reason);
                     }
                 }
-                Step::Need(n) => {
+                Ok(Parsed::Incomplete { need: n }) => {
                     need = n;
                     break Ok(());
                 }
-                Step::Fail(reason) => break Err(reason),
+                Ok(Parsed::AwaitingPayload { subject, need: n }) => {
+                    if let Role::Client(client) = role {
+                        client.on_payload_pending(core, subject);
+                    }
+                    need = n;
+                    break Ok(());
+                }
+                Err(e) => {
+                    if let ParseError::UnknownOp { pub_subject, .. } = &e {
+                        if let Role::Client(client) = role {
+                            client.on_parse_error(core, pub_subject.as_deref());
+                        }
+                    }
+                    break Err(core.on_parse_error(e));
+                }
             }
         };
         buf.advance(pos);
@@ -463,6 +523,24 @@ async fn read_loop<R: AsyncRead + Unpin>(core: &mut Core, role: &mut Role, mut r
         if let Err(reason) = outcome {
             return reason;
         }
+        core.stall_for_slow_subscribers().await;
+    }
+}
+
+/// The first byte of an op, while the peer must still authenticate.
+async fn op_start(core: &mut Core, role: &mut Role, first: u8) -> Result<(), CloseReason> {
+    match role {
+        Role::Client(client) => client.on_op_start(core, first).await,
+        // A route's CONNECT is checked when it is parsed whole.
+        Role::Route(_) => Ok(()),
+    }
+}
+
+async fn dispatch(core: &mut Core, role: &mut Role, op: Op<'_>) -> Result<(), CloseReason> {
+    match role {
+        Role::Client(client) => client.on_op(core, op).await,
+        // Routes are parsed by the route parser (read_loop), never here.
+        Role::Route(_) => Ok(()),
     }
 }
 

@@ -23,6 +23,7 @@ use crate::server::conn::{ConnKind, Connection, Subscription, TlsInfo};
 use crate::server::deliver::{Message, Publisher};
 use crate::server::errors::*;
 use crate::server::info::{check_connect, check_info};
+use crate::server::outbound::WhenBehind;
 use crate::server::permissions::CompiledPermissions;
 use crate::server::route::info::{PeerConnect, PeerInfo, RouteConnect};
 use crate::server::route::link::{RouteLink, RouteType};
@@ -368,8 +369,22 @@ impl RouteState {
                 return;
             }
         }
-        let msg = Message { subject: m.subject, reply: m.reply, header_len: m.header_len, payload: m.payload };
-        let from = Publisher { conn: &core.conn, echo: true, max_pending: core.snap.opts.max_pending };
+        let msg = Message {
+            subject: m.subject,
+            reply: m.reply,
+            header_len: m.header_len,
+            payload: m.payload,
+            size_text: m.size_text,
+            header_text: m.header_text,
+        };
+        // A route is not stalled for a slow local subscriber: that would hold
+        // up every other server's traffic on this route.
+        let from = Publisher {
+            conn: &core.conn,
+            echo: true,
+            max_pending: core.snap.opts.max_pending,
+            when_behind: WhenBehind::Queue,
+        };
         core.fanout.publish_routed(&core.server.global, &msg, m.queues, from);
     }
 

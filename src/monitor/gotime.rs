@@ -1,0 +1,211 @@
+//! Times and durations written the way nats-server's monitoring JSON writes
+//! them, which is Go's: four formats that tools parse by shape.
+//!
+//! - instants (`start`, `now`, `last_activity`, `stop`): RFC 3339 in UTC with
+//!   nanoseconds, trailing zeros of the fraction trimmed (`RFC3339Nano`);
+//! - `uptime` and `idle`: whole seconds as `1y2d3h4m5s` (nats-server's
+//!   `myUptime`), leading zero units left out;
+//! - `rtt`: `time.Duration.String()` (`466µs`, `1.234567ms`, `1.5s`, `0s`);
+//! - durations in `/varz` (`ping_interval`, `write_deadline`): integer
+//!   nanoseconds, written as plain numbers by the callers.
+
+use std::fmt::Write as _;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// Nanoseconds since the Unix epoch (0 for times before it).
+pub fn unix_nanos(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos().min(u64::MAX as u128) as u64)
+}
+
+/// `2026-11-30T03:49:54.79244557Z`: Go's `time.RFC3339Nano` of a UTC time.
+pub fn rfc3339_nano(t: SystemTime) -> String {
+    rfc3339_from_nanos(unix_nanos(t))
+}
+
+/// [`rfc3339_nano`] of a time given as nanoseconds since the Unix epoch.
+pub fn rfc3339_from_nanos(nanos: u64) -> String {
+    let secs = nanos / 1_000_000_000;
+    let frac = (nanos % 1_000_000_000) as u32;
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    let (y, m, d) = civil_from_days(days);
+    let mut s = String::with_capacity(32);
+    let _ = write!(s, "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}", rem / 3600, (rem % 3600) / 60, rem % 60);
+    if frac > 0 {
+        let digits = format!("{frac:09}");
+        s.push('.');
+        s.push_str(digits.trim_end_matches('0'));
+    }
+    s.push('Z');
+    s
+}
+
+/// Parses what [`rfc3339_nano`] writes (a UTC `Z` time) back into
+/// milliseconds since the epoch, as prometheus-nats-exporter turns `start`
+/// and `config_load_time` into gauges.
+pub fn rfc3339_to_unix_millis(s: &str) -> Option<i64> {
+    let b = s.as_bytes();
+    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || b[13] != b':' || b[16] != b':' {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| s.get(r)?.parse::<i64>().ok();
+    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (h, mi, sec) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    let rest = s.get(19..)?;
+    let (frac, zone) = match rest.strip_prefix('.') {
+        Some(f) => {
+            let end = f.find(|c: char| !c.is_ascii_digit()).unwrap_or(f.len());
+            (&f[..end], &f[end..])
+        }
+        None => ("", rest),
+    };
+    if zone != "Z" || !(1..=12).contains(&mo) || !(1..=31).contains(&d) {
+        return None;
+    }
+    let millis_frac = format!("{frac:0<3}").get(..3)?.parse::<i64>().ok()?;
+    let days = days_from_civil(y, mo as u32, d as u32);
+    Some(((days * 86_400 + h * 3600 + mi * 60 + sec) * 1000) + millis_frac)
+}
+
+/// Days since 1970-01-01 → (year, month, day), proleptic Gregorian
+/// (Howard Hinnant's `civil_from_days`).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+/// (year, month, day) → days since 1970-01-01.
+fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let mp = if m > 2 { m - 3 } else { m + 9 } as i64;
+    let doy = (153 * mp + 2) / 5 + d as i64 - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// nats-server's `myUptime`: `0s`, `2s`, `1m5s`, `2h0m7s`, `1d2h3m4s`,
+/// `1y2d3h4m5s` (a year is 365 days), from whole seconds.
+pub fn uptime(d: Duration) -> String {
+    let secs = d.as_secs();
+    let (mins, hours, days) = (secs / 60, secs / 3600, secs / 86_400);
+    let years = days / 365;
+    if years > 0 {
+        format!("{years}y{}d{}h{}m{}s", days % 365, hours % 24, mins % 60, secs % 60)
+    } else if days > 0 {
+        format!("{days}d{}h{}m{}s", hours % 24, mins % 60, secs % 60)
+    } else if hours > 0 {
+        format!("{hours}h{}m{}s", mins % 60, secs % 60)
+    } else if mins > 0 {
+        format!("{mins}m{}s", secs % 60)
+    } else {
+        format!("{secs}s")
+    }
+}
+
+/// Go's `time.Duration.String()`, exactly: `0s`, `850ns`, `466µs`,
+/// `1.234567ms`, `1.5s`, `2m0s`, `1h0m0.5s`.
+pub fn go_duration(d: Duration) -> String {
+    let nanos = d.as_nanos().min(i64::MAX as u128) as u64;
+    if nanos == 0 {
+        return "0s".into();
+    }
+    if nanos < 1_000_000_000 {
+        let (unit, scale) = match nanos {
+            n if n < 1_000 => ("ns", 1),
+            n if n < 1_000_000 => ("µs", 1_000),
+            _ => ("ms", 1_000_000),
+        };
+        return format!("{}{unit}", fixed(nanos / scale, nanos % scale, scale));
+    }
+    let secs = nanos / 1_000_000_000;
+    let mut out = String::new();
+    let (h, m, s) = (secs / 3600, (secs / 60) % 60, secs % 60);
+    if h > 0 {
+        let _ = write!(out, "{h}h");
+    }
+    if h > 0 || m > 0 {
+        let _ = write!(out, "{m}m");
+    }
+    out.push_str(&fixed(s, nanos % 1_000_000_000, 1_000_000_000));
+    out.push('s');
+    out
+}
+
+/// `whole.fraction` with the fraction's trailing zeros trimmed, the fraction
+/// being `frac / scale`.
+fn fixed(whole: u64, frac: u64, scale: u64) -> String {
+    if frac == 0 {
+        return whole.to_string();
+    }
+    let width = scale.ilog10() as usize;
+    let digits = format!("{frac:0width$}");
+    format!("{whole}.{}", digits.trim_end_matches('0'))
+}
+
+/// The RTT as nats-server reports it: truncated to microseconds between 1µs
+/// and 1ms, `0s` until measured.
+pub fn rtt(rtt: Option<Duration>) -> String {
+    match rtt {
+        None => "0s".into(),
+        Some(d) if d > Duration::from_micros(1) && d < Duration::from_millis(1) => {
+            go_duration(Duration::from_micros(d.as_micros() as u64))
+        }
+        Some(d) => go_duration(d),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339_nano_trims_the_fraction() {
+        let t = |n: u64| rfc3339_from_nanos(n);
+        assert_eq!(t(0), "1970-01-01T00:00:00Z");
+        assert_eq!(t(1_796_010_594_792_445_570), "2026-11-30T03:49:54.79244557Z");
+        assert_eq!(t(1_796_010_594_686_856_008), "2026-11-30T03:49:54.686856008Z");
+        assert_eq!(t(951_782_400_500_000_000), "2000-02-29T00:00:00.5Z");
+        for n in [0, 1_796_010_594_792_445_570, 951_782_400_500_000_000, 4_102_444_800_123_000_000] {
+            assert_eq!(rfc3339_to_unix_millis(&t(n)), Some((n / 1_000_000) as i64), "{}", t(n));
+        }
+        assert_eq!(rfc3339_to_unix_millis("2026-11-30T03:49:54+01:00"), None);
+        assert_eq!(rfc3339_to_unix_millis("yesterday"), None);
+    }
+
+    #[test]
+    fn uptime_as_nats_server() {
+        let u = |s: u64| uptime(Duration::from_secs(s));
+        assert_eq!(u(0), "0s");
+        assert_eq!(u(65), "1m5s");
+        assert_eq!(u(2 * 3600 + 7), "2h0m7s");
+        assert_eq!(u(86_400 + 2 * 3600 + 3 * 60 + 4), "1d2h3m4s");
+        assert_eq!(u(365 * 86_400 + 2 * 86_400 + 3 * 3600 + 4 * 60 + 5), "1y2d3h4m5s");
+        assert_eq!(uptime(Duration::from_millis(1999)), "1s");
+    }
+
+    #[test]
+    fn durations_as_go() {
+        let d = |n: u64| go_duration(Duration::from_nanos(n));
+        assert_eq!(d(0), "0s");
+        assert_eq!(d(850), "850ns");
+        assert_eq!(d(466_000), "466µs");
+        assert_eq!(d(1_234_567), "1.234567ms");
+        assert_eq!(d(1_500_000_000), "1.5s");
+        assert_eq!(d(120_000_000_000), "2m0s");
+        assert_eq!(d(3_600_500_000_000), "1h0m0.5s");
+        assert_eq!(rtt(None), "0s");
+        assert_eq!(rtt(Some(Duration::from_nanos(466_789))), "466µs");
+        assert_eq!(rtt(Some(Duration::from_nanos(1_234_567))), "1.234567ms");
+        assert_eq!(rtt(Some(Duration::from_nanos(900))), "900ns");
+    }
+}

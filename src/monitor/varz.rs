@@ -1,0 +1,249 @@
+//! `/varz`: the server, its configuration and its totals, with nats-server
+//! 2.15's field names, order, types and units (durations in nanoseconds,
+//! timeouts in seconds, times in RFC 3339). Built fresh for every request
+//! from the current configuration snapshot, so a reload shows at once.
+//!
+//! Totals are sums over connections (see [`crate::server::stats`]): live
+//! client connections plus what closed ones counted, plus routes once
+//! clustering reports them.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::Ordering;
+use std::time::SystemTime;
+
+use serde::Serialize;
+
+use super::gotime::{rfc3339_nano, uptime};
+use super::process::Usage;
+use crate::options::COMPAT_VERSION;
+use crate::server::ServerState;
+
+/// The reply (nats-server's `Varz`; fields it omits when empty and rnats
+/// never has, such as `tags` or `trusted_operators_jwt`, are left out).
+#[derive(Debug, Serialize)]
+pub struct Varz {
+    pub server_id: String,
+    pub server_name: String,
+    pub version: String,
+    pub proto: i32,
+    pub go: String,
+    pub host: String,
+    pub port: u16,
+    #[serde(skip_serializing_if = "is_false")]
+    pub auth_required: bool,
+    #[serde(skip_serializing_if = "is_false")]
+    pub tls_required: bool,
+    #[serde(skip_serializing_if = "is_false")]
+    pub tls_verify: bool,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub connect_urls: Vec<String>,
+    pub max_connections: usize,
+    #[serde(skip_serializing_if = "is_zero_usize")]
+    pub max_subscriptions: usize,
+    /// Nanoseconds.
+    pub ping_interval: u64,
+    pub ping_max: u32,
+    pub http_host: String,
+    pub http_port: i64,
+    pub http_base_path: String,
+    pub https_port: i64,
+    /// Seconds.
+    pub auth_timeout: f64,
+    pub max_control_line: usize,
+    pub max_payload: usize,
+    pub max_pending: usize,
+    pub cluster: ClusterVarz,
+    pub gateway: Empty,
+    pub leaf: Empty,
+    pub mqtt: Empty,
+    pub websocket: Empty,
+    pub jetstream: Empty,
+    /// Seconds.
+    pub tls_timeout: f64,
+    /// Nanoseconds.
+    pub write_deadline: u64,
+    pub start: String,
+    pub now: String,
+    pub uptime: String,
+    pub mem: u64,
+    pub cores: usize,
+    pub gomaxprocs: usize,
+    pub cpu: f64,
+    pub connections: usize,
+    pub total_connections: u64,
+    pub routes: usize,
+    pub remotes: usize,
+    pub leafnodes: usize,
+    pub in_msgs: u64,
+    pub in_bytes: u64,
+    pub in_client_msgs: u64,
+    pub in_client_bytes: u64,
+    pub out_msgs: u64,
+    pub out_bytes: u64,
+    pub out_client_msgs: u64,
+    pub out_client_bytes: u64,
+    pub slow_consumers: u64,
+    pub stale_connections: u64,
+    pub stalled_clients: u64,
+    pub subscriptions: u64,
+    pub http_req_stats: BTreeMap<&'static str, u64>,
+    pub config_load_time: String,
+    pub config_digest: String,
+    pub slow_consumer_stats: ByKind,
+    pub stale_connection_stats: ByKind,
+    pub disk_io_wait_stats: DiskIoWaitStats,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_cert_not_after: Option<String>,
+}
+
+/// A feature's object that nats-server prints as `{}` when the feature is
+/// off (Go never omits a struct value).
+#[derive(Debug, Default, Serialize)]
+pub struct Empty {}
+
+/// `/varz` `cluster` (nats-server's `ClusterOptsVarz`); `{}` without one.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ClusterVarz {
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub name: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub addr: String,
+    #[serde(skip_serializing_if = "is_zero_u16")]
+    pub cluster_port: u16,
+    #[serde(skip_serializing_if = "is_zero_f64")]
+    pub auth_timeout: f64,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub urls: Vec<String>,
+    #[serde(skip_serializing_if = "is_zero_f64")]
+    pub tls_timeout: f64,
+    #[serde(skip_serializing_if = "is_false")]
+    pub tls_required: bool,
+    #[serde(skip_serializing_if = "is_false")]
+    pub tls_verify: bool,
+    #[serde(skip_serializing_if = "is_zero_usize")]
+    pub pool_size: usize,
+    /// Nanoseconds.
+    #[serde(skip_serializing_if = "is_zero_u64")]
+    pub write_deadline: u64,
+}
+
+/// Slow consumers and stale connections by kind of connection.
+#[derive(Debug, Default, Serialize, Clone, Copy)]
+pub struct ByKind {
+    pub clients: u64,
+    pub routes: u64,
+    pub gateways: u64,
+    pub leafs: u64,
+}
+
+/// nats-server's JetStream disk semaphore figures; always zero in rnats.
+#[derive(Debug, Default, Serialize)]
+pub struct DiskIoWaitStats {
+    pub waiters: i64,
+    pub waits: u64,
+    pub wait_time: u64,
+    pub max_wait_time: u64,
+}
+
+fn is_false(v: &bool) -> bool {
+    !*v
+}
+fn is_zero_u16(v: &u16) -> bool {
+    *v == 0
+}
+fn is_zero_u64(v: &u64) -> bool {
+    *v == 0
+}
+fn is_zero_usize(v: &usize) -> bool {
+    *v == 0
+}
+fn is_zero_f64(v: &f64) -> bool {
+    *v == 0.0
+}
+
+/// What the monitor itself contributes: its request counters and the
+/// process figures.
+pub struct MonitorFigures {
+    pub http_req_stats: BTreeMap<&'static str, u64>,
+    pub usage: Usage,
+}
+
+pub fn varz(server: &ServerState, figures: MonitorFigures) -> Varz {
+    let snap = server.snapshot();
+    let opts = &snap.opts;
+    let now = SystemTime::now();
+    let clients = server.client_totals();
+    let routes = server.route_source();
+    let route_traffic = routes.map(|r| r.traffic()).unwrap_or_default();
+    let (route_slow, route_stale) = routes.map_or((0, 0), |r| (r.slow_consumers(), r.stale_connections()));
+    let client_slow = server.stats.slow_consumers.load(Ordering::Relaxed);
+    let client_stale = server.stats.stale_connections.load(Ordering::Relaxed);
+    let tls = snap.tls.as_deref();
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let c = clients.traffic;
+    Varz {
+        server_id: server.id.clone(),
+        server_name: server.name.clone(),
+        version: COMPAT_VERSION.to_string(),
+        proto: 1,
+        go: format!("rnats {}", env!("CARGO_PKG_VERSION")),
+        host: opts.host.clone(),
+        port: server.client_addr().port(),
+        auth_required: snap.auth.required(),
+        tls_required: tls.is_some(),
+        tls_verify: tls.is_some_and(|t| t.verify),
+        connect_urls: routes.map(|r| r.connect_urls()).unwrap_or_default(),
+        max_connections: opts.max_connections,
+        max_subscriptions: opts.max_subscriptions,
+        ping_interval: opts.ping_interval.as_nanos() as u64,
+        ping_max: opts.ping_max,
+        http_host: opts.http_host.clone().unwrap_or_else(|| opts.host.clone()),
+        http_port: opts.http_port.unwrap_or(0),
+        http_base_path: opts.http_base_path.clone().unwrap_or_default(),
+        https_port: opts.https_port.unwrap_or(0),
+        auth_timeout: opts.authorization.timeout.as_secs_f64(),
+        max_control_line: opts.max_control_line,
+        max_payload: opts.max_payload,
+        max_pending: opts.max_pending,
+        cluster: routes.map(|r| r.cluster()).unwrap_or_default(),
+        gateway: Empty {},
+        leaf: Empty {},
+        mqtt: Empty {},
+        websocket: Empty {},
+        jetstream: Empty {},
+        tls_timeout: opts.tls.as_ref().map_or(crate::options::DEFAULT_TLS_TIMEOUT, |t| t.timeout).as_secs_f64(),
+        write_deadline: opts.write_deadline.as_nanos() as u64,
+        start: rfc3339_nano(server.start),
+        now: rfc3339_nano(now),
+        uptime: uptime(now.duration_since(server.start).unwrap_or_default()),
+        mem: figures.usage.rss,
+        cores,
+        gomaxprocs: cores,
+        cpu: figures.usage.cpu,
+        connections: server.num_clients(),
+        total_connections: server.stats.total_connections.load(Ordering::Relaxed),
+        routes: routes.map_or(0, |r| r.routes(super::query::Subs::None, now).len()),
+        remotes: routes.map_or(0, |r| r.remotes()),
+        leafnodes: 0,
+        in_msgs: c.in_msgs + route_traffic.in_msgs,
+        in_bytes: c.in_bytes + route_traffic.in_bytes,
+        in_client_msgs: c.in_msgs,
+        in_client_bytes: c.in_bytes,
+        out_msgs: c.out_msgs + route_traffic.out_msgs,
+        out_bytes: c.out_bytes + route_traffic.out_bytes,
+        out_client_msgs: c.out_msgs,
+        out_client_bytes: c.out_bytes,
+        slow_consumers: client_slow + route_slow,
+        stale_connections: client_stale + route_stale,
+        stalled_clients: server.stats.stalled_clients.load(Ordering::Relaxed),
+        subscriptions: server.global.sublist.count(),
+        http_req_stats: figures.http_req_stats,
+        // The first configuration is the one the server started with.
+        config_load_time: rfc3339_nano(if snap.generation <= 1 { server.start } else { snap.loaded_at }),
+        config_digest: snap.config_digest.clone().unwrap_or_default(),
+        slow_consumer_stats: ByKind { clients: client_slow, routes: route_slow, ..ByKind::default() },
+        stale_connection_stats: ByKind { clients: client_stale, routes: route_stale, ..ByKind::default() },
+        disk_io_wait_stats: DiskIoWaitStats::default(),
+        tls_cert_not_after: tls.and_then(|t| t.cert_not_after).map(rfc3339_nano),
+    }
+}
