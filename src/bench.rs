@@ -14,7 +14,12 @@ use serde::Serialize;
 pub const BENCH_USAGE: &str = "\
 Usage: rnats bench [options] [SCENARIO...]
 
-Scenarios (default: all): pub, pubsub, fanout, queue, reqrep, large, flood, idle
+Scenarios (default: all): pub, pubsub, fanout, queue, reqrep, large, flood, idle, cluster
+
+    cluster publisher on one server, subscriber on another of its cluster: the
+            messages cross a route (--compare starts two servers of each kind
+            routed to each other; without it, --url2 names the second server;
+            left out of the default set when there is none)
 
     flood   64 KiB messages 1:1 with no flow control: the publisher writes as
             fast as it can; reports the rate and how often the server cut the
@@ -22,6 +27,7 @@ Scenarios (default: all): pub, pubsub, fanout, queue, reqrep, large, flood, idle
 
 Options:
     --url HOST:PORT     server to measure (default 127.0.0.1:4222)
+    --url2 HOST:PORT    a second server of --url's cluster (the cluster scenario)
     --compare           start rnats and the reference nats-server (NATS_SERVER_REF or
                         PATH) on free loopback ports and measure both, alternately
     --rounds N          rounds per scenario with --compare (default 5)
@@ -39,6 +45,8 @@ Options:
 #[derive(Debug, Clone)]
 pub struct Config {
     pub url: String,
+    /// A second server clustered with `url` (the `cluster` scenario).
+    pub url2: Option<String>,
     pub msgs: u64,
     pub size: usize,
     pub subject: String,
@@ -54,6 +62,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             url: "127.0.0.1:4222".into(),
+            url2: None,
             msgs: 1_000_000,
             size: 16,
             subject: "bench.subject".into(),
@@ -93,7 +102,7 @@ pub struct Latency {
     pub max: f64,
 }
 
-pub const SCENARIOS: &[&str] = &["pub", "pubsub", "fanout", "queue", "reqrep", "large", "flood", "idle"];
+pub const SCENARIOS: &[&str] = &["pub", "pubsub", "fanout", "queue", "reqrep", "large", "flood", "idle", "cluster"];
 
 type Res<T> = Result<T, String>;
 
@@ -363,9 +372,23 @@ fn scenario_pub(cfg: &Config, a: SocketAddr) -> Res<Outcome> {
 /// Subscribers on `subject` (optionally in a queue group), each with a reader
 /// thread counting `expect[i]` messages; returns the readers' results.
 fn fan(cfg: &Config, a: SocketAddr, subs: usize, queue: Option<&str>, size: usize, name: &str) -> Res<Outcome> {
+    fan_between(cfg, a, a, subs, queue, size, name)
+}
+
+/// [`fan`] with the subscribers on `sub_at` and the publisher on `a`: two
+/// servers of a cluster, the messages crossing the route between them.
+fn fan_between(
+    cfg: &Config,
+    a: SocketAddr,
+    sub_at: SocketAddr,
+    subs: usize,
+    queue: Option<&str>,
+    size: usize,
+    name: &str,
+) -> Res<Outcome> {
     let mut readers = Vec::new();
     for i in 0..subs {
-        let mut s = Conn::open(a)?;
+        let mut s = Conn::open(sub_at)?;
         let line = match queue {
             Some(q) => format!("SUB {} {q} {}\r\n", cfg.subject, i + 1),
             None => format!("SUB {} {}\r\n", cfg.subject, i + 1),
@@ -373,6 +396,9 @@ fn fan(cfg: &Config, a: SocketAddr, subs: usize, queue: Option<&str>, size: usiz
         s.send(line.as_bytes())?;
         s.sync()?;
         readers.push(s);
+    }
+    if sub_at != a {
+        wait_route_interest(a, sub_at)?;
     }
     let mut p = Conn::open(a)?;
     p.sync()?;
@@ -614,10 +640,40 @@ fn scenario_idle(cfg: &Config, a: SocketAddr) -> Res<Outcome> {
     })
 }
 
-/// Runs one scenario against `url`.
+/// Waits until the server at `publisher` knows the interest of subscribers
+/// made on `subscriber` (another server of its cluster): a probe subscribed
+/// there after them gets a probe message published here. The subscribers'
+/// interest crossed the route before the probe's, on the same connection.
+fn wait_route_interest(publisher: SocketAddr, subscriber: SocketAddr) -> Res<()> {
+    const PROBE: &str = "_bench.route.ready";
+    let mut probe = Conn::open(subscriber)?;
+    probe.send(format!("SUB {PROBE} 1\r\n").as_bytes())?;
+    probe.sync()?;
+    probe.stream.set_read_timeout(Some(Duration::from_millis(100))).map_err(|e| e.to_string())?;
+    let mut p = Conn::open(publisher)?;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        p.send(format!("PUB {PROBE} 0\r\n\r\n").as_bytes())?;
+        p.sync()?;
+        if probe.count_msgs(1, |_| {}).is_ok() {
+            return Ok(());
+        }
+        if Instant::now() >= deadline {
+            return Err(format!("cluster: {subscriber}'s interest never reached {publisher}"));
+        }
+    }
+}
+
+/// Runs one scenario against `url` (`cluster`: publisher on `url`,
+/// subscriber on `url2`).
 pub fn run_scenario(name: &str, cfg: &Config) -> Res<Outcome> {
     let a = addr(&cfg.url)?;
     match name {
+        "cluster" => {
+            let b =
+                addr(cfg.url2.as_deref().ok_or("the cluster scenario needs --url2 (a second server of the cluster)")?)?;
+            fan_between(cfg, a, b, 1, None, cfg.size, "cluster")
+        }
         "pub" => scenario_pub(cfg, a),
         "pubsub" => fan(cfg, a, 1, None, cfg.size, "pubsub"),
         "fanout" => fan(cfg, a, cfg.subs, None, cfg.size, "fanout"),
@@ -662,6 +718,21 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
+/// Fresh servers of `bin` for scenario `name`: one, or for `cluster` two
+/// routed to each other.
+fn start_for(bin: &std::path::Path, name: &str) -> Res<Vec<crate::spawn::ServerProcess>> {
+    use crate::spawn::Spawn;
+    if name != "cluster" {
+        return Ok(vec![Spawn::new(bin).start().map_err(|e| e.to_string())?]);
+    }
+    let cluster = ["--cluster", "nats://127.0.0.1:-1", "--cluster_name", "BENCH"];
+    let a = Spawn::new(bin).args(&cluster).start().map_err(|e| e.to_string())?;
+    let route = a.cluster_addr().ok_or("cluster: no route port in the ports file")?;
+    let routes = format!("nats-route://{route}");
+    let b = Spawn::new(bin).args(&cluster).args(&["--routes", &routes]).start().map_err(|e| e.to_string())?;
+    Ok(vec![a, b])
+}
+
 /// `--compare`: both servers, each scenario alternately, `rounds` times.
 fn compare(cfg: &Config, scenarios: &[String], rounds: usize, json: bool) -> Res<()> {
     let reference = crate::spawn::reference_binary()
@@ -680,9 +751,15 @@ fn compare(cfg: &Config, scenarios: &[String], rounds: usize, json: bool) -> Res
                 [(&reference, false), (&ours, true)]
             };
             for (bin, is_ours) in order {
-                let server = crate::spawn::Spawn::new(bin).start().map_err(|e| e.to_string())?;
-                let run = Config { url: server.addr.to_string(), server_pid: Some(server.pid()), ..cfg.clone() };
+                let servers = start_for(bin, name)?;
+                let run = Config {
+                    url: servers[0].addr.to_string(),
+                    url2: servers.get(1).map(|s| s.addr.to_string()),
+                    server_pid: Some(servers[0].pid()),
+                    ..cfg.clone()
+                };
                 let o = run_scenario(name, &run)?;
+                drop(servers);
                 if !json {
                     eprintln!(
                         "  round {} {:<6} {}",
@@ -777,6 +854,7 @@ pub fn run(args: &[String]) -> u8 {
     while let Some(a) = it.next() {
         let r: Result<(), String> = match a.trim_start_matches('-') {
             "url" => it.next().map(|v| cfg.url = v.clone()).ok_or_else(|| "--url takes HOST:PORT".into()),
+            "url2" => it.next().map(|v| cfg.url2 = Some(v.clone())).ok_or_else(|| "--url2 takes HOST:PORT".into()),
             "compare" => {
                 compare_mode = true;
                 Ok(())
@@ -809,7 +887,8 @@ pub fn run(args: &[String]) -> u8 {
         }
     }
     if scenarios.is_empty() {
-        scenarios = SCENARIOS.iter().map(|s| s.to_string()).collect();
+        let two_servers = compare_mode || cfg.url2.is_some();
+        scenarios = SCENARIOS.iter().filter(|s| two_servers || **s != "cluster").map(|s| s.to_string()).collect();
     }
     cfg.progress = !json && std::io::IsTerminal::is_terminal(&std::io::stderr());
     if compare_mode {

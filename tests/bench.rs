@@ -106,3 +106,40 @@ fn flood_cuts_off_no_subscriber_that_keeps_reading() {
     assert_eq!((r["rnats_cut_offs"].as_u64(), r["nats_cut_offs"].as_u64()), (Some(0), Some(0)), "{r}");
     assert!(r["rnats"].as_f64().unwrap() > 0.0 && r["nats_server"].as_f64().unwrap() > 0.0, "{r}");
 }
+
+/// The two-server scenario: a publisher on one server, the subscriber on
+/// another of its cluster (`--url2`), every message across the route.
+#[test]
+fn the_cluster_scenario_crosses_a_route() {
+    let seed = rnats::spawn::Spawn::new(std::path::Path::new(BIN))
+        .args(&["--cluster", "nats://127.0.0.1:-1", "--cluster_name", "BENCH"])
+        .start()
+        .expect("rnats starts");
+    let route = format!("nats-route://{}", seed.cluster_addr().expect("route port"));
+    let other = rnats::spawn::Spawn::new(std::path::Path::new(BIN))
+        .args(&["--cluster", "nats://127.0.0.1:-1", "--cluster_name", "BENCH", "--routes", &route])
+        .start()
+        .expect("rnats starts");
+    let out = Command::new(BIN)
+        .args([
+            "bench",
+            "--url",
+            &seed.addr.to_string(),
+            "--url2",
+            &other.addr.to_string(),
+            "--msgs",
+            "20000",
+            "--json",
+            "cluster",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r[0]["scenario"], "cluster");
+    assert!(r[0]["msgs_per_sec"].as_f64().is_some_and(|v| v > 0.0), "{r}");
+    // Without a second server the scenario says what it needs.
+    let out = Command::new(BIN).args(["bench", "--url", &seed.addr.to_string(), "cluster"]).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--url2"));
+}

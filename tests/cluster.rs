@@ -619,3 +619,148 @@ async fn a_route_to_itself_is_dropped_and_not_redialed() {
     stream.write_all(b"PING\r\n").await.unwrap();
     assert_eq!(p.wait_exit(Duration::from_millis(1)), None);
 }
+
+// ---------------------------------------------------------------------------
+// Monitoring, reload, TLS.
+
+/// `/routez` and `/varz` of an rnats in a mesh with an rnats and a
+/// nats-server peer, field by field as nats-server shows a no-pool peer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn routez_and_varz_show_the_routes() {
+    let a = rnats("A", &["-m", "-1"]);
+    let b = rnats("B", &args(&routes_to(&a)));
+    let mut nodes = vec![&a, &b];
+    let go = reference("G", &args(&routes_to(&a)));
+    if let Some(g) = &go {
+        nodes.push(g);
+    }
+    wait_full_mesh(&nodes).await;
+    let cb = client(&b).await;
+    let _sub = cb.subscribe("watched").await.unwrap();
+    let _q = cb.queue_subscribe("watched.q", "grp".into()).await.unwrap();
+    cb.flush().await.unwrap();
+    let ca = client(&a).await;
+    let mut probe = cb.subscribe("probe.after").await.unwrap();
+    cb.flush().await.unwrap();
+    wait_interest(&ca, "probe.after", &mut probe).await;
+
+    let mon = a.p.monitor_url().expect("monitoring in the ports file");
+    let routez = common::http::get_json(&mon, "/routez?subs=1").await;
+    let routes = routez["routes"].as_array().expect("routes");
+    assert_eq!(routez["num_routes"], routes.len());
+    assert_eq!(routes.len(), nodes.len() - 1, "one route per peer: {routez:#}");
+    let to_b = routes.iter().find(|r| r["remote_name"] == "B").expect("the route to B");
+    assert_eq!(to_b["did_solicit"], false, "B dialed A");
+    assert_eq!(to_b["is_configured"], false);
+    assert_eq!(to_b["compression"], "not supported");
+    let subs: Vec<&str> = to_b["subscriptions_list"].as_array().unwrap().iter().filter_map(|v| v.as_str()).collect();
+    for want in ["watched", "watched.q", "probe.after"] {
+        assert!(subs.contains(&want), "{want} in {subs:?}");
+    }
+    assert_eq!(to_b["subscriptions"], subs.len());
+    assert!(to_b["out_msgs"].as_u64().unwrap() >= 1, "the probes went to B: {to_b:#}");
+    for key in [
+        "rid",
+        "remote_id",
+        "ip",
+        "port",
+        "start",
+        "last_activity",
+        "uptime",
+        "idle",
+        "pending_size",
+        "in_msgs",
+        "in_bytes",
+        "out_bytes",
+    ] {
+        assert!(to_b.get(key).is_some(), "{key} in {to_b:#}");
+    }
+    let detail = common::http::get_json(&mon, "/routez?subs=detail").await;
+    let d = detail["routes"].as_array().unwrap().iter().find(|r| r["remote_name"] == "B").unwrap();
+    let q = d["subscriptions_list_detail"].as_array().unwrap().iter().find(|s| s["subject"] == "watched.q").unwrap();
+    assert_eq!(q["qgroup"], "grp");
+    assert_eq!(q["sid"], "R $G watched.q grp");
+
+    let varz = common::http::get_json(&mon, "/varz").await;
+    let cluster = &varz["cluster"];
+    assert_eq!(cluster["name"], "C1");
+    assert_eq!(cluster["addr"], "127.0.0.1");
+    assert_eq!(cluster["cluster_port"], a.route.port());
+    assert_eq!(cluster["auth_timeout"], 2.0);
+    assert!(cluster.get("urls").is_none(), "A has no configured routes");
+    assert_eq!(varz["routes"], nodes.len() - 1);
+    assert_eq!(varz["remotes"], nodes.len() - 1);
+    assert_eq!(varz["connect_urls"].as_array().unwrap().len(), nodes.len());
+}
+
+/// Routes added to the config are dialed on reload; removed ones are
+/// closed (`Route Removed`) and not dialed again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn routes_added_and_removed_by_reload() {
+    let a = rnats("A", &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("b.conf");
+    let write = |routes: &str| {
+        std::fs::write(&conf, format!("cluster {{ name: C1, listen: \"127.0.0.1:-1\", routes: [{routes}] }}\n"))
+            .unwrap()
+    };
+    write("");
+    let b = start(Path::new(BIN), "B", &["-c", conf.to_str().unwrap()]);
+    assert_eq!(connect_urls(&b).await, Vec::<String>::new());
+    write(&format!("\"{}\"", a.route_url()));
+    b.p.signal(rustix::process::Signal::HUP).unwrap();
+    wait_full_mesh(&[&a, &b]).await;
+    assert!(b.p.wait_for_log("Reloaded: cluster routes", WAIT).is_some());
+    write("");
+    b.p.signal(rustix::process::Signal::HUP).unwrap();
+    let log = b.p.wait_for_log("Router connection closed: Route Removed", MESH_WAIT).expect("the route is closed");
+    assert!(log.contains(&format!("Removed route {}", a.route_url())), "{log}");
+    let deadline = tokio::time::Instant::now() + MESH_WAIT;
+    // Once a peer was known, the list keeps the server's own URL.
+    while connect_urls(&a).await != vec![a.p.addr.to_string()] {
+        assert!(tokio::time::Instant::now() < deadline, "A still lists B");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Not dialed again (a configured route would be after ~1 s).
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(log_count(&b, "Route connection created"), 1, "{}", b.p.log_text());
+}
+
+fn tls_conf(dir: &Path, name: &str, cert: &str, key: &str, ca: &str) -> String {
+    let path = dir.join(format!("{name}.conf"));
+    std::fs::write(
+        &path,
+        format!("cluster {{ name: C1, listen: \"127.0.0.1:-1\", tls {{ cert_file: \"{cert}\", key_file: \"{key}\", ca_file: \"{ca}\", timeout: 2 }} }}\n"),
+    )
+    .unwrap();
+    path.to_string_lossy().into_owned()
+}
+
+/// Route TLS: rnats and rnats, rnats and nats-server (both directions), and
+/// a peer whose certificate the cluster's CA did not sign is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn routes_over_tls() {
+    let pki = common::certs::Pki::new();
+    let dir = pki.dir.path().to_path_buf();
+    let good = tls_conf(&dir, "good", &pki.server.cert_file, &pki.server.key_file, &pki.ca_file);
+    let a = rnats("A", &["-c", &good]);
+    let b = rnats("B", &["-c", &good, "--routes", &a.route_url()]);
+    let mut nodes = vec![&a, &b];
+    let go = reference("G", &["-c", &good, "--routes", &b.route_url()]);
+    if let Some(g) = &go {
+        nodes.push(g);
+    }
+    wait_full_mesh(&nodes).await;
+    assert!(b.p.log_text().contains("TLS handshake complete"), "{}", b.p.log_text());
+    let ca = client(&a).await;
+    let clast = client(nodes.last().unwrap()).await;
+    let mut sub = clast.subscribe("secure").await.unwrap();
+    clast.flush().await.unwrap();
+    wait_interest(&ca, "secure", &mut sub).await;
+
+    // A server with a certificate from an unknown CA: refused both ways.
+    let bad = tls_conf(&dir, "bad", &pki.client_unknown_ca.cert_file, &pki.client_unknown_ca.key_file, &pki.ca_file);
+    let c = rnats("C", &["-c", &bad, "--routes", &a.route_url()]);
+    a.p.wait_for_log("TLS route handshake error", MESH_WAIT).expect("A refuses C's certificate");
+    assert!(!connect_urls(&a).await.contains(&c.p.addr.to_string()));
+}
