@@ -764,3 +764,68 @@ async fn routes_over_tls() {
     a.p.wait_for_log("TLS route handshake error", MESH_WAIT).expect("A refuses C's certificate");
     assert!(!connect_urls(&a).await.contains(&c.p.addr.to_string()));
 }
+
+/// `client_advertise` is what peers offer their clients for this server;
+/// `no_advertise` keeps a server's clients from being offered the cluster
+/// (and the server from advertising itself to its peers).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_advertise_and_no_advertise() {
+    let a = rnats("A", &[]);
+    let b = rnats("B", &["--client_advertise", "10.9.9.9:4333", "--routes", &a.route_url()]);
+    let quiet = rnats("Q", &["--no_advertise", "--routes", &a.route_url()]);
+    let deadline = tokio::time::Instant::now() + MESH_WAIT;
+    loop {
+        let urls = connect_urls(&a).await;
+        if urls.contains(&"10.9.9.9:4333".to_string()) {
+            assert_eq!(urls.len(), 2, "A and B's advertised URL; Q advertises nothing: {urls:?}");
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "B's advertised URL never reached A: {urls:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // B's clients are told B's advertised address.
+    let raw = Raw::connect(b.p.addr).await;
+    let info = raw.info_json();
+    assert_eq!((info["host"].as_str(), info["port"].as_u64()), (Some("10.9.9.9"), Some(4333)));
+    // Q is routed (A sees traffic from it) but offers its clients nothing.
+    wait_until("Q registered its routes", || log_count(&quiet, "Registering remote route") == 2).await;
+    let raw = Raw::connect(quiet.p.addr).await;
+    assert!(raw.info_json().get("connect_urls").is_none(), "{}", raw.info);
+}
+
+/// A reload that changes the route password closes the accepted routes
+/// whose credentials no longer pass; the dialer, refused, keeps trying.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reload_closes_routes_no_longer_authorized() {
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("a.conf");
+    let write = |pass: &str| {
+        std::fs::write(
+            &conf,
+            format!(
+                "cluster {{ name: C1, listen: \"127.0.0.1:-1\", authorization {{ user: ruser, password: {pass} }} }}\n"
+            ),
+        )
+        .unwrap()
+    };
+    write("first");
+    // Not `start`: its `--cluster` flag would replace the file's credentials
+    // (a listen URL without them clears them, as in nats-server).
+    let p = Spawn::new(Path::new(BIN)).args(&["-n", "A", "-D", "-c", conf.to_str().unwrap()]).log().start().unwrap();
+    let route = p.cluster_addr().expect("route port");
+    let a = Node { p, route };
+    let b = rnats("B", &["--routes", &format!("nats-route://ruser:first@{}", a.route)]);
+    wait_full_mesh(&[&a, &b]).await;
+    write("second");
+    a.p.signal(rustix::process::Signal::HUP).unwrap();
+    let log =
+        a.p.wait_for_log("Router connection closed: Authentication Failure", MESH_WAIT)
+            .unwrap_or_else(|| panic!("the route is closed:\n{}", a.p.log_text()));
+    assert!(log.contains("authentication error - User \"ruser\""), "{log}");
+    assert!(!log.contains("first") && !log.contains("second"), "no password in the log");
+    let deadline = tokio::time::Instant::now() + MESH_WAIT;
+    while connect_urls(&a).await != vec![a.p.addr.to_string()] {
+        assert!(tokio::time::Instant::now() < deadline, "A still lists B");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

@@ -348,7 +348,7 @@ fn cluster_changes(c: &mut Collector, old: &Option<Cluster>, new: &Option<Cluste
             old: on_off(o.authorization.is_some()),
             new: on_off(authorization.is_some()),
             class: class_of("cluster.authorization"),
-            detail: Some("changed; applies to new routes".into()),
+            detail: Some("changed; accepted routes are checked again".into()),
         });
     }
     c.field("cluster tls", &o.tls, tls, class_of("cluster.tls"), |t| on_off(t.is_some()));

@@ -550,10 +550,7 @@ async fn adopt_snapshot(core: &mut Core, role: &mut Role) -> Result<(), CloseRea
     let Some(old) = core.take_new_snapshot() else { return Ok(()) };
     let r = match role {
         Role::Client(client) => client.on_new_snapshot(core, &old).await,
-        Role::Route(route) => {
-            route.on_new_snapshot(core);
-            Ok(())
-        }
+        Role::Route(route) => route.on_new_snapshot(core, &old).await,
     };
     core.conn.adopted_generation.store(core.snap.generation, std::sync::atomic::Ordering::Release);
     r

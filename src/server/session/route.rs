@@ -45,15 +45,42 @@ pub(crate) struct RouteState {
     unknown_accounts: HashSet<Vec<u8>>,
     /// `cluster.permissions` (`subscribe` is the export side).
     perms: Option<Arc<CompiledPermissions>>,
+    /// The credentials an accepted route logged in with, to check again
+    /// when a reload changes `cluster.authorization` (kept in memory only).
+    credentials: Option<(String, String)>,
 }
 
 impl RouteState {
     fn new(link: Arc<RouteLink>, remote: SocketAddr, snap: &Snapshot) -> RouteState {
-        RouteState { link, remote, info_seen: false, unknown_accounts: HashSet::new(), perms: snap.route_perms.clone() }
+        RouteState {
+            link,
+            remote,
+            info_seen: false,
+            unknown_accounts: HashSet::new(),
+            perms: snap.route_perms.clone(),
+            credentials: None,
+        }
     }
 
-    pub fn on_new_snapshot(&mut self, core: &mut Core) {
+    /// A reload: new permissions; an accepted route whose credentials the
+    /// new `cluster.authorization` no longer accepts is closed, as
+    /// nats-server does (a route this server dialed is left alone).
+    pub async fn on_new_snapshot(&mut self, core: &mut Core, old: &Snapshot) -> Result<(), CloseReason> {
         self.perms = core.snap.route_perms.clone();
+        let auth_of = |s: &Snapshot| s.opts.cluster.as_ref().and_then(|c| c.authorization.clone());
+        let (before, now) = (auth_of(old), auth_of(&core.snap));
+        if self.link.state().did_solicit || before == now {
+            return Ok(());
+        }
+        if now.as_ref().is_none_or(|a| a.user.is_none()) {
+            return Ok(());
+        }
+        let (given_user, given_pass) = self.credentials.clone().unwrap_or_default();
+        let c = PeerConnect { user: Some(given_user.clone()), pass: Some(given_pass), ..PeerConnect::default() };
+        if route_credentials_ok(&core.snap, &c).await {
+            return Ok(());
+        }
+        Err(auth_violation(core, Some(given_user.as_str()).filter(|u| !u.is_empty())))
     }
 
     pub async fn on_op(&mut self, core: &mut Core, op: RouteOp<'_>) -> Result<(), CloseReason> {
@@ -120,6 +147,7 @@ impl RouteState {
                 return Err(auth_violation(core, c.user.as_deref()));
             }
             core.phase = Phase::Authenticated;
+            self.credentials = Some((c.user.clone().unwrap_or_default(), c.pass.clone().unwrap_or_default()));
         }
         if !c.lang.is_empty() {
             error!("{prefix} - {ERR_CLIENT_ON_ROUTE_PORT}");
