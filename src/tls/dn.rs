@@ -203,6 +203,7 @@ impl Rdn {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::tls::goname::{OID_CN, OID_OU};
 
     fn tv(k: &str, v: &str) -> TypeAndValue {
         TypeAndValue { kind: k.into(), value: v.into() }
