@@ -5,9 +5,7 @@
 
 use std::fmt;
 
-use super::goname::{
-    Attr, OID_C, OID_CN, OID_DC, OID_L, OID_O, OID_OU, OID_POSTALCODE, OID_SERIALNUMBER, OID_ST, OID_STREET,
-};
+use super::goname::{pkix_short_name, Attr, OID_DC};
 
 /// One `type=value` pair.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,22 +51,13 @@ impl fmt::Display for DnError {
 
 impl std::error::Error for DnError {}
 
-/// The short names `internal/ldap` knows; a subject with any other attribute
-/// is not compared as a DN at all.
+/// The short names `internal/ldap` knows (Go's pkix names and `DC`); a
+/// subject with any other attribute is not compared as a DN at all.
 fn ldap_short_name(oid: &str) -> Option<&'static str> {
-    Some(match oid {
-        OID_CN => "CN",
-        OID_SERIALNUMBER => "SERIALNUMBER",
-        OID_C => "C",
-        OID_L => "L",
-        OID_ST => "ST",
-        OID_STREET => "STREET",
-        OID_O => "O",
-        OID_OU => "OU",
-        OID_POSTALCODE => "POSTALCODE",
-        OID_DC => "DC",
-        _ => return None,
-    })
+    if oid == OID_DC {
+        return Some("DC");
+    }
+    pkix_short_name(oid)
 }
 
 impl Dn {
@@ -214,6 +203,7 @@ impl Rdn {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::tls::goname::{OID_CN, OID_OU};
 
     fn tv(k: &str, v: &str) -> TypeAndValue {
         TypeAndValue { kind: k.into(), value: v.into() }

@@ -31,7 +31,7 @@ pub const OID_POSTALCODE: &str = "2.5.4.17";
 pub const OID_DC: &str = "0.9.2342.19200300.100.1.25";
 
 /// Go's `crypto/x509/pkix` short names (no `DC`: Go writes it as an OID).
-fn pkix_short_name(oid: &str) -> Option<&'static str> {
+pub(super) fn pkix_short_name(oid: &str) -> Option<&'static str> {
     Some(match oid {
         OID_CN => "CN",
         OID_SERIALNUMBER => "SERIALNUMBER",
