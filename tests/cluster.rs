@@ -829,3 +829,47 @@ async fn a_reload_closes_routes_no_longer_authorized() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// `cluster.permissions`: `import` limits the interest this server announces
+/// (so what it receives), `export` the remote interest it accepts (so what
+/// it sends).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cluster_permissions_limit_what_crosses() {
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("a.conf");
+    std::fs::write(
+        &conf,
+        "cluster { name: C1, listen: \"127.0.0.1:-1\", permissions { import: [\"in.>\"], export: [\"out.>\"] } }\n",
+    )
+    .unwrap();
+    let a = start(Path::new(BIN), "A", &["-c", conf.to_str().unwrap()]);
+    let b = rnats("B", &args(&routes_to(&a)));
+    wait_full_mesh(&[&a, &b]).await;
+    let (ca, cb) = (client(&a).await, client(&b).await);
+
+    // Into A: only what it imports. The allowed message is published last:
+    // once it arrived, the refused one would have arrived before it (one
+    // route, one client connection, in order).
+    let mut allowed = ca.subscribe("in.x").await.unwrap();
+    let mut refused = ca.subscribe("other.x").await.unwrap();
+    ca.flush().await.unwrap();
+    wait_interest(&cb, "in.x", &mut allowed).await;
+    cb.publish("other.x", "no".into()).await.unwrap();
+    cb.publish("in.x", "yes".into()).await.unwrap();
+    cb.flush().await.unwrap();
+    let m = tokio::time::timeout(WAIT, allowed.next()).await.expect("in time").unwrap();
+    assert_eq!(&m.payload[..], b"yes");
+    assert!(tokio::time::timeout(Duration::from_millis(100), refused.next()).await.is_err(), "other.x not imported");
+
+    // Out of A: only what it exports.
+    let mut allowed = cb.subscribe("out.y").await.unwrap();
+    let mut refused = cb.subscribe("secret.y").await.unwrap();
+    cb.flush().await.unwrap();
+    wait_interest(&ca, "out.y", &mut allowed).await;
+    ca.publish("secret.y", "no".into()).await.unwrap();
+    ca.publish("out.y", "yes".into()).await.unwrap();
+    ca.flush().await.unwrap();
+    let m = tokio::time::timeout(WAIT, allowed.next()).await.expect("in time").unwrap();
+    assert_eq!(&m.payload[..], b"yes");
+    assert!(tokio::time::timeout(Duration::from_millis(100), refused.next()).await.is_err(), "secret.y not exported");
+}

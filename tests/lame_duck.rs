@@ -76,7 +76,10 @@ async fn clients_are_told_then_closed_and_new_ones_refused() {
     for (_, events) in &mut clients {
         wait_event(events, |e| matches!(e, async_nats::Event::Disconnected), WAIT).await;
     }
-    assert_eq!(raw.expect_close().await, b"", "the protocol-0 client only sees the close");
+    // The closes are spread at random over the lame duck duration: the
+    // server's first PING (2 s after connecting) may come before this one's.
+    let seen = String::from_utf8_lossy(&raw.expect_close().await).replace("PING\r\n", "");
+    assert_eq!(seen, "", "the protocol-0 client sees no INFO, only the close");
     assert!(started.elapsed() >= Duration::from_millis(400), "not before the grace period");
     // ...and lame duck mode ends, for the caller to shut down.
     assert!(tokio::time::timeout(WAIT, ldm).await.expect("lame duck mode ends").unwrap());
