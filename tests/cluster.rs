@@ -320,6 +320,14 @@ async fn rolling_upgrade() {
     }
     wait_full_mesh(&[&b, &t]).await;
     batch(&publisher, &mut sub, &mut seq).await;
+    // B's configured route to A is retried (every second), and said so.
+    let log = b.p.wait_for_log("Attempting reconnect for solicited route", MESH_WAIT).expect("B retries A");
+    let log = if log.contains("Error trying to connect to route (attempt 1): dial tcp") {
+        log
+    } else {
+        b.p.wait_for_log("Error trying to connect to route (attempt 1): dial tcp", MESH_WAIT).expect("logged")
+    };
+    assert!(log.contains("connect: connection refused"), "{log}");
 
     // A comes back on its ports; B's configured route to it is redialed.
     let a = rnats("A", &["-p", &a_port, "--cluster", &format!("nats://{a_route}"), "--routes", &b.route_url()]);
