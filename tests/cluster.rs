@@ -352,10 +352,23 @@ async fn rolling_upgrade() {
 /// offered the server that is leaving.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lame_duck_is_announced_to_peers() {
+    let a = rnats("A", &[]);
+    lame_duck_announced_to(a).await;
+}
+
+/// The same with a nats-server peer: it takes rnats' lame duck INFO.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lame_duck_is_announced_to_a_reference_peer() {
+    let Some(a) = reference("A", &[]) else { return skip_loudly("lame_duck_is_announced_to_a_reference_peer") };
+    lame_duck_announced_to(a).await;
+}
+
+/// An rnats B in lame duck mode, routed to `a`: a client of `a` is sent an
+/// INFO without B's URL.
+async fn lame_duck_announced_to(a: Node) {
     let dir = tempfile::tempdir().unwrap();
     let conf = dir.path().join("ldm.conf");
     std::fs::write(&conf, "lame_duck_duration: 30s\nlame_duck_grace_period: 10s\n").unwrap();
-    let a = rnats("A", &[]);
     let b = rnats("B", &["-c", conf.to_str().unwrap(), "--routes", &a.route_url()]);
     wait_full_mesh(&[&a, &b]).await;
     // A protocol-1 client of A, which takes asynchronous INFO.
@@ -690,6 +703,13 @@ async fn routez_and_varz_show_the_routes() {
     assert_eq!(q["sid"], "R $G watched.q grp");
 
     let varz = common::http::get_json(&mon, "/varz").await;
+    // The documents of a clustered server still match the published schemas.
+    for (name, doc) in [("routez", &routez), ("routez", &detail), ("varz", &varz)] {
+        let text = std::fs::read_to_string(format!("schemas/monitor-{name}.schema.json")).unwrap();
+        let validator = jsonschema::validator_for(&serde_json::from_str(&text).unwrap()).unwrap();
+        let errors: Vec<String> = validator.iter_errors(doc).map(|e| format!("{} at {}", e, e.instance_path)).collect();
+        assert!(errors.is_empty(), "{name}: {errors:?}");
+    }
     let cluster = &varz["cluster"];
     assert_eq!(cluster["name"], "C1");
     assert_eq!(cluster["addr"], "127.0.0.1");
