@@ -11,14 +11,19 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
+mod tls;
+
 pub const BENCH_USAGE: &str = "\
 Usage: rnats bench [options] [SCENARIO...]
 
-Scenarios (default: all): pub, pubsub, fanout, queue, reqrep, large, flood, idle
+Scenarios (default: all; tls with --compare or --tlscacert):
+    pub, pubsub, fanout, queue, reqrep, large, flood, idle, tls
 
     flood   64 KiB messages 1:1 with no flow control: the publisher writes as
             fast as it can; reports the rate and how often the server cut the
             subscriber off as a slow consumer (fast-producer stall prevents it)
+    tls     pubsub with every connection over TLS; --compare starts both
+            servers with one generated certificate (--tlscert/--tlskey)
 
 Options:
     --url HOST:PORT     server to measure (default 127.0.0.1:4222)
@@ -33,6 +38,7 @@ Options:
     --conns N           idle connections for idle (default 10000)
     --server-pid PID    process whose memory `idle` reads (found from --url when local);
                         `idle` is meaningful on a fresh server, as --compare runs it
+    --tlscacert FILE    CA that signed the --url server's certificate, for tls
     --json              results as JSON (one object) instead of a table
 ";
 
@@ -48,6 +54,8 @@ pub struct Config {
     pub server_pid: Option<u32>,
     /// Draw a progress bar on stderr (when it is a terminal).
     pub progress: bool,
+    /// For the `tls` scenario: the client side (trusted CA).
+    pub tls: Option<Arc<rustls::ClientConfig>>,
 }
 
 impl Default for Config {
@@ -62,6 +70,7 @@ impl Default for Config {
             conns: 10_000,
             server_pid: None,
             progress: false,
+            tls: None,
         }
     }
 }
@@ -136,7 +145,7 @@ impl Bar {
 
 /// A raw protocol connection.
 struct Conn {
-    stream: TcpStream,
+    stream: tls::Transport,
     buf: Vec<u8>,
     /// Start of unparsed data in `buf`.
     pos: usize,
@@ -147,10 +156,18 @@ impl Conn {
         let stream = TcpStream::connect(addr).map_err(|e| format!("connect {addr}: {e}"))?;
         stream.set_nodelay(true).map_err(|e| e.to_string())?;
         stream.set_read_timeout(Some(Duration::from_secs(30))).map_err(|e| e.to_string())?;
-        let mut c = Conn { stream, buf: Vec::with_capacity(1 << 20), pos: 0 };
+        let mut c = Conn { stream: tls::Transport::Plain(stream), buf: Vec::with_capacity(1 << 20), pos: 0 };
         c.line()?; // INFO
         c.send(b"CONNECT {\"verbose\":false,\"pedantic\":false,\"headers\":false,\"name\":\"rnats-bench\"}\r\n")?;
         Ok(c)
+    }
+
+    /// Over TLS when the config has a client side, else plain.
+    fn dial(cfg: &Config, a: SocketAddr) -> Res<Conn> {
+        match &cfg.tls {
+            Some(tls) => Conn::open_tls(a, tls, tls::server_name(&cfg.url)?),
+            None => Conn::open(a),
+        }
     }
 
     fn send(&mut self, bytes: &[u8]) -> Res<()> {
@@ -365,7 +382,7 @@ fn scenario_pub(cfg: &Config, a: SocketAddr) -> Res<Outcome> {
 fn fan(cfg: &Config, a: SocketAddr, subs: usize, queue: Option<&str>, size: usize, name: &str) -> Res<Outcome> {
     let mut readers = Vec::new();
     for i in 0..subs {
-        let mut s = Conn::open(a)?;
+        let mut s = Conn::dial(cfg, a)?;
         let line = match queue {
             Some(q) => format!("SUB {} {q} {}\r\n", cfg.subject, i + 1),
             None => format!("SUB {} {}\r\n", cfg.subject, i + 1),
@@ -374,7 +391,7 @@ fn fan(cfg: &Config, a: SocketAddr, subs: usize, queue: Option<&str>, size: usiz
         s.sync()?;
         readers.push(s);
     }
-    let mut p = Conn::open(a)?;
+    let mut p = Conn::dial(cfg, a)?;
     p.sync()?;
     let total = cfg.msgs;
     let t = Instant::now();
@@ -614,6 +631,14 @@ fn scenario_idle(cfg: &Config, a: SocketAddr) -> Res<Outcome> {
     })
 }
 
+/// `tls`: pub/sub 1:1 with both connections over TLS.
+fn scenario_tls(cfg: &Config, a: SocketAddr) -> Res<Outcome> {
+    if cfg.tls.is_none() {
+        return Err("tls: give the server's CA with --tlscacert FILE (or use --compare)".into());
+    }
+    fan(cfg, a, 1, None, cfg.size, "tls")
+}
+
 /// Runs one scenario against `url`.
 pub fn run_scenario(name: &str, cfg: &Config) -> Res<Outcome> {
     let a = addr(&cfg.url)?;
@@ -629,7 +654,12 @@ pub fn run_scenario(name: &str, cfg: &Config) -> Res<Outcome> {
         "reqrep" => scenario_reqrep(cfg, a),
         "flood" => scenario_flood(cfg, a),
         "idle" => scenario_idle(cfg, a),
-        other => Err(format!("unknown scenario `{other}` (known: {})", SCENARIOS.join(", "))),
+        "tls" => scenario_tls(cfg, a),
+        other => Err(format!(
+            "unknown scenario `{other}` (known: {}, {})",
+            SCENARIOS.join(", "),
+            tls::TLS_SCENARIOS.join(", ")
+        )),
     }
 }
 
@@ -669,6 +699,10 @@ fn compare(cfg: &Config, scenarios: &[String], rounds: usize, json: bool) -> Res
     let ours = std::env::current_exe().map_err(|e| e.to_string())?;
     let mut rows = Vec::new();
     for name in scenarios {
+        // TLS scenarios: both servers get the same certificate, made for this run.
+        let tls_fixture =
+            if tls::TLS_SCENARIOS.contains(&name.as_str()) { Some(tls::Fixture::generate()?) } else { None };
+        let server_args = tls_fixture.as_ref().map(tls::Fixture::server_args).unwrap_or_default();
         let (mut mine, mut theirs) = (Vec::new(), Vec::new());
         let (mut mine_lat, mut theirs_lat) = (Vec::new(), Vec::new());
         let (mut mine_cut, mut theirs_cut) = (None::<u64>, None::<u64>);
@@ -680,8 +714,11 @@ fn compare(cfg: &Config, scenarios: &[String], rounds: usize, json: bool) -> Res
                 [(&reference, false), (&ours, true)]
             };
             for (bin, is_ours) in order {
-                let server = crate::spawn::Spawn::new(bin).start().map_err(|e| e.to_string())?;
-                let run = Config { url: server.addr.to_string(), server_pid: Some(server.pid()), ..cfg.clone() };
+                let server = crate::spawn::Spawn::new(bin).args(&server_args).start().map_err(|e| e.to_string())?;
+                let mut run = Config { url: server.addr.to_string(), server_pid: Some(server.pid()), ..cfg.clone() };
+                if let Some(f) = &tls_fixture {
+                    run.tls = Some(f.client.clone());
+                }
                 let o = run_scenario(name, &run)?;
                 if !json {
                     eprintln!(
@@ -793,11 +830,15 @@ pub fn run(args: &[String]) -> u8 {
             "conns" => num(it.next(), "--conns").map(|n| cfg.conns = n.max(1) as usize),
             "server-pid" => num(it.next(), "--server-pid").map(|n| cfg.server_pid = Some(n as u32)),
             "subject" => it.next().map(|v| cfg.subject = v.clone()).ok_or_else(|| "--subject takes a subject".into()),
+            "tlscacert" => match it.next() {
+                Some(path) => tls::client_config_from_file(path).map(|c| cfg.tls = Some(c)),
+                None => Err("--tlscacert takes a file".into()),
+            },
             "h" | "help" => {
                 print!("{BENCH_USAGE}");
                 return 0;
             }
-            s if SCENARIOS.contains(&s) && !a.starts_with('-') => {
+            s if (SCENARIOS.contains(&s) || tls::TLS_SCENARIOS.contains(&s)) && !a.starts_with('-') => {
                 scenarios.push(s.to_string());
                 Ok(())
             }
@@ -810,6 +851,10 @@ pub fn run(args: &[String]) -> u8 {
     }
     if scenarios.is_empty() {
         scenarios = SCENARIOS.iter().map(|s| s.to_string()).collect();
+        // TLS needs certificates: --compare makes them, --tlscacert names the CA.
+        if compare_mode || cfg.tls.is_some() {
+            scenarios.extend(tls::TLS_SCENARIOS.iter().map(|s| s.to_string()));
+        }
     }
     cfg.progress = !json && std::io::IsTerminal::is_terminal(&std::io::stderr());
     if compare_mode {
