@@ -11,19 +11,23 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
+mod tls;
+
 pub const BENCH_USAGE: &str = "\
 Usage: rnats bench [options] [SCENARIO...]
 
-Scenarios (default: all): pub, pubsub, fanout, queue, reqrep, large, flood, idle, cluster
+Scenarios (default: all; tls with --compare or --tlscacert; cluster with --compare or --url2):
+    pub, pubsub, fanout, queue, reqrep, large, flood, idle, tls, cluster
 
     cluster publisher on one server, subscriber on another of its cluster: the
             messages cross a route (--compare starts two servers of each kind
-            routed to each other; without it, --url2 names the second server;
-            left out of the default set when there is none)
+            routed to each other; without it, --url2 names the second server)
 
     flood   64 KiB messages 1:1 with no flow control: the publisher writes as
             fast as it can; reports the rate and how often the server cut the
             subscriber off as a slow consumer (fast-producer stall prevents it)
+    tls     pubsub with every connection over TLS; --compare starts both
+            servers with one generated certificate (--tlscert/--tlskey)
 
 Options:
     --url HOST:PORT     server to measure (default 127.0.0.1:4222)
@@ -39,6 +43,7 @@ Options:
     --conns N           idle connections for idle (default 10000)
     --server-pid PID    process whose memory `idle` reads (found from --url when local);
                         `idle` is meaningful on a fresh server, as --compare runs it
+    --tlscacert FILE    CA that signed the --url server's certificate, for tls
     --json              results as JSON (one object) instead of a table
 ";
 
@@ -56,6 +61,8 @@ pub struct Config {
     pub server_pid: Option<u32>,
     /// Draw a progress bar on stderr (when it is a terminal).
     pub progress: bool,
+    /// For the `tls` scenario: the client side (trusted CA).
+    pub tls: Option<Arc<rustls::ClientConfig>>,
 }
 
 impl Default for Config {
@@ -71,6 +78,7 @@ impl Default for Config {
             conns: 10_000,
             server_pid: None,
             progress: false,
+            tls: None,
         }
     }
 }
@@ -145,7 +153,7 @@ impl Bar {
 
 /// A raw protocol connection.
 struct Conn {
-    stream: TcpStream,
+    stream: tls::Transport,
     buf: Vec<u8>,
     /// Start of unparsed data in `buf`.
     pos: usize,
@@ -156,10 +164,18 @@ impl Conn {
         let stream = TcpStream::connect(addr).map_err(|e| format!("connect {addr}: {e}"))?;
         stream.set_nodelay(true).map_err(|e| e.to_string())?;
         stream.set_read_timeout(Some(Duration::from_secs(30))).map_err(|e| e.to_string())?;
-        let mut c = Conn { stream, buf: Vec::with_capacity(1 << 20), pos: 0 };
+        let mut c = Conn { stream: tls::Transport::Plain(stream), buf: Vec::with_capacity(1 << 20), pos: 0 };
         c.line()?; // INFO
         c.send(b"CONNECT {\"verbose\":false,\"pedantic\":false,\"headers\":false,\"name\":\"rnats-bench\"}\r\n")?;
         Ok(c)
+    }
+
+    /// Over TLS when the config has a client side, else plain.
+    fn dial(cfg: &Config, a: SocketAddr) -> Res<Conn> {
+        match &cfg.tls {
+            Some(tls) => Conn::open_tls(a, tls, tls::server_name(&cfg.url)?),
+            None => Conn::open(a),
+        }
     }
 
     fn send(&mut self, bytes: &[u8]) -> Res<()> {
@@ -388,7 +404,7 @@ fn fan_between(
 ) -> Res<Outcome> {
     let mut readers = Vec::new();
     for i in 0..subs {
-        let mut s = Conn::open(sub_at)?;
+        let mut s = Conn::dial(cfg, sub_at)?;
         let line = match queue {
             Some(q) => format!("SUB {} {q} {}\r\n", cfg.subject, i + 1),
             None => format!("SUB {} {}\r\n", cfg.subject, i + 1),
@@ -398,9 +414,9 @@ fn fan_between(
         readers.push(s);
     }
     if sub_at != a {
-        wait_route_interest(a, sub_at)?;
+        wait_route_interest(cfg, a, sub_at)?;
     }
-    let mut p = Conn::open(a)?;
+    let mut p = Conn::dial(cfg, a)?;
     p.sync()?;
     let total = cfg.msgs;
     let t = Instant::now();
@@ -644,13 +660,13 @@ fn scenario_idle(cfg: &Config, a: SocketAddr) -> Res<Outcome> {
 /// made on `subscriber` (another server of its cluster): a probe subscribed
 /// there after them gets a probe message published here. The subscribers'
 /// interest crossed the route before the probe's, on the same connection.
-fn wait_route_interest(publisher: SocketAddr, subscriber: SocketAddr) -> Res<()> {
+fn wait_route_interest(cfg: &Config, publisher: SocketAddr, subscriber: SocketAddr) -> Res<()> {
     const PROBE: &str = "_bench.route.ready";
-    let mut probe = Conn::open(subscriber)?;
+    let mut probe = Conn::dial(cfg, subscriber)?;
     probe.send(format!("SUB {PROBE} 1\r\n").as_bytes())?;
     probe.sync()?;
-    probe.stream.set_read_timeout(Some(Duration::from_millis(100))).map_err(|e| e.to_string())?;
-    let mut p = Conn::open(publisher)?;
+    probe.stream.tcp().set_read_timeout(Some(Duration::from_millis(100))).map_err(|e| e.to_string())?;
+    let mut p = Conn::dial(cfg, publisher)?;
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         p.send(format!("PUB {PROBE} 0\r\n\r\n").as_bytes())?;
@@ -662,6 +678,14 @@ fn wait_route_interest(publisher: SocketAddr, subscriber: SocketAddr) -> Res<()>
             return Err(format!("cluster: {subscriber}'s interest never reached {publisher}"));
         }
     }
+}
+
+/// `tls`: pub/sub 1:1 with both connections over TLS.
+fn scenario_tls(cfg: &Config, a: SocketAddr) -> Res<Outcome> {
+    if cfg.tls.is_none() {
+        return Err("tls: give the server's CA with --tlscacert FILE (or use --compare)".into());
+    }
+    fan(cfg, a, 1, None, cfg.size, "tls")
 }
 
 /// Runs one scenario against `url` (`cluster`: publisher on `url`,
@@ -685,7 +709,12 @@ pub fn run_scenario(name: &str, cfg: &Config) -> Res<Outcome> {
         "reqrep" => scenario_reqrep(cfg, a),
         "flood" => scenario_flood(cfg, a),
         "idle" => scenario_idle(cfg, a),
-        other => Err(format!("unknown scenario `{other}` (known: {})", SCENARIOS.join(", "))),
+        "tls" => scenario_tls(cfg, a),
+        other => Err(format!(
+            "unknown scenario `{other}` (known: {}, {})",
+            SCENARIOS.join(", "),
+            tls::TLS_SCENARIOS.join(", ")
+        )),
     }
 }
 
@@ -720,10 +749,10 @@ fn median(mut v: Vec<f64>) -> f64 {
 
 /// Fresh servers of `bin` for scenario `name`: one, or for `cluster` two
 /// routed to each other.
-fn start_for(bin: &std::path::Path, name: &str) -> Res<Vec<crate::spawn::ServerProcess>> {
+fn start_for(bin: &std::path::Path, name: &str, args: &[String]) -> Res<Vec<crate::spawn::ServerProcess>> {
     use crate::spawn::Spawn;
     if name != "cluster" {
-        return Ok(vec![Spawn::new(bin).start().map_err(|e| e.to_string())?]);
+        return Ok(vec![Spawn::new(bin).args(args).start().map_err(|e| e.to_string())?]);
     }
     let cluster = ["--cluster", "nats://127.0.0.1:-1", "--cluster_name", "BENCH"];
     let a = Spawn::new(bin).args(&cluster).start().map_err(|e| e.to_string())?;
@@ -740,6 +769,10 @@ fn compare(cfg: &Config, scenarios: &[String], rounds: usize, json: bool) -> Res
     let ours = std::env::current_exe().map_err(|e| e.to_string())?;
     let mut rows = Vec::new();
     for name in scenarios {
+        // TLS scenarios: both servers get the same certificate, made for this run.
+        let tls_fixture =
+            if tls::TLS_SCENARIOS.contains(&name.as_str()) { Some(tls::Fixture::generate()?) } else { None };
+        let server_args = tls_fixture.as_ref().map(tls::Fixture::server_args).unwrap_or_default();
         let (mut mine, mut theirs) = (Vec::new(), Vec::new());
         let (mut mine_lat, mut theirs_lat) = (Vec::new(), Vec::new());
         let (mut mine_cut, mut theirs_cut) = (None::<u64>, None::<u64>);
@@ -751,13 +784,16 @@ fn compare(cfg: &Config, scenarios: &[String], rounds: usize, json: bool) -> Res
                 [(&reference, false), (&ours, true)]
             };
             for (bin, is_ours) in order {
-                let servers = start_for(bin, name)?;
-                let run = Config {
+                let servers = start_for(bin, name, &server_args)?;
+                let mut run = Config {
                     url: servers[0].addr.to_string(),
                     url2: servers.get(1).map(|s| s.addr.to_string()),
                     server_pid: Some(servers[0].pid()),
                     ..cfg.clone()
                 };
+                if let Some(f) = &tls_fixture {
+                    run.tls = Some(f.client.clone());
+                }
                 let o = run_scenario(name, &run)?;
                 drop(servers);
                 if !json {
@@ -871,11 +907,15 @@ pub fn run(args: &[String]) -> u8 {
             "conns" => num(it.next(), "--conns").map(|n| cfg.conns = n.max(1) as usize),
             "server-pid" => num(it.next(), "--server-pid").map(|n| cfg.server_pid = Some(n as u32)),
             "subject" => it.next().map(|v| cfg.subject = v.clone()).ok_or_else(|| "--subject takes a subject".into()),
+            "tlscacert" => match it.next() {
+                Some(path) => tls::client_config_from_file(path).map(|c| cfg.tls = Some(c)),
+                None => Err("--tlscacert takes a file".into()),
+            },
             "h" | "help" => {
                 print!("{BENCH_USAGE}");
                 return 0;
             }
-            s if SCENARIOS.contains(&s) && !a.starts_with('-') => {
+            s if (SCENARIOS.contains(&s) || tls::TLS_SCENARIOS.contains(&s)) && !a.starts_with('-') => {
                 scenarios.push(s.to_string());
                 Ok(())
             }
@@ -889,6 +929,10 @@ pub fn run(args: &[String]) -> u8 {
     if scenarios.is_empty() {
         let two_servers = compare_mode || cfg.url2.is_some();
         scenarios = SCENARIOS.iter().filter(|s| two_servers || **s != "cluster").map(|s| s.to_string()).collect();
+        // TLS needs certificates: --compare makes them, --tlscacert names the CA.
+        if compare_mode || cfg.tls.is_some() {
+            scenarios.extend(tls::TLS_SCENARIOS.iter().map(|s| s.to_string()));
+        }
     }
     cfg.progress = !json && std::io::IsTerminal::is_terminal(&std::io::stderr());
     if compare_mode {

@@ -136,7 +136,9 @@ impl ServerProcess {
             .find(|e| e.file_name().to_string_lossy().ends_with(".ports"))?;
         let text = std::fs::read_to_string(entry.path()).ok()?;
         let v: serde_json::Value = serde_json::from_str(&text).ok()?;
-        v["nats"][0].as_str()?.trim_start_matches("nats://").parse().ok()
+        // nats-server lists `tls://` when clients must use TLS.
+        let url = v["nats"][0].as_str()?;
+        url.strip_prefix("nats://").or_else(|| url.strip_prefix("tls://")).unwrap_or(url).parse().ok()
     }
 
     /// The monitoring URL from the ports file (`http://127.0.0.1:PORT`),

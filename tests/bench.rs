@@ -143,3 +143,74 @@ fn the_cluster_scenario_crosses_a_route() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--url2"));
 }
+
+/// rnats with the test PKI's server certificate (`--tlscert`/`--tlskey`).
+fn serve_tls(pki: &common::certs::Pki) -> rnats::spawn::ServerProcess {
+    rnats::spawn::Spawn::new(std::path::Path::new(BIN))
+        .args(&["--tlscert", &pki.server.cert_file, "--tlskey", &pki.server.key_file])
+        .start()
+        .expect("rnats starts with TLS")
+}
+
+/// The tls scenario against rnats over TLS: every message arrives (the
+/// reported rate times the time is the count sent), and a client that does
+/// not trust the server's CA is refused.
+#[test]
+fn tls_scenario_delivers_every_message() {
+    let pki = common::certs::Pki::new();
+    let server = serve_tls(&pki);
+    let url = server.addr.to_string();
+    let out = Command::new(BIN)
+        .args(["bench", "--url", &url, "--tlscacert", &pki.ca_file, "--msgs", "5000", "--json", "tls"])
+        .output()
+        .expect("rnats bench runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let results: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let r = &results[0];
+    assert_eq!(r["scenario"], "tls");
+    let (rate, seconds) = (r["msgs_per_sec"].as_f64().expect("rate"), r["seconds"].as_f64().expect("seconds"));
+    assert!(rate > 0.0 && seconds > 0.0, "{r}");
+    assert_eq!((rate * seconds).round(), 5000.0, "delivered = sent: {r}");
+    assert_eq!(r["mb_per_sec"].as_f64().map(|mb| (mb * 1e6 * seconds / 16.0).round()), Some(5000.0), "{r}");
+
+    // A CA that did not sign the server's certificate: the handshake fails.
+    let other_ca = common::certs::write(pki.dir.path(), "other-ca.pem", &pki.other_ca.cert_pem);
+    let out = Command::new(BIN)
+        .args(["bench", "--url", &url, "--tlscacert", &other_ca, "--msgs", "100", "tls"])
+        .output()
+        .expect("rnats bench runs");
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("TLS handshake: invalid peer certificate: UnknownIssuer"), "{err}");
+
+    // Without a CA the scenario says what it needs; a plain server is named.
+    let out = Command::new(BIN).args(["bench", "--url", &url, "--msgs", "100", "tls"]).output().expect("runs");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--tlscacert"));
+    let plain = serve();
+    let out = Command::new(BIN)
+        .args(["bench", "--url", &plain.addr.to_string(), "--tlscacert", &pki.ca_file, "--msgs", "100", "tls"])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("does not offer TLS"));
+}
+
+/// `--compare tls`: both servers start with the generated certificate and
+/// both deliver over TLS.
+#[test]
+fn compare_runs_tls_on_both_servers() {
+    if common::reference_binary().is_none() {
+        common::skip_loudly("compare_runs_tls_on_both_servers");
+        return;
+    }
+    let out = Command::new(BIN)
+        .args(["bench", "--compare", "--rounds", "1", "--msgs", "5000", "--json", "tls"])
+        .output()
+        .expect("rnats bench runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let r = &v["results"][0];
+    assert_eq!(r["scenario"], "tls");
+    assert!(r["rnats"].as_f64().unwrap_or(0.0) > 0.0 && r["nats_server"].as_f64().unwrap_or(0.0) > 0.0, "{r}");
+}

@@ -392,9 +392,16 @@ fn rnats_with_monitoring() -> Monitored {
 
 /// `bin -a 127.0.0.1 -p -1 -m -1`, found through its ports file.
 fn with_monitoring(bin: &std::path::Path) -> Monitored {
+    with_args(bin, &["-a", "127.0.0.1", "-p", "-1", "-m", "-1"])
+}
+
+/// `bin ARGS --ports_file_dir DIR`; the client and monitoring ports come
+/// from the ports file.
+fn with_args(bin: &std::path::Path, args: &[&str]) -> Monitored {
     let dir = tempfile::tempdir().expect("tempdir");
     let child = Command::new(bin)
-        .args(["-a", "127.0.0.1", "-p", "-1", "-m", "-1", "--ports_file_dir"])
+        .args(args)
+        .arg("--ports_file_dir")
         .arg(dir.path())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -691,4 +698,231 @@ fn pty_ctrl_c_and_sigterm_restore_the_terminal() {
     rustix::process::kill_process(pid, rustix::process::Signal::TERM).expect("SIGTERM");
     assert!(top.wait_exit().success());
     top.expect_restored();
+}
+
+// ---- HTTPS (`-ms`) with nats-top's TLS flags ----
+
+/// `bin -c CONF`: TLS from the test PKI, HTTPS monitoring on a random port,
+/// and plain-text clients still allowed so the raw client can connect.
+fn with_https_monitoring(bin: &std::path::Path, pki: &common::certs::Pki) -> Monitored {
+    let conf = format!(
+        "listen: \"127.0.0.1:-1\"\nhttps: \"127.0.0.1:-1\"\nallow_non_tls: true\n\
+         tls {{ cert_file: \"{}\", key_file: \"{}\" }}\n",
+        pki.server.cert_file, pki.server.key_file
+    );
+    let path = common::certs::write(pki.dir.path(), "https-monitoring.conf", &conf);
+    with_args(bin, &["-c", &path])
+}
+
+fn top_binary(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_rnats")).arg("top").args(args).output().expect("rnats top runs")
+}
+
+/// `rnats top -ms PORT -cacert CA -o -` shows the server and its client.
+fn https_snapshot_with_cacert(server: Monitored, pki: &common::certs::Pki) {
+    let _a = raw_client(server.client, "tls-watched", "go", "1.41.1", &["secure.>"]);
+    let port = server.monitor_port.to_string();
+    let out = top_binary(&["-s", "127.0.0.1", "-ms", &port, "-cacert", &pki.ca_file, "-d", "0.2", "-o", "-"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.starts_with("NATS server version 2.15"), "{text}");
+    assert!(text.contains("Connections: 1"), "{text}");
+    let row = text.lines().find(|l| l.contains("tls-watched")).unwrap_or_else(|| panic!("no client row: {text}"));
+    assert!(row.contains(" go ") && row.contains("1.41.1"), "{row}");
+}
+
+#[test]
+fn https_rnats_verified_with_cacert() {
+    let pki = common::certs::Pki::new();
+    let server = with_https_monitoring(Path::new(env!("CARGO_BIN_EXE_rnats")), &pki);
+    https_snapshot_with_cacert(server, &pki);
+}
+
+#[test]
+fn https_nats_server_verified_with_cacert() {
+    let Some(bin) = common::reference_binary() else {
+        common::skip_loudly("https_nats_server_verified_with_cacert");
+        return;
+    };
+    let pki = common::certs::Pki::new();
+    https_snapshot_with_cacert(with_https_monitoring(&bin, &pki), &pki);
+}
+
+#[test]
+fn https_wrong_ca_is_refused_clearly_and_k_skips_verification() {
+    let pki = common::certs::Pki::new();
+    let server = with_https_monitoring(Path::new(env!("CARGO_BIN_EXE_rnats")), &pki);
+    let port = server.monitor_port.to_string();
+    let other_ca = common::certs::write(pki.dir.path(), "other-ca.pem", &pki.other_ca.cert_pem);
+
+    // A CA that did not sign the server's certificate: exit 1, saying why.
+    let out = top_binary(&["-ms", &port, "-cacert", &other_ca, "-d", "0.2", "-o", "-"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.starts_with(&format!(
+            "rnats top: https://127.0.0.1:{port}/varz: TLS handshake failed: invalid peer certificate: UnknownIssuer"
+        )),
+        "{err}"
+    );
+    assert!(err.contains("-cacert") && err.contains("-k"), "the hint names the flags: {err}");
+    assert!(out.stdout.is_empty());
+
+    // The name checked is the -s host: `localhost` is in the certificate,
+    // a name it does not list is refused.
+    let out = top_binary(&["-s", "localhost", "-ms", &port, "-cacert", &pki.ca_file, "-d", "0.2", "-o", "-"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+    // -k: no CA at all, and a wrong one, are both accepted.
+    for extra in [&[][..], &["-cacert", other_ca.as_str()][..]] {
+        let mut args = vec!["-ms", port.as_str(), "-k", "-d", "0.2", "-o", "-"];
+        args.extend_from_slice(extra);
+        let out = top_binary(&args);
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(text.starts_with("NATS server version"), "{text}");
+    }
+
+    // Plain HTTP spoken to the HTTPS port's client is told what it hit.
+    let out = top_binary(&["-m", &port, "-d", "0.2", "-o", "-"]);
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stdout));
+
+    // A missing CA file is an error before any request, naming the flag.
+    let missing = pki.path("missing-ca.pem");
+    let out = top_binary(&["-ms", &port, "-cacert", &missing, "-o", "-"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.trim_end(), format!("rnats top: -cacert {missing}: open {missing}: no such file or directory"));
+}
+
+#[test]
+fn https_wrong_ca_keeps_retrying_on_the_screen() {
+    let pki = common::certs::Pki::new();
+    let server = with_https_monitoring(Path::new(env!("CARGO_BIN_EXE_rnats")), &pki);
+    let other_ca = common::certs::write(pki.dir.path(), "other-ca.pem", &pki.other_ca.cert_pem);
+    let flags = rnats::top::tls::TlsFlags { ca_file: Some(other_ca), ..Default::default() };
+    let config = rnats::top::tls::client_config(&flags).expect("config");
+    let endpoint = Endpoint { scheme: Scheme::Https, host: "127.0.0.1".into(), port: server.monitor_port };
+    let query = Query { limit: 1024, sort: SortKey::Cid, subs: false };
+    let poller =
+        Poller::spawn(Client::https(endpoint, WAIT, config), query, Duration::from_millis(50)).expect("poller");
+    for attempt in 1..=3 {
+        match next_poll(&poller) {
+            Poll::Failed { error, attempt: n } => {
+                assert_eq!(n, attempt);
+                assert!(error.contains("TLS handshake failed: invalid peer certificate: UnknownIssuer"), "{error}");
+            }
+            other => panic!("expected a failure, got {other:?}"),
+        }
+    }
+}
+
+/// A monitoring port that requires a client certificate signed by `ca`
+/// (nats-server never asks for one on its monitoring port, so this stands
+/// in): answers `/varz` and `/connz` from the fixtures, and sends the common
+/// name of each client certificate it accepted on `seen`.
+fn mutual_tls_monitor(pki: &common::certs::Pki, seen: mpsc::Sender<String>) -> u16 {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(CertificateDer::from(pki.ca.der.clone())).expect("CA");
+    let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(roots.into(), provider.clone())
+        .build()
+        .expect("verifier");
+    let chain = vec![CertificateDer::from(pki.server.der.clone())];
+    let key = PrivateKeyDer::from_pem_slice(pki.server.key_pem.as_bytes()).expect("key");
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(chain, key)
+        .expect("server config");
+    let config = std::sync::Arc::new(config);
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(8) {
+            let Ok(tcp) = stream else { return };
+            let _ = tcp.set_read_timeout(Some(WAIT));
+            let Ok(conn) = rustls::ServerConnection::new(config.clone()) else { return };
+            let mut tls = rustls::StreamOwned::new(conn, tcp);
+            let mut reader = BufReader::new(&mut tls);
+            let mut line = String::new();
+            // A refused handshake fails this first read; wait for the next.
+            if reader.read_line(&mut line).is_err() {
+                continue;
+            }
+            loop {
+                let mut h = String::new();
+                if reader.read_line(&mut h).map_or(true, |n| n == 0) || h == "\r\n" {
+                    break;
+                }
+            }
+            drop(reader);
+            let peer = tls.conn.peer_certificates().and_then(|c| c.first()).map(|c| c.to_vec()).unwrap_or_default();
+            let cn = x509_common_name(&peer);
+            let _ = seen.send(cn);
+            let body = fixture(if line.starts_with("GET /varz ") { "varz1.json" } else { "connz1.json" });
+            let reply = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{body}", body.len());
+            let _ = tls.write_all(reply.as_bytes());
+            let _ = tls.flush();
+            tls.conn.send_close_notify();
+            let _ = tls.conn.complete_io(&mut tls.sock);
+        }
+    });
+    port
+}
+
+/// The subject's common name of a DER certificate.
+fn x509_common_name(der: &[u8]) -> String {
+    let (_, cert) = x509_parser::parse_x509_certificate(der).expect("a certificate");
+    let cn = cert.subject().iter_common_name().next().and_then(|a| a.as_str().ok().map(String::from));
+    cn.unwrap_or_default()
+}
+
+#[test]
+fn https_presents_the_client_certificate() {
+    let pki = common::certs::Pki::new();
+    let (tx, seen) = mpsc::channel();
+    let port = mutual_tls_monitor(&pki, tx);
+    let endpoint = Endpoint { scheme: Scheme::Https, host: "127.0.0.1".into(), port };
+    let query = Query { limit: 1024, sort: SortKey::Cid, subs: false };
+
+    let with_cert = rnats::top::tls::TlsFlags {
+        ca_file: Some(pki.ca_file.clone()),
+        cert_file: Some(pki.client_email.cert_file.clone()),
+        key_file: Some(pki.client_email.key_file.clone()),
+        skip_verify: false,
+    };
+    let config = rnats::top::tls::client_config(&with_cert).expect("config");
+    let sample = fetch(&Client::https(endpoint.clone(), WAIT, config), &query).expect("fetch with a client cert");
+    assert_eq!(sample.varz.server_name, "top-fixture");
+    assert_eq!(sample.connz.connections.len(), 4);
+    assert_eq!(seen.recv_timeout(WAIT).expect("varz seen"), "alice");
+    assert_eq!(seen.recv_timeout(WAIT).expect("connz seen"), "alice");
+
+    // Without -cert/-key the server refuses the handshake.
+    let without = rnats::top::tls::TlsFlags { ca_file: Some(pki.ca_file.clone()), ..Default::default() };
+    let config = rnats::top::tls::client_config(&without).expect("config");
+    let error = fetch(&Client::https(endpoint, WAIT, config), &query).expect_err("no client certificate");
+    assert!(error.starts_with(&format!("https://127.0.0.1:{port}/varz: ")), "{error}");
+    assert!(seen.try_recv().is_err(), "no request got through");
+
+    // The binary reads the same flags; a key that is not the certificate's is refused.
+    let out = top_binary(&[
+        "-ms",
+        &port.to_string(),
+        "-cacert",
+        &pki.ca_file,
+        "-cert",
+        &pki.client_email.cert_file,
+        "-key",
+        &pki.client_dn.key_file,
+        "-o",
+        "-",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("-cert ") && err.contains("-key "), "{err}");
 }

@@ -6,17 +6,18 @@ use std::time::Duration;
 
 use super::http::{Endpoint, Scheme};
 use super::monitor::SortKey;
+use super::tls::TlsFlags;
 
 pub const TOP_USAGE: &str = "\
 Usage: rnats top [-s HOST] [-m PORT] [-ms PORT] [-n NUM] [-d SECONDS] [-sort FIELD]
-                 [-r MAX] [-o FILE] [-b] [-u]
+                 [-cert FILE] [-key FILE] [-cacert FILE] [-k] [-r MAX] [-o FILE] [-b] [-u]
 
 A live view of a NATS server (rnats or nats-server) from its monitoring
 endpoints /varz and /connz, like nats-top.
 
     -s HOST       server host (default 127.0.0.1)
     -m PORT       HTTP monitoring port (default 8222)
-    -ms PORT      HTTPS monitoring port (needs TLS, not in rnats yet)
+    -ms PORT      HTTPS monitoring port (used instead of -m when given)
     -n NUM        connections to show (default 1024)
     -d SECONDS    refresh interval (default 1; fractions allowed)
     -sort FIELD   connection order: cid, start, subs, pending, msgs_to, msgs_from,
@@ -27,6 +28,13 @@ endpoints /varz and /connz, like nats-top.
     -b            show raw numbers instead of 1.5K, 2.0M
     -u, --display-subscriptions-column
                   show the SUBSCRIPTIONS column from the start
+
+With -ms only:
+    -cacert FILE  CA certificates (PEM) that verify the server (default: the
+                  system's)
+    -cert FILE    client certificate (PEM) to present, with -key
+    -key FILE     the client certificate's private key (PEM)
+    -k            skip verifying the server's certificate
 
 Keys: o sort, n limit, s subscriptions, b raw numbers, space rates per
 connection, ? help, q quit.
@@ -43,6 +51,8 @@ pub struct Settings {
     pub show_subs: bool,
     pub max_refreshes: Option<u64>,
     pub output: Option<String>,
+    /// nats-top's TLS flags; used when `endpoint.scheme` is HTTPS (`-ms`).
+    pub tls: TlsFlags,
 }
 
 impl Default for Settings {
@@ -56,6 +66,7 @@ impl Default for Settings {
             show_subs: false,
             max_refreshes: None,
             output: None,
+            tls: TlsFlags::default(),
         }
     }
 }
@@ -108,11 +119,9 @@ pub fn parse(args: &[String]) -> Result<Parsed, String> {
             "b" => s.raw_bytes = go_bool(name, inline)?,
             "u" | "display-subscriptions-column" => s.show_subs = go_bool(name, inline)?,
             "lookup" => return Err("-lookup: reverse DNS lookup of client addresses is not supported".into()),
-            "k" | "cert" | "key" | "cacert" => {
-                return Err(format!("-{name}: HTTPS monitoring needs TLS, which rnats does not have yet"))
-            }
+            "k" => s.tls.skip_verify = go_bool(name, inline)?,
             "l" => return Err("-l: delimited output is not supported; -o writes the screen as text".into()),
-            "s" | "m" | "ms" | "n" | "d" | "sort" | "r" | "o" => {
+            "s" | "m" | "ms" | "n" | "d" | "sort" | "r" | "o" | "cert" | "key" | "cacert" => {
                 let value = match inline {
                     Some(v) => v.to_string(),
                     None => {
@@ -134,19 +143,23 @@ pub fn parse(args: &[String]) -> Result<Parsed, String> {
                     }
                     "sort" => s.sort = SortKey::parse(&value)?,
                     "r" => s.max_refreshes = Some(positive(name, &value)?),
+                    "cert" | "key" | "cacert" if value.is_empty() => {
+                        return Err(format!("-{name}: the file name is empty"))
+                    }
+                    "cert" => s.tls.cert_file = Some(value),
+                    "key" => s.tls.key_file = Some(value),
+                    "cacert" => s.tls.ca_file = Some(value),
                     _ => s.output = Some(value),
                 }
             }
             _ => return Err(format!("flag provided but not defined: -{name}")),
         }
     }
-    // As nats-top: the secure port, when given, wins over the plain one.
+    // As nats-top: the secure port, when given, wins over the plain one,
+    // and the TLS flags apply only to it.
     if let Some(p) = https_port {
         s.endpoint.scheme = Scheme::Https;
         s.endpoint.port = p;
-        return Err(format!(
-            "-ms {p}: HTTPS monitoring needs TLS, which rnats does not have yet; use the HTTP port with -m"
-        ));
     }
     Ok(Parsed::Run(s))
 }
@@ -189,6 +202,22 @@ mod tests {
     }
 
     #[test]
+    fn https_and_nats_tops_tls_flags() {
+        let s = run("-s localhost -m 8222 -ms 8443 -cacert ca.pem -cert c.pem -key=k.pem -k");
+        assert_eq!(s.endpoint.url(), "https://localhost:8443", "-ms wins over -m");
+        let expected = TlsFlags {
+            ca_file: Some("ca.pem".into()),
+            cert_file: Some("c.pem".into()),
+            key_file: Some("k.pem".into()),
+            skip_verify: true,
+        };
+        assert_eq!(s.tls, expected);
+        let s = run("-m 9222 -cacert ca.pem");
+        assert_eq!(s.endpoint.url(), "http://127.0.0.1:9222", "TLS flags alone do not switch to HTTPS");
+        assert!(!run("-ms 8443 -k=false").tls.skip_verify);
+    }
+
+    #[test]
     fn bad_flags_say_why() {
         assert!(err("-x").contains("not defined: -x"));
         assert!(err("-n").contains("needs an argument"));
@@ -198,7 +227,9 @@ mod tests {
         assert!(err("-sort bogus").contains("invalid sort option"));
         assert!(err("-sort stop").contains("closed"));
         assert!(err("-b=maybe").contains("boolean"));
-        assert!(err("-ms 8443").contains("TLS"));
+        assert!(err("-cacert").contains("needs an argument"));
+        assert!(err("-cert=").contains("empty"));
+        assert!(err("-k=maybe").contains("boolean"));
         assert!(err("extra").contains("unexpected"));
     }
 }

@@ -2,13 +2,17 @@
 //! per connection (`Connection: close`), bodies sized by `Content-Length`,
 //! chunked, or read to the end; every read and write under a timeout.
 //!
-//! The exchange is written over any `Read + Write` stream, so HTTPS (`-ms`)
-//! becomes a TLS stream wrapped around the same TCP connection once rnats
-//! has TLS; [`Scheme::Https`] is refused with a clear error until then.
+//! The exchange is written over any `Read + Write` stream: plain TCP for
+//! `-m`, or for HTTPS (`-ms`) a rustls client connection wrapped around the
+//! same TCP stream, its handshake completed first so that a certificate
+//! problem is reported as such rather than as a failed write.
 
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
+use std::sync::Arc;
 use std::time::Duration;
+
+use rustls::{ClientConfig, ClientConnection, StreamOwned};
 
 /// The largest response accepted: a `/connz` of 1024 connections with their
 /// subscription lists is a few MB; this bounds a misbehaving peer.
@@ -58,8 +62,9 @@ pub enum HttpError {
     Status { url: String, code: u16, message: String },
     #[error("{url}: malformed HTTP response: {what}")]
     Malformed { url: String, what: String },
-    #[error("{0}: HTTPS monitoring needs TLS, which rnats does not have yet; use the HTTP port (-m)")]
-    TlsUnsupported(String),
+    /// The TLS handshake failed; `hint` says what to try, when known.
+    #[error("{url}: TLS handshake failed: {error}{}", hint.map(|h| format!(" ({h})")).unwrap_or_default())]
+    Tls { url: String, error: String, hint: Option<&'static str> },
 }
 
 /// A response before its status is judged.
@@ -74,11 +79,20 @@ pub struct Client {
     pub endpoint: Endpoint,
     /// Bound on connecting and on each read and write.
     pub timeout: Duration,
+    /// For [`Scheme::Https`]: how to verify the server and what to present.
+    pub tls: Option<Arc<ClientConfig>>,
 }
 
 impl Client {
+    /// A client for an HTTP endpoint (an HTTPS one needs [`Client::https`]).
     pub fn new(endpoint: Endpoint, timeout: Duration) -> Client {
-        Client { endpoint, timeout }
+        Client { endpoint, timeout, tls: None }
+    }
+
+    /// A client for an HTTPS endpoint with the configuration from
+    /// [`super::tls::client_config`].
+    pub fn https(endpoint: Endpoint, timeout: Duration, tls: Arc<ClientConfig>) -> Client {
+        Client { endpoint: Endpoint { scheme: Scheme::Https, ..endpoint }, timeout, tls: Some(tls) }
     }
 
     /// GETs `path` (with its query) and returns the body of a 200 reply.
@@ -86,14 +100,16 @@ impl Client {
     /// where nats-server explains (`invalid sorting option: bogus`).
     pub fn get(&self, path: &str) -> Result<Vec<u8>, HttpError> {
         let url = format!("{}{path}", self.endpoint.url());
-        if self.endpoint.scheme == Scheme::Https {
-            return Err(HttpError::TlsUnsupported(url));
-        }
         let stream = self.connect().map_err(|source| HttpError::Connect { url: url.clone(), source })?;
         let io_err = |source| HttpError::Io { url: url.clone(), source };
         stream.set_read_timeout(Some(self.timeout)).map_err(io_err)?;
         stream.set_write_timeout(Some(self.timeout)).map_err(io_err)?;
-        let resp = exchange(stream, &self.endpoint.authority(), path).map_err(|e| match e {
+        let authority = self.endpoint.authority();
+        let exchanged = match self.endpoint.scheme {
+            Scheme::Http => exchange(stream, &authority, path),
+            Scheme::Https => exchange(self.handshake(stream, &url)?, &authority, path),
+        };
+        let resp = exchanged.map_err(|e| match e {
             ExchangeError::Io(source) => HttpError::Io { url: url.clone(), source },
             ExchangeError::Malformed(what) => HttpError::Malformed { url: url.clone(), what },
         })?;
@@ -103,6 +119,29 @@ impl Client {
             return Err(HttpError::Status { url, code: resp.code, message });
         }
         Ok(resp.body)
+    }
+
+    /// Completes the TLS handshake on `tcp` (within the socket timeouts).
+    fn handshake(&self, mut tcp: TcpStream, url: &str) -> Result<StreamOwned<ClientConnection, TcpStream>, HttpError> {
+        let tls_err = |error: String, hint| HttpError::Tls { url: url.to_string(), error, hint };
+        let config =
+            self.tls.clone().ok_or_else(|| tls_err("no TLS configuration for an https endpoint".into(), None))?;
+        let name = super::tls::server_name(&self.endpoint.host).map_err(|e| tls_err(e, None))?;
+        let mut conn = ClientConnection::new(config, name).map_err(|e| tls_err(e.to_string(), None))?;
+        while conn.is_handshaking() {
+            if let Err(e) = conn.complete_io(&mut tcp) {
+                // rustls reports its own failures as InvalidData wrapping
+                // a rustls::Error; anything else is the socket's.
+                return Err(match e.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>()) {
+                    Some(tls) => tls_err(tls.to_string(), super::tls::hint(tls)),
+                    None if e.kind() == io::ErrorKind::UnexpectedEof => {
+                        tls_err("the server closed the connection".into(), Some("is this the HTTPS port?"))
+                    }
+                    None => HttpError::Io { url: url.to_string(), source: e },
+                });
+            }
+        }
+        Ok(StreamOwned::new(conn, tcp))
     }
 
     fn connect(&self) -> io::Result<TcpStream> {

@@ -4,6 +4,7 @@
 //!
 //! * [`args`]: nats-top's flags and defaults;
 //! * [`http`]: the GET client for the monitoring port;
+//! * [`tls`]: HTTPS with nats-top's `-cacert`, `-cert`, `-key` and `-k`;
 //! * [`monitor`]: the JSON read from it;
 //! * [`sample`]: rates from two samples, the sort orders;
 //! * [`screen`]: the screen as lines of text;
@@ -20,11 +21,12 @@ pub mod poller;
 pub mod sample;
 pub mod screen;
 pub mod terminal;
+pub mod tls;
 
 use std::time::Duration;
 
 use args::{Parsed, Settings, TOP_USAGE};
-use http::Client;
+use http::{Client, Scheme};
 
 /// Bound on one request: long enough for a big `/connz` from a busy server,
 /// short enough that a hung server turns into a retry message quickly.
@@ -32,10 +34,20 @@ fn request_timeout(delay: Duration) -> Duration {
     delay.clamp(Duration::from_secs(2), Duration::from_secs(10))
 }
 
+/// The client the settings describe: plain HTTP for `-m`, HTTPS with the
+/// TLS flags for `-ms` (a bad certificate file is an error here).
+pub fn client(settings: &Settings) -> Result<Client, String> {
+    let timeout = request_timeout(settings.delay);
+    match settings.endpoint.scheme {
+        Scheme::Http => Ok(Client::new(settings.endpoint.clone(), timeout)),
+        Scheme::Https => Ok(Client::https(settings.endpoint.clone(), timeout, tls::client_config(&settings.tls)?)),
+    }
+}
+
 /// One screen as text, from two samples one interval apart so that the
 /// rates are measured (nats-top's `-o` prints zero rates from one sample).
 pub fn snapshot(settings: &Settings) -> Result<String, String> {
-    let client = Client::new(settings.endpoint.clone(), request_timeout(settings.delay));
+    let client = client(settings)?;
     let query = app::Query { limit: settings.limit, sort: settings.sort, subs: settings.show_subs };
     let mut tracker = sample::Tracker::default();
     tracker.update(poller::fetch(&client, &query)?, settings.sort);
@@ -68,7 +80,7 @@ pub fn run(args: &[String]) -> u8 {
                 std::fs::write(path, text).map_err(|e| format!("cannot write {path}: {e}"))
             }
         }),
-        None => terminal::run(&settings, Client::new(settings.endpoint.clone(), request_timeout(settings.delay))),
+        None => client(&settings).and_then(|c| terminal::run(&settings, c)),
     };
     match outcome {
         Ok(()) => 0,
