@@ -130,15 +130,9 @@ impl<'a> Spawn<'a> {
 
 impl ServerProcess {
     fn ports_file_addr(&self) -> Option<SocketAddr> {
-        let entry = std::fs::read_dir(&self.dir)
-            .ok()?
-            .flatten()
-            .find(|e| e.file_name().to_string_lossy().ends_with(".ports"))?;
-        let text = std::fs::read_to_string(entry.path()).ok()?;
-        let v: serde_json::Value = serde_json::from_str(&text).ok()?;
         // nats-server lists `tls://` when clients must use TLS.
-        let url = v["nats"][0].as_str()?;
-        url.strip_prefix("nats://").or_else(|| url.strip_prefix("tls://")).unwrap_or(url).parse().ok()
+        let url = self.ports_json()?["nats"][0].as_str()?.to_string();
+        url.strip_prefix("nats://").or_else(|| url.strip_prefix("tls://")).unwrap_or(&url).parse().ok()
     }
 
     /// The monitoring URL from the ports file (`http://127.0.0.1:PORT`),
@@ -155,7 +149,8 @@ impl ServerProcess {
         url.split_once("://").map_or(url, |(_, r)| r).parse().ok()
     }
 
-    fn ports_json(&self) -> Option<serde_json::Value> {
+    /// The ports file, as written by the server.
+    pub fn ports_json(&self) -> Option<serde_json::Value> {
         let entry = std::fs::read_dir(&self.dir)
             .ok()?
             .flatten()

@@ -234,3 +234,31 @@ async fn certificates_are_re_read_on_reload() {
     assert!(matches!(outcome, Outcome::Invalid { .. } | Outcome::Refused { .. }), "{outcome:?}");
     connect(client_opts(&second), &url(&s)).await.expect("still served");
 }
+
+/// The ports file says `tls://` for a port where clients must use TLS and
+/// `nats://` where TLS is optional, as nats-server's does (harnesses pick the
+/// scheme from it).
+#[test]
+fn ports_file_scheme_follows_tls_required() {
+    let pki = Pki::new();
+    let (cert, key) = (pki.server_tls().cert_file.unwrap_or_default(), pki.server_tls().key_file.unwrap_or_default());
+    let scheme = |bin: &std::path::Path, extra: &[&str]| {
+        let mut args = vec!["--tls", "--tlscert", cert.as_str(), "--tlskey", key.as_str()];
+        args.extend_from_slice(extra);
+        let server = rnats::spawn::Spawn::new(bin).args(&args).start().expect("server starts");
+        let ports = server.ports_json().expect("ports file");
+        ports["nats"][0].as_str().and_then(|u| u.split_once("://")).map(|(s, _)| s.to_string()).unwrap_or_default()
+    };
+    let ours = std::path::Path::new(env!("CARGO_BIN_EXE_rnats"));
+    assert_eq!(scheme(ours, &[]), "tls");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let conf = dir.path().join("allow.conf");
+    std::fs::write(&conf, "allow_non_tls: true\n").expect("write");
+    let allow = ["-c", conf.to_str().unwrap_or_default()];
+    assert_eq!(scheme(ours, &allow), "nats");
+    let Some(reference) = reference_binary() else {
+        return skip_loudly("ports_file_scheme_follows_tls_required");
+    };
+    assert_eq!(scheme(&reference, &[]), "tls");
+    assert_eq!(scheme(&reference, &allow), "nats");
+}

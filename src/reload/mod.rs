@@ -285,9 +285,8 @@ impl Reloader {
         }
         if changed("ports_file_dir") {
             let addr = self.state.client_addr();
-            let cluster_host = new.cluster.as_ref().map(|c| c.host.clone()).unwrap_or_default();
-            let cluster = self.state.cluster.as_ref().and_then(|c| c.listen_addr()).map(|a| (cluster_host.as_str(), a));
-            if let Err(e) = self.state.files.set_ports_dir(new.ports_file_dir.as_deref(), &new.host, addr, cluster) {
+            let cluster = self.state.cluster.as_ref().and_then(|c| c.listen_addr());
+            if let Err(e) = self.state.files.set_ports_dir(new.ports_file_dir.as_deref(), new, addr, cluster) {
                 error!("{e}");
             }
         }

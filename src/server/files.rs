@@ -8,6 +8,8 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
+use crate::options::Options;
+
 #[derive(Debug, Default)]
 pub struct ProcessFiles {
     /// The files this process wrote, to move or remove them later. A std
@@ -48,17 +50,29 @@ impl ProcessFiles {
 
     /// Writes `<dir>/<exe>_<pid>.ports`, as nats-server does, so harnesses
     /// that start the server on a random port (`-p -1`) can find it.
-    /// `cluster`: the route listener's host and address, when clustered.
+    /// `cluster`: the route listener's address, when clustered. URLs say
+    /// `tls://` where TLS is required, as nats-server's do.
     pub fn set_ports_dir(
         &self,
         dir: Option<&str>,
-        host: &str,
+        opts: &Options,
         client: SocketAddr,
-        cluster: Option<(&str, SocketAddr)>,
+        cluster: Option<SocketAddr>,
     ) -> io::Result<()> {
         let mut w = self.written.lock().unwrap_or_else(|e| e.into_inner());
         let new = match dir {
-            Some(dir) => Some(write_ports_file(Path::new(dir), host, client.port(), w.monitoring.as_deref(), cluster)?),
+            Some(dir) => {
+                let client_scheme = if opts.tls.is_some() && !opts.allow_non_tls { "tls" } else { "nats" };
+                let mut body = serde_json::json!({ "nats": [url(client_scheme, &opts.host, client)] });
+                if let Some(monitoring) = &w.monitoring {
+                    body["monitoring"] = serde_json::json!([monitoring]);
+                }
+                if let (Some(c), Some(addr)) = (&opts.cluster, cluster) {
+                    let scheme = if c.tls.is_some() { "tls" } else { "nats" };
+                    body["cluster"] = serde_json::json!([url(scheme, &c.host, addr)]);
+                }
+                Some(write_ports_file(Path::new(dir), &body)?)
+            }
             None => None,
         };
         if let Some(old) = w.ports.take().filter(|old| Some(old) != new.as_ref()) {
@@ -77,27 +91,18 @@ impl ProcessFiles {
     }
 }
 
-fn write_ports_file(
-    dir: &Path,
-    host: &str,
-    port: u16,
-    monitoring: Option<&str>,
-    cluster: Option<(&str, SocketAddr)>,
-) -> io::Result<PathBuf> {
+/// `scheme://host:port`, with a wildcard host written as 127.0.0.1.
+fn url(scheme: &str, host: &str, addr: SocketAddr) -> String {
+    let host = if host == "0.0.0.0" || host == "::" || host.is_empty() { "127.0.0.1" } else { host };
+    format!("{scheme}://{host}:{}", addr.port())
+}
+
+fn write_ports_file(dir: &Path, body: &serde_json::Value) -> io::Result<PathBuf> {
     let exe = std::env::args()
         .next()
         .and_then(|a| Path::new(&a).file_name().map(|f| f.to_string_lossy().into_owned()))
         .unwrap_or_else(|| "rnats".into());
     let path = dir.join(format!("{exe}_{}.ports", std::process::id()));
-    let local =
-        |h: &str| if h == "0.0.0.0" || h == "::" || h.is_empty() { "127.0.0.1".to_string() } else { h.to_string() };
-    let mut body = serde_json::json!({ "nats": [format!("nats://{}:{port}", local(host))] });
-    if let Some(url) = monitoring {
-        body["monitoring"] = serde_json::json!([url]);
-    }
-    if let Some((chost, caddr)) = cluster {
-        body["cluster"] = serde_json::json!([format!("nats://{}:{}", local(chost), caddr.port())]);
-    }
     std::fs::write(&path, body.to_string())
         .map_err(|e| io::Error::new(e.kind(), format!("Error writing ports file ({}): {e}", path.display())))?;
     Ok(path)

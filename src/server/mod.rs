@@ -377,10 +377,8 @@ impl Server {
             files = route::start(&state).await;
         }
         if files.is_ok() {
-            let cluster_host = state.snapshot().opts.cluster.as_ref().map(|c| c.host.clone()).unwrap_or_default();
             let cluster_addr = state.cluster.as_ref().and_then(|c| c.listen_addr());
-            let cluster = cluster_addr.map(|a| (cluster_host.as_str(), a));
-            files = state.files.set_ports_dir(ports_dir.as_deref(), &host, addr, cluster);
+            files = state.files.set_ports_dir(ports_dir.as_deref(), &state.snapshot().opts, addr, cluster_addr);
         }
         if let Err(e) = files {
             // The monitoring port may be serving already: stop it.
