@@ -18,96 +18,69 @@ pub const ERR_SLOW_CONSUMER: &str = "Slow Consumer";
 /// A client that dialed the route port (its CONNECT names a `lang`).
 pub const ERR_CLIENT_ON_ROUTE_PORT: &str = "attempted to connect to route port";
 
-/// Why a connection ended; the strings are nats-server's `ClosedState` names,
-/// shown as `reason` in `/connz?state=closed`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[repr(u8)]
-pub enum CloseReason {
-    ClientClosed = 1,
-    AuthenticationTimeout,
-    AuthenticationViolation,
-    SlowConsumerPendingBytes,
-    SlowConsumerWriteDeadline,
-    WriteError,
-    ReadError,
-    ParseError,
-    StaleConnection,
-    ProtocolViolation,
-    BadClientProtocolVersion,
-    MaxConnectionsExceeded,
-    MaxPayloadExceeded,
-    MaxControlLineExceeded,
-    ServerShutdown,
-    TlsHandshakeError,
+/// Declares [`CloseReason`] and its texts in one list, so a new reason cannot
+/// be left out of the text table or of [`CloseReason::from_u8`].
+macro_rules! close_reasons {
+    (
+        $(#[$first_doc:meta])* $first:ident => $first_text:literal,
+        $( $(#[$doc:meta])* $name:ident => $text:literal, )*
+    ) => {
+        /// Why a connection ended; the strings are nats-server's `ClosedState`
+        /// names, shown as `reason` in `/connz?state=closed`. Numbered from 1:
+        /// 0 is "open" in the connection's close state.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        #[repr(u8)]
+        pub enum CloseReason {
+            $(#[$first_doc])* $first = 1,
+            $( $(#[$doc])* $name, )*
+        }
+
+        impl CloseReason {
+            const ALL: &'static [CloseReason] = &[CloseReason::$first, $( CloseReason::$name, )*];
+
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    CloseReason::$first => $first_text,
+                    $( CloseReason::$name => $text, )*
+                }
+            }
+        }
+    };
+}
+
+close_reasons! {
+    ClientClosed => "Client Closed",
+    AuthenticationTimeout => "Authentication Timeout",
+    AuthenticationViolation => "Authentication Failure",
+    SlowConsumerPendingBytes => "Slow Consumer (Pending Bytes)",
+    SlowConsumerWriteDeadline => "Slow Consumer (Write Deadline)",
+    WriteError => "Write Error",
+    ReadError => "Read Error",
+    ParseError => "Parse Error",
+    StaleConnection => "Stale Connection",
+    ProtocolViolation => "Protocol Violation",
+    BadClientProtocolVersion => "Bad Client Protocol Version",
+    MaxConnectionsExceeded => "Maximum Connections Exceeded",
+    MaxPayloadExceeded => "Maximum Message Payload Exceeded",
+    MaxControlLineExceeded => "Maximum Control Line Exceeded",
+    ServerShutdown => "Server Shutdown",
+    TlsHandshakeError => "TLS Handshake Failure",
     /// A second route to a server already routed to, or a route to itself.
-    DuplicateRoute,
-    ClusterNameConflict,
-    DuplicateServerName,
+    DuplicateRoute => "Duplicate Route",
+    ClusterNameConflict => "Cluster Name Conflict",
+    DuplicateServerName => "Duplicate Server Name",
     /// A client (or gateway) on the route port.
-    WrongPort,
-    WrongGateway,
+    WrongPort => "Incorrect Port",
+    WrongGateway => "Wrong Gateway",
     /// A configured route taken out by a reload.
-    RouteRemoved,
-    NoRespondersRequiresHeaders,
+    RouteRemoved => "Route Removed",
+    NoRespondersRequiresHeaders => "No Responders Requires Headers",
 }
 
 impl CloseReason {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CloseReason::ClientClosed => "Client Closed",
-            CloseReason::AuthenticationTimeout => "Authentication Timeout",
-            CloseReason::AuthenticationViolation => "Authentication Failure",
-            CloseReason::SlowConsumerPendingBytes => "Slow Consumer (Pending Bytes)",
-            CloseReason::SlowConsumerWriteDeadline => "Slow Consumer (Write Deadline)",
-            CloseReason::WriteError => "Write Error",
-            CloseReason::ReadError => "Read Error",
-            CloseReason::ParseError => "Parse Error",
-            CloseReason::StaleConnection => "Stale Connection",
-            CloseReason::ProtocolViolation => "Protocol Violation",
-            CloseReason::BadClientProtocolVersion => "Bad Client Protocol Version",
-            CloseReason::MaxConnectionsExceeded => "Maximum Connections Exceeded",
-            CloseReason::MaxPayloadExceeded => "Maximum Message Payload Exceeded",
-            CloseReason::MaxControlLineExceeded => "Maximum Control Line Exceeded",
-            CloseReason::ServerShutdown => "Server Shutdown",
-            CloseReason::TlsHandshakeError => "TLS Handshake Failure",
-            CloseReason::DuplicateRoute => "Duplicate Route",
-            CloseReason::ClusterNameConflict => "Cluster Name Conflict",
-            CloseReason::DuplicateServerName => "Duplicate Server Name",
-            CloseReason::WrongPort => "Incorrect Port",
-            CloseReason::WrongGateway => "Wrong Gateway",
-            CloseReason::RouteRemoved => "Route Removed",
-            CloseReason::NoRespondersRequiresHeaders => "No Responders Requires Headers",
-        }
-    }
-
+    /// The reason stored as `reason as u8`; `None` for 0 (open) or junk.
     pub fn from_u8(v: u8) -> Option<CloseReason> {
-        use CloseReason::*;
-        const ALL: [CloseReason; 23] = [
-            ClientClosed,
-            AuthenticationTimeout,
-            AuthenticationViolation,
-            SlowConsumerPendingBytes,
-            SlowConsumerWriteDeadline,
-            WriteError,
-            ReadError,
-            ParseError,
-            StaleConnection,
-            ProtocolViolation,
-            BadClientProtocolVersion,
-            MaxConnectionsExceeded,
-            MaxPayloadExceeded,
-            MaxControlLineExceeded,
-            ServerShutdown,
-            TlsHandshakeError,
-            DuplicateRoute,
-            ClusterNameConflict,
-            DuplicateServerName,
-            WrongPort,
-            WrongGateway,
-            RouteRemoved,
-            NoRespondersRequiresHeaders,
-        ];
-        ALL.iter().copied().find(|r| *r as u8 == v)
+        CloseReason::ALL.get(usize::from(v).checked_sub(1)?).copied()
     }
 
     pub fn is_slow_consumer(self) -> bool {
@@ -195,6 +168,11 @@ mod tests {
             }
         }
         assert_eq!(CloseReason::from_u8(CloseReason::ServerShutdown as u8), Some(CloseReason::ServerShutdown));
+        assert_eq!(CloseReason::from_u8(0), None);
+        for r in CloseReason::ALL {
+            assert_eq!(CloseReason::from_u8(*r as u8), Some(*r), "{r:?}");
+            assert!(!r.as_str().is_empty());
+        }
         assert_eq!(err_line(ERR_UNKNOWN_OP), b"-ERR 'Unknown Protocol Operation'\r\n");
     }
 
