@@ -32,6 +32,7 @@ pub mod establish;
 pub mod goname;
 pub mod help;
 pub mod identity;
+pub mod insecure;
 pub mod names;
 pub mod negotiated;
 pub mod pem;
