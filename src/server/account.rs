@@ -218,13 +218,8 @@ fn split_key(key: &[u8]) -> (&[u8], Option<&[u8]>) {
 
 /// `RS+ <account> <subject>[ <queue> <weight>]\r\n`
 pub fn encode_sub(buf: &mut Vec<u8>, account: &str, subject: &[u8], queue: Option<&[u8]>, weight: u32) {
-    buf.extend_from_slice(b"RS+ ");
-    buf.extend_from_slice(account.as_bytes());
-    buf.push(b' ');
-    buf.extend_from_slice(subject);
-    if let Some(q) = queue {
-        buf.push(b' ');
-        buf.extend_from_slice(q);
+    encode_interest(buf, b"RS+ ", account, subject, queue);
+    if queue.is_some() {
         buf.push(b' ');
         buf.extend_from_slice(itoa::Buffer::new().format(weight).as_bytes());
     }
@@ -233,7 +228,13 @@ pub fn encode_sub(buf: &mut Vec<u8>, account: &str, subject: &[u8], queue: Optio
 
 /// `RS- <account> <subject>[ <queue>]\r\n`
 pub fn encode_unsub(buf: &mut Vec<u8>, account: &str, subject: &[u8], queue: Option<&[u8]>) {
-    buf.extend_from_slice(b"RS- ");
+    encode_interest(buf, b"RS- ", account, subject, queue);
+    buf.extend_from_slice(b"\r\n");
+}
+
+/// `<verb><account> <subject>[ <queue>]`, the part RS+ and RS- share.
+fn encode_interest(buf: &mut Vec<u8>, verb: &[u8], account: &str, subject: &[u8], queue: Option<&[u8]>) {
+    buf.extend_from_slice(verb);
     buf.extend_from_slice(account.as_bytes());
     buf.push(b' ');
     buf.extend_from_slice(subject);
@@ -241,7 +242,6 @@ pub fn encode_unsub(buf: &mut Vec<u8>, account: &str, subject: &[u8], queue: Opt
         buf.push(b' ');
         buf.extend_from_slice(q);
     }
-    buf.extend_from_slice(b"\r\n");
 }
 
 /// Traces interest sent to a route (`-V`), one line per op.

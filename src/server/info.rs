@@ -45,7 +45,7 @@ pub struct Info {
     pub remote_account: String,
 }
 
-fn is_false(b: &bool) -> bool {
+pub(crate) fn is_false(b: &bool) -> bool {
     !*b
 }
 
@@ -54,14 +54,19 @@ fn is_zero(v: &u64) -> bool {
 }
 
 impl Info {
-    /// `INFO {...} \r\n` — note the space before CRLF, which the reference sends.
     pub fn to_line(&self) -> Vec<u8> {
-        let mut line = b"INFO ".to_vec();
-        // Serialising a plain struct of strings and numbers cannot fail.
-        serde_json::to_writer(&mut line, self).unwrap_or_default();
-        line.extend_from_slice(b" \r\n");
-        line
+        info_line(self)
     }
+}
+
+/// `INFO {...} \r\n` for clients and routes alike — note the space before
+/// CRLF, which the reference sends.
+pub(crate) fn info_line(info: &impl Serialize) -> Vec<u8> {
+    let mut line = b"INFO ".to_vec();
+    // Serialising a plain struct of strings and numbers cannot fail.
+    serde_json::to_writer(&mut line, info).unwrap_or_default();
+    line.extend_from_slice(b" \r\n");
+    line
 }
 
 /// The CONNECT options. Fields a client leaves out keep the reference's

@@ -10,6 +10,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::options::Permissions;
+use crate::server::info::is_false;
 
 /// The route protocol version rnats speaks: accounts in RS+/RMSG (2); not 3,
 /// message tracing.
@@ -51,10 +52,6 @@ pub struct RouteInfo {
     pub gossip_mode: u8,
 }
 
-fn is_false(b: &bool) -> bool {
-    !*b
-}
-
 fn is_zero(v: &u8) -> bool {
     *v == 0
 }
@@ -62,10 +59,7 @@ fn is_zero(v: &u8) -> bool {
 impl RouteInfo {
     /// `INFO {...} \r\n`, with the space nats-server puts before CRLF.
     pub fn to_line(&self) -> Vec<u8> {
-        let mut line = b"INFO ".to_vec();
-        serde_json::to_writer(&mut line, self).unwrap_or_default();
-        line.extend_from_slice(b" \r\n");
-        line
+        crate::server::info::info_line(self)
     }
 
     pub fn set_permissions(&mut self, perms: Option<&Permissions>) {
