@@ -24,7 +24,8 @@ use crate::server::subject::is_valid_subject;
 pub struct Builder {
     pub diags: Vec<Diagnostic>,
     /// The key path being built (`cluster`, `tls`, ...), for messages.
-    path: Vec<String>,
+    /// Key names are static; only `within` segments (account names) are owned.
+    path: Vec<std::borrow::Cow<'static, str>>,
     /// How many enclosing keys already got a "not implemented" note: their
     /// inner keys get none of their own.
     quiet: usize,
@@ -108,7 +109,7 @@ impl Builder {
 
     /// Runs `f` one level deeper in the key path (an account's name, ...).
     pub fn within<R>(&mut self, segment: &str, f: impl FnOnce(&mut Self) -> R) -> R {
-        self.path.push(segment.to_string());
+        self.path.push(std::borrow::Cow::Owned(segment.to_string()));
         let r = f(self);
         self.path.pop();
         r
@@ -163,8 +164,12 @@ impl Builder {
         if self.quiet > 0 {
             return false;
         }
+        let support = feature.support();
+        if matches!(support, Support::Implemented) {
+            return false;
+        }
         let path = self.path();
-        let d = match feature.support() {
+        let d = match support {
             Support::Implemented => return false,
             Support::Ignored(why) => {
                 Diagnostic::note("unsupported", Some(e.key_span), format!("`{path}`: {why}; it is checked and ignored"))
@@ -192,7 +197,7 @@ impl Builder {
                 self.unknown_key(e, block.unknown, block.name, known);
                 continue;
             };
-            self.path.push(key.name.to_string());
+            self.path.push(std::borrow::Cow::Borrowed(key.name));
             let noted = self.note_support(key.feature, e);
             if let Some(v) = self.check(&key.ty, e, key.set.is_none()) {
                 match key.set {

@@ -1,17 +1,16 @@
-//! Text → value tree: runs the pest grammar, then walks its pairs in document
-//! order, deciding token types, substituting `$variables` and inlining
-//! `include`s. Every problem becomes a [`Diagnostic`] with a position; the
+//! Text → value tree: parses the text into its syntax tree ([`Syntax`]: the
+//! grammar's rules as matched, by the scanner or by pest), then walks it in
+//! document order, deciding token types, substituting `$variables` and
+//! inlining `include`s. Every problem becomes a [`Diagnostic`] with a position; the
 //! walk goes on where it can, so one run reports as much as possible.
 
 use std::path::{Path, PathBuf};
 
-use pest::iterators::Pair;
-use pest::Parser as _;
-
 use super::diag::Diagnostic;
-use super::grammar::{NatsConf, Rule};
+use super::grammar::Rule;
 use super::portability::{self, Ctx};
 use super::source::{Sources, Span};
+use super::syntax::{Node, Syntax};
 use super::tree::{Entry, Kind, Map, Value};
 
 /// Deeper nesting than this is refused before parsing, so hostile input cannot
@@ -80,25 +79,11 @@ impl<'a> Parser<'a> {
     /// Parses an already registered source as a whole document.
     pub fn parse_source(&mut self, id: usize) -> Option<Map> {
         let text = self.sources.get(id).text.clone();
-        if let Some(offset) = too_deep(&text) {
-            self.diags.push(Diagnostic::error(
-                "too-deep",
-                Some(Span { source: id, start: offset, end: offset + 1 }),
-                format!("nesting deeper than {MAX_DEPTH} levels"),
-            ));
-            return None;
-        }
-        let pairs = match NatsConf::parse(Rule::file, &text) {
-            Ok(p) => p,
-            Err(e) => {
-                self.diags.push(syntax_error(&e, id, &text));
-                return None;
-            }
-        };
+        let syntax = self.syntax(id, &text)?;
         let mut scopes: Scopes = vec![Vec::new()];
-        for file in pairs {
-            for entry in file.into_inner() {
-                if entry.as_rule() == Rule::entry {
+        for file in syntax.roots(&text) {
+            for entry in file.children() {
+                if entry.rule() == Rule::entry {
                     self.entry(entry, id, &mut scopes);
                 }
             }
@@ -106,18 +91,42 @@ impl<'a> Parser<'a> {
         Some(Map { entries: scopes.pop().unwrap_or_default() })
     }
 
-    fn span(&self, pair: &Pair<'_, Rule>, id: usize) -> Span {
-        Span { source: id, start: pair.as_span().start(), end: pair.as_span().end() }
+    /// The syntax tree of a text: the scanner's, or else pest's after the
+    /// depth check that keeps its recursion bounded (the scanner bounds its
+    /// own).
+    fn syntax(&mut self, id: usize, text: &str) -> Option<Syntax> {
+        if let Some(tree) = super::scan::scan(text) {
+            return Some(tree);
+        }
+        if let Some(offset) = too_deep(text) {
+            self.diags.push(Diagnostic::error(
+                "too-deep",
+                Some(Span { source: id, start: offset, end: offset + 1 }),
+                format!("nesting deeper than {MAX_DEPTH} levels"),
+            ));
+            return None;
+        }
+        match Syntax::parse_with_pest(text) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                self.diags.push(syntax_error(&e, id, text));
+                None
+            }
+        }
     }
 
-    fn entry(&mut self, pair: Pair<'_, Rule>, id: usize, scopes: &mut Scopes) {
-        let Some(inner) = pair.into_inner().next() else {
+    fn span(&self, node: &Node<'_>, id: usize) -> Span {
+        Span { source: id, start: node.start(), end: node.end() }
+    }
+
+    fn entry(&mut self, pair: Node<'_>, id: usize, scopes: &mut Scopes) {
+        let Some(inner) = pair.children().next() else {
             return;
         };
-        match inner.as_rule() {
+        match inner.rule() {
             Rule::include => self.include(inner, id, scopes),
             Rule::pair => {
-                let mut parts = inner.into_inner();
+                let mut parts = inner.children();
                 let (Some(key), Some(sep), Some(value)) = (parts.next(), parts.next(), parts.next()) else {
                     return;
                 };
@@ -143,12 +152,12 @@ impl<'a> Parser<'a> {
         }
     }
 
-    fn include(&mut self, pair: Pair<'_, Rule>, id: usize, scopes: &mut Scopes) {
+    fn include(&mut self, pair: Node<'_>, id: usize, scopes: &mut Scopes) {
         let span = self.span(&pair, id);
-        let Some(path_pair) = pair.into_inner().next() else {
+        let Some(path_pair) = pair.children().next() else {
             return;
         };
-        let written = path_pair.into_inner().next().map(|p| p.as_str().to_string()).unwrap_or_default();
+        let written = path_pair.children().next().map(|p| p.as_str().to_string()).unwrap_or_default();
         // Relative to the including file's directory, as the including file was named.
         let base = self.sources.get(id).path.parent().map(Path::to_path_buf).unwrap_or_default();
         let full: PathBuf =
@@ -171,27 +180,27 @@ impl<'a> Parser<'a> {
         );
     }
 
-    fn value(&mut self, pair: Pair<'_, Rule>, id: usize, scopes: &mut Scopes, ctx: Ctx) -> Option<Value> {
-        let pair = if pair.as_rule() == Rule::value { pair.into_inner().next()? } else { pair };
+    fn value(&mut self, pair: Node<'_>, id: usize, scopes: &mut Scopes, ctx: Ctx) -> Option<Value> {
+        let pair = if pair.rule() == Rule::value { pair.children().next()? } else { pair };
         let span = self.span(&pair, id);
         let text = pair.as_str();
-        let kind = match pair.as_rule() {
+        let kind = match pair.rule() {
             Rule::map => {
                 scopes.push(Vec::new());
-                for entry in pair.into_inner() {
+                for entry in pair.children() {
                     self.entry(entry, id, scopes);
                 }
                 Kind::Map(Map { entries: scopes.pop().unwrap_or_default() })
             }
             Rule::array => {
                 let mut items = Vec::new();
-                for v in pair.into_inner() {
-                    let number =
-                        v.clone().into_inner().next().filter(|n| {
-                            matches!(n.as_rule(), Rule::integer | Rule::sized) && !n.as_str().starts_with('-')
-                        });
+                for v in pair.children() {
+                    let number = v
+                        .children()
+                        .next()
+                        .filter(|n| matches!(n.rule(), Rule::integer | Rule::sized) && !n.as_str().starts_with('-'));
                     if let Some(n) = number {
-                        if text.as_bytes().get(n.as_span().end() - span.start) == Some(&b']') {
+                        if text.as_bytes().get(n.end() - span.start) == Some(&b']') {
                             self.portability(
                                 self.span(&n, id),
                                 format!(
@@ -209,8 +218,8 @@ impl<'a> Parser<'a> {
                 Kind::Array(items)
             }
             Rule::dq_string => {
-                let inner = pair.into_inner().next()?;
-                let start = inner.as_span().start();
+                let inner = pair.children().next()?;
+                let start = inner.start();
                 Kind::Str(self.unescape(inner.as_str(), id, start)?)
             }
             Rule::block_string if span.end == self.sources.get(id).text.len() => {
@@ -219,9 +228,9 @@ impl<'a> Parser<'a> {
                     "it reads the closing `)` into the value when it is the last character of the file".into(),
                     "end the file with a new line".into(),
                 );
-                Kind::Str(pair.into_inner().next()?.as_str().to_string())
+                Kind::Str(pair.children().next()?.as_str().to_string())
             }
-            Rule::sq_string | Rule::block_string => Kind::Str(pair.into_inner().next()?.as_str().to_string()),
+            Rule::sq_string | Rule::block_string => Kind::Str(pair.children().next()?.as_str().to_string()),
             Rule::datetime => Kind::Date(text.to_string()),
             Rule::ip_like => Kind::Str(text.to_string()),
             Rule::integer => match text.parse::<i64>() {
@@ -330,6 +339,9 @@ impl<'a> Parser<'a> {
 
     /// Processes `\t \n \r \" \\ \xHH`; anything else is an error at its position.
     fn unescape(&mut self, text: &str, id: usize, start: usize) -> Option<String> {
+        if !text.contains('\\') {
+            return Some(text.to_string());
+        }
         let mut out: Vec<u8> = Vec::with_capacity(text.len());
         let bytes = text.as_bytes();
         let mut i = 0;
@@ -392,11 +404,11 @@ fn read_config(path: &Path) -> std::io::Result<String> {
     Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
 
-fn key_text(key: Pair<'_, Rule>) -> String {
-    let inner = key.into_inner().next();
+fn key_text(key: Node<'_>) -> String {
+    let inner = key.children().next();
     match inner {
-        Some(p) if p.as_rule() == Rule::quoted_key => {
-            p.into_inner().next().map(|t| t.as_str().to_string()).unwrap_or_default()
+        Some(p) if p.rule() == Rule::quoted_key => {
+            p.children().next().map(|t| t.as_str().to_string()).unwrap_or_default()
         }
         Some(p) => p.as_str().to_string(),
         None => String::new(),

@@ -56,6 +56,17 @@ impl Map {
     /// repeated with the same spelling only the last one, in file order. Keys
     /// that differ only in case are distinct entries (the server checks each).
     pub fn effective(&self) -> Vec<&Entry> {
+        // Most maps have a handful of keys (a user, a permission block):
+        // comparing each with the later ones beats hashing them all.
+        if self.entries.len() <= 16 {
+            let e = &self.entries;
+            return e
+                .iter()
+                .enumerate()
+                .filter(|(i, x)| !e[i + 1..].iter().any(|y| y.key == x.key))
+                .map(|(_, x)| x)
+                .collect();
+        }
         let mut last = std::collections::HashMap::with_capacity(self.entries.len());
         for (i, e) in self.entries.iter().enumerate() {
             last.insert(e.key.as_str(), i);

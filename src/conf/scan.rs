@@ -1,0 +1,810 @@
+//! A hand-written scanner for `grammar/nats.pest`: the same rules, matched
+//! the same way (PEG: ordered choice, greedy repetition), producing the same
+//! [`Syntax`] tree token for token, about twenty times faster than the
+//! pest-generated parser. A reload of a 10 000-user file spent most of its
+//! time in pest's general machinery (attempt tracking, call stacks, `Pairs`).
+//!
+//! The grammar stays the definition: this scanner gives up (`None`) at the
+//! first thing that does not match, and the caller then runs pest, whose
+//! error says where and what was expected. So the scanner only has to be
+//! right on input that parses; a test holds the two to the same tree on the
+//! corpus, the examples and generated text.
+//!
+//! Each function below is named after the rule it matches and says how it
+//! departs from a literal transcription, where it does.
+
+use super::grammar::Rule;
+use super::parse::MAX_DEPTH;
+use super::syntax::{Syntax, Token};
+
+/// Parses a whole file; `None` if the text does not parse (or nests deeper
+/// than [`MAX_DEPTH`], which pest's caller refuses with its own message).
+pub fn scan(text: &str) -> Option<Syntax> {
+    if text.len() >= u32::MAX as usize {
+        return None;
+    }
+    let mut s = Scanner { b: text.as_bytes(), pos: 0, tokens: Vec::with_capacity(text.len() / 2), depth: 0 };
+    s.file()?;
+    Some(Syntax { tokens: s.tokens })
+}
+
+/// Byte classes of the grammar's character rules. Every character they
+/// leave out is ASCII, so a byte of a multi-byte character is always in.
+const fn class(excluded: &[u8]) -> [bool; 256] {
+    let mut t = [true; 256];
+    let mut i = 0;
+    while i < excluded.len() {
+        t[excluded[i] as usize] = false;
+        i += 1;
+    }
+    t
+}
+/// `key_char`: not blank, CR, LF, `=`, `:`, `{`, `}`, `[`, `]`, `,` or `;`.
+static KEY_CHAR: [bool; 256] = class(b" \t\r\n=:{}[],;");
+/// `raw_char`: not blank, CR, LF, `;`, `,`, `]` or `}`.
+static RAW_CHAR: [bool; 256] = class(b" \t\r\n;,]}");
+/// `dq_char`: not `"` or `\`.
+static DQ_CHAR: [bool; 256] = class(b"\"\\");
+
+struct Scanner<'a> {
+    b: &'a [u8],
+    pos: usize,
+    tokens: Vec<Token>,
+    /// Open maps and arrays.
+    depth: usize,
+}
+
+/// Where to go back to when an alternative fails.
+#[derive(Clone, Copy)]
+struct Mark {
+    pos: usize,
+    tokens: usize,
+}
+
+impl Scanner<'_> {
+    fn peek(&self) -> Option<u8> {
+        self.b.get(self.pos).copied()
+    }
+
+    fn at(&self, offset: usize) -> Option<u8> {
+        self.b.get(self.pos + offset).copied()
+    }
+
+    fn eat(&mut self, c: u8) -> bool {
+        if self.peek() == Some(c) {
+            self.pos += 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    fn mark(&self) -> Mark {
+        Mark { pos: self.pos, tokens: self.tokens.len() }
+    }
+
+    fn reset(&mut self, m: Mark) {
+        self.pos = m.pos;
+        self.tokens.truncate(m.tokens);
+    }
+
+    /// Starts a node for `rule` here; [`Scanner::close`] ends it.
+    fn open(&mut self, rule: Rule) -> usize {
+        let at = self.pos as u32;
+        self.tokens.push(Token { rule, start: at, end: at, next: 0 });
+        self.tokens.len() - 1
+    }
+
+    fn close(&mut self, node: usize) {
+        let next = self.tokens.len() as u32;
+        let end = self.pos as u32;
+        if let Some(t) = self.tokens.get_mut(node) {
+            t.end = end;
+            t.next = next;
+        }
+    }
+
+    /// A leaf node over `start..self.pos`.
+    fn leaf(&mut self, rule: Rule, start: usize) {
+        let next = self.tokens.len() as u32 + 1;
+        self.tokens.push(Token { rule, start: start as u32, end: self.pos as u32, next });
+    }
+
+    /// `ok` ? close `node` : undo everything since `m`.
+    fn finish(&mut self, node: usize, m: Mark, ok: bool) -> bool {
+        if ok {
+            self.close(node);
+        } else {
+            self.reset(m);
+        }
+        ok
+    }
+
+    fn skip_while(&mut self, class: &[bool; 256]) {
+        while self.pos < self.b.len() && class[self.b[self.pos] as usize] {
+            self.pos += 1;
+        }
+    }
+
+    fn ws(&mut self) -> bool {
+        matches!(self.peek(), Some(b' ' | b'\t')) && {
+            self.pos += 1;
+            true
+        }
+    }
+
+    fn ws_star(&mut self) {
+        while self.ws() {}
+    }
+
+    /// `NL = "\r\n" | "\n" | "\r"`
+    fn nl(&mut self) -> bool {
+        match self.peek() {
+            Some(b'\r') => {
+                self.pos += 1 + usize::from(self.peek_is(1, b'\n'));
+                true
+            }
+            Some(b'\n') => {
+                self.pos += 1;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    fn peek_is(&self, offset: usize, c: u8) -> bool {
+        self.at(offset) == Some(c)
+    }
+
+    /// `comment = @{ ("#" | "//") ~ line_char* }`
+    fn comment(&mut self) -> bool {
+        let start = self.pos;
+        match self.peek() {
+            Some(b'#') => self.pos += 1,
+            Some(b'/') if self.peek_is(1, b'/') => self.pos += 2,
+            _ => return false,
+        }
+        while let Some(c) = self.peek() {
+            if c == b'\r' || c == b'\n' {
+                break;
+            }
+            self.pos += 1;
+        }
+        self.leaf(Rule::comment, start);
+        true
+    }
+
+    /// `file = { SOI ~ top_skip ~ (entry ~ top_end ~ top_skip)* ~ EOI }`.
+    /// An iteration that fails leaves a position that is not the end, where
+    /// `EOI` then fails too: so any failure fails the file.
+    fn file(&mut self) -> Option<()> {
+        let file = self.open(Rule::file);
+        self.top_skip();
+        while self.pos < self.b.len() {
+            if !self.entry() || !self.top_end() {
+                return None;
+            }
+            self.top_skip();
+        }
+        let end = self.pos;
+        self.leaf(Rule::EOI, end);
+        self.close(file);
+        Some(())
+    }
+
+    /// `top_skip = _{ (WS | NL | comment | "{" | "}" | ";" | ",")* }`
+    fn top_skip(&mut self) {
+        loop {
+            match self.peek() {
+                Some(b' ' | b'\t' | b'{' | b'}' | b';' | b',') => self.pos += 1,
+                Some(b'\r' | b'\n') => {
+                    self.nl();
+                }
+                Some(b'#' | b'/') if self.comment() => {}
+                _ => return,
+            }
+        }
+    }
+
+    /// `top_end = _{ WS* ~ (NL | ";" | "," | "}" | comment | &EOI) }`
+    fn top_end(&mut self) -> bool {
+        let m = self.mark();
+        self.ws_star();
+        let ok = match self.peek() {
+            None => true,
+            Some(b';' | b',' | b'}') => {
+                self.pos += 1;
+                true
+            }
+            Some(b'\r' | b'\n') => self.nl(),
+            Some(_) => self.comment(),
+        };
+        if !ok {
+            self.reset(m);
+        }
+        ok
+    }
+
+    /// `entry = { include | pair }`
+    fn entry(&mut self) -> bool {
+        let m = self.mark();
+        let node = self.open(Rule::entry);
+        let ok = self.include() || self.pair();
+        self.finish(node, m, ok)
+    }
+
+    /// `include = ${ ^"include" ~ WS+ ~ include_path }`
+    fn include(&mut self) -> bool {
+        let word = self.b.get(self.pos..self.pos + 7);
+        if !word.is_some_and(|w| w.eq_ignore_ascii_case(b"include")) || !matches!(self.at(7), Some(b' ' | b'\t')) {
+            return false;
+        }
+        let m = self.mark();
+        let node = self.open(Rule::include);
+        self.pos += 7;
+        self.ws_star();
+        let ok = self.include_path();
+        self.finish(node, m, ok)
+    }
+
+    /// `include_path = { "\"" ~ path_dq ~ "\"" | "'" ~ path_sq ~ "'" | path_bare }`
+    fn include_path(&mut self) -> bool {
+        let m = self.mark();
+        let node = self.open(Rule::include_path);
+        let ok = self.quoted(b'"', Rule::path_dq) || self.quoted(b'\'', Rule::path_sq) || self.path_bare();
+        self.finish(node, m, ok)
+    }
+
+    /// `q ~ inner ~ q` where `inner = @{ (not q)* }` (paths, keys, '...').
+    fn quoted(&mut self, q: u8, inner: Rule) -> bool {
+        if self.peek() != Some(q) {
+            return false;
+        }
+        let Some(len) = self.b[self.pos + 1..].iter().position(|&c| c == q) else {
+            return false;
+        };
+        self.pos += 1;
+        let start = self.pos;
+        self.pos += len;
+        self.leaf(inner, start);
+        self.pos += 1;
+        true
+    }
+
+    /// `path_bare = @{ !(ASCII_DIGIT | "-" | "[" | "{" | "(" | "\\" | "=" | ":")
+    ///   ~ (!(WS | NL | ";" | "}" | "," | "'") ~ ANY)+ }`
+    fn path_bare(&mut self) -> bool {
+        match self.peek() {
+            None | Some(b'0'..=b'9' | b'-' | b'[' | b'{' | b'(' | b'\\' | b'=' | b':') => return false,
+            _ => {}
+        }
+        let start = self.pos;
+        while let Some(c) = self.peek() {
+            if matches!(c, b' ' | b'\t' | b'\r' | b'\n' | b';' | b'}' | b',' | b'\'') {
+                break;
+            }
+            self.pos += 1;
+        }
+        if self.pos == start {
+            return false;
+        }
+        self.leaf(Rule::path_bare, start);
+        true
+    }
+
+    /// `pair = { key ~ key_sep ~ value }`
+    fn pair(&mut self) -> bool {
+        let m = self.mark();
+        let node = self.open(Rule::pair);
+        let ok = self.key() && self.key_sep() && self.value();
+        self.finish(node, m, ok)
+    }
+
+    /// `key = { quoted_key | bare_key }`, with
+    /// `quoted_key = ${ "\"" ~ key_text_dq ~ "\"" | "'" ~ key_text_sq ~ "'" }` and
+    /// `bare_key = @{ !("\"" | "'" | "=" | ":") ~ key_char+ }`.
+    fn key(&mut self) -> bool {
+        let m = self.mark();
+        let node = self.open(Rule::key);
+        let ok = match self.peek() {
+            Some(q @ (b'"' | b'\'')) => {
+                let quoted = self.open(Rule::quoted_key);
+                let inner = if q == b'"' { Rule::key_text_dq } else { Rule::key_text_sq };
+                let ok = self.quoted(q, inner);
+                ok && {
+                    self.close(quoted);
+                    true
+                }
+            }
+            Some(b'=' | b':') | None => false,
+            Some(_) => {
+                let start = self.pos;
+                self.skip_while(&KEY_CHAR);
+                self.pos > start && {
+                    self.leaf(Rule::bare_key, start);
+                    true
+                }
+            }
+        };
+        self.finish(node, m, ok)
+    }
+
+    /// `key_sep = { WS* ~ ("=" | ":") ~ WS* | (WS | NL)+ ~ (("=" | ":") ~ WS*)? | &("{" | "[") }`
+    fn key_sep(&mut self) -> bool {
+        let start = self.pos;
+        let node = self.open(Rule::key_sep);
+        self.ws_star();
+        if matches!(self.peek(), Some(b'=' | b':')) {
+            self.pos += 1;
+            self.ws_star();
+        } else {
+            self.pos = start;
+            while self.ws() || self.nl() {}
+            if self.pos > start {
+                if matches!(self.peek(), Some(b'=' | b':')) {
+                    self.pos += 1;
+                    self.ws_star();
+                }
+            } else if !matches!(self.peek(), Some(b'{' | b'[')) {
+                self.tokens.pop();
+                return false;
+            }
+        }
+        self.close(node);
+        true
+    }
+
+    /// `value`: each alternative only where its first character can start it.
+    /// A quoted string, array, map or block that fails to close fails the
+    /// value, since `raw` cannot start with those characters either.
+    fn value(&mut self) -> bool {
+        let m = self.mark();
+        let node = self.open(Rule::value);
+        let ok = match self.peek() {
+            Some(b'"') => self.dq_string(),
+            Some(b'[') => self.nested(Scanner::array),
+            Some(b'{') => self.nested(Scanner::map),
+            Some(b'\'') => self.quoted_value(b'\'', Rule::sq_string, Rule::sq_text),
+            Some(b'(') => self.block_string(),
+            Some(b'-' | b'0'..=b'9') => {
+                self.datetime() || self.ip_like() || self.sized() || self.float() || self.integer() || self.raw()
+            }
+            _ => self.raw(),
+        };
+        self.finish(node, m, ok)
+    }
+
+    /// A map or array one level deeper, refused beyond [`MAX_DEPTH`] (the
+    /// caller then reports the depth, as for pest).
+    fn nested(&mut self, f: fn(&mut Self) -> bool) -> bool {
+        if self.depth >= MAX_DEPTH {
+            return false;
+        }
+        self.depth += 1;
+        let ok = f(self);
+        self.depth -= 1;
+        ok
+    }
+
+    /// `map = { "{" ~ m_skip ~ (entry ~ (m_end ~ m_skip ~ entry)* ~ m_end?)? ~ m_skip ~ map_close }`
+    fn map(&mut self) -> bool {
+        let m = self.mark();
+        let node = self.open(Rule::map);
+        self.pos += 1;
+        self.m_skip();
+        if self.entry() {
+            loop {
+                let between = self.mark();
+                if self.sep(false) {
+                    self.m_skip();
+                    if self.entry() {
+                        continue;
+                    }
+                }
+                self.reset(between);
+                break;
+            }
+            self.sep(false);
+        }
+        self.m_skip();
+        let ok = self.closer(b'}', Rule::map_close);
+        self.finish(node, m, ok)
+    }
+
+    /// `array = { "[" ~ a_skip ~ (value ~ (a_end ~ a_skip ~ value)* ~ a_end?)? ~ a_skip ~ array_close }`
+    fn array(&mut self) -> bool {
+        let m = self.mark();
+        let node = self.open(Rule::array);
+        self.pos += 1;
+        self.m_skip();
+        if self.value() {
+            loop {
+                let between = self.mark();
+                if self.sep(true) {
+                    self.m_skip();
+                    if self.value() {
+                        continue;
+                    }
+                }
+                self.reset(between);
+                break;
+            }
+            self.sep(true);
+        }
+        self.m_skip();
+        let ok = self.closer(b']', Rule::array_close);
+        self.finish(node, m, ok)
+    }
+
+    /// `m_skip` and `a_skip`: `(WS | NL | comment)*`
+    fn m_skip(&mut self) {
+        while self.ws() || self.nl() || (matches!(self.peek(), Some(b'#' | b'/')) && self.comment()) {}
+    }
+
+    /// `m_end = _{ WS* ~ ("," | ";" | NL | comment) }`, and `a_end` (the same
+    /// without `;`) when `in_array`. Nothing is consumed when it fails.
+    fn sep(&mut self, in_array: bool) -> bool {
+        let start = self.pos;
+        self.ws_star();
+        let ok = match self.peek() {
+            Some(b',') => {
+                self.pos += 1;
+                true
+            }
+            Some(b';') if !in_array => {
+                self.pos += 1;
+                true
+            }
+            Some(b'\r' | b'\n') => self.nl(),
+            Some(b'#' | b'/') => self.comment(),
+            _ => false,
+        };
+        if !ok {
+            self.pos = start;
+        }
+        ok
+    }
+
+    /// `map_close = { "}" }`, `array_close = { "]" }`
+    fn closer(&mut self, c: u8, rule: Rule) -> bool {
+        let start = self.pos;
+        self.eat(c) && {
+            self.leaf(rule, start);
+            true
+        }
+    }
+
+    /// `dq_string = ${ "\"" ~ dq_text ~ "\"" }`, `dq_text = @{ (dq_char+ | "\\" ~ ANY)* }`.
+    /// After a backslash, ANY is one character; its continuation bytes are
+    /// `dq_char`s anyway, so stepping one byte ends in the same place.
+    fn dq_string(&mut self) -> bool {
+        let m = self.mark();
+        let node = self.open(Rule::dq_string);
+        self.pos += 1;
+        let start = self.pos;
+        loop {
+            self.skip_while(&DQ_CHAR);
+            if self.peek() == Some(b'\\') && self.pos + 1 < self.b.len() {
+                self.pos += 2;
+            } else {
+                break;
+            }
+        }
+        self.leaf(Rule::dq_text, start);
+        let ok = self.eat(b'"');
+        self.finish(node, m, ok)
+    }
+
+    /// `sq_string = ${ "'" ~ sq_text ~ "'" }`
+    fn quoted_value(&mut self, q: u8, outer: Rule, inner: Rule) -> bool {
+        let m = self.mark();
+        let node = self.open(outer);
+        let ok = self.quoted(q, inner);
+        self.finish(node, m, ok)
+    }
+
+    /// `block_string = ${ "(" ~ block_text ~ ")" }`, with
+    /// `block_text = @{ (!("\n" ~ ")" ~ ("\n" | "\r" | EOI)) ~ ANY)* ~ "\n" }`:
+    /// everything up to the first `)` alone at the start of a line, and the
+    /// new line before it.
+    fn block_string(&mut self) -> bool {
+        let start = self.pos + 1;
+        let mut at = start;
+        let close = loop {
+            let Some(i) = self.b[at..].iter().position(|&c| c == b'\n') else { return false };
+            let nl = at + i;
+            if self.b.get(nl + 1) == Some(&b')') && matches!(self.b.get(nl + 2), None | Some(b'\n' | b'\r')) {
+                break nl + 1;
+            }
+            at = nl + 1;
+        };
+        let node = self.open(Rule::block_string);
+        self.pos = close;
+        self.leaf(Rule::block_text, start);
+        self.pos += 1;
+        self.close(node);
+        true
+    }
+
+    fn digits(&mut self) -> usize {
+        let start = self.pos;
+        while matches!(self.peek(), Some(b'0'..=b'9')) {
+            self.pos += 1;
+        }
+        self.pos - start
+    }
+
+    /// `num_end = _{ &(WS | NL | EOI | ";" | "," | "}" | "]") }`
+    fn num_end(&self) -> bool {
+        matches!(self.peek(), None | Some(b' ' | b'\t' | b'\r' | b'\n' | b';' | b',' | b'}' | b']'))
+    }
+
+    /// An atomic number rule: `shape` moves over the text and says whether it
+    /// matched; the node is kept only if it did.
+    fn number(&mut self, rule: Rule, shape: impl FnOnce(&mut Self) -> bool) -> bool {
+        let start = self.pos;
+        if shape(self) {
+            self.leaf(rule, start);
+            true
+        } else {
+            self.pos = start;
+            false
+        }
+    }
+
+    /// `datetime = @{ DIGIT{4} ~ "-" ~ DIGIT{2} ~ "-" ~ DIGIT{2} ~ "T" ~ DIGIT{2} ~ ":" ~ DIGIT{2} ~ ":" ~ DIGIT{2} ~ "Z" }`
+    fn datetime(&mut self) -> bool {
+        const SHAPE: &[u8; 20] = b"dddd-dd-ddTdd:dd:ddZ";
+        self.number(Rule::datetime, |s| {
+            let ok = s.b.get(s.pos..s.pos + 20).is_some_and(|w| {
+                w.iter().zip(SHAPE).all(|(&c, &want)| if want == b'd' { c.is_ascii_digit() } else { c == want })
+            });
+            s.pos += if ok { 20 } else { 0 };
+            ok
+        })
+    }
+
+    /// `ip_like = @{ DIGIT+ ~ "." ~ DIGIT+ ~ "." ~ (DIGIT | "." | ":" | "-")* ~ num_end }`
+    fn ip_like(&mut self) -> bool {
+        self.number(Rule::ip_like, |s| {
+            if s.digits() == 0 || !s.eat(b'.') || s.digits() == 0 || !s.eat(b'.') {
+                return false;
+            }
+            while matches!(s.peek(), Some(b'0'..=b'9' | b'.' | b':' | b'-')) {
+                s.pos += 1;
+            }
+            s.num_end()
+        })
+    }
+
+    /// `sized = @{ "-"? ~ DIGIT+ ~ (k|K|m|M|g|G|t|T|p|P|e|E) ~ (b|B|i|I)* ~ num_end }`
+    fn sized(&mut self) -> bool {
+        self.number(Rule::sized, |s| {
+            s.eat(b'-');
+            if s.digits() == 0
+                || !matches!(
+                    s.peek(),
+                    Some(b'k' | b'K' | b'm' | b'M' | b'g' | b'G' | b't' | b'T' | b'p' | b'P' | b'e' | b'E')
+                )
+            {
+                return false;
+            }
+            s.pos += 1;
+            while matches!(s.peek(), Some(b'b' | b'B' | b'i' | b'I')) {
+                s.pos += 1;
+            }
+            s.num_end()
+        })
+    }
+
+    /// `float = @{ "-"? ~ DIGIT+ ~ "." ~ DIGIT+ ~ num_end }`
+    fn float(&mut self) -> bool {
+        self.number(Rule::float, |s| {
+            s.eat(b'-');
+            s.digits() > 0 && s.eat(b'.') && s.digits() > 0 && s.num_end()
+        })
+    }
+
+    /// `integer = @{ "-"? ~ DIGIT+ ~ num_end }`
+    fn integer(&mut self) -> bool {
+        self.number(Rule::integer, |s| {
+            s.eat(b'-');
+            s.digits() > 0 && s.num_end()
+        })
+    }
+
+    /// `raw = @{ !("\"" | "'" | "(" | "[" | "{") ~ raw_char+ }`
+    fn raw(&mut self) -> bool {
+        if matches!(self.peek(), Some(b'"' | b'\'' | b'(' | b'[' | b'{')) {
+            return false;
+        }
+        let start = self.pos;
+        self.skip_while(&RAW_CHAR);
+        self.pos > start && {
+            self.leaf(Rule::raw, start);
+            true
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// The scanner and pest accept the same texts, with the same tree.
+    fn same_as_pest(text: &str) -> Result<(), String> {
+        let fast = scan(text);
+        let pest = Syntax::parse_with_pest(text).ok();
+        if fast == pest {
+            return Ok(());
+        }
+        let show = |s: &Option<Syntax>| match s {
+            None => "no parse".to_string(),
+            Some(s) => s
+                .tokens
+                .iter()
+                .map(|t| format!("{:?}{:?}", t.rule, text.get(t.start as usize..t.end as usize).unwrap_or("?")))
+                .collect::<Vec<_>>()
+                .join(" "),
+        };
+        Err(format!("{text:?}\n scanner: {}\n    pest: {}", show(&fast), show(&pest)))
+    }
+
+    fn files_under(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        let Ok(entries) = std::fs::read_dir(dir) else { return };
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                files_under(&p, out);
+            } else if p.extension().is_some_and(|x| x == "conf" || x == "json" || x == "txt") {
+                out.push(p);
+            }
+        }
+    }
+
+    #[test]
+    fn same_tree_as_pest_on_every_config_file_in_the_repository() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut files = Vec::new();
+        for dir in ["examples-conf", "tests", "deploy", "../shared/conf-corpus"] {
+            files_under(&root.join(dir), &mut files);
+        }
+        assert!(files.len() > 20, "found only {} config files", files.len());
+        let mut failures = Vec::new();
+        let mut scanned = 0;
+        for f in &files {
+            let text = String::from_utf8_lossy(&std::fs::read(f).unwrap()).into_owned();
+            match same_as_pest(&text) {
+                Ok(()) => scanned += usize::from(scan(&text).is_some()),
+                Err(e) => failures.push(format!("{}: {e}", f.display())),
+            }
+        }
+        assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+        assert!(scanned * 2 > files.len(), "the scanner parsed only {scanned} of {} files", files.len());
+    }
+
+    #[test]
+    fn same_tree_as_pest_on_tricky_text() {
+        let cases = [
+            "",
+            "a",
+            "a b",
+            "a: 1",
+            "a = [1]",
+            "a = [1, 2 ]",
+            "a {b: 1; c: 2,}\n",
+            "{\"port\": 4222}",
+            "include x.conf\n",
+            "include 'x.conf'",
+            "INCLUDE \"x.conf\";",
+            "include = 5",
+            "include\n5",
+            "includes: 1",
+            "a: (\nx\n)\n",
+            "a: (\nx\n)",
+            "a: (x)\n",
+            "a: 2024-01-02T03:04:05Z",
+            "a: 2024-01-02T03:04:05Zx",
+            "a: 1.2.3.4:5",
+            "a: 1.2",
+            "a: 1.2.",
+            "a: -1k",
+            "a: 1kib",
+            "a: 10s",
+            "a: -",
+            "a: -x",
+            "a: \"x\\\"y\"",
+            "a: \"x\\",
+            "a: 'x'",
+            "'a b': 1",
+            "\"a\": 1",
+            "\"a: 1",
+            "a\r\nb\r\n",
+            "a\r1",
+            "a:\n1",
+            "a\n= 1",
+            "a{b{c[1,[2]]}}",
+            "a: [\n# c\n1 # d\n, 2\n]",
+            "a: x // c\n// d\n",
+            "a: x/y",
+            "/a: 1",
+            "a: 1 2",
+            "a: [,]",
+            "a: {,}",
+            "a: }",
+            "}}{{;,a: 1",
+            "a: \u{e9}t\u{e9}\nb\u{e9}: 'caf\u{e9}'\n",
+            "a: \"\\\u{e9}\"",
+            "a = $b\nb = [$a]",
+        ];
+        for c in cases {
+            if let Err(e) = same_as_pest(c) {
+                panic!("{e}");
+            }
+        }
+    }
+
+    /// Text made of the grammar's significant pieces, in any order.
+    fn config_soup() -> impl Strategy<Value = String> {
+        let atoms = prop::sample::select(vec![
+            "a",
+            "key",
+            "include",
+            "INCLUDE",
+            " ",
+            "\t",
+            "\n",
+            "\r",
+            "\r\n",
+            ":",
+            "=",
+            "{",
+            "}",
+            "[",
+            "]",
+            ",",
+            ";",
+            "\"",
+            "'",
+            "(",
+            ")",
+            "\n)",
+            "\\",
+            "$",
+            "#",
+            "//",
+            "/",
+            "-",
+            "0",
+            "12",
+            "1k",
+            "kb",
+            "i",
+            "2.5",
+            ".",
+            "x.conf",
+            "true",
+            "2024-01-02T03:04:05Z",
+            "1.2.3",
+            "\u{e9}",
+            "\u{0}",
+        ]);
+        prop::collection::vec(atoms, 0..40).prop_map(|v| v.concat())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(4000))]
+
+        #[test]
+        fn same_tree_as_pest_on_generated_text(text in config_soup()) {
+            prop_assert!(same_as_pest(&text).is_ok(), "{}", same_as_pest(&text).unwrap_err());
+        }
+
+        #[test]
+        fn same_tree_as_pest_on_any_bytes(bytes in prop::collection::vec(any::<u8>(), 0..64)) {
+            let text = String::from_utf8_lossy(&bytes);
+            prop_assert!(same_as_pest(&text).is_ok(), "{}", same_as_pest(&text).unwrap_err());
+        }
+    }
+}
