@@ -400,8 +400,9 @@ fn read_config(path: &Path) -> std::io::Result<String> {
         return Err(std::io::Error::other(format!("larger than {} MiB", MAX_FILE_SIZE >> 20)));
     }
     let bytes = std::fs::read(path)?;
-    // Invalid UTF-8 becomes U+FFFD, as in the reference.
-    Ok(String::from_utf8_lossy(&bytes).into_owned())
+    // Invalid UTF-8 becomes U+FFFD, as in the reference (the strict check
+    // first: it is several times faster on the valid text of nearly every file).
+    Ok(String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()))
 }
 
 fn key_text(key: Node<'_>) -> String {

@@ -31,6 +31,11 @@ fn bad_end(ctx: Ctx, c: char) -> String {
 /// The message nats-server's lexer gives for an unquoted word that rnats reads
 /// as a string, or `None` when the reference reads the word the same way.
 pub fn unquoted_word(text: &str, ctx: Ctx) -> Option<String> {
+    // Most words (names, hosts, passwords) start with a letter and hold no
+    // quote: nothing below applies to them.
+    if !text.starts_with(['.', '-', '$', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9']) && !text.contains('\'') {
+        return None;
+    }
     let chars: Vec<char> = text.chars().collect();
     let first = *chars.first()?;
     if first == '.' {

@@ -62,19 +62,22 @@ pub fn top(b: &mut Builder, root: &Map, opts: &Options) {
     }
     // A user name (or nkey) is one identity across `authorization` and every account.
     // A map, not a list: configs with tens of thousands of users exist.
-    let mut seen: std::collections::HashMap<String, Span> = opts
-        .authorization
-        .users
-        .iter()
-        .filter_map(|u| u.user.clone().or(u.nkey.clone()))
-        .map(|n| (n, at(&["authorization"]).unwrap_or_default()))
-        .collect();
-    for (name, span) in account_users {
-        if let Some(&first) = seen.get(&name) {
-            b.diags.push(Diagnostic::error("duplicate", Some(span), format!("duplicate user `{name}`")));
-            b.diags.push(Diagnostic::note("duplicate", Some(first), format!("`{name}` is also defined here")));
-        } else {
-            seen.insert(name, span);
+    if !account_users.is_empty() {
+        let authorization = at(&["authorization"]).unwrap_or_default();
+        let mut seen: UserNames<'_> = opts
+            .authorization
+            .users
+            .iter()
+            .filter_map(|u| u.user.as_deref().or(u.nkey.as_deref()))
+            .map(|n| (n, authorization))
+            .collect();
+        for (name, span) in &account_users {
+            if let Some(&first) = seen.get(name.as_str()) {
+                b.diags.push(Diagnostic::error("duplicate", Some(*span), format!("duplicate user `{name}`")));
+                b.diags.push(Diagnostic::note("duplicate", Some(first), format!("`{name}` is also defined here")));
+            } else {
+                seen.insert(name, *span);
+            }
         }
     }
     monitoring(b, root, opts);
@@ -190,10 +193,10 @@ pub fn authorization(b: &mut Builder, m: &Map, a: &Authorization) {
         }
     }
     let Some(Kind::Array(items)) = m.find(&["users"]).map(|e| &e.value.kind) else { return };
-    let mut seen: std::collections::HashMap<String, Span> = std::collections::HashMap::new();
+    let mut seen = UserNames::with_capacity_and_hasher(a.users.len(), Default::default());
     for (item, u) in items.iter().filter(|i| matches!(i.kind, Kind::Map(_))).zip(&a.users) {
-        let id = u.user.clone().or(u.nkey.clone()).unwrap_or_default();
-        if let Some(&first) = seen.get(&id) {
+        let id = u.user.as_deref().or(u.nkey.as_deref()).unwrap_or_default();
+        if let Some(&first) = seen.get(id) {
             b.diags.push(Diagnostic::error("duplicate", Some(item.span), format!("duplicate user `{id}`")));
             b.diags.push(Diagnostic::note("duplicate", Some(first), format!("`{id}` is first defined here")));
         } else {
@@ -201,6 +204,10 @@ pub fn authorization(b: &mut Builder, m: &Map, a: &Authorization) {
         }
     }
 }
+
+/// User names (or nkeys) seen so far, and where. foldhash, not SipHash:
+/// the names come from the operator's own file.
+type UserNames<'a> = std::collections::HashMap<&'a str, Span, foldhash::fast::RandomState>;
 
 /// One entry of `users`: who it is.
 pub fn user(b: &mut Builder, m: &Map, u: &User) {
