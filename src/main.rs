@@ -12,6 +12,13 @@ use rnats::server::Server;
 use tokio::signal::unix::{signal, SignalKind};
 use tracing::{info, warn};
 
+/// mimalloc, not glibc's malloc: loading a 10 000-user config allocates and
+/// frees hundreds of thousands of small strings, and glibc's malloc and free
+/// were 40 % of its instructions (a reload of it: 103 -> 83 ms). The message
+/// path does not allocate, so it is not what this is for.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let command = match cli::parse(&args) {
