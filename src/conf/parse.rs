@@ -279,10 +279,12 @@ impl<'a> Parser<'a> {
             let s = self.unescape(text, id, span.start)?;
             return Some(Value { kind: Kind::Str(s), span });
         }
-        match text.to_ascii_lowercase().as_str() {
-            "true" | "yes" | "on" => return Some(Value { kind: Kind::Bool(true), span }),
-            "false" | "no" | "off" => return Some(Value { kind: Kind::Bool(false), span }),
-            _ => {}
+        let is = |words: [&str; 3]| words.iter().any(|w| text.eq_ignore_ascii_case(w));
+        if is(["true", "yes", "on"]) {
+            return Some(Value { kind: Kind::Bool(true), span });
+        }
+        if is(["false", "no", "off"]) {
+            return Some(Value { kind: Kind::Bool(false), span });
         }
         let Some(name) = text.strip_prefix('$') else {
             return Some(Value { kind: Kind::Str(text.to_string()), span });
