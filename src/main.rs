@@ -39,7 +39,14 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Version => {
-            println!("rnats: v{} (nats-server v{COMPAT_VERSION} compatible)", env!("CARGO_PKG_VERSION"));
+            // Run as `nats-server` (a symlink for client test harnesses),
+            // the line is nats-server's own: tools read the version from it.
+            let name = std::env::args_os().next().map(std::path::PathBuf::from);
+            if name.as_deref().and_then(std::path::Path::file_name).is_some_and(|n| n == "nats-server") {
+                println!("nats-server: v{COMPAT_VERSION}");
+            } else {
+                println!("rnats: v{} (nats-server v{COMPAT_VERSION} compatible)", env!("CARGO_PKG_VERSION"));
+            }
             ExitCode::SUCCESS
         }
         Command::Sub(name, rest) if name == "check" => ExitCode::from(rnats::check::run(&rest)),

@@ -129,6 +129,9 @@ async fn works_as_nats_server_symlink() {
     let port = p.port();
     let ports_file = dir.path().join(format!("nats-server_{}.ports", p.pid()));
     assert!(ports_file.exists(), "ports file named after the executable");
+    let version = std::process::Command::new(&link).arg("--version").output().unwrap();
+    let want = format!("nats-server: v{}\n", rnats::options::COMPAT_VERSION);
+    assert_eq!(String::from_utf8_lossy(&version.stdout), want, "nats-server's own version line");
     let c = async_nats::connect(format!("127.0.0.1:{port}")).await.unwrap();
     let mut sub = c.subscribe("x").await.unwrap();
     c.publish("x", "y".into()).await.unwrap();
