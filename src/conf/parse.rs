@@ -10,12 +10,9 @@ use super::diag::Diagnostic;
 use super::grammar::Rule;
 use super::portability::{self, Ctx};
 use super::source::{Sources, Span};
-use super::syntax::{Node, Syntax};
+use super::syntax::{Node, Syntax, MAX_DEPTH};
 use super::tree::{Entry, Kind, Map, Value};
 
-/// Deeper nesting than this is refused before parsing, so hostile input cannot
-/// exhaust the stack.
-pub const MAX_DEPTH: usize = 64;
 /// Files larger than this are refused (a config is kilobytes).
 pub const MAX_FILE_SIZE: usize = 16 * 1024 * 1024;
 

@@ -14,8 +14,7 @@
 //! departs from a literal transcription, where it does.
 
 use super::grammar::Rule;
-use super::parse::MAX_DEPTH;
-use super::syntax::{Syntax, Token};
+use super::syntax::{Syntax, Token, MAX_DEPTH};
 
 /// Parses a whole file; `None` if the text does not parse (or nests deeper
 /// than [`MAX_DEPTH`], which pest's caller refuses with its own message).
@@ -388,51 +387,41 @@ impl Scanner<'_> {
 
     /// `map = { "{" ~ m_skip ~ (entry ~ (m_end ~ m_skip ~ entry)* ~ m_end?)? ~ m_skip ~ map_close }`
     fn map(&mut self) -> bool {
-        let m = self.mark();
-        let node = self.open(Rule::map);
-        self.pos += 1;
-        self.m_skip();
-        if self.entry() {
-            loop {
-                let between = self.mark();
-                if self.sep(false) {
-                    self.m_skip();
-                    if self.entry() {
-                        continue;
-                    }
-                }
-                self.reset(between);
-                break;
-            }
-            self.sep(false);
-        }
-        self.m_skip();
-        let ok = self.closer(b'}', Rule::map_close);
-        self.finish(node, m, ok)
+        self.list(Rule::map, Scanner::entry, false, Rule::map_close)
     }
 
     /// `array = { "[" ~ a_skip ~ (value ~ (a_end ~ a_skip ~ value)* ~ a_end?)? ~ a_skip ~ array_close }`
     fn array(&mut self) -> bool {
+        self.list(Rule::array, Scanner::value, true, Rule::array_close)
+    }
+
+    /// A map or an array: its opening bracket (already seen), `item`s
+    /// separated by `m_end` or `a_end`, and the closer.
+    fn list(&mut self, rule: Rule, item: fn(&mut Self) -> bool, in_array: bool, closer: Rule) -> bool {
         let m = self.mark();
-        let node = self.open(Rule::array);
+        let node = self.open(rule);
         self.pos += 1;
         self.m_skip();
-        if self.value() {
+        if item(self) {
             loop {
                 let between = self.mark();
-                if self.sep(true) {
+                if self.sep(in_array) {
                     self.m_skip();
-                    if self.value() {
+                    if item(self) {
                         continue;
                     }
                 }
                 self.reset(between);
                 break;
             }
-            self.sep(true);
+            self.sep(in_array);
         }
         self.m_skip();
-        let ok = self.closer(b']', Rule::array_close);
+        let start = self.pos;
+        let ok = self.eat(if in_array { b']' } else { b'}' }) && {
+            self.leaf(closer, start);
+            true
+        };
         self.finish(node, m, ok)
     }
 
@@ -463,15 +452,6 @@ impl Scanner<'_> {
             self.pos = start;
         }
         ok
-    }
-
-    /// `map_close = { "}" }`, `array_close = { "]" }`
-    fn closer(&mut self, c: u8, rule: Rule) -> bool {
-        let start = self.pos;
-        self.eat(c) && {
-            self.leaf(rule, start);
-            true
-        }
     }
 
     /// `dq_string = ${ "\"" ~ dq_text ~ "\"" }`, `dq_text = @{ (dq_char+ | "\\" ~ ANY)* }`.

@@ -1,13 +1,16 @@
 //! The syntax tree of one config text: the rules of `grammar/nats.pest` that
 //! matched, with their byte ranges, in document order. It is what the pest
 //! parser produces, held flat (one vector, no reference counting), and it is
-//! also what the hand-written scanner ([`super::scan`]) produces for the
-//! common case, token for token, so the walk in [`super::parse`] reads one
-//! form whichever of the two made it.
+//! also what the hand-written scanner (`scan.rs`) produces, token for token,
+//! so the value walk (`parse.rs`) reads one form whichever of the two made it.
 
 use pest::Parser as _;
 
 use super::grammar::{NatsConf, Rule};
+
+/// Maps and arrays nested deeper than this are refused (by the scanner, and
+/// by a check before pest runs), so hostile input cannot exhaust the stack.
+pub const MAX_DEPTH: usize = 64;
 
 /// One matched rule. Children follow their parent; `next` is the index just
 /// past the node's last descendant, i.e. of its next sibling.
