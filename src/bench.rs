@@ -876,10 +876,8 @@ fn compare(cfg: &Config, scenarios: &[String], rounds: usize, json: bool) -> Res
 }
 
 /// Runs the command; returns the exit code.
+/// (`rnats bench reload` is dispatched by main to `bench_reload`.)
 pub fn run(args: &[String]) -> u8 {
-    if args.first().is_some_and(|a| a == "reload") {
-        return crate::bench_reload::run(&args[1..]);
-    }
     let mut cfg = Config::default();
     let (mut compare_mode, mut json, mut rounds) = (false, false, 5usize);
     let mut scenarios = Vec::new();

@@ -51,6 +51,9 @@ fn main() -> ExitCode {
         }
         Command::Sub(name, rest) if name == "check" => ExitCode::from(rnats::check::run(&rest)),
         Command::Sub(name, rest) if name == "fmt" => ExitCode::from(rnats::fmt::run(&rest)),
+        Command::Sub(name, rest) if name == "bench" && rest.first().is_some_and(|a| a == "reload") => {
+            ExitCode::from(rnats::bench_reload::run(&rest[1..]))
+        }
         Command::Sub(name, rest) if name == "bench" => ExitCode::from(rnats::bench::run(&rest)),
         Command::Sub(name, rest) if name == "passwd" => ExitCode::from(rnats::passwd::run(&rest)),
         Command::Sub(name, rest) if name == "top" => ExitCode::from(rnats::top::run(&rest)),
