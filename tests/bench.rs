@@ -214,3 +214,21 @@ fn compare_runs_tls_on_both_servers() {
     assert_eq!(r["scenario"], "tls");
     assert!(r["rnats"].as_f64().unwrap_or(0.0) > 0.0 && r["nats_server"].as_f64().unwrap_or(0.0) > 0.0, "{r}");
 }
+
+/// `rnats bench reload`: the server's own timing of each reload is read
+/// back, and the phases add up to no more than the total.
+#[test]
+fn reload_benchmark_reports_each_phase() {
+    let out = Command::new(BIN)
+        .args(["bench", "reload", "--users", "200", "--conns", "50", "--reloads", "3", "--msgs", "20000", "--json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!((r["users"].as_u64(), r["connections"].as_u64(), r["reloads"].as_u64()), (Some(200), Some(50), Some(3)));
+    let ms = |k: &str| r["median_ms"][k].as_f64().unwrap();
+    let total = ms("total");
+    assert!(ms("load_and_diff") > 0.0 && ms("compile_and_install") > 0.0, "{r}");
+    assert!(ms("load_and_diff") + ms("compile_and_install") <= total, "{r}");
+    assert!(r["pubsub_msgs_per_sec"]["without_reloads"].as_f64().unwrap() > 0.0, "{r}");
+}
