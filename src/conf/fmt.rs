@@ -1,6 +1,6 @@
 //! `rnats fmt`: one canonical layout for config files.
 //!
-//! The syntax tree comes from the same pest grammar as the parser (comments
+//! The syntax tree is the parser's (the grammar's rules as matched; comments
 //! are tokens there); the spacing between tokens is read from the source text
 //! around them. Layout: two-space indentation, `key: value` (and `key { ... }`
 //! for maps), one entry per line, quotes only where needed, at most one blank
@@ -8,12 +8,10 @@
 //! before or after the same key or value; variables, includes, numbers and
 //! environment references stay as written, so the meaning is unchanged.
 
-use pest::iterators::Pair;
-use pest::Parser as _;
-
 use super::diag::Diagnostic;
-use super::grammar::{NatsConf, Rule};
+use super::grammar::Rule;
 use super::portability;
+use super::syntax::{Children, Node as Syn};
 
 const INDENT: &str = "  ";
 /// Arrays and maps in arrays are written on one line up to this width.
@@ -58,8 +56,8 @@ enum Node {
 /// Formats config text. A file that does not parse gives its syntax error
 /// (and is to be left untouched).
 pub fn format(text: &str, source_id: usize) -> Result<String, Diagnostic> {
-    let mut pairs = NatsConf::parse(Rule::file, text).map_err(|e| super::parse::syntax_error(&e, source_id, text))?;
-    let file = pairs.next().map(|p| p.into_inner());
+    let syntax = super::parse::syntax_tree(text, source_id)?;
+    let file = syntax.roots(text).next().map(|p| p.children());
     let members = file.map(|children| members(text, children, 0).1).unwrap_or_default();
     let mut out = String::with_capacity(text.len());
     write_members(&members, 0, &mut out);
@@ -74,18 +72,13 @@ fn newlines(gap: &str) -> usize {
 
 /// The members of a file, map or array from its children, with the comment
 /// on the opening line (if any). `start` is where the opening bracket ends.
-fn members<'i>(
-    text: &'i str,
-    children: pest::iterators::Pairs<'i, Rule>,
-    start: usize,
-) -> (Option<String>, Vec<Member>) {
+fn members<'i>(text: &'i str, children: Children<'i>, start: usize) -> (Option<String>, Vec<Member>) {
     let mut open_comment = None;
     let mut out: Vec<Member> = Vec::new();
     let mut prev_end = start;
     for child in children {
-        let span = child.as_span();
-        let gap = newlines(&text[prev_end..span.start()]);
-        match child.as_rule() {
+        let gap = newlines(&text[prev_end..child.start()]);
+        match child.rule() {
             Rule::map_close | Rule::array_close | Rule::EOI => break,
             Rule::comment => {
                 let c = child.as_str().trim_end().to_string();
@@ -118,20 +111,20 @@ fn members<'i>(
             }
             _ => {}
         }
-        prev_end = span.end();
+        prev_end = child.end();
     }
     (open_comment, out)
 }
 
-fn entry(text: &str, pair: Pair<'_, Rule>) -> Option<MemberKind> {
-    let inner = pair.into_inner().next()?;
-    match inner.as_rule() {
+fn entry(text: &str, pair: Syn<'_>) -> Option<MemberKind> {
+    let inner = pair.children().next()?;
+    match inner.rule() {
         Rule::include => {
-            let path = inner.into_inner().next()?.as_str().to_string();
+            let path = inner.children().next()?.as_str().to_string();
             Some(MemberKind::Include(path))
         }
         Rule::pair => {
-            let mut parts = inner.into_inner();
+            let mut parts = inner.children();
             let key = parts.next()?;
             let _sep = parts.next()?;
             let v = parts.next()?;
@@ -142,13 +135,13 @@ fn entry(text: &str, pair: Pair<'_, Rule>) -> Option<MemberKind> {
 }
 
 /// A key, unquoted when it can be read back bare.
-fn key_text(key: Pair<'_, Rule>) -> String {
+fn key_text(key: Syn<'_>) -> String {
     let written = key.as_str().to_string();
-    let Some(inner) = key.into_inner().next() else { return written };
-    if inner.as_rule() != Rule::quoted_key {
+    let Some(inner) = key.children().next() else { return written };
+    if inner.rule() != Rule::quoted_key {
         return written;
     }
-    let content = inner.into_inner().next().map(|t| t.as_str()).unwrap_or("");
+    let content = inner.children().next().map(|t| t.as_str()).unwrap_or("");
     let bare_ok = !content.is_empty()
         && !content.eq_ignore_ascii_case("include")
         && !content.starts_with('#')
@@ -161,22 +154,22 @@ fn key_text(key: Pair<'_, Rule>) -> String {
     }
 }
 
-fn value(text: &str, pair: Pair<'_, Rule>) -> Option<Node> {
-    let pair = if pair.as_rule() == Rule::value { pair.into_inner().next()? } else { pair };
+fn value(text: &str, pair: Syn<'_>) -> Option<Node> {
+    let pair = if pair.rule() == Rule::value { pair.children().next()? } else { pair };
     let written = pair.as_str();
-    Some(match pair.as_rule() {
+    Some(match pair.rule() {
         Rule::map => {
-            let start = pair.as_span().start() + 1;
-            let (open_comment, members) = members(text, pair.into_inner(), start);
+            let start = pair.start() + 1;
+            let (open_comment, members) = members(text, pair.children(), start);
             Node::Map { open_comment, members }
         }
         Rule::array => {
-            let start = pair.as_span().start() + 1;
-            let (open_comment, members) = members(text, pair.into_inner(), start);
+            let start = pair.start() + 1;
+            let (open_comment, members) = members(text, pair.children(), start);
             Node::Array { open_comment, members }
         }
         Rule::dq_string | Rule::sq_string => {
-            let content = pair.into_inner().next().map(|t| t.as_str()).unwrap_or("");
+            let content = pair.children().next().map(|t| t.as_str()).unwrap_or("");
             let text = if bare_word(content) { content.to_string() } else { written.to_string() };
             Node::Scalar { text, number: false }
         }
@@ -354,6 +347,17 @@ mod tests {
         let out = format(text, 0).unwrap_or_else(|d| panic!("{text:?}: {}", d.message));
         assert_eq!(format(&out, 0).unwrap(), out, "idempotent for {text:?}");
         out
+    }
+
+    /// The formatter reads the parser's tree, depth limit included: deep
+    /// nesting is reported as such, not as pest running out of calls.
+    #[test]
+    fn refuses_deep_nesting_like_the_parser() {
+        let deep = "a: ".to_string() + &"[".repeat(100_000);
+        let d = format(&deep, 0).unwrap_err();
+        assert_eq!((d.code, d.span.map(|s| s.start)), ("too-deep", Some(3 + 64)));
+        let limit = fmt(&("a: ".to_string() + &"[".repeat(64) + &"]".repeat(64)));
+        assert_eq!(limit.matches('[').count(), 64, "64 levels are formatted");
     }
 
     #[test]

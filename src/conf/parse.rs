@@ -88,28 +88,8 @@ impl<'a> Parser<'a> {
         Some(Map { entries: scopes.pop().unwrap_or_default() })
     }
 
-    /// The syntax tree of a text: the scanner's, or else pest's after the
-    /// depth check that keeps its recursion bounded (the scanner bounds its
-    /// own).
     fn syntax(&mut self, id: usize, text: &str) -> Option<Syntax> {
-        if let Some(tree) = super::scan::scan(text) {
-            return Some(tree);
-        }
-        if let Some(offset) = too_deep(text) {
-            self.diags.push(Diagnostic::error(
-                "too-deep",
-                Some(Span { source: id, start: offset, end: offset + 1 }),
-                format!("nesting deeper than {MAX_DEPTH} levels"),
-            ));
-            return None;
-        }
-        match Syntax::parse_with_pest(text) {
-            Ok(s) => Some(s),
-            Err(e) => {
-                self.diags.push(syntax_error(&e, id, text));
-                None
-            }
-        }
+        syntax_tree(text, id).map_err(|d| self.diags.push(d)).ok()
     }
 
     fn span(&self, node: &Node<'_>, id: usize) -> Span {
@@ -388,6 +368,23 @@ impl<'a> Parser<'a> {
         }
         Some(String::from_utf8_lossy(&out).into_owned())
     }
+}
+
+/// The syntax tree of a text (source `id`, for the diagnostic): the
+/// scanner's, or else pest's after the depth check that keeps its recursion
+/// bounded (the scanner bounds its own).
+pub(crate) fn syntax_tree(text: &str, id: usize) -> Result<Syntax, Diagnostic> {
+    if let Some(tree) = super::scan::scan(text) {
+        return Ok(tree);
+    }
+    if let Some(offset) = too_deep(text) {
+        return Err(Diagnostic::error(
+            "too-deep",
+            Some(Span { source: id, start: offset, end: offset + 1 }),
+            format!("nesting deeper than {MAX_DEPTH} levels"),
+        ));
+    }
+    Syntax::parse_with_pest(text).map_err(|e| syntax_error(&e, id, text))
 }
 
 fn read_config(path: &Path) -> std::io::Result<String> {
