@@ -15,7 +15,6 @@ pub mod diff;
 pub mod watch;
 
 use std::path::PathBuf;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -69,7 +68,8 @@ impl std::fmt::Display for Trigger {
 /// How a reload ended.
 #[derive(Debug)]
 pub enum Outcome {
-    /// The new configuration is in force.
+    /// The new configuration is in force; `adopted_in` is the time from its
+    /// install until every connection had adopted it.
     Applied { changes: Vec<Change>, digest: String, adopted_in: Duration },
     /// The file was read and is valid, and nothing in it changed.
     Unchanged { digest: String },
@@ -241,6 +241,7 @@ impl Reloader {
         };
         let generation = snapshot.generation;
         self.state.install(snapshot);
+        let installed = Instant::now();
         let new = self.state.snapshot();
         self.apply_side_effects(&old.opts, &new.opts, &diff);
         for change in &diff.changes {
@@ -253,7 +254,7 @@ impl Reloader {
             }
         }
         let compiled_in = started.elapsed();
-        let adopted_in = self.wait_for_adoption(generation, started).await;
+        let adopted_in = self.wait_for_adoption(generation, installed).await;
         debug!(
             "Reload took {:?}: load and diff {:?}, compile and install {compiled_in:?}, {} connections re-checked after {adopted_in:?}",
             began.elapsed(),
@@ -314,30 +315,19 @@ impl Reloader {
         info!("Closed {excess} connections to fall within max_connections");
     }
 
-    /// Waits (bounded) until every live connection has adopted `generation`.
-    async fn wait_for_adoption(&self, generation: u64, started: Instant) -> Duration {
-        let deadline = started + ADOPTION_WAIT;
-        let mut pause = Duration::from_millis(1);
-        loop {
-            let pending = self
-                .state
-                .connections()
-                .iter()
-                .filter(|c| !c.is_closing() && c.adopted_generation.load(Ordering::Acquire) < generation)
-                .count();
-            if pending == 0 {
-                let took = started.elapsed();
-                return took;
-            }
-            if Instant::now() >= deadline {
-                warn!("{pending} connections have not adopted the new configuration yet");
-                return started.elapsed();
-            }
-            // Sessions adopt within microseconds unless a credential check
-            // runs bcrypt: poll often at first, then back off.
-            tokio::time::sleep(pause).await;
-            pause = (pause * 2).min(Duration::from_millis(50));
+    /// Waits (bounded) until every live connection has adopted `generation`;
+    /// returns the time from `installed` until then. Sessions count down as
+    /// they adopt it (or close), and the last one wakes this wait.
+    async fn wait_for_adoption(&self, generation: u64, installed: Instant) -> Duration {
+        let mut conns = self.state.connections();
+        // Closing connections adopt nothing more (they settle when they end).
+        conns.retain(|c| !c.is_closing());
+        let deadline = tokio::time::Instant::from_std(installed + ADOPTION_WAIT);
+        let pending = self.state.adoptions.wait(&conns, generation, deadline).await;
+        if pending > 0 {
+            warn!("{pending} connections have not adopted the new configuration yet");
         }
+        installed.elapsed()
     }
 }
 
