@@ -261,6 +261,9 @@ impl Reloader {
             started.duration_since(began),
             self.state.num_clients()
         );
+        // Freeing the old snapshot (every user's options, names and rules)
+        // is CPU work too: off the workers. The sessions have let go of it.
+        tokio::task::spawn_blocking(move || drop(old));
         let _ = self.watched.send(fingerprint.files.clone());
         let digest = fingerprint.digest.clone();
         *current = fingerprint;
