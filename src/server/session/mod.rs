@@ -379,7 +379,11 @@ async fn read_loop<R: AsyncRead + Unpin>(core: &mut Core, role: &mut Role, mut r
     let auth_deadline = tokio::time::sleep(core.auth_timeout);
     tokio::pin!(auth_deadline);
     let conn = core.conn.clone();
+    // Made once, not at each turn of the loop: every session waits on this
+    // one token, and registering with it (or leaving it) takes its lock.
     let shutdown = core.server.shutdown.clone();
+    let shutdown = shutdown.cancelled();
+    tokio::pin!(shutdown);
     // Bytes read before the session started are parsed before any read.
     let mut unparsed = !buf.is_empty();
     loop {
@@ -417,7 +421,7 @@ async fn read_loop<R: AsyncRead + Unpin>(core: &mut Core, role: &mut Role, mut r
                     core.finish_batch();
                     continue;
                 }
-                _ = shutdown.cancelled() => return CloseReason::ServerShutdown,
+                _ = &mut shutdown => return CloseReason::ServerShutdown,
                 r = rd.read_buf(&mut room) => match r {
                     Ok(0) => return CloseReason::ClientClosed,
                     Ok(n) => n,
