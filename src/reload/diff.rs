@@ -6,7 +6,7 @@
 //! silently treated as reloadable (or silently ignored), which is the trap of
 //! nats-server's reflection-based `diffOptions`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Display;
 
 use serde::Serialize;
@@ -266,7 +266,8 @@ pub fn diff(old: &Options, new: &Options) -> Diff {
     option!("logfile_size_limit" @ "log_size_limit", log_size_limit, int);
     option!("logfile_max_num", logfile_max_num, int);
     option!("max_traced_msg_len", max_traced_msg_len, int);
-    authorization_changes(&mut c, &old.authorization, authorization);
+    let users = UserChanges::of(&old.authorization.users, &authorization.users);
+    authorization_changes(&mut c, &old.authorization, authorization, &users);
     option!("no_auth_user", no_auth_user, show);
     option!("tls", tls, |t| on_off(t.is_some()));
     option!("allow_non_tls", allow_non_tls, flag);
@@ -276,7 +277,7 @@ pub fn diff(old: &Options, new: &Options) -> Diff {
 
     other_changes(&mut c, &old.other, other);
 
-    Diff { changes: c.changes, cut_off: cut_off(old, new) }
+    Diff { changes: c.changes, cut_off: cut_off(old, new, &users) }
 }
 
 /// The cluster block, key by key: where routes listen needs a restart (as
@@ -378,13 +379,13 @@ fn cluster_changes(c: &mut Collector, old: &Option<Cluster>, new: &Option<Cluste
     }
 }
 
-fn authorization_changes(c: &mut Collector, old: &Authorization, new: &Authorization) {
+fn authorization_changes(c: &mut Collector, old: &Authorization, new: &Authorization, user_changes: &UserChanges) {
     let Authorization { user, password, token, timeout, users, default_permissions } = new;
     c.field("authorization user", &old.user, user, class_of("authorization.user"), show);
     c.secret("authorization password", &old.password, password);
     c.secret("authorization token", &old.token, token);
     c.field("authorization timeout", &old.timeout, timeout, class_of("authorization.timeout"), |d| format_duration(*d));
-    if let Some(detail) = users_detail(&old.users, users) {
+    if let Some(detail) = users_detail(user_changes) {
         c.changes.push(Change {
             key: "authorization users".into(),
             old: format!("{} users", old.users.len()),
@@ -425,23 +426,53 @@ fn perms_summary(p: &Option<Permissions>) -> String {
 }
 
 /// A user's name as logs show it: the user name, or the nkey.
-fn user_name(u: &User) -> String {
-    u.user.clone().or_else(|| u.nkey.clone()).unwrap_or_default()
+fn user_name(u: &User) -> &str {
+    u.user.as_deref().or(u.nkey.as_deref()).unwrap_or_default()
 }
 
-fn users_by_name(users: &[User]) -> BTreeMap<String, &User> {
-    users.iter().map(|u| (user_name(u), u)).collect()
+/// How the users of two configurations differ, by name (a later entry of
+/// the same name wins). Hashed, so a reload of 10 000 users compares them
+/// in linear time; each list is sorted, as the logs show them.
+#[derive(Default)]
+struct UserChanges<'a> {
+    added: Vec<&'a str>,
+    removed: Vec<&'a str>,
+    /// Any setting of the user changed.
+    changed: Vec<&'a str>,
+    /// Its password or nkey changed (a part of `changed`).
+    credentials_changed: Vec<&'a str>,
+}
+
+impl<'a> UserChanges<'a> {
+    fn of(old: &'a [User], new: &'a [User]) -> UserChanges<'a> {
+        type ByName<'a> = HashMap<&'a str, &'a User, foldhash::fast::RandomState>;
+        let by_name = |users: &'a [User]| -> ByName<'a> { users.iter().map(|u| (user_name(u), u)).collect() };
+        let (old, new) = (by_name(old), by_name(new));
+        let mut out = UserChanges::default();
+        for (name, u) in &new {
+            match old.get(name) {
+                None => out.added.push(name),
+                Some(o) if o != u => {
+                    out.changed.push(name);
+                    if o.password != u.password || o.nkey != u.nkey {
+                        out.credentials_changed.push(name);
+                    }
+                }
+                Some(_) => {}
+            }
+        }
+        out.removed = old.keys().filter(|name| !new.contains_key(*name)).copied().collect();
+        for list in [&mut out.added, &mut out.removed, &mut out.changed, &mut out.credentials_changed] {
+            list.sort_unstable();
+        }
+        out
+    }
 }
 
 /// `added: carol; removed: bob; changed: alice`, or `None` if equal.
-fn users_detail(old: &[User], new: &[User]) -> Option<String> {
-    let (old, new) = (users_by_name(old), users_by_name(new));
-    let added: Vec<&str> = new.keys().filter(|k| !old.contains_key(*k)).map(String::as_str).collect();
-    let removed: Vec<&str> = old.keys().filter(|k| !new.contains_key(*k)).map(String::as_str).collect();
-    let changed: Vec<&str> =
-        new.iter().filter(|(k, u)| old.get(*k).is_some_and(|o| o != *u)).map(|(k, _)| k.as_str()).collect();
+fn users_detail(users: &UserChanges) -> Option<String> {
     let mut parts = Vec::new();
-    for (label, names) in [("added", added), ("removed", removed), ("changed", changed)] {
+    for (label, names) in [("added", &users.added), ("removed", &users.removed), ("changed", &users.changed)] {
         if !names.is_empty() {
             parts.push(format!("{label}: {}", names.join(", ")));
         }
@@ -471,17 +502,13 @@ fn other_changes(
 }
 
 /// Whose connections the reload would end.
-fn cut_off(old: &Options, new: &Options) -> CutOff {
+fn cut_off(old: &Options, new: &Options, users: &UserChanges) -> CutOff {
     let (a, b) = (&old.authorization, &new.authorization);
-    let (old_users, new_users) = (users_by_name(&a.users), users_by_name(&b.users));
-    let mut out = CutOff::default();
-    for (name, u) in &old_users {
-        match new_users.get(name) {
-            None => out.removed.push(name.clone()),
-            Some(n) if n.password != u.password || n.nkey != u.nkey => out.credentials_changed.push(name.clone()),
-            Some(_) => {}
-        }
-    }
+    let mut out = CutOff {
+        removed: users.removed.iter().map(|n| n.to_string()).collect(),
+        credentials_changed: users.credentials_changed.iter().map(|n| n.to_string()).collect(),
+        anonymous_clients: false,
+    };
     if let Some(user) = &a.user {
         if b.user.as_ref() != Some(user) {
             out.removed.push(user.clone());
@@ -542,6 +569,28 @@ mod tests {
         assert!(!format!("{d:?}").contains("a2"), "no password in the diff");
         assert_eq!(d.cut_off.removed, ["bob"]);
         assert_eq!(d.cut_off.credentials_changed, ["alice"]);
+    }
+
+    #[test]
+    fn user_lists_are_sorted_and_a_later_entry_of_a_name_wins() {
+        let mut old = Options::default();
+        old.authorization.users = vec![user("zed", "1"), user("amy", "1"), user("kim", "1"), user("bob", "1")];
+        let mut new = old.clone();
+        new.authorization.users = vec![
+            user("kim", "1"),
+            user("zed", "2"),
+            user("amy", "x"),
+            user("amy", "1"),
+            user("eve", "1"),
+            user("al", "1"),
+        ];
+        let d = diff(&old, &new);
+        assert_eq!(
+            d.changes[0].reloaded_line(),
+            "Reloaded: authorization users (added: al, eve; removed: bob; changed: zed)"
+        );
+        assert_eq!(d.cut_off.removed, ["bob"]);
+        assert_eq!(d.cut_off.credentials_changed, ["zed"]);
     }
 
     #[test]

@@ -6,7 +6,9 @@
 //! `$2y$`) cost milliseconds of CPU each, so callers run [`AuthIndex::authenticate`]
 //! off the async workers when [`AuthIndex::needs_blocking`] says so.
 
-use std::collections::HashMap;
+use std::borrow::Borrow;
+use std::collections::{HashMap, HashSet};
+use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 use base64::Engine;
@@ -72,9 +74,14 @@ impl Identity {
 }
 
 /// What a new configuration means for an authenticated client.
-pub enum Revalidation {
-    /// Still authenticated, with these (possibly new) permissions.
-    Valid(Identity),
+pub enum Revalidation<'a> {
+    /// Still authenticated as the same identity, with these (possibly new)
+    /// permissions. Borrowed: most clients keep theirs, and comparing the
+    /// pointers costs nothing where cloning them would touch every one.
+    Valid(Option<&'a Arc<CompiledPermissions>>),
+    /// Authentication is no longer required: the client goes on without an
+    /// identity.
+    Anonymous,
     /// The user is gone from the configuration: close without an error,
     /// as nats-server does for a user removed by a reload.
     Removed,
@@ -97,16 +104,45 @@ fn standard_allowed(types: &[String]) -> bool {
     types.is_empty() || types.iter().any(|t| t.eq_ignore_ascii_case("STANDARD"))
 }
 
+/// The hasher of the credential index: keys come from the config file, and
+/// a reload of 10 000 users hashes every name and permission set, where
+/// SipHash costs several times more.
+type Fold = foldhash::fast::RandomState;
+
+/// A compiled permission set, found in a set by the rules it was compiled
+/// from (hashed and compared by them, never by the compiled form).
+struct SharedPermissions(Arc<CompiledPermissions>);
+
+impl Borrow<Permissions> for SharedPermissions {
+    fn borrow(&self) -> &Permissions {
+        &self.0.source
+    }
+}
+
+impl Hash for SharedPermissions {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.0.source.hash(state)
+    }
+}
+
+impl PartialEq for SharedPermissions {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.source == other.0.source
+    }
+}
+
+impl Eq for SharedPermissions {}
+
 /// The configured credentials, compiled once per configuration.
 #[derive(Default)]
 pub struct AuthIndex {
     token: Option<Arc<str>>,
     single: Option<(String, Option<Arc<str>>)>,
-    users: HashMap<String, UserEntry>,
+    users: HashMap<Arc<str>, UserEntry, Fold>,
     /// User names (and nkeys) in config order: `verify_and_map` takes the
     /// first one a client certificate names.
-    order: Vec<String>,
-    nkeys: HashMap<String, (Option<Arc<CompiledPermissions>>, bool)>,
+    order: Vec<Arc<str>>,
+    nkeys: HashMap<Arc<str>, (Option<Arc<CompiledPermissions>>, bool), Fold>,
     no_auth_user: Option<String>,
     /// `verify_and_map`: users are meant to prove who they are with a client
     /// certificate, so one without a password cannot log in by name alone.
@@ -115,7 +151,7 @@ pub struct AuthIndex {
     /// permission block share the compiled rules, and the next compile
     /// reuses them, so a reload of 10 000 users compiles only what changed
     /// and a client whose rules are unchanged keeps the very same `Arc`.
-    compiled: HashMap<Permissions, Arc<CompiledPermissions>>,
+    compiled: HashSet<SharedPermissions, Fold>,
 }
 
 impl AuthIndex {
@@ -123,18 +159,27 @@ impl AuthIndex {
         AuthIndex::compile(opts, None)
     }
 
-    /// Compiles `opts`, reusing the compiled permissions of `previous`.
+    /// Compiles `opts`, reusing what `previous` compiled: permission sets
+    /// (by their rules), user names and passwords (shared, not copied), so
+    /// a reload allocates only for what changed, and dropping the previous
+    /// index frees little.
+    // The set's keys hash and compare by their `source` rules alone, which
+    // never change; the interior mutability clippy sees is the compiled
+    // sublists' locks.
+    #[allow(clippy::mutable_key_type)]
     pub fn compile(opts: &Options, previous: Option<&AuthIndex>) -> AuthIndex {
         let a = &opts.authorization;
-        let mut compiled: HashMap<Permissions, Arc<CompiledPermissions>> = HashMap::new();
+        let n = a.users.len();
+        let mut compiled: HashSet<SharedPermissions, Fold> = HashSet::with_capacity_and_hasher(n, Fold::default());
         let mut compile_one = |p: &Permissions| -> Arc<CompiledPermissions> {
             if let Some(c) = compiled.get(p) {
-                return c.clone();
+                return c.0.clone();
             }
-            let c = previous
-                .and_then(|prev| prev.compiled.get(p).cloned())
-                .unwrap_or_else(|| Arc::new(CompiledPermissions::new(p)));
-            compiled.insert(p.clone(), c.clone());
+            let c = match previous.and_then(|prev| prev.compiled.get(p)) {
+                Some(c) => c.0.clone(),
+                None => Arc::new(CompiledPermissions::new(p)),
+            };
+            compiled.insert(SharedPermissions(c.clone()));
             c
         };
         let default = a.default_permissions.as_ref().map(&mut compile_one);
@@ -142,29 +187,41 @@ impl AuthIndex {
             Some(p) => Some(compile_one(p)),
             None => default.clone(),
         };
+        // Names and secrets are shared with the previous index where their
+        // text is the same.
+        let share = |text: &str, prev: Option<&Arc<str>>| -> Arc<str> {
+            prev.filter(|p| ***p == *text).map_or_else(|| Arc::from(text), Arc::clone)
+        };
+        let prev_nkey = |nkey: &str| previous.and_then(|prev| prev.nkeys.get_key_value(nkey)).map(|(k, _)| k);
         let mut index = AuthIndex {
             token: a.token.as_deref().map(Arc::from),
             single: a.user.clone().map(|u| (u, a.password.as_deref().map(Arc::from))),
             no_auth_user: opts.no_auth_user.clone(),
             tls_map: opts.tls.as_ref().is_some_and(|t| t.verify_and_map),
+            users: HashMap::with_capacity_and_hasher(n, Fold::default()),
+            order: Vec::with_capacity(n),
             ..AuthIndex::default()
         };
         for u in &a.users {
-            if let Some(name) = u.user.as_ref().or(u.nkey.as_ref()) {
-                index.order.push(name.clone());
-            }
             match (&u.nkey, &u.user) {
-                (Some(nkey), _) => {
+                (Some(nkey), user) => {
+                    let key = share(nkey, prev_nkey(nkey));
+                    // `verify_and_map` goes by the user name when there is one.
+                    index.order.push(user.as_deref().map_or_else(|| key.clone(), Arc::from));
                     let entry = (perms(&u.permissions), standard_allowed(&u.allowed_connection_types));
-                    index.nkeys.insert(nkey.clone(), entry);
+                    index.nkeys.insert(key, entry);
                 }
                 (None, Some(name)) => {
+                    let prev = previous.and_then(|prev| prev.users.get_key_value(name.as_str()));
+                    let key = share(name, prev.map(|(k, _)| k));
+                    index.order.push(key.clone());
+                    let prev_password = prev.and_then(|(_, e)| e.password.as_ref());
                     let entry = UserEntry {
-                        password: u.password.as_deref().map(Arc::from),
+                        password: u.password.as_deref().map(|p| share(p, prev_password)),
                         permissions: perms(&u.permissions),
                         standard_allowed: standard_allowed(&u.allowed_connection_types),
                     };
-                    index.users.insert(name.clone(), entry);
+                    index.users.insert(key, entry);
                 }
                 (None, None) => {}
             }
@@ -175,21 +232,21 @@ impl AuthIndex {
 
     /// Whether a client authenticated as `identity` under an earlier
     /// configuration still is under this one.
-    pub fn revalidate(&self, identity: &Identity) -> Revalidation {
+    pub fn revalidate(&self, identity: &Identity) -> Revalidation<'_> {
         if !self.required() {
-            return Revalidation::Valid(Identity::default());
+            return Revalidation::Anonymous;
         }
         let Some(user) = identity.user.as_deref() else {
-            // A token client, or one that connected without credentials
-            // while none were required.
+            // A token client (which has no permissions of its own), or one
+            // that connected without credentials while none were required.
             return match (&identity.secret, &self.token) {
-                (Some(had), Some(now)) if had == now => Revalidation::Valid(identity.clone()),
+                (Some(had), Some(now)) if had == now => Revalidation::Valid(None),
                 _ => Revalidation::Recheck,
             };
         };
         if let Some((perms, allowed)) = self.nkeys.get(user) {
             return match allowed {
-                true => Revalidation::Valid(Identity { permissions: perms.clone(), ..identity.clone() }),
+                true => Revalidation::Valid(perms.as_ref()),
                 false => Revalidation::Removed,
             };
         }
@@ -199,7 +256,7 @@ impl AuthIndex {
             }
             if identity.via_cert {
                 // The certificate still names this user: no secret to compare.
-                return Revalidation::Valid(Identity { permissions: entry.permissions.clone(), ..identity.clone() });
+                return Revalidation::Valid(entry.permissions.as_ref());
             }
             let same_secret = match (&identity.secret, &entry.password) {
                 (Some(had), Some(now)) => had == now,
@@ -209,13 +266,13 @@ impl AuthIndex {
             let same_entry =
                 if identity.via_no_auth_user { self.no_auth_user.as_deref() == Some(user) } else { same_secret };
             return match same_entry {
-                true => Revalidation::Valid(Identity { permissions: entry.permissions.clone(), ..identity.clone() }),
+                true => Revalidation::Valid(entry.permissions.as_ref()),
                 false => Revalidation::Recheck,
             };
         }
         if let Some((single, pass)) = &self.single {
             if single == user && identity.secret.as_ref() == pass.as_ref() {
-                return Revalidation::Valid(Identity { permissions: None, ..identity.clone() });
+                return Revalidation::Valid(None);
             }
             return Revalidation::Recheck;
         }
@@ -224,20 +281,20 @@ impl AuthIndex {
 
     /// The configured users in config order, for `verify_and_map`.
     pub fn cert_candidates(&self) -> Vec<Option<&str>> {
-        self.order.iter().map(|n| Some(n.as_str())).collect()
+        self.order.iter().map(|n| Some(&**n)).collect()
     }
 
     /// The identity of the user at `index` of [`AuthIndex::cert_candidates`],
     /// proven by a client certificate rather than a secret.
     pub fn cert_identity(&self, index: usize) -> Option<Identity> {
         let name = self.order.get(index)?;
-        let (permissions, nkey_user) = match (self.users.get(name), self.nkeys.get(name)) {
+        let (permissions, nkey_user) = match (self.users.get(&**name), self.nkeys.get(&**name)) {
             (Some(e), _) if e.standard_allowed => (e.permissions.clone(), false),
             (None, Some((p, true))) => (p.clone(), true),
             _ => return None,
         };
         Some(Identity {
-            user: Some(name.clone()),
+            user: Some(name.to_string()),
             permissions,
             secret: None,
             via_no_auth_user: false,
@@ -492,6 +549,51 @@ mod tests {
         idx.authenticate(&c, None).unwrap().fill_no_auth_credentials(&mut c);
         assert_eq!((c.user.as_deref(), c.pass.as_deref()), (Some("guest"), Some("x")));
         assert!(idx.authenticate(&c, None).is_some());
+    }
+
+    #[test]
+    fn a_recompile_shares_what_did_not_change() {
+        let rules = |subject: &str| Permissions {
+            publish: Some(crate::options::SubjectPermission { allow: vec![subject.into()], deny: vec![] }),
+            ..Default::default()
+        };
+        let user = |name: &str, pass: &str, subject: &str| User {
+            user: Some(name.into()),
+            password: Some(pass.into()),
+            permissions: Some(rules(subject)),
+            ..Default::default()
+        };
+        let mut o = Options::default();
+        o.authorization.users = vec![user("a", "pa", "a.>"), user("b", "pb", "b.>"), user("c", "pc", "a.>")];
+        let old = AuthIndex::new(&o);
+        let perms = |idx: &AuthIndex, name: &str| idx.users[name].permissions.clone().unwrap();
+        assert!(Arc::ptr_eq(&perms(&old, "a"), &perms(&old, "c")), "equal rules are compiled once");
+        let login = |name: &str, pass: &str| {
+            old.authenticate(&connect(&format!(r#"{{"user":"{name}","pass":"{pass}"}}"#)), None).unwrap()
+        };
+        let (a, b, c) = (login("a", "pa"), login("b", "pb"), login("c", "pc"));
+
+        let mut n = o.clone();
+        n.authorization.users[1].permissions = Some(rules("b2.>"));
+        n.authorization.users[2].password = Some("pc2".into());
+        let new = AuthIndex::compile(&n, Some(&old));
+        assert!(Arc::ptr_eq(&perms(&new, "a"), &perms(&old, "a")), "unchanged rules keep their Arc");
+        assert!(!Arc::ptr_eq(&perms(&new, "b"), &perms(&old, "b")));
+        assert!(Arc::ptr_eq(new.users["a"].password.as_ref().unwrap(), old.users["a"].password.as_ref().unwrap()));
+        match new.revalidate(&a) {
+            Revalidation::Valid(Some(p)) => assert!(Arc::ptr_eq(p, a.permissions.as_ref().unwrap())),
+            _ => panic!("a keeps its identity and rules"),
+        }
+        match new.revalidate(&b) {
+            Revalidation::Valid(Some(p)) => assert_eq!(p.source, rules("b2.>")),
+            _ => panic!("b keeps its identity with new rules"),
+        }
+        assert!(matches!(new.revalidate(&c), Revalidation::Recheck), "c's password changed");
+
+        let mut gone = o.clone();
+        gone.authorization.users.remove(1);
+        assert!(matches!(AuthIndex::compile(&gone, Some(&new)).revalidate(&b), Revalidation::Removed));
+        assert!(matches!(AuthIndex::compile(&Options::default(), Some(&new)).revalidate(&a), Revalidation::Anonymous));
     }
 
     #[test]

@@ -91,6 +91,9 @@ pub struct Connection {
     /// The generation of the snapshot the session has adopted (credentials
     /// and permissions re-checked); a reload waits on it, once per reload.
     pub adopted_generation: AtomicU64,
+    /// The generation a reload waits for this connection to adopt, 0 when
+    /// none does (see [`super::adoption::Adoptions`]).
+    pub awaited_generation: AtomicU64,
     /// Set once a client takes asynchronous INFO updates (protocol 1, first
     /// PONG sent): cluster changes are then pushed to it.
     pub info_updates: AtomicBool,
@@ -129,6 +132,7 @@ impl Connection {
             meta: Mutex::new(ClientMeta::default()),
             replies: ReplyGrants::default(),
             adopted_generation: AtomicU64::new(0),
+            awaited_generation: AtomicU64::new(0),
             info_updates: AtomicBool::new(false),
             stats,
         }

@@ -9,6 +9,7 @@
 //! which adopts it at its next event.
 
 pub mod account;
+pub mod adoption;
 pub mod auth;
 pub mod conn;
 pub mod deliver;
@@ -95,6 +96,8 @@ pub struct ServerState {
     pub files: files::ProcessFiles,
     /// The cluster (routes), when configured.
     pub cluster: Option<Arc<route::Cluster>>,
+    /// Which client connections a reload still waits for.
+    pub adoptions: adoption::Adoptions,
 }
 
 impl ServerState {
@@ -128,6 +131,7 @@ impl ServerState {
             client_addr: OnceLock::new(),
             files: files::ProcessFiles::default(),
             cluster,
+            adoptions: adoption::Adoptions::default(),
         })
     }
 
@@ -253,6 +257,7 @@ impl ServerState {
                 clients.retired.add(conn);
             }
         }
+        self.adoptions.ended(conn);
         if let Some(record) = record {
             self.closed.push(record);
         }

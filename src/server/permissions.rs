@@ -132,6 +132,9 @@ pub struct CompiledPermissions {
     pub publish: SubjectRules,
     pub subscribe: SubjectRules,
     pub responses: Option<ResponsePermission>,
+    /// The rules as configured: a reload reuses this compiled set for a
+    /// user whose rules are the same.
+    pub source: Permissions,
 }
 
 impl CompiledPermissions {
@@ -145,6 +148,7 @@ impl CompiledPermissions {
             publish,
             subscribe: SubjectRules::new(p.subscribe.as_ref()),
             responses: p.allow_responses.clone(),
+            source: p.clone(),
         }
     }
 }

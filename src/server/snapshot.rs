@@ -60,16 +60,34 @@ impl Snapshot {
     /// Certificate files are read again, so renewed certificates reach new
     /// connections.
     pub fn successor(&self, opts: Options, config_digest: Option<String>) -> Result<Snapshot, String> {
-        Ok(Snapshot {
+        let parts = self.compile_next(&opts)?;
+        Ok(self.successor_from(parts, opts, config_digest))
+    }
+
+    /// What takes time in [`Snapshot::successor`], from borrowed options, so
+    /// that a reload can diff the same options on another thread meanwhile.
+    pub fn compile_next(&self, opts: &Options) -> Result<NextParts, String> {
+        Ok(NextParts {
+            auth: AuthIndex::compile(opts, Some(&self.auth)),
+            tls: compile_tls(opts)?,
+            route_tls: compile_route_tls(opts)?,
+            route_perms: compile_route_perms(opts),
+        })
+    }
+
+    /// The next snapshot from `parts`, compiled from these `opts`.
+    pub fn successor_from(&self, parts: NextParts, opts: Options, config_digest: Option<String>) -> Snapshot {
+        let NextParts { auth, tls, route_tls, route_perms } = parts;
+        Snapshot {
             generation: self.generation + 1,
-            auth: AuthIndex::compile(&opts, Some(&self.auth)),
-            tls: compile_tls(&opts)?,
-            route_tls: compile_route_tls(&opts)?,
-            route_perms: compile_route_perms(&opts),
             opts,
+            auth,
+            tls,
+            route_tls,
+            route_perms,
             config_digest,
             loaded_at: SystemTime::now(),
-        })
+        }
     }
 
     /// The parser's limits for client connections.
@@ -77,6 +95,14 @@ impl Snapshot {
     pub fn client_limits(&self) -> Limits {
         Limits { max_control_line: self.opts.max_control_line, max_payload: self.opts.max_payload, headers: false }
     }
+}
+
+/// The compiled parts of a next snapshot (see [`Snapshot::compile_next`]).
+pub struct NextParts {
+    auth: AuthIndex,
+    tls: Option<Arc<ServerTls>>,
+    route_tls: Option<Arc<crate::tls::RouteTls>>,
+    route_perms: Option<Arc<super::permissions::CompiledPermissions>>,
 }
 
 fn compile_tls(opts: &Options) -> Result<Option<Arc<ServerTls>>, String> {

@@ -431,13 +431,26 @@ impl ClientState {
         if core.phase != Phase::Authenticated {
             return Ok(());
         }
-        let identity = match core.snap.auth.revalidate(&self.identity) {
-            Revalidation::Valid(identity) => identity,
+        let same = |a: Option<&Arc<CompiledPermissions>>, b: Option<&Arc<CompiledPermissions>>| match (a, b) {
+            (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+            (None, None) => true,
+            _ => false,
+        };
+        let previous = match core.snap.auth.revalidate(&self.identity) {
+            Revalidation::Valid(permissions) => {
+                if same(self.identity.permissions.as_ref(), permissions) {
+                    None
+                } else {
+                    let now = permissions.cloned();
+                    Some(std::mem::replace(&mut self.identity.permissions, now))
+                }
+            }
+            Revalidation::Anonymous => Some(std::mem::take(&mut self.identity).permissions),
             Revalidation::Removed => return Err(self.user_removed(core)),
             Revalidation::Recheck => match self.authenticate(core, &self.opts).await {
                 Some(identity) => {
                     identity.fill_no_auth_credentials(&mut self.opts);
-                    identity
+                    Some(std::mem::replace(&mut self.identity, identity).permissions)
                 }
                 None => {
                     let user = self.identity.user.clone();
@@ -448,12 +461,8 @@ impl ClientState {
                 }
             },
         };
-        let perms_changed = match (&self.identity.permissions, &identity.permissions) {
-            (Some(a), Some(b)) => !Arc::ptr_eq(a, b),
-            (None, None) => false,
-            _ => true,
-        };
-        self.identity = identity;
+        // `previous` is still held here, so its address cannot be reused.
+        let perms_changed = previous.is_some_and(|p| !same(p.as_ref(), self.identity.permissions.as_ref()));
         if perms_changed {
             core.conn.replies.configure(self.perms().and_then(|p| p.responses.as_ref()));
             self.recheck_subscriptions(core);

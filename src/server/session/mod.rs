@@ -333,7 +333,12 @@ async fn run_session<T: Transport>(
     debug!("{} - Client connection created", conn.log_prefix);
     let (rd, wr) = stream.split();
     let writer = server.tracker.spawn(run_writer(server.clone(), conn.clone(), wr));
-    conn.adopted_generation.store(snap.generation, std::sync::atomic::Ordering::Release);
+    server.adoptions.adopted(&conn, snap.generation);
+    if server.generation() != snap.generation {
+        // A reload installed since the snapshot was taken, maybe before the
+        // connection was registered and could be woken: adopt it at once.
+        conn.events.notify_one();
+    }
     let mut core = Core::new(server.clone(), conn.clone(), snap);
     let mut role = Role::Client(ClientState::new(nonce, tls));
     let reason = read_loop(&mut core, &mut role, rd, pending).await;
@@ -374,7 +379,11 @@ async fn read_loop<R: AsyncRead + Unpin>(core: &mut Core, role: &mut Role, mut r
     let auth_deadline = tokio::time::sleep(core.auth_timeout);
     tokio::pin!(auth_deadline);
     let conn = core.conn.clone();
+    // Made once, not at each turn of the loop: every session waits on this
+    // one token, and registering with it (or leaving it) takes its lock.
     let shutdown = core.server.shutdown.clone();
+    let shutdown = shutdown.cancelled();
+    tokio::pin!(shutdown);
     // Bytes read before the session started are parsed before any read.
     let mut unparsed = !buf.is_empty();
     loop {
@@ -412,7 +421,7 @@ async fn read_loop<R: AsyncRead + Unpin>(core: &mut Core, role: &mut Role, mut r
                     core.finish_batch();
                     continue;
                 }
-                _ = shutdown.cancelled() => return CloseReason::ServerShutdown,
+                _ = &mut shutdown => return CloseReason::ServerShutdown,
                 r = rd.read_buf(&mut room) => match r {
                     Ok(0) => return CloseReason::ClientClosed,
                     Ok(n) => n,
@@ -552,6 +561,6 @@ async fn adopt_snapshot(core: &mut Core, role: &mut Role) -> Result<(), CloseRea
         Role::Client(client) => client.on_new_snapshot(core, &old).await,
         Role::Route(route) => route.on_new_snapshot(core, &old).await,
     };
-    core.conn.adopted_generation.store(core.snap.generation, std::sync::atomic::Ordering::Release);
+    core.server.adoptions.adopted(&core.conn, core.snap.generation);
     r
 }

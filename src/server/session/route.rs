@@ -653,7 +653,7 @@ async fn run_route<T: Transport>(
     let remote = conn.addr;
     let (rd, wr) = stream.split();
     let writer = server.tracker.spawn(run_writer(server.clone(), conn.clone(), wr));
-    conn.adopted_generation.store(snap.generation, std::sync::atomic::Ordering::Release);
+    server.adoptions.adopted(&conn, snap.generation);
     let mut core = Core::new(server.clone(), conn.clone(), snap.clone());
     let auth = snap.opts.cluster.as_ref().and_then(|c| c.authorization.as_ref());
     core.auth_required = !solicited && auth.is_some_and(|a| a.user.is_some());

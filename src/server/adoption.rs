@@ -1,0 +1,173 @@
+//! How a reload learns, the moment it happens, that every connection has
+//! adopted its snapshot, without polling the connections and without a cost
+//! on the message path (sessions touch this once per reload, and once when
+//! they end).
+//!
+//! The reloader marks each connection that still runs an older snapshot as
+//! awaited (`Connection::awaited_generation`) and counts them. A session
+//! that adopts the awaited generation, or ends, takes its mark back and
+//! counts down; the one that reaches zero wakes the reloader. Exactly one
+//! side takes each mark (a compare-and-swap), so the count is exact: the
+//! session's store of its generation and the reloader's store of the mark
+//! are both sequentially consistent, and each reads the other's after its
+//! own, so at least one of them sees that the connection is done.
+
+use std::sync::atomic::{AtomicI64, Ordering::SeqCst};
+use std::sync::Arc;
+
+use tokio::sync::Notify;
+use tokio::time::Instant;
+
+use super::conn::Connection;
+
+/// The generation a connection reports once its session has ended: it
+/// satisfies every wait.
+const ENDED: u64 = u64::MAX;
+
+/// Counts the connections one reload waits for (reloads run one at a time).
+#[derive(Debug, Default)]
+pub struct Adoptions {
+    /// Marked connections whose session has not settled yet. Sessions that
+    /// settle while the reloader is still marking take it below zero for a
+    /// moment; the reloader adds its count when it is done marking.
+    remaining: AtomicI64,
+    /// Woken by the session that settles the last marked connection. Keeps
+    /// a permit, so a wakeup before the reloader waits is not lost.
+    all_settled: Notify,
+}
+
+impl Adoptions {
+    /// The session of `conn` now runs under the snapshot of `generation`.
+    pub fn adopted(&self, conn: &Connection, generation: u64) {
+        conn.adopted_generation.store(generation, SeqCst);
+        let awaited = conn.awaited_generation.load(SeqCst);
+        if awaited != 0
+            && awaited <= generation
+            && conn.awaited_generation.compare_exchange(awaited, 0, SeqCst, SeqCst).is_ok()
+            && self.remaining.fetch_sub(1, SeqCst) == 1
+        {
+            self.all_settled.notify_one();
+        }
+    }
+
+    /// The session of `conn` has ended: no reload waits for it any more.
+    pub fn ended(&self, conn: &Connection) {
+        self.adopted(conn, ENDED);
+    }
+
+    /// Waits until each of `conns` has adopted `generation` (or ended), at
+    /// most until `deadline`. Returns how many had not by then.
+    pub async fn wait(&self, conns: &[Arc<Connection>], generation: u64, deadline: Instant) -> usize {
+        let mut marks = Marks { adoptions: self, generation, marked: Vec::new() };
+        for conn in conns {
+            if conn.adopted_generation.load(SeqCst) >= generation {
+                continue;
+            }
+            conn.awaited_generation.store(generation, SeqCst);
+            // The session may have adopted it just now, before it could see
+            // the mark: then take the mark back, unless the session did.
+            if conn.adopted_generation.load(SeqCst) >= generation
+                && conn.awaited_generation.compare_exchange(generation, 0, SeqCst, SeqCst).is_ok()
+            {
+                continue;
+            }
+            marks.marked.push(conn.clone());
+        }
+        let marked = marks.marked.len() as i64;
+        if marked == 0 || self.remaining.fetch_add(marked, SeqCst) + marked == 0 {
+            return 0;
+        }
+        loop {
+            let settled = self.all_settled.notified();
+            let remaining = self.remaining.load(SeqCst);
+            if remaining <= 0 {
+                return 0;
+            }
+            if tokio::time::timeout_at(deadline, settled).await.is_err() {
+                return remaining.max(0) as usize;
+            }
+        }
+    }
+}
+
+/// The marks one wait set; dropped (however the wait ended), it takes back
+/// those no session took, so the next reload starts from zero.
+struct Marks<'a> {
+    adoptions: &'a Adoptions,
+    generation: u64,
+    marked: Vec<Arc<Connection>>,
+}
+
+impl Drop for Marks<'_> {
+    fn drop(&mut self) {
+        for conn in &self.marked {
+            if conn.awaited_generation.compare_exchange(self.generation, 0, SeqCst, SeqCst).is_ok() {
+                self.adoptions.remaining.fetch_sub(1, SeqCst);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::server::conn::ConnKind;
+    use std::time::Duration;
+
+    fn conn(cid: u64) -> Arc<Connection> {
+        let account = Arc::new(crate::server::account::Account::new("$G"));
+        let addr = "127.0.0.1:1".parse().unwrap();
+        Arc::new(Connection::new(cid, ConnKind::Client, addr, account, Default::default()))
+    }
+
+    fn soon() -> Instant {
+        Instant::now() + Duration::from_secs(5)
+    }
+
+    #[tokio::test]
+    async fn returns_at_once_when_all_adopted() {
+        let a = Adoptions::default();
+        let conns = [conn(1), conn(2)];
+        for c in &conns {
+            a.adopted(c, 2);
+        }
+        assert_eq!(a.wait(&conns, 2, soon()).await, 0);
+        assert_eq!(a.remaining.load(SeqCst), 0);
+    }
+
+    #[tokio::test]
+    async fn wakes_when_the_last_one_adopts_or_ends() {
+        let a = Arc::new(Adoptions::default());
+        let conns: Vec<_> = (1..=3).map(conn).collect();
+        for c in &conns {
+            a.adopted(c, 1);
+        }
+        let (a2, c2) = (a.clone(), conns.clone());
+        // On this one-thread runtime the task runs once the wait awaits,
+        // after it has marked every connection.
+        let sessions = tokio::spawn(async move {
+            assert!(c2.iter().all(|c| c.awaited_generation.load(SeqCst) == 2));
+            a2.adopted(&c2[0], 2);
+            a2.adopted(&c2[1], 1); // an older generation does not count
+            a2.ended(&c2[2]);
+            a2.adopted(&c2[1], 3); // a newer one does
+        });
+        assert_eq!(a.wait(&conns, 2, soon()).await, 0);
+        sessions.await.unwrap();
+        assert_eq!(a.remaining.load(SeqCst), 0);
+        assert!(conns.iter().all(|c| c.awaited_generation.load(SeqCst) == 0));
+    }
+
+    #[tokio::test]
+    async fn a_timeout_takes_the_marks_back() {
+        let a = Adoptions::default();
+        let conns: Vec<_> = (1..=2).map(conn).collect();
+        a.adopted(&conns[0], 2);
+        assert_eq!(a.wait(&conns, 2, Instant::now() + Duration::from_millis(20)).await, 1);
+        assert_eq!(a.remaining.load(SeqCst), 0, "the next reload starts from zero");
+        assert_eq!(conns[1].awaited_generation.load(SeqCst), 0);
+        // The straggler adopting later changes nothing.
+        a.adopted(&conns[1], 2);
+        assert_eq!(a.remaining.load(SeqCst), 0);
+    }
+}
