@@ -15,7 +15,7 @@ use base64::Engine;
 use subtle::ConstantTimeEq;
 
 use super::info::ConnectOpts;
-use super::permissions::CompiledPermissions;
+use super::permissions::{rules_key, CompiledPermissions};
 use crate::options::{Options, Permissions};
 
 fn ct_eq(a: &str, b: &str) -> bool {
@@ -110,24 +110,25 @@ fn standard_allowed(types: &[String]) -> bool {
 type Fold = foldhash::fast::RandomState;
 
 /// A compiled permission set, found in a set by the rules it was compiled
-/// from (hashed and compared by them, never by the compiled form).
+/// from (hashed and compared by their [`rules_key`], never by the compiled
+/// form).
 struct SharedPermissions(Arc<CompiledPermissions>);
 
-impl Borrow<Permissions> for SharedPermissions {
-    fn borrow(&self) -> &Permissions {
-        &self.0.source
+impl Borrow<[u8]> for SharedPermissions {
+    fn borrow(&self) -> &[u8] {
+        &self.0.key
     }
 }
 
 impl Hash for SharedPermissions {
     fn hash<H: Hasher>(&self, state: &mut H) {
-        self.0.source.hash(state)
+        self.0.key[..].hash(state)
     }
 }
 
 impl PartialEq for SharedPermissions {
     fn eq(&self, other: &Self) -> bool {
-        self.0.source == other.0.source
+        self.0.key == other.0.key
     }
 }
 
@@ -163,19 +164,22 @@ impl AuthIndex {
     /// (by their rules), user names and passwords (shared, not copied), so
     /// a reload allocates only for what changed, and dropping the previous
     /// index frees little.
-    // The set's keys hash and compare by their `source` rules alone, which
-    // never change; the interior mutability clippy sees is the compiled
+    // The set's keys hash and compare by their rules key alone, which never
+    // changes; the interior mutability clippy sees is the compiled
     // sublists' locks.
     #[allow(clippy::mutable_key_type)]
     pub fn compile(opts: &Options, previous: Option<&AuthIndex>) -> AuthIndex {
         let a = &opts.authorization;
         let n = a.users.len();
         let mut compiled: HashSet<SharedPermissions, Fold> = HashSet::with_capacity_and_hasher(n, Fold::default());
+        let mut key = Vec::new();
         let mut compile_one = |p: &Permissions| -> Arc<CompiledPermissions> {
-            if let Some(c) = compiled.get(p) {
+            key.clear();
+            rules_key(p, &mut key);
+            if let Some(c) = compiled.get(&key[..]) {
                 return c.0.clone();
             }
-            let c = match previous.and_then(|prev| prev.compiled.get(p)) {
+            let c = match previous.and_then(|prev| prev.compiled.get(&key[..])) {
                 Some(c) => c.0.clone(),
                 None => Arc::new(CompiledPermissions::new(p)),
             };
@@ -585,7 +589,7 @@ mod tests {
             _ => panic!("a keeps its identity and rules"),
         }
         match new.revalidate(&b) {
-            Revalidation::Valid(Some(p)) => assert_eq!(p.source, rules("b2.>")),
+            Revalidation::Valid(Some(p)) => assert!(p.publish.allows(b"b2.x") && !p.publish.allows(b"b.x")),
             _ => panic!("b keeps its identity with new rules"),
         }
         assert!(matches!(new.revalidate(&c), Revalidation::Recheck), "c's password changed");
