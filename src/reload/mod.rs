@@ -25,6 +25,7 @@ use crate::cli::FlagOverlay;
 use crate::conf::Loaded;
 use crate::logging::{self, LogSettings};
 use crate::options::Options;
+use crate::server::adoption::Awaiting;
 use crate::server::errors::{err_line, CloseReason, ERR_MAX_CONNECTIONS};
 use crate::server::snapshot::{NextParts, Snapshot};
 use crate::server::ServerState;
@@ -281,8 +282,7 @@ impl Reloader {
             }
         }
         let snapshot = old.successor_from(next, new_opts, Some(fingerprint.digest.clone()));
-        let generation = snapshot.generation;
-        self.state.install(snapshot);
+        let awaiting = self.state.install(snapshot);
         let installed = Instant::now();
         let new = self.state.snapshot();
         self.apply_side_effects(&old.opts, &new.opts, &diff);
@@ -298,7 +298,7 @@ impl Reloader {
         // The compile ran beside the diff; what it took beyond the diff
         // counts here.
         let compiled_in = diffed.elapsed();
-        let adopted_in = self.wait_for_adoption(generation, installed).await;
+        let adopted_in = self.wait_for_adoption(awaiting, installed).await;
         debug!(
             "Reload took {:?}: load and diff {:?}, compile and install {compiled_in:?}, {} connections re-checked after {adopted_in:?}",
             began.elapsed(),
@@ -362,15 +362,12 @@ impl Reloader {
         info!("Closed {excess} connections to fall within max_connections");
     }
 
-    /// Waits (bounded) until every live connection has adopted `generation`;
-    /// returns the time from `installed` until then. Sessions count down as
-    /// they adopt it (or close), and the last one wakes this wait.
-    async fn wait_for_adoption(&self, generation: u64, installed: Instant) -> Duration {
-        let mut conns = self.state.connections();
-        // Closing connections adopt nothing more (they settle when they end).
-        conns.retain(|c| !c.is_closing());
+    /// Waits (bounded) until every live connection has adopted the new
+    /// snapshot; returns the time from `installed` until then. Sessions
+    /// count down as they adopt it (or close), and the last one wakes this.
+    async fn wait_for_adoption(&self, awaiting: Awaiting<'_>, installed: Instant) -> Duration {
         let deadline = tokio::time::Instant::from_std(installed + ADOPTION_WAIT);
-        let pending = self.state.adoptions.wait(&conns, generation, deadline).await;
+        let pending = awaiting.wait(deadline).await;
         if pending > 0 {
             warn!("{pending} connections have not adopted the new configuration yet");
         }

@@ -55,31 +55,57 @@ impl Adoptions {
         self.adopted(conn, ENDED);
     }
 
-    /// Waits until each of `conns` has adopted `generation` (or ended), at
-    /// most until `deadline`. Returns how many had not by then.
-    pub async fn wait(&self, conns: &[Arc<Connection>], generation: u64, deadline: Instant) -> usize {
-        let mut marks = Marks { adoptions: self, generation, marked: Vec::new() };
-        for conn in conns {
-            if conn.adopted_generation.load(SeqCst) >= generation {
-                continue;
-            }
-            conn.awaited_generation.store(generation, SeqCst);
-            // The session may have adopted it just now, before it could see
-            // the mark: then take the mark back, unless the session did.
-            if conn.adopted_generation.load(SeqCst) >= generation
-                && conn.awaited_generation.compare_exchange(generation, 0, SeqCst, SeqCst).is_ok()
-            {
-                continue;
-            }
-            marks.marked.push(conn.clone());
+    /// Starts a wait for `generation`: mark the connections with
+    /// [`Awaiting::expect`] (before or after waking them), then
+    /// [`Awaiting::wait`].
+    pub fn awaiting(&self, generation: u64) -> Awaiting<'_> {
+        Awaiting { adoptions: self, generation, marked: Vec::new(), counted: false }
+    }
+}
+
+/// The connections one reload waits for. Dropped (however the wait ended),
+/// it takes back the marks no session took, so the next reload starts from
+/// zero.
+pub struct Awaiting<'a> {
+    adoptions: &'a Adoptions,
+    generation: u64,
+    marked: Vec<Arc<Connection>>,
+    /// Whether `marked` was added to the count yet.
+    counted: bool,
+}
+
+impl Awaiting<'_> {
+    /// Marks `conn` as awaited, unless it runs the generation already.
+    pub fn expect(&mut self, conn: Arc<Connection>) {
+        let generation = self.generation;
+        if conn.adopted_generation.load(SeqCst) >= generation {
+            return;
         }
-        let marked = marks.marked.len() as i64;
-        if marked == 0 || self.remaining.fetch_add(marked, SeqCst) + marked == 0 {
-            return 0;
+        conn.awaited_generation.store(generation, SeqCst);
+        // The session may have adopted it just now, before it could see the
+        // mark: then take the mark back, unless the session did.
+        if conn.adopted_generation.load(SeqCst) >= generation
+            && conn.awaited_generation.compare_exchange(generation, 0, SeqCst, SeqCst).is_ok()
+        {
+            return;
         }
+        self.marked.push(conn);
+    }
+
+    /// Adds the marked connections to the count, once.
+    fn count(&mut self) {
+        if !std::mem::replace(&mut self.counted, true) {
+            self.adoptions.remaining.fetch_add(self.marked.len() as i64, SeqCst);
+        }
+    }
+
+    /// Waits until every marked connection has adopted the generation (or
+    /// ended), at most until `deadline`. Returns how many had not by then.
+    pub async fn wait(mut self, deadline: Instant) -> usize {
+        self.count();
         loop {
-            let settled = self.all_settled.notified();
-            let remaining = self.remaining.load(SeqCst);
+            let settled = self.adoptions.all_settled.notified();
+            let remaining = self.adoptions.remaining.load(SeqCst);
             if remaining <= 0 {
                 return 0;
             }
@@ -90,16 +116,9 @@ impl Adoptions {
     }
 }
 
-/// The marks one wait set; dropped (however the wait ended), it takes back
-/// those no session took, so the next reload starts from zero.
-struct Marks<'a> {
-    adoptions: &'a Adoptions,
-    generation: u64,
-    marked: Vec<Arc<Connection>>,
-}
-
-impl Drop for Marks<'_> {
+impl Drop for Awaiting<'_> {
     fn drop(&mut self) {
+        self.count();
         for conn in &self.marked {
             if conn.awaited_generation.compare_exchange(self.generation, 0, SeqCst, SeqCst).is_ok() {
                 self.adoptions.remaining.fetch_sub(1, SeqCst);
@@ -120,6 +139,14 @@ mod tests {
         Arc::new(Connection::new(cid, ConnKind::Client, addr, account, Default::default()))
     }
 
+    async fn wait(a: &Adoptions, conns: &[Arc<Connection>], generation: u64, deadline: Instant) -> usize {
+        let mut awaiting = a.awaiting(generation);
+        for c in conns {
+            awaiting.expect(c.clone());
+        }
+        awaiting.wait(deadline).await
+    }
+
     fn soon() -> Instant {
         Instant::now() + Duration::from_secs(5)
     }
@@ -131,7 +158,7 @@ mod tests {
         for c in &conns {
             a.adopted(c, 2);
         }
-        assert_eq!(a.wait(&conns, 2, soon()).await, 0);
+        assert_eq!(wait(&a, &conns, 2, soon()).await, 0);
         assert_eq!(a.remaining.load(SeqCst), 0);
     }
 
@@ -144,7 +171,7 @@ mod tests {
         }
         let (a2, c2) = (a.clone(), conns.clone());
         // On this one-thread runtime the task runs once the wait awaits,
-        // after it has marked every connection.
+        // after every connection was marked.
         let sessions = tokio::spawn(async move {
             assert!(c2.iter().all(|c| c.awaited_generation.load(SeqCst) == 2));
             a2.adopted(&c2[0], 2);
@@ -152,7 +179,7 @@ mod tests {
             a2.ended(&c2[2]);
             a2.adopted(&c2[1], 3); // a newer one does
         });
-        assert_eq!(a.wait(&conns, 2, soon()).await, 0);
+        assert_eq!(wait(&a, &conns, 2, soon()).await, 0);
         sessions.await.unwrap();
         assert_eq!(a.remaining.load(SeqCst), 0);
         assert!(conns.iter().all(|c| c.awaited_generation.load(SeqCst) == 0));
@@ -163,7 +190,7 @@ mod tests {
         let a = Adoptions::default();
         let conns: Vec<_> = (1..=2).map(conn).collect();
         a.adopted(&conns[0], 2);
-        assert_eq!(a.wait(&conns, 2, Instant::now() + Duration::from_millis(20)).await, 1);
+        assert_eq!(wait(&a, &conns, 2, Instant::now() + Duration::from_millis(20)).await, 1);
         assert_eq!(a.remaining.load(SeqCst), 0, "the next reload starts from zero");
         assert_eq!(conns[1].awaited_generation.load(SeqCst), 0);
         // The straggler adopting later changes nothing.

@@ -144,19 +144,25 @@ impl ServerState {
     }
 
     /// Makes `snapshot` current (its generation must be the next one) and
-    /// wakes every connection so that it adopts it promptly.
-    pub fn install(&self, snapshot: Snapshot) {
+    /// wakes every connection so that it adopts it promptly; returns the
+    /// wait for the client connections to have done so.
+    pub fn install(&self, snapshot: Snapshot) -> adoption::Awaiting<'_> {
         let generation = snapshot.generation;
         self.snapshot.store(Arc::new(snapshot));
         self.generation.store(generation, Ordering::Release);
+        let mut awaiting = self.adoptions.awaiting(generation);
+        // One pass: each connection is marked and woken while its lines
+        // are in cache.
         for conn in self.connections() {
             conn.events.notify_one();
+            awaiting.expect(conn);
         }
         if let Some(cluster) = &self.cluster {
             for link in cluster.links() {
                 link.conn.events.notify_one();
             }
         }
+        awaiting
     }
 
     /// The address the client listener is bound to (port 0 before).
