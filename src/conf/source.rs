@@ -16,7 +16,19 @@ pub struct Source {
     pub name: String,
     pub path: PathBuf,
     pub text: String,
-    line_starts: Vec<usize>,
+    /// Where each line starts: made when a position is first asked for (a
+    /// diagnostic), not for every load (a reload of a valid file needs none).
+    line_starts: std::sync::OnceLock<Vec<usize>>,
+}
+
+impl Source {
+    fn line_starts(&self) -> &[usize] {
+        self.line_starts.get_or_init(|| {
+            let mut starts = vec![0];
+            starts.extend(self.text.match_indices('\n').map(|(i, _)| i + 1));
+            starts
+        })
+    }
 }
 
 /// Every file (and environment value) that went into one configuration.
@@ -27,9 +39,7 @@ pub struct Sources {
 
 impl Sources {
     pub fn add(&mut self, name: String, path: &Path, text: String) -> usize {
-        let mut line_starts = vec![0];
-        line_starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
-        self.files.push(Source { name, path: path.to_path_buf(), text, line_starts });
+        self.files.push(Source { name, path: path.to_path_buf(), text, line_starts: Default::default() });
         self.files.len() - 1
     }
 
@@ -45,8 +55,9 @@ impl Sources {
     pub fn line_col(&self, id: usize, offset: usize) -> (usize, usize) {
         let src = &self.files[id];
         let offset = offset.min(src.text.len());
-        let line = src.line_starts.partition_point(|&s| s <= offset) - 1;
-        let start = src.line_starts[line];
+        let starts = src.line_starts();
+        let line = starts.partition_point(|&s| s <= offset) - 1;
+        let start = starts[line];
         let col = src.text.get(start..offset).map_or(offset - start, |s| s.chars().count());
         (line + 1, col + 1)
     }
@@ -54,8 +65,9 @@ impl Sources {
     /// The text of a 1-based line, without its line ending.
     pub fn line_text(&self, id: usize, line: usize) -> &str {
         let src = &self.files[id];
-        let start = src.line_starts.get(line - 1).copied().unwrap_or(src.text.len());
-        let end = src.line_starts.get(line).copied().unwrap_or(src.text.len());
+        let starts = src.line_starts();
+        let start = starts.get(line.wrapping_sub(1)).copied().unwrap_or(src.text.len());
+        let end = starts.get(line).copied().unwrap_or(src.text.len());
         src.text.get(start..end).unwrap_or("").trim_end_matches(['\n', '\r'])
     }
 }

@@ -158,22 +158,23 @@ fn prepare(source: &ConfigSource, old: &Snapshot) -> Result<Prepared, Vec<String
     if loaded.failed(false) {
         return Err(positioned(&loaded));
     }
-    let fingerprint = Fingerprint::of(&loaded);
-    let opts = loaded.options;
-    let (diff, diffed, next) = std::thread::scope(|scope| {
+    let (fingerprint, diff, diffed, next) = std::thread::scope(|scope| {
+        let opts = &loaded.options;
         let compiling = std::thread::Builder::new()
             .name("rnats-reload-compile".into())
-            .spawn_scoped(scope, || old.compile_next(&opts));
-        let diff = diff::diff(&old.opts, &opts);
+            .spawn_scoped(scope, || old.compile_next(opts));
+        // The digest of the sources, meanwhile too.
+        let fingerprint = Fingerprint::of(&loaded);
+        let diff = diff::diff(&old.opts, opts);
         let diffed = Instant::now();
         let next = match compiling {
             Ok(thread) => thread.join().unwrap_or_else(|_| Err("the compile failed unexpectedly".to_string())),
             // No thread to be had: compile here, after the diff.
-            Err(_) => old.compile_next(&opts),
+            Err(_) => old.compile_next(opts),
         };
-        (diff, diffed, next)
+        (fingerprint, diff, diffed, next)
     });
-    Ok(Prepared { fingerprint, opts, diff, next, diffed })
+    Ok(Prepared { fingerprint, opts: loaded.options, diff, next, diffed })
 }
 
 /// Applies configuration changes to one running server, one at a time.
