@@ -216,7 +216,7 @@ fn compare_runs_tls_on_both_servers() {
 }
 
 /// `rnats bench reload`: the server's own timing of each reload is read
-/// back, and the phases add up to no more than the total.
+/// back, each phase within the total.
 #[test]
 fn reload_benchmark_reports_each_phase() {
     let out = Command::new(BIN)
@@ -229,6 +229,9 @@ fn reload_benchmark_reports_each_phase() {
     let ms = |k: &str| r["median_ms"][k].as_f64().unwrap();
     let total = ms("total");
     assert!(ms("load_and_diff") > 0.0 && ms("compile_and_install") > 0.0, "{r}");
-    assert!(ms("load_and_diff") + ms("compile_and_install") <= total, "{r}");
+    // Each reload's total holds its phases, so the medians keep that order
+    // phase by phase (not as a sum: each median is of its own figures).
+    assert!(ms("load_and_diff") <= total && ms("compile_and_install") <= total, "{r}");
+    assert!(total <= r["max_total_ms"].as_f64().unwrap(), "{r}");
     assert!(r["pubsub_msgs_per_sec"]["without_reloads"].as_f64().unwrap() > 0.0, "{r}");
 }
