@@ -528,6 +528,13 @@ impl Default for Options {
 }
 
 impl Options {
+    /// What routes may import and export: `cluster.permissions`, or the
+    /// deprecated `cluster.authorization.permissions`.
+    pub fn route_permissions(&self) -> Option<Permissions> {
+        let c = self.cluster.as_ref()?;
+        c.permissions.clone().or_else(|| c.authorization.as_ref().and_then(|a| a.default_permissions.clone()))
+    }
+
     /// Whether clients must authenticate in CONNECT.
     pub fn auth_required(&self) -> bool {
         let a = &self.authorization;

@@ -25,6 +25,7 @@
 
 mod file;
 mod format;
+mod output;
 mod queue;
 mod record;
 pub mod redact;
@@ -42,12 +43,12 @@ use std::time::Duration;
 
 use file::FileOut;
 use format::Formatter;
+use output::Output;
 use queue::{FileLimits, LineSettings, Msg, Pipeline};
 use record::{Record, Severity};
 use stream::StreamOut;
 use syslog::{SyslogOut, Target};
 pub use trace::TracedPayload;
-use writer::Output;
 
 // The level switches: read at every enabled call site and by the
 // subscriber, written by `apply`. Relaxed: a level change may reach other
@@ -212,7 +213,7 @@ pub fn apply(settings: &LogSettings) -> Result<(), LogError> {
     let pipeline = match PIPELINE.get() {
         Some(p) => p,
         None => {
-            let p = Pipeline::start(Output::Stream(StreamOut::stderr()), Formatter::new(), queue::DEFAULT_BUDGET)
+            let p = writer::start(Output::Stream(StreamOut::stderr()), Formatter::new(), queue::DEFAULT_BUDGET)
                 .map_err(LogError::Thread)?;
             PIPELINE.get_or_init(|| p)
         }

@@ -16,15 +16,13 @@
 //! `[WRN] N log lines dropped (the log output could not keep up)` in their
 //! place, so a gap in the log is never silent.
 
-use std::io;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::format::Formatter;
+use super::output::Output;
 use super::record::{Record, Severity};
-use super::writer::{Output, Writer};
 
 /// Bytes of queued messages past which lines are dropped: a few seconds of
 /// trace output, and a bound on what a stalled sink can cost in memory.
@@ -112,13 +110,12 @@ pub struct Pipeline {
 }
 
 impl Pipeline {
-    /// Starts the writer thread on `output`.
-    pub fn start(output: Output, fmt: Formatter, budget: usize) -> io::Result<Pipeline> {
+    /// A pipeline of `budget` bytes, and the inbox its writer drains (the
+    /// writer thread is started by `writer::start`).
+    pub fn new(budget: usize) -> (Pipeline, Inbox, Arc<Budget>) {
         let (tx, rx) = mpsc::channel();
         let budget = Arc::new(Budget::new(budget));
-        let writer = Writer::new(output, fmt, budget.clone());
-        std::thread::Builder::new().name("rnats-log".into()).spawn(move || writer.run(rx))?;
-        Ok(Pipeline { tx, budget })
+        (Pipeline { tx, budget: budget.clone() }, rx, budget)
     }
 
     /// Queues a record without ever waiting; false if it was dropped.
@@ -160,6 +157,7 @@ pub type Inbox = Receiver<Msg>;
 mod tests {
     use super::*;
     use crate::logging::stream::StreamOut;
+    use std::io;
     use std::sync::{Condvar, Mutex};
 
     #[test]
@@ -204,7 +202,7 @@ mod tests {
         // its 64 KiB buffer), so the lines below pile up in the queue, past
         // its 64 KiB budget.
         let output = Output::Stream(StreamOut::new(Box::new(gate.clone()), false));
-        let p = Pipeline::start(output, Formatter::new(), 64 * 1024).unwrap();
+        let p = crate::logging::writer::start(output, crate::logging::format::Formatter::new(), 64 * 1024).unwrap();
         p.submit(Record::now(Severity::Info, "first"));
         // Wait until the writer has taken "first" (it then flushes into the
         // closed gate, or takes a few of the lines below first).

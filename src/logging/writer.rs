@@ -4,38 +4,28 @@
 
 use std::sync::Arc;
 
-use super::file::FileOut;
 use super::format::Formatter;
-use super::queue::{Budget, Inbox, LineSettings, Msg};
+use super::output::Output;
+use super::queue::{Budget, Inbox, LineSettings, Msg, Pipeline};
 use super::record::{Record, Severity};
 use super::redact;
-use super::stream::StreamOut;
-use super::syslog::SyslogOut;
 
 /// Check for dropped lines at least this often while draining a backlog.
 const REPORT_EVERY: usize = 256;
-
-pub enum Output {
-    Stream(StreamOut),
-    File(FileOut),
-    Syslog(SyslogOut),
-}
-
-impl Output {
-    fn flush(&mut self) {
-        match self {
-            Output::Stream(s) => s.flush(),
-            Output::File(f) => f.flush(),
-            Output::Syslog(s) => s.flush(),
-        }
-    }
-}
 
 pub struct Writer {
     output: Output,
     fmt: Formatter,
     budget: Arc<Budget>,
     scrubber: redact::Scrubber,
+}
+
+/// Starts the writer thread on `output` and returns the pipeline that feeds it.
+pub fn start(output: Output, fmt: Formatter, budget: usize) -> std::io::Result<Pipeline> {
+    let (pipeline, inbox, budget) = Pipeline::new(budget);
+    let writer = Writer::new(output, fmt, budget);
+    std::thread::Builder::new().name("rnats-log".into()).spawn(move || writer.run(inbox))?;
+    Ok(pipeline)
 }
 
 impl Writer {

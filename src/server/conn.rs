@@ -92,7 +92,7 @@ pub struct Connection {
     /// and permissions re-checked); a reload waits on it, once per reload.
     pub adopted_generation: AtomicU64,
     /// The generation a reload waits for this connection to adopt, 0 when
-    /// none does (see [`super::adoption::Adoptions`]).
+    /// none does (the count a reload awaits is kept in `adoption.rs`).
     pub awaited_generation: AtomicU64,
     /// Set once a client takes asynchronous INFO updates (protocol 1, first
     /// PONG sent): cluster changes are then pushed to it.

@@ -120,7 +120,7 @@ fn compile_route_tls(opts: &Options) -> Result<Option<Arc<crate::tls::RouteTls>>
 }
 
 fn compile_route_perms(opts: &Options) -> Option<Arc<super::permissions::CompiledPermissions>> {
-    super::route::route_permissions(opts).map(|p| Arc::new(super::permissions::CompiledPermissions::new(&p)))
+    opts.route_permissions().map(|p| Arc::new(super::permissions::CompiledPermissions::new(&p)))
 }
 
 impl std::fmt::Debug for Snapshot {

@@ -272,14 +272,8 @@ pub fn route_info(server: &ServerState, snap: &Snapshot, ldm: bool) -> RouteInfo
     if !c.is_some_and(|c| c.no_advertise) {
         info.connect_urls = cluster.map(|c| c.own_connect_urls()).unwrap_or_default();
     }
-    info.set_permissions(route_permissions(opts).as_ref());
+    info.set_permissions(opts.route_permissions().as_ref());
     info
-}
-
-/// `cluster.permissions`, or the deprecated `cluster.authorization.permissions`.
-pub fn route_permissions(opts: &Options) -> Option<crate::options::Permissions> {
-    let c = opts.cluster.as_ref()?;
-    c.permissions.clone().or_else(|| c.authorization.as_ref().and_then(|a| a.default_permissions.clone()))
 }
 
 /// Binds the route listener, logs as nats-server does, and starts accepting
@@ -657,7 +651,7 @@ pub fn apply_reload(server: &Arc<ServerState>, old: &Options, new: &Options) {
     }
     let snap = server.snapshot();
     server.global.set_import(snap.route_perms.clone());
-    if route_permissions(old) != route_permissions(new) {
+    if old.route_permissions() != new.route_permissions() {
         // Interest was announced under the old permissions: make the routes
         // again so both sides exchange it under the new ones.
         for l in cluster.links() {

@@ -153,7 +153,7 @@ impl RouteSource for ClusterMonitor {
     fn permissions(&self) -> (Option<SubjectPermission>, Option<SubjectPermission>) {
         let Some(server) = self.server.upgrade() else { return (None, None) };
         let snap = server.snapshot();
-        let perms = super::route_permissions(&snap.opts);
+        let perms = snap.opts.route_permissions();
         let perms = perms.as_ref();
         (permission(perms.and_then(|p| p.publish.as_ref())), permission(perms.and_then(|p| p.subscribe.as_ref())))
     }
