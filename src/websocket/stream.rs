@@ -591,3 +591,233 @@ impl<W: AsyncWrite + Unpin> AsyncWrite for WsWriter<W> {
         Pin::new(&mut self.io).poll_shutdown(cx)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::websocket::deflate::Deflater;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
+
+    /// A client frame: masked, optionally compressed (RSV1), any opcode.
+    fn client_frame(b0: u8, payload: &[u8], key: [u8; 4]) -> Vec<u8> {
+        let mut f = vec![b0];
+        match payload.len() {
+            n if n <= 125 => f.push(0x80 | n as u8),
+            n if n < 65536 => {
+                f.push(0x80 | 126);
+                f.extend_from_slice(&(n as u16).to_be_bytes());
+            }
+            n => {
+                f.push(0x80 | 127);
+                f.extend_from_slice(&(n as u64).to_be_bytes());
+            }
+        }
+        f.extend_from_slice(&key);
+        let mut p = payload.to_vec();
+        frame::unmask(&mut p, key, 0);
+        f.extend_from_slice(&p);
+        f
+    }
+
+    fn pair(meta: WsMeta) -> (WsStream<DuplexStream>, DuplexStream) {
+        let (ours, theirs) = tokio::io::duplex(1 << 20);
+        (WsStream::new(ours, &meta, 1 << 20), theirs)
+    }
+
+    /// Reads everything the stream yields until EOF or an error.
+    async fn read_all(rd: &mut WsReader<tokio::io::ReadHalf<DuplexStream>>) -> (Vec<u8>, Option<io::Error>) {
+        let mut out = Vec::new();
+        let mut buf = [0u8; 37]; // odd-sized reads, as a session's grow and shrink
+        loop {
+            match rd.read(&mut buf).await {
+                Ok(0) => return (out, None),
+                Ok(n) => out.extend_from_slice(&buf[..n]),
+                Err(e) => return (out, Some(e)),
+            }
+        }
+    }
+
+    /// Server frames as (opcode byte, payload).
+    fn server_frames(mut bytes: &[u8]) -> Vec<(u8, Vec<u8>)> {
+        let rules = ReadRules { require_mask: false, compression: true, in_message: false };
+        let mut out = Vec::new();
+        while !bytes.is_empty() {
+            let h = frame::parse_header(bytes, &ReadRules { in_message: false, ..rules })
+                .or_else(|_| frame::parse_header(bytes, &ReadRules { in_message: true, ..rules }))
+                .unwrap()
+                .unwrap();
+            let end = h.size + h.len as usize;
+            out.push((bytes[0], bytes[h.size..end].to_vec()));
+            bytes = &bytes[end..];
+        }
+        out
+    }
+
+    #[tokio::test]
+    async fn masked_and_fragmented_frames_become_the_byte_stream() {
+        let (ws, mut client) = pair(WsMeta::default());
+        let (mut rd, _wr) = ws.split();
+        let text = b"PUB foo 5\r\nhello\r\nPING\r\n".repeat(100);
+        let mut wire = Vec::new();
+        let (a, rest) = text.split_at(1000);
+        let (b, c) = rest.split_at(700);
+        wire.extend(client_frame(0x02, a, [1, 2, 3, 4])); // first fragment
+        wire.extend(client_frame(0x89, b"hi", [9, 9, 9, 9])); // a ping in between
+        wire.extend(client_frame(0x00, b, [5, 6, 7, 8])); // continuation
+        wire.extend(client_frame(0x80, c, [0xff, 0, 0xff, 0])); // final continuation
+        wire.extend(client_frame(0x82, b"", [1, 1, 1, 1])); // an empty message
+        for chunk in wire.chunks(13) {
+            client.write_all(chunk).await.unwrap();
+        }
+        drop(client);
+        let (got, err) = read_all(&mut rd).await;
+        assert!(err.is_none(), "{err:?}");
+        assert_eq!(got, text);
+    }
+
+    #[tokio::test]
+    async fn pings_are_answered_and_a_close_is_echoed_last() {
+        let (ws, mut client) = pair(WsMeta::default());
+        let (mut rd, mut wr) = ws.split();
+        client.write_all(&client_frame(0x89, b"p1", [1, 2, 3, 4])).await.unwrap();
+        client.write_all(&client_frame(0x82, b"PING\r\n", [1, 2, 3, 4])).await.unwrap();
+        client.write_all(&client_frame(0x88, b"\x0b\xb8bye", [4, 3, 2, 1])).await.unwrap();
+        client.write_all(&client_frame(0x82, b"never read", [1, 2, 3, 4])).await.unwrap();
+        let (got, err) = read_all(&mut rd).await;
+        assert!(err.is_none());
+        assert_eq!(got, b"PING\r\n", "nothing after the close frame is read");
+        wr.write_all(b"PONG\r\n").await.unwrap();
+        wr.shutdown().await.unwrap();
+        let mut out = Vec::new();
+        client.read_to_end(&mut out).await.unwrap();
+        let frames = server_frames(&out);
+        assert_eq!(
+            frames,
+            vec![(0x8a, b"p1".to_vec()), (0x82, b"PONG\r\n".to_vec()), (0x88, b"\x0b\xb8bye".to_vec())],
+            "the pong first, data, then the peer's close echoed"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_protocol_error_ends_the_stream_with_a_1002_close() {
+        let (ws, mut client) = pair(WsMeta::default());
+        let (mut rd, mut wr) = ws.split();
+        client.write_all(&[0x82, 0x02, b'h', b'i']).await.unwrap(); // not masked
+        let (got, err) = read_all(&mut rd).await;
+        assert!(got.is_empty());
+        assert_eq!(err.unwrap().to_string(), "mask bit missing");
+        wr.shutdown().await.unwrap();
+        let mut out = Vec::new();
+        client.read_to_end(&mut out).await.unwrap();
+        assert_eq!(server_frames(&out), vec![(0x88, b"\x03\xeamask bit missing".to_vec())]);
+    }
+
+    #[tokio::test]
+    async fn no_masking_when_asked() {
+        let (ws, mut client) = pair(WsMeta { no_masking: true, ..WsMeta::default() });
+        let (mut rd, _wr) = ws.split();
+        client.write_all(&[0x82, 0x06]).await.unwrap();
+        client.write_all(b"PING\r\n").await.unwrap();
+        drop(client);
+        assert_eq!(read_all(&mut rd).await.0, b"PING\r\n");
+    }
+
+    #[tokio::test]
+    async fn compressed_messages_in_fragments_inflate() {
+        let (ws, mut client) = pair(WsMeta { compress: true, ..WsMeta::default() });
+        let (mut rd, _wr) = ws.split();
+        let one = b"PUB a.b.c 11\r\nhello world\r\n".repeat(200);
+        let two = b"SUB x 1\r\n".repeat(50);
+        let mut d = Deflater::default();
+        let (mut c1, mut c2) = (Vec::new(), Vec::new());
+        d.compress_into(&one, &mut c1).unwrap();
+        d.compress_into(&two, &mut c2).unwrap();
+        let mid = c1.len() / 2;
+        let mut wire = client_frame(0x42, &c1[..mid], [1, 2, 3, 4]); // RSV1, not final
+        wire.extend(client_frame(0x80, &c1[mid..], [7, 7, 7, 7]));
+        wire.extend(client_frame(0xc2, &c2, [3, 1, 4, 1]));
+        wire.extend(client_frame(0x82, b"PING\r\n", [0, 0, 0, 1])); // uncompressed between
+        client.write_all(&wire).await.unwrap();
+        drop(client);
+        let (got, err) = read_all(&mut rd).await;
+        assert!(err.is_none(), "{err:?}");
+        assert_eq!(got, [one, two, b"PING\r\n".to_vec()].concat());
+    }
+
+    #[tokio::test]
+    async fn a_compressed_message_over_max_payload_is_refused() {
+        let (ours, mut client) = tokio::io::duplex(1 << 20);
+        let ws = WsStream::new(ours, &WsMeta { compress: true, ..WsMeta::default() }, 1000);
+        let (mut rd, _wr) = ws.split();
+        let mut c = Vec::new();
+        Deflater::default().compress_into(&[b'x'; 5000], &mut c).unwrap();
+        client.write_all(&client_frame(0xc2, &c, [1, 2, 3, 4])).await.unwrap();
+        let (_, err) = read_all(&mut rd).await;
+        assert_eq!(err.unwrap().to_string(), "maximum payload exceeded");
+    }
+
+    #[tokio::test]
+    async fn writes_are_framed_as_nats_server_frames_them() {
+        // A plain client: one frame per write.
+        let (ws, mut client) = pair(WsMeta::default());
+        let (_rd, mut wr) = ws.split();
+        let big = vec![b'm'; 10_000];
+        wr.write_all(&big).await.unwrap();
+        wr.flush().await.unwrap();
+        let mut buf = vec![0; 10_004];
+        client.read_exact(&mut buf).await.unwrap();
+        assert_eq!(server_frames(&buf), vec![(0x82, big.clone())]);
+
+        // A browser: 4 KiB frames.
+        let (ws, mut client) = pair(WsMeta { browser: true, ..WsMeta::default() });
+        let (_rd, mut wr) = ws.split();
+        wr.write_all(&big).await.unwrap();
+        wr.shutdown().await.unwrap();
+        let mut out = Vec::new();
+        client.read_to_end(&mut out).await.unwrap();
+        let frames = server_frames(&out);
+        let sizes: Vec<usize> = frames.iter().map(|(_, p)| p.len()).collect();
+        assert_eq!(sizes, [4096, 4096, 1808, 15], "then the close frame");
+        assert!(frames[..3].iter().all(|(b0, _)| *b0 == 0x82));
+        assert_eq!(frames[3], (0x88, b"\x03\xe8Client Closed".to_vec()));
+    }
+
+    #[tokio::test]
+    async fn compressed_writes_fragment_for_browsers_except_safari() {
+        let payload: Vec<u8> = (0..60_000u32).flat_map(|i| (i % 1000).to_le_bytes()).collect();
+        for (browser, safari) in [(false, false), (true, false), (true, true)] {
+            let meta = WsMeta { compress: true, browser, no_compressed_fragments: safari, ..WsMeta::default() };
+            let (ws, mut client) = pair(meta);
+            let (_rd, mut wr) = ws.split();
+            wr.write_all(&payload).await.unwrap();
+            wr.write_all(b"PONG\r\n").await.unwrap(); // under the threshold: not compressed
+            wr.shutdown().await.unwrap();
+            let mut out = Vec::new();
+            client.read_to_end(&mut out).await.unwrap();
+            let frames = server_frames(&out);
+            let (data, rest) = frames.split_at(frames.len() - 2);
+            assert_eq!(rest[0], (0x82, b"PONG\r\n".to_vec()));
+            assert_eq!(data[0].0, if data.len() > 1 { 0x42 } else { 0xc2 }, "RSV1 on the first frame only");
+            if browser && !safari {
+                assert!(data.len() > 1 && data.iter().all(|(_, p)| p.len() <= BROWSER_FRAME));
+                assert!(data[1..data.len() - 1].iter().all(|(b0, _)| *b0 == 0x00));
+                assert_eq!(data.last().unwrap().0, 0x80);
+            } else {
+                assert_eq!(data.len(), 1);
+            }
+            let compressed: Vec<u8> = data.iter().flat_map(|(_, p)| p.clone()).collect();
+            let mut inf = Inflater::default();
+            let mut back = vec![0u8; payload.len() + 64];
+            let mut produced = 0;
+            let mut at = 0;
+            while at < compressed.len() {
+                let p = inf.inflate(&compressed[at..], &mut back[produced..]).unwrap();
+                at += p.consumed;
+                produced += p.produced;
+            }
+            inf.start_tail();
+            produced += inf.finish(&mut back[produced..]).unwrap().0;
+            assert_eq!(&back[..produced], &payload[..]);
+        }
+    }
+}
