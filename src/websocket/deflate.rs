@@ -28,23 +28,19 @@ impl Default for Deflater {
 impl Deflater {
     /// Appends `input` compressed as one message to `out`, without the
     /// sync-flush tail.
+    ///
+    /// One call with room for the worst case: miniz_oxide loses output when
+    /// a sync flush is resumed after the output buffer ran full (seen with
+    /// 60 KB of incompressible data), so the flush must fit at once. `out`
+    /// is the writer's reused buffer: it grows to the largest batch and stays.
     pub fn compress_into(&mut self, input: &[u8], out: &mut Vec<u8>) -> Result<(), String> {
         self.c.reset();
         let start = out.len();
-        let mut consumed = 0;
-        loop {
-            if out.capacity() - out.len() < 64 {
-                out.reserve((input.len() - consumed) / 2 + 64);
-            }
-            let before_in = self.c.total_in();
-            self.c
-                .compress_vec(&input[consumed..], out, FlushCompress::Sync)
-                .map_err(|e| format!("Error during compression: {e}"))?;
-            consumed += (self.c.total_in() - before_in) as usize;
-            // Done once all input is in and the flush fitted (room was left).
-            if consumed == input.len() && out.capacity() > out.len() {
-                break;
-            }
+        out.reserve(compress_bound(input.len()));
+        let before = self.c.total_in();
+        self.c.compress_vec(input, out, FlushCompress::Sync).map_err(|e| format!("Error during compression: {e}"))?;
+        if (self.c.total_in() - before) as usize != input.len() || out.len() == out.capacity() {
+            return Err("Error during compression: the output did not fit".into());
         }
         if out.len() >= start + TAIL.len() && out.ends_with(&TAIL) {
             out.truncate(out.len() - TAIL.len());
@@ -53,17 +49,26 @@ impl Deflater {
     }
 }
 
+/// The most raw deflate can take for `n` bytes, sync flush included
+/// (zlib's `compressBound`, plus the flush's empty stored block and slack).
+fn compress_bound(n: usize) -> usize {
+    n + (n >> 12) + (n >> 14) + (n >> 25) + 13 + 5 + 64
+}
+
 /// Inflates messages as their frames arrive, straight into the reader's
 /// buffer.
 pub struct Inflater {
     d: Decompress,
     /// Bytes of the tail still to feed at the end of the message.
     tail_left: usize,
+    /// The tail is (being) fed and the message's last output may still be
+    /// inside the inflater: [`Inflater::finish`] until it says done.
+    finishing: bool,
 }
 
 impl Default for Inflater {
     fn default() -> Self {
-        Inflater { d: Decompress::new(false), tail_left: 0 }
+        Inflater { d: Decompress::new(false), tail_left: 0, finishing: false }
     }
 }
 
@@ -92,6 +97,7 @@ impl Inflater {
     /// The message's last frame is in: the tail follows.
     pub fn start_tail(&mut self) {
         self.tail_left = TAIL.len();
+        self.finishing = true;
     }
 
     /// Feeds the tail; returns the bytes produced, and whether the message
@@ -106,6 +112,7 @@ impl Inflater {
             if self.tail_left == 0 && produced < out.len() {
                 // Input all in and room left over: nothing more will come out.
                 self.d.reset(false);
+                self.finishing = false;
                 return Ok((produced, true));
             }
             if p.consumed == 0 && p.produced == 0 {
@@ -116,13 +123,14 @@ impl Inflater {
 
     /// Whether the tail of a finished message is still being fed.
     pub fn finishing(&self) -> bool {
-        self.tail_left > 0
+        self.finishing
     }
 
     /// Forgets a message half inflated.
     pub fn reset(&mut self) {
         self.d.reset(false);
         self.tail_left = 0;
+        self.finishing = false;
     }
 }
 
@@ -165,6 +173,40 @@ mod tests {
             assert!(!c.ends_with(&TAIL));
             assert_eq!(inflate_all(&mut inf, &c, chunk, room), msg, "chunk {chunk} room {room}");
         }
+    }
+
+    #[test]
+    fn output_that_fills_the_buffer_at_the_tail_is_not_lost() {
+        // Whatever the room, every byte comes out: the inflater may hold the
+        // message's last bytes after the tail went in.
+        let msg: Vec<u8> = (0..3000u32).map(|i| (i * 7 % 251) as u8).collect();
+        let mut c = Vec::new();
+        Deflater::default().compress_into(&msg, &mut c).unwrap();
+        for room in [1, 2, 3, 5, 64, 999, 1000, 2999, 3000, 3001] {
+            assert_eq!(inflate_all(&mut Inflater::default(), &c, c.len(), room), msg, "room {room}");
+        }
+    }
+
+    #[test]
+    fn incompressible_input_round_trips() {
+        let mut seed = 7u32;
+        let noise: Vec<u8> = (0..60_000)
+            .map(|_| {
+                seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12345);
+                (seed >> 16) as u8
+            })
+            .collect();
+        let mut c = Vec::new();
+        Deflater::default().compress_into(&noise, &mut c).unwrap();
+        // An independent inflate of what we wrote.
+        let mut d = Decompress::new(false);
+        let mut input = c.clone();
+        input.extend_from_slice(&TAIL);
+        let mut back = Vec::with_capacity(noise.len() + 1024);
+        d.decompress_vec(&input, &mut back, FlushDecompress::Sync).unwrap();
+        assert!(back == noise, "compressor: {} of {} bytes back", back.len(), noise.len());
+        let ours = inflate_all(&mut Inflater::default(), &c, 4096, 512);
+        assert!(ours == noise, "inflater: {} of {} bytes", ours.len(), noise.len());
     }
 
     #[test]

@@ -120,8 +120,9 @@ pub fn accept_key(key: &str) -> String {
 }
 
 /// Go's `http.Error(w, http.StatusText(status), status)` after nats-server
-/// set `Sec-Websocket-Version: 13`.
-pub fn http_error(http10: bool, status: u16, date: &str) -> Vec<u8> {
+/// set `Sec-Websocket-Version: 13`; `close`: the request asked for it, and
+/// Go says so.
+pub fn http_error(http10: bool, status: u16, date: &str, close: bool) -> Vec<u8> {
     let text = match status {
         400 => "Bad Request",
         403 => "Forbidden",
@@ -132,8 +133,9 @@ pub fn http_error(http10: bool, status: u16, date: &str) -> Vec<u8> {
     let proto = if http10 { "HTTP/1.0" } else { "HTTP/1.1" };
     format!(
         "{proto} {status} {text}\r\nContent-Type: text/plain; charset=utf-8\r\nSec-Websocket-Version: 13\r\n\
-         X-Content-Type-Options: nosniff\r\nDate: {date}\r\nContent-Length: {}\r\n\r\n{text}\n",
-        text.len() + 1
+         X-Content-Type-Options: nosniff\r\nDate: {date}\r\nContent-Length: {}\r\n{}\r\n{text}\n",
+        text.len() + 1,
+        if close && !http10 { "Connection: close\r\n" } else { "" },
     )
     .into_bytes()
 }
@@ -198,7 +200,7 @@ pub fn answer(req: &httparse::Request<'_, '_>, s: &WsSettings, tls: bool) -> Ver
     let http10 = req.version == Some(0);
     let wants_close = contains_token(req, "Connection", "close");
     let refuse = |status: u16, reason: &str| Verdict::Refuse {
-        response: http_error(http10, status, &http_date()),
+        response: http_error(http10, status, &http_date(), wants_close),
         reason: reason.to_string(),
         close: http10 || wants_close,
     };
@@ -356,7 +358,7 @@ mod tests {
 
     #[test]
     fn the_error_answer_is_go_http_error() {
-        let r = String::from_utf8(http_error(false, 405, "Mon, 07 Dec 2026 02:26:08 GMT")).unwrap();
+        let r = String::from_utf8(http_error(false, 405, "Mon, 07 Dec 2026 02:26:08 GMT", false)).unwrap();
         assert_eq!(
             r,
             "HTTP/1.1 405 Method Not Allowed\r\nContent-Type: text/plain; charset=utf-8\r\nSec-Websocket-Version: 13\r\n\

@@ -89,6 +89,11 @@ impl WsClient {
         self.io.write_all(&f).await.expect("send frame");
     }
 
+    /// Bytes as they are, for frames a test builds itself.
+    pub async fn write_raw(&mut self, bytes: &[u8]) {
+        self.io.write_all(bytes).await.expect("send");
+    }
+
     /// NATS protocol bytes in one binary frame.
     pub async fn send(&mut self, nats: &[u8]) {
         self.send_frame(0x82, nats).await;
