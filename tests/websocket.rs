@@ -19,8 +19,8 @@ use rnats::server::Server;
 
 /// A server from config text, clients on a random loopback port.
 struct WsServer {
+    /// Holds the config file for the server's life.
     dir: tempfile::TempDir,
-    conf: PathBuf,
     server: Server,
 }
 
@@ -34,7 +34,7 @@ impl WsServer {
         let loaded = rnats::conf::load(&conf, &overlay);
         assert!(!loaded.failed(false), "{}", loaded.render());
         let server = Server::start(loaded.options).await.expect("server starts");
-        WsServer { dir, conf, server }
+        WsServer { dir, server }
     }
 
     fn ws(&self) -> SocketAddr {
@@ -206,17 +206,27 @@ fn aliases() {
     assert!(w.no_tls && w.compression && w.same_origin);
     assert_eq!(w.allowed_origins, ["http://a"]);
     let a = w.authorization.unwrap();
-    assert_eq!((a.user.as_deref(), a.password.as_deref(), a.timeout), (Some("u"), Some("p"), Some(Duration::from_secs(3))));
+    assert_eq!(
+        (a.user.as_deref(), a.password.as_deref(), a.timeout),
+        (Some("u"), Some("p"), Some(Duration::from_secs(3)))
+    );
     assert_eq!(w.handshake_timeout, Some(Duration::from_millis(250)));
     assert_eq!(w.ping_interval, Some(Duration::from_secs(5)));
-    assert_eq!((w.user_cookie.as_deref(), w.pass_cookie.as_deref(), w.token_cookie.as_deref()), (Some("uc"), Some("pc"), Some("tc")));
+    assert_eq!(
+        (w.user_cookie.as_deref(), w.pass_cookie.as_deref(), w.token_cookie.as_deref()),
+        (Some("uc"), Some("pc"), Some("tc"))
+    );
     assert_eq!(w.headers.get("X-A").map(String::as_str), Some("b"));
     assert_eq!(w.advertise.as_deref(), Some("h:1"));
     for alias in ["allowed_origin", "allow_origins", "origins", "origin"] {
-        let loaded = rnats::conf::load_str("ws.conf", &format!("websocket {{ port: 1, no_tls: true, {alias}: [\"http://x\"] }}"));
+        let loaded = rnats::conf::load_str(
+            "ws.conf",
+            &format!("websocket {{ port: 1, no_tls: true, {alias}: [\"http://x\"] }}"),
+        );
         assert_eq!(loaded.options.websocket.unwrap().allowed_origins, ["http://x"], "{alias}");
     }
-    let loaded = rnats::conf::load_str("ws.conf", "websocket { port: 1, no_tls: true, net: \"::1\", handshake_timeout: 2 }");
+    let loaded =
+        rnats::conf::load_str("ws.conf", "websocket { port: 1, no_tls: true, net: \"::1\", handshake_timeout: 2 }");
     let w = loaded.options.websocket.unwrap();
     assert_eq!((w.host.as_str(), w.handshake_timeout), ("::1", Some(Duration::from_secs(2))));
 }
@@ -453,11 +463,13 @@ async fn ping_interval() {
 /// `handshake_timeout`: a client that sends no request is closed.
 #[tokio::test]
 async fn handshake_timeout() {
-    let s = WsServer::start("websocket { listen: \"127.0.0.1:-1\", no_tls: true, handshake_timeout: \"200ms\" }\n").await;
+    let s =
+        WsServer::start("websocket { listen: \"127.0.0.1:-1\", no_tls: true, handshake_timeout: \"200ms\" }\n").await;
     let mut idle = tokio::net::TcpStream::connect(s.ws()).await.unwrap();
     let mut buf = [0u8; 16];
     let started = std::time::Instant::now();
-    let n = tokio::time::timeout(WAIT, tokio::io::AsyncReadExt::read(&mut idle, &mut buf)).await.expect("closed in time");
+    let n =
+        tokio::time::timeout(WAIT, tokio::io::AsyncReadExt::read(&mut idle, &mut buf)).await.expect("closed in time");
     assert_eq!(n.unwrap_or(0), 0);
     assert!(started.elapsed() >= Duration::from_millis(150), "{:?}", started.elapsed());
 }
@@ -597,7 +609,9 @@ async fn reload_applies_tls_and_refuses_the_rest() {
     std::fs::write(&conf, conf_for(&other, "0").replace("tls {", "compression: true, tls {")).unwrap();
     let Outcome::Refused { reasons } = reloader.reload(Trigger::Request).await else { panic!("refused") };
     assert!(
-        reasons.iter().any(|r| r.starts_with("config reload not supported for websocket compression: old=false, new=true")),
+        reasons
+            .iter()
+            .any(|r| r.starts_with("config reload not supported for websocket compression: old=false, new=true")),
         "{reasons:?}"
     );
 }
@@ -638,10 +652,7 @@ async fn nats_py_over_websocket() {
         return;
     }
     let pki = Pki::new();
-    let s = WsServer::start(&format!(
-        "websocket {{ listen: \"127.0.0.1:-1\", no_tls: true, compression: true }}\n"
-    ))
-    .await;
+    let s = WsServer::start("websocket { listen: \"127.0.0.1:-1\", no_tls: true, compression: true }\n").await;
     let t = WsServer::start(&format!(
         "websocket {{ listen: \"127.0.0.1:-1\", tls {{ cert_file: \"{}\", key_file: \"{}\" }} }}\n",
         pki.server.cert_file, pki.server.key_file
@@ -680,7 +691,9 @@ async def main():
     print("ok", mode)
 asyncio.run(main())
 "#;
-    for (url, mode) in [(s.url("ws"), "plain"), (s.url("ws"), "compressed"), (format!("wss://localhost:{}", t.ws().port()), "tls")] {
+    for (url, mode) in
+        [(s.url("ws"), "plain"), (s.url("ws"), "compressed"), (format!("wss://localhost:{}", t.ws().port()), "tls")]
+    {
         let ca = pki.ca_file.clone();
         let script = script.to_string();
         let out = tokio::task::spawn_blocking(move || {
@@ -692,10 +705,6 @@ asyncio.run(main())
         .await
         .unwrap();
         let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(
-            stdout.contains(&format!("ok {mode}")),
-            "{mode}: {stdout}\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert!(stdout.contains(&format!("ok {mode}")), "{mode}: {stdout}\n{}", String::from_utf8_lossy(&out.stderr));
     }
 }

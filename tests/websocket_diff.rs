@@ -23,7 +23,8 @@ fn servers(conf: &str) -> Option<(common::Reference, rnats::spawn::ServerProcess
     let reference = Reference::start(&["-c", &path])?;
     let bin = std::path::PathBuf::from(env!("CARGO_BIN_EXE_rnats"));
     let ours = rnats::spawn::Spawn::new(&bin).args(&["-c", &path]).start().expect("rnats starts");
-    let (a, b) = (ours.websocket_addr().expect("rnats ws port"), reference.process.websocket_addr().expect("ref ws port"));
+    let (a, b) =
+        (ours.websocket_addr().expect("rnats ws port"), reference.process.websocket_addr().expect("ref ws port"));
     std::mem::forget(dir);
     Some((reference, ours, a, b))
 }
@@ -56,7 +57,9 @@ async fn raw_answer(addr: SocketAddr, request: &[u8]) -> String {
 
 #[tokio::test]
 async fn handshake_answers_match_the_reference() {
-    let Some((_r, _o, ours, theirs)) = servers(CONF) else { return skip_loudly("handshake_answers_match_the_reference") };
+    let Some((_r, _o, ours, theirs)) = servers(CONF) else {
+        return skip_loudly("handshake_answers_match_the_reference");
+    };
     let key = "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n";
     let up = "Upgrade: websocket\r\nConnection: Upgrade\r\n";
     let requests = vec![
@@ -111,10 +114,16 @@ async fn close_frames_match_the_reference() {
     let cases: Vec<(&str, Vec<u8>)> = vec![
         ("mask bit missing", vec![0x82, 0x02, b'h', b'i']),
         ("RSV2 and RSV3 must be clear", vec![0xa2, 0x80, 0, 0, 0, 0]),
-        ("control frame length bigger than maximum allowed of 125 bytes", [vec![0x89, 0xfe, 0, 200, 0, 0, 0, 0], vec![0; 200]].concat()),
+        (
+            "control frame length bigger than maximum allowed of 125 bytes",
+            [vec![0x89, 0xfe, 0, 200, 0, 0, 0, 0], vec![0; 200]].concat(),
+        ),
         ("control frame does not have final bit set", vec![0x09, 0x80, 0, 0, 0, 0]),
         ("invalid continuation frame", vec![0x80, 0x80, 0, 0, 0, 0]),
-        ("new message started before final frame for previous message was received", vec![0x02, 0x80, 0, 0, 0, 0, 0x82, 0x80, 0, 0, 0, 0]),
+        (
+            "new message started before final frame for previous message was received",
+            vec![0x02, 0x80, 0, 0, 0, 0, 0x82, 0x80, 0, 0, 0, 0],
+        ),
         ("unknown opcode 3", vec![0x83, 0x80, 0, 0, 0, 0]),
         ("close frame payload cannot be 1 byte", vec![0x88, 0x81, 0, 0, 0, 0, 3]),
         ("invalid close status code 1005", vec![0x88, 0x82, 0, 0, 0, 0, 0x03, 0xed]),
@@ -148,7 +157,9 @@ async fn close_frames_match_the_reference() {
 /// differ by nature (two deflate implementations).
 #[tokio::test]
 async fn compressed_frames_match_the_reference() {
-    let Some((_r, _o, ours, theirs)) = servers(CONF) else { return skip_loudly("compressed_frames_match_the_reference") };
+    let Some((_r, _o, ours, theirs)) = servers(CONF) else {
+        return skip_loudly("compressed_frames_match_the_reference");
+    };
     let agents =
         ["", "User-Agent: Mozilla/5.0 (X11) Chrome/140\r\n", "User-Agent: Mozilla/5.0 Version/17.0 Safari/605\r\n"];
     for agent in agents {

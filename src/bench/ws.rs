@@ -171,7 +171,9 @@ impl Read for WsTransport {
             }
             let (b0, b1) = (self.raw[self.start], self.raw[self.start + 1]);
             let (len, size) = match b1 & 0x7f {
-                126 if avail >= 4 => (u16::from_be_bytes([self.raw[self.start + 2], self.raw[self.start + 3]]) as usize, 4),
+                126 if avail >= 4 => {
+                    (u16::from_be_bytes([self.raw[self.start + 2], self.raw[self.start + 3]]) as usize, 4)
+                }
                 127 if avail >= 10 => {
                     let b: [u8; 8] = self.raw[self.start + 2..self.start + 10].try_into().unwrap_or_default();
                     (u64::from_be_bytes(b) as usize, 10)

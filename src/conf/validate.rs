@@ -246,7 +246,9 @@ pub fn websocket(b: &mut Builder, m: &Map, w: &Websocket) {
                 .with_help("add a `tls { cert_file: ..., key_file: ... }` block, or `no_tls: true` for plain ws://"),
         );
     }
-    if let Some(e) = m.find(&["allowed_origins", "allowed_origin", "allow_origins", "allow_origin", "origins", "origin"]) {
+    if let Some(e) =
+        m.find(&["allowed_origins", "allowed_origin", "allow_origins", "allow_origin", "origins", "origin"])
+    {
         let items: Vec<(&str, Span)> = match &e.value.kind {
             Kind::Str(s) => vec![(s.as_str(), e.value.span)],
             Kind::Array(items) => items

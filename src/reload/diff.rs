@@ -432,9 +432,21 @@ fn websocket_changes(c: &mut Collector, old: &Option<Websocket>, new: &Option<We
         });
     }
     c.field("websocket same_origin", &o.same_origin, same_origin, class_of("websocket.same_origin"), flag);
-    c.field("websocket allowed_origins", &o.allowed_origins, allowed_origins, class_of("websocket.allowed_origins"), list);
+    c.field(
+        "websocket allowed_origins",
+        &o.allowed_origins,
+        allowed_origins,
+        class_of("websocket.allowed_origins"),
+        list,
+    );
     c.field("websocket compression", &o.compression, compression, class_of("websocket.compression"), flag);
-    c.field("websocket handshake_timeout", &o.handshake_timeout, handshake_timeout, class_of("websocket.handshake_timeout"), dur);
+    c.field(
+        "websocket handshake_timeout",
+        &o.handshake_timeout,
+        handshake_timeout,
+        class_of("websocket.handshake_timeout"),
+        dur,
+    );
     if &o.authorization != authorization {
         let shown = |a: &Option<crate::options::WebsocketAuth>| match a {
             Some(a) => format!("user={} password={} token={}", show(&a.user), masked(&a.password), masked(&a.token)),

@@ -84,10 +84,8 @@ impl Inflater {
     pub fn inflate(&mut self, input: &[u8], out: &mut [u8]) -> Result<Progress, String> {
         let (in0, out0) = (self.d.total_in(), self.d.total_out());
         let status = self.d.decompress(input, out, FlushDecompress::None).map_err(|e| format!("flate: {e}"))?;
-        let p = Progress {
-            consumed: (self.d.total_in() - in0) as usize,
-            produced: (self.d.total_out() - out0) as usize,
-        };
+        let p =
+            Progress { consumed: (self.d.total_in() - in0) as usize, produced: (self.d.total_out() - out0) as usize };
         if status == Status::StreamEnd && p.consumed < input.len() {
             return Err("flate: data after the final block".into());
         }

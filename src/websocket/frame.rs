@@ -155,7 +155,14 @@ fn unknown_opcode(op: u8) -> &'static str {
 /// Writes a frame header into `out` and returns its size. The server does
 /// not mask what it sends. `first`: the opcode goes in (a continuation
 /// frame carries 0); `compressed` only on a message's first frame.
-pub fn write_header(out: &mut [u8; MAX_HEADER], first: bool, fin: bool, compressed: bool, opcode: u8, len: usize) -> usize {
+pub fn write_header(
+    out: &mut [u8; MAX_HEADER],
+    first: bool,
+    fin: bool,
+    compressed: bool,
+    opcode: u8,
+    len: usize,
+) -> usize {
     let mut b0 = if first { opcode } else { OP_CONTINUATION };
     if fin {
         b0 |= FIN;
@@ -227,7 +234,9 @@ pub fn close_payload(status: u16, body: &str) -> ([u8; MAX_CONTROL_PAYLOAD], usi
 
 /// Close codes a peer may send (RFC 6455 §7.4, as nats-server checks them).
 pub fn valid_close_status(code: u16) -> bool {
-    !matches!(code, CLOSE_NO_STATUS | 1004 | 1006 | CLOSE_TLS_HANDSHAKE) && (1000..5000).contains(&code) && !(1016..=2999).contains(&code)
+    !matches!(code, CLOSE_NO_STATUS | 1004 | 1006 | CLOSE_TLS_HANDSHAKE)
+        && (1000..5000).contains(&code)
+        && !(1016..=2999).contains(&code)
 }
 
 /// The close status nats-server sends for a connection closed for `reason`.
@@ -235,8 +244,12 @@ pub fn status_for(reason: CloseReason) -> u16 {
     use CloseReason::*;
     match reason {
         ClientClosed => CLOSE_NORMAL,
-        AuthenticationTimeout | AuthenticationViolation | SlowConsumerPendingBytes | SlowConsumerWriteDeadline
-        | MaxConnectionsExceeded | MaxControlLineExceeded => CLOSE_POLICY_VIOLATION,
+        AuthenticationTimeout
+        | AuthenticationViolation
+        | SlowConsumerPendingBytes
+        | SlowConsumerWriteDeadline
+        | MaxConnectionsExceeded
+        | MaxControlLineExceeded => CLOSE_POLICY_VIOLATION,
         TlsHandshakeError => CLOSE_TLS_HANDSHAKE,
         ParseError | ProtocolViolation | BadClientProtocolVersion => CLOSE_PROTOCOL_ERROR,
         MaxPayloadExceeded => CLOSE_MESSAGE_TOO_BIG,

@@ -71,7 +71,10 @@ pub enum Parsed<'b, 'h> {
     Incomplete,
     /// Not HTTP/1.x (Go's own 400).
     Malformed,
-    Complete { len: usize, request: httparse::Request<'h, 'b> },
+    Complete {
+        len: usize,
+        request: httparse::Request<'h, 'b>,
+    },
 }
 
 /// Parses a request head into `headers` (which bounds how many are read).
@@ -107,7 +110,8 @@ fn contains_token(req: &httparse::Request<'_, '_>, name: &str, value: &str) -> b
 /// offered extension, as nats-server looks).
 fn offers_deflate(req: &httparse::Request<'_, '_>) -> bool {
     all(req, "Sec-WebSocket-Extensions").any(|list| {
-        list.split(',').any(|ext| ext.split(';').any(|p| p.trim_matches([' ', '\t']).eq_ignore_ascii_case("permessage-deflate")))
+        list.split(',')
+            .any(|ext| ext.split(';').any(|p| p.trim_matches([' ', '\t']).eq_ignore_ascii_case("permessage-deflate")))
     })
 }
 
@@ -153,8 +157,8 @@ fn cookies<'a>(req: &httparse::Request<'_, 'a>) -> Vec<(&'a str, &'a str)> {
         for part in line.split(';') {
             let part = part.trim_matches(' ');
             let Some((name, value)) = part.split_once('=') else { continue };
-            let valid_name = !name.is_empty()
-                && name.bytes().all(|b| b.is_ascii_graphic() && !b"()<>@,;:\\\"/[]?={}".contains(&b));
+            let valid_name =
+                !name.is_empty() && name.bytes().all(|b| b.is_ascii_graphic() && !b"()<>@,;:\\\"/[]?={}".contains(&b));
             if !valid_name {
                 continue;
             }
@@ -189,7 +193,9 @@ fn check_origin(req: &httparse::Request<'_, '_>, s: &WsSettings, tls: bool) -> R
             return Err("not same origin".into());
         }
     }
-    if !s.allowed_origins.is_empty() && !s.allowed_origins.iter().any(|a| a.host == oh && a.scheme == scheme && a.port == op) {
+    if !s.allowed_origins.is_empty()
+        && !s.allowed_origins.iter().any(|a| a.host == oh && a.scheme == scheme && a.port == op)
+    {
         return Err("not in the allowed list".into());
     }
     Ok(())
@@ -242,7 +248,9 @@ pub fn answer(req: &httparse::Request<'_, '_>, s: &WsSettings, tls: bool) -> Ver
     let compress = s.compression && offers_deflate(req);
     let no_masking = get(req, "Nats-No-Masking") == Some("true");
     let mut response = Vec::with_capacity(256);
-    response.extend_from_slice(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ");
+    response.extend_from_slice(
+        b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ",
+    );
     response.extend_from_slice(accept_key(key).as_bytes());
     response.extend_from_slice(b"\r\n");
     if compress {
@@ -374,7 +382,13 @@ mod tests {
             w.compression = true;
             w.headers.insert("Strict-Transport-Security".into(), "max-age=1".into());
         });
-        let (r, meta) = upgraded(run(&upgrade("Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\nNats-No-Masking: true\r\n"), &s, false));
+        let (r, meta) = upgraded(run(
+            &upgrade(
+                "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\nNats-No-Masking: true\r\n",
+            ),
+            &s,
+            false,
+        ));
         assert_eq!(
             r,
             "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
@@ -384,7 +398,8 @@ mod tests {
         );
         assert!(meta.compress && meta.no_masking && !meta.browser);
         // Without compression configured, an offer is not taken.
-        let (r, meta) = upgraded(run(&upgrade("Sec-WebSocket-Extensions: permessage-deflate\r\n"), &settings(|_| {}), false));
+        let (r, meta) =
+            upgraded(run(&upgrade("Sec-WebSocket-Extensions: permessage-deflate\r\n"), &settings(|_| {}), false));
         assert!(!r.contains("Extensions") && !meta.compress);
     }
 
@@ -394,7 +409,10 @@ mod tests {
         upgraded(run(&upgrade(""), &s, false));
         upgraded(run(&upgrade("Origin: https://APP.example:443\r\n"), &s, false));
         upgraded(run(&upgrade("Sec-WebSocket-Origin: http://h:8080\r\n"), &s, false));
-        assert_eq!(refused(run(&upgrade("Origin: http://app.example\r\n"), &s, false)), (403, "origin not allowed: not in the allowed list".into()));
+        assert_eq!(
+            refused(run(&upgrade("Origin: http://app.example\r\n"), &s, false)),
+            (403, "origin not allowed: not in the allowed list".into())
+        );
         assert_eq!(
             refused(run(&upgrade("Origin: nope\r\n"), &s, false)),
             (403, r#"origin not allowed: parse "nope": invalid URI for request"#.into())
@@ -402,8 +420,14 @@ mod tests {
         let same = settings(|w| w.same_origin = true);
         upgraded(run(&upgrade("Origin: http://h:8080\r\n"), &same, false));
         upgraded(run(&upgrade("Origin: https://h:8080\r\n"), &same, true));
-        assert_eq!(refused(run(&upgrade("Origin: http://h:8081\r\n"), &same, false)).1, "origin not allowed: not same origin");
-        assert_eq!(refused(run(&upgrade("Origin: http://h:8080\r\n"), &same, true)).1, "origin not allowed: not same origin");
+        assert_eq!(
+            refused(run(&upgrade("Origin: http://h:8081\r\n"), &same, false)).1,
+            "origin not allowed: not same origin"
+        );
+        assert_eq!(
+            refused(run(&upgrade("Origin: http://h:8080\r\n"), &same, true)).1,
+            "origin not allowed: not same origin"
+        );
     }
 
     #[test]
@@ -427,10 +451,16 @@ mod tests {
         assert_eq!(meta.client_ip, Some("10.1.2.3".parse().unwrap()));
         assert_eq!(
             meta.cookies,
-            Cookies { jwt: Some("jwt".into()), user: Some("alice".into()), pass: Some("s3cret".into()), token: Some("tok".into()) }
+            Cookies {
+                jwt: Some("jwt".into()),
+                user: Some("alice".into()),
+                pass: Some("s3cret".into()),
+                token: Some("tok".into())
+            }
         );
         // A list of addresses is not one address: nats-server ignores it.
-        let (_, meta) = upgraded(run(&upgrade("X-Forwarded-For: 10.1.2.3, 10.0.0.1\r\nUser-Agent: curl/8\r\n"), &s, false));
+        let (_, meta) =
+            upgraded(run(&upgrade("X-Forwarded-For: 10.1.2.3, 10.0.0.1\r\nUser-Agent: curl/8\r\n"), &s, false));
         assert_eq!(meta.client_ip, None);
         assert!(!meta.browser);
     }

@@ -31,9 +31,9 @@ pub async fn bind(server: &Arc<ServerState>) -> std::io::Result<Option<TcpListen
     let snap = server.snapshot();
     let Some(w) = snap.opts.websocket.as_ref().filter(|w| w.enabled()) else { return Ok(None) };
     let port = w.port.bind_port();
-    let listener = TcpListener::bind((w.host.as_str(), port)).await.map_err(|e| {
-        std::io::Error::new(e.kind(), format!("Unable to listen for websocket connections: {e}"))
-    })?;
+    let listener = TcpListener::bind((w.host.as_str(), port))
+        .await
+        .map_err(|e| std::io::Error::new(e.kind(), format!("Unable to listen for websocket connections: {e}")))?;
     let addr = listener.local_addr()?;
     server.set_ws_addr(addr);
     let scheme = if w.tls.is_some() { "wss" } else { "ws" };
@@ -153,7 +153,9 @@ async fn upgrade<S: AsyncRead + AsyncWrite + Unpin>(
             let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
             match handshake::parse(&buf, &mut headers) {
                 Parsed::Complete { len, request } => {
-                    if request.version == Some(1) && !request.headers.iter().any(|h| h.name.eq_ignore_ascii_case("Host")) {
+                    if request.version == Some(1)
+                        && !request.headers.iter().any(|h| h.name.eq_ignore_ascii_case("Host"))
+                    {
                         let _ = stream.write_all(&handshake::malformed(true)).await;
                         return None;
                     }

@@ -45,9 +45,8 @@ pub fn parse_request_uri(s: &str) -> Result<(String, String), String> {
         Some(end) => &host[end + 1..],
         None => host.rfind(':').map_or("", |i| &host[i..]),
     };
-    if !port_part.is_empty()
-        && !(port_part.starts_with(':') && port_part[1..].bytes().all(|b| b.is_ascii_digit()))
-    {
+    let valid_port = port_part.starts_with(':') && port_part[1..].bytes().all(|b| b.is_ascii_digit());
+    if !port_part.is_empty() && !valid_port {
         return Err(format!("parse {s:?}: invalid port {port_part:?} after host"));
     }
     Ok((scheme.to_ascii_lowercase(), host.to_string()))
@@ -140,8 +139,14 @@ mod tests {
             parse_allowed("/path").unwrap_err(),
             r#"unable to parse allowed origin "/path": allowed origins must be absolute URLs with http or https scheme"#
         );
-        assert_eq!(parse_allowed("http://").unwrap_err(), r#"unable to parse allowed origin "http://": host is required"#);
-        assert_eq!(parse_allowed("foo").unwrap_err(), r#"unable to parse allowed origin: parse "foo": invalid URI for request"#);
+        assert_eq!(
+            parse_allowed("http://").unwrap_err(),
+            r#"unable to parse allowed origin "http://": host is required"#
+        );
+        assert_eq!(
+            parse_allowed("foo").unwrap_err(),
+            r#"unable to parse allowed origin: parse "foo": invalid URI for request"#
+        );
         assert_eq!(
             parse_allowed("http://a:b:c").unwrap_err(),
             r#"unable to parse allowed origin: parse "http://a:b:c": invalid port ":c" after host"#

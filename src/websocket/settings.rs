@@ -59,11 +59,13 @@ mod tests {
 
     #[test]
     fn compiled_from_the_block() {
-        let mut w = Websocket::default();
-        w.allowed_origins = vec!["http://a".into(), "https://b:1".into()];
+        let mut w = Websocket {
+            allowed_origins: vec!["http://a".into(), "https://b:1".into()],
+            user_cookie: Some(String::new()),
+            ..Websocket::default()
+        };
         w.headers.insert("X-A".into(), "1".into());
         w.headers.insert("X-B".into(), "2".into());
-        w.user_cookie = Some(String::new());
         let s = WsSettings::new(&w);
         assert_eq!(s.allowed_origins.len(), 2);
         assert_eq!(s.raw_headers, "X-A: 1\r\nX-B: 2\r\n");

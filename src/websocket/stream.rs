@@ -24,7 +24,9 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tracing::error;
 
 use super::deflate::{Deflater, Inflater, COMPRESS_THRESHOLD};
-use super::frame::{self, ReadRules, MAX_CONTROL_PAYLOAD, MAX_HEADER, OP_BINARY, OP_CLOSE, OP_CONTINUATION, OP_PING, OP_PONG};
+use super::frame::{
+    self, ReadRules, MAX_CONTROL_PAYLOAD, MAX_HEADER, OP_BINARY, OP_CLOSE, OP_CONTINUATION, OP_PING, OP_PONG,
+};
 use super::handshake::WsMeta;
 use crate::server::conn::Connection;
 use crate::server::errors::CloseReason;

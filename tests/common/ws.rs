@@ -157,7 +157,11 @@ impl WsClient {
                 return self.nats.drain(..i + needle.len()).collect();
             }
             let Some((b0, payload)) = self.frame().await else {
-                panic!("closed before {:?}; got {:?}", String::from_utf8_lossy(needle), String::from_utf8_lossy(&self.nats))
+                panic!(
+                    "closed before {:?}; got {:?}",
+                    String::from_utf8_lossy(needle),
+                    String::from_utf8_lossy(&self.nats)
+                )
             };
             match b0 & 0x0f {
                 1 | 2 => {

@@ -144,8 +144,7 @@ impl ClientState {
                         // Before the INFO is built: a cluster change racing
                         // with it then sends one more INFO rather than none.
                         core.conn.info_updates.store(true, std::sync::atomic::Ordering::Release);
-                        let mut info =
-                            core.server.client_info(&core.snap, &core.conn, self.nonce.as_deref());
+                        let mut info = core.server.client_info(&core.snap, &core.conn, self.nonce.as_deref());
                         info.connect_info = true;
                         info.remote_account = core.conn.account.name.to_string();
                         core.send(&info.to_line());
