@@ -447,3 +447,25 @@ impl Subscription {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn conn(addr: &str) -> Connection {
+        let account = Arc::new(Account::new(crate::server::account::GLOBAL_ACCOUNT));
+        Connection::new(7, ConnKind::Client, addr.parse().unwrap(), account, Arc::new(ServerStats::default()))
+    }
+
+    #[test]
+    fn websocket_log_prefixes_as_nats_server_writes_them() {
+        assert_eq!(conn("127.0.0.1:5000").log_prefix, "127.0.0.1:5000 - cid:7");
+        let ws = conn("127.0.0.1:5000").into_websocket(None);
+        assert!(ws.websocket);
+        assert_eq!(ws.log_prefix, "127.0.0.1:5000 - wid:7");
+        let ws = conn("127.0.0.1:5000").into_websocket(Some("10.1.2.3".parse().unwrap()));
+        assert_eq!(ws.log_prefix, "10.1.2.3/127.0.0.1:5000 - wid:7");
+        let ws = conn("[::1]:5000").into_websocket(Some("2001:db8::1".parse().unwrap()));
+        assert_eq!(ws.log_prefix, "[2001:db8::1]/[::1]:5000 - wid:7");
+    }
+}
