@@ -585,7 +585,8 @@ impl ClientState {
         info.ldm = true;
         // Only the other servers: this one is about to go.
         if let Some(cluster) = &core.server.cluster {
-            info.connect_urls = cluster.remote_connect_urls();
+            info.connect_urls =
+                if core.conn.websocket { cluster.remote_ws_connect_urls() } else { cluster.remote_connect_urls() };
         }
         core.send(&info.to_line());
     }
