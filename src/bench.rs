@@ -12,12 +12,14 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 mod tls;
+mod ws;
 
 pub const BENCH_USAGE: &str = "\
 Usage: rnats bench [options] [SCENARIO...]
 
-Scenarios (default: all; tls with --compare or --tlscacert; cluster with --compare or --url2):
-    pub, pubsub, fanout, queue, reqrep, large, flood, idle, tls, cluster
+Scenarios (default: all; tls with --compare or --tlscacert; cluster with --compare or --url2;
+ws and ws-deflate with --compare):
+    pub, pubsub, fanout, queue, reqrep, large, flood, idle, tls, cluster, ws, ws-deflate
 
     cluster publisher on one server, subscriber on another of its cluster: the
             messages cross a route (--compare starts two servers of each kind
@@ -28,6 +30,10 @@ Scenarios (default: all; tls with --compare or --tlscacert; cluster with --compa
             subscriber off as a slow consumer (fast-producer stall prevents it)
     tls     pubsub with every connection over TLS; --compare starts both
             servers with one generated certificate (--tlscert/--tlskey)
+    ws      pubsub with both connections over websocket (masked frames, as
+            clients send them); --compare starts both servers with the same
+            websocket block, otherwise --url names the websocket port
+    ws-deflate  ws with permessage-deflate offered: the server compresses
 
 Options:
     --url HOST:PORT     server to measure (default 127.0.0.1:4222)
@@ -63,6 +69,9 @@ pub struct Config {
     pub progress: bool,
     /// For the `tls` scenario: the client side (trusted CA).
     pub tls: Option<Arc<rustls::ClientConfig>>,
+    /// For the `ws` scenarios: connect over websocket (`true`: offer
+    /// permessage-deflate).
+    pub websocket: Option<bool>,
 }
 
 impl Default for Config {
@@ -79,6 +88,7 @@ impl Default for Config {
             server_pid: None,
             progress: false,
             tls: None,
+            websocket: None,
         }
     }
 }
@@ -172,6 +182,9 @@ impl Conn {
 
     /// Over TLS when the config has a client side, else plain.
     fn dial(cfg: &Config, a: SocketAddr) -> Res<Conn> {
+        if let Some(deflate) = cfg.websocket {
+            return Conn::open_ws(a, deflate);
+        }
         match &cfg.tls {
             Some(tls) => Conn::open_tls(a, tls, tls::server_name(&cfg.url)?),
             None => Conn::open(a),
@@ -710,10 +723,15 @@ pub fn run_scenario(name: &str, cfg: &Config) -> Res<Outcome> {
         "flood" => scenario_flood(cfg, a),
         "idle" => scenario_idle(cfg, a),
         "tls" => scenario_tls(cfg, a),
+        "ws" | "ws-deflate" => {
+            let over_ws = Config { websocket: Some(name == "ws-deflate"), ..cfg.clone() };
+            fan(&over_ws, a, 1, None, cfg.size, name)
+        }
         other => Err(format!(
-            "unknown scenario `{other}` (known: {}, {})",
+            "unknown scenario `{other}` (known: {}, {}, {})",
             SCENARIOS.join(", "),
-            tls::TLS_SCENARIOS.join(", ")
+            tls::TLS_SCENARIOS.join(", "),
+            ws::WS_SCENARIOS.join(", ")
         )),
     }
 }
@@ -772,7 +790,16 @@ fn compare(cfg: &Config, scenarios: &[String], rounds: usize, json: bool) -> Res
         // TLS scenarios: both servers get the same certificate, made for this run.
         let tls_fixture =
             if tls::TLS_SCENARIOS.contains(&name.as_str()) { Some(tls::Fixture::generate()?) } else { None };
-        let server_args = tls_fixture.as_ref().map(tls::Fixture::server_args).unwrap_or_default();
+        let ws_fixture = if ws::WS_SCENARIOS.contains(&name.as_str()) {
+            Some(ws::Fixture::generate(name == "ws-deflate")?)
+        } else {
+            None
+        };
+        let server_args = match (&tls_fixture, &ws_fixture) {
+            (Some(t), _) => t.server_args(),
+            (None, Some(w)) => w.server_args(),
+            (None, None) => Vec::new(),
+        };
         let (mut mine, mut theirs) = (Vec::new(), Vec::new());
         let (mut mine_lat, mut theirs_lat) = (Vec::new(), Vec::new());
         let (mut mine_cut, mut theirs_cut) = (None::<u64>, None::<u64>);
@@ -793,6 +820,10 @@ fn compare(cfg: &Config, scenarios: &[String], rounds: usize, json: bool) -> Res
                 };
                 if let Some(f) = &tls_fixture {
                     run.tls = Some(f.client.clone());
+                }
+                if ws_fixture.is_some() {
+                    let ws = servers[0].websocket_addr().ok_or("ws: no websocket port in the ports file")?;
+                    run.url = ws.to_string();
                 }
                 let o = run_scenario(name, &run)?;
                 drop(servers);
@@ -913,7 +944,9 @@ pub fn run(args: &[String]) -> u8 {
                 print!("{BENCH_USAGE}");
                 return 0;
             }
-            s if (SCENARIOS.contains(&s) || tls::TLS_SCENARIOS.contains(&s)) && !a.starts_with('-') => {
+            s if (SCENARIOS.contains(&s) || tls::TLS_SCENARIOS.contains(&s) || ws::WS_SCENARIOS.contains(&s))
+                && !a.starts_with('-') =>
+            {
                 scenarios.push(s.to_string());
                 Ok(())
             }
@@ -930,6 +963,10 @@ pub fn run(args: &[String]) -> u8 {
         // TLS needs certificates: --compare makes them, --tlscacert names the CA.
         if compare_mode || cfg.tls.is_some() {
             scenarios.extend(tls::TLS_SCENARIOS.iter().map(|s| s.to_string()));
+        }
+        // Websocket needs a websocket listener: --compare configures one.
+        if compare_mode {
+            scenarios.extend(ws::WS_SCENARIOS.iter().map(|s| s.to_string()));
         }
     }
     cfg.progress = !json && std::io::IsTerminal::is_terminal(&std::io::stderr());

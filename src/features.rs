@@ -75,7 +75,7 @@ impl Feature {
             }
             Feature::Gateway => Ignored("gateways are not implemented yet; no gateway port is opened"),
             Feature::Leafnodes => Ignored("leaf nodes are not implemented yet; no leafnode port is opened"),
-            Feature::Websocket => Ignored("WebSocket is not implemented yet; no websocket port is opened"),
+            Feature::Websocket => Implemented,
             Feature::Mqtt => Ignored("MQTT is not implemented yet; no MQTT port is opened"),
             Feature::Ocsp => Ignored("OCSP stapling is not implemented yet"),
             Feature::AuthCallout => Ignored("auth callout is not implemented yet"),

@@ -35,3 +35,4 @@ pub mod signals;
 pub mod spawn;
 pub mod tls;
 pub mod top;
+pub mod websocket;

@@ -149,6 +149,13 @@ impl ServerProcess {
         url.split_once("://").map_or(url, |(_, r)| r).parse().ok()
     }
 
+    /// The websocket listener's address, from the ports file (`websocket`).
+    pub fn websocket_addr(&self) -> Option<SocketAddr> {
+        let v = self.ports_json()?;
+        let url = v["websocket"][0].as_str()?;
+        url.split_once("://").map_or(url, |(_, r)| r).parse().ok()
+    }
+
     /// The ports file, as written by the server.
     pub fn ports_json(&self) -> Option<serde_json::Value> {
         let entry = std::fs::read_dir(&self.dir)

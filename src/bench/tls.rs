@@ -25,6 +25,8 @@ pub(super) enum Transport {
     Plain(TcpStream),
     /// Boxed: the rustls state is large and the plain case is the common one.
     Tls(Box<StreamOwned<ClientConnection, TcpStream>>),
+    /// Websocket frames over TCP (the `ws` scenarios).
+    Ws(Box<super::ws::WsTransport>),
 }
 
 impl Transport {
@@ -33,6 +35,7 @@ impl Transport {
         match self {
             Transport::Plain(s) => s,
             Transport::Tls(s) => s.get_ref(),
+            Transport::Ws(s) => s.tcp(),
         }
     }
 }
@@ -42,6 +45,7 @@ impl Read for Transport {
         match self {
             Transport::Plain(s) => s.read(buf),
             Transport::Tls(s) => s.read(buf),
+            Transport::Ws(s) => s.read(buf),
         }
     }
 }
@@ -51,6 +55,7 @@ impl Write for Transport {
         match self {
             Transport::Plain(s) => s.write(buf),
             Transport::Tls(s) => s.write(buf),
+            Transport::Ws(s) => s.write(buf),
         }
     }
 
@@ -58,6 +63,7 @@ impl Write for Transport {
         match self {
             Transport::Plain(s) => s.flush(),
             Transport::Tls(s) => s.flush(),
+            Transport::Ws(s) => s.flush(),
         }
     }
 }

@@ -6,7 +6,7 @@ use super::build::Builder;
 use super::diag::Diagnostic;
 use super::source::Span;
 use super::tree::{Entry, Kind, Map};
-use crate::options::{Authorization, Cluster, HttpAuth, Options, Tls, User};
+use crate::options::{Authorization, Cluster, HttpAuth, Options, Tls, User, Websocket};
 
 /// Top-level rules: limits that must agree, users defined in several places,
 /// the user clients without credentials become.
@@ -81,6 +81,7 @@ pub fn top(b: &mut Builder, root: &Map, opts: &Options) {
         }
     }
     monitoring(b, root, opts);
+    websocket_auth(b, root, opts);
     // JetStream's store directory may be set at the top or in the block, not both.
     if let (Some(top), Some(Kind::Map(js))) =
         (root.find(&["store_dir", "storedir"]), root.find(&["jetstream"]).map(|e| &e.value.kind))
@@ -231,10 +232,119 @@ pub fn cluster(b: &mut Builder, m: &Map, c: &Cluster) {
     }
 }
 
+/// `websocket`: nats-server's `validateWebsocketOptions` for what lies in
+/// the block itself (its messages, positioned): TLS unless `no_tls`,
+/// origins that parse, headers that do not touch the upgrade itself.
+pub fn websocket(b: &mut Builder, m: &Map, w: &Websocket) {
+    if !w.enabled() {
+        return;
+    }
+    if w.tls.is_none() && !w.no_tls {
+        let span = m.find(&["port", "listen"]).map(|e| e.key_span).or(m.entries.first().map(|e| e.key_span));
+        b.diags.push(
+            Diagnostic::error("websocket", span, "websocket requires TLS configuration")
+                .with_help("add a `tls { cert_file: ..., key_file: ... }` block, or `no_tls: true` for plain ws://"),
+        );
+    }
+    if let Some(e) =
+        m.find(&["allowed_origins", "allowed_origin", "allow_origins", "allow_origin", "origins", "origin"])
+    {
+        let items: Vec<(&str, Span)> = match &e.value.kind {
+            Kind::Str(s) => vec![(s.as_str(), e.value.span)],
+            Kind::Array(items) => items
+                .iter()
+                .filter_map(|i| match &i.kind {
+                    Kind::Str(s) => Some((s.as_str(), i.span)),
+                    _ => None,
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
+        for (origin, span) in items {
+            if let Err(why) = crate::websocket::origin::parse_allowed(origin) {
+                b.error("websocket", span, why);
+            }
+        }
+    }
+    if let Some(Kind::Map(headers)) = m.find(&["headers"]).map(|e| &e.value.kind) {
+        for e in headers.effective() {
+            let k = e.key.to_ascii_lowercase();
+            if matches!(k.as_str(), "host" | "content-length" | "connection" | "upgrade" | "nats-no-masking") {
+                b.error("websocket", e.key_span, format!("websocket: invalid header {:?} not allowed", e.key));
+            } else if k.starts_with("sec-websocket-") {
+                b.error(
+                    "websocket",
+                    e.key_span,
+                    format!("websocket: invalid header {:?}, \"Sec-WebSocket-\" prefix not allowed", e.key),
+                );
+            }
+        }
+    }
+}
+
+/// The websocket rules that need the rest of the config: the users its
+/// `no_auth_user` names, credentials that cannot coexist with users, and
+/// the operator a JWT cookie needs (nats-server's messages).
+fn websocket_auth(b: &mut Builder, root: &Map, opts: &Options) {
+    let Some(w) = opts.websocket.as_ref().filter(|w| w.enabled()) else { return };
+    let Some(Kind::Map(m)) = root.find(&["websocket", "ws"]).map(|e| &e.value.kind) else { return };
+    let at = |names: &[&str]| m.find(names).map(|e| e.key_span);
+    let users = &opts.authorization.users;
+    if let Some(u) = w.no_auth_user.as_deref().filter(|u| !u.is_empty()) {
+        let msg = if users.is_empty() {
+            Some(format!("no_auth_user: \"{u}\" present, but users/nkeys are not defined"))
+        } else if !users.iter().any(|x| x.user.as_deref() == Some(u) || x.nkey.as_deref() == Some(u)) {
+            Some(format!(
+                "no_auth_user: \"{u}\" not present as user or nkey in authorization block or account configuration"
+            ))
+        } else {
+            None
+        };
+        if let Some(msg) = msg {
+            b.diags.push(Diagnostic::error("conflict", at(&["no_auth_user"]), msg));
+        }
+    }
+    if !users.is_empty() {
+        if let Some(a) = &w.authorization {
+            let auth = m.find(&["authorization", "authentication"]);
+            let inner = |names: &[&str]| match auth.map(|e| &e.value.kind) {
+                Some(Kind::Map(am)) => am.find(names).map(|e| e.key_span),
+                _ => None,
+            };
+            if a.user.as_deref().is_some_and(|u| !u.is_empty()) {
+                b.diags.push(Diagnostic::error(
+                    "conflict",
+                    inner(&["user", "username"]),
+                    "websocket authentication username not compatible with presence of users/nkeys",
+                ));
+            }
+            if a.token.as_deref().is_some_and(|t| !t.is_empty()) {
+                b.diags.push(Diagnostic::error(
+                    "conflict",
+                    inner(&["token"]),
+                    "websocket authentication token not compatible with presence of users/nkeys",
+                ));
+            }
+        }
+    }
+    if let Some(cookie) = w.jwt_cookie.as_deref().filter(|c| !c.is_empty()) {
+        let trusted = root.find(&["operator", "operators", "root", "roots", "trusted", "trusted_keys"]).is_some();
+        if !trusted {
+            b.diags.push(Diagnostic::error(
+                "conflict",
+                at(&["jwt_cookie"]),
+                format!(
+                    "trusted operators or trusted keys configuration is required for JWT authentication via cookie {cookie:?}"
+                ),
+            ));
+        }
+    }
+}
+
 /// Whether the `tls` block at `path` is one rnats serves with (client port,
 /// routes): those are compiled in full here, the others only shape-checked.
 pub fn served_tls_block(path: &str) -> bool {
-    path.is_empty() || path == "tls" || path == "cluster.tls"
+    path.is_empty() || path == "tls" || path == "cluster.tls" || path == "websocket.tls"
 }
 
 /// `tls`: a block rnats serves with is compiled as the server will compile

@@ -180,7 +180,7 @@ pub fn fill(conn: &Connection, now: u64) -> ConnInfo {
     ConnInfo {
         cid: conn.cid,
         kind: kind_name(conn.kind),
-        conn_type: "nats",
+        conn_type: if conn.websocket { "websocket" } else { "nats" },
         ip: conn.addr.ip().to_string(),
         port: conn.addr.port(),
         start: rfc3339_from_nanos(start),

@@ -37,6 +37,8 @@ pub struct Varz {
     pub tls_verify: bool,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub connect_urls: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub ws_connect_urls: Vec<String>,
     pub max_connections: usize,
     #[serde(skip_serializing_if = "is_zero_usize")]
     pub max_subscriptions: usize,
@@ -56,7 +58,7 @@ pub struct Varz {
     pub gateway: Empty,
     pub leaf: Empty,
     pub mqtt: Empty,
-    pub websocket: Empty,
+    pub websocket: WebsocketVarz,
     pub jetstream: Empty,
     /// Seconds.
     pub tls_timeout: f64,
@@ -127,6 +129,81 @@ pub struct ClusterVarz {
     pub write_deadline: u64,
 }
 
+/// `/varz` `websocket` (nats-server's `WebsocketOptsVarz`): the block as
+/// configured; `{}` without one.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct WebsocketVarz {
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub host: String,
+    /// As configured (`-1` for a random port), as nats-server reports it
+    /// until its listener replaced it: the bound port.
+    #[serde(skip_serializing_if = "is_zero_i64")]
+    pub port: i64,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub advertise: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub no_auth_user: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub jwt_cookie: String,
+    /// Nanoseconds.
+    #[serde(skip_serializing_if = "is_zero_u64")]
+    pub handshake_timeout: u64,
+    /// Seconds.
+    #[serde(skip_serializing_if = "is_zero_f64")]
+    pub auth_timeout: f64,
+    #[serde(skip_serializing_if = "is_false")]
+    pub no_tls: bool,
+    #[serde(skip_serializing_if = "is_false")]
+    pub tls_map: bool,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tls_pinned_certs: Vec<String>,
+    #[serde(skip_serializing_if = "is_false")]
+    pub same_origin: bool,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub allowed_origins: Vec<String>,
+    #[serde(skip_serializing_if = "is_false")]
+    pub compression: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_cert_not_after: Option<String>,
+}
+
+impl WebsocketVarz {
+    fn of(server: &ServerState, snap: &crate::server::snapshot::Snapshot) -> WebsocketVarz {
+        let Some(w) = snap.opts.websocket.as_ref() else { return WebsocketVarz::default() };
+        let port = match (w.port, server.ws_addr()) {
+            (_, Some(addr)) => i64::from(addr.port()),
+            (crate::options::Port::Fixed(p), None) => i64::from(p),
+            (crate::options::Port::Random, None) => -1,
+        };
+        let tls = w.tls.as_ref();
+        WebsocketVarz {
+            host: w.host.clone(),
+            port,
+            advertise: w.advertise.clone().unwrap_or_default(),
+            no_auth_user: w.no_auth_user.clone().unwrap_or_default(),
+            jwt_cookie: w.jwt_cookie.clone().unwrap_or_default(),
+            handshake_timeout: w.handshake_timeout.map_or(0, |d| d.as_nanos() as u64),
+            auth_timeout: w.authorization.as_ref().and_then(|a| a.timeout).map_or(0.0, |d| d.as_secs_f64()),
+            no_tls: w.no_tls,
+            tls_map: tls.is_some_and(|t| t.verify_and_map),
+            tls_pinned_certs: tls.map(|t| t.pinned_certs.clone()).unwrap_or_default(),
+            same_origin: w.same_origin,
+            allowed_origins: w.allowed_origins.clone(),
+            compression: w.compression,
+            tls_cert_not_after: snap
+                .websocket
+                .as_ref()
+                .and_then(|r| r.tls.as_ref())
+                .and_then(|t| t.cert_not_after)
+                .map(rfc3339_nano),
+        }
+    }
+}
+
+fn is_zero_i64(v: &i64) -> bool {
+    *v == 0
+}
+
 /// Slow consumers and stale connections by kind of connection.
 #[derive(Debug, Default, Serialize, Clone, Copy)]
 pub struct ByKind {
@@ -193,6 +270,7 @@ pub fn varz(server: &ServerState, figures: MonitorFigures) -> Varz {
         tls_required: tls.is_some(),
         tls_verify: tls.is_some_and(|t| t.verify),
         connect_urls: routes.map(|r| r.connect_urls()).unwrap_or_default(),
+        ws_connect_urls: server.cluster.as_ref().map(|c| c.ws_connect_urls()).unwrap_or_default(),
         max_connections: opts.max_connections,
         max_subscriptions: opts.max_subscriptions,
         ping_interval: opts.ping_interval.as_nanos() as u64,
@@ -209,7 +287,7 @@ pub fn varz(server: &ServerState, figures: MonitorFigures) -> Varz {
         gateway: Empty {},
         leaf: Empty {},
         mqtt: Empty {},
-        websocket: Empty {},
+        websocket: WebsocketVarz::of(server, &snap),
         jetstream: Empty {},
         tls_timeout: opts.tls.as_ref().map_or(crate::options::DEFAULT_TLS_TIMEOUT, |t| t.timeout).as_secs_f64(),
         write_deadline: opts.write_deadline.as_nanos() as u64,

@@ -11,7 +11,9 @@ use std::fmt::Display;
 
 use serde::Serialize;
 
-use crate::options::{format_duration, Authorization, Cluster, HttpAuth, Options, Permissions, Port, User, REDACTED};
+use crate::options::{
+    format_duration, Authorization, Cluster, HttpAuth, Options, Permissions, Port, User, Websocket, REDACTED,
+};
 
 /// Whether a change can be applied without a restart.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -212,6 +214,7 @@ pub fn diff(old: &Options, new: &Options) -> Diff {
         tls,
         allow_non_tls,
         cluster,
+        websocket,
         connect_error_reports,
         reconnect_error_reports,
         other,
@@ -272,6 +275,7 @@ pub fn diff(old: &Options, new: &Options) -> Diff {
     option!("tls", tls, |t| on_off(t.is_some()));
     option!("allow_non_tls", allow_non_tls, flag);
     cluster_changes(&mut c, &old.cluster, cluster);
+    websocket_changes(&mut c, &old.websocket, websocket);
     option!("connect_error_reports", connect_error_reports, int);
     option!("reconnect_error_reports", reconnect_error_reports, int);
 
@@ -377,6 +381,94 @@ fn cluster_changes(c: &mut Collector, old: &Option<Cluster>, new: &Option<Cluste
     for change in &mut c.changes[before..] {
         change.key = format!("cluster {}", change.key);
     }
+}
+
+/// The websocket block: its `tls` reloads (new handshakes use the new
+/// certificates); any other change needs a restart, as in nats-server.
+fn websocket_changes(c: &mut Collector, old: &Option<Websocket>, new: &Option<Websocket>) {
+    let (o, n) = match (old, new) {
+        (None, None) => return,
+        (Some(o), Some(n)) => (o, n),
+        _ => {
+            c.field("websocket", &old.is_some(), &new.is_some(), class_of("websocket"), |b| on_off(*b));
+            return;
+        }
+    };
+    let Websocket {
+        host,
+        port,
+        advertise,
+        no_tls,
+        tls,
+        same_origin,
+        allowed_origins,
+        compression,
+        handshake_timeout,
+        authorization,
+        jwt_cookie,
+        user_cookie,
+        pass_cookie,
+        token_cookie,
+        no_auth_user,
+        headers,
+        ping_interval,
+    } = n;
+    let s = |v: &String| v.clone();
+    let flag = |v: &bool| v.to_string();
+    let dur = |d: &Option<std::time::Duration>| d.map(format_duration).unwrap_or_default();
+    let list = |v: &Vec<String>| v.join(",");
+    c.field("websocket host", &o.host, host, class_of("websocket.host"), s);
+    c.field("websocket port", &o.port, port, class_of("websocket.port"), |p| show_port(*p));
+    c.field("websocket advertise", &o.advertise, advertise, class_of("websocket.advertise"), show);
+    c.field("websocket no_tls", &o.no_tls, no_tls, class_of("websocket.no_tls"), flag);
+    if &o.tls != tls {
+        c.changes.push(Change {
+            key: "websocket tls".into(),
+            old: on_off(o.tls.is_some()),
+            new: on_off(tls.is_some()),
+            // Turning TLS on or off changes the scheme clients use: a restart.
+            class: if o.tls.is_some() == tls.is_some() { class_of("websocket.tls") } else { Class::Refused },
+            detail: tls.is_some().then(|| "new handshakes use the new settings".into()),
+        });
+    }
+    c.field("websocket same_origin", &o.same_origin, same_origin, class_of("websocket.same_origin"), flag);
+    c.field(
+        "websocket allowed_origins",
+        &o.allowed_origins,
+        allowed_origins,
+        class_of("websocket.allowed_origins"),
+        list,
+    );
+    c.field("websocket compression", &o.compression, compression, class_of("websocket.compression"), flag);
+    c.field(
+        "websocket handshake_timeout",
+        &o.handshake_timeout,
+        handshake_timeout,
+        class_of("websocket.handshake_timeout"),
+        dur,
+    );
+    if &o.authorization != authorization {
+        let shown = |a: &Option<crate::options::WebsocketAuth>| match a {
+            Some(a) => format!("user={} password={} token={}", show(&a.user), masked(&a.password), masked(&a.token)),
+            None => String::new(),
+        };
+        c.changes.push(Change {
+            key: "websocket authorization".into(),
+            old: shown(&o.authorization),
+            new: shown(authorization),
+            class: class_of("websocket.authorization"),
+            detail: None,
+        });
+    }
+    c.field("websocket jwt_cookie", &o.jwt_cookie, jwt_cookie, class_of("websocket.jwt_cookie"), show);
+    c.field("websocket user_cookie", &o.user_cookie, user_cookie, class_of("websocket.user_cookie"), show);
+    c.field("websocket pass_cookie", &o.pass_cookie, pass_cookie, class_of("websocket.pass_cookie"), show);
+    c.field("websocket token_cookie", &o.token_cookie, token_cookie, class_of("websocket.token_cookie"), show);
+    c.field("websocket no_auth_user", &o.no_auth_user, no_auth_user, class_of("websocket.no_auth_user"), show);
+    c.field("websocket headers", &o.headers, headers, class_of("websocket.headers"), |h| {
+        h.iter().map(|(k, v)| format!("{k}: {v}")).collect::<Vec<_>>().join(", ")
+    });
+    c.field("websocket ping_interval", &o.ping_interval, ping_interval, class_of("websocket.ping_interval"), dur);
 }
 
 fn authorization_changes(c: &mut Collector, old: &Authorization, new: &Authorization, user_changes: &UserChanges) {

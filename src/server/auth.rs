@@ -93,15 +93,34 @@ pub enum Revalidation<'a> {
 struct UserEntry {
     password: Option<Arc<str>>,
     permissions: Option<Arc<CompiledPermissions>>,
-    /// May connect over a standard client connection (`allowed_connection_types`
-    /// empty, or naming STANDARD), the only kind rnats accepts so far.
-    standard_allowed: bool,
+    /// May connect over the connection type the index is for
+    /// (`allowed_connection_types` empty, or naming it).
+    type_allowed: bool,
 }
 
-/// Whether `allowed_connection_types` lets a user in over a plain client
-/// connection: no list means any type.
-fn standard_allowed(types: &[String]) -> bool {
-    types.is_empty() || types.iter().any(|t| t.eq_ignore_ascii_case("STANDARD"))
+/// The kinds of client connection an index authenticates, as
+/// `allowed_connection_types` names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnType {
+    /// A NATS client on the client port (`STANDARD`).
+    Standard,
+    /// A client on the websocket port (`WEBSOCKET`).
+    Websocket,
+}
+
+impl ConnType {
+    pub fn name(self) -> &'static str {
+        match self {
+            ConnType::Standard => "STANDARD",
+            ConnType::Websocket => "WEBSOCKET",
+        }
+    }
+}
+
+/// Whether `allowed_connection_types` lets a user in over `conn_type`: no
+/// list means any type.
+fn allows_type(types: &[String], conn_type: ConnType) -> bool {
+    types.is_empty() || types.iter().any(|t| t.eq_ignore_ascii_case(conn_type.name()))
 }
 
 /// The hasher of the credential index: keys come from the config file, and
@@ -164,12 +183,24 @@ impl AuthIndex {
     /// (by their rules), user names and passwords (shared, not copied), so
     /// a reload allocates only for what changed, and dropping the previous
     /// index frees little.
+    pub fn compile(opts: &Options, previous: Option<&AuthIndex>) -> AuthIndex {
+        AuthIndex::compile_for(opts, previous, ConnType::Standard)
+    }
+
+    /// [`AuthIndex::compile`] for clients of `conn_type`: websocket clients
+    /// are checked against the `websocket` block's own user, token and
+    /// `no_auth_user` when it has any (nats-server's `authOverride`), and
+    /// against its TLS block for `verify_and_map`.
     // The set's keys hash and compare by their rules key alone, which never
     // changes; the interior mutability clippy sees is the compiled
     // sublists' locks.
     #[allow(clippy::mutable_key_type)]
-    pub fn compile(opts: &Options, previous: Option<&AuthIndex>) -> AuthIndex {
+    pub fn compile_for(opts: &Options, previous: Option<&AuthIndex>, conn_type: ConnType) -> AuthIndex {
         let a = &opts.authorization;
+        let ws = opts.websocket.as_ref().filter(|_| conn_type == ConnType::Websocket);
+        let ws_override = ws.filter(|w| w.auth_override());
+        let ws_auth = ws_override.and_then(|w| w.authorization.as_ref());
+        let nonempty = |v: &Option<String>| v.clone().filter(|s| !s.is_empty());
         let n = a.users.len();
         let mut compiled: HashSet<SharedPermissions, Fold> = HashSet::with_capacity_and_hasher(n, Fold::default());
         let mut key = Vec::new();
@@ -197,11 +228,23 @@ impl AuthIndex {
             prev.filter(|p| ***p == *text).map_or_else(|| Arc::from(text), Arc::clone)
         };
         let prev_nkey = |nkey: &str| previous.and_then(|prev| prev.nkeys.get_key_value(nkey)).map(|(k, _)| k);
+        let (token, single, no_auth_user) = match ws_override {
+            Some(w) => (
+                ws_auth.and_then(|a| nonempty(&a.token)),
+                ws_auth.and_then(|a| nonempty(&a.user).map(|u| (u, a.password.clone()))),
+                nonempty(&w.no_auth_user),
+            ),
+            None => (a.token.clone(), a.user.clone().map(|u| (u, a.password.clone())), opts.no_auth_user.clone()),
+        };
+        let tls = match ws {
+            Some(w) => w.tls.as_ref(),
+            None => opts.tls.as_ref(),
+        };
         let mut index = AuthIndex {
-            token: a.token.as_deref().map(Arc::from),
-            single: a.user.clone().map(|u| (u, a.password.as_deref().map(Arc::from))),
-            no_auth_user: opts.no_auth_user.clone(),
-            tls_map: opts.tls.as_ref().is_some_and(|t| t.verify_and_map),
+            token: token.as_deref().map(Arc::from),
+            single: single.map(|(u, p)| (u, p.as_deref().map(Arc::from))),
+            no_auth_user,
+            tls_map: tls.is_some_and(|t| t.verify_and_map),
             users: HashMap::with_capacity_and_hasher(n, Fold::default()),
             order: Vec::with_capacity(n),
             ..AuthIndex::default()
@@ -212,7 +255,7 @@ impl AuthIndex {
                     let key = share(nkey, prev_nkey(nkey));
                     // `verify_and_map` goes by the user name when there is one.
                     index.order.push(user.as_deref().map_or_else(|| key.clone(), Arc::from));
-                    let entry = (perms(&u.permissions), standard_allowed(&u.allowed_connection_types));
+                    let entry = (perms(&u.permissions), allows_type(&u.allowed_connection_types, conn_type));
                     index.nkeys.insert(key, entry);
                 }
                 (None, Some(name)) => {
@@ -223,7 +266,7 @@ impl AuthIndex {
                     let entry = UserEntry {
                         password: u.password.as_deref().map(|p| share(p, prev_password)),
                         permissions: perms(&u.permissions),
-                        standard_allowed: standard_allowed(&u.allowed_connection_types),
+                        type_allowed: allows_type(&u.allowed_connection_types, conn_type),
                     };
                     index.users.insert(key, entry);
                 }
@@ -255,7 +298,7 @@ impl AuthIndex {
             };
         }
         if let Some(entry) = self.users.get(user) {
-            if !entry.standard_allowed {
+            if !entry.type_allowed {
                 return Revalidation::Removed;
             }
             if identity.via_cert {
@@ -293,7 +336,7 @@ impl AuthIndex {
     pub fn cert_identity(&self, index: usize) -> Option<Identity> {
         let name = self.order.get(index)?;
         let (permissions, nkey_user) = match (self.users.get(&**name), self.nkeys.get(&**name)) {
-            (Some(e), _) if e.standard_allowed => (e.permissions.clone(), false),
+            (Some(e), _) if e.type_allowed => (e.permissions.clone(), false),
             (None, Some((p, true))) => (p.clone(), true),
             _ => return None,
         };
@@ -337,7 +380,7 @@ impl AuthIndex {
     /// Whether `no_auth_user` names a user an op sent before CONNECT may
     /// run as (nats-server looks among the users, not the nkeys).
     pub fn no_auth_user_serves_ops(&self) -> bool {
-        self.no_auth_user.as_deref().and_then(|n| self.users.get(n)).is_some_and(|e| e.standard_allowed)
+        self.no_auth_user.as_deref().and_then(|n| self.users.get(n)).is_some_and(|e| e.type_allowed)
     }
 
     /// Checks `c` (and, for nkeys, its signature of `nonce`) in nats-server's
@@ -380,7 +423,7 @@ impl AuthIndex {
                 // nats-server then compares the user's password with itself,
                 // which fails for a bcrypt hash; rnats admits the user (see
                 // README, "Where rnats differs").
-                let entry = self.users.get(name).filter(|e| e.standard_allowed)?;
+                let entry = self.users.get(name).filter(|e| e.type_allowed)?;
                 return Some(Identity {
                     user: Some(name.to_string()),
                     permissions: entry.permissions.clone(),
@@ -391,7 +434,7 @@ impl AuthIndex {
                 });
             }
             if let Some(name) = user {
-                let entry = self.users.get(name).filter(|e| e.standard_allowed)?;
+                let entry = self.users.get(name).filter(|e| e.type_allowed)?;
                 if entry.password.is_none() && self.tls_map {
                     // A certificate-only identity.
                     return None;

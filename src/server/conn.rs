@@ -26,6 +26,21 @@ pub enum ConnKind {
     Route,
 }
 
+/// An address as nats-server puts it before a `/` in a log prefix: IPv6 in
+/// brackets.
+trait IpText {
+    fn ip_text(&self) -> String;
+}
+
+impl IpText for std::net::IpAddr {
+    fn ip_text(&self) -> String {
+        match self {
+            std::net::IpAddr::V4(v4) => v4.to_string(),
+            std::net::IpAddr::V6(v6) => format!("[{v6}]"),
+        }
+    }
+}
+
 /// What the client told us about itself, for monitoring and logs.
 #[derive(Debug, Default, Clone)]
 pub struct ClientMeta {
@@ -53,6 +68,8 @@ pub struct TlsInfo {
 pub struct Connection {
     pub cid: u64,
     pub kind: ConnKind,
+    /// A client that came in over the websocket listener.
+    pub websocket: bool,
     pub addr: SocketAddr,
     pub start: SystemTime,
     /// `"<ip>:<port> - cid:<n>"`, the prefix of every log line about it.
@@ -115,6 +132,7 @@ impl Connection {
         Connection {
             cid,
             kind,
+            websocket: false,
             addr,
             start: SystemTime::now(),
             log_prefix: format!("{addr} - {tag}:{cid}"),
@@ -136,6 +154,18 @@ impl Connection {
             info_updates: AtomicBool::new(false),
             stats,
         }
+    }
+
+    /// Marks a client as a websocket client: its log lines say `wid`, and
+    /// the address a proxy forwarded for (`X-Forwarded-For`) comes first,
+    /// as in nats-server.
+    pub fn into_websocket(mut self, forwarded_for: Option<std::net::IpAddr>) -> Connection {
+        self.websocket = true;
+        self.log_prefix = match forwarded_for {
+            Some(ip) => format!("{}/{} - wid:{}", ip.ip_text(), self.addr, self.cid),
+            None => format!("{} - wid:{}", self.addr, self.cid),
+        };
+        self
     }
 
     /// Takes what a CONNECT says about the client, for monitoring: its
@@ -415,5 +445,27 @@ impl Subscription {
             m if n == m => Take::Last,
             _ => Take::No,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn conn(addr: &str) -> Connection {
+        let account = Arc::new(Account::new(crate::server::account::GLOBAL_ACCOUNT));
+        Connection::new(7, ConnKind::Client, addr.parse().unwrap(), account, Arc::new(ServerStats::default()))
+    }
+
+    #[test]
+    fn websocket_log_prefixes_as_nats_server_writes_them() {
+        assert_eq!(conn("127.0.0.1:5000").log_prefix, "127.0.0.1:5000 - cid:7");
+        let ws = conn("127.0.0.1:5000").into_websocket(None);
+        assert!(ws.websocket);
+        assert_eq!(ws.log_prefix, "127.0.0.1:5000 - wid:7");
+        let ws = conn("127.0.0.1:5000").into_websocket(Some("10.1.2.3".parse().unwrap()));
+        assert_eq!(ws.log_prefix, "10.1.2.3/127.0.0.1:5000 - wid:7");
+        let ws = conn("[::1]:5000").into_websocket(Some("2001:db8::1".parse().unwrap()));
+        assert_eq!(ws.log_prefix, "[2001:db8::1]/[::1]:5000 - wid:7");
     }
 }

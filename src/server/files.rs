@@ -23,6 +23,8 @@ struct Written {
     ports: Option<PathBuf>,
     /// The monitoring port's URL, listed in the ports file.
     monitoring: Option<String>,
+    /// The websocket listener's URL (`ws://...` or `wss://...`).
+    websocket: Option<String>,
 }
 
 impl ProcessFiles {
@@ -48,6 +50,12 @@ impl ProcessFiles {
         self.written.lock().unwrap_or_else(|e| e.into_inner()).monitoring = Some(url);
     }
 
+    /// The websocket listener's URL the ports file lists; set before the
+    /// ports file is first written.
+    pub fn set_websocket_url(&self, scheme: &str, host: &str, addr: SocketAddr) {
+        self.written.lock().unwrap_or_else(|e| e.into_inner()).websocket = Some(url(scheme, host, addr));
+    }
+
     /// Writes `<dir>/<exe>_<pid>.ports`, as nats-server does, so harnesses
     /// that start the server on a random port (`-p -1`) can find it.
     /// `cluster`: the route listener's address, when clustered. URLs say
@@ -70,6 +78,9 @@ impl ProcessFiles {
                 if let (Some(c), Some(addr)) = (&opts.cluster, cluster) {
                     let scheme = if c.tls.is_some() { "tls" } else { "nats" };
                     body["cluster"] = serde_json::json!([url(scheme, &c.host, addr)]);
+                }
+                if let Some(websocket) = &w.websocket {
+                    body["websocket"] = serde_json::json!([websocket]);
                 }
                 Some(write_ports_file(Path::new(dir), &body)?)
             }

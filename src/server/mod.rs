@@ -92,6 +92,8 @@ pub struct ServerState {
     pub start: SystemTime,
     /// The address clients connect to, known once the listener is bound.
     client_addr: OnceLock<SocketAddr>,
+    /// The websocket listener's address, once it is bound.
+    ws_addr: OnceLock<SocketAddr>,
     /// The pid and ports files.
     pub files: files::ProcessFiles,
     /// The cluster (routes), when configured.
@@ -129,6 +131,7 @@ impl ServerState {
             tracker: TaskTracker::new(),
             start: SystemTime::now(),
             client_addr: OnceLock::new(),
+            ws_addr: OnceLock::new(),
             files: files::ProcessFiles::default(),
             cluster,
             adoptions: adoption::Adoptions::default(),
@@ -192,8 +195,35 @@ impl ServerState {
         self.next_cid.fetch_add(1, Ordering::Relaxed)
     }
 
-    /// The INFO a client receives.
-    pub fn client_info(&self, snap: &Snapshot, cid: u64, addr: SocketAddr, nonce: Option<&str>) -> Info {
+    /// The websocket listener's address, when there is one.
+    pub fn ws_addr(&self) -> Option<SocketAddr> {
+        self.ws_addr.get().copied()
+    }
+
+    /// Records where the websocket listener is bound (once, at start).
+    pub fn set_ws_addr(&self, addr: SocketAddr) {
+        let _ = self.ws_addr.set(addr);
+    }
+
+    /// The INFO a client receives. A websocket client is told about the
+    /// websocket listener (nats-server's `generateClientInfoJSON`): its host,
+    /// port and TLS, and the websocket URLs of the cluster.
+    pub fn client_info(&self, snap: &Snapshot, conn: &Connection, nonce: Option<&str>) -> Info {
+        let mut info = self.nats_client_info(snap, conn.cid, conn.addr, nonce);
+        if conn.websocket {
+            let ws = snap.opts.websocket.as_ref();
+            info.host = ws.map(|w| w.host.clone()).unwrap_or_default();
+            info.port = self.ws_addr().map_or(0, |a| a.port());
+            let tls = snap.websocket.as_ref().is_some_and(|w| w.tls.is_some());
+            (info.tls_required, info.tls_available) = (tls, tls);
+            info.tls_verify = ws.and_then(|w| w.tls.as_ref()).is_some_and(|t| t.verify || t.verify_and_map);
+            info.auth_required = snap.auth_for(true).required();
+            info.connect_urls = self.cluster.as_ref().map(|c| c.ws_connect_urls()).unwrap_or_default();
+        }
+        info
+    }
+
+    fn nats_client_info(&self, snap: &Snapshot, cid: u64, addr: SocketAddr, nonce: Option<&str>) -> Info {
         let opts = &snap.opts;
         let mut port = self.client_addr.get().map_or(0, |a| a.port());
         let mut host = opts.host.clone();
@@ -230,9 +260,10 @@ impl ServerState {
     /// The INFO a client receives when it connects. With `no_auth_user` it
     /// needs no credentials, so this one says nothing of `auth_required`
     /// (nats-server's later INFOs do).
-    pub fn client_connect_info(&self, snap: &Snapshot, cid: u64, addr: SocketAddr, nonce: Option<&str>) -> Info {
-        let mut info = self.client_info(snap, cid, addr, nonce);
-        if snap.opts.no_auth_user.as_deref().is_some_and(|u| !u.is_empty()) {
+    pub fn client_connect_info(&self, snap: &Snapshot, conn: &Connection, nonce: Option<&str>) -> Info {
+        let mut info = self.client_info(snap, conn, nonce);
+        // nats-server's websocket clients are told `auth_required` as is.
+        if !conn.websocket && snap.opts.no_auth_user.as_deref().is_some_and(|u| !u.is_empty()) {
             info.auth_required = false;
         }
         info
@@ -381,6 +412,14 @@ impl Server {
         if let Some(url) = &monitor_url {
             state.files.set_monitoring_url(url.clone());
         }
+        // The websocket listener before the client listener's line, as nats-server.
+        let ws_listener = match crate::websocket::listener::bind(&state).await {
+            Ok(l) => l,
+            Err(e) => {
+                state.shutdown.cancel();
+                return Err(e);
+            }
+        };
         let mut files = state.files.set_pid_file(pid_file.as_deref());
         if files.is_ok() {
             info!("Listening for client connections on {}:{}", host, addr.port());
@@ -412,6 +451,9 @@ impl Server {
         info!("Server is ready");
 
         state.tracker.spawn(listener::accept_clients(state.clone(), listener));
+        if let Some(ws) = ws_listener {
+            state.tracker.spawn(crate::websocket::listener::accept_websockets(state.clone(), ws));
+        }
         Ok(Server { state, addr, monitor_url })
     }
 

@@ -396,6 +396,16 @@ impl Outbound {
                 // up, as nats-server judges it when a flush completes.
                 self.release_behind(&mut q);
             }
+            // Nothing left to hand over: a stream that buffers (websocket
+            // frames, its control frames) writes the rest now; TCP has
+            // nothing to flush.
+            if !self.is_hard_closed() {
+                match tokio::time::timeout(write_deadline(), socket.flush()).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(_)) => return WriteEnd::Error,
+                    Err(_elapsed) => return WriteEnd::Deadline { bytes: 0 },
+                }
+            }
             if closing || self.is_hard_closed() {
                 self.tell_slow_consumer(&mut socket).await;
                 if !self.is_hard_closed() {

@@ -31,6 +31,8 @@ pub struct Snapshot {
     /// `cluster.permissions`: `publish` is what this server imports (asks
     /// its peers for), `subscribe` what it exports.
     pub route_perms: Option<Arc<super::permissions::CompiledPermissions>>,
+    /// The compiled `websocket` block, when a websocket listener is configured.
+    pub websocket: Option<Arc<crate::websocket::Runtime>>,
     /// `sha256:<hex>` of the config file's contents, when there is one.
     pub config_digest: Option<String>,
     /// When this configuration was loaded.
@@ -49,6 +51,7 @@ impl Snapshot {
             tls,
             route_tls: compile_route_tls(&opts)?,
             route_perms: compile_route_perms(&opts),
+            websocket: crate::websocket::Runtime::compile(&opts, None)?.map(Arc::new),
             opts,
             config_digest,
             loaded_at: SystemTime::now(),
@@ -72,12 +75,13 @@ impl Snapshot {
             tls: compile_tls(opts)?,
             route_tls: compile_route_tls(opts)?,
             route_perms: compile_route_perms(opts),
+            websocket: crate::websocket::Runtime::compile(opts, self.websocket.as_deref())?.map(Arc::new),
         })
     }
 
     /// The next snapshot from `parts`, compiled from these `opts`.
     pub fn successor_from(&self, parts: NextParts, opts: Options, config_digest: Option<String>) -> Snapshot {
-        let NextParts { auth, tls, route_tls, route_perms } = parts;
+        let NextParts { auth, tls, route_tls, route_perms, websocket } = parts;
         Snapshot {
             generation: self.generation + 1,
             opts,
@@ -85,8 +89,18 @@ impl Snapshot {
             tls,
             route_tls,
             route_perms,
+            websocket,
             config_digest,
             loaded_at: SystemTime::now(),
+        }
+    }
+
+    /// Who clients of this kind may be: websocket clients have an index of
+    /// their own (see [`crate::websocket::Runtime`]).
+    pub fn auth_for(&self, websocket: bool) -> &AuthIndex {
+        match (websocket, &self.websocket) {
+            (true, Some(ws)) => &ws.auth,
+            _ => &self.auth,
         }
     }
 
@@ -103,6 +117,7 @@ pub struct NextParts {
     tls: Option<Arc<ServerTls>>,
     route_tls: Option<Arc<crate::tls::RouteTls>>,
     route_perms: Option<Arc<super::permissions::CompiledPermissions>>,
+    websocket: Option<Arc<crate::websocket::Runtime>>,
 }
 
 fn compile_tls(opts: &Options) -> Result<Option<Arc<ServerTls>>, String> {

@@ -5,6 +5,7 @@
 
 pub mod certs;
 pub mod http;
+pub mod ws;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

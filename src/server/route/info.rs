@@ -42,6 +42,9 @@ pub struct RouteInfo {
     pub cluster_dynamic: bool,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub connect_urls: Vec<String>,
+    /// This server's websocket URLs, gossiped to the cluster's websocket clients.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub ws_connect_urls: Vec<String>,
     #[serde(skip_serializing_if = "is_false")]
     pub ldm: bool,
     #[serde(rename = "import", skip_serializing_if = "Option::is_none")]
@@ -114,6 +117,7 @@ pub struct PeerInfo {
     pub cluster: String,
     pub cluster_dynamic: bool,
     pub connect_urls: Option<Vec<String>>,
+    pub ws_connect_urls: Option<Vec<String>>,
     pub ldm: bool,
     pub compression: String,
     pub route_pool_size: i64,

@@ -36,6 +36,8 @@ pub struct LinkState {
     pub remote_name: String,
     /// The peer's client URLs (from its INFO).
     pub connect_urls: Vec<String>,
+    /// The peer's websocket URLs (from its INFO).
+    pub ws_connect_urls: Vec<String>,
     /// Registered as the route to `remote_id`.
     pub registered: bool,
     /// The gossip mode a gossip INFO asked for when it made us dial.
@@ -64,6 +66,7 @@ impl RouteLink {
                 remote_id: String::new(),
                 remote_name: String::new(),
                 connect_urls: Vec::new(),
+                ws_connect_urls: Vec::new(),
                 registered: false,
                 gossip_mode,
             }),

@@ -60,6 +60,9 @@ pub struct Cluster {
     registry: Mutex<Registry>,
     /// The client URLs advertised to clients (`connect_urls`).
     urls: Mutex<ConnectUrls>,
+    /// The websocket URLs advertised to websocket clients (their
+    /// `connect_urls`, the cluster's `ws_connect_urls`). Same lock rules.
+    ws_urls: Mutex<ConnectUrls>,
     /// Set once this server announced lame duck mode to its peers.
     lame_duck: AtomicBool,
     /// What closed route connections received and sent (`/varz` totals);
@@ -90,6 +93,7 @@ impl Cluster {
             listen: OnceLock::new(),
             registry: Mutex::new(Registry::default()),
             urls: Mutex::new(ConnectUrls::default()),
+            ws_urls: Mutex::new(ConnectUrls::default()),
             lame_duck: AtomicBool::new(false),
             closed: Mutex::new(Default::default()),
             stale_routes: std::sync::atomic::AtomicU64::new(0),
@@ -102,6 +106,31 @@ impl Cluster {
 
     fn urls(&self) -> MutexGuard<'_, ConnectUrls> {
         self.urls.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn ws_urls(&self) -> MutexGuard<'_, ConnectUrls> {
+        self.ws_urls.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// `connect_urls` for websocket clients (`ws_connect_urls` in `/varz`).
+    pub fn ws_connect_urls(&self) -> Vec<String> {
+        self.ws_urls().list()
+    }
+
+    /// The other servers' websocket URLs only.
+    pub fn remote_ws_connect_urls(&self) -> Vec<String> {
+        self.ws_urls().remote_only()
+    }
+
+    /// Adds (or withdraws) a peer's client and websocket URLs; whether
+    /// clients must be told.
+    fn update_urls(&self, urls: &[String], ws_urls: &[String], add: bool) -> bool {
+        let apply = |set: &mut ConnectUrls, list: &[String]| {
+            !list.is_empty() && if add { set.add(list) } else { set.remove(list) }
+        };
+        let a = apply(&mut self.urls(), urls);
+        let b = apply(&mut self.ws_urls(), ws_urls);
+        a || b
     }
 
     pub fn name(&self) -> String {
@@ -271,6 +300,7 @@ pub fn route_info(server: &ServerState, snap: &Snapshot, ldm: bool) -> RouteInfo
     };
     if !c.is_some_and(|c| c.no_advertise) {
         info.connect_urls = cluster.map(|c| c.own_connect_urls()).unwrap_or_default();
+        info.ws_connect_urls = cluster.map(|c| c.ws_urls().own().to_vec()).unwrap_or_default();
     }
     info.set_permissions(opts.route_permissions().as_ref());
     info
@@ -288,6 +318,9 @@ pub async fn start(server: &Arc<ServerState>) -> std::io::Result<()> {
     {
         let own = own_client_urls(&snap.opts, server.client_addr().port());
         cluster.urls().set_own(own);
+        if let (Some(w), Some(addr)) = (&snap.opts.websocket, server.ws_addr()) {
+            cluster.ws_urls().set_own(crate::websocket::listener::own_urls(w, addr.port()));
+        }
     }
     info!("Cluster name is {}", cluster.name());
     if cluster.is_dynamic() {
@@ -376,6 +409,7 @@ pub fn register(
         let mut st = link.state();
         st.registered = true;
         st.connect_urls = info.connect_urls.clone().unwrap_or_default();
+        st.ws_connect_urls = info.ws_connect_urls.clone().unwrap_or_default();
         st.clone()
     };
     if reg.by_id.len() > 1 {
@@ -384,7 +418,7 @@ pub fn register(
     }
     drop(reg);
     let no_advertise = snap.opts.cluster.as_ref().is_some_and(|c| c.no_advertise);
-    if !no_advertise && !newcomer.connect_urls.is_empty() && cluster.urls().add(&newcomer.connect_urls) {
+    if !no_advertise && cluster.update_urls(&newcomer.connect_urls, &newcomer.ws_connect_urls, true) {
         push_client_info(server);
     }
     server.global.add_route(&link.conn);
@@ -491,9 +525,12 @@ pub fn process_implicit_route(server: &Arc<ServerState>, info: &PeerInfo) {
 /// A peer announced lame duck mode: its client URLs are no longer offered.
 pub fn peer_in_lame_duck(server: &Arc<ServerState>, link: &Arc<RouteLink>) {
     let Some(cluster) = cluster_of(server) else { return };
-    let urls = std::mem::take(&mut link.state().connect_urls);
+    let (urls, ws_urls) = {
+        let mut st = link.state();
+        (std::mem::take(&mut st.connect_urls), std::mem::take(&mut st.ws_connect_urls))
+    };
     let no_advertise = server.snapshot().opts.cluster.as_ref().is_some_and(|c| c.no_advertise);
-    if !no_advertise && !urls.is_empty() && cluster.urls().remove(&urls) {
+    if !no_advertise && cluster.update_urls(&urls, &ws_urls, false) {
         push_client_info(server);
     }
 }
@@ -514,7 +551,7 @@ pub fn remove_all_routes_except(server: &Arc<ServerState>, remote_id: &str) {
 /// (then [`reconnect_if_due`]).
 pub fn unregister(server: &Arc<ServerState>, link: &Arc<RouteLink>) {
     let Some(cluster) = cluster_of(server) else { return };
-    let (registered_here, urls) = {
+    let (registered_here, (urls, ws_urls)) = {
         let mut reg = cluster.registry();
         if reg.all.remove(&link.conn.cid).is_some() {
             *cluster.closed.lock().unwrap_or_else(|e| e.into_inner()) += link.conn.traffic();
@@ -524,12 +561,18 @@ pub fn unregister(server: &Arc<ServerState>, link: &Arc<RouteLink>) {
         if here {
             reg.by_id.remove(&id);
         }
-        (here, if here { std::mem::take(&mut link.state().connect_urls) } else { Vec::new() })
+        let urls = if here {
+            let mut st = link.state();
+            (std::mem::take(&mut st.connect_urls), std::mem::take(&mut st.ws_connect_urls))
+        } else {
+            Default::default()
+        };
+        (here, urls)
     };
     if registered_here {
         server.global.remove_route(&link.conn);
         let no_advertise = server.snapshot().opts.cluster.as_ref().is_some_and(|c| c.no_advertise);
-        if !no_advertise && !urls.is_empty() && cluster.urls().remove(&urls) {
+        if !no_advertise && cluster.update_urls(&urls, &ws_urls, false) {
             push_client_info(server);
         }
     }
@@ -587,8 +630,10 @@ pub fn push_client_info(server: &ServerState) {
         if !conn.info_updates.load(Ordering::Acquire) || conn.is_closing() {
             continue;
         }
-        let mut info = server.client_info(&snap, conn.cid, conn.addr, None);
-        info.tls_required = snap.tls.is_some() && !snap.opts.allow_non_tls;
+        let mut info = server.client_info(&snap, &conn, None);
+        if !conn.websocket {
+            info.tls_required = snap.tls.is_some() && !snap.opts.allow_non_tls;
+        }
         conn.outbound.push_proto(&info.to_line());
         conn.outbound.wake_writer();
     }

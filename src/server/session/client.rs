@@ -58,6 +58,9 @@ pub(crate) struct ClientState {
     /// What the TLS handshake negotiated (with the client's certificates,
     /// for `verify_and_map`); `None` on a plain connection.
     tls: Option<Negotiated>,
+    /// A websocket client's cookies (`user_cookie`, ...): they stand in for
+    /// credentials its CONNECT leaves out.
+    cookies: Option<Box<crate::websocket::handshake::Cookies>>,
 }
 
 impl ClientState {
@@ -74,7 +77,14 @@ impl ClientState {
             pub_allowed: HashMap::new(),
             ldm_announced: false,
             tls,
+            cookies: None,
         }
+    }
+
+    /// The cookies of a websocket client's upgrade request.
+    pub fn set_cookies(&mut self, cookies: crate::websocket::handshake::Cookies) {
+        let any = cookies.jwt.is_some() || cookies.user.is_some() || cookies.pass.is_some() || cookies.token.is_some();
+        self.cookies = any.then(|| Box::new(cookies));
     }
 
     fn perms(&self) -> Option<&Arc<CompiledPermissions>> {
@@ -94,7 +104,7 @@ impl ClientState {
         if first.eq_ignore_ascii_case(&b'c') {
             return Ok(());
         }
-        if core.snap.auth.no_auth_user_serves_ops() {
+        if core.auth().no_auth_user_serves_ops() {
             // Authenticated as if it had sent `CONNECT {}` (so a CONNECT
             // after this is a later one, which drops subscriptions).
             self.connect_received = true;
@@ -134,8 +144,7 @@ impl ClientState {
                         // Before the INFO is built: a cluster change racing
                         // with it then sends one more INFO rather than none.
                         core.conn.info_updates.store(true, std::sync::atomic::Ordering::Release);
-                        let mut info =
-                            core.server.client_info(&core.snap, core.conn.cid, core.conn.addr, self.nonce.as_deref());
+                        let mut info = core.server.client_info(&core.snap, &core.conn, self.nonce.as_deref());
                         info.connect_info = true;
                         info.remote_account = core.conn.account.name.to_string();
                         core.send(&info.to_line());
@@ -212,6 +221,18 @@ impl ClientState {
             // The parser accepted the JSON, so this does not happen.
             error!("{} - {e}", core.conn.log_prefix);
             return Err(CloseReason::ProtocolViolation);
+        }
+        if let Some(c) = &self.cookies {
+            // nats-server fills what the CONNECT left empty from the cookies.
+            let fill = |field: &mut Option<String>, cookie: &Option<String>| {
+                if given(field).is_none() && cookie.is_some() {
+                    *field = cookie.clone();
+                }
+            };
+            fill(&mut self.opts.user, &c.user);
+            fill(&mut self.opts.pass, &c.pass);
+            fill(&mut self.opts.auth_token, &c.token);
+            fill(&mut self.opts.jwt, &c.jwt);
         }
         let later = std::mem::replace(&mut self.connect_received, true);
         self.headers = self.opts.headers && !core.snap.opts.no_header_support;
@@ -427,7 +448,7 @@ impl ClientState {
     /// removed with a permissions error, and the connection stays.
     pub async fn on_new_snapshot(&mut self, core: &mut Core, old: &Arc<Snapshot>) -> Result<(), CloseReason> {
         self.pub_allowed.clear();
-        core.auth_required = core.snap.auth.required();
+        core.auth_required = core.auth().required();
         if core.phase != Phase::Authenticated {
             return Ok(());
         }
@@ -436,7 +457,7 @@ impl ClientState {
             (None, None) => true,
             _ => false,
         };
-        let previous = match core.snap.auth.revalidate(&self.identity) {
+        let previous = match core.auth().revalidate(&self.identity) {
             Revalidation::Valid(permissions) => {
                 if same(self.identity.permissions.as_ref(), permissions) {
                     None
@@ -454,7 +475,7 @@ impl ClientState {
                 }
                 None => {
                     let user = self.identity.user.clone();
-                    if user.as_deref().is_some_and(|u| !core.snap.auth.has_user(u)) {
+                    if user.as_deref().is_some_and(|u| !core.auth().has_user(u)) {
                         return Err(self.user_removed(core));
                     }
                     return Err(self.auth_violation(core));
@@ -469,7 +490,7 @@ impl ClientState {
         }
         if self.opts.protocol >= 1 && old.opts.max_payload != core.snap.opts.max_payload {
             // Clients size their publishes by the INFO they were given.
-            let info = core.server.client_info(&core.snap, core.conn.cid, core.conn.addr, self.nonce.as_deref());
+            let info = core.server.client_info(&core.snap, &core.conn, self.nonce.as_deref());
             core.send(&info.to_line());
         }
         Ok(())
@@ -528,7 +549,12 @@ impl ClientState {
     /// Who the client is under the session's snapshot: from its TLS client
     /// certificate with `verify_and_map`, else from its CONNECT credentials.
     async fn authenticate(&self, core: &Core, c: &ConnectOpts) -> Option<Identity> {
-        let map_cert = core.snap.opts.tls.as_ref().is_some_and(|t| t.verify_and_map);
+        let tls = match (core.conn.websocket, &core.snap.opts.websocket) {
+            (true, Some(w)) => w.tls.as_ref(),
+            (false, _) => core.snap.opts.tls.as_ref(),
+            (true, None) => None,
+        };
+        let map_cert = tls.is_some_and(|t| t.verify_and_map);
         if !map_cert {
             return authenticate(core, c, self.nonce.as_deref()).await;
         }
@@ -539,7 +565,7 @@ impl ClientState {
             );
         }
         let certs = self.tls.as_ref().map(|t| t.peer_certs.as_slice()).unwrap_or_default();
-        let auth = &core.snap.auth;
+        let auth = core.auth();
         let mapped = crate::tls::map_peer_certs(certs, &auth.cert_candidates());
         for line in &mapped.debug {
             tracing::debug!("{} - {line}", core.conn.log_prefix);
@@ -555,11 +581,12 @@ impl ClientState {
             return;
         }
         self.ldm_announced = true;
-        let mut info = core.server.client_info(&core.snap, core.conn.cid, core.conn.addr, self.nonce.as_deref());
+        let mut info = core.server.client_info(&core.snap, &core.conn, self.nonce.as_deref());
         info.ldm = true;
         // Only the other servers: this one is about to go.
         if let Some(cluster) = &core.server.cluster {
-            info.connect_urls = cluster.remote_connect_urls();
+            info.connect_urls =
+                if core.conn.websocket { cluster.remote_ws_connect_urls() } else { cluster.remote_connect_urls() };
         }
         core.send(&info.to_line());
     }
@@ -579,11 +606,15 @@ fn raw_auth_user(c: &ConnectOpts) -> Option<&str> {
 /// of logins leaves CPU for message traffic.
 async fn authenticate(core: &Core, c: &ConnectOpts, nonce: Option<&str>) -> Option<Identity> {
     let snap = core.snap.clone();
-    if !snap.auth.needs_blocking(c) {
-        return snap.auth.authenticate(c, nonce);
+    let websocket = core.conn.websocket;
+    if !snap.auth_for(websocket).needs_blocking(c) {
+        return snap.auth_for(websocket).authenticate(c, nonce);
     }
     let slots = core.server.bcrypt_slots.clone();
     let (creds, nonce) = (c.clone(), nonce.map(str::to_string));
     let _slot = slots.acquire_owned().await.ok()?;
-    tokio::task::spawn_blocking(move || snap.auth.authenticate(&creds, nonce.as_deref())).await.ok().flatten()
+    tokio::task::spawn_blocking(move || snap.auth_for(websocket).authenticate(&creds, nonce.as_deref()))
+        .await
+        .ok()
+        .flatten()
 }

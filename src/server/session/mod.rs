@@ -91,10 +91,11 @@ pub(crate) struct Core {
 
 impl Core {
     fn new(server: Arc<ServerState>, conn: Arc<Connection>, snap: Arc<Snapshot>) -> Core {
+        let ws_timeout = snap.websocket.as_ref().and_then(|w| w.settings.auth_timeout).filter(|_| conn.websocket);
         Core {
             limits: limits_for(conn.kind, &snap),
-            auth_required: snap.auth.required(),
-            auth_timeout: snap.opts.authorization.timeout,
+            auth_required: snap.auth_for(conn.websocket).required(),
+            auth_timeout: ws_timeout.unwrap_or(snap.opts.authorization.timeout),
             trace: snap.opts.trace,
             server,
             conn,
@@ -136,6 +137,11 @@ impl Core {
             let max_pending = self.snap.opts.max_pending;
             self.fanout.stalls.wait(&self.conn, &self.server.stats, max_pending).await;
         }
+    }
+
+    /// Who this client may be (websocket clients have their own index).
+    pub fn auth(&self) -> &super::auth::AuthIndex {
+        self.snap.auth_for(self.conn.websocket)
     }
 
     /// Whether the peer must still authenticate before anything but CONNECT.
@@ -182,6 +188,10 @@ impl Core {
     /// How often this connection is pinged (routes: at most every 30s).
     fn ping_interval(&self) -> Duration {
         match self.conn.kind {
+            ConnKind::Client if self.conn.websocket => {
+                let ws = self.snap.websocket.as_ref().and_then(|w| w.settings.ping_interval);
+                ws.unwrap_or(self.snap.opts.ping_interval)
+            }
             ConnKind::Client => self.snap.opts.ping_interval,
             ConnKind::Route => crate::server::route::ping_interval(&self.snap),
         }
@@ -207,7 +217,7 @@ impl Core {
         // The first one always goes, to measure the RTT. Routes are pinged
         // regardless, as nats-server does.
         let client = self.conn.kind == ConnKind::Client;
-        if client && self.rtt_measured && self.last_read.elapsed() < self.snap.opts.ping_interval {
+        if client && self.rtt_measured && self.last_read.elapsed() < self.ping_interval() {
             return Ok(());
         }
         let ping_max = match self.conn.kind {
@@ -257,28 +267,80 @@ fn limits_for(kind: ConnKind, snap: &Snapshot) -> Limits {
 }
 
 /// Serves one accepted client connection until it closes.
-pub async fn serve_client<S: Transport>(server: Arc<ServerState>, mut stream: S, addr: SocketAddr) {
+pub async fn serve_client<S: Transport>(server: Arc<ServerState>, stream: S, addr: SocketAddr) {
+    serve(server, stream, addr, None).await
+}
+
+/// Serves a client that came in over the websocket listener (TLS and the
+/// upgrade done): the same session, with the websocket block's INFO,
+/// credentials and timers.
+pub async fn serve_websocket_client<S: Transport>(
+    server: Arc<ServerState>,
+    stream: S,
+    addr: SocketAddr,
+    meta: crate::websocket::WsMeta,
+    tls: Option<crate::tls::Negotiated>,
+) {
+    serve(server, stream, addr, Some((meta, tls))).await
+}
+
+async fn serve<S: Transport>(
+    server: Arc<ServerState>,
+    mut stream: S,
+    addr: SocketAddr,
+    websocket: Option<(crate::websocket::WsMeta, Option<crate::tls::Negotiated>)>,
+) {
     let snap = server.snapshot();
     let cid = server.next_cid();
-    let conn = Arc::new(Connection::new(cid, ConnKind::Client, addr, server.global.clone(), server.stats.clone()));
-    let nonce = snap.auth.needs_nonce().then(super::auth::new_nonce);
+    let mut conn = Connection::new(cid, ConnKind::Client, addr, server.global.clone(), server.stats.clone());
+    if let Some((meta, _)) = &websocket {
+        conn = conn.into_websocket(meta.client_ip);
+    }
+    let conn = Arc::new(conn);
+    stream.bind(&conn);
+    let nonce = snap.auth_for(conn.websocket).needs_nonce().then(super::auth::new_nonce);
     server.stats.total_connections.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let admitted = server.register(&conn, snap.opts.max_connections);
     let info = |tls_required: bool| {
-        let mut info = server.client_connect_info(&snap, cid, addr, nonce.as_deref());
-        info.tls_required = tls_required;
+        let mut info = server.client_connect_info(&snap, &conn, nonce.as_deref());
+        if !conn.websocket {
+            info.tls_required = tls_required;
+        }
         info.to_line()
     };
     let deadline = snap.opts.write_deadline;
     if !admitted {
         // The reference's answer: INFO (in clear), then the error, then close.
         error!("{} - {}", conn.log_prefix, ERR_MAX_CONNECTIONS);
+        conn.close_now(CloseReason::MaxConnectionsExceeded);
         let _ = tokio::time::timeout(deadline, stream.write_all(&info(false))).await;
         let _ = tokio::time::timeout(deadline, stream.write_all(&err_line(ERR_MAX_CONNECTIONS))).await;
         let _ = tokio::time::timeout(deadline, stream.shutdown()).await;
-        conn.close_now(CloseReason::MaxConnectionsExceeded);
         server.retire(&conn);
         return;
+    }
+    if let Some((meta, tls)) = websocket {
+        // TLS, if any, was done by the websocket listener.
+        if let Some(negotiated) = &tls {
+            let tls_info = TlsInfo {
+                version: negotiated.version.clone(),
+                cipher_suite: negotiated.cipher_suite.clone(),
+                tls_first: false,
+            };
+            conn.meta.lock().unwrap_or_else(|e| e.into_inner()).tls = Some(tls_info);
+        }
+        let sent = tokio::time::timeout(deadline, async {
+            stream.write_all(&info(false)).await?;
+            stream.flush().await
+        });
+        if !matches!(sent.await, Ok(Ok(()))) {
+            conn.close_now(CloseReason::WriteError);
+            server.retire(&conn);
+            return;
+        }
+        let mut client = ClientState::new(nonce, tls);
+        client.set_cookies(meta.cookies);
+        return run_session(server.clone(), conn, snap.clone(), client, stream, Vec::new()).await;
     }
     let Some(tls) = snap.tls.clone() else {
         // INFO goes out in clear text before anything else.
@@ -287,7 +349,8 @@ pub async fn serve_client<S: Transport>(server: Arc<ServerState>, mut stream: S,
             server.retire(&conn);
             return;
         }
-        return run_session(server.clone(), conn, snap.clone(), nonce, stream, Vec::new(), None).await;
+        let client = ClientState::new(nonce, None);
+        return run_session(server.clone(), conn, snap.clone(), client, stream, Vec::new()).await;
     };
     // TLS: INFO in clear text and then the handshake (or the handshake first),
     // bounded by the tls timeout; the stream is split only afterwards.
@@ -301,10 +364,12 @@ pub async fn serve_client<S: Transport>(server: Arc<ServerState>, mut stream: S,
                 tls_first,
             };
             conn.meta.lock().unwrap_or_else(|e| e.into_inner()).tls = Some(tls_info);
-            run_session(server.clone(), conn, snap.clone(), nonce, stream, Vec::new(), Some(negotiated)).await
+            let client = ClientState::new(nonce, Some(negotiated));
+            run_session(server.clone(), conn, snap.clone(), client, stream, Vec::new()).await
         }
         Ok(crate::tls::Established::Plain { stream, pending }) => {
-            run_session(server.clone(), conn, snap.clone(), nonce, stream, pending, None).await
+            let client = ClientState::new(nonce, None);
+            run_session(server.clone(), conn, snap.clone(), client, stream, pending).await
         }
         Err(e) => {
             let reason = match e {
@@ -325,10 +390,9 @@ async fn run_session<T: Transport>(
     server: Arc<ServerState>,
     conn: Arc<Connection>,
     snap: Arc<Snapshot>,
-    nonce: Option<String>,
+    client: ClientState,
     stream: T,
     pending: Vec<u8>,
-    tls: Option<crate::tls::Negotiated>,
 ) {
     debug!("{} - Client connection created", conn.log_prefix);
     let (rd, wr) = stream.split();
@@ -340,7 +404,7 @@ async fn run_session<T: Transport>(
         conn.events.notify_one();
     }
     let mut core = Core::new(server.clone(), conn.clone(), snap);
-    let mut role = Role::Client(ClientState::new(nonce, tls));
+    let mut role = Role::Client(client);
     let reason = read_loop(&mut core, &mut role, rd, pending).await;
     core.phase = Phase::Closing(reason);
     conn.close(reason);

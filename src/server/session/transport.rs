@@ -5,6 +5,8 @@
 //! in-memory duplex in tests) split through `tokio::io::split`, whose halves
 //! share the stream behind a lock taken per poll.
 
+use std::sync::Arc;
+
 use tokio::io::{AsyncRead, AsyncWrite, DuplexStream, ReadHalf, WriteHalf};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
@@ -14,6 +16,10 @@ pub trait Transport: AsyncRead + AsyncWrite + Send + Unpin + 'static {
     type Writer: AsyncWrite + Send + Unpin + 'static;
 
     fn split(self) -> (Self::Reader, Self::Writer);
+
+    /// The session's connection now exists: a stream that talks to it on
+    /// its own (websocket control frames wake its writer) keeps it.
+    fn bind(&mut self, _conn: &Arc<crate::server::conn::Connection>) {}
 }
 
 impl Transport for TcpStream {
