@@ -45,7 +45,9 @@ fn main() -> ExitCode {
             if name.as_deref().and_then(std::path::Path::file_name).is_some_and(|n| n == "nats-server") {
                 println!("nats-server: v{COMPAT_VERSION}");
             } else {
-                println!("rnats: v{} (nats-server v{COMPAT_VERSION} compatible)", env!("CARGO_PKG_VERSION"));
+                // Both forms in one line: `rnats: v(\S+)` finds rnats' own
+                // version, `nats-server: v(\S+)` the reference's it matches.
+                println!("rnats: v{} (nats-server: v{COMPAT_VERSION} compatible)", env!("CARGO_PKG_VERSION"));
             }
             ExitCode::SUCCESS
         }
