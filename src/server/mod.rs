@@ -11,11 +11,13 @@
 pub mod account;
 pub mod adoption;
 pub mod auth;
+pub mod bind;
 pub mod conn;
 pub mod deliver;
 pub mod errors;
 pub mod files;
 pub mod info;
+pub mod interfaces;
 pub mod lame_duck;
 pub mod listener;
 pub mod outbound;
@@ -38,7 +40,6 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, SystemTime};
 
 use arc_swap::ArcSwap;
-use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{error, info};
@@ -365,7 +366,7 @@ impl Server {
             tracing::warn!("{w}");
         }
 
-        let listener = TcpListener::bind((opts.host.as_str(), opts.port.bind_port())).await.map_err(|e| {
+        let listener = bind::tcp_listener(&opts.host, opts.port.bind_port()).await.map_err(|e| {
             io::Error::new(e.kind(), format!("Error listening on port: {}:{}, {e}", opts.host, opts.port.bind_port()))
         })?;
         let addr = listener.local_addr()?;
@@ -378,12 +379,9 @@ impl Server {
         // Before the client listener's line, as nats-server: the monitoring
         // port is up first, to watch the server start.
         let monitor_url = crate::monitor::start(&state).await?;
-        if let Some(url) = &monitor_url {
-            state.files.set_monitoring_url(url.clone());
-        }
         let mut files = state.files.set_pid_file(pid_file.as_deref());
         if files.is_ok() {
-            info!("Listening for client connections on {}:{}", host, addr.port());
+            info!("Listening for client connections on {}", route::urls::join_host_port(&host, addr.port()));
             // Routes before the ports file, which lists the route port.
             files = route::start(&state).await;
         }
