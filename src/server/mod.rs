@@ -379,21 +379,12 @@ impl Server {
         // Before the client listener's line, as nats-server: the monitoring
         // port is up first, to watch the server start.
         let monitor_url = crate::monitor::start(&state).await?;
-        let mut files = state.files.set_pid_file(pid_file.as_deref());
-        if files.is_ok() {
-            info!("Listening for client connections on {}", route::urls::join_host_port(&host, addr.port()));
-            // Routes before the ports file, which lists the route port.
-            files = route::start(&state).await;
-        }
-        if files.is_ok() {
-            let cluster_addr = state.cluster.as_ref().and_then(|c| c.listen_addr());
-            files = state.files.set_ports_dir(ports_dir.as_deref(), &state.snapshot().opts, addr, cluster_addr);
-        }
-        if let Err(e) = files {
+        if let Err(e) = state.files.set_pid_file(pid_file.as_deref()) {
             // The monitoring port may be serving already: stop it.
             state.shutdown.cancel();
             return Err(e);
         }
+        info!("Listening for client connections on {}", route::urls::join_host_port(&host, addr.port()));
         if let Some(tls) = &state.snapshot().tls {
             // After the listener's line, as nats-server; handshake_first
             // without a fallback delay overrides allow_non_tls.
@@ -408,6 +399,18 @@ impl Server {
             }
         }
         info!("Server is ready");
+        // Routes after "Server is ready", as nats-server starts them (on a
+        // goroutine of their own, once the client port is known); the
+        // ports file once every listener is bound, as its `logPorts` waits.
+        let mut files = route::start(&state).await;
+        if files.is_ok() {
+            let cluster_addr = state.cluster.as_ref().and_then(|c| c.listen_addr());
+            files = state.files.set_ports_dir(ports_dir.as_deref(), &state.snapshot().opts, addr, cluster_addr);
+        }
+        if let Err(e) = files {
+            state.shutdown.cancel();
+            return Err(e);
+        }
 
         state.tracker.spawn(listener::accept_clients(state.clone(), listener));
         Ok(Server { state, addr, monitor_url })
