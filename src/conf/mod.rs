@@ -5,10 +5,12 @@
 pub mod build;
 pub mod diag;
 pub mod fmt;
+pub mod golex;
 pub mod grammar;
 pub mod keys;
 pub mod parse;
 pub mod portability;
+pub mod reference;
 pub mod scan;
 pub mod schema;
 pub mod source;
