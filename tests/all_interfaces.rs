@@ -328,3 +328,149 @@ fn ipv6_wildcard_takes_ipv4_too() {
         None => skip_loudly("ipv6_wildcard_takes_ipv4_too (the reference half)"),
     }
 }
+
+/// Whether nats-py (the official Python client) is installed.
+fn nats_py(test: &str) -> bool {
+    let have = Command::new("python3").args(["-c", "import nats"]).output().is_ok_and(|o| o.status.success());
+    if !have {
+        if std::env::var_os("RNATS_REQUIRE_REFERENCE").is_some() {
+            panic!("nats-py is required in CI (pip install nats-py)");
+        }
+        skip_loudly(&format!("{test} (nats-py not installed)"));
+    }
+    have
+}
+
+/// nats-py inside the namespace: connects to A alone, learns B from
+/// `connect_urls`, sees A stop, reconnects to B and carries a message.
+const FAILOVER: &str = r#"
+import asyncio, os, signal, sys
+import nats
+async def main(url, pid_a):
+    back = asyncio.Event()
+    async def reconnected():
+        back.set()
+    nc = await nats.connect(url, reconnected_cb=reconnected, max_reconnect_attempts=50,
+                            reconnect_time_wait=0.1, connect_timeout=2)
+    for _ in range(100):
+        if nc.discovered_servers:
+            break
+        await asyncio.sleep(0.05)
+    print("discovered", " ".join(sorted(s.netloc for s in nc.discovered_servers)), flush=True)
+    os.kill(pid_a, signal.SIGTERM)
+    await asyncio.wait_for(back.wait(), 15)
+    print("reconnected", nc.connected_url.netloc, flush=True)
+    sub = await nc.subscribe("after.failover")
+    await nc.publish("after.failover", b"ok")
+    msg = await sub.next_msg(timeout=5)
+    print("message", msg.data.decode(), flush=True)
+    await nc.close()
+asyncio.run(main(sys.argv[1], int(sys.argv[2])))
+"#;
+
+/// Runs nats-py's failover inside the namespace against A and B of `bin`;
+/// what the client saw, ports named A and B.
+fn failover(ns: &Netns, bin: &Path) -> Vec<String> {
+    let cluster = ["-p", "-1", "--cluster_name", "F", "--cluster", "nats://0.0.0.0:-1"];
+    let a = inside(ns, bin, &cluster);
+    let route = format!("nats://127.0.0.1:{}", a.route);
+    let b = inside(ns, bin, &[&cluster[..], &["--routes", &route]].concat());
+    // Meshed: A offers B's URLs to new clients.
+    let deadline = Instant::now() + WAIT;
+    while urls(&info(sock(&ns.v4, a.client))["connect_urls"]).len() < 4 {
+        assert!(Instant::now() < deadline, "A never learned B's URLs");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let url = format!("nats://{}:{}", ns.v4, a.client);
+    let out = Command::new("ip")
+        .args(["netns", "exec", &ns.name, "timeout", "30", "python3", "-c", FAILOVER, &url, &a.p.pid().to_string()])
+        .output()
+        .expect("python3 runs");
+    let text = String::from_utf8_lossy(&out.stdout).replace(&a.client.to_string(), "A").replace(&b.client.to_string(), "B");
+    assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    // The discovered URLs in order once their ports are named.
+    text.lines()
+        .map(|l| match l.strip_prefix("discovered ") {
+            Some(list) => {
+                let mut v: Vec<&str> = list.split(' ').collect();
+                v.sort();
+                format!("discovered {}", v.join(" "))
+            }
+            None => l.to_string(),
+        })
+        .collect()
+}
+
+/// The Python client's cluster failover on a default install: bound to all
+/// interfaces, A tells it about B's global addresses, and when A goes away
+/// it reconnects to B. nats-server does the same in the same namespace.
+#[test]
+fn nats_py_fails_over_to_a_discovered_server() {
+    if !nats_py("nats_py_fails_over_to_a_discovered_server") {
+        return;
+    }
+    let Some(ns) = netns("nats_py_fails_over_to_a_discovered_server", 2) else { return };
+    let seen = failover(&ns, Path::new(BIN));
+    let v6 = format!("[{}]", ns.v6);
+    assert_eq!(
+        seen,
+        [
+            // B's global addresses, and A's other one.
+            format!("discovered {}:B {v6}:A {v6}:B", ns.v4),
+            // It takes the first discovered URL it can reach.
+            seen[1].clone(),
+            "message ok".to_string()
+        ]
+    );
+    assert!(seen[1] == format!("reconnected {}:B", ns.v4) || seen[1] == format!("reconnected {v6}:B"), "{seen:?}");
+    match reference_binary() {
+        Some(reference) => {
+            let theirs = failover(&ns, &reference);
+            assert_eq!((&seen[0], &seen[2]), (&theirs[0], &theirs[2]), "rnats (left), nats-server (right)");
+        }
+        None => skip_loudly("nats_py_fails_over_to_a_discovered_server (the reference half)"),
+    }
+}
+
+/// The Python client's server launcher on `host="::"`: it starts
+/// `nats-server`, reads the host and port from the `Listening for client
+/// connections on [::]:PORT` line, and connects to `nats://[::1]:PORT`;
+/// that takes a listener on `::` that answers on `::1`. Here, rnats under
+/// that name inside the namespace, the client there too.
+#[test]
+fn nats_py_launcher_on_the_ipv6_wildcard() {
+    if !nats_py("nats_py_launcher_on_the_ipv6_wildcard") {
+        return;
+    }
+    let Some(ns) = netns("nats_py_launcher_on_the_ipv6_wildcard", 3) else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let link = dir.path().join("nats-server");
+    std::os::unix::fs::symlink(BIN, &link).unwrap();
+    let s = ns.start(&link, dir.path(), &["--addr", "::", "--port", "-1"]);
+    let log = s.log_text();
+    // The launcher's LISTENING_PATTERN, `(.+):(\d+)`, then its bracket strip.
+    let line = log.lines().find(|l| l.contains("Listening for client connections on ")).expect("the line");
+    let hostport = line.rsplit("Listening for client connections on ").next().unwrap().trim();
+    let (host, port) = hostport.rsplit_once(':').unwrap();
+    assert_eq!(host, "[::]", "{line}");
+    let url = format!("nats://[::1]:{port}");
+    let script = r#"
+import asyncio, sys
+import nats
+async def main(url):
+    nc = await nats.connect(url, connect_timeout=3, allow_reconnect=False)
+    sub = await nc.subscribe("launcher")
+    await nc.publish("launcher", b"v6")
+    msg = await sub.next_msg(timeout=3)
+    print(str(nc.connected_server_version).strip("<>").split()[-1].lstrip("v"), msg.data.decode())
+    await nc.close()
+asyncio.run(main(sys.argv[1]))
+"#;
+    let out = Command::new("ip")
+        .args(["netns", "exec", &ns.name, "timeout", "20", "python3", "-c", script, &url])
+        .output()
+        .expect("python3 runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(text.trim(), format!("{} v6", rnats::options::COMPAT_VERSION));
+}
