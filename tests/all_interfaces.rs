@@ -131,9 +131,9 @@ fn netns(test: &str, n: u8) -> Option<Netns> {
 fn ports_file(dir: &Path) -> serde_json::Value {
     let deadline = Instant::now() + WAIT;
     loop {
-        let found = std::fs::read_dir(dir)
-            .ok()
-            .and_then(|mut it| it.find_map(|e| e.ok().map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "ports"))));
+        let found = std::fs::read_dir(dir).ok().and_then(|mut it| {
+            it.find_map(|e| e.ok().map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "ports")))
+        });
         if let Some(text) = found.and_then(|p| std::fs::read_to_string(p).ok()) {
             if let Ok(v) = serde_json::from_str(&text) {
                 return v;
@@ -257,7 +257,9 @@ fn two_server_cluster(ns: &Netns, bin: &Path) -> Seen {
     let log = a.p.log_text();
     let lines = log
         .lines()
-        .filter_map(|l| l.split("] ").nth(2).filter(|m| m.starts_with("Listening for") || m.starts_with("Starting http")))
+        .filter_map(|l| {
+            l.split("] ").nth(2).filter(|m| m.starts_with("Listening for") || m.starts_with("Starting http"))
+        })
         .map(|m| m.rsplit_once(':').map_or(m.to_string(), |(h, _)| format!("{h}:P")))
         .collect();
     let v4_ip = info(a_addr)["client_ip"].as_str().unwrap_or_default().to_string();
@@ -285,7 +287,11 @@ fn cluster_on_all_interfaces_advertises_the_hosts_addresses() {
     assert_eq!(seen.client_ips, (ns.peer_v4.clone(), ns.peer_v6.clone()));
     assert_eq!(
         seen.lines,
-        ["Starting http monitor on 0.0.0.0:P", "Listening for client connections on 0.0.0.0:P", "Listening for route connections on 0.0.0.0:P"]
+        [
+            "Starting http monitor on 0.0.0.0:P",
+            "Listening for client connections on 0.0.0.0:P",
+            "Listening for route connections on 0.0.0.0:P"
+        ]
     );
 
     match reference_binary() {
@@ -386,7 +392,8 @@ fn failover(ns: &Netns, bin: &Path) -> Vec<String> {
         .args(["netns", "exec", &ns.name, "timeout", "30", "python3", "-c", FAILOVER, &url, &a.p.pid().to_string()])
         .output()
         .expect("python3 runs");
-    let text = String::from_utf8_lossy(&out.stdout).replace(&a.client.to_string(), "A").replace(&b.client.to_string(), "B");
+    let text =
+        String::from_utf8_lossy(&out.stdout).replace(&a.client.to_string(), "A").replace(&b.client.to_string(), "B");
     assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
     // The discovered URLs in order once their ports are named.
     text.lines()

@@ -183,11 +183,17 @@ fn server_tags_from_an_environment_array_are_refused_as_the_reference() {
     };
     let refused = run(Path::new(BIN), "[a,b]");
     assert_eq!(refused, (Some(1), "nats-server: tags.conf:1:0: error parsing tags: unsupported type string".into()));
-    assert_eq!(run(Path::new(BIN), "[1, 2 ]").1, "nats-server: tags.conf:1:0: error parsing tags: unsupported type int64");
+    assert_eq!(
+        run(Path::new(BIN), "[1, 2 ]").1,
+        "nats-server: tags.conf:1:0: error parsing tags: unsupported type int64"
+    );
     assert_eq!(run(Path::new(BIN), "solo").0, Some(0));
     // An array nats-server cannot even parse (`2]` swallows the bracket).
     let unparsable = run(Path::new(BIN), "[a,b]x");
-    assert!(unparsable.1.starts_with("nats-server: variable reference for 'TAGS' on line 1 could not be parsed: "), "{unparsable:?}");
+    assert!(
+        unparsable.1.starts_with("nats-server: variable reference for 'TAGS' on line 1 could not be parsed: "),
+        "{unparsable:?}"
+    );
     match common::reference_binary() {
         Some(reference) => {
             for tags in ["[a,b]", "[1, 2 ]", "solo", "[a,b]x"] {
@@ -199,6 +205,8 @@ fn server_tags_from_an_environment_array_are_refused_as_the_reference() {
                 }
             }
         }
-        None => common::skip_loudly("server_tags_from_an_environment_array_are_refused_as_the_reference (reference half)"),
+        None => {
+            common::skip_loudly("server_tags_from_an_environment_array_are_refused_as_the_reference (reference half)")
+        }
     }
 }

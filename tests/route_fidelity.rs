@@ -28,7 +28,8 @@ fn varz(p: &ServerProcess) -> serde_json::Value {
 fn startup_order(p: &ServerProcess) -> Vec<&'static str> {
     p.wait_for_log("Listening for route connections", WAIT).expect("the route listener's line");
     let log = p.log_text();
-    let marks = ["Listening for client connections", "Server is ready", "Cluster name is", "Listening for route connections"];
+    let marks =
+        ["Listening for client connections", "Server is ready", "Cluster name is", "Listening for route connections"];
     let mut found: Vec<(usize, &'static str)> = marks.iter().filter_map(|m| log.find(m).map(|i| (i, *m))).collect();
     found.sort();
     found.into_iter().map(|(_, m)| m).collect()
@@ -43,7 +44,11 @@ fn startup_lines_and_pool_size_as_the_reference() {
     let run = |bin: &Path| {
         let default = start(bin, &["-m", "-1", "--cluster_name", "C", "--cluster", "nats://127.0.0.1:-1"]);
         let five = start(bin, &["-m", "-1", "-c", conf]);
-        (startup_order(&default), varz(&default)["cluster"]["pool_size"].clone(), varz(&five)["cluster"]["pool_size"].clone())
+        (
+            startup_order(&default),
+            varz(&default)["cluster"]["pool_size"].clone(),
+            varz(&five)["cluster"]["pool_size"].clone(),
+        )
     };
     let ours = run(Path::new(BIN));
     assert_eq!(
@@ -106,7 +111,8 @@ fn outgoing_messages_are_traced() {
         Some(reference) => {
             // The reference's pooled routes carry `$SYS` traffic too; its
             // lines for these two messages read the same.
-            let theirs: Vec<String> = run(&reference).into_iter().filter(|l| !l.contains("$SYS") && !l.contains("{\\\"")).collect();
+            let theirs: Vec<String> =
+                run(&reference).into_iter().filter(|l| !l.contains("$SYS") && !l.contains("{\\\"")).collect();
             assert_eq!(ours, theirs, "rnats (left), nats-server (right)");
         }
         None => skip_loudly("outgoing_messages_are_traced (the reference half)"),
@@ -120,11 +126,8 @@ fn a_slow_route_is_counted_apart_from_clients() {
     use std::io::{BufRead, BufReader, Write};
     let dir = tempfile::tempdir().unwrap();
     let conf = dir.path().join("slow.conf");
-    std::fs::write(
-        &conf,
-        "max_payload: 65536\nmax_pending: 262144\ncluster { name: C1, listen: \"127.0.0.1:-1\" }\n",
-    )
-    .unwrap();
+    std::fs::write(&conf, "max_payload: 65536\nmax_pending: 262144\ncluster { name: C1, listen: \"127.0.0.1:-1\" }\n")
+        .unwrap();
     let a = start(Path::new(BIN), &["-D", "-m", "-1", "-c", conf.to_str().unwrap()]);
     // A peer that says hello, asks for `slow.>`, then never reads again.
     let route = a.cluster_addr().expect("route port");

@@ -930,7 +930,11 @@ impl<'a> Lexer<'a> {
                 }
                 let offset = self.pos.saturating_sub(2);
                 let hex = &self.input[offset..self.pos];
-                match std::str::from_utf8(hex).ok().and_then(|h| u8::from_str_radix(h, 16).ok()).filter(|_| hex.len() == 2) {
+                match std::str::from_utf8(hex)
+                    .ok()
+                    .and_then(|h| u8::from_str_radix(h, 16).ok())
+                    .filter(|_| hex.len() == 2)
+                {
                     Some(b) => {
                         self.add_part(&[b]);
                         Some(self.string_state)
@@ -994,8 +998,10 @@ impl<'a> Lexer<'a> {
                     let r = self.next();
                     if f == '0' {
                         if !r.is_ascii_digit() {
-                            return self
-                                .error(format!("Expected digit in ISO8601 datetime, but found '{}' instead.", shown(r)));
+                            return self.error(format!(
+                                "Expected digit in ISO8601 datetime, but found '{}' instead.",
+                                shown(r)
+                            ));
                         }
                     } else if f != r {
                         return self.error(format!(
@@ -1026,7 +1032,8 @@ impl<'a> Lexer<'a> {
             St::FloatStart => {
                 let r = self.next();
                 if !r.is_ascii_digit() {
-                    return self.error(format!("Floats must have a digit after the '.', but got '{}' instead.", shown(r)));
+                    return self
+                        .error(format!("Floats must have a digit after the '.', but got '{}' instead.", shown(r)));
                 }
                 Some(St::Float)
             }
@@ -1143,7 +1150,10 @@ impl GoParser<'_> {
                 Item::Integer => {
                     let digits = val.chars().take_while(|c| c.is_ascii_digit() || *c == '-').count();
                     if let Err(e) = val[..digits].parse::<i64>() {
-                        let range = matches!(e.kind(), std::num::IntErrorKind::PosOverflow | std::num::IntErrorKind::NegOverflow);
+                        let range = matches!(
+                            e.kind(),
+                            std::num::IntErrorKind::PosOverflow | std::num::IntErrorKind::NegOverflow
+                        );
                         return Err(if range {
                             format!("integer '{val}' is out of the range")
                         } else {
@@ -1294,14 +1304,20 @@ mod tests {
             err("cluster {\n  name: c1\n  listen: 127.0.0.1:6222 routes: [a]\n}\n").as_deref(),
             Some("Parse error on line 3: 'Expected a map value terminator \",\" or a map terminator \"}\", but got 'r' instead.'")
         );
-        assert_eq!(err("listen: 127.0.0.1:4222\nname: \"unterminated\n").as_deref(), Some("Parse error on line 3: 'Unexpected EOF.'"));
+        assert_eq!(
+            err("listen: 127.0.0.1:4222\nname: \"unterminated\n").as_deref(),
+            Some("Parse error on line 3: 'Unexpected EOF.'")
+        );
         assert_eq!(
             err("a: 1.5s\n").as_deref(),
             Some("Parse error on line 1: 'Expected a top-level value to end with a new line, comment or EOF, but got 's' instead.'")
         );
         assert_eq!(err("a: .5\n").as_deref(), Some("Parse error on line 1: 'Floats must start with a digit'"));
         assert_eq!(err("a: -x\n").as_deref(), Some("Parse error on line 1: 'Expected a digit but got 'x'.'"));
-        assert_eq!(err("a: 1-2\n").as_deref(), Some("Parse error on line 1: 'All ISO8601 dates must be in full Zulu form.'"));
+        assert_eq!(
+            err("a: 1-2\n").as_deref(),
+            Some("Parse error on line 1: 'All ISO8601 dates must be in full Zulu form.'")
+        );
         assert_eq!(
             err("a: 2016-05-04\n").as_deref(),
             Some("Parse error on line 2: 'Expected 'T' in ISO8601 datetime, but found '\\n' instead.'")
@@ -1313,16 +1329,28 @@ mod tests {
         );
         assert_eq!(err("a: [1, 2 ]\n"), None);
         assert_eq!(err("a: \"\\q\"\n").map(|e| e.contains("Invalid escape character 'q'")), Some(true));
-        assert_eq!(err("a: 99999999999999999999\n").as_deref(), Some("integer '99999999999999999999' is out of the range"));
-        assert_eq!(err("a: 2016-13-04T00:00:00Z\n").as_deref(), Some("expected Zulu formatted DateTime, but got '2016-13-04T00:00:00Z'"));
+        assert_eq!(
+            err("a: 99999999999999999999\n").as_deref(),
+            Some("integer '99999999999999999999' is out of the range")
+        );
+        assert_eq!(
+            err("a: 2016-13-04T00:00:00Z\n").as_deref(),
+            Some("expected Zulu formatted DateTime, but got '2016-13-04T00:00:00Z'")
+        );
         assert_eq!(err("foo").as_deref(), Some("config is invalid (t.conf:1:3)"));
     }
 
     #[test]
     fn variables_as_the_reference() {
         assert_eq!(err("a: 1\nb: $a\n"), None);
-        assert_eq!(err("b { c: $a }\na: 1\n").as_deref(), Some("variable reference for 'a' on line 1 can not be found"));
-        assert_eq!(err("x { a: 1 }\nb: $a\n").as_deref(), Some("variable reference for 'a' on line 2 can not be found"));
+        assert_eq!(
+            err("b { c: $a }\na: 1\n").as_deref(),
+            Some("variable reference for 'a' on line 1 can not be found")
+        );
+        assert_eq!(
+            err("x { a: 1 }\nb: $a\n").as_deref(),
+            Some("variable reference for 'a' on line 2 can not be found")
+        );
         assert_eq!(err("p: $2a$10$abc\n"), None, "a bcrypt hash");
         let env = |n: &str| match n {
             "T" => Some("[1,2]".to_string()),

@@ -25,9 +25,8 @@ pub fn first_line(file: &str, loaded: &Loaded, strict: bool) -> String {
     if let Some(e) = super::golex::first_error(Path::new(file), &|name| std::env::var(name).ok()) {
         return e;
     }
-    let failing = |d: &&super::diag::Diagnostic| {
-        d.severity == Severity::Error || (strict && d.severity == Severity::Warning)
-    };
+    let failing =
+        |d: &&super::diag::Diagnostic| d.severity == Severity::Error || (strict && d.severity == Severity::Warning);
     let mut shown: Vec<_> = loaded.diags.iter().filter(failing).collect();
     // Positioned ones first, in file order.
     shown.sort_by_key(|d| d.span.map_or((usize::MAX, usize::MAX), |s| (s.source, s.start)));
@@ -76,10 +75,16 @@ fn reference_wording(code: &str, message: &str) -> Option<String> {
 /// The Go type nats-server asserts for what rnats expects (`a boolean
 /// (true/false, ...)`, `an array of strings`).
 fn expected(words: &str) -> Option<&'static str> {
-    [("a boolean", "bool"), ("an integer", "int64"), ("a string", "string"), ("an array", "[]interface {}"), ("a map", "map[string]interface {}")]
-        .iter()
-        .find(|(w, _)| words == *w || words.starts_with(&format!("{w} (")) || words.starts_with(&format!("{w} of ")))
-        .map(|(_, t)| *t)
+    [
+        ("a boolean", "bool"),
+        ("an integer", "int64"),
+        ("a string", "string"),
+        ("an array", "[]interface {}"),
+        ("a map", "map[string]interface {}"),
+    ]
+    .iter()
+    .find(|(w, _)| words == *w || words.starts_with(&format!("{w} (")) || words.starts_with(&format!("{w} of ")))
+    .map(|(_, t)| *t)
 }
 
 /// The Go type nats-server holds for a kind of value (the exact words of
@@ -103,7 +108,10 @@ mod tests {
 
     #[test]
     fn wording() {
-        assert_eq!(reference_wording("unknown-key", "unknown field `max_paylod`").as_deref(), Some("unknown field \"max_paylod\""));
+        assert_eq!(
+            reference_wording("unknown-key", "unknown field `max_paylod`").as_deref(),
+            Some("unknown field \"max_paylod\"")
+        );
         assert_eq!(
             reference_wording("type", "`port` must be an integer, found a string").as_deref(),
             Some("interface conversion: interface {} is string, not int64")

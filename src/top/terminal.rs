@@ -15,9 +15,9 @@ use ratatui::prelude::CrosstermBackend;
 use ratatui::Terminal;
 
 use super::app::{Action, App, Query};
-use super::keys::{self, Input};
 use super::args::Settings;
 use super::http::Client;
+use super::keys::{self, Input};
 use super::poller::Poller;
 use super::screen::View;
 

@@ -48,13 +48,7 @@ pub(crate) struct RouteState {
 
 impl RouteState {
     fn new(link: Arc<RouteLink>, remote: SocketAddr, snap: &Snapshot) -> RouteState {
-        RouteState {
-            link,
-            remote,
-            info_seen: false,
-            perms: snap.route_perms.clone(),
-            credentials: None,
-        }
+        RouteState { link, remote, info_seen: false, perms: snap.route_perms.clone(), credentials: None }
     }
 
     /// A reload: new permissions; an accepted route whose credentials the

@@ -47,7 +47,8 @@ pub fn trace_out(prefix: &str, bytes: &[u8]) {
 /// payload, as nats-server's `deliverMsg` traces every delivery.
 pub fn trace_msg_out(prefix: &str, line: &crate::server::outbound::MsgLine<'_>, payload: &[u8]) {
     let s = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
-    let mut text = format!("{} {} {} ", if line.header_size.is_some() { "HMSG" } else { "MSG" }, s(line.subject), s(line.sid));
+    let mut text =
+        format!("{} {} {} ", if line.header_size.is_some() { "HMSG" } else { "MSG" }, s(line.subject), s(line.sid));
     if let Some(reply) = line.reply {
         text.push_str(&s(reply));
         text.push(' ');
