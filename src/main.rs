@@ -41,11 +41,12 @@ fn main() -> ExitCode {
         Command::Version => {
             // Run as `nats-server` (a symlink for client test harnesses),
             // the line is nats-server's own: tools read the version from it.
-            let name = std::env::args_os().next().map(std::path::PathBuf::from);
-            if name.as_deref().and_then(std::path::Path::file_name).is_some_and(|n| n == "nats-server") {
+            if invoked_as_nats_server() {
                 println!("nats-server: v{COMPAT_VERSION}");
             } else {
-                println!("rnats: v{} (nats-server v{COMPAT_VERSION} compatible)", env!("CARGO_PKG_VERSION"));
+                // Both forms in one line: `rnats: v(\S+)` finds rnats' own
+                // version, `nats-server: v(\S+)` the reference's it matches.
+                println!("rnats: v{} (nats-server: v{COMPAT_VERSION} compatible)", env!("CARGO_PKG_VERSION"));
             }
             ExitCode::SUCCESS
         }
@@ -82,6 +83,12 @@ fn main() -> ExitCode {
     }
 }
 
+/// Run through a link named `nats-server` (client test harnesses start that).
+fn invoked_as_nats_server() -> bool {
+    let name = std::env::args_os().next().map(std::path::PathBuf::from);
+    name.as_deref().and_then(std::path::Path::file_name).is_some_and(|n| n == "nats-server")
+}
+
 fn serve(args: ServeArgs) -> ExitCode {
     if let Some(sig) = &args.signal {
         return match rnats::signals::send(sig, args.overlay.pid_file.as_deref()) {
@@ -105,6 +112,10 @@ fn serve(args: ServeArgs) -> ExitCode {
         Some(file) => {
             let loaded = rnats::conf::load(std::path::Path::new(file), &args.overlay);
             if loaded.failed(false) {
+                if invoked_as_nats_server() {
+                    // The reference's first line, for launchers that read it.
+                    eprintln!("nats-server: {}", rnats::conf::reference::first_line(file, &loaded, false));
+                }
                 eprintln!("{}", loaded.render());
                 eprintln!("rnats: configuration file {file} is invalid");
                 return ExitCode::from(1);

@@ -148,6 +148,11 @@ fn help_version_and_errors() {
     let (code, out, _) = run(&["-v"]);
     assert_eq!(code, 0);
     assert!(out.starts_with("rnats: v"), "{out}");
+    // Harnesses that parse either program's line find a version in it.
+    let field = |prefix: &str| out.split(prefix).nth(1).and_then(|v| v.split_whitespace().next()).map(str::to_owned);
+    assert_eq!(field("rnats: v").as_deref(), Some(env!("CARGO_PKG_VERSION")), "{out}");
+    assert_eq!(field("nats-server: v").as_deref(), Some(rnats::options::COMPAT_VERSION), "{out}");
+    assert_eq!(out.lines().count(), 1, "{out}");
     let (code, out2, _) = run(&["version"]);
     assert_eq!((code, out2), (0, out));
 

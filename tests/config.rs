@@ -438,7 +438,9 @@ fn duration_text() -> impl Strategy<Value = String> {
 }
 
 fn word() -> impl Strategy<Value = String> {
+    // Not a word the config language reads as a boolean (`on`, `no`, ...).
     "[a-z][a-z0-9_]{0,8}"
+        .prop_filter("a boolean word", |w| !matches!(w.as_str(), "true" | "false" | "on" | "off" | "yes" | "no"))
 }
 
 fn subject() -> impl Strategy<Value = String> {

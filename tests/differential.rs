@@ -339,3 +339,28 @@ async fn no_auth_user_and_permissions() {
     )
     .await;
 }
+
+/// A stray CR in a control line that a read cuts in two: nats-server keeps
+/// what it held at the cut (less the last byte after a CR) and the later
+/// bytes without their CRs, so `4  4\r|\r\n` is a valid HPUB awaiting its
+/// payload, not a bad size; the CRLFs after it are the payload, then an
+/// unknown operation. (Writes are split on a yield: the server usually, not
+/// always, reads the pieces apart; the parser's unit tests pin each cut.)
+#[tokio::test]
+async fn control_line_cut_after_a_stray_cr() {
+    let hpub = b"HPUB foo*.bar\t\t4  4\r\r\n";
+    for cut in [hpub.len() - 2, hpub.len() - 3, hpub.len() - 1] {
+        check_against_reference(
+            Config::Default,
+            &[
+                step(0, b"CONNECT {\"verbose\":false,\"headers\":true}\r\n"),
+                step(0, hpub).split(&[cut]).no_sync(),
+                step(0, b"\r\n\r\n\r\n").no_sync(),
+                step(0, b"\r\nPING\r\n"),
+                step(1, b"CONNECT {\"verbose\":false}\r\nSUB a\rb 12\r\n").split(&[34]).no_sync(),
+                step(1, b"PUB a 1\r\nx\r\n"),
+            ],
+        )
+        .await;
+    }
+}

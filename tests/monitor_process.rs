@@ -95,13 +95,22 @@ async fn slow_consumer_counter_and_log_line_move_together() {
         assert!(log.contains(line), "{log}");
         let v = get_json(&mon, "/varz").await;
         assert_eq!((v["slow_consumers"].as_u64(), v["slow_consumer_stats"]["clients"].as_u64()), (Some(n), Some(n)));
-        let closed = get_json(&mon, "/connz?state=closed&sort=reason").await;
-        let slow = closed["connections"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|c| c["reason"] == "Slow Consumer (Pending Bytes)")
-            .count();
-        assert_eq!(slow, n as usize, "{closed:#}");
+        // The closed record is written once the connection's task has
+        // ended, a moment after the counter moved: wait for it.
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let closed = get_json(&mon, "/connz?state=closed&sort=reason").await;
+            let slow = closed["connections"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|c| c["reason"] == "Slow Consumer (Pending Bytes)")
+                .count();
+            if slow == n as usize {
+                break;
+            }
+            assert!(Instant::now() < deadline && slow < n as usize, "{closed:#}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 }

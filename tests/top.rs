@@ -549,14 +549,24 @@ fn binary_reports_unreachable_and_bad_flags() {
 /// `rnats top` on a pty: output collected by a reader thread.
 struct PtyTop {
     child: Child,
-    master: std::fs::File,
-    slave: std::fs::File,
+    /// `None` once the terminal is hung up.
+    master: Option<std::fs::File>,
+    slave: Option<std::fs::File>,
     output: mpsc::Receiver<Vec<u8>>,
     seen: Vec<u8>,
+    /// Tells the reader thread to let go of its handle on the master.
+    hang_up: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl PtyTop {
     fn start(args: &[&str]) -> PtyTop {
+        PtyTop::start_with(args, false)
+    }
+
+    /// `controlling`: started in a session of its own with the pty as its
+    /// controlling terminal (`setsid -c`), as from a login shell, so that
+    /// closing the terminal also sends it SIGHUP.
+    fn start_with(args: &[&str], controlling: bool) -> PtyTop {
         use rustix::pty::{grantpt, openpt, ptsname, unlockpt, OpenptFlags};
         let master = openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY | OpenptFlags::CLOEXEC).expect("openpt");
         grantpt(&master).expect("grantpt");
@@ -569,7 +579,14 @@ impl PtyTop {
             .expect("open pty slave");
         let size = rustix::termios::Winsize { ws_row: 24, ws_col: 160, ws_xpixel: 0, ws_ypixel: 0 };
         rustix::termios::tcsetwinsize(&slave, size).expect("window size");
-        let child = Command::new(env!("CARGO_BIN_EXE_rnats"))
+        let mut command = if controlling {
+            let mut c = Command::new("setsid");
+            c.args(["-c", env!("CARGO_BIN_EXE_rnats")]);
+            c
+        } else {
+            Command::new(env!("CARGO_BIN_EXE_rnats"))
+        };
+        let child = command
             .arg("top")
             .args(args)
             .stdin(slave.try_clone().expect("clone"))
@@ -580,15 +597,38 @@ impl PtyTop {
         let master = std::fs::File::from(master);
         let mut reader = master.try_clone().expect("clone master");
         let (tx, output) = mpsc::channel();
+        let hang_up = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stop = hang_up.clone();
         std::thread::spawn(move || {
+            use rustix::event::{poll, PollFd, PollFlags, Timespec};
             let mut buf = [0u8; 4096];
-            while let Ok(n) = reader.read(&mut buf) {
-                if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
-                    return;
+            let tick = Timespec { tv_sec: 0, tv_nsec: 20_000_000 };
+            // Polled with a timeout, so a hang-up closes this handle too.
+            while !stop.load(std::sync::atomic::Ordering::Acquire) {
+                let mut fds = [PollFd::new(&reader, PollFlags::IN)];
+                if poll(&mut fds, Some(&tick)).unwrap_or(0) == 0 {
+                    continue;
+                }
+                match reader.read(&mut buf) {
+                    Ok(n) if n > 0 && tx.send(buf[..n].to_vec()).is_ok() => {}
+                    _ => return,
                 }
             }
         });
-        PtyTop { child, master, slave, output, seen: Vec::new() }
+        PtyTop { child, master: Some(master), slave: Some(slave), output, seen: Vec::new(), hang_up }
+    }
+
+    /// Closes the terminal for good, as a dropped ssh session or a killed
+    /// tmux pane does: every handle on the master side, and the test's own
+    /// handle on the slave side.
+    fn hang_up(&mut self) {
+        self.hang_up.store(true, std::sync::atomic::Ordering::Release);
+        self.master = None;
+        self.slave = None;
+    }
+
+    fn slave(&self) -> &std::fs::File {
+        self.slave.as_ref().expect("the terminal is still open")
     }
 
     /// The output so far with escape sequences removed (ratatui positions
@@ -627,7 +667,7 @@ impl PtyTop {
     }
 
     fn send(&mut self, bytes: &[u8]) {
-        self.master.write_all(bytes).expect("write to pty");
+        self.master.as_ref().expect("the terminal is still open").write_all(bytes).expect("write to pty");
     }
 
     fn wait_exit(&mut self) -> std::process::ExitStatus {
@@ -651,7 +691,7 @@ impl PtyTop {
             let shown = s.rfind("\x1b[?25h");
             matches!((left, entered, shown), (Some(l), Some(e), Some(c)) if l > e && c > e)
         });
-        let modes = rustix::termios::tcgetattr(&self.slave).expect("tcgetattr").local_modes;
+        let modes = rustix::termios::tcgetattr(self.slave()).expect("tcgetattr").local_modes;
         use rustix::termios::LocalModes;
         assert!(modes.contains(LocalModes::ICANON | LocalModes::ECHO), "raw mode undone: {modes:?}");
     }
@@ -665,7 +705,7 @@ impl Drop for PtyTop {
 }
 
 fn raw_mode_on(p: &PtyTop) -> bool {
-    rustix::termios::tcgetattr(&p.slave).is_ok_and(|t| !t.local_modes.contains(rustix::termios::LocalModes::ICANON))
+    rustix::termios::tcgetattr(p.slave()).is_ok_and(|t| !t.local_modes.contains(rustix::termios::LocalModes::ICANON))
 }
 
 #[test]
@@ -698,6 +738,45 @@ fn pty_ctrl_c_and_sigterm_restore_the_terminal() {
     rustix::process::kill_process(pid, rustix::process::Signal::TERM).expect("SIGTERM");
     assert!(top.wait_exit().success());
     top.expect_restored();
+}
+
+/// SIGHUP and SIGINT leave as SIGTERM does, the terminal put back.
+#[test]
+fn pty_sighup_and_sigint_restore_the_terminal() {
+    let port = free_port_then_closed().to_string();
+    for signal in [rustix::process::Signal::HUP, rustix::process::Signal::INT] {
+        let mut top = PtyTop::start(&["-m", &port]);
+        top.wait_for("the first frame", |p| p.text().contains("Connections:") && raw_mode_on(p));
+        let pid = rustix::process::Pid::from_raw(top.child.id() as i32).expect("pid");
+        rustix::process::kill_process(pid, signal).expect("signal");
+        assert!(top.wait_exit().success(), "{signal:?}");
+        top.expect_restored();
+    }
+}
+
+/// The terminal goes away under a running view (a dropped ssh session, a
+/// killed tmux pane): reads of it end, and top exits at once rather than
+/// spinning. Once as a plain child (no SIGHUP comes: only the closed
+/// terminal tells), once with the pty as its controlling terminal (the
+/// kernel also sends SIGHUP).
+#[test]
+fn pty_closed_terminal_ends_top_promptly() {
+    let port = free_port_then_closed().to_string();
+    for controlling in [false, true] {
+        let mut top = PtyTop::start_with(&["-m", &port], controlling);
+        top.wait_for("the first frame", |p| p.text().contains("Connections:") && raw_mode_on(p));
+        top.hang_up();
+        let started = Instant::now();
+        let status = top.wait_exit();
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "took {:?} to notice (controlling: {controlling})",
+            started.elapsed()
+        );
+        // Not killed by a signal, not a panic (101) nor an abort: a clean
+        // exit, 0 when SIGHUP came first, 1 when the read error did.
+        assert!(matches!(status.code(), Some(0 | 1)), "{status:?} (controlling: {controlling})");
+    }
 }
 
 // ---- HTTPS (`-ms`) with nats-top's TLS flags ----

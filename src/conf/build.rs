@@ -29,6 +29,29 @@ pub struct Builder {
     /// How many enclosing keys already got a "not implemented" note: their
     /// inner keys get none of their own.
     quiet: usize,
+    /// The sources that are environment variables' values.
+    pub env_sources: std::collections::HashSet<usize>,
+}
+
+/// The first item of an array value.
+fn first_item(v: &Value) -> Option<&Value> {
+    match &v.kind {
+        Kind::Array(items) => items.first(),
+        _ => None,
+    }
+}
+
+/// The Go type nats-server holds for a value of an environment variable.
+fn go_kind(k: &Kind) -> &'static str {
+    match k {
+        Kind::Str(_) => "string",
+        Kind::Bool(_) => "bool",
+        Kind::Int(_) => "int64",
+        Kind::Float(_) => "float64",
+        Kind::Date(_) => "time.Time",
+        Kind::Array(_) => "[]interface {}",
+        Kind::Map(_) => "map[string]interface {}",
+    }
 }
 
 /// A value that passed its key's type check, ready for the key's setter.
@@ -236,7 +259,31 @@ impl Builder {
     /// have no setter are checked here too (`recurse`); keys with a setter
     /// build their block themselves.
     pub fn check<'a>(&mut self, ty: &Ty, e: &'a Entry, recurse: bool) -> Option<Val<'a>> {
+        if let Some(what) = self.env_array_refused(e) {
+            let msg = format!("error parsing {what}: unsupported type {}", go_kind(&first_item(&e.value)?.kind));
+            self.diags.push(Diagnostic::error("env-type", Some(e.key_span), msg).with_help(
+                "nats-server takes these strings from the file only: an array from an environment variable is refused",
+            ));
+            return None;
+        }
         self.check_value(ty, &e.key, &e.value, recurse)
+    }
+
+    /// nats-server reads an environment variable's value as a value of its
+    /// own (`TAGS=[a,b]` is an array), but its items are plain values, not
+    /// the positioned tokens of the file, and three keys take tokens only:
+    /// `server_tags`, `operator` and a TLS block's `ca_certs_match` refuse
+    /// such an array (`error parsing tags: unsupported type string`).
+    /// Everywhere else an environment value counts as if written in place.
+    fn env_array_refused(&self, e: &Entry) -> Option<&'static str> {
+        let what = match e.key.to_ascii_lowercase().as_str() {
+            "server_tags" => "tags",
+            "ca_certs_match" => "ca_cert_match",
+            "operator" | "operators" | "root" | "roots" | "root_operator" | "root_operators" => "operators",
+            _ => return None,
+        };
+        let item = first_item(&e.value)?;
+        self.env_sources.contains(&item.span.source).then_some(what)
     }
 
     fn check_value<'a>(&mut self, ty: &Ty, key: &str, v: &'a Value, recurse: bool) -> Option<Val<'a>> {

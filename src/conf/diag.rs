@@ -196,6 +196,7 @@ fn rule_description(code: &str) -> &'static str {
         "syntax" => "The file does not follow the NATS configuration syntax",
         "unknown-key" => "A key nats-server does not know",
         "type" => "A value of the wrong type",
+        "env-type" => "An environment variable's value nats-server refuses for this key",
         "range" => "A value out of its range",
         "portability" => "Something rnats reads but nats-server 2.x rejects",
         "unsupported" => "A feature rnats checks but does not implement yet",

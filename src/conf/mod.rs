@@ -5,10 +5,12 @@
 pub mod build;
 pub mod diag;
 pub mod fmt;
+pub mod golex;
 pub mod grammar;
 pub mod keys;
 pub mod parse;
 pub mod portability;
+pub mod reference;
 pub mod scan;
 pub mod schema;
 pub mod source;
@@ -90,6 +92,12 @@ fn finish(root: Option<tree::Map>, sources: Sources, mut diags: Vec<Diagnostic>,
     let parse_failed = diags.iter().any(|d| d.severity == Severity::Error);
     if let Some(root) = root {
         let mut builder = build::Builder::default();
+        builder.env_sources = sources
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.name.starts_with(parse::ENV_SOURCE_PREFIX))
+            .map(|(id, _)| id)
+            .collect();
         builder.block(&keys::TOP, &root, &mut options);
         // A file whose only value failed to parse is not "empty".
         diags.extend(builder.diags.into_iter().filter(|d| !(parse_failed && d.code == "empty")));

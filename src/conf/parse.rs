@@ -32,6 +32,9 @@ pub struct Parser<'a> {
 /// enclosing map, innermost last. Arrays are not scopes.
 type Scopes = Vec<Vec<Entry>>;
 
+/// How the source of an environment variable's value is named.
+pub const ENV_SOURCE_PREFIX: &str = "environment variable $";
+
 fn system_env(name: &str) -> Option<String> {
     std::env::var(name).ok()
 }
@@ -295,7 +298,7 @@ impl<'a> Parser<'a> {
             self.diags.push(Diagnostic::error("variable", Some(span), format!("variable reference cycle: ${chain}")));
             return None;
         }
-        let src = self.sources.add(format!("environment variable ${name}"), Path::new(""), format!("value={raw}"));
+        let src = self.sources.add(format!("{ENV_SOURCE_PREFIX}{name}"), Path::new(""), format!("value={raw}"));
         self.env_stack.push(name.to_string());
         let before = self.diags.len();
         let map = self.parse_source(src);

@@ -40,7 +40,6 @@ use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use tokio::net::TcpListener;
 use tracing::info;
 
 use crate::server::ServerState;
@@ -101,11 +100,12 @@ pub async fn start(server: &Arc<ServerState>) -> io::Result<Option<String>> {
     };
     let host = opts.http_host.clone().unwrap_or_else(|| opts.host.clone());
     let bind_port = if port < 0 { 0 } else { port as u16 };
-    let listener = TcpListener::bind((host.as_str(), bind_port)).await.map_err(|e| {
+    let listener = crate::server::bind::tcp_listener(&host, bind_port).await.map_err(|e| {
         fail(format!("can't listen to the monitor port: listen tcp {}: {e}", join_host_port(&host, bind_port)))
     })?;
     let addr: SocketAddr = listener.local_addr()?;
     let scheme = if tls.is_some() { "https" } else { "http" };
+    server.files.set_monitoring(scheme, addr);
     info!("Starting {scheme} monitor on {}", join_host_port(&host, addr.port()));
     let monitor = Arc::new(Monitor::new(server.clone(), opts.http_base_path.as_deref()));
     server.tracker.spawn(serve::serve(monitor, listener, tls));

@@ -28,10 +28,7 @@ pub trait RouteSource: Send + Sync {
     /// Messages and bytes over route connections since start, closed ones
     /// included (`/varz` adds them to `in_msgs`, `out_msgs`, ...).
     fn traffic(&self) -> Traffic;
-    /// Route connections closed as slow consumers and as stale.
-    fn slow_consumers(&self) -> u64 {
-        0
-    }
+    /// Route connections closed as stale.
     fn stale_connections(&self) -> u64 {
         0
     }

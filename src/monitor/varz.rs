@@ -122,8 +122,9 @@ pub struct ClusterVarz {
     pub tls_required: bool,
     #[serde(skip_serializing_if = "is_false")]
     pub tls_verify: bool,
-    #[serde(skip_serializing_if = "is_zero_usize")]
-    pub pool_size: usize,
+    /// As configured; `-1` (no pooling) shows as `-1`, as in nats-server.
+    #[serde(skip_serializing_if = "is_zero_i64")]
+    pub pool_size: i64,
     /// Nanoseconds.
     #[serde(skip_serializing_if = "is_zero_u64")]
     pub write_deadline: u64,
@@ -252,7 +253,8 @@ pub fn varz(server: &ServerState, figures: MonitorFigures) -> Varz {
     let clients = server.client_totals();
     let routes = server.route_source();
     let route_traffic = routes.map(|r| r.traffic()).unwrap_or_default();
-    let (route_slow, route_stale) = routes.map_or((0, 0), |r| (r.slow_consumers(), r.stale_connections()));
+    let route_stale = routes.map_or(0, |r| r.stale_connections());
+    let route_slow = server.stats.slow_consumer_routes.load(Ordering::Relaxed);
     let client_slow = server.stats.slow_consumers.load(Ordering::Relaxed);
     let client_stale = server.stats.stale_connections.load(Ordering::Relaxed);
     let tls = snap.tls.as_deref();

@@ -248,10 +248,18 @@ impl Connection {
         self.outbound.is_closing()
     }
 
+    /// The server's slow-consumer count for this kind of connection.
+    fn slow_consumer_counter(&self) -> &AtomicU64 {
+        match self.kind {
+            ConnKind::Route => &self.stats.slow_consumer_routes,
+            _ => &self.stats.slow_consumers,
+        }
+    }
+
     /// A publisher found this connection's buffer over `max_pending`.
     pub fn slow_consumer_pending(&self, max_pending: usize) {
         if self.outbound.close(CloseReason::SlowConsumerPendingBytes, true) {
-            self.stats.slow_consumers.fetch_add(1, Ordering::Relaxed);
+            self.slow_consumer_counter().fetch_add(1, Ordering::Relaxed);
             info!("{} - Slow Consumer Detected: MaxPending of {} Exceeded", self.log_prefix, max_pending);
         }
         self.events.notify_one();
@@ -260,7 +268,7 @@ impl Connection {
     /// The writer could not finish a write within the write deadline.
     pub fn slow_consumer_write_deadline(&self, deadline: Duration, bytes: usize) {
         if self.outbound.close(CloseReason::SlowConsumerWriteDeadline, true) {
-            self.stats.slow_consumers.fetch_add(1, Ordering::Relaxed);
+            self.slow_consumer_counter().fetch_add(1, Ordering::Relaxed);
             info!(
                 "{} - Slow Consumer Detected: WriteDeadline of {} exceeded with 1 chunks of {} total bytes.",
                 self.log_prefix,

@@ -269,7 +269,7 @@ impl Fanout {
                 account.name.as_bytes(),
                 msg.subject,
                 msg.reply,
-                queues,
+                queues.clone(),
                 header_len,
                 payload,
                 from.max_pending,
@@ -277,6 +277,19 @@ impl Fanout {
             );
             match pushed {
                 Pushed::Queued | Pushed::QueuedBehind => {
+                    // One relaxed load when tracing is off.
+                    if crate::logging::trace_enabled() {
+                        let name = account.name.as_bytes();
+                        super::session::trace::trace_routed_out(
+                            &conn.log_prefix,
+                            name,
+                            msg.subject,
+                            msg.reply,
+                            queues,
+                            header_len,
+                            payload,
+                        );
+                    }
                     sent = true;
                     self.wake_later(conn);
                     if pushed == Pushed::QueuedBehind {
@@ -318,6 +331,10 @@ impl Fanout {
         let pushed = conn.outbound.push_msg(&line, payload, from.max_pending, from.when_behind);
         match pushed {
             Pushed::Queued | Pushed::QueuedBehind => {
+                // One relaxed load when tracing is off.
+                if crate::logging::trace_enabled() {
+                    super::session::trace::trace_msg_out(&conn.log_prefix, &line, payload);
+                }
                 if let (Some(reply), true) = (msg.reply, conn.replies.enabled()) {
                     conn.replies.grant(reply);
                 }

@@ -8,6 +8,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
+use super::interfaces::listener_urls;
 use crate::options::Options;
 
 #[derive(Debug, Default)]
@@ -21,10 +22,11 @@ pub struct ProcessFiles {
 struct Written {
     pid: Option<PathBuf>,
     ports: Option<PathBuf>,
-    /// The monitoring port's URL, listed in the ports file.
-    monitoring: Option<String>,
-    /// The websocket listener's URL (`ws://...` or `wss://...`).
-    websocket: Option<String>,
+    /// The monitoring listener (`http` or `https`, and where it is bound),
+    /// listed in the ports file.
+    monitoring: Option<(&'static str, SocketAddr)>,
+    /// The websocket listener (`ws` or `wss`, and where it is bound).
+    websocket: Option<(&'static str, SocketAddr)>,
 }
 
 impl ProcessFiles {
@@ -44,16 +46,16 @@ impl ProcessFiles {
         Ok(())
     }
 
-    /// The monitoring URL (`http://127.0.0.1:8222`) the ports file lists;
-    /// set before the ports file is first written.
-    pub fn set_monitoring_url(&self, url: String) {
-        self.written.lock().unwrap_or_else(|e| e.into_inner()).monitoring = Some(url);
+    /// The monitoring listener the ports file lists; set before the ports
+    /// file is first written.
+    pub fn set_monitoring(&self, scheme: &'static str, addr: SocketAddr) {
+        self.written.lock().unwrap_or_else(|e| e.into_inner()).monitoring = Some((scheme, addr));
     }
 
     /// The websocket listener's URL the ports file lists; set before the
     /// ports file is first written.
-    pub fn set_websocket_url(&self, scheme: &str, host: &str, addr: SocketAddr) {
-        self.written.lock().unwrap_or_else(|e| e.into_inner()).websocket = Some(url(scheme, host, addr));
+    pub fn set_websocket(&self, scheme: &'static str, addr: SocketAddr) {
+        self.written.lock().unwrap_or_else(|e| e.into_inner()).websocket = Some((scheme, addr));
     }
 
     /// Writes `<dir>/<exe>_<pid>.ports`, as nats-server does, so harnesses
@@ -70,17 +72,19 @@ impl ProcessFiles {
         let mut w = self.written.lock().unwrap_or_else(|e| e.into_inner());
         let new = match dir {
             Some(dir) => {
+                // nats-server's `Ports`, its fields in its order; each
+                // listener's URLs as its `formatURL` writes them.
                 let client_scheme = if opts.tls.is_some() && !opts.allow_non_tls { "tls" } else { "nats" };
-                let mut body = serde_json::json!({ "nats": [url(client_scheme, &opts.host, client)] });
-                if let Some(monitoring) = &w.monitoring {
-                    body["monitoring"] = serde_json::json!([monitoring]);
+                let mut body = Ports { nats: listener_urls(client_scheme, client), ..Ports::default() };
+                if let Some((scheme, addr)) = w.monitoring {
+                    body.monitoring = listener_urls(scheme, addr);
                 }
                 if let (Some(c), Some(addr)) = (&opts.cluster, cluster) {
                     let scheme = if c.tls.is_some() { "tls" } else { "nats" };
-                    body["cluster"] = serde_json::json!([url(scheme, &c.host, addr)]);
+                    body.cluster = listener_urls(scheme, addr);
                 }
-                if let Some(websocket) = &w.websocket {
-                    body["websocket"] = serde_json::json!([websocket]);
+                if let Some((scheme, addr)) = w.websocket {
+                    body.websocket = listener_urls(scheme, addr);
                 }
                 Some(write_ports_file(Path::new(dir), &body)?)
             }
@@ -102,19 +106,26 @@ impl ProcessFiles {
     }
 }
 
-/// `scheme://host:port`, with a wildcard host written as 127.0.0.1.
-fn url(scheme: &str, host: &str, addr: SocketAddr) -> String {
-    let host = if host == "0.0.0.0" || host == "::" || host.is_empty() { "127.0.0.1" } else { host };
-    format!("{scheme}://{host}:{}", addr.port())
+/// nats-server's `Ports` document, fields in its order.
+#[derive(Debug, Default, serde::Serialize)]
+struct Ports {
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    nats: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    monitoring: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    cluster: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    websocket: Vec<String>,
 }
 
-fn write_ports_file(dir: &Path, body: &serde_json::Value) -> io::Result<PathBuf> {
+fn write_ports_file(dir: &Path, body: &Ports) -> io::Result<PathBuf> {
     let exe = std::env::args()
         .next()
         .and_then(|a| Path::new(&a).file_name().map(|f| f.to_string_lossy().into_owned()))
         .unwrap_or_else(|| "rnats".into());
     let path = dir.join(format!("{exe}_{}.ports", std::process::id()));
-    std::fs::write(&path, body.to_string())
+    std::fs::write(&path, serde_json::to_string(body).unwrap_or_default())
         .map_err(|e| io::Error::new(e.kind(), format!("Error writing ports file ({}): {e}", path.display())))?;
     Ok(path)
 }

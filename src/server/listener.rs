@@ -24,6 +24,7 @@ pub async fn accept_clients(server: Arc<ServerState>, listener: TcpListener) {
                 Ok((stream, addr)) => {
                     backoff = ACCEPT_BACKOFF_MIN;
                     let _ = stream.set_nodelay(true);
+                    let addr = super::bind::canonical(addr);
                     server.tracker.spawn(session::serve_client(server.clone(), stream, addr));
                 }
                 Err(e) => {

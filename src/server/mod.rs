@@ -11,11 +11,13 @@
 pub mod account;
 pub mod adoption;
 pub mod auth;
+pub mod bind;
 pub mod conn;
 pub mod deliver;
 pub mod errors;
 pub mod files;
 pub mod info;
+pub mod interfaces;
 pub mod lame_duck;
 pub mod listener;
 pub mod outbound;
@@ -38,7 +40,6 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, SystemTime};
 
 use arc_swap::ArcSwap;
-use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{error, info};
@@ -396,7 +397,7 @@ impl Server {
             tracing::warn!("{w}");
         }
 
-        let listener = TcpListener::bind((opts.host.as_str(), opts.port.bind_port())).await.map_err(|e| {
+        let listener = bind::tcp_listener(&opts.host, opts.port.bind_port()).await.map_err(|e| {
             io::Error::new(e.kind(), format!("Error listening on port: {}:{}, {e}", opts.host, opts.port.bind_port()))
         })?;
         let addr = listener.local_addr()?;
@@ -409,9 +410,6 @@ impl Server {
         // Before the client listener's line, as nats-server: the monitoring
         // port is up first, to watch the server start.
         let monitor_url = crate::monitor::start(&state).await?;
-        if let Some(url) = &monitor_url {
-            state.files.set_monitoring_url(url.clone());
-        }
         // The websocket listener before the client listener's line, as nats-server.
         let ws_listener = match crate::websocket::listener::bind(&state).await {
             Ok(l) => l,
@@ -420,21 +418,12 @@ impl Server {
                 return Err(e);
             }
         };
-        let mut files = state.files.set_pid_file(pid_file.as_deref());
-        if files.is_ok() {
-            info!("Listening for client connections on {}:{}", host, addr.port());
-            // Routes before the ports file, which lists the route port.
-            files = route::start(&state).await;
-        }
-        if files.is_ok() {
-            let cluster_addr = state.cluster.as_ref().and_then(|c| c.listen_addr());
-            files = state.files.set_ports_dir(ports_dir.as_deref(), &state.snapshot().opts, addr, cluster_addr);
-        }
-        if let Err(e) = files {
+        if let Err(e) = state.files.set_pid_file(pid_file.as_deref()) {
             // The monitoring port may be serving already: stop it.
             state.shutdown.cancel();
             return Err(e);
         }
+        info!("Listening for client connections on {}", route::urls::join_host_port(&host, addr.port()));
         if let Some(tls) = &state.snapshot().tls {
             // After the listener's line, as nats-server; handshake_first
             // without a fallback delay overrides allow_non_tls.
@@ -449,6 +438,18 @@ impl Server {
             }
         }
         info!("Server is ready");
+        // Routes after "Server is ready", as nats-server starts them (on a
+        // goroutine of their own, once the client port is known); the
+        // ports file once every listener is bound, as its `logPorts` waits.
+        let mut files = route::start(&state).await;
+        if files.is_ok() {
+            let cluster_addr = state.cluster.as_ref().and_then(|c| c.listen_addr());
+            files = state.files.set_ports_dir(ports_dir.as_deref(), &state.snapshot().opts, addr, cluster_addr);
+        }
+        if let Err(e) = files {
+            state.shutdown.cancel();
+            return Err(e);
+        }
 
         state.tracker.spawn(listener::accept_clients(state.clone(), listener));
         if let Some(ws) = ws_listener {

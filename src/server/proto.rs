@@ -282,8 +282,44 @@ fn bad(context: &'static str, args: &[u8]) -> ParseError {
     ParseError::BadArgs { context, args: String::from_utf8_lossy(args).into_owned() }
 }
 
-/// Parses one op from the start of `buf`.
+/// Parses one op from the start of `buf`, as if it had arrived in one read.
 pub fn parse<'a>(buf: &'a [u8], limits: &Limits) -> Result<Parsed<'a>, ParseError> {
+    parse_split(buf, limits, None)
+}
+
+/// Where the first read that ended inside the op's argument ended (`at`,
+/// an offset into the op), and a scratch buffer in which to assemble the
+/// argument as the reference holds it when that line has a CR in it.
+pub struct Cut<'s> {
+    pub at: usize,
+    pub scratch: &'s mut Vec<u8>,
+}
+
+/// Where the argument of the op at the start of `buf` starts, once that
+/// many bytes have arrived (the caller's test for whether a read ended
+/// inside the argument: see [`Cut`]).
+pub fn arg_start(buf: &[u8]) -> Option<usize> {
+    let (_, after, verb_len) = verb(buf).ok()??;
+    if after == After::Ignore {
+        return None;
+    }
+    buf[verb_len..].iter().position(|&b| b != b' ' && b != b'\t').map(|i| i + verb_len)
+}
+
+/// The argument as nats-server's parser keeps it when a read ended inside
+/// it, at `at`: what it had then, less the last byte if a CR had been seen,
+/// then every later byte that is not a CR (its `argBuf`). `end` is the LF,
+/// or the end of what has arrived.
+fn split_arg_len(line: &[u8], arg_start: usize, at: usize, end: usize) -> usize {
+    let dropped = usize::from(line[arg_start + 1..at].contains(&b'\r'));
+    at - arg_start - dropped + line[at..end].iter().filter(|&&b| b != b'\r').count()
+}
+
+/// [`parse`], for an op some of whose bytes came in an earlier read. The
+/// reference assembles the argument of a control line cut by a read end
+/// differently from an uncut one when a CR is in it (see
+/// [`split_arg_len`]); `cut` says where the cut was.
+pub fn parse_split<'a>(buf: &'a [u8], limits: &Limits, cut: Option<Cut<'a>>) -> Result<Parsed<'a>, ParseError> {
     let Some((verb, after, verb_len)) = verb(buf)? else {
         return Ok(Parsed::Incomplete { need: buf.len() + 1 });
     };
@@ -307,8 +343,11 @@ pub fn parse<'a>(buf: &'a [u8], limits: &Limits) -> Result<Parsed<'a>, ParseErro
     let Some(nl) = memchr(b'\n', &buf[arg_start + 1..]).map(|i| i + arg_start + 1) else {
         // The reference checks what it holds of an unfinished argument at the
         // end of every read; the same CR rule applies.
-        let cr = buf[arg_start + 1..].contains(&b'\r');
-        if buf.len() - arg_start - usize::from(cr) > limits.max_control_line {
+        let held = match &cut {
+            Some(c) if c.at > arg_start && c.at <= buf.len() => split_arg_len(buf, arg_start, c.at, buf.len()),
+            _ => buf.len() - arg_start - usize::from(buf[arg_start + 1..].contains(&b'\r')),
+        };
+        if held > limits.max_control_line {
             return Err(ParseError::MaxControlLine);
         }
         return incomplete;
@@ -316,7 +355,18 @@ pub fn parse<'a>(buf: &'a [u8], limits: &Limits) -> Result<Parsed<'a>, ParseErro
     // A CR anywhere after the first byte of the argument drops the byte
     // before the LF (normally that CR itself).
     let cr = buf[arg_start + 1..nl].contains(&b'\r');
-    let args = &buf[arg_start..nl - usize::from(cr)];
+    let args: &'a [u8] = match cut {
+        // Cut by a read end, with a CR in it: rare enough to copy.
+        Some(Cut { at, scratch }) if cr && at > arg_start && at <= nl => {
+            let dropped = usize::from(buf[arg_start + 1..at].contains(&b'\r'));
+            scratch.clear();
+            scratch.extend_from_slice(&buf[arg_start..at - dropped]);
+            scratch.extend(buf[at..nl].iter().filter(|&&b| b != b'\r'));
+            debug_assert_eq!(scratch.len(), split_arg_len(buf, arg_start, at, nl));
+            &scratch[..]
+        }
+        _ => &buf[arg_start..nl - usize::from(cr)],
+    };
     if args.len() > limits.max_control_line {
         return Err(ParseError::MaxControlLine);
     }
@@ -606,6 +656,43 @@ mod tests {
         out
     }
 
+    /// What the reference makes of a control line a read cut in two: what it
+    /// held at the cut less the last byte if a CR was in it, then the later
+    /// bytes without their CRs.
+    #[test]
+    fn control_line_cut_by_a_read() {
+        let split = |line: &'static [u8], at: usize| -> Result<String, String> {
+            let mut scratch = Vec::new();
+            match parse_split(line, &L, Some(Cut { at, scratch: &mut scratch })) {
+                Ok(Parsed::Op(op, _)) => Ok(format!("{op:?}")),
+                Ok(other) => Ok(format!("{other:?}")),
+                Err(e) => Err(e.to_string()),
+            }
+        };
+        let uncut = |line: &'static [u8]| split(line, line.len() + 1);
+        // The stray CR: uncut, the total size is `4\r`; cut before or after
+        // the first CR, it is `4` and the payload is awaited.
+        let hpub = b"HPUB foo*.bar\t\t4  4\r\r\n";
+        assert!(uncut(hpub).is_err());
+        for at in [hpub.len() - 3, hpub.len() - 2] {
+            let got = split(hpub, at).expect("valid once cut");
+            assert!(got.starts_with("AwaitingPayload"), "cut at {at}: {got}");
+        }
+        assert!(split(hpub, hpub.len() - 1).is_err(), "both CRs before the cut: `4\\r` again");
+        // A CR before the cut drops the byte before the cut, not the LF's.
+        let sub = b"SUB a\rb 12\n";
+        let queue = Some(&b"b"[..]);
+        assert_eq!(uncut(sub), Ok(format!("{:?}", Op::Sub { subject: b"a", queue, sid: b"1" })));
+        assert_eq!(split(sub, 9), Ok(format!("{:?}", Op::Sub { subject: b"a", queue, sid: b"2" })));
+        // No CR: the cut changes nothing, and no copy is made.
+        assert_eq!(split(b"SUB a 12\n", 7), uncut(b"SUB a 12\n"));
+        // The control-line limit counts what the reference holds.
+        let long = [&b"SUB "[..], &[b'a'; 4095], b"\r\r\r\r"].concat();
+        let long: &'static [u8] = Box::leak(long.into_boxed_slice());
+        assert_eq!(split(long, 4099).map(|s| s.starts_with("Incomplete")), Ok(true));
+        assert!(split(&long[..4098], 4097).is_ok(), "4094 bytes held");
+    }
+
     proptest! {
         /// Feeding a stream in arbitrary chunks gives the same ops as all at once.
         #[test]
@@ -618,15 +705,25 @@ mod tests {
             cuts.push(stream.len());
             cuts.sort();
             let mut prev = 0;
+            let (mut split_at, mut scratch) = (None, Vec::new());
             for c in cuts {
                 buffered.extend_from_slice(&stream[prev..c]);
                 prev = c;
+                let mut first = true;
                 loop {
-                    match parse(&buffered, &L) {
-                        Ok(Parsed::Op(op, n)) => { got.push(format!("{op:?}")); buffered.drain(..n); }
+                    let cut = split_at.filter(|_| first).map(|at| Cut { at, scratch: &mut scratch });
+                    match parse_split(&buffered, &L, cut) {
+                        Ok(Parsed::Op(op, n)) => {
+                            got.push(format!("{op:?}"));
+                            buffered.drain(..n);
+                            (first, split_at) = (false, None);
+                        }
                         Ok(Parsed::Incomplete { .. } | Parsed::AwaitingPayload { .. }) => break,
                         Err(e) => return Err(TestCaseError::fail(format!("{e}"))),
                     }
+                }
+                if split_at.is_none() && arg_start(&buffered).is_some_and(|s| s < buffered.len()) {
+                    split_at = Some(buffered.len());
                 }
             }
             prop_assert_eq!(got, whole);

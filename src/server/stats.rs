@@ -11,8 +11,12 @@ use std::sync::atomic::AtomicU64;
 
 #[derive(Debug, Default)]
 pub struct ServerStats {
-    /// Connections closed as slow consumers (pending bytes or write deadline).
+    /// Client connections closed as slow consumers (pending bytes or write
+    /// deadline).
     pub slow_consumers: AtomicU64,
+    /// Route connections found slow, counted apart as nats-server's
+    /// `slow_consumer_stats.routes` (`/varz` adds both for `slow_consumers`).
+    pub slow_consumer_routes: AtomicU64,
     /// Connections closed for not answering pings.
     pub stale_connections: AtomicU64,
     /// Client connections accepted, whatever became of them.

@@ -10,12 +10,14 @@
 //! * [`screen`]: the screen as lines of text;
 //! * [`app`]: keys and state, drawn with ratatui;
 //! * [`poller`]: polling on its own thread;
+//! * [`keys`]: keys from the terminal, on their own thread;
 //! * [`terminal`]: the terminal and the event loop.
 
 pub mod app;
 pub mod args;
 pub mod format;
 pub mod http;
+pub mod keys;
 pub mod monitor;
 pub mod poller;
 pub mod sample;
@@ -85,7 +87,9 @@ pub fn run(args: &[String]) -> u8 {
     match outcome {
         Ok(()) => 0,
         Err(e) => {
-            eprintln!("rnats top: {e}");
+            // Not eprintln!: stderr may be the terminal that went away.
+            use std::io::Write;
+            let _ = writeln!(std::io::stderr(), "rnats top: {e}");
             1
         }
     }

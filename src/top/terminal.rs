@@ -1,18 +1,23 @@
 //! The terminal side of `rnats top`: raw mode and the alternate screen for
 //! the lifetime of the view, restored on every way out (q, Ctrl-C, SIGTERM,
-//! SIGHUP, an error, a panic), and the event loop.
+//! SIGHUP, SIGINT, the terminal closing, an error, a panic), and the event
+//! loop. When the terminal is gone there is nothing to restore: every write
+//! to it may fail, and none of those failures may panic.
 
 use std::io::{IsTerminal, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::TryRecvError;
+use std::sync::mpsc::{RecvTimeoutError, TryRecvError};
 use std::sync::Arc;
 use std::time::Duration;
 
-use ratatui::crossterm::event::{self, Event};
+use ratatui::crossterm::terminal::{disable_raw_mode, enable_raw_mode, EnterAlternateScreen, LeaveAlternateScreen};
+use ratatui::prelude::CrosstermBackend;
+use ratatui::Terminal;
 
 use super::app::{Action, App, Query};
 use super::args::Settings;
 use super::http::Client;
+use super::keys::{self, Input};
 use super::poller::Poller;
 use super::screen::View;
 
@@ -24,10 +29,31 @@ struct Restore;
 
 impl Drop for Restore {
     fn drop(&mut self) {
-        ratatui::restore();
-        let _ = ratatui::crossterm::execute!(std::io::stdout(), ratatui::crossterm::cursor::Show);
-        let _ = std::io::stdout().flush();
+        restore();
     }
+}
+
+/// Raw mode off, the main screen back, the cursor shown; each step tried
+/// even if one before failed, and no failure reported (ratatui's own
+/// `restore` prints one to stderr, which panics when the terminal is gone).
+fn restore() {
+    let _ = disable_raw_mode();
+    let mut out = std::io::stdout();
+    let _ = ratatui::crossterm::execute!(out, LeaveAlternateScreen, ratatui::crossterm::cursor::Show);
+    let _ = out.flush();
+}
+
+/// The terminal in raw mode on the alternate screen, with a panic hook that
+/// restores it before the panic message.
+fn init() -> std::io::Result<Terminal<CrosstermBackend<std::io::Stdout>>> {
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        restore();
+        hook(info);
+    }));
+    enable_raw_mode()?;
+    ratatui::crossterm::execute!(std::io::stdout(), EnterAlternateScreen)?;
+    Terminal::new(CrosstermBackend::new(std::io::stdout()))
 }
 
 /// Runs the interactive view until the user quits.
@@ -47,12 +73,30 @@ pub fn run(settings: &Settings, client: Client) -> Result<(), String> {
         signal_hook::flag::register(sig, stop.clone()).map_err(|e| format!("cannot handle signals: {e}"))?;
     }
 
-    // try_init also installs a panic hook that restores the terminal before
-    // the panic message prints.
-    let mut terminal = ratatui::try_init().map_err(|e| format!("cannot set up the terminal: {e}"))?;
     let _restore = Restore;
+    let mut terminal = init().map_err(|e| format!("cannot set up the terminal: {e}"))?;
+    let input = keys::spawn().map_err(|e| format!("cannot read the terminal: {e}"))?;
     let view = View { show_subs: settings.show_subs, raw_bytes: settings.raw_bytes, show_rates: false };
     let mut app = App::new(query, view, settings.delay, target);
+    let outcome = event_loop(&mut terminal, &mut app, settings, &poller, &input, &stop);
+    // ratatui's Terminal shows the cursor when dropped and prints to stderr
+    // if it cannot, which panics when stderr is the terminal that went away:
+    // a terminal that cannot take the cursor back is not dropped.
+    if terminal.show_cursor().is_err() {
+        std::mem::forget(terminal);
+    }
+    outcome
+}
+
+/// Draws and handles keys and polls until a way out.
+fn event_loop(
+    terminal: &mut Terminal<CrosstermBackend<std::io::Stdout>>,
+    app: &mut App,
+    settings: &Settings,
+    poller: &Poller,
+    input: &std::sync::mpsc::Receiver<Input>,
+    stop: &AtomicBool,
+) -> Result<(), String> {
     loop {
         terminal.draw(|f| app.draw(f)).map_err(|e| format!("cannot draw: {e}"))?;
         if stop.load(Ordering::Relaxed) {
@@ -61,18 +105,19 @@ pub fn run(settings: &Settings, client: Client) -> Result<(), String> {
         if settings.max_refreshes.is_some_and(|max| app.refreshes >= max) {
             return Ok(());
         }
-        if event::poll(TICK).map_err(|e| format!("cannot read the terminal: {e}"))? {
-            if let Event::Key(key) = event::read().map_err(|e| format!("cannot read the terminal: {e}"))? {
-                match app.on_key(key) {
-                    Action::Quit => return Ok(()),
-                    Action::Requery => {
-                        if poller.queries.send(app.query).is_err() {
-                            return Err("the polling thread stopped".into());
-                        }
+        match input.recv_timeout(TICK) {
+            Ok(Input::Key(key)) => match app.on_key(key) {
+                Action::Quit => return Ok(()),
+                Action::Requery => {
+                    if poller.queries.send(app.query).is_err() {
+                        return Err("the polling thread stopped".into());
                     }
-                    Action::Nothing => {}
                 }
-            }
+                Action::Nothing => {}
+            },
+            Ok(Input::Closed(why)) => return Err(why),
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => return Err("the terminal input stopped".into()),
         }
         loop {
             match poller.results.try_recv() {

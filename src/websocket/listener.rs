@@ -31,7 +31,7 @@ pub async fn bind(server: &Arc<ServerState>) -> std::io::Result<Option<TcpListen
     let snap = server.snapshot();
     let Some(w) = snap.opts.websocket.as_ref().filter(|w| w.enabled()) else { return Ok(None) };
     let port = w.port.bind_port();
-    let listener = TcpListener::bind((w.host.as_str(), port))
+    let listener = crate::server::bind::tcp_listener(&w.host, port)
         .await
         .map_err(|e| std::io::Error::new(e.kind(), format!("Unable to listen for websocket connections: {e}")))?;
     let addr = listener.local_addr()?;
@@ -41,7 +41,7 @@ pub async fn bind(server: &Arc<ServerState>) -> std::io::Result<Option<TcpListen
     if w.tls.is_none() {
         tracing::warn!("Websocket not configured with TLS. DO NOT USE IN PRODUCTION!");
     }
-    server.files.set_websocket_url(scheme, &w.host, addr);
+    server.files.set_websocket(scheme, addr);
     Ok(Some(listener))
 }
 
@@ -65,6 +65,7 @@ pub async fn accept_websockets(server: Arc<ServerState>, listener: TcpListener) 
                 Ok((stream, addr)) => {
                     backoff = ACCEPT_BACKOFF_MIN;
                     let _ = stream.set_nodelay(true);
+                    let addr = crate::server::bind::canonical(addr);
                     server.tracker.spawn(connection(server.clone(), stream, addr));
                 }
                 Err(e) => {

@@ -45,6 +45,7 @@ pub async fn accept_routes(server: Arc<ServerState>, listener: TcpListener) {
                 Ok((stream, addr)) => {
                     backoff = ACCEPT_BACKOFF_MIN;
                     let _ = stream.set_nodelay(true);
+                    let addr = crate::server::bind::canonical(addr);
                     server.tracker.spawn(session::route::serve_accepted(server.clone(), stream, addr));
                 }
                 Err(e) => {

@@ -31,7 +31,6 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
-use tokio::net::TcpListener;
 use tracing::{debug, error, info, warn};
 
 use super::errors::CloseReason;
@@ -229,39 +228,11 @@ pub fn ping_max(snap: &Snapshot) -> u32 {
     snap.opts.cluster.as_ref().and_then(|c| c.ping_max).filter(|&m| m > 0).unwrap_or(snap.opts.ping_max)
 }
 
-/// The client URLs of this server itself: `client_advertise`, else the
-/// listen host and port (for `0.0.0.0`, the address the host reaches
-/// others with).
+/// The client URLs of this server itself, as nats-server's
+/// `getClientConnectURLs`: `client_advertise`, else the listen host and
+/// port, with the wildcard expanded to the host's global addresses.
 pub fn own_client_urls(opts: &Options, client_port: u16) -> Vec<String> {
-    if let Some(adv) = opts.client_advertise.as_deref().filter(|a| !a.is_empty()) {
-        return match urls::split_host_port(adv) {
-            Some((h, p)) => vec![join_host_port(&h, p)],
-            None => vec![join_host_port(adv, client_port)],
-        };
-    }
-    let host = opts.host.as_str();
-    if host == "0.0.0.0" || host == "::" || host.is_empty() {
-        return match primary_ip(host == "::") {
-            Some(ip) => vec![join_host_port(&ip, client_port)],
-            None => {
-                error!("Address {host:?} can not be resolved properly");
-                Vec::new()
-            }
-        };
-    }
-    vec![join_host_port(host, client_port)]
-}
-
-/// The address this host uses to reach others (no packet is sent: a UDP
-/// socket is only pointed at a public address). nats-server lists every
-/// global unicast address of every interface; without interface
-/// enumeration in the standard library, rnats advertises the primary one.
-fn primary_ip(v6: bool) -> Option<String> {
-    let (bind, target) = if v6 { ("[::]:0", "[2001:4860:4860::8888]:53") } else { ("0.0.0.0:0", "8.8.8.8:53") };
-    let sock = std::net::UdpSocket::bind(bind).ok()?;
-    sock.connect(target).ok()?;
-    let ip = sock.local_addr().ok()?.ip();
-    (!ip.is_unspecified() && !ip.is_loopback()).then(|| ip.to_string())
+    crate::server::interfaces::connect_urls(opts.client_advertise.as_deref(), &opts.host, client_port)
 }
 
 /// The INFO this server sends on routes.
@@ -327,7 +298,7 @@ pub async fn start(server: &Arc<ServerState>) -> std::io::Result<()> {
         warn!("Cluster name was dynamically generated, consider setting one");
     }
     let port = c.port.bind_port();
-    let listener = TcpListener::bind((c.host.as_str(), port)).await.map_err(|e| {
+    let listener = crate::server::bind::tcp_listener(&c.host, port).await.map_err(|e| {
         let shown = match c.port {
             Port::Fixed(p) => p.to_string(),
             Port::Random => "-1".into(),

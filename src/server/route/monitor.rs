@@ -144,8 +144,10 @@ impl RouteSource for ClusterMonitor {
             tls_timeout: c.tls.as_ref().map_or(crate::options::DEFAULT_TLS_TIMEOUT, |t| t.timeout).as_secs_f64(),
             tls_required: snap.route_tls.is_some(),
             tls_verify: snap.route_tls.is_some(),
-            // One connection per server: nothing pooled to report.
-            pool_size: 0,
+            // As configured (nats-server's default 3 when unset), as the
+            // reference reports it; rnats itself keeps one connection per
+            // server whatever it says.
+            pool_size: c.pool_size.unwrap_or(3),
             write_deadline: 0,
         }
     }

@@ -450,6 +450,10 @@ async fn read_loop<R: AsyncRead + Unpin>(core: &mut Core, role: &mut Role, mut r
     tokio::pin!(shutdown);
     // Bytes read before the session started are parsed before any read.
     let mut unparsed = !buf.is_empty();
+    // Where the first read that ended inside the pending op's argument
+    // ended, and room to assemble such an argument (rarely used).
+    let mut split_at: Option<usize> = None;
+    let mut split_arg = Vec::new();
     loop {
         if buf.capacity() - buf.len() < read_size {
             buf.reserve(read_size);
@@ -559,7 +563,9 @@ async fn read_loop<R: AsyncRead + Unpin>(core: &mut Core, role: &mut Role, mut r
                     Err(e) => break Err(route::on_parse_error(core, e)),
                 }
             }
-            match proto::parse(&buf[pos..], &core.limits) {
+            // Only the op at the start of the buffer began in an earlier read.
+            let cut = split_at.filter(|_| pos == 0).map(|at| proto::Cut { at, scratch: &mut split_arg });
+            match proto::parse_split(&buf[pos..], &core.limits, cut) {
                 Ok(Parsed::Op(op, used)) => {
                     let r = dispatch(core, role, op).await;
                     pos += used;
@@ -589,6 +595,14 @@ async fn read_loop<R: AsyncRead + Unpin>(core: &mut Core, role: &mut Role, mut r
             }
         };
         buf.advance(pos);
+        // The first read that ends inside an op's argument decides how the
+        // reference assembles it (see `proto::Cut`).
+        if pos > 0 {
+            split_at = None;
+        }
+        if split_at.is_none() && outcome.is_ok() && proto::arg_start(&buf).is_some_and(|s| s < buf.len()) {
+            split_at = Some(buf.len());
+        }
         if need > buf.len() {
             buf.reserve(need - buf.len());
         }

@@ -10,7 +10,6 @@
 //! `RMSG`/`HMSG` (delivered to local subscribers only), PING/PONG, and
 //! asynchronous INFO (gossip about other servers, lame duck mode).
 
-use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -40,9 +39,6 @@ pub(crate) struct RouteState {
     remote: SocketAddr,
     /// The peer's first INFO was processed (later ones are asynchronous).
     info_seen: bool,
-    /// Accounts this server does not have that the peer named (each
-    /// reported once, not once per subscription).
-    unknown_accounts: HashSet<Vec<u8>>,
     /// `cluster.permissions` (`subscribe` is the export side).
     perms: Option<Arc<CompiledPermissions>>,
     /// The credentials an accepted route logged in with, to check again
@@ -52,14 +48,7 @@ pub(crate) struct RouteState {
 
 impl RouteState {
     fn new(link: Arc<RouteLink>, remote: SocketAddr, snap: &Snapshot) -> RouteState {
-        RouteState {
-            link,
-            remote,
-            info_seen: false,
-            unknown_accounts: HashSet::new(),
-            perms: snap.route_perms.clone(),
-            credentials: None,
-        }
+        RouteState { link, remote, info_seen: false, perms: snap.route_perms.clone(), credentials: None }
     }
 
     /// A reload: new permissions; an accepted route whose credentials the
@@ -369,6 +358,15 @@ impl RouteState {
                 return Err(CloseReason::ProtocolViolation);
             }
         };
+        if acc != b"$G" {
+            debug!(
+                "{} - Unknown account {:?} for subject {:?}",
+                core.conn.log_prefix,
+                String::from_utf8_lossy(acc),
+                String::from_utf8_lossy(subject)
+            );
+            return Ok(());
+        }
         let key = sub_key(acc, subject, queue);
         let removed = core.conn.subs.lock().unwrap_or_else(|e| e.into_inner()).remove(&key[..]);
         if let Some(sub) = removed {
@@ -385,8 +383,8 @@ impl RouteState {
         core.fanout.batch.in_bytes += m.payload.len() as u64;
         match m.account {
             b"$G" => {}
-            // nats-server's system account traffic: rnats has none to serve.
-            b"$SYS" => return,
+            // Any other account (`$SYS` from a Go peer included): dropped,
+            // at DBG, as a nats-server without that account does.
             other => {
                 debug!(
                     "{} - Unknown account {:?} for routed message on subject: {:?}",
@@ -416,25 +414,21 @@ impl RouteState {
         core.fanout.publish_routed(&core.server.global, &msg, m.queues, from);
     }
 
-    /// Whether `acc` is an account here; `$SYS` (nats-server's system
-    /// account, whose interest every Go peer sends) is ignored quietly,
-    /// other unknown accounts are reported once.
+    /// Whether `acc` is an account here. rnats serves `$G` only, so interest
+    /// in any other (the `$SYS` interest every Go peer sends included) is
+    /// dropped and reported as a nats-server without that account reports
+    /// it: an error line for each `RS+`.
     fn known_account(&mut self, core: &Core, acc: &[u8], subject: &[u8]) -> bool {
-        match acc {
-            b"$G" => true,
-            b"$SYS" => false,
-            other => {
-                if self.unknown_accounts.insert(other.to_vec()) {
-                    error!(
-                        "{} - Unknown account {:?} for remote subject {:?}",
-                        core.conn.log_prefix,
-                        String::from_utf8_lossy(other),
-                        String::from_utf8_lossy(subject)
-                    );
-                }
-                false
-            }
+        if acc == b"$G" {
+            return true;
         }
+        error!(
+            "{} - Unknown account {:?} for remote subject {:?}",
+            core.conn.log_prefix,
+            String::from_utf8_lossy(acc),
+            String::from_utf8_lossy(subject)
+        );
+        false
     }
 }
 

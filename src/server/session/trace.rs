@@ -43,6 +43,63 @@ pub fn trace_out(prefix: &str, bytes: &[u8]) {
     tracing::trace!("{prefix} - ->> [{}]", line.trim_end());
 }
 
+/// Logs a message queued to a client (`->> [MSG foo 1 5]`) and its
+/// payload, as nats-server's `deliverMsg` traces every delivery.
+pub fn trace_msg_out(prefix: &str, line: &crate::server::outbound::MsgLine<'_>, payload: &[u8]) {
+    let s = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    let mut text =
+        format!("{} {} {} ", if line.header_size.is_some() { "HMSG" } else { "MSG" }, s(line.subject), s(line.sid));
+    if let Some(reply) = line.reply {
+        text.push_str(&s(reply));
+        text.push(' ');
+    }
+    if let Some(h) = line.header_size {
+        text.push_str(&s(h));
+        text.push(' ');
+    }
+    text.push_str(&s(line.size));
+    trace_delivery(prefix, &text, payload);
+}
+
+/// Logs a message queued to a route, as written on it (`->> [RMSG $G foo
+/// | q 5]`, `HMSG` with headers), and its payload.
+pub fn trace_routed_out<'q>(
+    prefix: &str,
+    account: &[u8],
+    subject: &[u8],
+    reply: Option<&[u8]>,
+    queues: impl Iterator<Item = &'q [u8]>,
+    header_len: Option<usize>,
+    payload: &[u8],
+) {
+    let s = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    let verb = if header_len.is_some() { "HMSG" } else { "RMSG" };
+    let mut text = format!("{verb} {} {} ", s(account), s(subject));
+    let queues: Vec<String> = queues.map(s).collect();
+    match (reply, queues.is_empty()) {
+        (Some(r), false) => text.push_str(&format!("+ {} ", s(r))),
+        (None, false) => text.push_str("| "),
+        (Some(r), true) => text.push_str(&format!("{} ", s(r))),
+        (None, true) => {}
+    }
+    for q in &queues {
+        text.push_str(q);
+        text.push(' ');
+    }
+    if let Some(h) = header_len {
+        text.push_str(&format!("{h} "));
+    }
+    text.push_str(&payload.len().to_string());
+    trace_delivery(prefix, &text, payload);
+}
+
+fn trace_delivery(prefix: &str, line: &str, payload: &[u8]) {
+    tracing::trace!("{prefix} - ->> [{line}]");
+    if !payload.is_empty() {
+        tracing::trace!("{prefix} - ->> MSG_PAYLOAD: [{}]", crate::logging::traced_payload(payload));
+    }
+}
+
 /// [`trace_out`] for bytes queued outside a session (interest and gossip
 /// sent to routes), each line on its own, when tracing is on.
 pub fn trace_out_if_enabled(prefix: &str, bytes: &[u8]) {
