@@ -16,6 +16,7 @@ pub mod deliver;
 pub mod errors;
 pub mod files;
 pub mod info;
+pub mod jwt;
 pub mod lame_duck;
 pub mod listener;
 pub mod outbound;
