@@ -44,6 +44,12 @@ impl ClaimsData {
         }
     }
 
+    /// The `jti` the Go library computes for these claims: base32 of
+    /// SHA-512/256 over their JSON with `jti` empty (servers do not check it).
+    pub fn computed_jti(&self) -> String {
+        super::codec::jti_hash(self)
+    }
+
     /// True if the issuer is the subject.
     pub fn is_self_signed(&self) -> bool {
         self.issuer == self.subject

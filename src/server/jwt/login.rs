@@ -7,7 +7,8 @@
 //! 1. [`check_user_jwt`]: the CONNECT `jwt` (or the default sentinel)
 //!    decoded and validated (times included).
 //! 2. The server looks up [`UserClaims::account`] (pinned accounts, the
-//!    resolver: `Account JWT lookup error: ...`).
+//!    resolver: `Account JWT lookup error: ...`) and checks what the
+//!    resolver returned with [`verify_account_jwt`].
 //! 3. [`authorize`]: trust, issuer and scope, account expiry, bearer,
 //!    connection type, nonce signature, revocation, `src`, `times`.
 
@@ -23,8 +24,8 @@ use super::restrict::{
 };
 use super::template::{self, AccountInfo, TemplateError};
 use super::{
-    decode_user, AccountClaims, Claim, ConnectionType, JwtError, OperatorClaims, UserClaims, UserPermissionLimits,
-    ValidationResults,
+    decode_account, decode_user, AccountClaims, Claim, ConnectionType, JwtError, OperatorClaims, UserClaims,
+    UserPermissionLimits, ValidationResults,
 };
 
 /// The keys accounts must be issued by: `trusted_keys`, or each operator's
@@ -162,6 +163,36 @@ pub fn check_user_jwt(
         return Err(Refusal::JwtNoLongerValid(vr));
     }
     Ok(user)
+}
+
+/// Why an account JWT from the resolver cannot be used (the text follows
+/// `Account JWT lookup error: `).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AccountJwtError {
+    #[error(transparent)]
+    Decode(#[from] JwtError),
+    /// Not issued by a trusted key, not valid now, or not the account asked for.
+    #[error("account validation failed")]
+    Validation,
+}
+
+/// Step 2, after the resolver returned `jwt` for `account_key`: the
+/// reference's `verifyAccountClaims` and the subject check of
+/// `fetchAccountClaims`.
+pub fn verify_account_jwt(
+    jwt: &str,
+    account_key: &str,
+    trust: &Trust,
+    now: Timestamp,
+) -> Result<AccountClaims, AccountJwtError> {
+    let account = decode_account(jwt)?;
+    if !trust.is_trusted(&account.data.issuer) || account.validate(now).is_blocking(true) {
+        return Err(AccountJwtError::Validation);
+    }
+    if account.data.subject != account_key {
+        return Err(AccountJwtError::Validation);
+    }
+    Ok(account)
 }
 
 /// What step 3 needs besides the user.
@@ -493,6 +524,26 @@ mod tests {
         // An expired account.
         w.account_claims.data.expires = now().as_second();
         assert_eq!(login(&w, &u, &key, ConnectionType::Standard), Err(Refusal::AccountExpired));
+    }
+
+    #[test]
+    fn account_jwts_from_the_resolver() {
+        let w = world();
+        let key = w.account.public_key();
+        let mut a = AccountClaims::new(&key);
+        let good = a.encode(&w.operator).unwrap();
+        assert!(verify_account_jwt(&good, &key, &w.trust(), now()).is_ok());
+        let other = KeyPair::new_account().public_key();
+        assert_eq!(verify_account_jwt(&good, &other, &w.trust(), now()), Err(AccountJwtError::Validation));
+        let untrusted = a.encode(&KeyPair::new_operator()).unwrap();
+        assert_eq!(
+            verify_account_jwt(&untrusted, &key, &w.trust(), now()).unwrap_err().to_string(),
+            "account validation failed"
+        );
+        a.data.expires = now().as_second() - 1;
+        let expired = a.encode(&w.operator).unwrap();
+        assert_eq!(verify_account_jwt(&expired, &key, &w.trust(), now()), Err(AccountJwtError::Validation));
+        assert_eq!(verify_account_jwt("a.b", &key, &w.trust(), now()).unwrap_err().to_string(), "expected 3 chunks");
     }
 
     #[test]

@@ -52,11 +52,14 @@ pub use claims::{ClaimType, Claims, ClaimsData, GenericFields};
 pub use decode::{decode, decode_account, decode_activation, decode_generic, decode_operator, decode_user};
 pub use encode::{sign_token, sign_token_v1, Claim, HEADER_V1, HEADER_V2};
 pub use error::JwtError;
-pub use exports::{Export, ExportType, SamplingRate, ServiceLatency};
+pub use exports::{
+    Export, ExportType, SamplingRate, ServiceLatency, RESPONSE_TYPE_CHUNKED, RESPONSE_TYPE_SINGLETON,
+    RESPONSE_TYPE_STREAM,
+};
 pub use generic::GenericClaims;
 pub use imports::Import;
 pub use keys::KeyKind;
-pub use operator::{Operator, OperatorClaims};
+pub use operator::{parse_server_version, validate_operator_service_url, Operator, OperatorClaims};
 pub use revocations::RevocationList;
 pub use signing_keys::{SigningKeys, UserScope};
 pub use types::{
