@@ -595,6 +595,7 @@ async fn reference_agrees_with_our_login_checks() {
         if matches!(theirs, Verdict::Accepted(..)) {
             accepted += 1;
         }
+        // JWT_REFERENCE_SHOW=1 prints every verdict (to review the cases by eye).
         if std::env::var_os("JWT_REFERENCE_SHOW").is_some() {
             eprintln!("{}: {theirs:?}", case.name);
         }
