@@ -18,6 +18,7 @@ pub mod errors;
 pub mod files;
 pub mod info;
 pub mod interfaces;
+pub mod jwt;
 pub mod lame_duck;
 pub mod listener;
 pub mod outbound;
