@@ -239,7 +239,10 @@ pub fn websocket(b: &mut Builder, m: &Map, w: &Websocket) {
     if !w.enabled() {
         return;
     }
-    if w.tls.is_none() && !w.no_tls {
+    // A `no_tls` of the wrong type is already reported at its value; the
+    // reference stops there too, before it checks for TLS.
+    let no_tls_mistyped = m.find(&["no_tls"]).is_some_and(|e| !matches!(e.value.kind, Kind::Bool(_)));
+    if w.tls.is_none() && !w.no_tls && !no_tls_mistyped {
         let span = m.find(&["port", "listen"]).map(|e| e.key_span).or(m.entries.first().map(|e| e.key_span));
         b.diags.push(
             Diagnostic::error("websocket", span, "websocket requires TLS configuration")
