@@ -30,6 +30,7 @@ pub mod options;
 pub mod passwd;
 pub mod reload;
 pub mod sd_notify;
+pub mod secret;
 pub mod server;
 pub mod signals;
 pub mod spawn;

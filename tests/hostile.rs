@@ -68,3 +68,42 @@ async fn sighup_with_a_stack_exhausting_file_is_refused_and_the_server_serves_on
 fn tail(log: &str) -> String {
     log.lines().rev().take(20).map(|l| &l[..l.len().min(200)]).collect::<Vec<_>>().join("\n")
 }
+
+/// Secrets are a type whose `Debug` and `Display` redact: printing any
+/// structure that holds one (a user, the options, a client's CONNECT, a
+/// route's CONNECT or URL) never shows it. Before, `User` derived `Debug`
+/// with the plain-text password and only the log scrubber hid it.
+#[test]
+fn printing_a_structure_never_shows_its_secrets() {
+    use rnats::options::{HttpAuth, Options, User};
+    let secrets = ["pw-hunter2", "tok-s3cr3t", "http-pw-9", "http-tok-7", "route-pw-5"];
+    let mut o = Options::default();
+    o.authorization.users =
+        vec![User { user: Some("alice".into()), password: Some(secrets[0].into()), ..User::default() }];
+    o.authorization.token = Some(secrets[1].into());
+    o.http_auth = Some(HttpAuth { user: Some("ops".into()), password: Some(secrets[2].into()), token: None });
+    let monitor_token = HttpAuth { token: Some(secrets[3].into()), ..HttpAuth::default() };
+    let url = rnats::server::route::urls::RouteUrl::parse(&format!("nats-route://r:{}@127.0.0.1:4248", secrets[4]))
+        .expect("a route URL");
+    let mut connect = rnats::server::info::ConnectOpts::default();
+    connect.apply_json(br#"{"user":"alice","pass":"pw-hunter2","auth_token":"tok-s3cr3t"}"#).expect("CONNECT");
+    let peer: rnats::server::route::info::PeerConnect =
+        serde_json::from_str(r#"{"user":"r","pass":"route-pw-5"}"#).expect("route CONNECT");
+    let shown = [
+        format!("{o:?}"),
+        format!("{o:#?}"),
+        format!("{:?}", o.authorization.users[0]),
+        format!("{monitor_token:?}"),
+        format!("{url:?} {url}"),
+        format!("{connect:?}"),
+        format!("{peer:?}"),
+        serde_json::to_string(&o).unwrap(),
+    ]
+    .join("\n");
+    for s in secrets {
+        assert!(!shown.contains(s), "{s} printed:\n{shown}");
+    }
+    assert!(shown.contains("alice") && shown.contains("[REDACTED]"), "{shown}");
+    // The values are all there to use.
+    assert_eq!(o.authorization.users[0].password.as_ref().map(|p| p.expose()), Some("pw-hunter2"));
+}

@@ -229,6 +229,14 @@ pub fn cluster(b: &mut Builder, m: &Map, c: &Cluster) {
             b.error("conflict", e.key_span, "cluster authorization does not support multiple users");
         }
     }
+    // nats-server refuses it; routes log in with a user and password only,
+    // so accepting it would leave the route port open while the file says
+    // it is guarded.
+    if c.authorization.as_ref().is_some_and(|a| a.token.is_some()) {
+        if let Some(e) = m.find(&["authorization"]) {
+            b.error("conflict", e.key_span, "cluster authorization does not support tokens");
+        }
+    }
 }
 
 /// Whether the `tls` block at `path` is one rnats serves with (client port,

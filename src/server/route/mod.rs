@@ -196,6 +196,12 @@ pub fn ping_interval(snap: &Snapshot) -> std::time::Duration {
 
 pub const ROUTE_MAX_PING_INTERVAL: std::time::Duration = std::time::Duration::from_secs(30);
 
+/// How long one write to a route may take: `cluster.write_deadline`, else
+/// the top-level `write_deadline` (nats-server's order).
+pub fn write_deadline(snap: &Snapshot) -> std::time::Duration {
+    snap.opts.cluster.as_ref().and_then(|c| c.write_deadline).unwrap_or(snap.opts.write_deadline)
+}
+
 pub fn ping_max(snap: &Snapshot) -> u32 {
     snap.opts.cluster.as_ref().and_then(|c| c.ping_max).filter(|&m| m > 0).unwrap_or(snap.opts.ping_max)
 }

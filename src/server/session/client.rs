@@ -8,7 +8,7 @@ use tracing::error;
 
 use super::trace::trace_in;
 use super::{Core, Phase};
-use crate::server::auth::{given, Identity, Revalidation};
+use crate::server::auth::{given, given_secret, Identity, Revalidation};
 use crate::server::conn::Subscription;
 use crate::server::deliver::{Message, Publisher};
 use crate::server::errors::*;
@@ -189,7 +189,7 @@ impl ClientState {
 
     /// nats-server's name for the client in authentication errors.
     fn auth_user_text(&self) -> String {
-        match (given(&self.opts.nkey), given(&self.opts.user), given(&self.opts.auth_token)) {
+        match (given(&self.opts.nkey), given(&self.opts.user), given_secret(&self.opts.auth_token)) {
             (Some(nkey), _, _) => format!("Nkey {}", go_quote(nkey.as_bytes())),
             (None, Some(user), _) => format!("User {}", go_quote(user.as_bytes())),
             (None, None, Some(_)) => "Token \"[REDACTED]\"".to_string(),
@@ -571,7 +571,8 @@ fn raw_auth_user(c: &ConnectOpts) -> Option<&str> {
     fn set(v: &Option<String>) -> Option<&str> {
         v.as_deref().filter(|v| !v.is_empty())
     }
-    set(&c.nkey).or(set(&c.user)).or(set(&c.auth_token).map(|_| crate::options::REDACTED))
+    let token = crate::server::auth::given_secret(&c.auth_token);
+    set(&c.nkey).or(set(&c.user)).or(token.map(|_| crate::options::REDACTED))
 }
 
 /// Checks the CONNECT credentials against the session's snapshot. bcrypt

@@ -357,13 +357,19 @@ async fn run_session<T: Transport>(
 /// The writer task: drains the outbound buffer, and turns how it ended into
 /// the connection's close reason.
 async fn run_writer<W: AsyncWrite + Unpin>(server: Arc<ServerState>, conn: Arc<Connection>, wr: W) {
-    let end = conn.outbound.write_loop(wr, || server.snapshot().opts.write_deadline).await;
+    // Asked before every write, so a reload applies to live connections.
+    let deadline = || {
+        let snap = server.snapshot();
+        match conn.kind {
+            ConnKind::Client => snap.opts.write_deadline,
+            ConnKind::Route => crate::server::route::write_deadline(&snap),
+        }
+    };
+    let end = conn.outbound.write_loop(wr, deadline).await;
     match end {
         WriteEnd::Closed => {}
         WriteEnd::Error => conn.close_now(CloseReason::WriteError),
-        WriteEnd::Deadline { bytes } => {
-            conn.slow_consumer_write_deadline(server.snapshot().opts.write_deadline, bytes);
-        }
+        WriteEnd::Deadline { bytes } => conn.slow_consumer_write_deadline(deadline(), bytes),
     }
 }
 

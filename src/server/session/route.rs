@@ -19,6 +19,7 @@ use tokio::net::TcpStream;
 use tracing::{debug, error, info};
 
 use super::{read_loop, run_writer, Core, Phase, Role, Transport};
+use crate::secret::Secret;
 use crate::server::conn::{ConnKind, Connection, Subscription, TlsInfo};
 use crate::server::deliver::{Message, Publisher};
 use crate::server::errors::*;
@@ -47,7 +48,7 @@ pub(crate) struct RouteState {
     perms: Option<Arc<CompiledPermissions>>,
     /// The credentials an accepted route logged in with, to check again
     /// when a reload changes `cluster.authorization` (kept in memory only).
-    credentials: Option<(String, String)>,
+    credentials: Option<(String, Secret)>,
 }
 
 impl RouteState {
@@ -482,9 +483,10 @@ async fn route_credentials_ok(snap: &Arc<Snapshot>, c: &PeerConnect) -> bool {
     let user_ok: bool = subtle::ConstantTimeEq::ct_eq(user.as_bytes(), given_user.as_bytes()).into();
     let configured = auth.password.unwrap_or_default();
     let given = c.pass.clone().unwrap_or_default();
-    let pass_ok = tokio::task::spawn_blocking(move || crate::server::auth::password_matches(&configured, &given))
-        .await
-        .unwrap_or(false);
+    let pass_ok =
+        tokio::task::spawn_blocking(move || crate::server::auth::password_matches(configured.expose(), given.expose()))
+            .await
+            .unwrap_or(false);
     user_ok && pass_ok
 }
 
@@ -700,7 +702,7 @@ fn route_connect_line(server: &ServerState, snap: &Snapshot, link: &RouteLink) -
         verbose: false,
         pedantic: false,
         user: url.as_ref().and_then(|u| u.user.as_deref()),
-        pass: url.as_ref().and_then(|u| u.pass.as_deref()),
+        pass: url.as_ref().and_then(|u| u.pass.as_ref()),
         tls_required: snap.route_tls.is_some(),
         headers: !snap.opts.no_header_support,
         name: &server.id,
