@@ -10,6 +10,7 @@
 //! has no use for it, so a new one cannot slip in unnoticed.
 
 use std::path::Path;
+use std::time::Duration;
 
 use rnats::cli::FlagOverlay;
 use rnats::conf::keys::{all_paths, lookup, support, KeyInfo, Support, Ty};
@@ -289,4 +290,46 @@ fn handshake_first_from_a_file_reaches_the_compiled_options() {
     assert_eq!(dump["tls"]["handshake_first"], serde_json::json!(true));
     let snap = rnats::server::snapshot::Snapshot::compile(opts, 1, None).expect("compiles");
     assert!(snap.tls.as_ref().expect("compiled tls").handshake_first);
+}
+
+/// End to end: `handshake_first: true` in a real file, the binary started
+/// from it, and the official Rust client's TLS-first mode (its own test of
+/// the option failed against rnats while the key was dropped). A client
+/// that waits for INFO in clear gets none: the server waits for TLS, then
+/// gives up after the block's timeout.
+#[tokio::test]
+async fn a_tls_first_client_connects_to_a_server_configured_by_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("tls-first.conf");
+    let text = format!(
+        "tls {{\n  cert_file: \"{CERT}\"\n  key_file: \"{KEY}\"\n  handshake_first: true\n  timeout: 0.5\n}}\n"
+    );
+    std::fs::write(&conf, text).unwrap();
+    let p = rnats::spawn::Spawn::new(Path::new(env!("CARGO_BIN_EXE_rnats")))
+        .args(&["-c", conf.to_str().unwrap()])
+        .log()
+        .start()
+        .expect("server starts");
+    let port = p.addr.port();
+    let connect = async_nats::ConnectOptions::new()
+        .tls_first()
+        .require_tls(true)
+        .add_root_certificates(CA.into())
+        .max_reconnects(0)
+        .connect(format!("tls://localhost:{port}"));
+    let client = tokio::time::timeout(Duration::from_secs(5), connect).await.expect("in time").expect("connects");
+    let mut sub = client.subscribe("tls.first").await.unwrap();
+    client.publish("tls.first", "over TLS".into()).await.unwrap();
+    use futures_util::StreamExt;
+    let msg = tokio::time::timeout(Duration::from_secs(5), sub.next()).await.expect("in time").expect("a message");
+    assert_eq!(&msg.payload[..], b"over TLS");
+    assert!(p.log_text().contains("TLS required for client connections"), "{}", p.log_text());
+
+    // A plain client: no INFO in clear, closed after the TLS timeout.
+    use tokio::io::AsyncReadExt;
+    let mut plain = tokio::net::TcpStream::connect(p.addr).await.unwrap();
+    let mut got = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(5), plain.read_to_end(&mut got)).await.expect("closed in time");
+    let _ = read;
+    assert!(!got.starts_with(b"INFO"), "INFO sent in clear: {:?}", String::from_utf8_lossy(&got));
 }
