@@ -4,10 +4,16 @@
 
 mod common;
 
+use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
 
 use common::*;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
 
 const BIN: &str = env!("CARGO_BIN_EXE_rnats");
 
@@ -106,4 +112,164 @@ fn printing_a_structure_never_shows_its_secrets() {
     assert!(shown.contains("alice") && shown.contains("[REDACTED]"), "{shown}");
     // The values are all there to use.
     assert_eq!(o.authorization.users[0].password.as_ref().map(|p| p.expose()), Some("pw-hunter2"));
+}
+
+/// What a client that sends PING after PING and never reads did to a server.
+struct Flood {
+    /// Bytes of PINGs the server took.
+    sent: usize,
+    /// The server closed the socket.
+    closed: bool,
+}
+
+/// Sends `PING`s in 64 KiB writes without ever reading, until the server
+/// closes the socket, or (asked every 4 MiB) lists the connection as closed
+/// on its monitoring port `mon`, or `limit` bytes went out.
+async fn ping_flood(addr: SocketAddr, mon: &str, limit: usize) -> Flood {
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    s.write_all(b"CONNECT {\"verbose\":false,\"pedantic\":false}\r\n").await.unwrap();
+    let chunk = b"PING\r\n".repeat(64 * 1024 / 6);
+    let mut sent = 0;
+    while sent < limit {
+        match tokio::time::timeout(WAIT, s.write_all(&chunk)).await {
+            Ok(Ok(())) => sent += chunk.len(),
+            Ok(Err(_)) => return Flood { sent, closed: true },
+            // The server stopped reading without closing.
+            Err(_) => return Flood { sent, closed: false },
+        }
+        if sent % (4 << 20) < chunk.len() && closed_connections(mon).await > 0 {
+            break;
+        }
+    }
+    // Closed now, or about to be (the server may still be finishing a write).
+    let closed = tokio::time::timeout(WAIT, async {
+        let mut sink = vec![0u8; 64 * 1024];
+        loop {
+            match s.read(&mut sink).await {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            }
+        }
+    })
+    .await
+    .is_ok();
+    Flood { sent, closed }
+}
+
+async fn closed_connections(mon: &str) -> usize {
+    let c = http::get_json(mon, "/connz?state=closed").await;
+    c["connections"].as_array().map_or(0, |a| a.len())
+}
+
+/// Peak and current resident memory of a process, in bytes (Linux).
+fn memory_of(pid: u32) -> (u64, u64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|kb| kb.parse::<u64>().ok())
+            .map_or(0, |kb| kb * 1024)
+    };
+    (field("VmHWM:"), field("VmRSS:"))
+}
+
+const FLOOD_MAX_PENDING: u64 = 8 * 1024 * 1024;
+
+/// The same scenario against any server binary: a PING flood that never
+/// reads, while another client keeps doing request/reply. Returns what the
+/// server's monitoring port and log then say.
+async fn flood_scenario(bin: &Path, name: &str) -> (Flood, serde_json::Value, serde_json::Value, String, u64) {
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("flood.conf");
+    std::fs::write(&conf, format!("max_pending: {FLOOD_MAX_PENDING}\nmax_payload: 1MB\nhttp_port: -1\n")).unwrap();
+    let p = rnats::spawn::Spawn::new(bin).args(&["-c", conf.to_str().unwrap()]).log().start().unwrap();
+    let mon = p.monitor_url().expect("monitoring port");
+    let (_, rss_before) = memory_of(p.pid());
+
+    // Another client, served throughout: request/reply round trips.
+    let url = p.addr.to_string();
+    let responder = async_nats::connect(&url).await.unwrap();
+    let mut service = responder.subscribe("svc").await.unwrap();
+    responder.flush().await.unwrap();
+    tokio::spawn(async move {
+        use futures_util::StreamExt;
+        while let Some(m) = service.next().await {
+            if let Some(reply) = m.reply {
+                let _ = responder.publish(reply, m.payload).await;
+            }
+        }
+    });
+    let requester = async_nats::connect(&url).await.unwrap();
+    let done = Arc::new(AtomicBool::new(false));
+    let served = {
+        let done = done.clone();
+        tokio::spawn(async move {
+            let mut n = 0u32;
+            while !done.load(Ordering::Relaxed) || n == 0 {
+                let r = tokio::time::timeout(WAIT, requester.request("svc", "ping".into())).await;
+                assert!(matches!(r, Ok(Ok(_))), "a request timed out during the flood: {r:?}");
+                n += 1;
+            }
+            (n, requester)
+        })
+    };
+
+    let flood = ping_flood(p.addr, &mon, 512 << 20).await;
+    done.store(true, Ordering::Relaxed);
+    // Kept open until the end: the flooder is the only closed connection.
+    let (rounds, _requester) = served.await.expect("the other client was served");
+    assert!(rounds > 0);
+    let (peak, _) = memory_of(p.pid());
+
+    // The closed connection is listed once the server has retired it.
+    let deadline = std::time::Instant::now() + WAIT;
+    let closed = loop {
+        let c = http::get_json(&mon, "/connz?state=closed").await;
+        if c["connections"].as_array().is_some_and(|a| !a.is_empty()) || std::time::Instant::now() > deadline {
+            break c;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    let varz = http::get_json(&mon, "/varz").await;
+    eprintln!(
+        "{name}: took {} KiB of PINGs before closing ({}), peak RSS {} MiB (from {} MiB), {rounds} requests served",
+        flood.sent >> 10,
+        flood.closed,
+        peak >> 20,
+        rss_before >> 20
+    );
+    (flood, closed, varz, p.log_text(), peak.saturating_sub(rss_before))
+}
+
+/// A client that sends PING after PING and never reads its PONGs. Every
+/// byte queued for it counts toward `max_pending`: past it the client is
+/// cut off as a slow consumer, as nats-server does (before, PONGs were not
+/// counted and rnats grew by hundreds of MB a second). Compared with the
+/// reference where it is installed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unread_ping_flood_is_cut_as_a_slow_consumer_as_nats_server_does() {
+    let (flood, closed, varz, log, growth) = flood_scenario(Path::new(BIN), "rnats").await;
+    let check = |who: &str, flood: &Flood, closed: &serde_json::Value, varz: &serde_json::Value, log: &str| {
+        assert!(flood.closed, "{who}: the flooder's socket was never closed ({} MiB taken)", flood.sent >> 20);
+        let conns = closed["connections"].as_array().expect("closed connections");
+        assert_eq!(conns.len(), 1, "{who}: {closed}");
+        assert_eq!(conns[0]["reason"], "Slow Consumer (Pending Bytes)", "{who}");
+        assert_eq!(varz["slow_consumers"], 1, "{who}");
+        assert_eq!(varz["slow_consumer_stats"]["clients"], 1, "{who}");
+        let line = format!("Slow Consumer Detected: MaxPending of {FLOOD_MAX_PENDING} Exceeded");
+        assert!(log.contains(&line), "{who}: {line:?} not in the log:\n{log}");
+    };
+    check("rnats", &flood, &closed, &varz, &log);
+    // PONGs are as long as PINGs: the server owes what it read, minus what
+    // the sockets hold. Its memory stays within a few times max_pending.
+    assert!(growth < 6 * FLOOD_MAX_PENDING, "rnats grew by {} MiB", growth >> 20);
+
+    let Some(reference) = reference_binary() else {
+        skip_loudly("an_unread_ping_flood_is_cut_as_a_slow_consumer_as_nats_server_does (reference part)");
+        return;
+    };
+    let (flood, closed, varz, log, _) = flood_scenario(&reference, "nats-server").await;
+    check("nats-server", &flood, &closed, &varz, &log);
 }

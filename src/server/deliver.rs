@@ -61,8 +61,6 @@ pub struct Publisher<'a> {
     pub conn: &'a Arc<Connection>,
     /// `echo:false` in CONNECT: skip the publisher's own subscriptions.
     pub echo: bool,
-    /// The publisher's current `max_pending` for subscribers' buffers.
-    pub max_pending: usize,
     /// What to do about a subscriber that is behind: a client stalls (or,
     /// with `no_fast_producer_stall`, skips it).
     pub when_behind: WhenBehind,
@@ -272,7 +270,6 @@ impl Fanout {
                 queues,
                 header_len,
                 payload,
-                from.max_pending,
                 from.when_behind,
             );
             match pushed {
@@ -283,7 +280,7 @@ impl Fanout {
                         self.stalls.note(conn);
                     }
                 }
-                Pushed::SlowConsumer => conn.slow_consumer_pending(from.max_pending),
+                Pushed::SlowConsumer => conn.slow_consumer_pending(),
                 Pushed::Dropped | Pushed::Closed => {}
             }
         }
@@ -315,7 +312,7 @@ impl Fanout {
             None => (None, msg.size_text, msg.payload),
         };
         let line = MsgLine { subject: msg.subject, sid: &sub.sid, reply: msg.reply, header_size, size };
-        let pushed = conn.outbound.push_msg(&line, payload, from.max_pending, from.when_behind);
+        let pushed = conn.outbound.push_msg(&line, payload, from.when_behind);
         match pushed {
             Pushed::Queued | Pushed::QueuedBehind => {
                 if let (Some(reply), true) = (msg.reply, conn.replies.enabled()) {
@@ -335,7 +332,7 @@ impl Fanout {
                 return false;
             }
             Pushed::SlowConsumer => {
-                conn.slow_consumer_pending(from.max_pending);
+                conn.slow_consumer_pending();
                 return false;
             }
             Pushed::Closed => return false,

@@ -458,8 +458,9 @@ fn forward_new_route_info(
         };
         let line = line_for(mode);
         crate::server::session::trace::trace_out_if_enabled(&r.conn.log_prefix, &line);
-        r.conn.outbound.push_proto(&line);
-        r.conn.outbound.wake_writer();
+        if r.conn.queue_proto(&line) {
+            r.conn.outbound.wake_writer();
+        }
     }
 }
 
@@ -595,8 +596,9 @@ pub fn push_client_info(server: &ServerState) {
         }
         let mut info = server.client_info(&snap, conn.cid, conn.addr, None);
         info.tls_required = snap.tls.is_some() && !snap.opts.allow_non_tls;
-        conn.outbound.push_proto(&info.to_line());
-        conn.outbound.wake_writer();
+        if conn.queue_proto(&info.to_line()) {
+            conn.outbound.wake_writer();
+        }
     }
 }
 
@@ -612,7 +614,7 @@ pub fn announce_lame_duck(server: &ServerState) {
     let line = route_info(server, &snap, true).to_line();
     for l in cluster.registered() {
         crate::server::session::trace::trace_out_if_enabled(&l.conn.log_prefix, &line);
-        l.conn.outbound.push_proto(&line);
+        l.conn.queue_proto(&line);
         l.conn.outbound.wake_writer();
     }
 }

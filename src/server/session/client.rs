@@ -290,8 +290,7 @@ impl ClientState {
             header_text: p.header_text,
         };
         let when_behind = if core.snap.opts.no_fast_producer_stall { WhenBehind::Drop } else { WhenBehind::Stall };
-        let from =
-            Publisher { conn: &core.conn, echo: self.opts.echo, max_pending: core.snap.opts.max_pending, when_behind };
+        let from = Publisher { conn: &core.conn, echo: self.opts.echo, when_behind };
         let delivered = core.fanout.publish(&core.conn.account, &msg, from);
         if !delivered && self.opts.no_responders {
             if let Some(reply) = p.reply {
@@ -315,10 +314,13 @@ impl ClientState {
         let mut digits = itoa::Buffer::new();
         let size = digits.format(hdr.len()).as_bytes();
         let line = MsgLine { subject: reply, sid: &sub.sid, reply: None, header_size: Some(size), size };
-        let pushed = core.conn.outbound.push_msg(&line, &hdr, usize::MAX, WhenBehind::Queue);
-        if pushed == Pushed::Queued {
-            let conn = core.conn.clone();
-            core.fanout.wake_later(&conn);
+        match core.conn.outbound.push_msg(&line, &hdr, WhenBehind::Queue) {
+            Pushed::Queued | Pushed::QueuedBehind => {
+                let conn = core.conn.clone();
+                core.fanout.wake_later(&conn);
+            }
+            Pushed::SlowConsumer => core.conn.slow_consumer_pending(),
+            Pushed::Dropped | Pushed::Closed => {}
         }
     }
 

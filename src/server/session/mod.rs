@@ -91,6 +91,7 @@ pub(crate) struct Core {
 
 impl Core {
     fn new(server: Arc<ServerState>, conn: Arc<Connection>, snap: Arc<Snapshot>) -> Core {
+        conn.outbound.set_max_pending(max_pending_for(conn.kind, &snap));
         Core {
             limits: limits_for(conn.kind, &snap),
             auth_required: snap.auth.required(),
@@ -114,9 +115,10 @@ impl Core {
         if self.trace {
             trace::trace_out(&self.conn.log_prefix, bytes);
         }
-        self.conn.outbound.push_proto(bytes);
-        let conn = self.conn.clone();
-        self.fanout.wake_later(&conn);
+        if self.conn.queue_proto(bytes) {
+            let conn = self.conn.clone();
+            self.fanout.wake_later(&conn);
+        }
     }
 
     pub fn send_err(&mut self, text: &str) {
@@ -155,6 +157,7 @@ impl Core {
         }
         // Whether HPUB is accepted was settled by the CONNECT, not the config.
         self.limits = Limits { headers: self.limits.headers, ..limits_for(self.conn.kind, &new) };
+        self.conn.outbound.set_max_pending(max_pending_for(self.conn.kind, &new));
         self.trace = new.opts.trace;
         Some(std::mem::replace(&mut self.snap, new))
     }
@@ -253,6 +256,16 @@ fn limits_for(kind: ConnKind, snap: &Snapshot) -> Limits {
             max_payload: crate::server::route::proto::ROUTE_MAX_PAYLOAD.max(snap.opts.max_payload),
             headers: !snap.opts.no_header_support,
         },
+    }
+}
+
+/// The most a connection may owe its peer. A route carries a whole
+/// server's traffic to another: it is never bounded below nats-server's
+/// default (which bounds routes by time only, `write_deadline`).
+fn max_pending_for(kind: ConnKind, snap: &Snapshot) -> usize {
+    match kind {
+        ConnKind::Client => snap.opts.max_pending,
+        ConnKind::Route => snap.opts.max_pending.max(crate::options::DEFAULT_MAX_PENDING),
     }
 }
 

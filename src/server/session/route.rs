@@ -408,12 +408,7 @@ impl RouteState {
         };
         // A route is not stalled for a slow local subscriber: that would hold
         // up every other server's traffic on this route.
-        let from = Publisher {
-            conn: &core.conn,
-            echo: true,
-            max_pending: core.snap.opts.max_pending,
-            when_behind: WhenBehind::Queue,
-        };
+        let from = Publisher { conn: &core.conn, echo: true, when_behind: WhenBehind::Queue };
         core.fanout.publish_routed(&core.server.global, &msg, m.queues, from);
     }
 
@@ -668,7 +663,7 @@ async fn run_route<T: Transport>(
             let json = line.get(8..line.len().saturating_sub(2)).unwrap_or_default();
             tracing::trace!("{} - ->> [CONNECT {}]", conn.log_prefix, super::trace::redact_connect(json));
         }
-        conn.outbound.push_proto(&line);
+        conn.queue_proto(&line);
     }
     let info = route::route_info(&server, &snap, false);
     core.send(&info.to_line());
