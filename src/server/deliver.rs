@@ -120,6 +120,17 @@ impl Default for Fanout {
     }
 }
 
+/// A session that ends without finishing its read chunk (a panic unwinding
+/// its task) still wakes the subscribers it queued messages for: none of
+/// them waits for a wakeup that would never come.
+impl Drop for Fanout {
+    fn drop(&mut self) {
+        for conn in self.to_wake.drain(..) {
+            conn.flush();
+        }
+    }
+}
+
 impl Fanout {
     /// Delivers `msg`, published by a local client, to every plain
     /// subscriber and to one member of each queue group of `account`; other

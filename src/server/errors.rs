@@ -75,6 +75,9 @@ close_reasons! {
     /// A configured route taken out by a reload.
     RouteRemoved => "Route Removed",
     NoRespondersRequiresHeaders => "No Responders Requires Headers",
+    /// The session failed (a bug: a panic in its task). nats-server has no
+    /// such reason: a panic there takes the whole server down.
+    InternalError => "Internal Error",
 }
 
 impl CloseReason {

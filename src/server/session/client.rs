@@ -110,6 +110,10 @@ impl ClientState {
         if core.trace {
             trace_in(&core.conn.log_prefix, &op);
         }
+        #[cfg(test)]
+        if matches!(&op, Op::Pub(p) if p.subject == INJECTED_PANIC_SUBJECT) {
+            panic!("injected by a test");
+        }
         match op {
             Op::Connect(json) => self.on_connect(core, json).await,
             Op::Pub(p) => self.on_pub(core, p),
@@ -590,3 +594,10 @@ async fn authenticate(core: &Core, c: &ConnectOpts, nonce: Option<&str>) -> Opti
     let _slot = slots.acquire_owned().await.ok()?;
     tokio::task::spawn_blocking(move || snap.auth.authenticate(&creds, nonce.as_deref())).await.ok().flatten()
 }
+
+/// Tests only: a publish to this subject panics in the session, to show
+/// that a failed session is retired like any other (`retire.rs`).
+#[cfg(test)]
+const INJECTED_PANIC_SUBJECT: &[u8] = b"rnats.test.panic";
+#[cfg(test)]
+pub(crate) const INJECTED_PANIC: &[u8] = b"PUB rnats.test.panic 0\r\n\r\n";

@@ -12,6 +12,7 @@
 //! and the snapshot handling are the same for both.
 
 pub mod client;
+mod retire;
 pub mod route;
 pub mod trace;
 pub mod transport;
@@ -35,6 +36,7 @@ use super::snapshot::Snapshot;
 use super::ServerState;
 use crate::options::FIRST_PING_INTERVAL;
 use client::ClientState;
+use retire::Retirement;
 pub use transport::Transport;
 
 /// Read sizes, as nats-server sizes its read buffer: start at 512 bytes,
@@ -277,6 +279,9 @@ pub async fn serve_client<S: Transport>(server: Arc<ServerState>, mut stream: S,
     let nonce = snap.auth.needs_nonce().then(super::auth::new_nonce);
     server.stats.total_connections.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let admitted = server.register(&conn, snap.opts.max_connections);
+    // From here on, however this session ends (a panic included), the
+    // connection is retired once, when this guard is dropped.
+    let retirement = Retirement::client(server.clone(), conn.clone());
     let info = |tls_required: bool| {
         let mut info = server.client_connect_info(&snap, cid, addr, nonce.as_deref());
         info.tls_required = tls_required;
@@ -290,17 +295,16 @@ pub async fn serve_client<S: Transport>(server: Arc<ServerState>, mut stream: S,
         let _ = tokio::time::timeout(deadline, stream.write_all(&err_line(ERR_MAX_CONNECTIONS))).await;
         let _ = tokio::time::timeout(deadline, stream.shutdown()).await;
         conn.close_now(CloseReason::MaxConnectionsExceeded);
-        server.retire(&conn);
         return;
     }
     let Some(tls) = snap.tls.clone() else {
         // INFO goes out in clear text before anything else.
         if !matches!(tokio::time::timeout(deadline, stream.write_all(&info(false))).await, Ok(Ok(()))) {
             conn.close_now(CloseReason::WriteError);
-            server.retire(&conn);
             return;
         }
-        return run_session(server.clone(), conn, snap.clone(), nonce, stream, Vec::new(), None).await;
+        let session = Session { server: server.clone(), conn, snap: snap.clone(), nonce, retirement };
+        return run_session(session, stream, Vec::new(), None).await;
     };
     // TLS: INFO in clear text and then the handshake (or the handshake first),
     // bounded by the tls timeout; the stream is split only afterwards.
@@ -314,10 +318,12 @@ pub async fn serve_client<S: Transport>(server: Arc<ServerState>, mut stream: S,
                 tls_first,
             };
             conn.meta.lock().unwrap_or_else(|e| e.into_inner()).tls = Some(tls_info);
-            run_session(server.clone(), conn, snap.clone(), nonce, stream, Vec::new(), Some(negotiated)).await
+            let session = Session { server: server.clone(), conn, snap: snap.clone(), nonce, retirement };
+            run_session(session, stream, Vec::new(), Some(negotiated)).await
         }
         Ok(crate::tls::Established::Plain { stream, pending }) => {
-            run_session(server.clone(), conn, snap.clone(), nonce, stream, pending, None).await
+            let session = Session { server: server.clone(), conn, snap: snap.clone(), nonce, retirement };
+            run_session(session, stream, pending, None).await
         }
         Err(e) => {
             let reason = match e {
@@ -325,24 +331,28 @@ pub async fn serve_client<S: Transport>(server: Arc<ServerState>, mut stream: S,
                 crate::tls::EstablishError::Write(_) => CloseReason::WriteError,
             };
             conn.close_now(reason);
-            server.retire(&conn);
+            drop(retirement);
             debug!("{} - Client connection closed: {}", conn.log_prefix, reason.as_str());
         }
     }
 }
 
-/// The connection after INFO (and TLS): the writer task, the read loop with
-/// the client role, and the close. `pending` are bytes already read from the
-/// peer (a plain client on a TLS port with `allow_non_tls`), parsed first.
-async fn run_session<T: Transport>(
+/// A client connection past INFO, with what its session starts from.
+struct Session {
     server: Arc<ServerState>,
     conn: Arc<Connection>,
     snap: Arc<Snapshot>,
     nonce: Option<String>,
-    stream: T,
-    pending: Vec<u8>,
-    tls: Option<crate::tls::Negotiated>,
-) {
+    retirement: Retirement,
+}
+
+/// The connection after INFO (and TLS): the writer task, the read loop with
+/// the client role, and the close. `pending` are bytes already read from the
+/// peer (a plain client on a TLS port with `allow_non_tls`), parsed first.
+async fn run_session<T: Transport>(session: Session, stream: T, pending: Vec<u8>, tls: Option<crate::tls::Negotiated>) {
+    // Declared before the core: on a panic the core is dropped first (its
+    // fan-out wakes the subscribers it queued for), then the guard retires.
+    let Session { server, conn, snap, nonce, retirement } = session;
     debug!("{} - Client connection created", conn.log_prefix);
     let (rd, wr) = stream.split();
     let writer = server.tracker.spawn(run_writer(server.clone(), conn.clone(), wr));
@@ -360,8 +370,7 @@ async fn run_session<T: Transport>(
     // Counters settled first: retiring moves them into the server's totals
     // and the closed-connection ring, with the subscriptions still listed.
     core.finish_batch();
-    server.retire(&conn);
-    conn.remove_all_subscriptions();
+    drop(retirement);
     let _ = writer.await;
     let reason = conn.close_reason().unwrap_or(reason);
     debug!("{} - Client connection closed: {}", conn.log_prefix, reason.as_str());

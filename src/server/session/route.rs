@@ -18,6 +18,7 @@ use rustls::pki_types::ServerName;
 use tokio::net::TcpStream;
 use tracing::{debug, error, info};
 
+use super::retire::Retirement;
 use super::{read_loop, run_writer, Core, Phase, Role, Transport};
 use crate::secret::Secret;
 use crate::server::conn::{ConnKind, Connection, Subscription, TlsInfo};
@@ -543,19 +544,20 @@ pub async fn serve_accepted(server: Arc<ServerState>, stream: TcpStream, addr: S
     let conn = new_route_conn(&server, addr);
     let link = RouteLink::new(conn.clone(), None, RouteType::Implicit, route::GOSSIP_DEFAULT);
     cluster.track(&link);
+    let retirement = Retirement::route(server.clone(), link.clone());
     let Some(tls) = snap.route_tls.clone() else {
-        return run_route(server, link, snap, stream, false).await;
+        return run_route(server, link, retirement, snap, stream, false).await;
     };
     // Route TLS: the handshake comes first, before INFO.
     let local = stream.local_addr().ok();
     match crate::tls::accept(stream, &tls.server, &[]).await {
         Ok(accepted) => {
             note_tls(&conn, &accepted.negotiated);
-            run_route(server, link, snap, Box::new(accepted.stream), false).await
+            run_route(server, link, retirement, snap, Box::new(accepted.stream), false).await
         }
         Err(e) => {
             error!("{} - TLS route handshake error: {}", conn.log_prefix, e.go_text(local, Some(addr)));
-            give_up(&server, &link, CloseReason::TlsHandshakeError);
+            give_up(&server, &link, retirement, CloseReason::TlsHandshakeError);
         }
     }
 }
@@ -574,19 +576,20 @@ pub async fn serve_solicited(
     let conn = new_route_conn(&server, addr);
     let link = RouteLink::new(conn.clone(), Some(url.clone()), route_type, gossip_mode);
     cluster.track(&link);
+    let retirement = Retirement::route(server.clone(), link.clone());
     let Some(tls) = snap.route_tls.clone() else {
-        return run_route(server, link, snap, stream, true).await;
+        return run_route(server, link, retirement, snap, stream, true).await;
     };
     let local = stream.local_addr().ok();
     let name = tls_server_name(&snap, &url);
     match crate::tls::route::connect(stream, &tls, name).await {
         Ok((stream, negotiated)) => {
             note_tls(&conn, &negotiated);
-            run_route(server, link, snap, Box::new(stream), true).await
+            run_route(server, link, retirement, snap, Box::new(stream), true).await
         }
         Err(e) => {
             error!("{} - TLS route handshake error: {}", conn.log_prefix, e.go_text(local, Some(addr)));
-            give_up(&server, &link, CloseReason::TlsHandshakeError);
+            give_up(&server, &link, retirement, CloseReason::TlsHandshakeError);
         }
     }
 }
@@ -607,10 +610,10 @@ fn note_tls(conn: &Connection, negotiated: &crate::tls::Negotiated) {
 }
 
 /// A route that never got to its protocol (TLS failed): closed, maybe redialed.
-fn give_up(server: &Arc<ServerState>, link: &Arc<RouteLink>, reason: CloseReason) {
+fn give_up(server: &Arc<ServerState>, link: &Arc<RouteLink>, retirement: Retirement, reason: CloseReason) {
     link.conn.close_now(reason);
     info!("{} - Router connection closed: {}", link.conn.log_prefix, reason.as_str());
-    route::unregister(server, link);
+    drop(retirement);
     route::reconnect_if_due(server, link);
 }
 
@@ -642,6 +645,7 @@ fn tls_server_name(snap: &Snapshot, url: &RouteUrl) -> ServerName<'static> {
 async fn run_route<T: Transport>(
     server: Arc<ServerState>,
     link: Arc<RouteLink>,
+    retirement: Retirement,
     snap: Arc<Snapshot>,
     stream: T,
     solicited: bool,
@@ -674,12 +678,8 @@ async fn run_route<T: Transport>(
     let reason = read_loop(&mut core, &mut role, rd, Vec::new()).await;
     core.phase = Phase::Closing(reason);
     conn.close(reason);
-    let n = conn.num_subs();
-    if n > 0 {
-        debug!("{} - Removing {n} subscriptions for account \"$G\"", conn.log_prefix);
-    }
-    conn.remove_all_subscriptions();
-    route::unregister(&server, &link);
+    // Remote interest removed, unregistered.
+    drop(retirement);
     core.finish_batch();
     let _ = writer.await;
     let reason = conn.close_reason().unwrap_or(reason);
