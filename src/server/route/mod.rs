@@ -19,6 +19,7 @@
 //! rnats keeps one connection per server (a "no pool" route in nats-server
 //! terms), uncompressed, and says so in its INFO.
 
+pub mod bounds;
 pub mod dial;
 pub mod info;
 pub mod link;
@@ -28,7 +29,7 @@ pub mod urls;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use tokio::net::TcpListener;
@@ -67,6 +68,8 @@ pub struct Cluster {
     closed: Mutex<crate::server::stats::Traffic>,
     /// Route connections closed as stale (`stale_connection_stats.routes`).
     pub stale_routes: std::sync::atomic::AtomicU64,
+    /// Gossip dials in flight (see [`bounds::DialSlot`]).
+    gossip_dials: Arc<AtomicUsize>,
 }
 
 #[derive(Default)]
@@ -93,6 +96,7 @@ impl Cluster {
             lame_duck: AtomicBool::new(false),
             closed: Mutex::new(Default::default()),
             stale_routes: std::sync::atomic::AtomicU64::new(0),
+            gossip_dials: Arc::new(AtomicUsize::new(0)),
         })
     }
 
@@ -129,9 +133,15 @@ impl Cluster {
         self.listen.get().copied()
     }
 
-    /// A new route connection exists (registered later, or never).
-    pub fn track(&self, link: &Arc<RouteLink>) {
-        self.registry().all.insert(link.conn.cid, link.clone());
+    /// A new route connection exists (registered later, or never); false
+    /// when [`bounds::MAX_ROUTE_CONNECTIONS`] already do, and it must go.
+    pub fn track(&self, link: &Arc<RouteLink>) -> bool {
+        let mut reg = self.registry();
+        if reg.all.len() >= bounds::MAX_ROUTE_CONNECTIONS {
+            return false;
+        }
+        reg.all.insert(link.conn.cid, link.clone());
+        true
     }
 
     /// Every live route connection.
@@ -381,7 +391,17 @@ pub fn register(
     let newcomer = {
         let mut st = link.state();
         st.registered = true;
-        st.connect_urls = info.connect_urls.clone().unwrap_or_default();
+        let mut urls = info.connect_urls.clone().unwrap_or_default();
+        if urls.len() > bounds::MAX_PEER_CONNECT_URLS {
+            warn!(
+                "{} - Route sent {} client URLs; keeping the first {}",
+                link.conn.log_prefix,
+                urls.len(),
+                bounds::MAX_PEER_CONNECT_URLS
+            );
+            urls.truncate(bounds::MAX_PEER_CONNECT_URLS);
+        }
+        st.connect_urls = urls;
         st.clone()
     };
     if reg.by_id.len() > 1 {
@@ -492,7 +512,17 @@ pub fn process_implicit_route(server: &Arc<ServerState>, info: &PeerInfo) {
     } else {
         url
     };
-    dial::spawn_connect(server, url, RouteType::Implicit, true, info.gossip_mode);
+    // A peer telling of server after server cannot make this one dial
+    // them all at once.
+    let Some(slot) = bounds::DialSlot::take(&cluster.gossip_dials) else {
+        warn!(
+            "Not connecting to gossiped route {:?}: {} gossip dials already in progress",
+            url.redacted(),
+            bounds::MAX_GOSSIP_DIALS
+        );
+        return;
+    };
+    dial::spawn_gossip_connect(server, url, info.gossip_mode, slot);
 }
 
 /// A peer announced lame duck mode: its client URLs are no longer offered.

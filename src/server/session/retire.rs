@@ -84,37 +84,17 @@ impl Drop for Retirement {
 #[cfg(test)]
 mod tests {
     use std::net::SocketAddr;
-    use std::sync::{Arc, Mutex};
+    use std::sync::Arc;
 
     use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
-    use tracing::field::{Field, Visit};
-    use tracing_subscriber::layer::{Context, SubscriberExt};
+
+    use crate::logging::capture::Lines;
 
     use crate::monitor::Monitor;
     use crate::options::Options;
     use crate::server::session::serve_client;
     use crate::server::snapshot::Snapshot;
     use crate::server::ServerState;
-
-    /// Log lines, as `LEVEL message`.
-    #[derive(Clone, Default)]
-    struct Lines(Arc<Mutex<Vec<String>>>);
-
-    impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Lines {
-        fn on_event(&self, event: &tracing::Event<'_>, _: Context<'_, S>) {
-            struct Message(String);
-            impl Visit for Message {
-                fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-                    if field.name() == "message" {
-                        self.0 = format!("{value:?}");
-                    }
-                }
-            }
-            let mut m = Message(String::new());
-            event.record(&mut m);
-            self.0.lock().unwrap().push(format!("{} {}", event.metadata().level(), m.0));
-        }
-    }
 
     async fn read_until(io: &mut DuplexStream, want: &[u8]) -> Vec<u8> {
         let mut got = Vec::new();
@@ -169,8 +149,7 @@ mod tests {
     /// as a client that disconnected leaves them.
     #[tokio::test]
     async fn a_panicking_session_is_retired_like_a_disconnected_client() {
-        let lines = Lines::default();
-        let _log = tracing::subscriber::set_default(tracing_subscriber::registry().with(lines.clone()));
+        let (lines, _log) = Lines::capture();
         let snap = Snapshot::compile(Options::default(), 1, None).unwrap();
         let server = ServerState::new(snap, "NTEST".into(), "test".into());
         let monitor = Monitor::new(server.clone(), None);
@@ -211,7 +190,7 @@ mod tests {
         let open = json(&monitor, "/connz", "").await;
         assert_eq!(open["num_connections"], 1);
 
-        let log = lines.0.lock().unwrap().join("\n");
+        let log = lines.text();
         assert!(
             log.contains(
                 "ERROR 127.0.0.1:40001 - cid:5 - Internal error: the session failed; closing this connection only"

@@ -10,7 +10,6 @@
 //! `RMSG`/`HMSG` (delivered to local subscribers only), PING/PONG, and
 //! asynchronous INFO (gossip about other servers, lame duck mode).
 
-use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -27,6 +26,7 @@ use crate::server::errors::*;
 use crate::server::info::{check_connect, check_info};
 use crate::server::outbound::WhenBehind;
 use crate::server::permissions::CompiledPermissions;
+use crate::server::route::bounds::{self, Report, UnknownAccounts};
 use crate::server::route::info::{PeerConnect, PeerInfo, RouteConnect};
 use crate::server::route::link::{RouteLink, RouteType};
 use crate::server::route::proto::{RouteOp, RouteParseError, RoutedMsg};
@@ -43,8 +43,8 @@ pub(crate) struct RouteState {
     /// The peer's first INFO was processed (later ones are asynchronous).
     info_seen: bool,
     /// Accounts this server does not have that the peer named (each
-    /// reported once, not once per subscription).
-    unknown_accounts: HashSet<Vec<u8>>,
+    /// reported once, not once per subscription; bounded).
+    unknown_accounts: UnknownAccounts,
     /// `cluster.permissions` (`subscribe` is the export side).
     perms: Option<Arc<CompiledPermissions>>,
     /// The credentials an accepted route logged in with, to check again
@@ -58,7 +58,7 @@ impl RouteState {
             link,
             remote,
             info_seen: false,
-            unknown_accounts: HashSet::new(),
+            unknown_accounts: UnknownAccounts::default(),
             perms: snap.route_perms.clone(),
             credentials: None,
         }
@@ -345,6 +345,15 @@ impl RouteState {
                 }
             }
             Some(_) => {}
+            None if subs.len() >= bounds::MAX_ROUTE_SUBSCRIPTIONS => {
+                drop(subs);
+                error!(
+                    "{} - Route sent more than {} subscriptions; closing it",
+                    core.conn.log_prefix,
+                    bounds::MAX_ROUTE_SUBSCRIPTIONS
+                );
+                return Err(CloseReason::MaxSubscriptionsExceeded);
+            }
             None => {
                 let sub = Arc::new(Subscription::remote(conn.clone(), subject, queue, &key, weight));
                 if account.subscribe(&sub).is_err() {
@@ -421,13 +430,19 @@ impl RouteState {
             b"$G" => true,
             b"$SYS" => false,
             other => {
-                if self.unknown_accounts.insert(other.to_vec()) {
-                    error!(
+                match self.unknown_accounts.note(other) {
+                    Report::New => error!(
                         "{} - Unknown account {:?} for remote subject {:?}",
                         core.conn.log_prefix,
                         String::from_utf8_lossy(other),
                         String::from_utf8_lossy(subject)
-                    );
+                    ),
+                    Report::Full => error!(
+                        "{} - Route named more than {} unknown accounts; further ones are not reported",
+                        core.conn.log_prefix,
+                        bounds::MAX_UNKNOWN_ACCOUNTS
+                    ),
+                    Report::Quiet => {}
                 }
                 false
             }
@@ -539,12 +554,9 @@ pub(crate) fn on_parse_error(core: &mut Core, e: RouteParseError) -> CloseReason
 
 /// Serves a route connection another server opened.
 pub async fn serve_accepted(server: Arc<ServerState>, stream: TcpStream, addr: SocketAddr) {
-    let Some(cluster) = server.cluster.clone() else { return };
     let snap = server.snapshot();
-    let conn = new_route_conn(&server, addr);
-    let link = RouteLink::new(conn.clone(), None, RouteType::Implicit, route::GOSSIP_DEFAULT);
-    cluster.track(&link);
-    let retirement = Retirement::route(server.clone(), link.clone());
+    let Some((link, retirement)) = track(&server, addr) else { return };
+    let conn = link.conn.clone();
     let Some(tls) = snap.route_tls.clone() else {
         return run_route(server, link, retirement, snap, stream, false).await;
     };
@@ -562,6 +574,31 @@ pub async fn serve_accepted(server: Arc<ServerState>, stream: TcpStream, addr: S
     }
 }
 
+/// Serves a route connection another server opened over any stream,
+/// without TLS: the route role driven directly (tests, fuzzing).
+pub async fn serve_accepted_stream<T: Transport>(server: Arc<ServerState>, stream: T, addr: SocketAddr) {
+    let snap = server.snapshot();
+    let Some((link, retirement)) = track(&server, addr) else { return };
+    run_route(server, link, retirement, snap, stream, false).await
+}
+
+/// A new accepted route connection, tracked (with its retirement), unless
+/// the server has all the route connections it takes.
+fn track(server: &Arc<ServerState>, addr: SocketAddr) -> Option<(Arc<RouteLink>, Retirement)> {
+    let cluster = server.cluster.clone()?;
+    let conn = new_route_conn(server, addr);
+    let link = RouteLink::new(conn.clone(), None, RouteType::Implicit, route::GOSSIP_DEFAULT);
+    if !cluster.track(&link) {
+        error!(
+            "{} - Route connection refused: {} route connections already",
+            conn.log_prefix,
+            bounds::MAX_ROUTE_CONNECTIONS
+        );
+        return None;
+    }
+    Some((link.clone(), Retirement::route(server.clone(), link)))
+}
+
 /// Serves a route this server dialed to `url`.
 pub async fn serve_solicited(
     server: Arc<ServerState>,
@@ -575,7 +612,15 @@ pub async fn serve_solicited(
     let addr = stream.peer_addr().unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
     let conn = new_route_conn(&server, addr);
     let link = RouteLink::new(conn.clone(), Some(url.clone()), route_type, gossip_mode);
-    cluster.track(&link);
+    if !cluster.track(&link) {
+        error!(
+            "{} - Route to {} not made: {} route connections already",
+            conn.log_prefix,
+            url.redacted(),
+            bounds::MAX_ROUTE_CONNECTIONS
+        );
+        return;
+    }
     let retirement = Retirement::route(server.clone(), link.clone());
     let Some(tls) = snap.route_tls.clone() else {
         return run_route(server, link, retirement, snap, stream, true).await;

@@ -1,0 +1,248 @@
+//! How much a route peer can make this server hold. Everything a remote
+//! server sends that lands in a map or a task list is bounded here, so a
+//! broken or hostile peer (or anyone reaching the route port) cannot grow
+//! the server without limit. nats-server bounds none of these.
+//!
+//! Each bound is far above what a real cluster needs; unit tests build with
+//! small ones (`cfg(test)`), so the same code is exercised at the edge.
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+/// Route connections at once, registered or not (accepted sockets that
+/// have not sent INFO yet count): a cluster is a few dozen servers.
+pub const MAX_ROUTE_CONNECTIONS: usize = if cfg!(test) { 4 } else { 1024 };
+
+/// Servers being dialed at once because a peer told of them (gossip).
+pub const MAX_GOSSIP_DIALS: usize = if cfg!(test) { 2 } else { 256 };
+
+/// Remote interest (`RS+` entries) one route may hold. A peer's interest
+/// is its clients' subscriptions; past this the route is closed rather
+/// than let interest be dropped silently.
+pub const MAX_ROUTE_SUBSCRIPTIONS: usize = if cfg!(test) { 16 } else { 1 << 22 };
+
+/// Client URLs kept from one peer's INFO (a server has a handful).
+pub const MAX_PEER_CONNECT_URLS: usize = if cfg!(test) { 4 } else { 128 };
+
+/// Unknown account names remembered per route, each reported once.
+pub const MAX_UNKNOWN_ACCOUNTS: usize = if cfg!(test) { 8 } else { 1024 };
+
+/// Names a route mentioned that this server does not have: each one is
+/// reported once, up to [`MAX_UNKNOWN_ACCOUNTS`]; past that the set stops
+/// growing and the rest are reported in one last line.
+#[derive(Debug, Default)]
+pub struct UnknownAccounts {
+    seen: HashSet<Vec<u8>>,
+    full_reported: bool,
+}
+
+/// What to say about an unknown account name.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Report {
+    /// First time seen: report it.
+    New,
+    /// Seen before, or past the bound after the last line: say nothing.
+    Quiet,
+    /// The set just filled up: say that further names go unreported.
+    Full,
+}
+
+impl UnknownAccounts {
+    pub fn note(&mut self, name: &[u8]) -> Report {
+        if self.seen.contains(name) {
+            return Report::Quiet;
+        }
+        if self.seen.len() >= MAX_UNKNOWN_ACCOUNTS {
+            return if std::mem::replace(&mut self.full_reported, true) { Report::Quiet } else { Report::Full };
+        }
+        self.seen.insert(name.to_vec());
+        Report::New
+    }
+
+    pub fn len(&self) -> usize {
+        self.seen.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.seen.is_empty()
+    }
+}
+
+/// A place among the gossip dials in flight; freed when dropped (the dial
+/// task ended, connected or not).
+pub struct DialSlot(Arc<AtomicUsize>);
+
+impl DialSlot {
+    /// A slot, unless [`MAX_GOSSIP_DIALS`] are taken.
+    pub fn take(in_flight: &Arc<AtomicUsize>) -> Option<DialSlot> {
+        let taken =
+            in_flight.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n < MAX_GOSSIP_DIALS).then_some(n + 1));
+        taken.is_ok().then(|| DialSlot(in_flight.clone()))
+    }
+}
+
+impl Drop for DialSlot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_accounts_stop_growing_with_one_last_report() {
+        let mut u = UnknownAccounts::default();
+        for i in 0..MAX_UNKNOWN_ACCOUNTS {
+            assert_eq!(u.note(format!("A{i}").as_bytes()), Report::New);
+        }
+        assert_eq!(u.note(b"A0"), Report::Quiet, "known");
+        assert_eq!(u.note(b"B1"), Report::Full);
+        for i in 0..10_000 {
+            assert_eq!(u.note(format!("B{i}").as_bytes()), Report::Quiet);
+        }
+        assert_eq!(u.len(), MAX_UNKNOWN_ACCOUNTS);
+    }
+
+    #[test]
+    fn dial_slots_are_bounded_and_freed() {
+        let n = Arc::new(AtomicUsize::new(0));
+        let slots: Vec<DialSlot> = (0..MAX_GOSSIP_DIALS).map(|_| DialSlot::take(&n).expect("a slot")).collect();
+        assert!(DialSlot::take(&n).is_none());
+        drop(slots);
+        assert_eq!(n.load(Ordering::Acquire), 0);
+        assert!(DialSlot::take(&n).is_some());
+    }
+
+    /// A route session over an in-memory stream, as a peer dialed it:
+    /// registered by the peer's CONNECT and INFO, answered with a PONG.
+    mod session {
+        use std::net::SocketAddr;
+        use std::sync::Arc;
+
+        use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
+
+        use super::super::*;
+        use crate::logging::capture::Lines;
+        use crate::options::{Cluster, Options};
+        use crate::server::session::route::serve_accepted_stream;
+        use crate::server::snapshot::Snapshot;
+        use crate::server::ServerState;
+
+        fn server() -> Arc<ServerState> {
+            let cluster = Cluster { name: Some("c".into()), ..Cluster::default() };
+            let opts = Options { cluster: Some(cluster), ..Options::default() };
+            ServerState::new(Snapshot::compile(opts, 1, None).unwrap(), "NHERE".into(), "here".into())
+        }
+
+        async fn until(io: &mut DuplexStream, want: &[u8]) -> (Vec<u8>, bool) {
+            let mut got = Vec::new();
+            let mut chunk = [0u8; 4096];
+            while !got.windows(want.len()).any(|w| w == want) {
+                let n = tokio::time::timeout(std::time::Duration::from_secs(5), io.read(&mut chunk))
+                    .await
+                    .expect("in time")
+                    .unwrap_or(0);
+                if n == 0 {
+                    return (got, true);
+                }
+                got.extend_from_slice(&chunk[..n]);
+            }
+            (got, false)
+        }
+
+        /// A registered route from a peer whose INFO lists `urls` client URLs.
+        async fn peer(
+            server: &Arc<ServerState>,
+            port: u16,
+            urls: usize,
+        ) -> (DuplexStream, tokio::task::JoinHandle<()>) {
+            let (mut io, theirs) = tokio::io::duplex(1 << 16);
+            let addr = SocketAddr::from(([127, 0, 0, 1], port));
+            let task = tokio::spawn(serve_accepted_stream(server.clone(), theirs, addr));
+            let urls: Vec<String> = (0..urls).map(|i| format!("\"127.0.0.1:{}\"", 5000 + i)).collect();
+            let script = format!(
+                "CONNECT {{\"echo\":true,\"verbose\":false,\"pedantic\":false,\"headers\":true,\"name\":\"NP{port}\",\"cluster\":\"c\"}}\r\n\
+                 INFO {{\"server_id\":\"NP{port}\",\"name\":\"p{port}\",\"cluster\":\"c\",\"host\":\"127.0.0.1\",\"port\":{port},\"headers\":true,\"connect_urls\":[{}]}}\r\nPING\r\n",
+                urls.join(",")
+            );
+            io.write_all(script.as_bytes()).await.unwrap();
+            let (got, eof) = until(&mut io, b"PONG\r\n").await;
+            assert!(!eof, "{}", String::from_utf8_lossy(&got));
+            (io, task)
+        }
+
+        #[tokio::test]
+        async fn a_route_holds_a_bounded_interest_then_is_closed() {
+            let (lines, _log) = Lines::capture();
+            let s = server();
+            let (mut io, task) = peer(&s, 7001, 0).await;
+            let mut subs = String::new();
+            for i in 0..MAX_ROUTE_SUBSCRIPTIONS {
+                subs += &format!("RS+ $G s.{i}\r\n");
+            }
+            io.write_all(format!("{subs}PING\r\n").as_bytes()).await.unwrap();
+            assert!(!until(&mut io, b"PONG\r\n").await.1);
+            assert_eq!(s.global.sublist.count(), MAX_ROUTE_SUBSCRIPTIONS as u64);
+            // A known key again is no new entry.
+            io.write_all(b"RS+ $G s.0\r\nPING\r\n").await.unwrap();
+            assert!(!until(&mut io, b"PONG\r\n").await.1);
+            io.write_all(b"RS+ $G one.too.many\r\nPING\r\n").await.unwrap();
+            let (got, eof) = until(&mut io, b"PONG\r\n").await;
+            assert!(eof, "closed: {}", String::from_utf8_lossy(&got));
+            task.await.unwrap();
+            assert_eq!(s.global.sublist.count(), 0, "its interest went with it");
+            assert_eq!(lines.count("subscriptions; closing it"), 1, "{}", lines.text());
+        }
+
+        #[tokio::test]
+        async fn unknown_accounts_are_reported_a_bounded_number_of_times() {
+            let (lines, _log) = Lines::capture();
+            let s = server();
+            let (mut io, _task) = peer(&s, 7002, 0).await;
+            let mut subs = String::new();
+            for i in 0..10 * MAX_UNKNOWN_ACCOUNTS {
+                subs += &format!("RS+ ACC{i} s\r\nRS+ ACC{i} t\r\n");
+            }
+            io.write_all(format!("{subs}PING\r\n").as_bytes()).await.unwrap();
+            assert!(!until(&mut io, b"PONG\r\n").await.1, "the route stays up");
+            assert_eq!(lines.count("Unknown account"), MAX_UNKNOWN_ACCOUNTS, "{}", lines.text());
+            assert_eq!(lines.count("further ones are not reported"), 1);
+            assert_eq!(s.global.sublist.count(), 0);
+        }
+
+        #[tokio::test]
+        async fn a_peer_s_client_urls_are_bounded() {
+            let (lines, _log) = Lines::capture();
+            let s = server();
+            let (_io, _task) = peer(&s, 7003, 100).await;
+            let cluster = s.cluster.as_ref().unwrap();
+            assert_eq!(cluster.remote_connect_urls().len(), MAX_PEER_CONNECT_URLS);
+            assert_eq!(lines.count("client URLs; keeping the first"), 1, "{}", lines.text());
+        }
+
+        #[tokio::test]
+        async fn route_connections_are_bounded() {
+            let (lines, _log) = Lines::capture();
+            let s = server();
+            let mut kept = Vec::new();
+            for i in 0..MAX_ROUTE_CONNECTIONS as u16 {
+                kept.push(peer(&s, 7100 + i, 0).await);
+            }
+            // One more: refused at once, its stream closed.
+            let (mut io, theirs) = tokio::io::duplex(1 << 10);
+            serve_accepted_stream(s.clone(), theirs, SocketAddr::from(([127, 0, 0, 1], 7999))).await;
+            let mut byte = [0u8; 1];
+            assert_eq!(io.read(&mut byte).await.unwrap(), 0);
+            assert_eq!(lines.count("Route connection refused"), 1, "{}", lines.text());
+            assert_eq!(s.cluster.as_ref().unwrap().links().len(), MAX_ROUTE_CONNECTIONS);
+            // A place frees up when one goes.
+            let (io0, task0) = kept.remove(0);
+            drop(io0);
+            task0.await.unwrap();
+            kept.push(peer(&s, 7200, 0).await);
+        }
+    }
+}
