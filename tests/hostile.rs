@@ -273,3 +273,46 @@ async fn an_unread_ping_flood_is_cut_as_a_slow_consumer_as_nats_server_does() {
     let (flood, closed, varz, log, _) = flood_scenario(&reference, "nats-server").await;
     check("nats-server", &flood, &closed, &varz, &log);
 }
+
+/// Odd request paths on the monitoring port: escapes, dot segments, double
+/// slashes. Go's mux cleans the path as sent and redirects there, so the
+/// `Location` stays escaped (rnats sent `/a?b/c` for `/a%3Fb//c`, and a
+/// control character raw; found by fuzzing the router). Compared with the
+/// reference where it is installed, and with its answers as recorded.
+#[tokio::test]
+async fn odd_monitoring_paths_get_nats_server_s_answers() {
+    let cases: &[(&str, u16, Option<&str>)] = &[
+        ("/%76arz", 200, None),
+        ("/varz%2f", 404, None),
+        ("/%2fvarz", 404, None),
+        ("/a/%2e%2e/varz", 404, None),
+        ("/%2e/varz", 404, None),
+        ("/./varz", 307, Some("/varz")),
+        ("/%09//varz", 307, Some("/%09/varz")),
+        ("/%00/../varz?x=1", 307, Some("/varz?x=1")),
+        ("/a%3Fb//c", 307, Some("/a%3Fb/c")),
+        ("/a%25b//c", 307, Some("/a%25b/c")),
+        ("/x/../%76arz", 307, Some("/%76arz")),
+        ("/caf%C3%A9//x", 307, Some("/caf%C3%A9/x")),
+    ];
+    let answers = |base: String| async move {
+        let mut out = Vec::new();
+        for (path, _, _) in cases {
+            let r = http::get(&base, path).await;
+            out.push((r.status, r.header("location").map(str::to_string)));
+        }
+        out
+    };
+    let p = rnats::spawn::Spawn::new(Path::new(BIN)).args(&["-m", "-1"]).start().unwrap();
+    let ours = answers(p.monitor_url().expect("monitoring port")).await;
+    for ((path, status, location), (got_status, got_location)) in cases.iter().zip(&ours) {
+        assert_eq!((*status, location.map(str::to_string)), (*got_status, got_location.clone()), "{path}");
+    }
+    let Some(reference) = reference_binary() else {
+        skip_loudly("odd_monitoring_paths_get_nats_server_s_answers (reference part)");
+        return;
+    };
+    let r = rnats::spawn::Spawn::new(&reference).args(&["-m", "-1"]).start().unwrap();
+    let theirs = answers(r.monitor_url().expect("monitoring port")).await;
+    assert_eq!(ours, theirs);
+}

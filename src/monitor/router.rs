@@ -70,8 +70,11 @@ impl Monitor {
         let Some(path) = unescape_path(raw_path) else {
             return Reply::bad_request("invalid URL escape");
         };
-        let clean = clean_path(&path);
-        if clean != path {
+        // Go's mux cleans the path as sent (escapes kept) and redirects to
+        // that, so the Location stays a valid, escaped URL (`/a%3Fb/c`, not
+        // `/a?b/c`); the endpoint is then found by the decoded path.
+        let clean = clean_path(raw_path);
+        if clean != raw_path {
             let location = match raw_query {
                 Some(q) if !q.is_empty() => format!("{clean}?{q}"),
                 _ => clean,
