@@ -316,3 +316,36 @@ async fn odd_monitoring_paths_get_nats_server_s_answers() {
     let theirs = answers(r.monitor_url().expect("monitoring port")).await;
     assert_eq!(ours, theirs);
 }
+
+/// `--watch` and a writer that pauses halfway through rewriting the config
+/// in place (the first half is valid on its own): nothing is applied until
+/// the writer closes the file, then the whole new file is, in one reload.
+/// Before, the first half was applied by itself a debounce period later.
+#[test]
+fn a_config_file_rewritten_mid_watch_is_never_half_applied() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("w.conf");
+    std::fs::write(&conf, "max_payload: 1MB\nmax_connections: 100\n").unwrap();
+    let p = rnats::spawn::Spawn::new(Path::new(BIN))
+        .args(&["-c", conf.to_str().unwrap(), "--watch"])
+        .log()
+        .start()
+        .unwrap();
+    assert!(p.wait_for_log("Watching", WAIT).is_some(), "{}", p.log_text());
+
+    let mut f = std::fs::OpenOptions::new().write(true).truncate(true).open(&conf).unwrap();
+    f.write_all(b"max_payload: 2KB\n").unwrap();
+    f.sync_data().unwrap();
+    // The writer pauses with the file open: four times the watcher's
+    // debounce, long enough for a half-written file to have been applied.
+    std::thread::sleep(Duration::from_millis(1000));
+    assert!(!p.log_text().contains("Reloading server configuration"), "applied mid-write:\n{}", p.log_text());
+    f.write_all(b"max_connections: 50\n").unwrap();
+    drop(f);
+
+    let log = p.wait_for_log("Reloaded server configuration (sha256:", WAIT).unwrap_or_else(|| p.log_text());
+    assert!(log.contains("Reloaded: max_payload = 2048"), "{log}");
+    assert!(log.contains("Reloaded: max_connections = 50"), "{log}");
+    assert_eq!(log.matches("Reloading server configuration").count(), 1, "one reload, of the whole file:\n{log}");
+}
