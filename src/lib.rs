@@ -19,6 +19,7 @@
 
 pub mod bench;
 pub mod bench_reload;
+pub mod bench_soak;
 pub mod check;
 pub mod cli;
 pub mod conf;
