@@ -223,6 +223,26 @@ mod tests {
             assert_eq!(lines.count("client URLs; keeping the first"), 1, "{}", lines.text());
         }
 
+        /// Found by fuzzing: a CONNECT after the INFO that registered the
+        /// route renamed it, so its close left it registered under the old
+        /// id (and a later route from that server was a "duplicate").
+        #[tokio::test]
+        async fn a_late_connect_does_not_leave_the_route_registered() {
+            let s = server();
+            let (mut io, task) = peer(&s, 7004, 0).await;
+            let cluster = s.cluster.as_ref().unwrap();
+            assert_eq!(cluster.registered().len(), 1);
+            io.write_all(b"CONNECT {\"name\":\"renamed\",\"cluster\":\"c\"}\r\nPING\r\n").await.unwrap();
+            assert!(!until(&mut io, b"PONG\r\n").await.1);
+            drop(io);
+            task.await.unwrap();
+            assert!(cluster.registered().is_empty(), "still registered after its close");
+            assert!(cluster.links().is_empty());
+            // The same server comes back and is taken.
+            let (_io, _task) = peer(&s, 7004, 0).await;
+            assert_eq!(cluster.registered().len(), 1);
+        }
+
         #[tokio::test]
         async fn route_connections_are_bounded() {
             let (lines, _log) = Lines::capture();

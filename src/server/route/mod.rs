@@ -556,9 +556,11 @@ pub fn unregister(server: &Arc<ServerState>, link: &Arc<RouteLink>) {
         if reg.all.remove(&link.conn.cid).is_some() {
             *cluster.closed.lock().unwrap_or_else(|e| e.into_inner()) += link.conn.traffic();
         }
-        let id = link.state().remote_id.clone();
-        let here = reg.by_id.get(&id).is_some_and(|l| Arc::ptr_eq(l, link));
-        if here {
+        // Found by the link itself, not by the id it says it has now: a
+        // peer could have made it change since (found by fuzzing).
+        let id = reg.by_id.iter().find(|(_, l)| Arc::ptr_eq(l, link)).map(|(id, _)| id.clone());
+        let here = id.is_some();
+        if let Some(id) = id {
             reg.by_id.remove(&id);
         }
         (here, if here { std::mem::take(&mut link.state().connect_urls) } else { Vec::new() })

@@ -176,7 +176,11 @@ impl RouteState {
                 return Err(CloseReason::ClusterNameConflict);
             }
         }
-        self.link.state().remote_id = c.name;
+        // Once registered, the route is known by its INFO's server id: a
+        // later CONNECT does not rename it.
+        if !self.info_seen {
+            self.link.state().remote_id = c.name;
+        }
         core.conn.set_headers(c.headers && !core.snap.opts.no_header_support);
         Ok(())
     }
