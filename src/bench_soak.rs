@@ -206,6 +206,15 @@ fn server_conf(client: u16, route: u16, routes: &[u16], http: Option<u16>, name:
 struct Client {
     w: Arc<tokio::sync::Mutex<OwnedWriteHalf>>,
     closed: Arc<AtomicBool>,
+    /// The reader task, which holds the socket: stopped when the client is
+    /// dropped, so a dropped client really disconnects.
+    reader: tokio::task::AbortHandle,
+}
+
+impl Drop for Client {
+    fn drop(&mut self) {
+        self.reader.abort();
+    }
 }
 
 type OnMsg = Arc<dyn Fn(&str, &[u8]) + Send + Sync>;
@@ -255,11 +264,12 @@ impl Client {
         let w = Arc::new(tokio::sync::Mutex::new(w));
         let closed = Arc::new(AtomicBool::new(false));
         let (rw, rc) = (w.clone(), closed.clone());
-        tokio::spawn(async move {
+        let reader = tokio::spawn(async move {
             let _ = read_loop(r, rw, on_msg).await;
             rc.store(true, Ordering::Release);
-        });
-        Ok(Client { w, closed })
+        })
+        .abort_handle();
+        Ok(Client { w, closed, reader })
     }
 
     async fn send(&self, bytes: &[u8]) -> bool {
@@ -547,8 +557,16 @@ async fn soak(args: Args) -> Result<Report, String> {
         "rld",
         "kill"
     );
+    let interrupted = tokio::signal::ctrl_c();
+    tokio::pin!(interrupted);
     while Instant::now() < end {
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_millis(100)) => {}
+            _ = &mut interrupted => {
+                eprintln!("soak: interrupted; stopping the cluster");
+                break;
+            }
+        }
         let now = Instant::now();
         if !args.reload_every.is_zero() && now >= next_reload {
             next_reload += args.reload_every;
