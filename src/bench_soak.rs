@@ -362,6 +362,9 @@ struct Counters {
     reconnects: AtomicU64,
     reloads: AtomicU64,
     kills: AtomicU64,
+    /// Publishers that have stopped (after the run), so the final count of
+    /// what was sent is exact.
+    publishers_done: AtomicU64,
     /// Request round trips this interval, in microseconds.
     latencies: Mutex<Vec<u64>>,
 }
@@ -632,20 +635,25 @@ async fn soak(args: Args) -> Result<Report, String> {
     if let Some((i, _)) = down {
         nodes[i].start()?;
     }
-    // Let in-flight healthy messages arrive before counting the last gaps.
+    // Publishers stop first and are waited for, so what was sent is final;
+    // then in-flight messages get time to arrive before the last count.
     stop.store(true, Ordering::Release);
     let settle = Instant::now() + Duration::from_secs(5);
+    while counters.publishers_done.load(Ordering::Acquire) < pubs && Instant::now() < settle {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     let sent = counters.sent.load(Ordering::Relaxed);
     let expected = sent * subs as u64;
     let behind = || {
         healthy.delivered.load(Ordering::Relaxed) < expected || counters.queue_delivered.load(Ordering::Relaxed) < sent
     };
+    let settle = Instant::now() + Duration::from_secs(5);
     while behind() && Instant::now() < settle {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let delivered = healthy.delivered.load(Ordering::Relaxed);
     report.seconds = start.elapsed().as_secs_f64();
-    report.healthy_sent = counters.sent.load(Ordering::Relaxed);
+    report.healthy_sent = sent;
     report.healthy_delivered = delivered;
     // Gaps seen, plus whatever never arrived at the end.
     report.healthy_lost = healthy.lost.load(Ordering::Relaxed) + expected.saturating_sub(delivered);
@@ -766,6 +774,11 @@ async fn resilient(
 /// Publishes healthy messages (`h.<p>`, numbered), cross-server ones
 /// (`x.<p>`) and queue work (`q.work`), about 100 a second of each.
 async fn publisher(at: SocketAddr, p: u64, start: Instant, stop: Arc<AtomicBool>, counters: Arc<Counters>) {
+    publish(at, p, start, &stop, &counters).await;
+    counters.publishers_done.fetch_add(1, Ordering::AcqRel);
+}
+
+async fn publish(at: SocketAddr, p: u64, start: Instant, stop: &AtomicBool, counters: &Counters) {
     let on: OnMsg = Arc::new(|_: &str, _: &[u8]| {});
     let Ok(client) = Client::connect(at, "healthy", "h", &[], on).await else { return };
     let mut seq = 0u64;
