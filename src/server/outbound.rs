@@ -200,7 +200,15 @@ impl Outbound {
         if before + q.in_flight + at_least > q.max_pending {
             return Pushed::SlowConsumer;
         }
-        q.buf.reserve(reserve);
+        let needed = before + reserve;
+        if needed > q.buf.capacity() {
+            // Doubling, but never past what may be owed: the buffer's
+            // memory stays within max_pending (a doubled 64 MiB buffer
+            // would hold 128 MiB for a slow consumer about to be cut).
+            let room = q.max_pending.saturating_sub(q.in_flight).max(needed);
+            let target = (q.buf.capacity() * 2).max(needed).min(room);
+            q.buf.reserve_exact(target - before);
+        }
         encode(&mut q.buf);
         let pending = q.buf.len() + q.in_flight;
         if pending > q.max_pending {
