@@ -10,7 +10,7 @@
 //! startup and again on every reload, as in nats-server.
 
 use crate::features::{Feature, Support};
-use crate::options::{Options, Port};
+use crate::options::{Options, Port, Secret};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
@@ -210,8 +210,8 @@ impl FlagOverlay {
         set(&mut opts.trace, &self.trace);
         set(&mut opts.trace_verbose, &self.trace_verbose);
         set_opt(&mut opts.authorization.user, &self.username);
-        set_opt(&mut opts.authorization.password, &self.password);
-        set_opt(&mut opts.authorization.token, &self.token);
+        set_opt(&mut opts.authorization.password, &self.password.clone().map(Secret::from));
+        set_opt(&mut opts.authorization.token, &self.token.clone().map(Secret::from));
         if self.tls == Some(false) {
             opts.tls = None;
         } else if self.tls_override() {
@@ -249,7 +249,7 @@ impl FlagOverlay {
                         Some((user, pass)) => {
                             let a = c.authorization.get_or_insert_with(Default::default);
                             a.user = Some(user);
-                            a.password = Some(pass);
+                            a.password = Some(Secret::from(pass));
                         }
                         None => {
                             if let Some(a) = c.authorization.as_mut() {
@@ -722,7 +722,7 @@ mod tests {
             (Some("C1"), true, Some("10.0.0.1:7"), 3)
         );
         let auth = c.authorization.expect("credentials from the URL");
-        assert_eq!((auth.user.as_deref(), auth.password.as_deref()), (Some("ru"), Some("rp")));
+        assert_eq!((auth.user.as_deref(), auth.password.as_ref().map(|p| p.expose())), (Some("ru"), Some("rp")));
 
         let a = serve("--routes nats-route://a:1");
         let mut o = Options::default();

@@ -19,6 +19,7 @@
 
 pub mod bench;
 pub mod bench_reload;
+pub mod bench_soak;
 pub mod check;
 pub mod cli;
 pub mod conf;
@@ -30,6 +31,7 @@ pub mod options;
 pub mod passwd;
 pub mod reload;
 pub mod sd_notify;
+pub mod secret;
 pub mod server;
 pub mod signals;
 pub mod spawn;

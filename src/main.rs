@@ -55,6 +55,9 @@ fn main() -> ExitCode {
         Command::Sub(name, rest) if name == "bench" && rest.first().is_some_and(|a| a == "reload") => {
             ExitCode::from(rnats::bench_reload::run(&rest[1..]))
         }
+        Command::Sub(name, rest) if name == "bench" && rest.first().is_some_and(|a| a == "soak") => {
+            ExitCode::from(rnats::bench_soak::run(&rest[1..]))
+        }
         Command::Sub(name, rest) if name == "bench" => ExitCode::from(rnats::bench::run(&rest)),
         Command::Sub(name, rest) if name == "passwd" => ExitCode::from(rnats::passwd::run(&rest)),
         Command::Sub(name, rest) if name == "top" => ExitCode::from(rnats::top::run(&rest)),

@@ -83,18 +83,8 @@ fn ser_duration<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Er
     s.serialize_str(&format_duration(*d))
 }
 
-/// Secrets never leave the process in clear: dumps show that one is set.
-/// bcrypt hashes are not secrets and are shown.
-fn ser_secret<S: serde::Serializer>(v: &Option<String>, s: S) -> Result<S::Ok, S::Error> {
-    match v {
-        Some(secret) if secret.starts_with("$2") => s.serialize_str(secret),
-        Some(_) => s.serialize_str(REDACTED),
-        None => s.serialize_none(),
-    }
-}
-
 /// What `--dump` shows instead of a plain-text password or token.
-pub const REDACTED: &str = "[REDACTED]";
+pub use crate::secret::{Secret, REDACTED};
 
 fn is_false(b: &bool) -> bool {
     !*b
@@ -235,10 +225,10 @@ pub struct Authorization {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
     /// Plain text (compared in constant time) or a bcrypt hash (`$2a$...`).
-    #[serde(serialize_with = "ser_secret", skip_serializing_if = "Option::is_none")]
-    pub password: Option<String>,
-    #[serde(serialize_with = "ser_secret", skip_serializing_if = "Option::is_none")]
-    pub token: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub password: Option<Secret>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token: Option<Secret>,
     /// How long a client has to send CONNECT.
     #[serde(serialize_with = "ser_duration")]
     #[schemars(with = "String")]
@@ -268,8 +258,8 @@ impl Default for Authorization {
 pub struct User {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
-    #[serde(serialize_with = "ser_secret", skip_serializing_if = "Option::is_none")]
-    pub password: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub password: Option<Secret>,
     /// An nkey public key (`U...`) instead of user and password.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub nkey: Option<String>,
@@ -318,11 +308,11 @@ pub struct HttpAuth {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
     /// Plain text (compared in constant time) or a bcrypt hash (`$2a$...`).
-    #[serde(serialize_with = "ser_secret", skip_serializing_if = "Option::is_none")]
-    pub password: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub password: Option<Secret>,
     /// Sent as `Authorization: Bearer <token>`; plain text or a bcrypt hash.
-    #[serde(serialize_with = "ser_secret", skip_serializing_if = "Option::is_none")]
-    pub token: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token: Option<Secret>,
 }
 
 impl HttpAuth {
@@ -460,6 +450,11 @@ pub struct Cluster {
     pub ping_interval: Option<Duration>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ping_max: Option<u32>,
+    /// How long one write to a route may take before the route is cut (a
+    /// peer that stopped reading); the top-level `write_deadline` otherwise.
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "ser_opt_duration")]
+    #[schemars(with = "Option<String>")]
+    pub write_deadline: Option<Duration>,
     /// `import` (publish): subjects this server asks its peers for;
     /// `export` (subscribe): subjects peers may ask it for.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -541,7 +536,7 @@ impl Websocket {
     pub fn auth_override(&self) -> bool {
         let a = self.authorization.as_ref();
         a.is_some_and(|a| a.user.as_deref().is_some_and(|u| !u.is_empty()))
-            || a.is_some_and(|a| a.token.as_deref().is_some_and(|t| !t.is_empty()))
+            || a.is_some_and(|a| a.token.as_ref().is_some_and(|t| !t.is_empty()))
             || self.no_auth_user.as_deref().is_some_and(|u| !u.is_empty())
     }
 }
@@ -551,10 +546,10 @@ impl Websocket {
 pub struct WebsocketAuth {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
-    #[serde(serialize_with = "ser_secret", skip_serializing_if = "Option::is_none")]
-    pub password: Option<String>,
-    #[serde(serialize_with = "ser_secret", skip_serializing_if = "Option::is_none")]
-    pub token: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub password: Option<Secret>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token: Option<Secret>,
     /// How long a websocket client has to send CONNECT, in place of
     /// `authorization.timeout`.
     #[serde(skip_serializing_if = "Option::is_none", serialize_with = "ser_opt_duration")]

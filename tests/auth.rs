@@ -361,7 +361,7 @@ async fn bcrypt_connection_storm_does_not_stall_traffic() {
     let s = Arc::new(
         TestServer::with(|o| {
             o.authorization.users = vec![
-                rnats::options::User { user: Some("crowd".into()), password: Some(hash), ..Default::default() },
+                rnats::options::User { user: Some("crowd".into()), password: Some(hash.into()), ..Default::default() },
                 rnats::options::User {
                     user: Some("feed".into()),
                     password: Some("plain".into()),

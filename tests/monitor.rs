@@ -670,7 +670,8 @@ async fn http_auth_basic_bearer_and_bcrypt() {
     assert_eq!(get(&mon, "/dashboard").await.status, 401);
 
     let hash = bcrypt::hash("t0k3n", 4).unwrap();
-    let (_t, mon) = monitored(|o| o.http_auth = Some(HttpAuth { token: Some(hash), ..HttpAuth::default() })).await;
+    let (_t, mon) =
+        monitored(|o| o.http_auth = Some(HttpAuth { token: Some(hash.into()), ..HttpAuth::default() })).await;
     let r = get(&mon, "/metrics").await;
     assert_eq!((r.status, r.header("www-authenticate")), (401, Some("Bearer realm=\"rnats monitoring\"")));
     for _ in 0..3 {

@@ -207,7 +207,7 @@ fn aliases() {
     assert_eq!(w.allowed_origins, ["http://a"]);
     let a = w.authorization.unwrap();
     assert_eq!(
-        (a.user.as_deref(), a.password.as_deref(), a.timeout),
+        (a.user.as_deref(), a.password.as_ref().map(|p| p.expose()), a.timeout),
         (Some("u"), Some("p"), Some(Duration::from_secs(3)))
     );
     assert_eq!(w.handshake_timeout, Some(Duration::from_millis(250)));

@@ -563,7 +563,10 @@ pub fn curves(b: &mut Builder, e: &Entry, v: Val<'_>) -> Vec<String> {
 /// `handshake_first`: a boolean, or `auto`/`auto_fallback`/a delay (kept as written).
 pub fn handshake_first(b: &mut Builder, e: &Entry, v: Val<'_>, t: &mut Tls) {
     match (v, &e.value.kind) {
-        (Val::Bool(on), _) => t.set_handshake_first(on, None),
+        // A custom type hands over the raw value: `true` arrives as a
+        // `Kind::Bool`, never as a `Val::Bool` (and was dropped while only
+        // the latter was matched).
+        (Val::Bool(on), _) | (_, &Kind::Bool(on)) => t.set_handshake_first(on, None),
         (_, Kind::Str(s)) => {
             // `auto` (or `auto_fallback`): TLS first, with nats-server's 50ms
             // fallback to INFO for clients that wait for it; a duration: that

@@ -242,6 +242,9 @@ pub struct KeyInfo {
     pub feature: Feature,
     pub reload: Reload,
     pub doc: &'static str,
+    /// The key has a setter: its value lands in the typed options (without
+    /// one it is checked and kept as written for the dump only).
+    pub applied: bool,
 }
 
 impl KeyInfo {
@@ -274,6 +277,7 @@ impl<T: Default + 'static> BlockInfo for Block<T> {
                 feature: k.feature,
                 reload: k.reload,
                 doc: k.doc,
+                applied: k.set.is_some(),
             })
             .collect()
     }

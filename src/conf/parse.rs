@@ -9,8 +9,9 @@ use std::path::{Path, PathBuf};
 use super::diag::Diagnostic;
 use super::grammar::Rule;
 use super::portability::{self, Ctx};
+use super::scan::Declined;
 use super::source::{Sources, Span};
-use super::syntax::{Node, Syntax, MAX_DEPTH};
+use super::syntax::{Nesting, Node, Syntax, TooDeep, MAX_DEPTH};
 use super::tree::{Entry, Kind, Map, Value};
 
 /// Files larger than this are refused (a config is kilobytes).
@@ -374,20 +375,44 @@ impl<'a> Parser<'a> {
 }
 
 /// The syntax tree of a text (source `id`, for the diagnostic): the
-/// scanner's, or else pest's after the depth check that keeps its recursion
-/// bounded (the scanner bounds its own).
+/// scanner's, or else pest's. Every way there counts nesting with the one
+/// depth rule ([`super::syntax::Nesting`]): the scanner as it descends, the
+/// bracket scan that spares pest a hopeless deep descent, and the check of
+/// the finished tree, which holds even where the bracket scan is misled (a
+/// stray quote makes it skip what pest reads as brackets). Nothing deeper
+/// than [`MAX_DEPTH`] reaches the recursive walks, and the error is the same
+/// whichever path found it.
 pub(crate) fn syntax_tree(text: &str, id: usize) -> Result<Syntax, Diagnostic> {
-    if let Some(tree) = super::scan::scan(text) {
-        return Ok(tree);
-    }
-    if let Some(offset) = too_deep(text) {
-        return Err(Diagnostic::error(
+    let too_deep = |d: TooDeep| {
+        Diagnostic::error(
             "too-deep",
-            Some(Span { source: id, start: offset, end: offset + 1 }),
+            Some(Span { source: id, start: d.offset, end: d.offset + 1 }),
             format!("nesting deeper than {MAX_DEPTH} levels"),
-        ));
-    }
-    Syntax::parse_with_pest(text).map_err(|e| syntax_error(&e, id, text))
+        )
+    };
+    let tree = match super::scan::scan(text) {
+        Ok(tree) => tree,
+        Err(Declined::TooDeep(d)) => return Err(too_deep(d)),
+        Err(Declined::NoMatch) => {
+            if let Some(d) = bracket_depth(text) {
+                return Err(too_deep(d));
+            }
+            match Syntax::parse_with_pest(text) {
+                Ok(tree) => tree,
+                // pest ran out of stack (its guard stops it cleanly): only
+                // nesting makes it recurse that far.
+                Err(e) if matches!(&e.variant, pest::error::ErrorVariant::CustomError { .. }) => {
+                    let at = match e.location {
+                        pest::error::InputLocation::Pos(p) | pest::error::InputLocation::Span((p, _)) => p,
+                    };
+                    return Err(too_deep(TooDeep { offset: at.min(text.len().saturating_sub(1)) }));
+                }
+                Err(e) => return Err(syntax_error(&e, id, text)),
+            }
+        }
+    };
+    tree.check_depth().map_err(too_deep)?;
+    Ok(tree)
 }
 
 fn read_config(path: &Path) -> std::io::Result<String> {
@@ -484,17 +509,18 @@ fn brackets(text: &str) -> impl Iterator<Item = (usize, u8)> + '_ {
     })
 }
 
-/// The offset of the first bracket nested deeper than [`MAX_DEPTH`].
-fn too_deep(text: &str) -> Option<usize> {
-    let mut depth = 0usize;
+/// The first bracket nested deeper than [`MAX_DEPTH`], by the quick
+/// bracket scan (which skips strings as it sees them, so it can be misled;
+/// [`Syntax::check_depth`] is the rule that always holds).
+fn bracket_depth(text: &str) -> Option<TooDeep> {
+    let mut nesting = Nesting::default();
     for (at, c) in brackets(text) {
         if c == b'[' || c == b'{' {
-            depth += 1;
-            if depth > MAX_DEPTH {
-                return Some(at);
+            if let Err(d) = nesting.enter(at) {
+                return Some(d);
             }
         } else {
-            depth = depth.saturating_sub(1);
+            nesting.leave();
         }
     }
     None
@@ -854,6 +880,41 @@ mod tests {
         let _ = parse_env("\u{0}\u{1}{{{{}}}}]]]", &no_env);
         let big = "k: v\n".repeat(200_000);
         assert_eq!(ok(&big), json!({"k": "v"}));
+    }
+
+    /// A stray quote misleads the bracket scan (it reads a string to the
+    /// end of the file) and the scanner declines the line, so pest parses
+    /// the nesting: the check of its tree still refuses it, before the
+    /// recursive walk that used to overflow the stack. On a 2 MiB stack, as
+    /// a tokio worker running a reload has.
+    #[test]
+    fn depth_rule_holds_on_every_path() {
+        let nested = |n: usize| format!("{}{}", "[".repeat(n), "]".repeat(n));
+        let cases = [
+            // The scanner counts as it descends.
+            (format!("b: {}\n", nested(16_000)), "1:68"),
+            // The scanner declines (`x"` then `b: 1 2`): the bracket scan.
+            (format!("a: 1 2\nb: {}\n", nested(100)), "2:68"),
+            // Both misled: pest parses, its tree is checked (and pest's
+            // stack guard stops it short of the end at this depth).
+            (format!("a: x\"\nb: {}\n", nested(16_000)), "2:"),
+            (format!("a: x\"\nb: {}\n", nested(4_000)), "2:"),
+            (format!("a: x\"\nb: {}\n", nested(65)), "2:68"),
+            (format!("a: x\"\nb {}\n", "{c ".repeat(3_000)), ""),
+        ];
+        for (text, at) in cases {
+            let got = std::thread::Builder::new()
+                .stack_size(2 << 20)
+                .spawn(move || err(&text))
+                .unwrap()
+                .join()
+                .expect("no stack overflow");
+            assert!(got.contains("too-deep: nesting deeper than 64 levels"), "{}", &got[..got.len().min(300)]);
+            assert!(got.starts_with(at), "{at}: {}", &got[..got.len().min(300)]);
+        }
+        // 64 levels are fine on every path.
+        assert!(ok(&format!("a: x\"\nb: {}\n", nested(64)))["b"].is_array());
+        assert!(ok(&format!("b: {}\n", nested(64)))["b"].is_array());
     }
 
     #[test]

@@ -8,9 +8,41 @@ use pest::Parser as _;
 
 use super::grammar::{NatsConf, Rule};
 
-/// Maps and arrays nested deeper than this are refused (by the scanner, and
-/// by a check before pest runs), so hostile input cannot exhaust the stack.
+/// Maps and arrays nested deeper than this are refused, so hostile input
+/// cannot exhaust the stack of the recursive walks over the tree (the value
+/// walk, the formatter). Every way from text to tree counts with one
+/// [`Nesting`]: the scanner as it descends, the quick bracket scan before
+/// pest, and [`Syntax::check_depth`] on whatever tree either parser made. So
+/// no input can reach a walk deeper than this, whichever parser read it.
 pub const MAX_DEPTH: usize = 64;
+
+/// The one depth rule: a count of open maps and arrays.
+#[derive(Debug, Default)]
+pub struct Nesting {
+    open: usize,
+}
+
+/// A map or array opened [`MAX_DEPTH`] levels deep already, at this byte.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TooDeep {
+    pub offset: usize,
+}
+
+impl Nesting {
+    /// A map or array opens at `offset`.
+    pub fn enter(&mut self, offset: usize) -> Result<(), TooDeep> {
+        if self.open >= MAX_DEPTH {
+            return Err(TooDeep { offset });
+        }
+        self.open += 1;
+        Ok(())
+    }
+
+    /// The innermost open map or array closes.
+    pub fn leave(&mut self) {
+        self.open = self.open.saturating_sub(1);
+    }
+}
 
 /// One matched rule. Children follow their parent; `next` is the index just
 /// past the node's last descendant, i.e. of its next sibling.
@@ -52,6 +84,27 @@ impl Syntax {
             }
         }
         Ok(Syntax { tokens })
+    }
+
+    /// The depth rule on a finished tree, without recursion: the first map
+    /// or array nested deeper than [`MAX_DEPTH`]. pest's own recursion is
+    /// bounded by its stack guard ("stack limit reached"), not by depth, so
+    /// its trees are held to the rule here before anything walks them.
+    pub fn check_depth(&self) -> Result<(), TooDeep> {
+        let mut nesting = Nesting::default();
+        // Where each open map or array ends (the index of its next sibling).
+        let mut ends: Vec<u32> = Vec::new();
+        for (i, t) in self.tokens.iter().enumerate() {
+            while ends.last().is_some_and(|&end| end as usize <= i) {
+                ends.pop();
+                nesting.leave();
+            }
+            if matches!(t.rule, Rule::map | Rule::array) {
+                nesting.enter(t.start as usize)?;
+                ends.push(t.next);
+            }
+        }
+        Ok(())
     }
 
     /// The top-level nodes (for a whole file: one, `file`).

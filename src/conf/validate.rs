@@ -230,6 +230,14 @@ pub fn cluster(b: &mut Builder, m: &Map, c: &Cluster) {
             b.error("conflict", e.key_span, "cluster authorization does not support multiple users");
         }
     }
+    // nats-server refuses it; routes log in with a user and password only,
+    // so accepting it would leave the route port open while the file says
+    // it is guarded.
+    if c.authorization.as_ref().is_some_and(|a| a.token.is_some()) {
+        if let Some(e) = m.find(&["authorization"]) {
+            b.error("conflict", e.key_span, "cluster authorization does not support tokens");
+        }
+    }
 }
 
 /// `websocket`: nats-server's `validateWebsocketOptions` for what lies in
@@ -321,7 +329,7 @@ fn websocket_auth(b: &mut Builder, root: &Map, opts: &Options) {
                     "websocket authentication username not compatible with presence of users/nkeys",
                 ));
             }
-            if a.token.as_deref().is_some_and(|t| !t.is_empty()) {
+            if a.token.as_ref().is_some_and(|t| !t.is_empty()) {
                 b.diags.push(Diagnostic::error(
                     "conflict",
                     inner(&["token"]),

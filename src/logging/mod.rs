@@ -23,6 +23,8 @@
 //! Sink precedence is nats-server's: `log_file` > `remote_syslog` >
 //! `syslog` > stderr.
 
+#[cfg(test)]
+pub(crate) mod capture;
 mod file;
 mod format;
 mod output;

@@ -75,7 +75,8 @@ impl AuthCache {
 }
 
 fn needs_bcrypt(auth: &HttpAuth) -> bool {
-    auth.password.as_deref().is_some_and(is_bcrypt) || auth.token.as_deref().is_some_and(is_bcrypt)
+    let bcrypt = |s: &Option<crate::secret::Secret>| s.as_ref().is_some_and(|s| is_bcrypt(s.expose()));
+    bcrypt(&auth.password) || bcrypt(&auth.token)
 }
 
 /// The credentials of one `Authorization` header.
@@ -108,10 +109,10 @@ impl Credentials {
         match (self, auth) {
             (Credentials::Basic { user, password }, HttpAuth { user: Some(u), password: Some(p), token: None }) => {
                 let user_ok: bool = Sha256::digest(user).ct_eq(&Sha256::digest(u)).into();
-                let pass_ok = password_matches(p, password);
+                let pass_ok = password_matches(p.expose(), password);
                 user_ok & pass_ok
             }
-            (Credentials::Bearer(token), HttpAuth { token: Some(t), .. }) => password_matches(t, token),
+            (Credentials::Bearer(token), HttpAuth { token: Some(t), .. }) => password_matches(t.expose(), token),
             _ => false,
         }
     }
@@ -139,7 +140,7 @@ mod tests {
         assert!(ok(b"bearer  t0k ", &tok));
         assert!(!ok(b"Bearer t0", &tok));
         assert!(!ok(&basic("x", "t0k"), &tok));
-        let hashed = HttpAuth { token: Some(bcrypt::hash("t0k", 4).unwrap()), ..HttpAuth::default() };
+        let hashed = HttpAuth { token: Some(bcrypt::hash("t0k", 4).unwrap().into()), ..HttpAuth::default() };
         assert!(needs_bcrypt(&hashed));
         assert!(ok(b"Bearer t0k", &hashed));
     }

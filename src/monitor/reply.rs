@@ -116,7 +116,9 @@ impl Reply {
         }
         h.insert(CONTENT_TYPE, HeaderValue::from_static(self.content_type));
         for (name, value) in self.headers {
-            if let Ok(v) = HeaderValue::from_str(&value) {
+            // Bytes, not text: a redirect repeats the query as sent, which
+            // may hold bytes over 0x7F (as Go writes it).
+            if let Ok(v) = HeaderValue::from_bytes(value.as_bytes()) {
                 if name == LOCATION.as_str() {
                     h.insert(LOCATION, v);
                 } else {

@@ -70,8 +70,12 @@ impl Monitor {
         let Some(path) = unescape_path(raw_path) else {
             return Reply::bad_request("invalid URL escape");
         };
-        let clean = clean_path(&path);
-        if clean != path {
+        // Go's mux cleans the path as sent (escapes kept) and redirects to
+        // that, so the Location stays a valid, escaped URL (`/a%3Fb/c`, not
+        // `/a?b/c`); the endpoint is then found by the decoded path.
+        let clean = clean_path(raw_path);
+        if clean != raw_path {
+            let clean = escape_location(&clean);
             let location = match raw_query {
                 Some(q) if !q.is_empty() => format!("{clean}?{q}"),
                 _ => clean,
@@ -230,6 +234,23 @@ pub fn clean_path(p: &str) -> String {
     out
 }
 
+/// A path as Go's `url.URL.String()` writes it for a redirect: escapes
+/// already in it are kept as written (`%7e` stays lower case), and every
+/// byte a URL path may not hold is escaped (`^` → `%5E`, UTF-8 → `%C3%A9`),
+/// so the `Location` is always a valid header and URL.
+fn escape_location(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    for &b in path.as_bytes() {
+        let keep = b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@[]/%".contains(&b);
+        if keep {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
 /// Serialising any reply type to Go's indented JSON through one signature.
 mod erased {
     pub trait Doc {
@@ -245,6 +266,15 @@ mod erased {
 #[cfg(test)]
 mod tests {
     use super::clean_path;
+
+    #[test]
+    fn locations_are_escaped_as_go() {
+        use super::escape_location;
+        assert_eq!(escape_location("/i\u{e9}^x"), "/i%C3%A9%5Ex");
+        assert_eq!(escape_location("/%7e/a%20b/c"), "/%7e/a%20b/c");
+        assert_eq!(escape_location("/a/\0\t"), "/a/%00%09");
+        assert_eq!(escape_location("/!$&'()*+,;=:@[]-._~"), "/!$&'()*+,;=:@[]-._~");
+    }
 
     #[test]
     fn cleans_as_go() {

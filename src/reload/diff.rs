@@ -12,7 +12,7 @@ use std::fmt::Display;
 use serde::Serialize;
 
 use crate::options::{
-    format_duration, Authorization, Cluster, HttpAuth, Options, Permissions, Port, User, Websocket, REDACTED,
+    format_duration, Authorization, Cluster, HttpAuth, Options, Permissions, Port, Secret, User, Websocket, REDACTED,
 };
 
 /// Whether a change can be applied without a restart.
@@ -118,7 +118,7 @@ fn on_off(enabled: bool) -> String {
     if enabled { "enabled" } else { "disabled" }.to_string()
 }
 
-fn masked(v: &Option<String>) -> String {
+fn masked(v: &Option<Secret>) -> String {
     match v {
         None => String::new(),
         // bcrypt hashes are not secrets, but a hash change is best shown as
@@ -139,7 +139,7 @@ impl Collector {
     }
 
     /// A secret: the values are never shown.
-    fn secret(&mut self, key: &str, old: &Option<String>, new: &Option<String>) {
+    fn secret(&mut self, key: &str, old: &Option<Secret>, new: &Option<Secret>) {
         if old != new {
             let (o, n) = (masked(old), masked(new));
             let detail = Some(match (old, new) {
@@ -310,6 +310,7 @@ fn cluster_changes(c: &mut Collector, old: &Option<Cluster>, new: &Option<Cluste
         compression,
         ping_interval,
         ping_max,
+        write_deadline,
         permissions,
         other,
     } = n;
@@ -367,6 +368,9 @@ fn cluster_changes(c: &mut Collector, old: &Option<Cluster>, new: &Option<Cluste
         d.map(format_duration).unwrap_or_default()
     });
     c.field("cluster ping_max", &o.ping_max, ping_max, class_of("cluster.ping_max"), show);
+    c.field("cluster write_deadline", &o.write_deadline, write_deadline, class_of("cluster.write_deadline"), |d| {
+        d.map(format_duration).unwrap_or_default()
+    });
     if &o.permissions != permissions {
         c.changes.push(Change {
             key: "cluster permissions".into(),

@@ -8,13 +8,21 @@
 //! burst of events (debounced) leads to a comparison of the files' contents
 //! with what they were at the last reload; only a real change reloads, and
 //! the log names the files that changed.
+//!
+//! A file written in place is read once its writer closes it, never while
+//! it is being written: a writer that pauses halfway (a slow copy, a script
+//! writing line by line) must not get its first half applied, even when
+//! that half is valid on its own. So plain modifications are ignored; what
+//! ends a change is the close of a file opened for writing, a create, a
+//! rename (an editor's save, a symlink swap) or a removal.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use notify::RecursiveMode;
+use notify::event::{AccessKind, AccessMode, ModifyKind};
+use notify::{EventKind, RecursiveMode};
 use notify_debouncer_full::new_debouncer;
 use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
@@ -73,7 +81,7 @@ async fn run(reloader: Arc<Reloader>, shutdown: CancellationToken) -> Result<(),
     // full comparison of the files anyway.
     let (tx, mut rx) = mpsc::channel::<()>(1);
     let mut debouncer = new_debouncer(DEBOUNCE, None, move |result: notify_debouncer_full::DebounceEventResult| {
-        if result.is_ok_and(|events| !events.is_empty()) {
+        if result.is_ok_and(|events| events.iter().any(|e| ends_a_change(&e.kind))) {
             let _ = tx.try_send(());
         }
     })
@@ -115,6 +123,20 @@ async fn run(reloader: Arc<Reloader>, shutdown: CancellationToken) -> Result<(),
     }
 }
 
+/// Whether an event can complete a change to a file (see the module docs).
+fn ends_a_change(kind: &EventKind) -> bool {
+    match kind {
+        EventKind::Create(_) | EventKind::Remove(_) => true,
+        EventKind::Modify(ModifyKind::Name(_)) => true,
+        EventKind::Access(AccessKind::Close(AccessMode::Write)) => true,
+        // Where the platform reports no closes (kqueue, FSEvents), a write is
+        // all there is to go by.
+        EventKind::Modify(ModifyKind::Data(_) | ModifyKind::Any) => !cfg!(target_os = "linux"),
+        EventKind::Any | EventKind::Other => true,
+        _ => false,
+    }
+}
+
 fn watch_dirs<W: notify::Watcher, C: notify_debouncer_full::FileIdCache>(
     debouncer: &mut notify_debouncer_full::Debouncer<W, C>,
     watching: &mut BTreeSet<PathBuf>,
@@ -135,6 +157,17 @@ fn watch_dirs<W: notify::Watcher, C: notify_debouncer_full::FileIdCache>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn writes_count_once_the_file_is_closed() {
+        use notify::event::{CreateKind, DataChange, MetadataKind, RenameMode};
+        assert!(!ends_a_change(&EventKind::Modify(ModifyKind::Data(DataChange::Any))), "half written");
+        assert!(ends_a_change(&EventKind::Access(AccessKind::Close(AccessMode::Write))));
+        assert!(!ends_a_change(&EventKind::Access(AccessKind::Close(AccessMode::Read))));
+        assert!(ends_a_change(&EventKind::Create(CreateKind::File)));
+        assert!(ends_a_change(&EventKind::Modify(ModifyKind::Name(RenameMode::To))));
+        assert!(!ends_a_change(&EventKind::Modify(ModifyKind::Metadata(MetadataKind::Any))));
+    }
 
     #[test]
     fn watches_the_directory_and_a_symlink_target() {

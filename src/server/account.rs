@@ -124,8 +124,9 @@ impl Account {
         }
         if !buf.is_empty() {
             trace_out(route, &buf);
-            route.outbound.push_proto(&buf);
-            route.outbound.wake_writer();
+            if route.queue_proto(&buf) {
+                route.outbound.wake_writer();
+            }
         }
         interest.routes.push(route.clone());
     }
@@ -196,8 +197,9 @@ impl Interest {
         }
         for route in &self.routes {
             trace_out(route, &buf);
-            route.outbound.push_proto(&buf);
-            route.outbound.wake_writer();
+            if route.queue_proto(&buf) {
+                route.outbound.wake_writer();
+            }
         }
     }
 }

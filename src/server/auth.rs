@@ -17,6 +17,7 @@ use subtle::ConstantTimeEq;
 use super::info::ConnectOpts;
 use super::permissions::{rules_key, CompiledPermissions};
 use crate::options::{Options, Permissions};
+use crate::secret::Secret;
 
 fn ct_eq(a: &str, b: &str) -> bool {
     a.as_bytes().ct_eq(b.as_bytes()).into()
@@ -26,6 +27,11 @@ fn ct_eq(a: &str, b: &str) -> bool {
 /// all Go's zero string.
 pub fn given(v: &Option<String>) -> Option<&str> {
     v.as_deref().filter(|s| !s.is_empty())
+}
+
+/// [`given`] for a secret: its text, to compare, when it is set and not empty.
+pub fn given_secret(v: &Option<Secret>) -> Option<&str> {
+    v.as_ref().map(Secret::expose).filter(|s| !s.is_empty())
 }
 
 pub fn is_bcrypt(s: &str) -> bool {
@@ -66,7 +72,7 @@ impl Identity {
     pub fn fill_no_auth_credentials(&self, c: &mut ConnectOpts) {
         if self.via_no_auth_user && !self.nkey_user {
             c.user = self.user.clone();
-            c.pass = self.secret.as_deref().map(str::to_string);
+            c.pass = self.secret.as_deref().map(Secret::from);
         } else if self.via_no_auth_user {
             c.nkey = self.user.clone();
         }
@@ -230,7 +236,7 @@ impl AuthIndex {
         let prev_nkey = |nkey: &str| previous.and_then(|prev| prev.nkeys.get_key_value(nkey)).map(|(k, _)| k);
         let (token, single, no_auth_user) = match ws_override {
             Some(w) => (
-                ws_auth.and_then(|a| nonempty(&a.token)),
+                ws_auth.and_then(|a| a.token.clone().filter(|t| !t.is_empty())),
                 ws_auth.and_then(|a| nonempty(&a.user).map(|u| (u, a.password.clone()))),
                 nonempty(&w.no_auth_user),
             ),
@@ -241,8 +247,8 @@ impl AuthIndex {
             None => opts.tls.as_ref(),
         };
         let mut index = AuthIndex {
-            token: token.as_deref().map(Arc::from),
-            single: single.map(|(u, p)| (u, p.as_deref().map(Arc::from))),
+            token: token.as_ref().map(|t| Arc::from(t.expose())),
+            single: single.map(|(u, p)| (u, p.as_ref().map(|p| Arc::from(p.expose())))),
             no_auth_user,
             tls_map: tls.is_some_and(|t| t.verify_and_map),
             users: HashMap::with_capacity_and_hasher(n, Fold::default()),
@@ -264,7 +270,7 @@ impl AuthIndex {
                     index.order.push(key.clone());
                     let prev_password = prev.and_then(|(_, e)| e.password.as_ref());
                     let entry = UserEntry {
-                        password: u.password.as_deref().map(|p| share(p, prev_password)),
+                        password: u.password.as_ref().map(|p| share(p.expose(), prev_password)),
                         permissions: perms(&u.permissions),
                         type_allowed: allows_type(&u.allowed_connection_types, conn_type),
                     };
@@ -393,7 +399,7 @@ impl AuthIndex {
         if !self.required() {
             return Some(Identity::default());
         }
-        let (user, pass, token) = (given(&c.user), given(&c.pass), given(&c.auth_token));
+        let (user, pass, token) = (given(&c.user), given_secret(&c.pass), given_secret(&c.auth_token));
         let no_credentials = user.is_none() && pass.is_none() && token.is_none();
         let no_auth_user = self.no_auth_user.as_deref().filter(|_| no_credentials);
         if !self.nkeys.is_empty() {
@@ -516,7 +522,11 @@ mod tests {
         let mut o = Options::default();
         o.authorization.users = vec![
             User { user: Some("a".into()), password: Some("pw-a".into()), ..Default::default() },
-            User { user: Some("b".into()), password: Some(bcrypt::hash("pw-b", 4).unwrap()), ..Default::default() },
+            User {
+                user: Some("b".into()),
+                password: Some(bcrypt::hash("pw-b", 4).unwrap().into()),
+                ..Default::default()
+            },
         ];
         o.authorization.default_permissions = Some(Permissions::default());
         let idx = AuthIndex::new(&o);
@@ -594,7 +604,7 @@ mod tests {
         // nats-server's do, for a later CONNECT to merge into.
         let mut c = connect("{}");
         idx.authenticate(&c, None).unwrap().fill_no_auth_credentials(&mut c);
-        assert_eq!((c.user.as_deref(), c.pass.as_deref()), (Some("guest"), Some("x")));
+        assert_eq!((c.user.as_deref(), c.pass.as_ref().map(|p| p.expose())), (Some("guest"), Some("x")));
         assert!(idx.authenticate(&c, None).is_some());
     }
 
@@ -646,8 +656,11 @@ mod tests {
     #[test]
     fn no_auth_user_with_a_bcrypt_password() {
         let mut o = Options::default();
-        o.authorization.users =
-            vec![User { user: Some("g".into()), password: Some(bcrypt::hash("pw", 4).unwrap()), ..Default::default() }];
+        o.authorization.users = vec![User {
+            user: Some("g".into()),
+            password: Some(bcrypt::hash("pw", 4).unwrap().into()),
+            ..Default::default()
+        }];
         o.no_auth_user = Some("g".into());
         let idx = AuthIndex::new(&o);
         assert!(!idx.needs_blocking(&connect("{}")), "no password to check");

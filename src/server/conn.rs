@@ -13,7 +13,7 @@ use tracing::info;
 
 use super::account::Account;
 use super::errors::CloseReason;
-use super::outbound::Outbound;
+use super::outbound::{Outbound, Pushed};
 use super::permissions::DenyFilter;
 use super::responses::ReplyGrants;
 use super::stats::{ServerStats, Traffic};
@@ -256,10 +256,27 @@ impl Connection {
         }
     }
 
-    /// A publisher found this connection's buffer over `max_pending`.
-    pub fn slow_consumer_pending(&self, max_pending: usize) {
+    /// Queues protocol bytes for the peer (PONG, `+OK`, `-ERR`, INFO,
+    /// RS+...); whoever queued them wakes the writer. Like a message, they
+    /// count toward `max_pending`: past it the connection is closed as a
+    /// slow consumer (nats-server's `queueOutbound`). Returns whether they
+    /// were queued.
+    pub fn queue_proto(&self, bytes: &[u8]) -> bool {
+        match self.outbound.push_proto(bytes) {
+            Pushed::Queued | Pushed::QueuedBehind => true,
+            Pushed::SlowConsumer => {
+                self.slow_consumer_pending();
+                false
+            }
+            Pushed::Dropped | Pushed::Closed => false,
+        }
+    }
+
+    /// Bytes queued for this connection went over its `max_pending`.
+    pub fn slow_consumer_pending(&self) {
         if self.outbound.close(CloseReason::SlowConsumerPendingBytes, true) {
             self.slow_consumer_counter().fetch_add(1, Ordering::Relaxed);
+            let max_pending = self.outbound.max_pending();
             info!("{} - Slow Consumer Detected: MaxPending of {} Exceeded", self.log_prefix, max_pending);
         }
         self.events.notify_one();

@@ -61,8 +61,6 @@ pub struct Publisher<'a> {
     pub conn: &'a Arc<Connection>,
     /// `echo:false` in CONNECT: skip the publisher's own subscriptions.
     pub echo: bool,
-    /// The publisher's current `max_pending` for subscribers' buffers.
-    pub max_pending: usize,
     /// What to do about a subscriber that is behind: a client stalls (or,
     /// with `no_fast_producer_stall`, skips it).
     pub when_behind: WhenBehind,
@@ -118,6 +116,17 @@ impl Default for Fanout {
             rng: rand::random::<u64>() | 1,
             routes: Vec::new(),
             routes_len: 0,
+        }
+    }
+}
+
+/// A session that ends without finishing its read chunk (a panic unwinding
+/// its task) still wakes the subscribers it queued messages for: none of
+/// them waits for a wakeup that would never come.
+impl Drop for Fanout {
+    fn drop(&mut self) {
+        for conn in self.to_wake.drain(..) {
+            conn.flush();
         }
     }
 }
@@ -272,7 +281,6 @@ impl Fanout {
                 queues.clone(),
                 header_len,
                 payload,
-                from.max_pending,
                 from.when_behind,
             );
             match pushed {
@@ -296,7 +304,7 @@ impl Fanout {
                         self.stalls.note(conn);
                     }
                 }
-                Pushed::SlowConsumer => conn.slow_consumer_pending(from.max_pending),
+                Pushed::SlowConsumer => conn.slow_consumer_pending(),
                 Pushed::Dropped | Pushed::Closed => {}
             }
         }
@@ -328,7 +336,7 @@ impl Fanout {
             None => (None, msg.size_text, msg.payload),
         };
         let line = MsgLine { subject: msg.subject, sid: &sub.sid, reply: msg.reply, header_size, size };
-        let pushed = conn.outbound.push_msg(&line, payload, from.max_pending, from.when_behind);
+        let pushed = conn.outbound.push_msg(&line, payload, from.when_behind);
         match pushed {
             Pushed::Queued | Pushed::QueuedBehind => {
                 // One relaxed load when tracing is off.
@@ -352,7 +360,7 @@ impl Fanout {
                 return false;
             }
             Pushed::SlowConsumer => {
-                conn.slow_consumer_pending(from.max_pending);
+                conn.slow_consumer_pending();
                 return false;
             }
             Pushed::Closed => return false,

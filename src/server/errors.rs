@@ -75,6 +75,11 @@ close_reasons! {
     /// A configured route taken out by a reload.
     RouteRemoved => "Route Removed",
     NoRespondersRequiresHeaders => "No Responders Requires Headers",
+    /// A route that sent more interest than a route may hold.
+    MaxSubscriptionsExceeded => "Maximum Subscriptions Exceeded",
+    /// The session failed (a bug: a panic in its task). nats-server has no
+    /// such reason: a panic there takes the whole server down.
+    InternalError => "Internal Error",
 }
 
 impl CloseReason {

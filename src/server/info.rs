@@ -6,6 +6,7 @@ mod gojson;
 
 use serde::{Deserialize, Deserializer, Serialize};
 
+use crate::secret::Secret;
 use gojson::{Decoded, Kind};
 
 #[derive(Debug, Clone, Serialize, Default)]
@@ -83,9 +84,9 @@ pub struct ConnectOpts {
     pub verbose: bool,
     pub pedantic: bool,
     pub tls_required: bool,
-    pub auth_token: Option<String>,
+    pub auth_token: Option<Secret>,
     pub user: Option<String>,
-    pub pass: Option<String>,
+    pub pass: Option<Secret>,
     pub name: Option<String>,
     pub lang: Option<String>,
     pub version: Option<String>,
@@ -221,12 +222,12 @@ impl ConnectOpts {
             }
             Decoded::Str(s) => {
                 let slot = match field {
+                    "auth_token" => return self.auth_token = Some(Secret::from(s)),
+                    "pass" => return self.pass = Some(Secret::from(s)),
                     "nkey" => &mut self.nkey,
                     "jwt" => &mut self.jwt,
                     "sig" => &mut self.sig,
-                    "auth_token" => &mut self.auth_token,
                     "user" => &mut self.user,
-                    "pass" => &mut self.pass,
                     "name" => &mut self.name,
                     "lang" => &mut self.lang,
                     "version" => &mut self.version,

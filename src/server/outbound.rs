@@ -9,6 +9,13 @@
 //! so N messages cost one syscall, and steady state allocates nothing (the two
 //! buffers are reused).
 //!
+//! Every byte queued for the peer, messages and protocol lines alike (PONG,
+//! `+OK`, `-ERR`, INFO, a route's RS+), goes through one function,
+//! [`Outbound::queue`], and counts toward the connection's `max_pending`:
+//! a client that sends PING after PING and never reads is cut off as a slow
+//! consumer once it owes that much, as nats-server's `queueOutbound` does,
+//! instead of growing the server without bound.
+//!
 //! A subscriber that falls behind (more than 3/4 of `max_pending` owed) is
 //! marked *behind* until its writer next completes a write, as nats-server
 //! marks it with its stall gate: its producers slow down (see
@@ -38,7 +45,7 @@ const SLOW_CONSUMER_NOTICE: Duration = Duration::from_millis(250);
 /// Set in [`Outbound::state`] when the close drops queued output.
 const HARD: u16 = 1 << 8;
 
-/// What appending a message did.
+/// What appending bytes did.
 #[derive(Debug, PartialEq, Eq, Clone, Copy)]
 pub enum Pushed {
     Queued,
@@ -48,8 +55,8 @@ pub enum Pushed {
     /// Not queued: the subscriber is behind and the producer does not stall
     /// (`no_fast_producer_stall`), so the message skips this subscriber.
     Dropped,
-    /// It would have gone over `max_pending`: the message was not queued and
-    /// the caller must close the connection as a slow consumer.
+    /// It would have gone over `max_pending`: nothing was queued and the
+    /// caller must close the connection as a slow consumer.
     SlowConsumer,
     /// The connection is closing; nothing was queued.
     Closed,
@@ -92,16 +99,45 @@ pub enum WriteEnd {
 }
 
 /// The bytes waiting to be written.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Queue {
     buf: Vec<u8>,
     /// Bytes handed to the writer and not yet written (for `pending`).
     in_flight: usize,
+    /// The most bytes this connection may owe its peer, queued and in
+    /// flight together (`max_pending`; set by the owning session from its
+    /// configuration, and again after a reload).
+    max_pending: usize,
     msgs: u64,
     bytes: u64,
     /// More than 3/4 of `max_pending` was owed after some push, and the
     /// writer has not completed a write since (nats-server's stall gate).
     behind: bool,
+}
+
+impl Default for Queue {
+    fn default() -> Queue {
+        Queue {
+            buf: Vec::new(),
+            in_flight: 0,
+            max_pending: crate::options::DEFAULT_MAX_PENDING,
+            msgs: 0,
+            bytes: 0,
+            behind: false,
+        }
+    }
+}
+
+/// What is being queued: a message counts in `out_msgs`/`out_bytes` and may
+/// be skipped or stalled for when its subscriber is behind; protocol bytes
+/// are neither, but count toward `max_pending` all the same.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// A message with a payload of this many bytes.
+    Message {
+        payload: usize,
+    },
+    Protocol,
 }
 
 #[derive(Debug, Default)]
@@ -123,80 +159,112 @@ pub struct Outbound {
     state: AtomicU16,
 }
 
-/// After a message was appended (from `before` on): over `max_pending` it is
-/// taken back (a slow consumer); over 3/4 of it the subscriber is behind.
-fn settle(
-    q: &mut Queue,
-    before: usize,
-    payload_len: usize,
-    max_pending: usize,
-    was_behind: bool,
-    when_behind: WhenBehind,
-) -> Pushed {
-    let pending = q.buf.len() + q.in_flight;
-    if pending > max_pending {
-        q.buf.truncate(before);
-        return Pushed::SlowConsumer;
-    }
-    if pending > max_pending / 4 * 3 {
-        q.behind = true;
-    }
-    q.msgs += 1;
-    q.bytes += payload_len as u64;
-    if was_behind && when_behind == WhenBehind::Stall {
-        Pushed::QueuedBehind
-    } else {
-        Pushed::Queued
-    }
-}
-
 impl Outbound {
     fn lock(&self) -> std::sync::MutexGuard<'_, Queue> {
         self.queue.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Appends raw protocol bytes (PONG, +OK, -ERR, INFO). Control traffic is
-    /// not subject to `max_pending`.
-    pub fn push_proto(&self, bytes: &[u8]) {
-        if self.is_hard_closed() {
-            return;
-        }
-        self.lock().buf.extend_from_slice(bytes);
+    /// Sets the most bytes this connection may owe (`max_pending`).
+    pub fn set_max_pending(&self, max_pending: usize) {
+        self.lock().max_pending = max_pending;
     }
 
-    /// Appends `MSG subject sid [reply] size` (or `HMSG ... hdr total`), the
-    /// payload and CRLF, counting it against `max_pending`, and marks the
-    /// subscriber behind when it then owes more than 3/4 of it.
-    pub fn push_msg(&self, line: &MsgLine<'_>, payload: &[u8], max_pending: usize, when_behind: WhenBehind) -> Pushed {
+    pub fn max_pending(&self) -> usize {
+        self.lock().max_pending
+    }
+
+    /// The one way bytes are queued for the peer. `encode` appends them to
+    /// the buffer (at least `at_least` bytes; about `reserve`, reserved
+    /// first); over `max_pending` they are taken back and the caller must
+    /// close the connection as a slow consumer; over 3/4 of it the
+    /// subscriber is behind.
+    fn queue(
+        &self,
+        kind: Kind,
+        when_behind: WhenBehind,
+        (at_least, reserve): (usize, usize),
+        encode: impl FnOnce(&mut Vec<u8>),
+    ) -> Pushed {
         if self.is_hard_closed() {
             return Pushed::Closed;
         }
         let mut q = self.lock();
         let was_behind = q.behind;
-        if was_behind && when_behind == WhenBehind::Drop {
+        let message = matches!(kind, Kind::Message { .. });
+        if message && was_behind && when_behind == WhenBehind::Drop {
             return Pushed::Dropped;
         }
         let before = q.buf.len();
-        let buf = &mut q.buf;
-        buf.reserve(line.subject.len() + line.sid.len() + line.reply.map_or(0, |r| r.len()) + payload.len() + 40);
-        buf.extend_from_slice(if line.header_size.is_some() { b"HMSG " } else { b"MSG " });
-        buf.extend_from_slice(line.subject);
-        buf.push(b' ');
-        buf.extend_from_slice(line.sid);
-        buf.push(b' ');
-        if let Some(reply) = line.reply {
-            buf.extend_from_slice(reply);
-            buf.push(b' ');
+        // What surely cannot fit is refused before anything is copied, so the
+        // buffer never grows past the limit for it.
+        if before + q.in_flight + at_least > q.max_pending {
+            return Pushed::SlowConsumer;
         }
-        if let Some(h) = line.header_size {
-            buf.extend_from_slice(h);
-            buf.push(b' ');
+        let needed = before + reserve;
+        if needed > q.buf.capacity() {
+            // Doubling, but never past what may be owed: the buffer's
+            // memory stays within max_pending (a doubled 64 MiB buffer
+            // would hold 128 MiB for a slow consumer about to be cut).
+            let room = q.max_pending.saturating_sub(q.in_flight).max(needed);
+            let target = (q.buf.capacity() * 2).max(needed).min(room);
+            q.buf.reserve_exact(target - before);
         }
-        buf.extend_from_slice(line.size);
-        buf.extend_from_slice(b"\r\n");
-        buf.extend_from_slice(payload);
-        buf.extend_from_slice(b"\r\n");
-        settle(&mut q, before, payload.len(), max_pending, was_behind, when_behind)
+        encode(&mut q.buf);
+        let pending = q.buf.len() + q.in_flight;
+        if pending > q.max_pending {
+            q.buf.truncate(before);
+            return Pushed::SlowConsumer;
+        }
+        if pending > q.max_pending / 4 * 3 {
+            q.behind = true;
+        }
+        if let Kind::Message { payload } = kind {
+            q.msgs += 1;
+            q.bytes += payload as u64;
+        }
+        if message && was_behind && when_behind == WhenBehind::Stall {
+            Pushed::QueuedBehind
+        } else {
+            Pushed::Queued
+        }
+    }
+
+    /// Appends protocol bytes (PONG, `+OK`, `-ERR`, INFO, PING, a route's
+    /// RS+/RS-), counted toward `max_pending` like everything else.
+    pub fn push_proto(&self, bytes: &[u8]) -> Pushed {
+        self.queue(Kind::Protocol, WhenBehind::Queue, (bytes.len(), bytes.len()), |buf| buf.extend_from_slice(bytes))
+    }
+
+    /// Appends `MSG subject sid [reply] size` (or `HMSG ... hdr total`), the
+    /// payload and CRLF, counting it against `max_pending`, and marks the
+    /// subscriber behind when it then owes more than 3/4 of it.
+    pub fn push_msg(&self, line: &MsgLine<'_>, payload: &[u8], when_behind: WhenBehind) -> Pushed {
+        let size = line.subject.len()
+            + line.sid.len()
+            + line.reply.map_or(0, |r| r.len() + 1)
+            + line.header_size.map_or(0, |h| h.len() + 1)
+            + line.size.len()
+            + payload.len()
+            + 11;
+        self.queue(Kind::Message { payload: payload.len() }, when_behind, (payload.len(), size), |buf| {
+            buf.extend_from_slice(if line.header_size.is_some() { b"HMSG " } else { b"MSG " });
+            buf.extend_from_slice(line.subject);
+            buf.push(b' ');
+            buf.extend_from_slice(line.sid);
+            buf.push(b' ');
+            if let Some(reply) = line.reply {
+                buf.extend_from_slice(reply);
+                buf.push(b' ');
+            }
+            if let Some(h) = line.header_size {
+                buf.extend_from_slice(h);
+                buf.push(b' ');
+            }
+            buf.extend_from_slice(line.size);
+            buf.extend_from_slice(b"\r\n");
+            buf.extend_from_slice(payload);
+            buf.extend_from_slice(b"\r\n");
+        })
     }
 
     /// Whether this subscriber is behind (see [`Pushed::QueuedBehind`]).
@@ -237,53 +305,43 @@ impl Outbound {
         queues: impl Iterator<Item = &'q [u8]> + Clone,
         header_len: Option<usize>,
         payload: &[u8],
-        max_pending: usize,
         when_behind: WhenBehind,
     ) -> Pushed {
-        if self.is_hard_closed() {
-            return Pushed::Closed;
-        }
         let queued_names: usize = queues.clone().map(|q| q.len() + 1).sum();
-        let mut q = self.lock();
-        let was_behind = q.behind;
-        if was_behind && when_behind == WhenBehind::Drop {
-            return Pushed::Dropped;
-        }
-        let mut num = itoa::Buffer::new();
-        let before = q.buf.len();
-        let buf = &mut q.buf;
-        buf.reserve(account.len() + subject.len() + reply.map_or(0, |r| r.len()) + queued_names + payload.len() + 40);
-        buf.extend_from_slice(if header_len.is_some() { b"HMSG " } else { b"RMSG " });
-        buf.extend_from_slice(account);
-        buf.push(b' ');
-        buf.extend_from_slice(subject);
-        buf.push(b' ');
-        if queued_names > 0 {
-            match reply {
-                Some(reply) => {
-                    buf.extend_from_slice(b"+ ");
-                    buf.extend_from_slice(reply);
+        let size = account.len() + subject.len() + reply.map_or(0, |r| r.len()) + queued_names + payload.len() + 64;
+        self.queue(Kind::Message { payload: payload.len() }, when_behind, (payload.len(), size), |buf| {
+            let mut num = itoa::Buffer::new();
+            buf.extend_from_slice(if header_len.is_some() { b"HMSG " } else { b"RMSG " });
+            buf.extend_from_slice(account);
+            buf.push(b' ');
+            buf.extend_from_slice(subject);
+            buf.push(b' ');
+            if queued_names > 0 {
+                match reply {
+                    Some(reply) => {
+                        buf.extend_from_slice(b"+ ");
+                        buf.extend_from_slice(reply);
+                        buf.push(b' ');
+                    }
+                    None => buf.extend_from_slice(b"| "),
+                }
+                for name in queues {
+                    buf.extend_from_slice(name);
                     buf.push(b' ');
                 }
-                None => buf.extend_from_slice(b"| "),
-            }
-            for name in queues {
-                buf.extend_from_slice(name);
+            } else if let Some(reply) = reply {
+                buf.extend_from_slice(reply);
                 buf.push(b' ');
             }
-        } else if let Some(reply) = reply {
-            buf.extend_from_slice(reply);
-            buf.push(b' ');
-        }
-        if let Some(h) = header_len {
-            buf.extend_from_slice(num.format(h).as_bytes());
-            buf.push(b' ');
-        }
-        buf.extend_from_slice(num.format(payload.len()).as_bytes());
-        buf.extend_from_slice(b"\r\n");
-        buf.extend_from_slice(payload);
-        buf.extend_from_slice(b"\r\n");
-        settle(&mut q, before, payload.len(), max_pending, was_behind, when_behind)
+            if let Some(h) = header_len {
+                buf.extend_from_slice(num.format(h).as_bytes());
+                buf.push(b' ');
+            }
+            buf.extend_from_slice(num.format(payload.len()).as_bytes());
+            buf.extend_from_slice(b"\r\n");
+            buf.extend_from_slice(payload);
+            buf.extend_from_slice(b"\r\n");
+        })
     }
 
     /// Wakes the writer to send what is queued.
@@ -448,17 +506,18 @@ mod tests {
     fn push(o: &Outbound, payload: &[u8], max_pending: usize, when: WhenBehind) -> Pushed {
         let size = payload.len().to_string();
         let line = MsgLine { subject: b"a", sid: b"1", reply: None, header_size: None, size: size.as_bytes() };
-        o.push_msg(&line, payload, max_pending, when)
+        o.set_max_pending(max_pending);
+        o.push_msg(&line, payload, when)
     }
 
     #[test]
     fn encodes_msg_and_hmsg() {
         let o = Outbound::default();
         let line = MsgLine { subject: b"foo", sid: b"1", reply: None, header_size: None, size: b"005" };
-        assert_eq!(o.push_msg(&line, b"hello", 1 << 20, WhenBehind::Stall), Pushed::Queued);
+        assert_eq!(o.push_msg(&line, b"hello", WhenBehind::Stall), Pushed::Queued);
         let line =
             MsgLine { subject: b"foo", sid: b"9", reply: Some(b"_INBOX.x"), header_size: Some(b"12"), size: b"14" };
-        assert_eq!(o.push_msg(&line, b"NATS/1.0\r\n\r\nhi", 1 << 20, WhenBehind::Stall), Pushed::Queued);
+        assert_eq!(o.push_msg(&line, b"NATS/1.0\r\n\r\nhi", WhenBehind::Stall), Pushed::Queued);
         assert_eq!(contents(&o), b"MSG foo 1 005\r\nhello\r\nHMSG foo 9 _INBOX.x 12 14\r\nNATS/1.0\r\n\r\nhi\r\n");
         assert_eq!(o.counters(), (2, 19));
     }
@@ -467,12 +526,12 @@ mod tests {
     fn encodes_routed_messages() {
         let o = Outbound::default();
         let none = std::iter::empty::<&[u8]>();
-        o.push_routed(b"$G", b"foo", None, none.clone(), None, b"hi", 1 << 20, WhenBehind::Queue);
-        o.push_routed(b"$G", b"foo", Some(b"r.1"), none.clone(), None, b"hi", 1 << 20, WhenBehind::Queue);
-        o.push_routed(b"$G", b"foo", None, none, Some(12), b"NATS/1.0\r\n\r\nhi", 1 << 20, WhenBehind::Queue);
+        o.push_routed(b"$G", b"foo", None, none.clone(), None, b"hi", WhenBehind::Queue);
+        o.push_routed(b"$G", b"foo", Some(b"r.1"), none.clone(), None, b"hi", WhenBehind::Queue);
+        o.push_routed(b"$G", b"foo", None, none, Some(12), b"NATS/1.0\r\n\r\nhi", WhenBehind::Queue);
         let qs: [&[u8]; 2] = [b"qg", b"qg2"];
-        o.push_routed(b"$G", b"q", None, qs.iter().copied(), None, b"qq", 1 << 20, WhenBehind::Queue);
-        o.push_routed(b"$G", b"q", Some(b"rep.3"), qs.iter().copied(), None, b"qq", 1 << 20, WhenBehind::Queue);
+        o.push_routed(b"$G", b"q", None, qs.iter().copied(), None, b"qq", WhenBehind::Queue);
+        o.push_routed(b"$G", b"q", Some(b"rep.3"), qs.iter().copied(), None, b"qq", WhenBehind::Queue);
         o.push_routed(
             b"$G",
             b"q",
@@ -480,7 +539,6 @@ mod tests {
             qs[..1].iter().copied(),
             Some(12),
             b"NATS/1.0\r\n\r\nhi",
-            1 << 20,
             WhenBehind::Queue,
         );
         // The reference's bytes (its queue list ends with a space too).
@@ -555,6 +613,32 @@ mod tests {
         assert!(waiter.await.unwrap());
     }
 
+    /// Protocol bytes count like messages: a peer that never reads its
+    /// PONGs is a slow consumer once it owes `max_pending`, with the bytes
+    /// in flight counted too, and the buffer never holds more than that.
+    #[test]
+    fn protocol_bytes_count_toward_max_pending() {
+        let o = Outbound::default();
+        o.set_max_pending(60);
+        for _ in 0..10 {
+            assert_eq!(o.push_proto(b"PONG\r\n"), Pushed::Queued);
+        }
+        assert_eq!(o.pending(), 60);
+        assert_eq!(o.push_proto(b"PONG\r\n"), Pushed::SlowConsumer, "the 61st byte");
+        assert_eq!(o.pending(), 60, "nothing past the limit was kept");
+        assert_eq!(o.counters(), (0, 0), "protocol lines are not messages");
+        // Bytes handed to the writer still count until written.
+        o.lock().in_flight = 54;
+        o.lock().buf.truncate(6);
+        assert_eq!(o.push_proto(b"+OK\r\n"), Pushed::SlowConsumer);
+        // A large line that cannot fit is refused without growing the buffer.
+        let big = vec![b'x'; 1 << 20];
+        let capacity = o.lock().buf.capacity();
+        assert_eq!(o.push_proto(&big), Pushed::SlowConsumer);
+        assert_eq!(o.lock().buf.capacity(), capacity);
+        assert_eq!(o.max_pending(), 60);
+    }
+
     #[test]
     fn first_close_reason_wins_and_hard_sticks() {
         let o = Outbound::default();
@@ -575,7 +659,7 @@ mod tests {
         };
         o.push_proto(b"PONG\r\n");
         let line = MsgLine { subject: b"s", sid: b"1", reply: None, header_size: None, size: b"1" };
-        o.push_msg(&line, b"x", 1 << 20, WhenBehind::Stall);
+        o.push_msg(&line, b"x", WhenBehind::Stall);
         o.close(CloseReason::ClientClosed, false);
         let mut got = Vec::new();
         theirs.read_to_end(&mut got).await.unwrap();

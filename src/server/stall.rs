@@ -143,7 +143,8 @@ mod tests {
     fn owe(conn: &Connection, payload: usize) {
         let size = payload.to_string();
         let line = MsgLine { subject: b"a", sid: b"1", reply: None, header_size: None, size: size.as_bytes() };
-        let pushed = conn.outbound.push_msg(&line, &vec![0; payload], MAX_PENDING, WhenBehind::Stall);
+        conn.outbound.set_max_pending(MAX_PENDING);
+        let pushed = conn.outbound.push_msg(&line, &vec![0; payload], WhenBehind::Stall);
         assert_eq!(pushed, Pushed::Queued);
     }
 

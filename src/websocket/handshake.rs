@@ -10,6 +10,7 @@ use base64::Engine;
 
 use super::origin;
 use super::settings::WsSettings;
+use crate::secret::Secret;
 
 /// Longest request head read (Go's `DefaultMaxHeaderBytes` plus its slack).
 pub const MAX_REQUEST: usize = (1 << 20) + 4096;
@@ -37,8 +38,8 @@ pub struct WsMeta {
 pub struct Cookies {
     pub jwt: Option<String>,
     pub user: Option<String>,
-    pub pass: Option<String>,
-    pub token: Option<String>,
+    pub pass: Option<Secret>,
+    pub token: Option<Secret>,
 }
 
 /// The handshake's verdict on one request.
@@ -272,18 +273,17 @@ pub fn answer(req: &httparse::Request<'_, '_>, s: &WsSettings, tls: bool) -> Ver
             meta.no_compressed_fragments = compress && ua.contains("Version/") && ua.contains("Safari/");
         }
         for (name, value) in cookies(req) {
-            let slot = if s.jwt_cookie.as_deref() == Some(name) {
-                &mut meta.cookies.jwt
-            } else if s.user_cookie.as_deref() == Some(name) {
-                &mut meta.cookies.user
-            } else if s.pass_cookie.as_deref() == Some(name) {
-                &mut meta.cookies.pass
-            } else if s.token_cookie.as_deref() == Some(name) {
-                &mut meta.cookies.token
-            } else {
-                continue;
-            };
-            *slot = Some(value.to_string());
+            let named = |cookie: &Option<String>| cookie.as_deref() == Some(name);
+            let c = &mut meta.cookies;
+            if named(&s.jwt_cookie) {
+                c.jwt = Some(value.to_string());
+            } else if named(&s.user_cookie) {
+                c.user = Some(value.to_string());
+            } else if named(&s.pass_cookie) {
+                c.pass = Some(Secret::from(value));
+            } else if named(&s.token_cookie) {
+                c.token = Some(Secret::from(value));
+            }
         }
     }
     Verdict::Upgrade { response, meta, kind }

@@ -41,6 +41,7 @@ impl Default for Cluster {
             compression: None,
             ping_interval: None,
             ping_max: None,
+            write_deadline: None,
             permissions: None,
             other: BTreeMap::new(),
         }
@@ -318,8 +319,10 @@ pub static HTTP_AUTH: Block<HttpAuth> = Block {
         "http_auth",
         &[
             key("user", Ty::Str, RnatsOnly).alias(&["username"]).set(|_, _, v, a| a.user = v.into_str()),
-            key("password", Ty::Str, RnatsOnly).alias(&["pass"]).set(|_, _, v, a| a.password = v.into_str()),
-            key("token", Ty::Str, RnatsOnly).set(|_, _, v, a| a.token = v.into_str()),
+            key("password", Ty::Str, RnatsOnly)
+                .alias(&["pass"])
+                .set(|_, _, v, a| a.password = v.into_str().map(Secret::from)),
+            key("token", Ty::Str, RnatsOnly).set(|_, _, v, a| a.token = v.into_str().map(Secret::from)),
         ],
     )
 };
@@ -330,8 +333,10 @@ pub static AUTHORIZATION: Block<Authorization> = Block {
         "authorization",
         &[
             key("user", Ty::Str, Yes).alias(&["username"]).set(|_, _, v, a| a.user = v.into_str()),
-            key("password", Ty::Str, Yes).alias(&["pass"]).set(|_, _, v, a| a.password = v.into_str()),
-            key("token", Ty::Str, Yes).set(|_, _, v, a| a.token = v.into_str()),
+            key("password", Ty::Str, Yes)
+                .alias(&["pass"])
+                .set(|_, _, v, a| a.password = v.into_str().map(Secret::from)),
+            key("token", Ty::Str, Yes).set(|_, _, v, a| a.token = v.into_str().map(Secret::from)),
             key("timeout", Ty::Seconds, Yes).doc("seconds a client has to send CONNECT").set(|b, e, v, a| {
                 if let Val::Dur(d) = v {
                     if d > Duration::from_secs(60) {
@@ -374,7 +379,9 @@ pub static USER: Block<User> = Block {
         "users",
         &[
             key("user", Ty::Str, Yes).alias(&["username"]).set(|_, _, v, u| u.user = v.into_str()),
-            key("password", Ty::Str, Yes).alias(&["pass"]).set(|_, _, v, u| u.password = v.into_str()),
+            key("password", Ty::Str, Yes)
+                .alias(&["pass"])
+                .set(|_, _, v, u| u.password = v.into_str().map(Secret::from)),
             key("nkey", Ty::Str, Yes).set(|b, e, v, u| {
                 if let Some(k) = v.into_str() {
                     if build::valid_nkey(&k, 'U') {
@@ -609,8 +616,13 @@ pub static CLUSTER: Block<Cluster> = Block {
             }),
             key("ping_max", Ty::Int { min: i64::MIN, max: i64::MAX }, Yes)
                 .set(|_, _, v, c| c.ping_max = v.int().and_then(|n| u32::try_from(n).ok())),
-            key("write_deadline", Ty::Duration, Restart),
-            key("write_timeout", Ty::OneOf(WRITE_TIMEOUT), Restart),
+            key("write_deadline", Ty::Duration, Restart).set(|_, _, v, c| {
+                if let Val::Dur(d) = v {
+                    // Zero means "the top-level value", as in nats-server.
+                    c.write_deadline = Some(d).filter(|d| !d.is_zero());
+                }
+            }),
+            key("write_timeout", Ty::OneOf(WRITE_TIMEOUT), Restart).feature(Feature::WriteTimeoutPolicy),
         ],
     )
 };
@@ -823,8 +835,10 @@ static WS_AUTH: Block<WebsocketAuth> = block(
     "authorization",
     &[
         key("user", Ty::Str, Restart).alias(&["username"]).set(|_, _, v, a| a.user = v.into_str()),
-        key("password", Ty::Str, Restart).alias(&["pass"]).set(|_, _, v, a| a.password = v.into_str()),
-        key("token", Ty::Str, Restart).set(|_, _, v, a| a.token = v.into_str()),
+        key("password", Ty::Str, Restart)
+            .alias(&["pass"])
+            .set(|_, _, v, a| a.password = v.into_str().map(Secret::from)),
+        key("token", Ty::Str, Restart).set(|_, _, v, a| a.token = v.into_str().map(Secret::from)),
         key("timeout", Ty::Custom(&NUMBER_TY), Restart).set(|_, e, _, a| {
             a.timeout = match e.value.kind {
                 crate::conf::tree::Kind::Int(i) if i > 0 => Some(Duration::from_secs(i as u64)),

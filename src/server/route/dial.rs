@@ -18,6 +18,7 @@ use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
 use tracing::{debug, error};
 
+use super::bounds::DialSlot;
 use super::link::RouteType;
 use super::urls::RouteUrl;
 use super::ServerState;
@@ -62,17 +63,25 @@ pub async fn accept_routes(server: Arc<ServerState>, listener: TcpListener) {
 /// Starts dialing `url` on its own task.
 pub fn spawn_connect(server: &Arc<ServerState>, url: RouteUrl, route_type: RouteType, first: bool, gossip_mode: u8) {
     let s = server.clone();
-    server.tracker.spawn(async move { connect_to_route(s, url, route_type, first, gossip_mode, Duration::ZERO).await });
+    server.tracker.spawn(connect_to_route(s, url, route_type, first, gossip_mode, Duration::ZERO, None));
 }
 
 /// Dials a route that dropped again, after nats-server's delay.
+/// [`spawn_connect`] for a server a peer told of, holding its gossip slot
+/// until the dial is over (connected, or given up).
+pub fn spawn_gossip_connect(server: &Arc<ServerState>, url: RouteUrl, gossip_mode: u8, slot: DialSlot) {
+    let s = server.clone();
+    let dial = connect_to_route(s, url, RouteType::Implicit, true, gossip_mode, Duration::ZERO, Some(slot));
+    server.tracker.spawn(dial);
+}
+
 pub fn spawn_reconnect(server: &Arc<ServerState>, url: RouteUrl, route_type: RouteType) {
     let mut delay = Duration::from_millis(rand::random_range(0..100));
     if route_type == RouteType::Explicit {
         delay += ROUTE_RECONNECT_DELAY;
     }
     let s = server.clone();
-    server.tracker.spawn(async move { connect_to_route(s, url, route_type, false, 0, delay).await });
+    server.tracker.spawn(connect_to_route(s, url, route_type, false, 0, delay, None));
 }
 
 /// nats-server's `connectToRoute`: dial until connected (explicit) or out
@@ -84,6 +93,7 @@ async fn connect_to_route(
     first_connect: bool,
     gossip_mode: u8,
     initial_delay: Duration,
+    slot: Option<DialSlot>,
 ) {
     if !initial_delay.is_zero() && !pause(&server, initial_delay).await {
         return;
@@ -121,6 +131,8 @@ async fn connect_to_route(
                     return;
                 }
                 let _ = stream.set_nodelay(true);
+                // The dial is over: its gossip slot goes to the next one.
+                drop(slot);
                 session::route::serve_solicited(server, stream, url, route_type, gossip_mode).await;
                 return;
             }

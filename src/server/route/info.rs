@@ -10,6 +10,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::options::Permissions;
+use crate::secret::Secret;
 use crate::server::info::is_false;
 
 /// The route protocol version rnats speaks: accounts in RS+/RMSG (2); not 3,
@@ -79,8 +80,9 @@ pub struct RouteConnect<'a> {
     pub pedantic: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub user: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub pass: Option<&'a str>,
+    /// Sent to the peer in clear (it asked for it); redacted when printed.
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "crate::secret::serialize_exposed")]
+    pub pass: Option<&'a Secret>,
     pub tls_required: bool,
     pub headers: bool,
     pub name: &'a str,
@@ -134,7 +136,7 @@ pub struct PeerInfo {
 pub struct PeerConnect {
     pub lang: String,
     pub user: Option<String>,
-    pub pass: Option<String>,
+    pub pass: Option<Secret>,
     pub name: String,
     pub cluster: String,
     pub cluster_dynamic: bool,
@@ -197,12 +199,13 @@ mod tests {
         for absent in ["route_pool_size", "compression", "lnoc", "nonce", "gossip_mode"] {
             assert!(!line.contains(absent), "{absent}");
         }
+        let pw = Secret::from("pw");
         let connect = RouteConnect {
             echo: true,
             verbose: false,
             pedantic: false,
             user: Some("ruser"),
-            pass: Some("pw"),
+            pass: Some(&pw),
             tls_required: false,
             headers: true,
             name: "NABC",
@@ -213,6 +216,8 @@ mod tests {
             String::from_utf8(connect.to_line()).unwrap(),
             "CONNECT {\"echo\":true,\"verbose\":false,\"pedantic\":false,\"user\":\"ruser\",\"pass\":\"pw\",\"tls_required\":false,\"headers\":true,\"name\":\"NABC\",\"cluster\":\"C1\"}\r\n"
         );
+        // Sent in clear to the peer, never printed.
+        assert!(!format!("{connect:?}").contains("\"pw\""), "{connect:?}");
     }
 
     #[test]

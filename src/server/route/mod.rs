@@ -19,6 +19,7 @@
 //! rnats keeps one connection per server (a "no pool" route in nats-server
 //! terms), uncompressed, and says so in its INFO.
 
+pub mod bounds;
 pub mod dial;
 pub mod info;
 pub mod link;
@@ -28,7 +29,7 @@ pub mod urls;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use tracing::{debug, error, info, warn};
@@ -69,6 +70,8 @@ pub struct Cluster {
     closed: Mutex<crate::server::stats::Traffic>,
     /// Route connections closed as stale (`stale_connection_stats.routes`).
     pub stale_routes: std::sync::atomic::AtomicU64,
+    /// Gossip dials in flight (see [`bounds::DialSlot`]).
+    gossip_dials: Arc<AtomicUsize>,
 }
 
 #[derive(Default)]
@@ -96,6 +99,7 @@ impl Cluster {
             lame_duck: AtomicBool::new(false),
             closed: Mutex::new(Default::default()),
             stale_routes: std::sync::atomic::AtomicU64::new(0),
+            gossip_dials: Arc::new(AtomicUsize::new(0)),
         })
     }
 
@@ -157,9 +161,15 @@ impl Cluster {
         self.listen.get().copied()
     }
 
-    /// A new route connection exists (registered later, or never).
-    pub fn track(&self, link: &Arc<RouteLink>) {
-        self.registry().all.insert(link.conn.cid, link.clone());
+    /// A new route connection exists (registered later, or never); false
+    /// when [`bounds::MAX_ROUTE_CONNECTIONS`] already do, and it must go.
+    pub fn track(&self, link: &Arc<RouteLink>) -> bool {
+        let mut reg = self.registry();
+        if reg.all.len() >= bounds::MAX_ROUTE_CONNECTIONS {
+            return false;
+        }
+        reg.all.insert(link.conn.cid, link.clone());
+        true
     }
 
     /// Every live route connection.
@@ -223,6 +233,12 @@ pub fn ping_interval(snap: &Snapshot) -> std::time::Duration {
 }
 
 pub const ROUTE_MAX_PING_INTERVAL: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// How long one write to a route may take: `cluster.write_deadline`, else
+/// the top-level `write_deadline` (nats-server's order).
+pub fn write_deadline(snap: &Snapshot) -> std::time::Duration {
+    snap.opts.cluster.as_ref().and_then(|c| c.write_deadline).unwrap_or(snap.opts.write_deadline)
+}
 
 pub fn ping_max(snap: &Snapshot) -> u32 {
     snap.opts.cluster.as_ref().and_then(|c| c.ping_max).filter(|&m| m > 0).unwrap_or(snap.opts.ping_max)
@@ -379,8 +395,8 @@ pub fn register(
     let newcomer = {
         let mut st = link.state();
         st.registered = true;
-        st.connect_urls = info.connect_urls.clone().unwrap_or_default();
-        st.ws_connect_urls = info.ws_connect_urls.clone().unwrap_or_default();
+        st.connect_urls = bounded_urls(link, "client", info.connect_urls.clone().unwrap_or_default());
+        st.ws_connect_urls = bounded_urls(link, "websocket", info.ws_connect_urls.clone().unwrap_or_default());
         st.clone()
     };
     if reg.by_id.len() > 1 {
@@ -400,6 +416,21 @@ pub fn register(
 /// nats-server's `handleDuplicateRoute`: the connection that stays takes
 /// over the duty to redial (so a configured route is not forgotten), and
 /// the duplicate is closed without redialing.
+/// A peer's advertised URLs, kept up to [`bounds::MAX_PEER_CONNECT_URLS`]:
+/// the peer decides how many it sends.
+fn bounded_urls(link: &RouteLink, what: &str, mut urls: Vec<String>) -> Vec<String> {
+    if urls.len() > bounds::MAX_PEER_CONNECT_URLS {
+        warn!(
+            "{} - Route sent {} {what} URLs; keeping the first {}",
+            link.conn.log_prefix,
+            urls.len(),
+            bounds::MAX_PEER_CONNECT_URLS
+        );
+        urls.truncate(bounds::MAX_PEER_CONNECT_URLS);
+    }
+    urls
+}
+
 fn handle_duplicate(existing: &Arc<RouteLink>, dup: &Arc<RouteLink>) {
     let (did_solicit, url, route_type) = {
         let mut d = dup.state();
@@ -457,8 +488,9 @@ fn forward_new_route_info(
         };
         let line = line_for(mode);
         crate::server::session::trace::trace_out_if_enabled(&r.conn.log_prefix, &line);
-        r.conn.outbound.push_proto(&line);
-        r.conn.outbound.wake_writer();
+        if r.conn.queue_proto(&line) {
+            r.conn.outbound.wake_writer();
+        }
     }
 }
 
@@ -490,7 +522,17 @@ pub fn process_implicit_route(server: &Arc<ServerState>, info: &PeerInfo) {
     } else {
         url
     };
-    dial::spawn_connect(server, url, RouteType::Implicit, true, info.gossip_mode);
+    // A peer telling of server after server cannot make this one dial
+    // them all at once.
+    let Some(slot) = bounds::DialSlot::take(&cluster.gossip_dials) else {
+        warn!(
+            "Not connecting to gossiped route {:?}: {} gossip dials already in progress",
+            url.redacted(),
+            bounds::MAX_GOSSIP_DIALS
+        );
+        return;
+    };
+    dial::spawn_gossip_connect(server, url, info.gossip_mode, slot);
 }
 
 /// A peer announced lame duck mode: its client URLs are no longer offered.
@@ -527,9 +569,11 @@ pub fn unregister(server: &Arc<ServerState>, link: &Arc<RouteLink>) {
         if reg.all.remove(&link.conn.cid).is_some() {
             *cluster.closed.lock().unwrap_or_else(|e| e.into_inner()) += link.conn.traffic();
         }
-        let id = link.state().remote_id.clone();
-        let here = reg.by_id.get(&id).is_some_and(|l| Arc::ptr_eq(l, link));
-        if here {
+        // Found by the link itself, not by the id it says it has now: a
+        // peer could have made it change since (found by fuzzing).
+        let id = reg.by_id.iter().find(|(_, l)| Arc::ptr_eq(l, link)).map(|(id, _)| id.clone());
+        let here = id.is_some();
+        if let Some(id) = id {
             reg.by_id.remove(&id);
         }
         let urls = if here {
@@ -605,8 +649,9 @@ pub fn push_client_info(server: &ServerState) {
         if !conn.websocket {
             info.tls_required = snap.tls.is_some() && !snap.opts.allow_non_tls;
         }
-        conn.outbound.push_proto(&info.to_line());
-        conn.outbound.wake_writer();
+        if conn.queue_proto(&info.to_line()) {
+            conn.outbound.wake_writer();
+        }
     }
 }
 
@@ -622,7 +667,7 @@ pub fn announce_lame_duck(server: &ServerState) {
     let line = route_info(server, &snap, true).to_line();
     for l in cluster.registered() {
         crate::server::session::trace::trace_out_if_enabled(&l.conn.log_prefix, &line);
-        l.conn.outbound.push_proto(&line);
+        l.conn.queue_proto(&line);
         l.conn.outbound.wake_writer();
     }
 }

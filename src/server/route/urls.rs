@@ -3,12 +3,14 @@
 
 use std::fmt;
 
+use crate::secret::Secret;
+
 /// A route to dial, as configured or learned by gossip.
 #[derive(Clone, PartialEq, Eq)]
 pub struct RouteUrl {
     pub scheme: String,
     pub user: Option<String>,
-    pub pass: Option<String>,
+    pub pass: Option<Secret>,
     pub host: String,
     pub port: u16,
     /// Written with a trailing `/` (as gossip's `nats-route://h:p/`).
@@ -35,7 +37,7 @@ impl RouteUrl {
         let (user, pass) = match userinfo {
             None => (None, None),
             Some(u) => match u.split_once(':') {
-                Some((n, p)) => (Some(percent_decode(n)?), Some(percent_decode(p)?)),
+                Some((n, p)) => (Some(percent_decode(n)?), Some(Secret::from(percent_decode(p)?))),
                 None => (Some(percent_decode(u)?), None),
             },
         };
@@ -71,7 +73,7 @@ impl RouteUrl {
             && self.port == other.port
     }
 
-    pub fn with_credentials(mut self, user: Option<String>, pass: Option<String>) -> RouteUrl {
+    pub fn with_credentials(mut self, user: Option<String>, pass: Option<Secret>) -> RouteUrl {
         self.user = user;
         self.pass = pass;
         self
@@ -243,7 +245,7 @@ mod tests {
     #[test]
     fn route_urls() {
         let u = RouteUrl::parse("nats-route://ruser:T0p%40S3cr3t@10.0.0.1:6222").unwrap();
-        assert_eq!((u.user.as_deref(), u.pass.as_deref()), (Some("ruser"), Some("T0p@S3cr3t")));
+        assert_eq!((u.user.as_deref(), u.pass.as_ref().map(|p| p.expose())), (Some("ruser"), Some("T0p@S3cr3t")));
         assert_eq!(u.host_port(), "10.0.0.1:6222");
         assert_eq!(u.redacted(), "nats-route://ruser:xxxxx@10.0.0.1:6222");
         assert!(!format!("{u} {u:?}").contains("S3cr3t"));

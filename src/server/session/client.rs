@@ -8,7 +8,8 @@ use tracing::error;
 
 use super::trace::trace_in;
 use super::{Core, Phase};
-use crate::server::auth::{given, Identity, Revalidation};
+use crate::secret::Secret;
+use crate::server::auth::{given, given_secret, Identity, Revalidation};
 use crate::server::conn::Subscription;
 use crate::server::deliver::{Message, Publisher};
 use crate::server::errors::*;
@@ -120,6 +121,10 @@ impl ClientState {
         if core.trace {
             trace_in(&core.conn.log_prefix, &op);
         }
+        #[cfg(test)]
+        if matches!(&op, Op::Pub(p) if p.subject == INJECTED_PANIC_SUBJECT) {
+            panic!("injected by a test");
+        }
         match op {
             Op::Connect(json) => self.on_connect(core, json).await,
             Op::Pub(p) => self.on_pub(core, p),
@@ -198,7 +203,7 @@ impl ClientState {
 
     /// nats-server's name for the client in authentication errors.
     fn auth_user_text(&self) -> String {
-        match (given(&self.opts.nkey), given(&self.opts.user), given(&self.opts.auth_token)) {
+        match (given(&self.opts.nkey), given(&self.opts.user), given_secret(&self.opts.auth_token)) {
             (Some(nkey), _, _) => format!("Nkey {}", go_quote(nkey.as_bytes())),
             (None, Some(user), _) => format!("User {}", go_quote(user.as_bytes())),
             (None, None, Some(_)) => "Token \"[REDACTED]\"".to_string(),
@@ -229,9 +234,14 @@ impl ClientState {
                     *field = cookie.clone();
                 }
             };
+            let fill_secret = |field: &mut Option<Secret>, cookie: &Option<Secret>| {
+                if given_secret(field).is_none() && cookie.is_some() {
+                    *field = cookie.clone();
+                }
+            };
             fill(&mut self.opts.user, &c.user);
-            fill(&mut self.opts.pass, &c.pass);
-            fill(&mut self.opts.auth_token, &c.token);
+            fill_secret(&mut self.opts.pass, &c.pass);
+            fill_secret(&mut self.opts.auth_token, &c.token);
             fill(&mut self.opts.jwt, &c.jwt);
         }
         let later = std::mem::replace(&mut self.connect_received, true);
@@ -311,8 +321,7 @@ impl ClientState {
             header_text: p.header_text,
         };
         let when_behind = if core.snap.opts.no_fast_producer_stall { WhenBehind::Drop } else { WhenBehind::Stall };
-        let from =
-            Publisher { conn: &core.conn, echo: self.opts.echo, max_pending: core.snap.opts.max_pending, when_behind };
+        let from = Publisher { conn: &core.conn, echo: self.opts.echo, when_behind };
         let delivered = core.fanout.publish(&core.conn.account, &msg, from);
         if !delivered && self.opts.no_responders {
             if let Some(reply) = p.reply {
@@ -336,10 +345,13 @@ impl ClientState {
         let mut digits = itoa::Buffer::new();
         let size = digits.format(hdr.len()).as_bytes();
         let line = MsgLine { subject: reply, sid: &sub.sid, reply: None, header_size: Some(size), size };
-        let pushed = core.conn.outbound.push_msg(&line, &hdr, usize::MAX, WhenBehind::Queue);
-        if pushed == Pushed::Queued {
-            let conn = core.conn.clone();
-            core.fanout.wake_later(&conn);
+        match core.conn.outbound.push_msg(&line, &hdr, WhenBehind::Queue) {
+            Pushed::Queued | Pushed::QueuedBehind => {
+                let conn = core.conn.clone();
+                core.fanout.wake_later(&conn);
+            }
+            Pushed::SlowConsumer => core.conn.slow_consumer_pending(),
+            Pushed::Dropped | Pushed::Closed => {}
         }
     }
 
@@ -598,7 +610,8 @@ fn raw_auth_user(c: &ConnectOpts) -> Option<&str> {
     fn set(v: &Option<String>) -> Option<&str> {
         v.as_deref().filter(|v| !v.is_empty())
     }
-    set(&c.nkey).or(set(&c.user)).or(set(&c.auth_token).map(|_| crate::options::REDACTED))
+    let token = crate::server::auth::given_secret(&c.auth_token);
+    set(&c.nkey).or(set(&c.user)).or(token.map(|_| crate::options::REDACTED))
 }
 
 /// Checks the CONNECT credentials against the session's snapshot. bcrypt
@@ -618,3 +631,10 @@ async fn authenticate(core: &Core, c: &ConnectOpts, nonce: Option<&str>) -> Opti
         .ok()
         .flatten()
 }
+
+/// Tests only: a publish to this subject panics in the session, to show
+/// that a failed session is retired like any other (`retire.rs`).
+#[cfg(test)]
+const INJECTED_PANIC_SUBJECT: &[u8] = b"rnats.test.panic";
+#[cfg(test)]
+pub(crate) const INJECTED_PANIC: &[u8] = b"PUB rnats.test.panic 0\r\n\r\n";

@@ -12,6 +12,7 @@
 //! and the snapshot handling are the same for both.
 
 pub mod client;
+mod retire;
 pub mod route;
 pub mod trace;
 pub mod transport;
@@ -35,6 +36,7 @@ use super::snapshot::Snapshot;
 use super::ServerState;
 use crate::options::FIRST_PING_INTERVAL;
 use client::ClientState;
+use retire::Retirement;
 pub use transport::Transport;
 
 /// Read sizes, as nats-server sizes its read buffer: start at 512 bytes,
@@ -92,6 +94,7 @@ pub(crate) struct Core {
 impl Core {
     fn new(server: Arc<ServerState>, conn: Arc<Connection>, snap: Arc<Snapshot>) -> Core {
         let ws_timeout = snap.websocket.as_ref().and_then(|w| w.settings.auth_timeout).filter(|_| conn.websocket);
+        conn.outbound.set_max_pending(max_pending_for(conn.kind, &snap));
         Core {
             limits: limits_for(conn.kind, &snap),
             auth_required: snap.auth_for(conn.websocket).required(),
@@ -115,9 +118,10 @@ impl Core {
         if self.trace {
             trace::trace_out(&self.conn.log_prefix, bytes);
         }
-        self.conn.outbound.push_proto(bytes);
-        let conn = self.conn.clone();
-        self.fanout.wake_later(&conn);
+        if self.conn.queue_proto(bytes) {
+            let conn = self.conn.clone();
+            self.fanout.wake_later(&conn);
+        }
     }
 
     pub fn send_err(&mut self, text: &str) {
@@ -161,6 +165,7 @@ impl Core {
         }
         // Whether HPUB is accepted was settled by the CONNECT, not the config.
         self.limits = Limits { headers: self.limits.headers, ..limits_for(self.conn.kind, &new) };
+        self.conn.outbound.set_max_pending(max_pending_for(self.conn.kind, &new));
         self.trace = new.opts.trace;
         Some(std::mem::replace(&mut self.snap, new))
     }
@@ -266,6 +271,16 @@ fn limits_for(kind: ConnKind, snap: &Snapshot) -> Limits {
     }
 }
 
+/// The most a connection may owe its peer. A route carries a whole
+/// server's traffic to another: it is never bounded below nats-server's
+/// default (which bounds routes by time only, `write_deadline`).
+fn max_pending_for(kind: ConnKind, snap: &Snapshot) -> usize {
+    match kind {
+        ConnKind::Client => snap.opts.max_pending,
+        ConnKind::Route => snap.opts.max_pending.max(crate::options::DEFAULT_MAX_PENDING),
+    }
+}
+
 /// Serves one accepted client connection until it closes.
 pub async fn serve_client<S: Transport>(server: Arc<ServerState>, stream: S, addr: SocketAddr) {
     serve(server, stream, addr, None).await
@@ -301,6 +316,9 @@ async fn serve<S: Transport>(
     let nonce = snap.auth_for(conn.websocket).needs_nonce().then(super::auth::new_nonce);
     server.stats.total_connections.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let admitted = server.register(&conn, snap.opts.max_connections);
+    // From here on, however this session ends (a panic included), the
+    // connection is retired once, when this guard is dropped.
+    let retirement = Retirement::client(server.clone(), conn.clone());
     let info = |tls_required: bool| {
         let mut info = server.client_connect_info(&snap, &conn, nonce.as_deref());
         if !conn.websocket {
@@ -316,7 +334,6 @@ async fn serve<S: Transport>(
         let _ = tokio::time::timeout(deadline, stream.write_all(&info(false))).await;
         let _ = tokio::time::timeout(deadline, stream.write_all(&err_line(ERR_MAX_CONNECTIONS))).await;
         let _ = tokio::time::timeout(deadline, stream.shutdown()).await;
-        server.retire(&conn);
         return;
     }
     if let Some((meta, tls)) = websocket {
@@ -335,22 +352,22 @@ async fn serve<S: Transport>(
         });
         if !matches!(sent.await, Ok(Ok(()))) {
             conn.close_now(CloseReason::WriteError);
-            server.retire(&conn);
             return;
         }
         let mut client = ClientState::new(nonce, tls);
         client.set_cookies(meta.cookies);
-        return run_session(server.clone(), conn, snap.clone(), client, stream, Vec::new()).await;
+        let session = Session { server: server.clone(), conn, snap: snap.clone(), client, retirement };
+        return run_session(session, stream, Vec::new()).await;
     }
     let Some(tls) = snap.tls.clone() else {
         // INFO goes out in clear text before anything else.
         if !matches!(tokio::time::timeout(deadline, stream.write_all(&info(false))).await, Ok(Ok(()))) {
             conn.close_now(CloseReason::WriteError);
-            server.retire(&conn);
             return;
         }
         let client = ClientState::new(nonce, None);
-        return run_session(server.clone(), conn, snap.clone(), client, stream, Vec::new()).await;
+        let session = Session { server: server.clone(), conn, snap: snap.clone(), client, retirement };
+        return run_session(session, stream, Vec::new()).await;
     };
     // TLS: INFO in clear text and then the handshake (or the handshake first),
     // bounded by the tls timeout; the stream is split only afterwards.
@@ -365,11 +382,13 @@ async fn serve<S: Transport>(
             };
             conn.meta.lock().unwrap_or_else(|e| e.into_inner()).tls = Some(tls_info);
             let client = ClientState::new(nonce, Some(negotiated));
-            run_session(server.clone(), conn, snap.clone(), client, stream, Vec::new()).await
+            let session = Session { server: server.clone(), conn, snap: snap.clone(), client, retirement };
+            run_session(session, stream, Vec::new()).await
         }
         Ok(crate::tls::Established::Plain { stream, pending }) => {
             let client = ClientState::new(nonce, None);
-            run_session(server.clone(), conn, snap.clone(), client, stream, pending).await
+            let session = Session { server: server.clone(), conn, snap: snap.clone(), client, retirement };
+            run_session(session, stream, pending).await
         }
         Err(e) => {
             let reason = match e {
@@ -377,23 +396,28 @@ async fn serve<S: Transport>(
                 crate::tls::EstablishError::Write(_) => CloseReason::WriteError,
             };
             conn.close_now(reason);
-            server.retire(&conn);
+            drop(retirement);
             debug!("{} - Client connection closed: {}", conn.log_prefix, reason.as_str());
         }
     }
 }
 
-/// The connection after INFO (and TLS): the writer task, the read loop with
-/// the client role, and the close. `pending` are bytes already read from the
-/// peer (a plain client on a TLS port with `allow_non_tls`), parsed first.
-async fn run_session<T: Transport>(
+/// A client connection past INFO, with what its session starts from.
+struct Session {
     server: Arc<ServerState>,
     conn: Arc<Connection>,
     snap: Arc<Snapshot>,
     client: ClientState,
-    stream: T,
-    pending: Vec<u8>,
-) {
+    retirement: Retirement,
+}
+
+/// The connection after INFO (and TLS): the writer task, the read loop with
+/// the client role, and the close. `pending` are bytes already read from the
+/// peer (a plain client on a TLS port with `allow_non_tls`), parsed first.
+async fn run_session<T: Transport>(session: Session, stream: T, pending: Vec<u8>) {
+    // Declared before the core: on a panic the core is dropped first (its
+    // fan-out wakes the subscribers it queued for), then the guard retires.
+    let Session { server, conn, snap, client, retirement } = session;
     debug!("{} - Client connection created", conn.log_prefix);
     let (rd, wr) = stream.split();
     let writer = server.tracker.spawn(run_writer(server.clone(), conn.clone(), wr));
@@ -411,8 +435,7 @@ async fn run_session<T: Transport>(
     // Counters settled first: retiring moves them into the server's totals
     // and the closed-connection ring, with the subscriptions still listed.
     core.finish_batch();
-    server.retire(&conn);
-    conn.remove_all_subscriptions();
+    drop(retirement);
     let _ = writer.await;
     let reason = conn.close_reason().unwrap_or(reason);
     debug!("{} - Client connection closed: {}", conn.log_prefix, reason.as_str());
@@ -421,13 +444,19 @@ async fn run_session<T: Transport>(
 /// The writer task: drains the outbound buffer, and turns how it ended into
 /// the connection's close reason.
 async fn run_writer<W: AsyncWrite + Unpin>(server: Arc<ServerState>, conn: Arc<Connection>, wr: W) {
-    let end = conn.outbound.write_loop(wr, || server.snapshot().opts.write_deadline).await;
+    // Asked before every write, so a reload applies to live connections.
+    let deadline = || {
+        let snap = server.snapshot();
+        match conn.kind {
+            ConnKind::Client => snap.opts.write_deadline,
+            ConnKind::Route => crate::server::route::write_deadline(&snap),
+        }
+    };
+    let end = conn.outbound.write_loop(wr, deadline).await;
     match end {
         WriteEnd::Closed => {}
         WriteEnd::Error => conn.close_now(CloseReason::WriteError),
-        WriteEnd::Deadline { bytes } => {
-            conn.slow_consumer_write_deadline(server.snapshot().opts.write_deadline, bytes);
-        }
+        WriteEnd::Deadline { bytes } => conn.slow_consumer_write_deadline(deadline(), bytes),
     }
 }
 

@@ -17,13 +17,16 @@ use rustls::pki_types::ServerName;
 use tokio::net::TcpStream;
 use tracing::{debug, error, info};
 
+use super::retire::Retirement;
 use super::{read_loop, run_writer, Core, Phase, Role, Transport};
+use crate::secret::Secret;
 use crate::server::conn::{ConnKind, Connection, Subscription, TlsInfo};
 use crate::server::deliver::{Message, Publisher};
 use crate::server::errors::*;
 use crate::server::info::{check_connect, check_info};
 use crate::server::outbound::WhenBehind;
 use crate::server::permissions::CompiledPermissions;
+use crate::server::route::bounds;
 use crate::server::route::info::{PeerConnect, PeerInfo, RouteConnect};
 use crate::server::route::link::{RouteLink, RouteType};
 use crate::server::route::proto::{RouteOp, RouteParseError, RoutedMsg};
@@ -43,7 +46,7 @@ pub(crate) struct RouteState {
     perms: Option<Arc<CompiledPermissions>>,
     /// The credentials an accepted route logged in with, to check again
     /// when a reload changes `cluster.authorization` (kept in memory only).
-    credentials: Option<(String, String)>,
+    credentials: Option<(String, Secret)>,
 }
 
 impl RouteState {
@@ -163,7 +166,11 @@ impl RouteState {
                 return Err(CloseReason::ClusterNameConflict);
             }
         }
-        self.link.state().remote_id = c.name;
+        // Once registered, the route is known by its INFO's server id: a
+        // later CONNECT does not rename it.
+        if !self.info_seen {
+            self.link.state().remote_id = c.name;
+        }
         core.conn.set_headers(c.headers && !core.snap.opts.no_header_support);
         Ok(())
     }
@@ -332,6 +339,15 @@ impl RouteState {
                 }
             }
             Some(_) => {}
+            None if subs.len() >= bounds::MAX_ROUTE_SUBSCRIPTIONS => {
+                drop(subs);
+                error!(
+                    "{} - Route sent more than {} subscriptions; closing it",
+                    core.conn.log_prefix,
+                    bounds::MAX_ROUTE_SUBSCRIPTIONS
+                );
+                return Err(CloseReason::MaxSubscriptionsExceeded);
+            }
             None => {
                 let sub = Arc::new(Subscription::remote(conn.clone(), subject, queue, &key, weight));
                 if account.subscribe(&sub).is_err() {
@@ -405,12 +421,7 @@ impl RouteState {
         };
         // A route is not stalled for a slow local subscriber: that would hold
         // up every other server's traffic on this route.
-        let from = Publisher {
-            conn: &core.conn,
-            echo: true,
-            max_pending: core.snap.opts.max_pending,
-            when_behind: WhenBehind::Queue,
-        };
+        let from = Publisher { conn: &core.conn, echo: true, when_behind: WhenBehind::Queue };
         core.fanout.publish_routed(&core.server.global, &msg, m.queues, from);
     }
 
@@ -476,9 +487,10 @@ async fn route_credentials_ok(snap: &Arc<Snapshot>, c: &PeerConnect) -> bool {
     let user_ok: bool = subtle::ConstantTimeEq::ct_eq(user.as_bytes(), given_user.as_bytes()).into();
     let configured = auth.password.unwrap_or_default();
     let given = c.pass.clone().unwrap_or_default();
-    let pass_ok = tokio::task::spawn_blocking(move || crate::server::auth::password_matches(&configured, &given))
-        .await
-        .unwrap_or(false);
+    let pass_ok =
+        tokio::task::spawn_blocking(move || crate::server::auth::password_matches(configured.expose(), given.expose()))
+            .await
+            .unwrap_or(false);
     user_ok && pass_ok
 }
 
@@ -535,26 +547,49 @@ pub(crate) fn on_parse_error(core: &mut Core, e: RouteParseError) -> CloseReason
 
 /// Serves a route connection another server opened.
 pub async fn serve_accepted(server: Arc<ServerState>, stream: TcpStream, addr: SocketAddr) {
-    let Some(cluster) = server.cluster.clone() else { return };
     let snap = server.snapshot();
-    let conn = new_route_conn(&server, addr);
-    let link = RouteLink::new(conn.clone(), None, RouteType::Implicit, route::GOSSIP_DEFAULT);
-    cluster.track(&link);
+    let Some((link, retirement)) = track(&server, addr) else { return };
+    let conn = link.conn.clone();
     let Some(tls) = snap.route_tls.clone() else {
-        return run_route(server, link, snap, stream, false).await;
+        return run_route(server, link, retirement, snap, stream, false).await;
     };
     // Route TLS: the handshake comes first, before INFO.
     let local = stream.local_addr().ok();
     match crate::tls::accept(stream, &tls.server, &[]).await {
         Ok(accepted) => {
             note_tls(&conn, &accepted.negotiated);
-            run_route(server, link, snap, Box::new(accepted.stream), false).await
+            run_route(server, link, retirement, snap, Box::new(accepted.stream), false).await
         }
         Err(e) => {
             error!("{} - TLS route handshake error: {}", conn.log_prefix, e.go_text(local, Some(addr)));
-            give_up(&server, &link, CloseReason::TlsHandshakeError);
+            give_up(&server, &link, retirement, CloseReason::TlsHandshakeError);
         }
     }
+}
+
+/// Serves a route connection another server opened over any stream,
+/// without TLS: the route role driven directly (tests, fuzzing).
+pub async fn serve_accepted_stream<T: Transport>(server: Arc<ServerState>, stream: T, addr: SocketAddr) {
+    let snap = server.snapshot();
+    let Some((link, retirement)) = track(&server, addr) else { return };
+    run_route(server, link, retirement, snap, stream, false).await
+}
+
+/// A new accepted route connection, tracked (with its retirement), unless
+/// the server has all the route connections it takes.
+fn track(server: &Arc<ServerState>, addr: SocketAddr) -> Option<(Arc<RouteLink>, Retirement)> {
+    let cluster = server.cluster.clone()?;
+    let conn = new_route_conn(server, addr);
+    let link = RouteLink::new(conn.clone(), None, RouteType::Implicit, route::GOSSIP_DEFAULT);
+    if !cluster.track(&link) {
+        error!(
+            "{} - Route connection refused: {} route connections already",
+            conn.log_prefix,
+            bounds::MAX_ROUTE_CONNECTIONS
+        );
+        return None;
+    }
+    Some((link.clone(), Retirement::route(server.clone(), link)))
 }
 
 /// Serves a route this server dialed to `url`.
@@ -570,20 +605,29 @@ pub async fn serve_solicited(
     let addr = stream.peer_addr().unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
     let conn = new_route_conn(&server, addr);
     let link = RouteLink::new(conn.clone(), Some(url.clone()), route_type, gossip_mode);
-    cluster.track(&link);
+    if !cluster.track(&link) {
+        error!(
+            "{} - Route to {} not made: {} route connections already",
+            conn.log_prefix,
+            url.redacted(),
+            bounds::MAX_ROUTE_CONNECTIONS
+        );
+        return;
+    }
+    let retirement = Retirement::route(server.clone(), link.clone());
     let Some(tls) = snap.route_tls.clone() else {
-        return run_route(server, link, snap, stream, true).await;
+        return run_route(server, link, retirement, snap, stream, true).await;
     };
     let local = stream.local_addr().ok();
     let name = tls_server_name(&snap, &url);
     match crate::tls::route::connect(stream, &tls, name).await {
         Ok((stream, negotiated)) => {
             note_tls(&conn, &negotiated);
-            run_route(server, link, snap, Box::new(stream), true).await
+            run_route(server, link, retirement, snap, Box::new(stream), true).await
         }
         Err(e) => {
             error!("{} - TLS route handshake error: {}", conn.log_prefix, e.go_text(local, Some(addr)));
-            give_up(&server, &link, CloseReason::TlsHandshakeError);
+            give_up(&server, &link, retirement, CloseReason::TlsHandshakeError);
         }
     }
 }
@@ -604,10 +648,10 @@ fn note_tls(conn: &Connection, negotiated: &crate::tls::Negotiated) {
 }
 
 /// A route that never got to its protocol (TLS failed): closed, maybe redialed.
-fn give_up(server: &Arc<ServerState>, link: &Arc<RouteLink>, reason: CloseReason) {
+fn give_up(server: &Arc<ServerState>, link: &Arc<RouteLink>, retirement: Retirement, reason: CloseReason) {
     link.conn.close_now(reason);
     info!("{} - Router connection closed: {}", link.conn.log_prefix, reason.as_str());
-    route::unregister(server, link);
+    drop(retirement);
     route::reconnect_if_due(server, link);
 }
 
@@ -639,6 +683,7 @@ fn tls_server_name(snap: &Snapshot, url: &RouteUrl) -> ServerName<'static> {
 async fn run_route<T: Transport>(
     server: Arc<ServerState>,
     link: Arc<RouteLink>,
+    retirement: Retirement,
     snap: Arc<Snapshot>,
     stream: T,
     solicited: bool,
@@ -660,7 +705,7 @@ async fn run_route<T: Transport>(
             let json = line.get(8..line.len().saturating_sub(2)).unwrap_or_default();
             tracing::trace!("{} - ->> [CONNECT {}]", conn.log_prefix, super::trace::redact_connect(json));
         }
-        conn.outbound.push_proto(&line);
+        conn.queue_proto(&line);
     }
     let info = route::route_info(&server, &snap, false);
     core.send(&info.to_line());
@@ -671,12 +716,8 @@ async fn run_route<T: Transport>(
     let reason = read_loop(&mut core, &mut role, rd, Vec::new()).await;
     core.phase = Phase::Closing(reason);
     conn.close(reason);
-    let n = conn.num_subs();
-    if n > 0 {
-        debug!("{} - Removing {n} subscriptions for account \"$G\"", conn.log_prefix);
-    }
-    conn.remove_all_subscriptions();
-    route::unregister(&server, &link);
+    // Remote interest removed, unregistered.
+    drop(retirement);
     core.finish_batch();
     let _ = writer.await;
     let reason = conn.close_reason().unwrap_or(reason);
@@ -694,7 +735,7 @@ fn route_connect_line(server: &ServerState, snap: &Snapshot, link: &RouteLink) -
         verbose: false,
         pedantic: false,
         user: url.as_ref().and_then(|u| u.user.as_deref()),
-        pass: url.as_ref().and_then(|u| u.pass.as_deref()),
+        pass: url.as_ref().and_then(|u| u.pass.as_ref()),
         tls_required: snap.route_tls.is_some(),
         headers: !snap.opts.no_header_support,
         name: &server.id,
