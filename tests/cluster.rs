@@ -243,8 +243,9 @@ async fn a_route_with_wrong_credentials_is_refused() {
     let a = rnats("A", &["--cluster", "nats://ruser:rpass@127.0.0.1:-1"]);
     let wrong = format!("nats-route://ruser:nope@{}", a.route);
     let b = rnats("B", &["--routes", &wrong]);
-    let log = a.p.wait_for_log("authentication error - User \"ruser\"", MESH_WAIT).expect("A refuses B");
-    assert!(log.contains("Router connection closed: Authentication Failure"), "{log}");
+    // The close is logged after the error line: wait for the later one.
+    let log = a.p.wait_for_log("Router connection closed: Authentication Failure", MESH_WAIT).expect("A refuses B");
+    assert!(log.contains("authentication error - User \"ruser\""), "{log}");
     assert!(!log.contains("nope"), "no password in the log");
     let blog = b.p.wait_for_log("Authorization Violation", MESH_WAIT).expect("B is told");
     assert!(!blog.contains("nope"), "the dialer does not log the password either:\n{blog}");

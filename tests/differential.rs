@@ -364,3 +364,32 @@ async fn control_line_cut_after_a_stray_cr() {
         .await;
     }
 }
+
+/// The harness's wait between the pieces of a step relies on seeing the
+/// bytes a server has not read yet.
+#[test]
+fn kernel_queues_see_unread_bytes() {
+    use std::io::{Read, Write};
+    let Some(kernel) = diff::kernel_queues::KernelQueues::open() else {
+        return common::skip_loudly("kernel_queues_see_unread_bytes (no netlink sock_diag here)");
+    };
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    let (mut server, _) = listener.accept().unwrap();
+    let (c, s) = (client.local_addr().unwrap(), server.local_addr().unwrap());
+    assert!(kernel.drained(c, s), "nothing sent yet");
+    client.write_all(b"twelve bytes").unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let unread = |k: &diff::kernel_queues::KernelQueues| {
+        let (std::net::SocketAddr::V4(s4), std::net::SocketAddr::V4(c4)) = (s, c) else { unreachable!() };
+        k.queues(s4, c4).map(|(r, _)| r)
+    };
+    while unread(&kernel) != Some(12) {
+        assert!(std::time::Instant::now() < deadline, "unread: {:?}", unread(&kernel));
+        std::thread::yield_now();
+    }
+    assert!(!kernel.drained(c, s));
+    let mut buf = [0u8; 12];
+    server.read_exact(&mut buf).unwrap();
+    assert!(kernel.drained(c, s), "all read");
+}

@@ -27,11 +27,20 @@ fn required(block: &str, key: &str) -> Vec<(&'static str, String)> {
     let q = |s: &str| format!("\"{s}\"");
     let tls = || vec![("cert_file", q(CERT)), ("key_file", q(KEY))];
     match (block, key) {
-        ("tls" | "cluster.tls", "certs") => {
+        ("tls" | "cluster.tls" | "websocket.tls", "certs") => {
             vec![("certs", format!("[{{cert_file: {}, key_file: {}}}]", q(CERT), q(KEY)))]
         }
-        ("tls" | "cluster.tls", _) => tls(),
+        ("tls" | "cluster.tls" | "websocket.tls", _) => tls(),
         ("cluster", _) => vec![("port", "-1".into())],
+        // Plain ws://, but with TLS when `no_tls` itself is tested.
+        ("websocket", "no_tls") => {
+            vec![("port", "-1".into()), ("tls", format!("{{cert_file: {}, key_file: {}}}", q(CERT), q(KEY)))]
+        }
+        ("websocket", "port" | "listen") => vec![("no_tls", "true".into())],
+        ("websocket", _) => vec![("port", "-1".into()), ("no_tls", "true".into())],
+        ("websocket.authorization", "user" | "password") => vec![("user", q("wu")), ("password", q("wp"))],
+        ("websocket.authorization", "token") => vec![("token", q("wt"))],
+        ("websocket.authorization", _) => vec![("user", q("wu")), ("password", q("wp"))],
         ("authorization" | "http_auth", "user" | "password") => vec![("user", q("u0")), ("password", q("p0"))],
         ("authorization" | "http_auth", "token") => vec![("token", q("t0"))],
         ("authorization.users", "nkey") => vec![("nkey", q(nkey()))],
@@ -53,6 +62,10 @@ fn nkey() -> &'static str {
 const NEVER_VALID: &[(&str, &str)] = &[
     ("cluster.authorization.users", "cluster authorization does not allow multiple users (nats-server refuses it)"),
     ("cluster.authorization.token", "cluster authorization does not support tokens (nats-server refuses it)"),
+    (
+        "websocket.jwt_cookie",
+        "JWTs come with trusted operators (issue 26, operator mode); without them nats-server refuses it too",
+    ),
 ];
 
 /// Keys with no setter in implemented blocks, and why nothing reads them.
@@ -75,7 +88,15 @@ fn candidates(path: &str, k: &KeyInfo) -> Vec<String> {
     let q = |s: &str| format!("\"{s}\"");
     let name = path.rsplit('.').next().unwrap_or(path);
     // Keys whose values have rules beyond their type.
-    let special: Option<Vec<String>> = match name {
+    let special: Option<Vec<String>> = match (path, name) {
+        ("websocket.compression", _) => Some(vec!["true".into(), "false".into()]),
+        (_, "handshake_timeout") => Some(vec![q("7s"), "7".into()]),
+        ("websocket.authorization.timeout", _) => Some(vec!["7".into()]),
+        ("websocket.headers", _) => Some(vec![format!("{{X-Test: {}}}", q("yes"))]),
+        (_, "allowed_origins") => Some(vec![format!("[{}]", q("https://example.com")), q("https://example.com")]),
+        _ => None,
+    };
+    let special = special.or(match name {
         // The same files by another path: cert and key must stay a pair.
         "cert_file" => Some(vec![q(&format!("./{CERT}"))]),
         "key_file" => Some(vec![q(&format!("./{KEY}"))]),
@@ -97,7 +118,7 @@ fn candidates(path: &str, k: &KeyInfo) -> Vec<String> {
         "users" => Some(vec!["[{user: x, password: y}]".into()]),
         "server_name" | "name" => Some(vec![q("key-test")]),
         _ => None,
-    };
+    });
     if let Some(v) = special {
         return v;
     }
@@ -155,7 +176,7 @@ fn config_text(path: &str, value: Option<&str>) -> String {
     let parts: Vec<&str> = path.split('.').collect();
     let mut text = String::new();
     // No-auth user and cluster routes need context outside their block.
-    if parts == ["no_auth_user"] {
+    if parts == ["no_auth_user"] || parts == ["websocket", "no_auth_user"] {
         text.push_str("authorization { users: [{user: u1, password: p1}] }\n");
     }
     // A required key under test at the top of its block.
@@ -268,7 +289,15 @@ fn every_key_with_a_setter_changes_the_options() {
     }
     assert!(failures.is_empty(), "{} key(s):\n{}", failures.len(), failures.join("\n"));
     // The table really was walked: the top level, TLS, cluster, users, permissions.
-    for must in ["max_pending", "tls.handshake_first", "cluster.tls.handshake_first", "authorization.users.nkey"] {
+    for must in [
+        "max_pending",
+        "tls.handshake_first",
+        "cluster.tls.handshake_first",
+        "authorization.users.nkey",
+        "websocket.compression",
+        "websocket.tls.cert_file",
+        "websocket.authorization.token",
+    ] {
         assert!(tested.iter().any(|p| p == must), "{must} not tested; tested: {tested:?}");
     }
     assert!(tested.len() > 80, "only {} keys tested", tested.len());
@@ -286,8 +315,11 @@ fn keys_without_a_setter_in_implemented_blocks_are_accounted_for() {
         if inner {
             continue;
         }
-        // `cluster.tls` is the same block as `tls`.
-        let as_listed = path.strip_prefix("cluster.").filter(|p| p.starts_with("tls.")).unwrap_or(&path);
+        // `cluster.tls` and `websocket.tls` are the same block as `tls`.
+        let as_listed = ["cluster.", "websocket."]
+            .iter()
+            .find_map(|parent| path.strip_prefix(parent).filter(|p| p.starts_with("tls.")))
+            .unwrap_or(&path);
         if !KEPT_FOR_THE_DUMP.iter().any(|(p, _)| *p == as_listed) {
             unexplained.push(path);
         }

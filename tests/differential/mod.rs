@@ -3,6 +3,7 @@
 //! shrink a difference to a minimal reproducer.
 
 pub mod gen;
+pub mod kernel_queues;
 pub mod known;
 pub mod normalise;
 pub mod play;

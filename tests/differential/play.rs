@@ -5,7 +5,10 @@
 //! the step caused on other connections (deliveries) was queued on their
 //! sockets before that PONG was queued, so it is ahead of anything a later
 //! step makes them receive. At the end every connection is half-closed and
-//! read to EOF, which flushes whatever the server still had queued.
+//! read to EOF, which flushes whatever the server still had queued. A step
+//! written in pieces waits, between pieces, until the server has read what
+//! was sent (the kernel's queues for the connection are empty), so every
+//! piece is a read of its own on both servers.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -17,6 +20,7 @@ use tokio::net::TcpStream;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
+use super::kernel_queues::KernelQueues;
 use super::normalise::{has_info, pongs, Recorded};
 use super::session::Session;
 
@@ -33,6 +37,8 @@ struct Inbox {
 
 struct Conn {
     wr: Option<OwnedWriteHalf>,
+    /// Both ends of the connection, to find it in `/proc/net/tcp`.
+    ends: Option<(SocketAddr, SocketAddr)>,
     /// Everything written so far, to count the PINGs in it.
     sent: Vec<u8>,
     /// Shared with the reader task; a std mutex held only to append or look.
@@ -51,6 +57,7 @@ impl Conn {
             other => panic!("connect to {addr}: {other:?}"),
         };
         let _ = stream.set_nodelay(true);
+        let ends = stream.local_addr().ok().zip(stream.peer_addr().ok());
         let (mut rd, wr) = stream.into_split();
         let inbox = Arc::new(Mutex::new(Inbox::default()));
         let arrived = Arc::new(Notify::new());
@@ -73,8 +80,15 @@ impl Conn {
                 }
             }
         });
-        let mut conn =
-            Conn { wr: Some(wr), sent: Vec::new(), inbox, arrived, closed_during_session: false, timed_out: false };
+        let mut conn = Conn {
+            wr: Some(wr),
+            ends,
+            sent: Vec::new(),
+            inbox,
+            arrived,
+            closed_during_session: false,
+            timed_out: false,
+        };
         conn.wait(|ib| has_info(&ib.bytes) || ib.eof).await;
         conn
     }
@@ -90,6 +104,23 @@ impl Conn {
                 self.timed_out = true;
                 return false;
             }
+        }
+    }
+
+    /// Waits until the server has read every byte written so far (our send
+    /// queue and its receive queue are both empty), so the next write is a
+    /// read of its own: the reference parses a control line cut by a read
+    /// differently, so both servers must see the same cuts. Bounded: a
+    /// server that stopped reading is seen by the next step.
+    async fn wait_read_by_server(&self, kernel: Option<&KernelQueues>) {
+        let (Some((ours, theirs)), Some(kernel)) = (self.ends, kernel) else {
+            // Without netlink the pieces are as separate as the scheduler
+            // makes them.
+            return tokio::task::yield_now().await;
+        };
+        let deadline = Instant::now() + STEP_WAIT;
+        while !self.eof() && !kernel.drained(ours, theirs) && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_micros(200)).await;
         }
     }
 
@@ -141,6 +172,7 @@ pub async fn play(addr: SocketAddr, session: &Session) -> Vec<Recorded> {
     for _ in 0..session.conns {
         conns.push(Conn::open(addr).await);
     }
+    let kernel = KernelQueues::open();
     for step in &session.steps {
         let conn = &mut conns[step.conn];
         if conn.timed_out {
@@ -151,8 +183,8 @@ pub async fn play(addr: SocketAddr, session: &Session) -> Vec<Recorded> {
         for (i, piece) in pieces.into_iter().enumerate() {
             conn.write(piece).await;
             if i < last {
-                // Give the server's reader a chance to take the piece alone.
-                tokio::task::yield_now().await;
+                // The server takes the piece in a read of its own.
+                conn.wait_read_by_server(kernel.as_ref()).await;
             }
         }
         if step.sync {
