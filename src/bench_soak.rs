@@ -445,6 +445,10 @@ async fn soak(args: Args) -> Result<Report, String> {
 
     let start = Instant::now();
     let stop = Arc::new(AtomicBool::new(false));
+    // Subscribers on A hang up only after the final count: publishers may
+    // send once more after `stop`, and a subscriber gone by then would turn
+    // those last messages into false losses.
+    let hang_up = Arc::new(AtomicBool::new(false));
     let healthy = Arc::new(Healthy::default());
     let counters = Arc::new(Counters::default());
     let (a, b, c) = (nodes[0].client, nodes[1].client, nodes[2].client);
@@ -479,7 +483,7 @@ async fn soak(args: Args) -> Result<Report, String> {
             }
         });
         let client = Client::connect(a, "healthy", "h", &[("h.*", None)], on).await.map_err(|e| e.to_string())?;
-        tasks.spawn(hold(client, stop.clone()));
+        tasks.spawn(hold(client, hang_up.clone()));
     }
     // Cross-server subscribers (on B and C): deliveries counted apart.
     for s in 0..cross_subs {
@@ -498,7 +502,7 @@ async fn soak(args: Args) -> Result<Report, String> {
         });
         let client =
             Client::connect(a, "healthy", "h", &[("q.work", Some("workers"))], on).await.map_err(|e| e.to_string())?;
-        tasks.spawn(hold(client, stop.clone()));
+        tasks.spawn(hold(client, hang_up.clone()));
     }
     // Responders on A (a queue group): answer on the reply subject.
     for _ in 0..responders {
@@ -667,6 +671,7 @@ async fn soak(args: Args) -> Result<Report, String> {
     report.reconnects = counters.reconnects.load(Ordering::Relaxed);
     report.reloads = counters.reloads.load(Ordering::Relaxed);
     report.kills = counters.kills.load(Ordering::Relaxed);
+    hang_up.store(true, Ordering::Release);
     tasks.abort_all();
     println!(
         "healthy: {} published x {subs} subscribers, {} delivered, {} lost, {} out of order, {} failed requests; \
@@ -738,9 +743,9 @@ async fn http_get(url: &str) -> std::io::Result<String> {
     Ok(text.split_once("\r\n\r\n").map_or(String::new(), |(_, b)| b.to_string()))
 }
 
-/// Keeps a connection until the run stops.
-async fn hold(client: Client, stop: Arc<AtomicBool>) {
-    while !stop.load(Ordering::Acquire) && !client.is_closed() {
+/// Keeps a connection until `until` is set (or the server closes it).
+async fn hold(client: Client, until: Arc<AtomicBool>) {
+    while !until.load(Ordering::Acquire) && !client.is_closed() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
