@@ -21,6 +21,7 @@ pub mod interfaces;
 pub mod jwt;
 pub mod lame_duck;
 pub mod listener;
+pub mod mapping;
 pub mod outbound;
 pub mod permissions;
 pub mod proto;
