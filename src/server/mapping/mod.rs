@@ -17,13 +17,16 @@
 //! next. rnats: a literal source is looked up first; then wildcard sources
 //! in the order of the config file.
 
+mod error;
+mod function;
 #[cfg(test)]
 mod tests;
 pub mod transform;
 
 use std::collections::HashMap;
 
-pub use transform::{Tokens, Transform, TransformError};
+pub use error::TransformError;
+pub use transform::{Tokens, Transform};
 
 /// One destination as written in the config: subject, weight (percent,
 /// 100 when not given) and the cluster it is scoped to, if any.
