@@ -216,13 +216,20 @@ impl Mappings {
         if self.all.is_empty() {
             return Selected::Unchanged;
         }
-        let tokens = Tokens::of(subject);
-        let tokens = tokens.as_slice();
-        let found = self
-            .literal
-            .get(subject)
-            .copied()
-            .or_else(|| self.wildcard.iter().copied().find(|&i| matches_source(tokens, &self.all[i].source)));
+        let all_tokens = Tokens::of(subject);
+        // A literal source hands its destination no tokens: nats-server
+        // tokenizes the subject only once it has tried a wildcard source, so
+        // a literal found first sees none, and `partition(n)` there hashes
+        // the empty string (one bucket for that source, as the reference
+        // gives whenever it meets the literal first; it is one subject
+        // anyway).
+        let (found, tokens) = match self.literal.get(subject) {
+            Some(&i) => (Some(i), &[][..]),
+            None => {
+                let tokens = all_tokens.as_slice();
+                (self.wildcard.iter().copied().find(|&i| matches_source(tokens, &self.all[i].source)), tokens)
+            }
+        };
         let Some(i) = found else { return Selected::Unchanged };
         let m = &self.all[i];
         let dests = m.by_cluster.iter().find(|(c, _)| c == cluster).map_or(&m.dests, |(_, d)| d);

@@ -191,3 +191,15 @@ fn weight_and_duplicate_errors_are_the_reference_texts() {
     assert_eq!(err(&[d("b", 10), d("b", 10)]), "duplicate entry for \"b\"");
     assert_eq!(Mapping::new("a..b", &[d("b", 10)]).unwrap_err().to_string(), "invalid subject");
 }
+
+#[test]
+fn a_literal_source_hands_its_destination_no_tokens() {
+    // The reference, meeting the literal source first, hashes "" (bucket 2
+    // of 7 and 3 of 1000), whatever the subject.
+    let m = Mappings::new(vec![
+        Mapping::new("partlit2", &[MapDest::to("partlit2.{{partition(7,1)}}")]).unwrap(),
+        Mapping::new("pl3", &[MapDest::to("pl3.{{partition(1000)}}.x")]).unwrap(),
+    ]);
+    assert_eq!(select(&m, "partlit2", "", 0), (Selected::Mapped, "partlit2.2".into()));
+    assert_eq!(select(&m, "pl3", "", 0), (Selected::Mapped, format!("pl3.{}.x", 0x811c_9dc5u32 % 1000)));
+}

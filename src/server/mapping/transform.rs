@@ -258,27 +258,16 @@ impl Transform {
                     let bucket = if *buckets == 0 { 0 } else { hash % (*buckets as u32) };
                     push_number(out, bucket as i64);
                 }
-                Op::SplitFromLeft { token, at } => {
+                Op::SplitFromLeft { token, at } | Op::SplitFromRight { token, at } => {
                     let t = tok(*token);
-                    let at = *at as i64;
-                    if at > 0 && (at as usize) < t.len() {
-                        out.extend_from_slice(&t[..at as usize]);
-                        out.push(b'.');
-                        out.extend_from_slice(&t[at as usize..]);
-                    } else {
-                        out.extend_from_slice(t);
-                    }
-                }
-                Op::SplitFromRight { token, at } => {
-                    let t = tok(*token);
-                    let at = *at as i64;
-                    if at > 0 && (at as usize) < t.len() {
-                        let cut = t.len() - at as usize;
-                        out.extend_from_slice(&t[..cut]);
-                        out.push(b'.');
-                        out.extend_from_slice(&t[cut..]);
-                    } else {
-                        out.extend_from_slice(t);
+                    match inside(*at, t.len()) {
+                        Some(at) => {
+                            let cut = if matches!(op, Op::SplitFromLeft { .. }) { at } else { t.len() - at };
+                            out.extend_from_slice(&t[..cut]);
+                            out.push(b'.');
+                            out.extend_from_slice(&t[cut..]);
+                        }
+                        None => out.extend_from_slice(t),
                     }
                 }
                 Op::SliceFromLeft { token, size } => slice_from_left(out, tok(*token), *size),
@@ -286,13 +275,11 @@ impl Transform {
                 Op::Split { token, by } => split(out, tok(*token), by),
                 Op::Left { token, len } => {
                     let t = tok(*token);
-                    let n = *len as i64;
-                    out.extend_from_slice(if n > 0 && (n as usize) < t.len() { &t[..n as usize] } else { t });
+                    out.extend_from_slice(inside(*len, t.len()).map_or(t, |n| &t[..n]));
                 }
                 Op::Right { token, len } => {
                     let t = tok(*token);
-                    let n = *len as i64;
-                    out.extend_from_slice(if n > 0 && (n as usize) < t.len() { &t[t.len() - n as usize..] } else { t });
+                    out.extend_from_slice(inside(*len, t.len()).map_or(t, |n| &t[t.len() - n..]));
                 }
                 Op::Random { ceiling } => {
                     // Go: `int(rand.Int31()) % ceiling`, the sign of the
@@ -334,6 +321,13 @@ fn fnv1a<'a>(bytes: impl Iterator<Item = &'a u8>) -> u32 {
     h
 }
 
+/// `n` as a position strictly inside a token of `len` bytes: where the
+/// split, slice, left and right functions act at all (else the token is
+/// copied whole, as nats-server does).
+fn inside(n: i32, len: usize) -> Option<usize> {
+    usize::try_from(n).ok().filter(|&n| n > 0 && n < len)
+}
+
 fn push_number(out: &mut Vec<u8>, n: i64) {
     use std::io::Write;
     let _ = write!(out, "{n}");
@@ -342,12 +336,10 @@ fn push_number(out: &mut Vec<u8>, n: i64) {
 /// nats-server's `SliceFromLeft`: pieces of `size` from the left, the
 /// shorter remainder last.
 fn slice_from_left(out: &mut Vec<u8>, t: &[u8], size: i32) {
-    let size = size as i64;
-    if size <= 0 || size as usize >= t.len() {
+    let Some(size) = inside(size, t.len()) else {
         out.extend_from_slice(t);
         return;
-    }
-    let size = size as usize;
+    };
     let mut i = 0;
     while i + size <= t.len() {
         if i != 0 {
@@ -365,12 +357,10 @@ fn slice_from_left(out: &mut Vec<u8>, t: &[u8], size: i32) {
 
 /// nats-server's `SliceFromRight`: the shorter remainder first.
 fn slice_from_right(out: &mut Vec<u8>, t: &[u8], size: i32) {
-    let size = size as i64;
-    if size <= 0 || size as usize >= t.len() {
+    let Some(size) = inside(size, t.len()) else {
         out.extend_from_slice(t);
         return;
-    }
-    let size = size as usize;
+    };
     let rem = t.len() % size;
     if rem > 0 {
         out.extend_from_slice(&t[..rem]);
