@@ -21,6 +21,7 @@ pub mod check;
 pub mod cli;
 pub mod conf;
 pub mod features;
+pub mod goflag;
 pub mod logging;
 pub mod monitor;
 pub mod options;
