@@ -7,8 +7,8 @@ use std::process::Command;
 const BIN: &str = env!("CARGO_BIN_EXE_rnats");
 
 /// An rnats process on a random port, killed and reaped on drop.
-fn serve() -> rnats::spawn::ServerProcess {
-    rnats::spawn::Spawn::new(std::path::Path::new(BIN)).start().expect("rnats starts")
+fn serve() -> rnats::tools::spawn::ServerProcess {
+    rnats::tools::spawn::Spawn::new(std::path::Path::new(BIN)).start().expect("rnats starts")
 }
 
 #[test]
@@ -119,12 +119,12 @@ fn flood_cuts_off_no_subscriber_that_keeps_reading() {
 /// another of its cluster (`--url2`), every message across the route.
 #[test]
 fn the_cluster_scenario_crosses_a_route() {
-    let seed = rnats::spawn::Spawn::new(std::path::Path::new(BIN))
+    let seed = rnats::tools::spawn::Spawn::new(std::path::Path::new(BIN))
         .args(&["--cluster", "nats://127.0.0.1:-1", "--cluster_name", "BENCH"])
         .start()
         .expect("rnats starts");
     let route = format!("nats-route://{}", seed.cluster_addr().expect("route port"));
-    let other = rnats::spawn::Spawn::new(std::path::Path::new(BIN))
+    let other = rnats::tools::spawn::Spawn::new(std::path::Path::new(BIN))
         .args(&["--cluster", "nats://127.0.0.1:-1", "--cluster_name", "BENCH", "--routes", &route])
         .start()
         .expect("rnats starts");
@@ -153,8 +153,8 @@ fn the_cluster_scenario_crosses_a_route() {
 }
 
 /// rnats with the test PKI's server certificate (`--tlscert`/`--tlskey`).
-fn serve_tls(pki: &common::certs::Pki) -> rnats::spawn::ServerProcess {
-    rnats::spawn::Spawn::new(std::path::Path::new(BIN))
+fn serve_tls(pki: &common::certs::Pki) -> rnats::tools::spawn::ServerProcess {
+    rnats::tools::spawn::Spawn::new(std::path::Path::new(BIN))
         .args(&["--tlscert", &pki.server.cert_file, "--tlskey", &pki.server.key_file])
         .start()
         .expect("rnats starts with TLS")

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use common::*;
 use futures_util::StreamExt;
-use rnats::spawn::{ServerProcess, Spawn};
+use rnats::tools::spawn::{ServerProcess, Spawn};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 

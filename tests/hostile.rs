@@ -45,7 +45,8 @@ async fn sighup_with_a_stack_exhausting_file_is_refused_and_the_server_serves_on
     let dir = tempfile::tempdir().unwrap();
     let conf = dir.path().join("s.conf");
     std::fs::write(&conf, "max_payload: 1MB\n").unwrap();
-    let p = rnats::spawn::Spawn::new(Path::new(BIN)).args(&["-c", conf.to_str().unwrap()]).log().start().unwrap();
+    let p =
+        rnats::tools::spawn::Spawn::new(Path::new(BIN)).args(&["-c", conf.to_str().unwrap()]).log().start().unwrap();
     let client = async_nats::connect(p.addr.to_string()).await.unwrap();
     let mut sub = client.subscribe("still").await.unwrap();
     client.flush().await.unwrap();
@@ -184,7 +185,7 @@ async fn flood_scenario(bin: &Path, name: &str) -> (Flood, serde_json::Value, se
     let dir = tempfile::tempdir().unwrap();
     let conf = dir.path().join("flood.conf");
     std::fs::write(&conf, format!("max_pending: {FLOOD_MAX_PENDING}\nmax_payload: 1MB\nhttp_port: -1\n")).unwrap();
-    let p = rnats::spawn::Spawn::new(bin).args(&["-c", conf.to_str().unwrap()]).log().start().unwrap();
+    let p = rnats::tools::spawn::Spawn::new(bin).args(&["-c", conf.to_str().unwrap()]).log().start().unwrap();
     let mon = p.monitor_url().expect("monitoring port");
     let (_, rss_before) = memory_of(p.pid());
 
@@ -314,7 +315,7 @@ async fn odd_monitoring_paths_get_nats_server_s_answers() {
         }
         out
     };
-    let p = rnats::spawn::Spawn::new(Path::new(BIN)).args(&["-m", "-1"]).start().unwrap();
+    let p = rnats::tools::spawn::Spawn::new(Path::new(BIN)).args(&["-m", "-1"]).start().unwrap();
     let ours = answers(p.monitor_url().expect("monitoring port")).await;
     for ((path, status, location), (got_status, got_location)) in cases.iter().zip(&ours) {
         assert_eq!((*status, location.map(str::to_string)), (*got_status, got_location.clone()), "{path}");
@@ -323,7 +324,7 @@ async fn odd_monitoring_paths_get_nats_server_s_answers() {
         skip_loudly("odd_monitoring_paths_get_nats_server_s_answers (reference part)");
         return;
     };
-    let r = rnats::spawn::Spawn::new(&reference).args(&["-m", "-1"]).start().unwrap();
+    let r = rnats::tools::spawn::Spawn::new(&reference).args(&["-m", "-1"]).start().unwrap();
     let theirs = answers(r.monitor_url().expect("monitoring port")).await;
     assert_eq!(ours, theirs);
 }
@@ -338,7 +339,7 @@ fn a_config_file_rewritten_mid_watch_is_never_half_applied() {
     let dir = tempfile::tempdir().unwrap();
     let conf = dir.path().join("w.conf");
     std::fs::write(&conf, "max_payload: 1MB\nmax_connections: 100\n").unwrap();
-    let p = rnats::spawn::Spawn::new(Path::new(BIN))
+    let p = rnats::tools::spawn::Spawn::new(Path::new(BIN))
         .args(&["-c", conf.to_str().unwrap(), "--watch"])
         .log()
         .start()

@@ -26,7 +26,7 @@ use rnats::server::jwt::{
     UserScope, ALL, HEADER_V1,
 };
 use rnats::server::subject::filter_matches;
-use rnats::spawn::{ServerProcess, Spawn};
+use rnats::tools::spawn::{ServerProcess, Spawn};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 

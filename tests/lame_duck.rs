@@ -104,7 +104,7 @@ fn the_binary_enters_lame_duck_mode_and_exits_zero() {
     let conf = dir.path().join("ldm.conf");
     std::fs::write(&conf, "lame_duck_duration: 30s\nlame_duck_grace_period: 1s\n").unwrap();
     let bin = Path::new(env!("CARGO_BIN_EXE_rnats"));
-    let mut p = rnats::spawn::Spawn::new(bin).args(&["-c", conf.to_str().unwrap()]).log().start().unwrap();
+    let mut p = rnats::tools::spawn::Spawn::new(bin).args(&["-c", conf.to_str().unwrap()]).log().start().unwrap();
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let mut raw = rt.block_on(async {
         let mut raw = Raw::connect(p.addr).await;

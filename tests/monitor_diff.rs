@@ -176,7 +176,7 @@ async fn observe(bin: &Path) -> BTreeMap<String, Seen> {
     let dir = tempfile::tempdir().expect("tempdir");
     let conf = dir.path().join("m.conf");
     std::fs::write(&conf, CONF).expect("config");
-    let process = rnats::spawn::Spawn::new(bin)
+    let process = rnats::tools::spawn::Spawn::new(bin)
         .args(&["-m", "-1", "-c", conf.to_str().expect("path")])
         .start()
         .expect("server starts");

@@ -190,7 +190,7 @@ async fn live_connections_see_what_nats_server_sends() {
     let dir = tempfile::tempdir().unwrap();
     let conf = dir.path().join("ref.conf");
     std::fs::write(&conf, &before).unwrap();
-    let reference = rnats::spawn::Spawn::new(&bin).args(&["-c", conf.to_str().unwrap()]).log().start().unwrap();
+    let reference = rnats::tools::spawn::Spawn::new(&bin).args(&["-c", conf.to_str().unwrap()]).log().start().unwrap();
     let theirs = scenario(reference.addr, async {
         std::fs::write(&conf, after).unwrap();
         reference.signal(rustix::process::Signal::HUP).unwrap();
@@ -360,7 +360,7 @@ fn sighup_reloads_and_logs_each_change() {
         "server_name: one\ndebug: false\nauthorization { users = [ {user: a, password: secret-one} ] }",
     )
     .unwrap();
-    let p = rnats::spawn::Spawn::new(Path::new(env!("CARGO_BIN_EXE_rnats")))
+    let p = rnats::tools::spawn::Spawn::new(Path::new(env!("CARGO_BIN_EXE_rnats")))
         .args(&["-c", conf.to_str().unwrap()])
         .log()
         .start()
@@ -398,7 +398,7 @@ async fn sighup_under_load_loses_nothing() {
     let conf = dir.path().join("s.conf");
     let (a, b) = ("max_payload: 1MB\ndebug: false", "max_payload: 512KB\ndebug: false");
     std::fs::write(&conf, a).unwrap();
-    let p = rnats::spawn::Spawn::new(Path::new(env!("CARGO_BIN_EXE_rnats")))
+    let p = rnats::tools::spawn::Spawn::new(Path::new(env!("CARGO_BIN_EXE_rnats")))
         .args(&["-c", conf.to_str().unwrap()])
         .log()
         .start()
@@ -462,7 +462,7 @@ fn watch_follows_renames_and_symlink_swaps() {
     std::os::unix::fs::symlink("..v1", d.join("..data")).unwrap();
     std::os::unix::fs::symlink("..data/nats.conf", d.join("nats.conf")).unwrap();
     std::fs::write(d.join("limits.conf"), "max_payload: 1MB").unwrap();
-    let p = rnats::spawn::Spawn::new(Path::new(env!("CARGO_BIN_EXE_rnats")))
+    let p = rnats::tools::spawn::Spawn::new(Path::new(env!("CARGO_BIN_EXE_rnats")))
         .args(&["-c", d.join("nats.conf").to_str().unwrap(), "--watch"])
         .log()
         .start()

@@ -249,7 +249,7 @@ fn ports_file_scheme_follows_tls_required() {
     let scheme = |bin: &std::path::Path, extra: &[&str]| {
         let mut args = vec!["--tls", "--tlscert", cert.as_str(), "--tlskey", key.as_str()];
         args.extend_from_slice(extra);
-        let server = rnats::spawn::Spawn::new(bin).args(&args).start().expect("server starts");
+        let server = rnats::tools::spawn::Spawn::new(bin).args(&args).start().expect("server starts");
         let ports = server.ports_json().expect("ports file");
         ports["nats"][0].as_str().and_then(|u| u.split_once("://")).map(|(s, _)| s.to_string()).unwrap_or_default()
     };

@@ -15,14 +15,14 @@ const CONF: &str = "websocket { listen: \"127.0.0.1:-1\", no_tls: true, compress
                     allowed_origins: [\"http://ok.example:8080\"], headers { X-Custom: v1 } }\n";
 
 /// Both servers with the same websocket block: (rnats, reference) websocket addresses.
-fn servers(conf: &str) -> Option<(common::Reference, rnats::spawn::ServerProcess, SocketAddr, SocketAddr)> {
+fn servers(conf: &str) -> Option<(common::Reference, rnats::tools::spawn::ServerProcess, SocketAddr, SocketAddr)> {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("ws.conf");
     std::fs::write(&path, conf).unwrap();
     let path = path.to_string_lossy().into_owned();
     let reference = Reference::start(&["-c", &path])?;
     let bin = std::path::PathBuf::from(env!("CARGO_BIN_EXE_rnats"));
-    let ours = rnats::spawn::Spawn::new(&bin).args(&["-c", &path]).start().expect("rnats starts");
+    let ours = rnats::tools::spawn::Spawn::new(&bin).args(&["-c", &path]).start().expect("rnats starts");
     let (a, b) =
         (ours.websocket_addr().expect("rnats ws port"), reference.process.websocket_addr().expect("ref ws port"));
     std::mem::forget(dir);

@@ -211,7 +211,7 @@ pub fn normalise_info(text: &str) -> String {
 
 /// The reference nats-server binary, if installed (same lookup as `rnats bench`).
 pub fn reference_binary() -> Option<PathBuf> {
-    rnats::spawn::reference_binary()
+    rnats::tools::spawn::reference_binary()
 }
 
 /// Prints a loud notice that a differential test is being skipped; under
@@ -230,14 +230,14 @@ pub fn skip_loudly(test: &str) {
 
 /// A reference nats-server on a random loopback port; killed on drop.
 pub struct Reference {
-    pub process: rnats::spawn::ServerProcess,
+    pub process: rnats::tools::spawn::ServerProcess,
     pub addr: SocketAddr,
 }
 
 impl Reference {
     pub fn start(extra_args: &[&str]) -> Option<Reference> {
         let bin = reference_binary()?;
-        let process = rnats::spawn::Spawn::new(&bin).args(extra_args).start().expect("reference starts");
+        let process = rnats::tools::spawn::Spawn::new(&bin).args(extra_args).start().expect("reference starts");
         let addr = process.addr;
         Some(Reference { process, addr })
     }

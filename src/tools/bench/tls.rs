@@ -5,68 +5,17 @@
 //! (ECDSA P-256), which the load generator verifies as a real client would.
 //! Against `--url`, the server's CA is given with `--tlscacert`.
 
-use std::io::{self, Read, Write};
-use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
 
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};
-use rustls::{ClientConfig, ClientConnection, RootCertStore, StreamOwned};
+use rustls::{ClientConfig, RootCertStore};
 
-use super::{Conn, Res};
+use super::config::Res;
 
 /// The scenarios that need TLS on the server.
 pub const TLS_SCENARIOS: &[&str] = &["tls"];
-
-/// A connection's transport: plain TCP, or rustls over it.
-pub(super) enum Transport {
-    Plain(TcpStream),
-    /// Boxed: the rustls state is large and the plain case is the common one.
-    Tls(Box<StreamOwned<ClientConnection, TcpStream>>),
-    /// Websocket frames over TCP (the `ws` scenarios).
-    Ws(Box<super::ws::WsTransport>),
-}
-
-impl Transport {
-    /// The TCP socket underneath (for its read timeout).
-    pub(super) fn tcp(&self) -> &TcpStream {
-        match self {
-            Transport::Plain(s) => s,
-            Transport::Tls(s) => s.get_ref(),
-            Transport::Ws(s) => s.tcp(),
-        }
-    }
-}
-
-impl Read for Transport {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        match self {
-            Transport::Plain(s) => s.read(buf),
-            Transport::Tls(s) => s.read(buf),
-            Transport::Ws(s) => s.read(buf),
-        }
-    }
-}
-
-impl Write for Transport {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        match self {
-            Transport::Plain(s) => s.write(buf),
-            Transport::Tls(s) => s.write(buf),
-            Transport::Ws(s) => s.write(buf),
-        }
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        match self {
-            Transport::Plain(s) => s.flush(),
-            Transport::Tls(s) => s.flush(),
-            Transport::Ws(s) => s.flush(),
-        }
-    }
-}
 
 /// The client configuration that trusts the CA certificates in `pem`.
 pub fn client_config(pem: &[u8], source: &str) -> Res<Arc<ClientConfig>> {
@@ -99,35 +48,6 @@ pub fn server_name(url: &str) -> Res<ServerName<'static>> {
     let host = hostport.rsplit_once(':').map_or(hostport, |(h, _)| h);
     let host = host.trim_start_matches('[').trim_end_matches(']');
     ServerName::try_from(host.to_string()).map_err(|e| format!("--url {url}: {host:?} is not a TLS server name: {e}"))
-}
-
-impl Conn {
-    /// Connects over TLS: reads INFO in clear text, completes the handshake
-    /// (bounded by the socket timeouts), then sends CONNECT through it.
-    pub(super) fn open_tls(a: SocketAddr, config: &Arc<ClientConfig>, name: ServerName<'static>) -> Res<Conn> {
-        let stream = TcpStream::connect(a).map_err(|e| format!("connect {a}: {e}"))?;
-        stream.set_nodelay(true).map_err(|e| e.to_string())?;
-        stream.set_read_timeout(Some(Duration::from_secs(30))).map_err(|e| e.to_string())?;
-        let mut c = Conn { stream: Transport::Plain(stream), buf: Vec::with_capacity(1 << 20), pos: 0 };
-        let info = c.line()?;
-        if !info.contains("\"tls_required\":true") {
-            return Err(format!("{a}: the server does not offer TLS (its INFO has no tls_required)"));
-        }
-        // The server sends nothing after INFO until the client's hello, so
-        // the buffer holds exactly the INFO line.
-        let Transport::Plain(mut tcp) = c.stream else {
-            return Err("internal: TLS over TLS".into());
-        };
-        let mut tls = ClientConnection::new(config.clone(), name).map_err(|e| e.to_string())?;
-        while tls.is_handshaking() {
-            tls.complete_io(&mut tcp).map_err(|e| format!("{a}: TLS handshake: {e}"))?;
-        }
-        c.stream = Transport::Tls(Box::new(StreamOwned::new(tls, tcp)));
-        c.send(
-            b"CONNECT {\"verbose\":false,\"pedantic\":false,\"tls_required\":true,\"headers\":false,\"name\":\"rnats-bench\"}\r\n",
-        )?;
-        Ok(c)
-    }
 }
 
 /// A CA and a server certificate in a scratch directory (removed on drop),

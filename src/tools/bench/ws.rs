@@ -12,7 +12,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::{Conn, Res};
+use super::config::Res;
 
 /// The scenarios that need a websocket listener on the server.
 pub const WS_SCENARIOS: &[&str] = &["ws", "ws-deflate"];
@@ -42,7 +42,7 @@ pub(super) struct WsTransport {
 
 impl WsTransport {
     /// Connects and upgrades; `deflate`: offer permessage-deflate.
-    fn connect(a: SocketAddr, deflate: bool) -> Res<WsTransport> {
+    pub(super) fn connect(a: SocketAddr, deflate: bool) -> Res<WsTransport> {
         let mut tcp = TcpStream::connect(a).map_err(|e| format!("connect {a}: {e}"))?;
         tcp.set_nodelay(true).map_err(|e| e.to_string())?;
         tcp.set_read_timeout(Some(Duration::from_secs(30))).map_err(|e| e.to_string())?;
@@ -245,17 +245,6 @@ impl Write for WsTransport {
 
     fn flush(&mut self) -> io::Result<()> {
         self.tcp.flush()
-    }
-}
-
-impl Conn {
-    /// Connects over websocket and sends CONNECT through it.
-    pub(super) fn open_ws(a: SocketAddr, deflate: bool) -> Res<Conn> {
-        let ws = WsTransport::connect(a, deflate)?;
-        let mut c = Conn { stream: super::tls::Transport::Ws(Box::new(ws)), buf: Vec::with_capacity(1 << 20), pos: 0 };
-        c.line()?; // INFO
-        c.send(b"CONNECT {\"verbose\":false,\"pedantic\":false,\"headers\":false,\"name\":\"rnats-bench\"}\r\n")?;
-        Ok(c)
     }
 }
 

@@ -1,12 +1,13 @@
 //! `rnats top`'s command line: nats-top's flags and defaults, parsed the way
-//! Go's `flag` package does (one dash or two, `-n 5` or `-n=5`, booleans
-//! take a value only after `=`).
+//! Go's `flag` package does ([`crate::goflag`]: one dash or two, `-n 5` or
+//! `-n=5`, booleans take a value only after `=`).
 
 use std::time::Duration;
 
 use super::http::{Endpoint, Scheme};
 use super::monitor::SortKey;
 use super::tls::TlsFlags;
+use crate::goflag::GoFlags;
 
 pub const TOP_USAGE: &str = "\
 Usage: rnats top [-s HOST] [-m PORT] [-ms PORT] [-n NUM] [-d SECONDS] [-sort FIELD]
@@ -92,44 +93,23 @@ fn positive<T: std::str::FromStr + PartialOrd + Default>(flag: &str, v: &str) ->
     }
 }
 
-fn go_bool(flag: &str, v: Option<&str>) -> Result<bool, String> {
-    match v {
-        None => Ok(true),
-        Some(v) => crate::cli::parse_go_bool(v).ok_or_else(|| format!("invalid boolean value {v:?} for -{flag}")),
-    }
-}
-
 /// Parses the arguments after `top`.
 pub fn parse(args: &[String]) -> Result<Parsed, String> {
     let mut s = Settings::default();
     let mut https_port = None;
-    let mut i = 0;
-    while i < args.len() {
-        let arg = &args[i];
-        i += 1;
-        let Some(body) = arg.strip_prefix("--").or_else(|| arg.strip_prefix('-')).filter(|b| !b.is_empty()) else {
-            return Err(format!("unexpected argument {arg:?}"));
-        };
-        let (name, inline) = match body.split_once('=') {
-            Some((n, v)) => (n, Some(v)),
-            None => (body, None),
-        };
+    let mut flags = GoFlags::new(args);
+    while let Some(flag) = flags.next_flag().map_err(|e| e.to_string())? {
+        let name = flag.name;
+        let boolean = || GoFlags::boolean(&flag).map_err(|e| e.to_string());
         match name {
             "h" | "help" => return Ok(Parsed::Help),
-            "b" => s.raw_bytes = go_bool(name, inline)?,
-            "u" | "display-subscriptions-column" => s.show_subs = go_bool(name, inline)?,
+            "b" => s.raw_bytes = boolean()?,
+            "u" | "display-subscriptions-column" => s.show_subs = boolean()?,
             "lookup" => return Err("-lookup: reverse DNS lookup of client addresses is not supported".into()),
-            "k" => s.tls.skip_verify = go_bool(name, inline)?,
+            "k" => s.tls.skip_verify = boolean()?,
             "l" => return Err("-l: delimited output is not supported; -o writes the screen as text".into()),
             "s" | "m" | "ms" | "n" | "d" | "sort" | "r" | "o" | "cert" | "key" | "cacert" => {
-                let value = match inline {
-                    Some(v) => v.to_string(),
-                    None => {
-                        let v = args.get(i).cloned().ok_or_else(|| format!("flag needs an argument: -{name}"))?;
-                        i += 1;
-                        v
-                    }
-                };
+                let value = flags.value(&flag).map_err(|e| e.to_string())?.to_string();
                 match name {
                     "s" if value.is_empty() => return Err("-s: the server host is empty".into()),
                     "s" => s.endpoint.host = value.trim_start_matches('[').trim_end_matches(']').to_string(),
@@ -154,6 +134,9 @@ pub fn parse(args: &[String]) -> Result<Parsed, String> {
             }
             _ => return Err(format!("flag provided but not defined: -{name}")),
         }
+    }
+    if let Some(word) = flags.rest().first() {
+        return Err(format!("unexpected argument {word:?}"));
     }
     // As nats-top: the secure port, when given, wins over the plain one,
     // and the TLS flags apply only to it.

@@ -186,7 +186,7 @@ impl App {
             Prompt::Sort => match SortKey::parse(text) {
                 Ok(k) => {
                     self.query.sort = k;
-                    crate::top::sample::sort_connections(&mut self.stats.connz.connections, k);
+                    super::sample::sort_connections(&mut self.stats.connz.connections, k);
                     Action::Requery
                 }
                 Err(e) => {

@@ -9,7 +9,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crate::spawn::{ServerProcess, Spawn};
+use crate::tools::spawn::{ServerProcess, Spawn};
 
 pub const USAGE: &str = "\
 Usage: rnats bench reload [--users N] [--conns N] [--reloads N] [--msgs N] [--json]
@@ -150,8 +150,8 @@ fn median(mut v: Vec<f64>) -> f64 {
 
 /// Publishes `msgs` small messages to one subscriber and returns msgs/s.
 fn pubsub_rate(addr: SocketAddr, msgs: u64) -> Result<f64, String> {
-    let cfg = crate::bench::Config { url: addr.to_string(), msgs, ..Default::default() };
-    let out = crate::bench::run_scenario("pubsub", &cfg)?;
+    let cfg = super::Config { url: addr.to_string(), msgs, ..Default::default() };
+    let out = super::run_scenario("pubsub", &cfg)?;
     out.msgs_per_sec.ok_or_else(|| "no rate measured".into())
 }
 

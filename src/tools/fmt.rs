@@ -129,85 +129,14 @@ fn one_file(file: &str, check: bool) -> u8 {
     0
 }
 
-/// A unified diff (three lines of context) from `old` to `new`.
+/// A unified diff (three lines of context) from `old` to `new`; empty when
+/// they are the same.
 pub fn diff(name: &str, old: &str, new: &str) -> String {
-    let a: Vec<&str> = old.lines().collect();
-    let b: Vec<&str> = new.lines().collect();
-    let ops = line_ops(&a, &b);
-    let mut out = format!("--- {name}\n+++ {name} (formatted)\n");
-    // Group the edit script into hunks with context.
-    let changed: Vec<usize> =
-        ops.iter().enumerate().filter(|(_, op)| !matches!(op, Op::Same(..))).map(|(i, _)| i).collect();
-    let mut i = 0;
-    while i < changed.len() {
-        let start = changed[i].saturating_sub(3);
-        let mut end = changed[i] + 3;
-        while i + 1 < changed.len() && changed[i + 1] <= end + 3 {
-            i += 1;
-            end = changed[i] + 3;
-        }
-        let end = end.min(ops.len() - 1);
-        let (mut la, mut lb) = (0, 0);
-        for op in &ops[..start] {
-            match op {
-                Op::Same(..) => {
-                    la += 1;
-                    lb += 1;
-                }
-                Op::Del(_) => la += 1,
-                Op::Add(_) => lb += 1,
-            }
-        }
-        let hunk = &ops[start..=end];
-        let na = hunk.iter().filter(|o| !matches!(o, Op::Add(_))).count();
-        let nb = hunk.iter().filter(|o| !matches!(o, Op::Del(_))).count();
-        out.push_str(&format!("@@ -{},{na} +{},{nb} @@\n", la + 1, lb + 1));
-        for op in hunk {
-            match op {
-                Op::Same(l) => out.push_str(&format!(" {l}\n")),
-                Op::Del(l) => out.push_str(&format!("-{l}\n")),
-                Op::Add(l) => out.push_str(&format!("+{l}\n")),
-            }
-        }
-        i += 1;
-    }
-    out
-}
-
-enum Op<'a> {
-    Same(&'a str),
-    Del(&'a str),
-    Add(&'a str),
-}
-
-/// A shortest edit script by longest common subsequence. Config files are
-/// small; past a million cells it falls back to "replace everything".
-fn line_ops<'a>(a: &[&'a str], b: &[&'a str]) -> Vec<Op<'a>> {
-    if a.len().saturating_mul(b.len()) > 1_000_000 {
-        return a.iter().map(|l| Op::Del(l)).chain(b.iter().map(|l| Op::Add(l))).collect();
-    }
-    let (n, m) = (a.len(), b.len());
-    let mut lcs = vec![vec![0u32; m + 1]; n + 1];
-    for i in (0..n).rev() {
-        for j in (0..m).rev() {
-            lcs[i][j] = if a[i] == b[j] { lcs[i + 1][j + 1] + 1 } else { lcs[i + 1][j].max(lcs[i][j + 1]) };
-        }
-    }
-    let (mut i, mut j, mut ops) = (0, 0, Vec::with_capacity(n + m));
-    while i < n || j < m {
-        if i < n && j < m && a[i] == b[j] {
-            ops.push(Op::Same(a[i]));
-            i += 1;
-            j += 1;
-        } else if i < n && (j == m || lcs[i + 1][j] >= lcs[i][j + 1]) {
-            ops.push(Op::Del(a[i]));
-            i += 1;
-        } else {
-            ops.push(Op::Add(b[j]));
-            j += 1;
-        }
-    }
-    ops
+    similar::TextDiff::from_lines(old, new)
+        .unified_diff()
+        .context_radius(3)
+        .header(name, &format!("{name} (formatted)"))
+        .to_string()
 }
 
 #[cfg(test)]
@@ -218,6 +147,17 @@ mod tests {
     fn unified_diff() {
         let d = diff("a.conf", "a: 1\nb=2\nc: 3\n", "a: 1\nb: 2\nc: 3\n");
         assert_eq!(d, "--- a.conf\n+++ a.conf (formatted)\n@@ -1,3 +1,3 @@\n a: 1\n-b=2\n+b: 2\n c: 3\n");
-        assert_eq!(diff("x", "same\n", "same\n"), "--- x\n+++ x (formatted)\n");
+        assert_eq!(diff("x", "same\n", "same\n"), "");
+    }
+
+    /// A long file with one line changed: one small hunk, not the whole file.
+    #[test]
+    fn long_file_one_hunk() {
+        let old: String = (0..5000).map(|i| format!("k{i}: {i}\n")).collect();
+        let new = old.replace("k2500: 2500\n", "k2500: changed\n");
+        let d = diff("big.conf", &old, &new);
+        assert_eq!(d.lines().filter(|l| l.starts_with("@@")).count(), 1, "{d}");
+        assert!(d.contains("\n-k2500: 2500\n+k2500: changed\n"), "{d}");
+        assert_eq!(d.lines().count(), 2 + 1 + 3 + 2 + 3, "{d}");
     }
 }
