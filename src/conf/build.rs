@@ -1,9 +1,9 @@
-//! Value tree → typed [`Options`], driven by the key table of [`super::keys`]:
-//! each block's entries are looked up there, their values checked against the
-//! declared [`Ty`], and handed to the key's setter. Every problem is reported at
-//! its position: wrong types, out-of-range values, unknown keys (with "did you
-//! mean"), missing files. Cross-field rules run afterwards, per block
-//! ([`super::validate`]).
+//! The walk: value tree → typed [`Options`], driven by the key table (the
+//! `keys` module): each block's entries are looked up there, their values
+//! checked against the declared [`Ty`], and handed to the key's setter. Every
+//! problem is reported at its position: wrong types, out-of-range values,
+//! unknown keys (with "did you mean"), missing files. Cross-field rules (the
+//! `validate` module) run afterwards, per block.
 //!
 //! Blocks rnats does not act on yet are checked as strictly as nats-server
 //! checks them and kept verbatim in `Options::other`, so a config valid for
@@ -11,27 +11,13 @@
 
 use std::time::Duration;
 
-use super::diag::{suggest, Diagnostic};
-use super::keys::{Block, Feature, Support, Ty, Unknown};
+use super::context::{Builder, Val};
+use super::diag::{suggest, Diagnostic, MAX_DIAGNOSTICS};
+use super::keys::{Block, BlockInfo, Feature, KeyInfo, Support, Ty, Unknown};
 use super::source::Span;
 use super::tree::{Entry, Kind, Map, Value};
 use super::units::parse_go_duration;
 use crate::options::*;
-use crate::server::subject::is_valid_subject;
-
-/// Collects diagnostics while building, and knows where in the file it is.
-#[derive(Default)]
-pub struct Builder {
-    pub diags: Vec<Diagnostic>,
-    /// The key path being built (`cluster`, `tls`, ...), for messages.
-    /// Key names are static; only `within` segments (account names) are owned.
-    path: Vec<std::borrow::Cow<'static, str>>,
-    /// How many enclosing keys already got a "not implemented" note: their
-    /// inner keys get none of their own.
-    quiet: usize,
-    /// The sources that are environment variables' values.
-    pub env_sources: std::collections::HashSet<usize>,
-}
 
 /// The first item of an array value.
 fn first_item(v: &Value) -> Option<&Value> {
@@ -54,109 +40,7 @@ fn go_kind(k: &Kind) -> &'static str {
     }
 }
 
-/// A value that passed its key's type check, ready for the key's setter.
-#[derive(Debug)]
-pub enum Val<'a> {
-    Bool(bool),
-    Int(i64),
-    Str(String),
-    Strs(Vec<String>),
-    Dur(Duration),
-    Port(Port),
-    Listen(Option<String>, Port),
-    Map(&'a Map),
-    Items(&'a [Value]),
-    Raw(&'a Value),
-}
-
-impl Val<'_> {
-    pub fn into_str(self) -> Option<String> {
-        match self {
-            Val::Str(s) => Some(s),
-            _ => None,
-        }
-    }
-    pub fn into_strs(self) -> Vec<String> {
-        match self {
-            Val::Strs(v) => v,
-            Val::Str(s) => vec![s],
-            _ => Vec::new(),
-        }
-    }
-    pub fn int(self) -> Option<i64> {
-        match self {
-            Val::Int(i) => Some(i),
-            _ => None,
-        }
-    }
-    pub fn set_bool(self, dst: &mut bool) {
-        if let Val::Bool(b) = self {
-            *dst = b;
-        }
-    }
-    pub fn set_usize(self, dst: &mut usize) {
-        if let Val::Int(i) = self {
-            *dst = usize::try_from(i).unwrap_or(usize::MAX);
-        }
-    }
-    pub fn set_dur(self, dst: &mut Duration) {
-        if let Val::Dur(d) = self {
-            *dst = d;
-        }
-    }
-    /// The port of a `listen`-style value, `-1` for a random one.
-    pub fn listen_port(self) -> Option<i64> {
-        match self {
-            Val::Listen(_, Port::Fixed(p)) => Some(p as i64),
-            Val::Listen(_, Port::Random) => Some(-1),
-            _ => None,
-        }
-    }
-}
-
 impl Builder {
-    // ------------------------------------------------------------ reporting
-
-    pub fn error(&mut self, code: &'static str, span: Span, msg: impl Into<String>) {
-        self.diags.push(Diagnostic::error(code, Some(span), msg));
-    }
-
-    pub fn warning(&mut self, code: &'static str, span: Span, msg: impl Into<String>, help: &str) {
-        self.diags.push(Diagnostic::warning(code, Some(span), msg).with_help(help));
-    }
-
-    /// The dotted path of the block being built (`cluster.tls`), or "" at the top.
-    pub fn path(&self) -> String {
-        self.path.join(".")
-    }
-
-    /// Runs `f` one level deeper in the key path (an account's name, ...).
-    pub fn within<R>(&mut self, segment: &str, f: impl FnOnce(&mut Self) -> R) -> R {
-        self.path.push(std::borrow::Cow::Owned(segment.to_string()));
-        let r = f(self);
-        self.path.pop();
-        r
-    }
-
-    pub fn type_error(&mut self, e: &Entry, want: &str) {
-        self.type_error_at(&e.key, &e.value, want);
-    }
-
-    pub fn type_error_at(&mut self, key: &str, value: &Value, want: &str) {
-        let found = value.kind.describe();
-        let mut d = Diagnostic::error("type", Some(value.span), format!("`{key}` must be {want}, found {found}"));
-        if let Kind::Str(s) = &value.kind {
-            if want.contains("integer") && s.parse::<f64>().is_ok() {
-                d = d.with_help("remove the quotes");
-            } else if want.contains("boolean")
-                && matches!(s.to_ascii_lowercase().as_str(), "true" | "false" | "yes" | "no" | "on" | "off")
-            {
-                d = d.with_help("remove the quotes: a quoted `true` is a string");
-            }
-        }
-        self.diags.push(d);
-    }
-
     fn unknown_key(&mut self, e: &Entry, policy: Unknown, block_name: &str, known: Vec<&'static str>) {
         if e.used {
             return; // a key used as a `$variable` is one, whatever its name
@@ -175,7 +59,7 @@ impl Builder {
         };
         // Suggestions cost an edit distance per known key: skip them once the
         // report will be truncated anyway.
-        let hint = self.diags.len() < super::MAX_DIAGNOSTICS;
+        let hint = self.diags.len() < MAX_DIAGNOSTICS;
         if let Some(s) = hint.then(|| suggest(&e.key, known)).flatten() {
             d = d.with_help(format!("did you mean `{s}`?"));
         }
@@ -463,166 +347,23 @@ fn storage_size(s: &str) -> Result<i64, String> {
     n.checked_mul(1 << shift).ok_or_else(|| format!("size `{s}` is too large"))
 }
 
-// ------------------------------------------------------------------ setters with rules of their own
-
-/// A public nkey of the given role (`U` user, `A` account, `O` operator) that decodes.
-pub fn valid_nkey(key: &str, role: char) -> bool {
-    key.starts_with(role) && nkeys::KeyPair::from_public_key(key).is_ok()
-}
-
-/// A PEM file that must exist (relative to the working directory, as in
-/// nats-server) and contain a block of the given kind.
-pub fn pem_file(b: &mut Builder, e: &Entry, v: Val<'_>, kind: &str) -> Option<String> {
-    let path = v.into_str()?;
-    match std::fs::read_to_string(&path) {
-        Ok(text) if text.contains("-----BEGIN") && text.contains(kind) => {}
-        Ok(_) => b.error("file", e.value.span, format!("`{path}` holds no PEM {kind}")),
-        Err(err) => b.diags.push(
-            Diagnostic::error("file", Some(e.value.span), format!("cannot read `{path}`: {err}"))
-                .with_help("file paths in values are relative to the working directory, not to the config file"),
-        ),
+/// A block of the table seen without its model type. The walk implements
+/// it: checking a nested block is walking it into a scratch model.
+impl<T: Default + 'static> BlockInfo for Block<T> {
+    fn name(&self) -> &'static str {
+        self.name
     }
-    Some(path)
-}
-
-/// Go's `tls.CipherSuites()` names.
-pub const SECURE_CIPHERS: &[&str] = &[
-    "TLS_AES_128_GCM_SHA256",
-    "TLS_AES_256_GCM_SHA384",
-    "TLS_CHACHA20_POLY1305_SHA256",
-    "TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA",
-    "TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA",
-    "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA",
-    "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA",
-    "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
-    "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
-    "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
-    "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
-    "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256",
-    "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256",
-    "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305",
-    "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305",
-];
-/// Go's `tls.InsecureCipherSuites()` names (need `allow_insecure_cipher_suites`).
-pub const INSECURE_CIPHERS: &[&str] = &[
-    "TLS_RSA_WITH_RC4_128_SHA",
-    "TLS_RSA_WITH_3DES_EDE_CBC_SHA",
-    "TLS_RSA_WITH_AES_128_CBC_SHA",
-    "TLS_RSA_WITH_AES_256_CBC_SHA",
-    "TLS_RSA_WITH_AES_128_CBC_SHA256",
-    "TLS_RSA_WITH_AES_128_GCM_SHA256",
-    "TLS_RSA_WITH_AES_256_GCM_SHA384",
-    "TLS_ECDHE_ECDSA_WITH_RC4_128_SHA",
-    "TLS_ECDHE_RSA_WITH_RC4_128_SHA",
-    "TLS_ECDHE_RSA_WITH_3DES_EDE_CBC_SHA",
-    "TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256",
-    "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256",
-];
-const CURVES: &[&str] = &["CurveP256", "CurveP384", "CurveP521", "X25519", "X25519MLKEM768"];
-
-pub fn cipher_suites(b: &mut Builder, e: &Entry, v: Val<'_>) -> Vec<String> {
-    let list = v.into_strs();
-    if list.is_empty() {
-        b.error("tls", e.key_span, format!("`{}.cipher_suites` cannot be empty", b.path_parent()));
+    fn key_infos(&'static self) -> Vec<KeyInfo> {
+        self.infos()
     }
-    // Blocks rnats serves with are compiled in full by `validate::tls`.
-    if super::validate::served_tls_block(&b.path_parent()) {
-        return list;
+    fn unknown(&self) -> Unknown {
+        self.unknown
     }
-    for c in &list {
-        if !SECURE_CIPHERS.contains(&c.as_str()) && !INSECURE_CIPHERS.contains(&c.as_str()) {
-            let mut d = Diagnostic::error("tls", Some(e.value.span), format!("unrecognized cipher `{c}`"));
-            if let Some(s) = suggest(c, SECURE_CIPHERS.iter().copied()) {
-                d = d.with_help(format!("did you mean `{s}`?"));
-            }
-            b.diags.push(d);
-        }
+    fn case_sensitive(&self) -> bool {
+        self.case_sensitive
     }
-    list
-}
-
-pub fn curves(b: &mut Builder, e: &Entry, v: Val<'_>) -> Vec<String> {
-    let list = v.into_strs();
-    if list.is_empty() {
-        b.error("tls", e.key_span, format!("`{}.curve_preferences` cannot be empty", b.path_parent()));
+    fn check(&'static self, b: &mut Builder, map: &Map) {
+        let mut scratch = T::default();
+        b.block(self, map, &mut scratch);
     }
-    if super::validate::served_tls_block(&b.path_parent()) {
-        return list;
-    }
-    for c in &list {
-        if !CURVES.contains(&c.as_str()) {
-            b.diags.push(
-                Diagnostic::error("tls", Some(e.value.span), format!("unrecognized curve preference `{c}`"))
-                    .with_help(format!("known curves: {}", CURVES.join(", "))),
-            );
-        }
-    }
-    list
-}
-
-/// `handshake_first`: a boolean, or `auto`/`auto_fallback`/a delay (kept as written).
-pub fn handshake_first(b: &mut Builder, e: &Entry, v: Val<'_>, t: &mut Tls) {
-    match (v, &e.value.kind) {
-        // A custom type hands over the raw value: `true` arrives as a
-        // `Kind::Bool`, never as a `Val::Bool` (and was dropped while only
-        // the latter was matched).
-        (Val::Bool(on), _) | (_, &Kind::Bool(on)) => t.set_handshake_first(on, None),
-        (_, Kind::Str(s)) => {
-            // `auto` (or `auto_fallback`): TLS first, with nats-server's 50ms
-            // fallback to INFO for clients that wait for it; a duration: that
-            // fallback delay.
-            let fallback = match s.to_ascii_lowercase().as_str() {
-                "auto" | "auto_fallback" => Some(crate::options::DEFAULT_TLS_HANDSHAKE_FIRST_FALLBACK),
-                _ => match super::units::parse_go_duration(s) {
-                    Ok(d) => Some(d),
-                    Err(msg) => {
-                        b.error("duration", e.value.span, msg);
-                        None
-                    }
-                },
-            };
-            t.set_handshake_first(true, fallback);
-        }
-        _ => {}
-    }
-}
-
-/// `publish`/`subscribe`: a subject, a list, or `{allow, deny}`; subjects are
-/// checked, and `"subject queue"` is allowed for subscribe only.
-pub fn subject_permission(b: &mut Builder, e: &Entry, _: Val<'_>, queue_allowed: bool) -> Option<SubjectPermission> {
-    let mut sp = SubjectPermission::default();
-    match &e.value.kind {
-        Kind::Map(m) => b.block(&super::keys::SUBJECT_PERMISSION, m, &mut sp),
-        _ => sp.allow = b.check(&Ty::Strings, e, false)?.into_strs(),
-    }
-    let lists = [&sp.allow, &sp.deny];
-    let mut ok = true;
-    for s in lists.into_iter().flatten() {
-        let mut parts = s.split(' ').filter(|p| !p.is_empty());
-        let subject = parts.next().unwrap_or("");
-        let queue = parts.next();
-        let extra = parts.next();
-        if !(is_valid_subject(subject.as_bytes()) && extra.is_none() && (queue.is_none() || queue_allowed)) {
-            let mut d =
-                Diagnostic::error("subject", Some(e.value.span), format!("invalid subject `{s}` in `{}`", e.key));
-            if queue.is_some() && !queue_allowed {
-                d = d.with_help("only subscribe permissions take a queue group (`\"subject queue\"`)");
-            }
-            b.diags.push(d);
-            ok = false;
-        }
-    }
-    ok.then_some(sp)
-}
-
-impl Builder {
-    /// The path of the block that holds the current key (`cluster.tls`).
-    fn path_parent(&self) -> String {
-        self.path[..self.path.len().saturating_sub(1)].join(".")
-    }
-}
-
-/// Converts one value (for tests and for `Options::other`).
-pub fn value_to_json(v: &Value) -> serde_json::Value {
-    v.to_json()
 }

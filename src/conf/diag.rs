@@ -9,6 +9,9 @@ use serde::Serialize;
 
 use super::source::{Sources, Span};
 
+/// At most this many diagnostics are reported for one file.
+pub const MAX_DIAGNOSTICS: usize = 500;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {

@@ -6,11 +6,11 @@
 //! behaves on a config reload, and how its value lands in [`Options`]. Everything
 //! else is derived from this table:
 //!
-//! - the mapping onto the model ([`super::build`] walks the tree with it),
+//! - the mapping onto the model (the `build` module walks the tree with it),
 //! - unknown keys and their "did you mean" suggestions,
 //! - the one "not implemented" policy, shared with the command-line flags
 //!   ([`Feature::support`]),
-//! - the JSON Schema of config files ([`super::schema`]),
+//! - the JSON Schema of config files (the `schema` module),
 //! - the reload matrix ([`reload_class`], [`reload_matrix_markdown`]).
 //!
 //! To mark a feature implemented, change its arm in [`Feature::support`] to
@@ -18,8 +18,8 @@
 
 use std::collections::BTreeMap;
 
-use super::build::{Builder, Val};
-use super::tree::Entry;
+use super::context::{Builder, Val};
+use super::tree::{Entry, Map, Value};
 pub use crate::features::{Feature, Support};
 use crate::options::*;
 
@@ -111,7 +111,7 @@ pub struct Custom {
     pub schema: &'static str,
     /// Reports what is wrong (with the key's name and the value's position);
     /// `false` when the value is unusable.
-    pub check: fn(&mut Builder, &str, &super::tree::Value) -> bool,
+    pub check: fn(&mut Builder, &str, &Value) -> bool,
 }
 
 impl Ty {
@@ -212,7 +212,7 @@ pub struct Block<T: 'static> {
     pub case_sensitive: bool,
     /// Where keys without a setter are kept (as written) for the dump.
     pub other: Option<OtherOf<T>>,
-    /// Cross-field rules, run once the block is built (see [`super::validate`]).
+    /// Cross-field rules, run once the block is built (the `validate` module).
     pub rules: Option<Rules<T>>,
 }
 
@@ -220,7 +220,7 @@ pub struct Block<T: 'static> {
 pub type OtherOf<T> = fn(&mut T) -> &mut BTreeMap<String, serde_json::Value>;
 
 /// Rules across the keys of one block: the block as written and as built.
-pub type Rules<T> = fn(&mut Builder, &super::tree::Map, &T);
+pub type Rules<T> = fn(&mut Builder, &Map, &T);
 
 const fn block<T>(name: &'static str, keys: &'static [Key<T>]) -> Block<T> {
     Block { name, keys, unknown: Unknown::Warn, case_sensitive: false, other: None, rules: None }
@@ -260,14 +260,12 @@ pub trait BlockInfo: Sync {
     fn unknown(&self) -> Unknown;
     fn case_sensitive(&self) -> bool;
     /// Checks a map with this block's keys, building nothing.
-    fn check(&'static self, b: &mut Builder, map: &super::tree::Map);
+    fn check(&'static self, b: &mut Builder, map: &Map);
 }
 
-impl<T: Default + 'static> BlockInfo for Block<T> {
-    fn name(&self) -> &'static str {
-        self.name
-    }
-    fn key_infos(&'static self) -> Vec<KeyInfo> {
+impl<T> Block<T> {
+    /// The block's keys as seen without its model type.
+    pub fn infos(&'static self) -> Vec<KeyInfo> {
         self.keys
             .iter()
             .map(|k| KeyInfo {
@@ -281,176 +279,11 @@ impl<T: Default + 'static> BlockInfo for Block<T> {
             })
             .collect()
     }
-    fn unknown(&self) -> Unknown {
-        self.unknown
-    }
-    fn case_sensitive(&self) -> bool {
-        self.case_sensitive
-    }
-    fn check(&'static self, b: &mut Builder, map: &super::tree::Map) {
-        let mut scratch = T::default();
-        b.block(self, map, &mut scratch);
-    }
 }
 
-// ------------------------------------------------------------------ lookups
-
-/// The top-level keys.
-pub fn top() -> &'static dyn BlockInfo {
-    &TOP
-}
-
-/// The key at a dotted path: `port`, `authorization.users`,
-/// `authorization.users.permissions.publish`, `accounts.*.users` (a `*` or any
-/// name stands for a map of named entries such as accounts). Names and aliases
-/// match case-insensitively.
-pub fn lookup(path: &str) -> Option<KeyInfo> {
-    let mut block: &'static dyn BlockInfo = &TOP;
-    let mut parts = path.split('.').peekable();
-    while let Some(part) = parts.next() {
-        let info = block
-            .key_infos()
-            .into_iter()
-            .find(|k| std::iter::once(k.name).chain(k.aliases.iter().copied()).any(|n| n.eq_ignore_ascii_case(part)))?;
-        if parts.peek().is_none() {
-            return Some(info);
-        }
-        block = match info.ty.inner() {
-            Some((b, false)) => b,
-            Some((b, true)) => {
-                parts.next(); // the entry's name (an account's, ...)
-                if parts.peek().is_none() {
-                    return Some(info);
-                }
-                b
-            }
-            None => return None,
-        };
-    }
-    None
-}
-
-/// How a change of the key at `path` is applied by a reload (see [`lookup`]
-/// for the path syntax). `None` for a path that names no key.
-///
-/// ```
-/// use rnats::conf::keys::{reload_class, Reload};
-/// assert_eq!(reload_class("authorization.users"), Some(Reload::Reloadable));
-/// assert_eq!(reload_class("port"), Some(Reload::Restart));
-/// assert_eq!(reload_class("max_pending"), Some(Reload::ReloadableInRnats));
-/// assert_eq!(reload_class("no_such_key"), None);
-/// ```
-pub fn reload_class(path: &str) -> Option<Reload> {
-    lookup(path).map(|k| k.reload)
-}
-
-/// Whether rnats implements the key at `path`: a key inside a block rnats
-/// does not implement (`gateway.tls`) is as unimplemented as its block.
-pub fn support(path: &str) -> Option<Support> {
-    lookup(path)?;
-    let parts: Vec<&str> = path.split('.').collect();
-    (1..=parts.len())
-        .filter_map(|n| lookup(&parts[..n].join(".")))
-        .map(|k| k.support())
-        .find(|s| *s != Support::Implemented)
-        .or(Some(Support::Implemented))
-}
-
-/// Every key path (canonical names), depth first, with its key.
-pub fn all_paths() -> Vec<(String, KeyInfo)> {
-    paths(false).into_iter().map(|(p, k, _)| (p, k)).collect()
-}
-
-/// Key paths depth first. With `once`, a block met again (`tls` in
-/// `cluster`, ...) is not expanded again: its row names the path where it was.
-fn paths(once: bool) -> Vec<(String, KeyInfo, Option<String>)> {
-    struct Walk {
-        once: bool,
-        seen: Vec<(usize, String)>,
-        out: Vec<(String, KeyInfo, Option<String>)>,
-    }
-    fn walk(w: &mut Walk, block: &'static dyn BlockInfo, prefix: &str, depth: usize) {
-        for k in block.key_infos() {
-            let path = if prefix.is_empty() { k.name.to_string() } else { format!("{prefix}.{}", k.name) };
-            let child: Option<(&'static dyn BlockInfo, String)> = match k.ty {
-                Ty::Block(b) | Ty::Blocks(b) => Some((*b, path.clone())),
-                Ty::Custom(c) if std::ptr::eq(*c, &ACCOUNTS_TY) => {
-                    Some((&ACCOUNT as &dyn BlockInfo, format!("{path}.*")))
-                }
-                _ => None,
-            };
-            let Some((b, child_prefix)) = child else {
-                w.out.push((path, k, None));
-                continue;
-            };
-            let id = b as *const dyn BlockInfo as *const () as usize;
-            let earlier = w.seen.iter().find(|(i, _)| *i == id).map(|(_, p)| p.clone());
-            match earlier {
-                Some(first) if w.once => w.out.push((path, k, Some(first))),
-                _ => {
-                    w.out.push((path, k, None));
-                    w.seen.push((id, child_prefix.clone()));
-                    // Blocks nest (tls in cluster in ...): deep enough for every real path.
-                    if depth < 6 {
-                        walk(w, b, &child_prefix, depth + 1);
-                    }
-                }
-            }
-        }
-    }
-    let mut w = Walk { once, seen: Vec::new(), out: Vec::new() };
-    walk(&mut w, &TOP, "", 0);
-    w.out
-}
-
-/// The reload matrix as a Markdown table: one row per key path, with its
-/// aliases, whether rnats implements it, and what a reload does. A block met
-/// a second time (`cluster.tls`) is one row that points to the first. The
-/// README holds this table verbatim (a test compares them).
-pub fn reload_matrix_markdown() -> String {
-    let mut out = String::from("| key | aliases | in rnats | reload |\n|---|---|---|---|\n");
-    for (path, k, same_as) in paths(true) {
-        let aliases = k.aliases.iter().map(|a| format!("`{a}`")).collect::<Vec<_>>().join(", ");
-        let support = match support(&path).unwrap_or(k.support()) {
-            Support::Implemented => "yes",
-            Support::Ignored(_) => "checked, ignored",
-            Support::Refused(_) => "checked, refused",
-        };
-        let reload = match same_as {
-            Some(first) => format!("{} (keys as in `{first}`)", k.reload.describe()),
-            None => k.reload.describe(),
-        };
-        out.push_str(&format!("| `{path}` | {aliases} | {support} | {reload} |\n"));
-    }
-    out
-}
-
-/// Why the server cannot start with these options: one line per configured
-/// feature that rnats refuses (see [`Support::Refused`]).
-pub fn refusals(opts: &Options) -> Vec<String> {
-    let mut found: Vec<(Feature, String)> = Vec::new();
-    let mut note = |feature: Feature, key: &str| {
-        if let Support::Refused(why) = feature.support() {
-            if !found.iter().any(|(f, _)| *f == feature) {
-                found.push((feature, format!("`{key}`: {why}")));
-            }
-        }
-    };
-    if opts.tls.is_some() {
-        note(Feature::Tls, "tls");
-    }
-    if opts.cluster.is_some() {
-        note(Feature::Cluster, "cluster");
-    }
-    for k in opts.other.keys() {
-        if let Some(info) = TOP.find(k) {
-            note(info.feature, k);
-        }
-    }
-    found.into_iter().map(|(_, m)| m).collect()
-}
-
+mod lookup;
 mod table;
+pub use lookup::*;
 pub use table::*;
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 //! with every problem reported as a positioned [`diag::Diagnostic`].
 
 pub mod build;
+pub mod context;
 pub mod diag;
 pub mod fmt;
 pub mod golex;
@@ -13,6 +14,7 @@ pub mod portability;
 pub mod reference;
 pub mod scan;
 pub mod schema;
+pub mod setters;
 pub mod source;
 pub mod syntax;
 pub mod tree;
@@ -27,8 +29,7 @@ use crate::options::Options;
 use diag::{Diagnostic, Severity};
 use source::Sources;
 
-/// At most this many diagnostics are reported for one file.
-pub const MAX_DIAGNOSTICS: usize = 500;
+pub use diag::MAX_DIAGNOSTICS;
 
 /// The outcome of loading a config file: the options (meaningful only when
 /// there are no errors), every diagnostic, and the sources they point into.
@@ -91,13 +92,13 @@ fn finish(root: Option<tree::Map>, sources: Sources, mut diags: Vec<Diagnostic>,
     let mut options = Options::default();
     let parse_failed = diags.iter().any(|d| d.severity == Severity::Error);
     if let Some(root) = root {
-        let mut builder = build::Builder::default();
-        builder.env_sources = sources
+        let env_sources = sources
             .iter()
             .enumerate()
             .filter(|(_, s)| s.name.starts_with(parse::ENV_SOURCE_PREFIX))
             .map(|(id, _)| id)
             .collect();
+        let mut builder = context::Builder::new(env_sources);
         builder.block(&keys::TOP, &root, &mut options);
         // A file whose only value failed to parse is not "empty".
         diags.extend(builder.diags.into_iter().filter(|d| !(parse_failed && d.code == "empty")));

@@ -2,8 +2,9 @@
 //! `rules` of one block of the key table, run once that block is built, with
 //! the block as written (for positions) and as built.
 
-use super::build::Builder;
-use super::diag::Diagnostic;
+use super::context::Builder;
+use super::diag::{Diagnostic, Severity};
+use super::setters::{served_tls_block, INSECURE_CIPHERS};
 use super::source::Span;
 use super::tree::{Entry, Kind, Map};
 use crate::options::{Authorization, Cluster, HttpAuth, Options, Tls, User, Websocket};
@@ -352,12 +353,6 @@ fn websocket_auth(b: &mut Builder, root: &Map, opts: &Options) {
     }
 }
 
-/// Whether the `tls` block at `path` is one rnats serves with (client port,
-/// routes): those are compiled in full here, the others only shape-checked.
-pub fn served_tls_block(path: &str) -> bool {
-    path.is_empty() || path == "tls" || path == "cluster.tls" || path == "websocket.tls"
-}
-
 /// `tls`: a block rnats serves with is compiled as the server will compile
 /// it (certificates and keys read and matched, ciphers and curves mapped to
 /// what rustls provides), and every problem is reported at its key; other
@@ -369,7 +364,7 @@ pub fn tls(b: &mut Builder, m: &Map, t: &Tls) {
     }
     if !t.allow_insecure_cipher_suites {
         let insecure: Vec<&str> =
-            t.cipher_suites.iter().map(String::as_str).filter(|c| super::build::INSECURE_CIPHERS.contains(c)).collect();
+            t.cipher_suites.iter().map(String::as_str).filter(|c| INSECURE_CIPHERS.contains(c)).collect();
         if let (false, Some(e)) = (insecure.is_empty(), m.find(&["cipher_suites"])) {
             b.diags.push(
                 Diagnostic::error(
@@ -397,14 +392,14 @@ fn served_tls(b: &mut Builder, m: &Map, t: &Tls) {
         // The list item the problem is about, else the key's value, else the block.
         let span = match (entry, field.index) {
             (Some(e), Some(i)) => match &e.value.kind {
-                super::tree::Kind::Array(items) => items.get(i).map(|v| v.span).or(Some(e.value.span)),
+                Kind::Array(items) => items.get(i).map(|v| v.span).or(Some(e.value.span)),
                 _ => Some(e.value.span),
             },
             (Some(e), None) => Some(e.value.span),
             (None, _) => m.entries.first().map(|e| e.key_span),
         };
         // A file the key's own check found unreadable is not reported twice.
-        if b.diags.iter().any(|d| d.span == span && d.severity == super::diag::Severity::Error) {
+        if b.diags.iter().any(|d| d.span == span && d.severity == Severity::Error) {
             continue;
         }
         let mut d = if problem.is_warning() {

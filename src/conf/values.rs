@@ -1,10 +1,11 @@
-//! Checkers for values with rules of their own ([`super::keys::Custom`]):
+//! Checkers for values with rules of their own (the key table's `Custom` types):
 //! `jetstream: enabled` or a map, account resolvers, operator JWTs, subject
 //! mappings, ... Each reports what nats-server would refuse, at the value's
 //! position, and returns whether the value is usable.
 
-use super::build::{valid_nkey, Builder};
-use super::keys::{self, BlockInfo};
+use super::context::Builder;
+use super::keys::BlockInfo;
+use super::setters::valid_nkey;
 use super::tree::{Kind, Map, Value};
 use super::units::parse_go_duration;
 
@@ -101,7 +102,7 @@ pub fn handshake_first_value(b: &mut Builder, key: &str, v: &Value) -> bool {
 
 /// `accounts`: a list of names, or a map of name → account. Imports and
 /// exports must name accounts defined here.
-pub fn accounts(b: &mut Builder, key: &str, v: &Value) -> bool {
+pub fn accounts(b: &mut Builder, key: &str, v: &Value, account: &'static dyn BlockInfo) -> bool {
     match &v.kind {
         Kind::Array(items) => {
             let mut seen: Vec<&str> = Vec::new();
@@ -136,7 +137,7 @@ pub fn accounts(b: &mut Builder, key: &str, v: &Value) -> bool {
                     b.error("account", e.key_span, format!("`{}` is a reserved account", e.key));
                     continue;
                 }
-                b.within(&e.key, |b| keys::ACCOUNT.check(b, am));
+                b.within(&e.key, |b| account.check(b, am));
             }
             imports_and_exports_name_accounts(b, m);
             true
@@ -217,12 +218,9 @@ fn enabled_or_map(b: &mut Builder, key: &str, v: &Value, block: &'static dyn Blo
     }
 }
 
-pub fn jetstream(b: &mut Builder, key: &str, v: &Value) -> bool {
-    enabled_or_map(b, key, v, &keys::JETSTREAM)
-}
-
-pub fn account_jetstream(b: &mut Builder, key: &str, v: &Value) -> bool {
-    enabled_or_map(b, key, v, &keys::ACCOUNT_JETSTREAM)
+/// `jetstream` (at the top, or in an account): a switch, or its block.
+pub fn enabled_or_block(b: &mut Builder, key: &str, v: &Value, block: &'static dyn BlockInfo) -> bool {
+    enabled_or_map(b, key, v, block)
 }
 
 pub fn sync_interval(b: &mut Builder, key: &str, v: &Value) -> bool {
@@ -242,11 +240,11 @@ pub fn js_cipher(b: &mut Builder, key: &str, v: &Value) -> bool {
 
 /// A subject mapping: a destination subject, one `{destination, weight,
 /// cluster}` map, or an array of them.
-pub fn mapping(b: &mut Builder, key: &str, v: &Value) -> bool {
+pub fn mapping(b: &mut Builder, key: &str, v: &Value, dest: &'static dyn BlockInfo) -> bool {
     match &v.kind {
         Kind::Str(_) => true,
-        Kind::Map(_) => map_with(b, key, v, keys::mapping_dest_block()),
-        Kind::Array(items) => items.iter().all(|item| map_with(b, key, item, keys::mapping_dest_block())),
+        Kind::Map(_) => map_with(b, key, v, dest),
+        Kind::Array(items) => items.iter().all(|item| map_with(b, key, item, dest)),
         _ => {
             b.type_error_at(key, v, "a subject, a map or an array of maps");
             false
@@ -292,10 +290,10 @@ pub fn compression(b: &mut Builder, key: &str, v: &Value) -> bool {
     }
 }
 
-pub fn ocsp(b: &mut Builder, key: &str, v: &Value) -> bool {
+pub fn ocsp(b: &mut Builder, key: &str, v: &Value, block: &'static dyn BlockInfo) -> bool {
     match &v.kind {
         Kind::Bool(_) => true,
-        Kind::Map(_) => map_with(b, key, v, keys::ocsp_block()),
+        Kind::Map(_) => map_with(b, key, v, block),
         _ => {
             b.type_error_at(key, v, "a boolean or a map `{mode, url, urls}`");
             false
@@ -375,7 +373,7 @@ pub fn operator(b: &mut Builder, key: &str, v: &Value) -> bool {
 
 /// `resolver`: `MEMORY`, `URL(url)`, or `{type: full|cache|mem, dir, ...}`
 /// with the reference's rules on which settings go with which type.
-pub fn resolver(b: &mut Builder, key: &str, v: &Value) -> bool {
+pub fn resolver(b: &mut Builder, key: &str, v: &Value, block: &'static dyn BlockInfo) -> bool {
     match &v.kind {
         Kind::Str(s) => {
             let lower = s.to_ascii_lowercase();
@@ -395,7 +393,7 @@ pub fn resolver(b: &mut Builder, key: &str, v: &Value) -> bool {
             false
         }
         Kind::Map(m) => {
-            keys::resolver_block().check(b, m);
+            block.check(b, m);
             let get = |k: &str| m.effective().into_iter().rev().find(|e| e.key == k);
             let ty = get("type").and_then(|e| match &e.value.kind {
                 Kind::Str(s) => Some(s.to_ascii_uppercase()),

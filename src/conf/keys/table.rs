@@ -4,10 +4,11 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use super::super::build::{self, Val};
-use super::super::validate;
-use super::super::values;
 use super::*;
+use crate::conf::context::Val;
+use crate::conf::tree::{Kind, Value};
+use crate::conf::units::parse_go_duration;
+use crate::conf::{setters, validate, values};
 
 use Reload::{Partly, Reloadable as Yes, ReloadableInRnats as RnatsOnly, Restart};
 
@@ -384,7 +385,7 @@ pub static USER: Block<User> = Block {
                 .set(|_, _, v, u| u.password = v.into_str().map(Secret::from)),
             key("nkey", Ty::Str, Yes).set(|b, e, v, u| {
                 if let Some(k) = v.into_str() {
-                    if build::valid_nkey(&k, 'U') {
+                    if setters::valid_nkey(&k, 'U') {
                         u.nkey = Some(k);
                     } else {
                         b.error("nkey", e.value.span, format!("not a valid public nkey for a user: `{k}`"));
@@ -415,15 +416,15 @@ pub static PERMISSIONS: Block<Permissions> = Block {
         &[
             key("publish", Ty::Custom(&SUBJECTS_TY), Yes)
                 .alias(&["pub", "import"])
-                .set(|b, e, v, p| p.publish = build::subject_permission(b, e, v, false)),
+                .set(|b, e, v, p| p.publish = setters::subject_permission(b, e, v, false, &SUBJECT_PERMISSION)),
             key("subscribe", Ty::Custom(&SUBJECTS_TY), Yes)
                 .alias(&["sub", "export"])
-                .set(|b, e, v, p| p.subscribe = build::subject_permission(b, e, v, true)),
+                .set(|b, e, v, p| p.subscribe = setters::subject_permission(b, e, v, true, &SUBJECT_PERMISSION)),
             key("allow_responses", Ty::Custom(&ALLOW_RESPONSES_TY), Yes).alias(&["publish_allow_responses"]).set(
                 |b, e, _, p| {
                     p.allow_responses = match &e.value.kind {
-                        crate::conf::tree::Kind::Bool(true) => Some(ResponsePermission::default()),
-                        crate::conf::tree::Kind::Map(m) => {
+                        Kind::Bool(true) => Some(ResponsePermission::default()),
+                        Kind::Map(m) => {
                             let mut rp = ResponsePermission::default();
                             b.block(&ALLOW_RESPONSES, m, &mut rp);
                             Some(rp)
@@ -487,21 +488,21 @@ pub static TLS: Block<Tls> = Block {
     ..block(
         "tls",
         &[
-            key("cert_file", Ty::Str, Yes).set(|b, e, v, t| t.cert_file = build::pem_file(b, e, v, "CERTIFICATE")),
-            key("key_file", Ty::Str, Yes).set(|b, e, v, t| t.key_file = build::pem_file(b, e, v, "PRIVATE KEY")),
-            key("ca_file", Ty::Str, Yes).set(|b, e, v, t| t.ca_file = build::pem_file(b, e, v, "CERTIFICATE")),
+            key("cert_file", Ty::Str, Yes).set(|b, e, v, t| t.cert_file = setters::pem_file(b, e, v, "CERTIFICATE")),
+            key("key_file", Ty::Str, Yes).set(|b, e, v, t| t.key_file = setters::pem_file(b, e, v, "PRIVATE KEY")),
+            key("ca_file", Ty::Str, Yes).set(|b, e, v, t| t.ca_file = setters::pem_file(b, e, v, "CERTIFICATE")),
             key("verify", Ty::Bool, Yes).set(|_, _, v, t| v.set_bool(&mut t.verify)),
             key("verify_and_map", Ty::Bool, Yes).set(|_, _, v, t| v.set_bool(&mut t.verify_and_map)),
             key("insecure", Ty::Bool, Yes).set(|_, _, v, t| v.set_bool(&mut t.insecure)),
             key("timeout", Ty::Seconds, Yes).set(|_, _, v, t| v.set_dur(&mut t.timeout)),
             key("allow_insecure_cipher_suites", Ty::Bool, Yes)
                 .set(|_, _, v, t| v.set_bool(&mut t.allow_insecure_cipher_suites)),
-            key("cipher_suites", Ty::Strings, Yes).set(|b, e, v, t| t.cipher_suites = build::cipher_suites(b, e, v)),
-            key("curve_preferences", Ty::Strings, Yes).set(|b, e, v, t| t.curve_preferences = build::curves(b, e, v)),
+            key("cipher_suites", Ty::Strings, Yes).set(|b, e, v, t| t.cipher_suites = setters::cipher_suites(b, e, v)),
+            key("curve_preferences", Ty::Strings, Yes).set(|b, e, v, t| t.curve_preferences = setters::curves(b, e, v)),
             key("pinned_certs", Ty::Strings, Yes).set(|_, _, v, t| t.pinned_certs = v.into_strs()),
             key("handshake_first", Ty::Custom(&HANDSHAKE_FIRST_TY), Yes)
                 .alias(&["first", "immediate"])
-                .set(build::handshake_first),
+                .set(setters::handshake_first),
             key("min_version", Ty::OneOf(&["1.2", "1.3"]), Yes).set(|_, _, v, t| t.min_version = v.into_str()),
             key("verify_cert_and_check_known_urls", Ty::Bool, Yes),
             key("connection_rate_limit", Ty::Int { min: i64::MIN, max: i64::MAX }, Yes),
@@ -521,13 +522,13 @@ pub static TLS: Block<Tls> = Block {
 };
 
 /// One `certs` entry: `{ cert_file, key_file }` (checked by the block rules).
-fn cert_pair(v: &crate::conf::tree::Value) -> Option<crate::options::TlsCertPair> {
-    let crate::conf::tree::Kind::Map(m) = &v.kind else { return None };
+fn cert_pair(v: &Value) -> Option<TlsCertPair> {
+    let Kind::Map(m) = &v.kind else { return None };
     let get = |k: &str| match m.find(&[k]).map(|e| &e.value.kind) {
-        Some(crate::conf::tree::Kind::Str(s)) => Some(s.clone()),
+        Some(Kind::Str(s)) => Some(s.clone()),
         _ => None,
     };
-    Some(crate::options::TlsCertPair { cert_file: get("cert_file")?, key_file: get("key_file")? })
+    Some(TlsCertPair { cert_file: get("cert_file")?, key_file: get("key_file")? })
 }
 
 static TLS_CERT_PAIR: Block<()> = Block {
@@ -597,7 +598,6 @@ pub static CLUSTER: Block<Cluster> = Block {
             key("pool_size", Ty::Int { min: i64::MIN, max: i64::MAX }, Yes).set(|_, _, v, c| c.pool_size = v.int()),
             key("accounts", Ty::Strings, Yes),
             key("compression", Ty::Custom(&COMPRESSION_TY), Yes).set(|_, e, _, c| {
-                use crate::conf::tree::Kind;
                 let mode = |k: &Kind| match k {
                     Kind::Bool(true) => Some("accept".to_string()),
                     Kind::Bool(false) => Some("off".to_string()),
@@ -790,8 +790,8 @@ pub static WEBSOCKET: Block<Websocket> = Block {
                 // nats-server: an integer is seconds, a string a duration;
                 // anything else is refused.
                 match &e.value.kind {
-                    crate::conf::tree::Kind::Int(i) => w.handshake_timeout = Some(Duration::from_secs((*i).max(0) as u64)),
-                    crate::conf::tree::Kind::Str(s) => w.handshake_timeout = super::super::units::parse_go_duration(s).ok(),
+                    Kind::Int(i) => w.handshake_timeout = Some(Duration::from_secs((*i).max(0) as u64)),
+                    Kind::Str(s) => w.handshake_timeout = parse_go_duration(s).ok(),
                     _ => b.error(
                         "type",
                         e.value.span,
@@ -815,7 +815,7 @@ pub static WEBSOCKET: Block<Websocket> = Block {
             key("headers", Ty::MapOf(&Ty::Str), Restart).set(|_, _, v, w| {
                 if let Val::Map(m) = v {
                     for e in m.effective() {
-                        if let crate::conf::tree::Kind::Str(s) = &e.value.kind {
+                        if let Kind::Str(s) = &e.value.kind {
                             w.headers.insert(e.key.clone(), s.clone());
                         }
                     }
@@ -841,8 +841,8 @@ static WS_AUTH: Block<WebsocketAuth> = block(
         key("token", Ty::Str, Restart).set(|_, _, v, a| a.token = v.into_str().map(Secret::from)),
         key("timeout", Ty::Custom(&NUMBER_TY), Restart).set(|_, e, _, a| {
             a.timeout = match e.value.kind {
-                crate::conf::tree::Kind::Int(i) if i > 0 => Some(Duration::from_secs(i as u64)),
-                crate::conf::tree::Kind::Float(f) if f > 0.0 && f < 1e12 => Some(Duration::from_secs_f64(f)),
+                Kind::Int(i) if i > 0 => Some(Duration::from_secs(i as u64)),
+                Kind::Float(f) if f > 0.0 && f < 1e12 => Some(Duration::from_secs_f64(f)),
                 _ => None,
             }
         }),
@@ -1054,10 +1054,10 @@ static RESOLVER: Block<()> = Block {
 // ------------------------------------------------------------------ custom value types
 
 macro_rules! custom {
-    ($name:ident, $describe:expr, $schema:expr, $check:path) => {
+    ($name:ident, $describe:expr, $schema:expr, $check:expr) => {
         custom!($name, $describe, $schema, $check, Inner::None);
     };
-    ($name:ident, $describe:expr, $schema:expr, $check:path, $inner:expr) => {
+    ($name:ident, $describe:expr, $schema:expr, $check:expr, $inner:expr) => {
         pub static $name: Custom = Custom { describe: $describe, inner: $inner, schema: $schema, check: $check };
     };
 }
@@ -1094,7 +1094,7 @@ custom!(
     ACCOUNTS_TY,
     "map of accounts, or array of names",
     r#"{"type": ["object", "array"]}"#,
-    values::accounts,
+    |b, k, v| values::accounts(b, k, v, &ACCOUNT),
     Inner::Named(&ACCOUNT)
 );
 custom!(ACCOUNT_NKEY_TY, "account public nkey", r#"{"type": "string"}"#, values::account_nkey);
@@ -1102,14 +1102,14 @@ custom!(
     ACCOUNT_JETSTREAM_TY,
     "boolean, `enabled`/`disabled` or a map",
     r#"{"type": ["boolean", "string", "object"]}"#,
-    values::account_jetstream,
+    |b, k, v| values::enabled_or_block(b, k, v, &ACCOUNT_JETSTREAM),
     Inner::Block(&ACCOUNT_JETSTREAM)
 );
 custom!(
     JETSTREAM_TY,
     "boolean, `enabled`/`disabled` or a map",
     r#"{"type": ["boolean", "string", "object"]}"#,
-    values::jetstream,
+    |b, k, v| values::enabled_or_block(b, k, v, &JETSTREAM),
     Inner::Block(&JETSTREAM)
 );
 custom!(SYNC_TY, "duration or `always`", r#"{"type": "string"}"#, values::sync_interval);
@@ -1118,7 +1118,7 @@ custom!(
     MAPPING_TY,
     "subject, or destinations",
     r#"{"type": ["string", "object", "array"]}"#,
-    values::mapping,
+    |b, k, v| values::mapping(b, k, v, &MAPPING_DEST),
     Inner::Block(&MAPPING_DEST)
 );
 custom!(WEIGHT_TY, "percentage (`50%` or 50)", r#"{"type": ["string", "integer"]}"#, values::weight);
@@ -1132,7 +1132,7 @@ custom!(
     OCSP_TY,
     "boolean or {mode, url, urls}",
     r#"{"type": ["boolean", "object"]}"#,
-    values::ocsp,
+    |b, k, v| values::ocsp(b, k, v, &OCSP),
     Inner::Block(&OCSP)
 );
 custom!(OCSP_MODE_TY, "`always`, `must`, `never` or `auto`", r#"{"type": "string"}"#, values::ocsp_mode);
@@ -1147,7 +1147,7 @@ custom!(
     RESOLVER_TY,
     "`MEMORY`, `URL(url)` or {type, dir, ...}",
     r#"{"type": ["string", "object"]}"#,
-    values::resolver,
+    |b, k, v| values::resolver(b, k, v, &RESOLVER),
     Inner::Block(&RESOLVER)
 );
 custom!(
@@ -1159,14 +1159,3 @@ custom!(
 custom!(TRUSTED_TY, "operator public nkeys", r#"{"type": ["string", "array"]}"#, values::trusted);
 custom!(URL_TY, "URL", r#"{"type": "string"}"#, values::url);
 custom!(RESPONSE_TYPE_TY, "`singleton`, `stream` or `chunked`", r#"{"type": "string"}"#, values::response_type);
-
-/// Blocks reachable only through custom types, for the checkers in `build`.
-pub fn resolver_block() -> &'static Block<()> {
-    &RESOLVER
-}
-pub fn ocsp_block() -> &'static Block<()> {
-    &OCSP
-}
-pub fn mapping_dest_block() -> &'static Block<()> {
-    &MAPPING_DEST
-}
