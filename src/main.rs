@@ -4,11 +4,11 @@
 use std::process::ExitCode;
 
 use rnats::cli::{self, Command, ServeArgs};
+use rnats::launch::Server;
 use rnats::logging::{self, LogSettings};
 use rnats::options::{Options, COMPAT_VERSION};
 use rnats::reload::{ConfigSource, Fingerprint, Reloader, Trigger};
 use rnats::sd_notify;
-use rnats::server::Server;
 use tokio::signal::unix::{signal, SignalKind};
 use tracing::{info, warn};
 

@@ -9,8 +9,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::*;
+use rnats::launch::Server;
 use rnats::options::{Options, Port};
-use rnats::server::Server;
 
 /// An async-nats client whose events (lame duck, disconnect) are collected.
 async fn watched_client(url: &str) -> (async_nats::Client, tokio::sync::mpsc::UnboundedReceiver<async_nats::Event>) {

@@ -682,7 +682,7 @@ async fn http_auth_basic_bearer_and_bcrypt() {
 
 #[tokio::test]
 async fn monitoring_ports_refused_as_nats_server() {
-    let both = rnats::server::Server::start(Options {
+    let both = rnats::launch::Server::start(Options {
         host: "127.0.0.1".into(),
         port: Port::Random,
         http_port: Some(-1),
@@ -694,7 +694,7 @@ async fn monitoring_ports_refused_as_nats_server() {
         both.err().map(|e| e.to_string()),
         Some("Can't start monitoring: can't specify both HTTP (-1) and HTTPs (-1) ports".into())
     );
-    let no_tls = rnats::server::Server::start(Options {
+    let no_tls = rnats::launch::Server::start(Options {
         host: "127.0.0.1".into(),
         port: Port::Random,
         https_port: Some(-1),
@@ -716,7 +716,7 @@ async fn https_monitoring() {
     let opts = Options { host: "127.0.0.1".into(), https_port: Some(-1), tls: Some(tls.clone()), ..Options::default() };
     let snapshot = rnats::server::snapshot::Snapshot::compile(opts, 1, None).expect("compiles with TLS");
     assert!(snapshot.tls.is_some());
-    let state = rnats::server::ServerState::new(snapshot, "NTEST".into(), "https-test".into());
+    let state = rnats::server::state::ServerState::new(snapshot, "NTEST".into(), "https-test".into());
     let url = rnats::monitor::start(&state).await.expect("starts").expect("on");
     assert!(url.starts_with("https://127.0.0.1:"), "{url}");
 

@@ -10,9 +10,9 @@ use std::sync::Arc;
 
 use common::*;
 use rnats::cli::FlagOverlay;
+use rnats::launch::Server;
 use rnats::options::Port;
 use rnats::reload::{ConfigSource, Fingerprint, Outcome, Reloader, Trigger};
-use rnats::server::Server;
 
 /// A server started from a config file, as `rnats -c FILE -a 127.0.0.1 -p -1`.
 struct Reloadable {

@@ -10,7 +10,7 @@ use std::time::Duration;
 use rnats::options::Options;
 use rnats::server::session::serve_client;
 use rnats::server::snapshot::Snapshot;
-use rnats::server::ServerState;
+use rnats::server::state::ServerState;
 use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
 
 fn state(configure: impl FnOnce(&mut Options)) -> Arc<ServerState> {

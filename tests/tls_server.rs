@@ -10,8 +10,8 @@ use std::time::Duration;
 use common::certs::{self, Pki};
 use common::*;
 use futures_util::StreamExt;
+use rnats::launch::Server;
 use rnats::options::{Options, Permissions, Port, SubjectPermission, User};
-use rnats::server::Server;
 
 async fn start(configure: impl FnOnce(&mut Options)) -> Server {
     let mut opts = Options { host: "127.0.0.1".into(), port: Port::Random, ..Options::default() };

@@ -50,7 +50,7 @@ use queue::{FileLimits, LineSettings, Msg, Pipeline};
 use record::{Record, Severity};
 use stream::StreamOut;
 use syslog::{SyslogOut, Target};
-pub use trace::TracedPayload;
+pub use trace::{go_quote_into, TracedPayload};
 
 // The level switches: read at every enabled call site and by the
 // subscriber, written by `apply`. Relaxed: a level change may reach other

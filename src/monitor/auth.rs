@@ -15,7 +15,7 @@ use subtle::ConstantTimeEq;
 
 use crate::options::HttpAuth;
 use crate::server::auth::{is_bcrypt, password_matches};
-use crate::server::ServerState;
+use crate::server::state::ServerState;
 
 /// Headers remembered as good, at most (the cache starts over past it).
 const MAX_REMEMBERED: usize = 64;

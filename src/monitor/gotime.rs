@@ -10,14 +10,11 @@
 //!   nanoseconds, written as plain numbers by the callers.
 
 use std::fmt::Write as _;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use jiff::Timestamp;
 
-/// Nanoseconds since the Unix epoch (0 for times before it).
-pub fn unix_nanos(t: SystemTime) -> u64 {
-    t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos().min(u64::MAX as u128) as u64)
-}
+pub use crate::server::clock::unix_nanos;
 
 /// `2026-11-30T03:49:54.79244557Z`: Go's `time.RFC3339Nano` of a UTC time.
 pub fn rfc3339_nano(t: SystemTime) -> String {

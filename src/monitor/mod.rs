@@ -18,7 +18,6 @@
 pub mod absent;
 pub mod accountz;
 pub mod auth;
-pub mod closed;
 pub mod connz;
 pub mod dashboard;
 pub mod gojson;
@@ -42,7 +41,7 @@ use std::sync::Arc;
 
 use tracing::info;
 
-use crate::server::ServerState;
+use crate::server::state::ServerState;
 
 /// What every monitoring request shares.
 pub struct Monitor {

@@ -15,12 +15,13 @@ use std::time::SystemTime;
 
 use serde::Serialize;
 
-use super::connz::{sid_order, SubDetail, DEFAULT_LIMIT};
+use super::connz::{SubDetail, DEFAULT_LIMIT};
 use super::gotime::rfc3339_nano;
 use super::query::Query;
 use crate::server::conn::Subscription;
+use crate::server::facts::sid_order;
+use crate::server::state::ServerState;
 use crate::server::subject::{filter_matches, is_valid_literal_subject};
-use crate::server::ServerState;
 
 /// The reply.
 #[derive(Debug, Serialize)]

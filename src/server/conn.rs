@@ -145,7 +145,7 @@ impl Connection {
             in_msgs: AtomicU64::new(0),
             in_bytes: AtomicU64::new(0),
             stalls: AtomicU64::new(0),
-            last_activity: AtomicU64::new(crate::monitor::gotime::unix_nanos(SystemTime::now())),
+            last_activity: AtomicU64::new(crate::server::clock::unix_nanos(SystemTime::now())),
             match_cache: MatchCacheStats::default(),
             meta: Mutex::new(ClientMeta::default()),
             replies: ReplyGrants::default(),
@@ -182,7 +182,7 @@ impl Connection {
             meta.rtt = Some(now.duration_since(self.start).unwrap_or_default().max(Duration::from_nanos(1)));
         }
         drop(meta);
-        self.touch(crate::monitor::gotime::unix_nanos(now));
+        self.touch(crate::server::clock::unix_nanos(now));
     }
 
     /// Notes activity at `unix_nanos` (see [`Connection::last_activity`]).

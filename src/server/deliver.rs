@@ -30,7 +30,7 @@ use super::conn::{ConnKind, Connection, Subscription, Take};
 use super::outbound::{MsgLine, Pushed, WhenBehind};
 use super::stall::Stalls;
 use super::sublist::{MatchCache, MatchResult};
-use crate::monitor::gotime::unix_nanos;
+use crate::server::clock::unix_nanos;
 
 /// One message as published.
 #[derive(Debug, Clone, Copy)]

@@ -9,7 +9,7 @@ use tokio::net::TcpListener;
 use tracing::{debug, error};
 
 use super::session;
-use super::ServerState;
+use super::state::ServerState;
 
 /// Back-off bounds after a failed accept (out of file descriptors and the like).
 const ACCEPT_BACKOFF_MIN: Duration = Duration::from_millis(10);

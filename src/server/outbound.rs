@@ -19,7 +19,7 @@
 //! A subscriber that falls behind (more than 3/4 of `max_pending` owed) is
 //! marked *behind* until its writer next completes a write, as nats-server
 //! marks it with its stall gate: its producers slow down (see
-//! [`crate::server::stall`]) or, with `no_fast_producer_stall`, skip it.
+//! the stall module) or, with `no_fast_producer_stall`, skip it.
 //!
 //! This file knows nothing about connections, logging or statistics: the
 //! writer reports how it ended ([`WriteEnd`]) and its caller acts on it.

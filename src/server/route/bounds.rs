@@ -70,7 +70,7 @@ mod tests {
         use crate::options::{Cluster, Options};
         use crate::server::session::route::serve_accepted_stream;
         use crate::server::snapshot::Snapshot;
-        use crate::server::ServerState;
+        use crate::server::state::ServerState;
 
         fn server() -> Arc<ServerState> {
             let cluster = Cluster { name: Some("c".into()), ..Cluster::default() };

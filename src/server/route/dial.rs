@@ -21,8 +21,8 @@ use tracing::{debug, error};
 use super::bounds::DialSlot;
 use super::link::RouteType;
 use super::urls::RouteUrl;
-use super::ServerState;
 use crate::server::session;
+use crate::server::state::ServerState;
 
 /// nats-server's `DEFAULT_ROUTE_CONNECT`: the delay between attempts.
 pub const ROUTE_CONNECT_DELAY: Duration = Duration::from_secs(1);

@@ -206,7 +206,7 @@ impl ClientState {
         match (given(&self.opts.nkey), given(&self.opts.user), given_secret(&self.opts.auth_token)) {
             (Some(nkey), _, _) => format!("Nkey {}", go_quote(nkey.as_bytes())),
             (None, Some(user), _) => format!("User {}", go_quote(user.as_bytes())),
-            (None, None, Some(_)) => "Token \"[REDACTED]\"".to_string(),
+            (None, None, Some(_)) => format!("Token \"{}\"", crate::secret::REDACTED),
             _ => "User \"N/A\"".to_string(),
         }
     }
@@ -611,7 +611,7 @@ fn raw_auth_user(c: &ConnectOpts) -> Option<&str> {
         v.as_deref().filter(|v| !v.is_empty())
     }
     let token = crate::server::auth::given_secret(&c.auth_token);
-    set(&c.nkey).or(set(&c.user)).or(token.map(|_| crate::options::REDACTED))
+    set(&c.nkey).or(set(&c.user)).or(token.map(|_| crate::secret::REDACTED))
 }
 
 /// Checks the CONNECT credentials against the session's snapshot. bcrypt

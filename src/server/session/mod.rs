@@ -33,7 +33,7 @@ use super::outbound::WriteEnd;
 use super::proto::{self, Limits, Op, ParseError, Parsed};
 use super::route::proto::{RouteLimits, RouteParsed};
 use super::snapshot::Snapshot;
-use super::ServerState;
+use super::state::ServerState;
 use crate::options::FIRST_PING_INTERVAL;
 use client::ClientState;
 use retire::Retirement;
@@ -198,7 +198,7 @@ impl Core {
                 ws.unwrap_or(self.snap.opts.ping_interval)
             }
             ConnKind::Client => self.snap.opts.ping_interval,
-            ConnKind::Route => crate::server::route::ping_interval(&self.snap),
+            ConnKind::Route => crate::server::route::timing::ping_interval(&self.snap),
         }
     }
 
@@ -227,7 +227,7 @@ impl Core {
         }
         let ping_max = match self.conn.kind {
             ConnKind::Client => self.snap.opts.ping_max,
-            ConnKind::Route => crate::server::route::ping_max(&self.snap),
+            ConnKind::Route => crate::server::route::timing::ping_max(&self.snap),
         };
         if self.pings_out + 1 > ping_max {
             debug!("{} - Stale Client Connection - Closing", self.conn.log_prefix);
@@ -449,7 +449,7 @@ async fn run_writer<W: AsyncWrite + Unpin>(server: Arc<ServerState>, conn: Arc<C
         let snap = server.snapshot();
         match conn.kind {
             ConnKind::Client => snap.opts.write_deadline,
-            ConnKind::Route => crate::server::route::write_deadline(&snap),
+            ConnKind::Route => crate::server::route::timing::write_deadline(&snap),
         }
     };
     let end = conn.outbound.write_loop(wr, deadline).await;

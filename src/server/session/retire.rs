@@ -16,10 +16,11 @@ use std::sync::Arc;
 
 use tracing::{debug, error};
 
+use crate::server::account::GLOBAL_ACCOUNT;
 use crate::server::conn::Connection;
 use crate::server::errors::CloseReason;
 use crate::server::route::link::RouteLink;
-use crate::server::ServerState;
+use crate::server::state::ServerState;
 
 /// What else a retired connection is unlisted from, by role.
 enum Role {
@@ -67,7 +68,7 @@ impl Drop for Retirement {
             Role::Route(link) => {
                 let n = conn.num_subs();
                 if n > 0 {
-                    debug!("{} - Removing {n} subscriptions for account \"$G\"", conn.log_prefix);
+                    debug!("{} - Removing {n} subscriptions for account \"{GLOBAL_ACCOUNT}\"", conn.log_prefix);
                 }
                 conn.remove_all_subscriptions();
                 crate::server::route::unregister(&self.server, link);
@@ -94,7 +95,7 @@ mod tests {
     use crate::options::Options;
     use crate::server::session::serve_client;
     use crate::server::snapshot::Snapshot;
-    use crate::server::ServerState;
+    use crate::server::state::ServerState;
 
     async fn read_until(io: &mut DuplexStream, want: &[u8]) -> Vec<u8> {
         let mut got = Vec::new();

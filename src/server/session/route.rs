@@ -20,6 +20,7 @@ use tracing::{debug, error, info};
 use super::retire::Retirement;
 use super::{read_loop, run_writer, Core, Phase, Role, Transport};
 use crate::secret::Secret;
+use crate::server::account::GLOBAL_ACCOUNT;
 use crate::server::conn::{ConnKind, Connection, Subscription, TlsInfo};
 use crate::server::deliver::{Message, Publisher};
 use crate::server::errors::*;
@@ -33,7 +34,7 @@ use crate::server::route::proto::{RouteOp, RouteParseError, RoutedMsg};
 use crate::server::route::urls::{join_host_port, RouteUrl};
 use crate::server::route::{self, Registration};
 use crate::server::snapshot::Snapshot;
-use crate::server::ServerState;
+use crate::server::state::ServerState;
 
 /// A route connection's private state.
 pub(crate) struct RouteState {
@@ -374,7 +375,7 @@ impl RouteState {
                 return Err(CloseReason::ProtocolViolation);
             }
         };
-        if acc != b"$G" {
+        if acc != GLOBAL_ACCOUNT.as_bytes() {
             debug!(
                 "{} - Unknown account {:?} for subject {:?}",
                 core.conn.log_prefix,
@@ -398,7 +399,7 @@ impl RouteState {
         core.fanout.batch.in_msgs += 1;
         core.fanout.batch.in_bytes += m.payload.len() as u64;
         match m.account {
-            b"$G" => {}
+            acc if acc == GLOBAL_ACCOUNT.as_bytes() => {}
             // Any other account (`$SYS` from a Go peer included): dropped,
             // at DBG, as a nats-server without that account does.
             other => {
@@ -430,7 +431,7 @@ impl RouteState {
     /// dropped and reported as a nats-server without that account reports
     /// it: an error line for each `RS+`.
     fn known_account(&mut self, core: &Core, acc: &[u8], subject: &[u8]) -> bool {
-        if acc == b"$G" {
+        if acc == GLOBAL_ACCOUNT.as_bytes() {
             return true;
         }
         error!(

@@ -2,6 +2,7 @@
 //! came in, `->> [PONG]` for what went out, the payload on a line of its own,
 //! and never a password, token, signature or JWT.
 
+use crate::secret::REDACTED;
 use crate::server::proto::Op;
 
 /// Logs an inbound op.
@@ -116,7 +117,7 @@ pub fn redact_connect(json: &[u8]) -> String {
         Ok(serde_json::Value::Object(mut map)) => {
             for key in ["pass", "auth_token", "sig", "jwt"] {
                 if let Some(v) = map.get_mut(key) {
-                    *v = serde_json::Value::String("[REDACTED]".into());
+                    *v = serde_json::Value::String(REDACTED.into());
                 }
             }
             serde_json::Value::Object(map).to_string()
