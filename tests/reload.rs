@@ -422,8 +422,20 @@ async fn sighup_under_load_loses_nothing() {
             counter.store(expected + 1, Ordering::Relaxed);
         }
     });
+    // Reloads finished so far: the publisher holds its second half back
+    // until two have, so reloads always land while messages flow, however
+    // fast the machine delivers.
+    let reloaded = Arc::new(AtomicU64::new(0));
+    let seen_reloads = reloaded.clone();
     let pumping = tokio::spawn(async move {
         for i in 0..N {
+            if i == N / 2 {
+                let deadline = std::time::Instant::now() + WAIT;
+                while seen_reloads.load(Ordering::Acquire) < 2 {
+                    assert!(std::time::Instant::now() < deadline, "no two reloads in time");
+                    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+                }
+            }
             publisher.publish("load", i.to_string().into()).await.unwrap();
             if i % 500 == 499 {
                 publisher.flush().await.unwrap();
@@ -432,17 +444,18 @@ async fn sighup_under_load_loses_nothing() {
         }
         publisher.flush().await.unwrap();
     });
-    let mut reloads = 0;
+    let mut reloads = 0u64;
     while received.load(Ordering::Relaxed) < N && reloads < 40 {
         std::fs::write(&conf, if reloads % 2 == 0 { b } else { a }).unwrap();
         p.signal(rustix::process::Signal::HUP).unwrap();
         reloads += 1;
         // Wait for this reload to finish before the next signal.
         let deadline = std::time::Instant::now() + WAIT;
-        while p.log_text().matches("Reloaded server configuration (sha256:").count() < reloads {
+        while (p.log_text().matches("Reloaded server configuration (sha256:").count() as u64) < reloads {
             assert!(std::time::Instant::now() < deadline, "reload {reloads} never finished:\n{}", p.log_text());
             tokio::time::sleep(std::time::Duration::from_millis(5)).await;
         }
+        reloaded.store(reloads, Ordering::Release);
     }
     pumping.await.unwrap();
     reader.await.unwrap();
