@@ -249,7 +249,7 @@ async fn subscriber(server: &Arc<ServerState>, sid: u32) -> Peer {
 /// The server side of the connection subscribed with `sid`.
 fn connection_with_sid(server: &Arc<ServerState>, sid: &[u8]) -> Arc<rnats::server::conn::Connection> {
     let conns = server.connections();
-    let found = conns.into_iter().find(|c| c.subs.lock().unwrap().contains_key(sid));
+    let found = conns.into_iter().find(|c| c.subscription(sid).is_some());
     found.expect("the subscriber's connection")
 }
 
