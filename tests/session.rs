@@ -108,7 +108,7 @@ async fn pub_sub_across_two_sessions() {
     publ.expect(&["PONG\r\n"]).await;
     sub.expect(&["MSG foo.bar 7 reply 5\r\n", "hello\r\n"]).await;
     assert_eq!(server.num_clients(), 2);
-    assert_eq!(server.global.sublist.count(), 1);
+    assert_eq!(server.global().sublist.count(), 1);
 }
 
 #[tokio::test]

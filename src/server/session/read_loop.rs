@@ -218,6 +218,6 @@ async fn serve_chunk<R: Role>(core: &mut Core, role: &mut R, input: &mut Input) 
 async fn adopt_snapshot<R: Role>(core: &mut Core, role: &mut R) -> Result<(), CloseReason> {
     let Some(old) = core.take_new_snapshot() else { return Ok(()) };
     let r = role.on_new_snapshot(core, &old).await;
-    core.server.adoptions.adopted(&core.conn, core.snap.generation);
+    core.server.adopted(&core.conn, core.snap.generation);
     r
 }

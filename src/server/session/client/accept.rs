@@ -43,7 +43,7 @@ async fn serve<S: Transport>(
 ) {
     let snap = server.snapshot();
     let cid = server.next_cid();
-    let mut conn = Connection::new(cid, ConnKind::Client, addr, server.global.clone(), server.stats.clone());
+    let mut conn = Connection::new(cid, ConnKind::Client, addr, server.global().clone(), server.stats.clone());
     if let Some((meta, _)) = &websocket {
         conn = conn.into_websocket(meta.client_ip);
     }

@@ -177,7 +177,7 @@ async fn authenticate(core: &Core, c: &ConnectOpts, nonce: Option<&str>) -> Opti
     if !snap.auth_for(websocket).needs_blocking(c) {
         return snap.auth_for(websocket).authenticate(c, nonce);
     }
-    let slots = core.server.bcrypt_slots.clone();
+    let slots = core.server.bcrypt_slots();
     let (creds, nonce) = (c.clone(), nonce.map(str::to_string));
     let _slot = slots.acquire_owned().await.ok()?;
     tokio::task::spawn_blocking(move || snap.auth_for(websocket).authenticate(&creds, nonce.as_deref()))

@@ -67,7 +67,7 @@ fn track(server: &Arc<ServerState>, addr: SocketAddr) -> Option<(Arc<RouteLink>,
 
 pub(super) fn new_route_conn(server: &Arc<ServerState>, addr: SocketAddr) -> Arc<Connection> {
     let cid = server.next_cid();
-    Arc::new(Connection::new(cid, ConnKind::Route, addr, server.global.clone(), server.stats.clone()))
+    Arc::new(Connection::new(cid, ConnKind::Route, addr, server.global().clone(), server.stats.clone()))
 }
 
 pub(super) fn note_tls(conn: &Connection, negotiated: &crate::tls::Negotiated) {

@@ -414,7 +414,7 @@ impl RouteState {
         // A route is not stalled for a slow local subscriber: that would hold
         // up every other server's traffic on this route.
         let from = Publisher { conn: &core.conn, echo: true, when_behind: WhenBehind::Queue };
-        core.fanout.publish_routed(&core.server.global, &msg, m.queues, from);
+        core.fanout.publish_routed(core.server.global(), &msg, m.queues, from);
     }
 
     /// Whether `acc` is an account here. rnats serves `$G` only, so interest
