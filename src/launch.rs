@@ -110,9 +110,9 @@ impl Server {
             return Err(e);
         }
 
-        state.tracker.spawn(listener::accept_clients(state.clone(), listener));
+        state.spawn(listener::accept_clients(state.clone(), listener));
         if let Some(ws) = ws_listener {
-            state.tracker.spawn(crate::websocket::listener::accept_websockets(state.clone(), ws));
+            state.spawn(crate::websocket::listener::accept_websockets(state.clone(), ws));
         }
         Ok(Server { state, addr, monitor_url })
     }
@@ -136,8 +136,7 @@ impl Server {
     pub async fn shutdown(&self) {
         info!("Initiating Shutdown...");
         self.state.shutdown.cancel();
-        self.state.tracker.close();
-        if tokio::time::timeout(SHUTDOWN_GRACE, self.state.tracker.wait()).await.is_err() {
+        if !self.state.wait_for_tasks(SHUTDOWN_GRACE).await {
             error!("Timed out waiting for connections to close");
         }
         self.state.files.remove_ports_file();

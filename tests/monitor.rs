@@ -146,7 +146,7 @@ async fn varz_and_connz_count_every_message_once() {
     // A closed connection's traffic stays in the totals.
     drop(b1);
     drop(bob);
-    wait_until("bob is closed", || s.server.state().closed.len() == 1).await;
+    wait_until("bob is closed", || s.server.state().closed().len() == 1).await;
     let v = get_json(&mon, "/varz").await;
     assert_eq!((&v["out_msgs"], &v["connections"], &v["total_connections"]), (&json!(30), &json!(2), &json!(3)));
     let closed = get_json(&mon, "/connz?state=closed").await;
@@ -313,7 +313,7 @@ async fn closed_connections_ring_with_reasons() {
     .await;
     let closed_total = |want: usize| {
         let state = s.server.state().clone();
-        move || state.closed.len() >= want || state.closed.len() == 4
+        move || state.closed().len() >= want || state.closed().len() == 4
     };
     let alice = json!({"user": "alice", "pass": "pw", "name": "first"});
     // 1. closes normally, with a subscription.
@@ -619,7 +619,7 @@ async fn replies_match_the_schemas() {
     let (s, mon) = monitored(|_| {}).await;
     let _a = raw(s.addr(), json!({"name": "a", "lang": "raw", "version": "1"}), "SUB x 1\r\nSUB y q 2\r\n").await;
     drop(raw(s.addr(), json!({"name": "gone"}), "SUB z 1\r\n").await);
-    wait_until("one closed", || s.server.state().closed.len() == 1).await;
+    wait_until("one closed", || s.server.state().closed().len() == 1).await;
     for (schema, paths) in [
         ("varz", &["/varz"][..]),
         (

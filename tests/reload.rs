@@ -153,7 +153,7 @@ async fn permissions_apply_from_the_next_operation_and_forbidden_subs_are_remove
     round_trip(&mut p).await;
     w.expect(b"MSG a.x 1 1\r\n1\r\nMSG c.x 4 1\r\n3\r\n").await;
     round_trip(&mut w).await;
-    assert_eq!(s.server.state().global.sublist.count(), 2);
+    assert_eq!(s.server.state().global().sublist.count(), 2);
 }
 
 /// The same reload, played against nats-server: the bytes live connections

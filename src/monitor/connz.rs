@@ -326,7 +326,7 @@ pub fn connz(server: &ServerState, o: &ConnzOptions) -> Result<Connz, String> {
     };
     // rnats has one account; nats-server answers an unknown one with an
     // empty shell (no server id, `connections: null`).
-    if !o.account.is_empty() && o.account != server.global.name.as_ref() {
+    if !o.account.is_empty() && o.account != server.global().name.as_ref() {
         reply.server_id = String::new();
         reply.connections = None;
         return Ok(reply);
@@ -339,7 +339,7 @@ pub fn connz(server: &ServerState, o: &ConnzOptions) -> Result<Connz, String> {
     let closed = match o.state {
         // nats-server keeps a closed connection's account only when it is
         // not `$G`, so filtering closed ones by `acc=$G` keeps none.
-        State::Closed | State::Any if o.account.is_empty() => server.closed.list(),
+        State::Closed | State::Any if o.account.is_empty() => server.closed().list(),
         _ => Vec::new(),
     };
     // The total is counted before the user and cid filters, as nats-server does.

@@ -106,14 +106,14 @@ fn route_rows(server: &ServerState, cluster: &Cluster, subs: Subs, now: SystemTi
             }
             let conn = &l.conn;
             let (subscriptions, list, detail) = {
-                let held = conn.subs.lock().unwrap_or_else(|e| e.into_inner());
+                let held = conn.subscriptions();
                 let n = held.len() as u32;
                 let mut list = Vec::new();
                 let mut detail = Vec::new();
                 match subs {
                     Subs::None => {}
-                    Subs::List => list.extend(held.values().map(|s| String::from_utf8_lossy(&s.subject).into_owned())),
-                    Subs::Detail => detail.extend(held.values().map(|s| SubDetail {
+                    Subs::List => list.extend(held.iter().map(|s| String::from_utf8_lossy(&s.subject).into_owned())),
+                    Subs::Detail => detail.extend(held.iter().map(|s| SubDetail {
                         account: String::new(),
                         account_tag: String::new(),
                         subject: String::from_utf8_lossy(&s.subject).into_owned(),

@@ -319,7 +319,7 @@ pub fn varz(server: &ServerState, figures: MonitorFigures) -> Varz {
         slow_consumers: client_slow + route_slow,
         stale_connections: client_stale + route_stale,
         stalled_clients: server.stats.stalled_clients.load(Ordering::Relaxed),
-        subscriptions: server.global.sublist.count(),
+        subscriptions: server.global().sublist.count(),
         http_req_stats: figures.http_req_stats,
         // The first configuration is the one the server started with.
         config_load_time: rfc3339_nano(if snap.generation <= 1 { server.start } else { snap.loaded_at }),

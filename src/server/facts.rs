@@ -80,8 +80,7 @@ impl SubFacts {
 /// A connection's subscriptions, in sid order (nats-server lists them in
 /// map order, which is random; a stable order is easier to read and test).
 pub fn subscriptions_of(conn: &Connection) -> Vec<Arc<Subscription>> {
-    let mut subs: Vec<Arc<Subscription>> =
-        conn.subs.lock().unwrap_or_else(|e| e.into_inner()).values().cloned().collect();
+    let mut subs = conn.subscriptions();
     subs.sort_by(|a, b| sid_order(&a.sid, &b.sid));
     subs
 }

@@ -19,13 +19,13 @@ pub async fn accept_clients(server: Arc<ServerState>, listener: TcpListener) {
     let mut backoff = ACCEPT_BACKOFF_MIN;
     loop {
         tokio::select! {
-            _ = server.accepting.cancelled() => break,
+            _ = server.stopped_accepting() => break,
             r = listener.accept() => match r {
                 Ok((stream, addr)) => {
                     backoff = ACCEPT_BACKOFF_MIN;
                     let _ = stream.set_nodelay(true);
                     let addr = super::bind::canonical(addr);
-                    server.tracker.spawn(session::serve_client(server.clone(), stream, addr));
+                    server.spawn(session::serve_client(server.clone(), stream, addr));
                 }
                 Err(e) => {
                     // Keep serving the connections we have; try again shortly.

@@ -36,26 +36,26 @@ pub struct ServerState {
     pub id: String,
     pub name: String,
     /// The global account `$G`, the only one until accounts are supported.
-    pub global: Arc<Account>,
+    global: Arc<Account>,
     /// Live client connections by id, and what the closed ones counted. A
     /// std mutex, taken on connect, disconnect and by whole-server walks
     /// (reload, monitoring), never per message and never across an `.await`.
     clients: Mutex<Clients>,
     /// Recently closed client connections, for `/connz?state=closed`.
-    pub closed: ClosedRing,
+    closed: ClosedRing,
     next_cid: AtomicU64,
     pub stats: Arc<ServerStats>,
     /// Bounds concurrent bcrypt checks, so a connection storm leaves CPU for
     /// message traffic.
-    pub bcrypt_slots: Arc<tokio::sync::Semaphore>,
+    bcrypt_slots: Arc<tokio::sync::Semaphore>,
     pub shutdown: CancellationToken,
     /// Cancelled to stop accepting clients (lame duck mode, shutdown): a
     /// child of `shutdown`.
-    pub accepting: CancellationToken,
+    accepting: CancellationToken,
     /// Set once lame duck mode starts; sessions announce it to their client
     /// when they see it. Read at a wakeup, never per message.
     lame_duck: AtomicBool,
-    pub tracker: TaskTracker,
+    tracker: TaskTracker,
     pub start: SystemTime,
     /// The address clients connect to, known once the listener is bound.
     client_addr: OnceLock<SocketAddr>,
@@ -66,7 +66,7 @@ pub struct ServerState {
     /// The cluster (routes), when configured.
     pub cluster: Option<Arc<Cluster>>,
     /// Which client connections a reload still waits for.
-    pub adoptions: adoption::Adoptions,
+    adoptions: adoption::Adoptions,
 }
 
 impl ServerState {
@@ -163,8 +163,58 @@ impl ServerState {
         let _ = self.client_addr.set(addr);
     }
 
+    /// The global account `$G` (the only one until accounts land).
+    pub fn global(&self) -> &Arc<Account> {
+        &self.global
+    }
+
+    /// The recently closed client connections (`/connz?state=closed`).
+    pub fn closed(&self) -> &ClosedRing {
+        &self.closed
+    }
+
     pub fn next_cid(&self) -> u64 {
         self.next_cid.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Runs `task` as one of the server's tasks: a graceful stop waits for
+    /// it (see [`ServerState::wait_for_tasks`]).
+    pub fn spawn<F>(&self, task: F) -> tokio::task::JoinHandle<F::Output>
+    where
+        F: std::future::Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.tracker.spawn(task)
+    }
+
+    /// The tracker of the server's tasks, for a component that spawns its
+    /// own from a clone of it (monitoring's connections).
+    pub fn tracker(&self) -> &TaskTracker {
+        &self.tracker
+    }
+
+    /// Takes no more tasks and waits up to `grace` for the running ones;
+    /// false if some were still running then.
+    pub async fn wait_for_tasks(&self, grace: std::time::Duration) -> bool {
+        self.tracker.close();
+        tokio::time::timeout(grace, self.tracker.wait()).await.is_ok()
+    }
+
+    /// Resolves once the server stops accepting new connections (lame duck
+    /// mode, or shutdown).
+    pub fn stopped_accepting(&self) -> tokio_util::sync::WaitForCancellationFuture<'_> {
+        self.accepting.cancelled()
+    }
+
+    /// The slots that bound concurrent bcrypt checks.
+    pub fn bcrypt_slots(&self) -> Arc<tokio::sync::Semaphore> {
+        self.bcrypt_slots.clone()
+    }
+
+    /// `conn` now runs under the snapshot of `generation` (credentials and
+    /// permissions re-checked): a reload waiting for it is told.
+    pub fn adopted(&self, conn: &Connection, generation: u64) {
+        self.adoptions.adopted(conn, generation);
     }
 
     /// The websocket listener's address, when there is one.

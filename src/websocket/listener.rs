@@ -49,13 +49,13 @@ pub async fn accept_websockets(server: Arc<ServerState>, listener: TcpListener) 
     let mut backoff = ACCEPT_BACKOFF_MIN;
     loop {
         tokio::select! {
-            _ = server.accepting.cancelled() => break,
+            _ = server.stopped_accepting() => break,
             r = listener.accept() => match r {
                 Ok((stream, addr)) => {
                     backoff = ACCEPT_BACKOFF_MIN;
                     let _ = stream.set_nodelay(true);
                     let addr = crate::server::bind::canonical(addr);
-                    server.tracker.spawn(connection(server.clone(), stream, addr));
+                    server.spawn(connection(server.clone(), stream, addr));
                 }
                 Err(e) => {
                     error!("Temporary Websocket Accept Error ({e}), sleeping {}ms", backoff.as_millis());

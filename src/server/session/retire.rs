@@ -159,7 +159,7 @@ mod tests {
         let (leaves, leave_task) = client(&server, 40002).await;
         let (mut stays, _stay_task) = client(&server, 40003).await;
         assert_eq!(server.num_clients(), 3);
-        assert_eq!(server.global.sublist.count(), 6);
+        assert_eq!(server.global().sublist.count(), 6);
 
         panics.write_all(super::super::client::INJECTED_PANIC).await.unwrap();
         assert!(panic_task.await.expect_err("the session panicked").is_panic());
@@ -175,7 +175,7 @@ mod tests {
         assert!(got.windows(16).any(|w| w == b"MSG a.40003 1 3\r"), "{}", String::from_utf8_lossy(&got));
 
         assert_eq!(server.num_clients(), 1, "both are out of the registry");
-        assert_eq!(server.global.sublist.count(), 2, "both left their subscriptions behind in the index");
+        assert_eq!(server.global().sublist.count(), 2, "both left their subscriptions behind in the index");
         let closed = json(&monitor, "/connz", "state=closed&subs=1").await;
         let closed = closed["connections"].as_array().unwrap().clone();
         assert_eq!(closed.len(), 2, "{closed:?}");

@@ -9,28 +9,39 @@
 //! (the peer's interest becomes route subscriptions in the account's index),
 //! `RMSG`/`HMSG` (delivered to local subscribers only), PING/PONG, and
 //! asynchronous INFO (gossip about other servers, lame duck mode).
+//!
+//! The accept is in [`accept`], the dialed side's handshake in [`solicit`];
+//! both run the one session lifecycle with this role.
+
+pub mod accept;
+pub mod solicit;
+
+pub use accept::{serve_accepted, serve_accepted_stream};
+pub use solicit::serve_solicited;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use rustls::pki_types::ServerName;
-use tokio::net::TcpStream;
 use tracing::{debug, error, info};
 
+use super::core::Core;
+use super::lifecycle::{run_session, Session};
 use super::retire::Retirement;
-use super::{read_loop, run_writer, Core, Phase, Role, Transport};
+use super::role::{Role, Step};
+use super::{Phase, Transport};
 use crate::secret::Secret;
 use crate::server::account::GLOBAL_ACCOUNT;
-use crate::server::conn::{ConnKind, Connection, Subscription, TlsInfo};
+use crate::server::conn::Subscribed;
 use crate::server::deliver::{Message, Publisher};
 use crate::server::errors::*;
 use crate::server::info::{check_connect, check_info};
 use crate::server::outbound::WhenBehind;
 use crate::server::permissions::CompiledPermissions;
+use crate::server::proto::Cut;
 use crate::server::route::bounds;
-use crate::server::route::info::{PeerConnect, PeerInfo, RouteConnect};
-use crate::server::route::link::{RouteLink, RouteType};
-use crate::server::route::proto::{RouteOp, RouteParseError, RoutedMsg};
+use crate::server::route::info::{PeerConnect, PeerInfo};
+use crate::server::route::link::RouteLink;
+use crate::server::route::proto::{self as route_proto, RouteLimits, RouteOp, RouteParseError, RouteParsed, RoutedMsg};
 use crate::server::route::urls::{join_host_port, RouteUrl};
 use crate::server::route::{self, Registration};
 use crate::server::snapshot::Snapshot;
@@ -41,6 +52,9 @@ pub(crate) struct RouteState {
     pub link: Arc<RouteLink>,
     /// The peer's address, for the `ip` of the gossip about it.
     remote: SocketAddr,
+    /// This server dialed the route (it sends CONNECT; the peer's
+    /// credentials are not checked).
+    solicited: bool,
     /// The peer's first INFO was processed (later ones are asynchronous).
     info_seen: bool,
     /// `cluster.permissions` (`subscribe` is the export side).
@@ -51,14 +65,15 @@ pub(crate) struct RouteState {
 }
 
 impl RouteState {
-    fn new(link: Arc<RouteLink>, remote: SocketAddr, snap: &Snapshot) -> RouteState {
-        RouteState { link, remote, info_seen: false, perms: snap.route_perms.clone(), credentials: None }
+    fn new(link: Arc<RouteLink>, snap: &Snapshot, solicited: bool) -> RouteState {
+        let remote = link.conn.addr;
+        RouteState { link, remote, solicited, info_seen: false, perms: snap.route_perms.clone(), credentials: None }
     }
 
     /// A reload: new permissions; an accepted route whose credentials the
     /// new `cluster.authorization` no longer accepts is closed, as
     /// nats-server does (a route this server dialed is left alone).
-    pub async fn on_new_snapshot(&mut self, core: &mut Core, old: &Snapshot) -> Result<(), CloseReason> {
+    async fn reload(&mut self, core: &mut Core, old: &Snapshot) -> Result<(), CloseReason> {
         self.perms = core.snap.route_perms.clone();
         let auth_of = |s: &Snapshot| s.opts.cluster.as_ref().and_then(|c| c.authorization.clone());
         let (before, now) = (auth_of(old), auth_of(&core.snap));
@@ -76,9 +91,9 @@ impl RouteState {
         Err(auth_violation(core, Some(given_user.as_str()).filter(|u| !u.is_empty())))
     }
 
-    pub async fn on_op(&mut self, core: &mut Core, op: RouteOp<'_>) -> Result<(), CloseReason> {
+    async fn on_op(&mut self, core: &mut Core, op: RouteOp<'_>) -> Result<(), CloseReason> {
         if core.trace {
-            trace_in(&core.conn.log_prefix, &op);
+            super::trace::trace_route_in(&core.conn.log_prefix, &op);
         }
         if core.auth_required && core.phase != Phase::Authenticated && !matches!(op, RouteOp::Connect(_)) {
             return Err(auth_violation(core, None));
@@ -326,22 +341,9 @@ impl RouteState {
             }
         }
         let key = sub_key(acc, subject, queue);
-        let conn = core.conn.clone();
-        let account = &core.server.global;
-        let mut subs = conn.subs.lock().unwrap_or_else(|e| e.into_inner());
-        match subs.get(&key[..]).cloned() {
-            // A new count of members for a queue group: the entry is
-            // replaced, so the sublist's group weights stay exact.
-            Some(old) if queue.is_some() && old.weight != weight => {
-                let new = Arc::new(Subscription::remote(conn.clone(), subject, queue, &key, weight));
-                if account.sublist.replace(subject, queue, &old, new.clone()) {
-                    old.mark_removed();
-                    subs.insert(key.into(), new);
-                }
-            }
-            Some(_) => {}
-            None if subs.len() >= bounds::MAX_ROUTE_SUBSCRIPTIONS => {
-                drop(subs);
+        match core.conn.subscribe_remote(&key, subject, queue, weight, bounds::MAX_ROUTE_SUBSCRIPTIONS) {
+            Subscribed::Added | Subscribed::AlreadyThere => {}
+            Subscribed::TooMany => {
                 error!(
                     "{} - Route sent more than {} subscriptions; closing it",
                     core.conn.log_prefix,
@@ -349,15 +351,9 @@ impl RouteState {
                 );
                 return Err(CloseReason::MaxSubscriptionsExceeded);
             }
-            None => {
-                let sub = Arc::new(Subscription::remote(conn.clone(), subject, queue, &key, weight));
-                if account.subscribe(&sub).is_err() {
-                    drop(subs);
-                    error!("{} - Could not insert subscription: invalid subject", core.conn.log_prefix);
-                    core.send_err("Invalid Subscription");
-                    return Ok(());
-                }
-                subs.insert(key.into(), sub);
+            Subscribed::InvalidSubject => {
+                error!("{} - Could not insert subscription: invalid subject", core.conn.log_prefix);
+                core.send_err("Invalid Subscription");
             }
         }
         Ok(())
@@ -385,12 +381,7 @@ impl RouteState {
             return Ok(());
         }
         let key = sub_key(acc, subject, queue);
-        let removed = core.conn.subs.lock().unwrap_or_else(|e| e.into_inner()).remove(&key[..]);
-        if let Some(sub) = removed {
-            if sub.mark_removed() {
-                core.server.global.unsubscribe(&sub);
-            }
-        }
+        core.conn.unsubscribe_remote(&key);
         Ok(())
     }
 
@@ -423,7 +414,7 @@ impl RouteState {
         // A route is not stalled for a slow local subscriber: that would hold
         // up every other server's traffic on this route.
         let from = Publisher { conn: &core.conn, echo: true, when_behind: WhenBehind::Queue };
-        core.fanout.publish_routed(&core.server.global, &msg, m.queues, from);
+        core.fanout.publish_routed(core.server.global(), &msg, m.queues, from);
     }
 
     /// Whether `acc` is an account here. rnats serves `$G` only, so interest
@@ -495,50 +486,8 @@ async fn route_credentials_ok(snap: &Arc<Snapshot>, c: &PeerConnect) -> bool {
     user_ok && pass_ok
 }
 
-/// `-V` for what a route sent.
-fn trace_in(prefix: &str, op: &RouteOp<'_>) {
-    let s = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
-    let text = match op {
-        RouteOp::Connect(json) => format!("CONNECT {}", super::trace::redact_connect(json)),
-        RouteOp::Info(json) => format!("INFO {}", s(json)),
-        RouteOp::Ping => "PING".into(),
-        RouteOp::Pong => "PONG".into(),
-        RouteOp::Ok => "+OK".into(),
-        RouteOp::Err(t) => format!("-ERR {}", s(t)),
-        RouteOp::Sub { args, leaf } => format!("{} {}", if *leaf { "LS+" } else { "RS+" }, s(args)),
-        RouteOp::Unsub { args, leaf } => format!("{} {}", if *leaf { "LS-" } else { "RS-" }, s(args)),
-        RouteOp::Msg(m) => {
-            let verb = match (m.origin.is_some(), m.header_len.is_some()) {
-                (true, _) => "LMSG",
-                (false, true) => "HMSG",
-                (false, false) => "RMSG",
-            };
-            let mut t = format!("{verb} {} {}", s(m.account), s(m.subject));
-            if !m.queues.is_empty() {
-                t += if m.reply.is_some() { " +" } else { " |" };
-            }
-            if let Some(r) = m.reply {
-                t += &format!(" {}", s(r));
-            }
-            if !m.queues.is_empty() {
-                t += &format!(" {}", s(m.queues));
-            }
-            if let Some(h) = m.header_len {
-                t += &format!(" {h}");
-            }
-            t + &format!(" {}", m.payload.len())
-        }
-    };
-    tracing::trace!("{prefix} - <<- [{text}]");
-    if let RouteOp::Msg(m) = op {
-        if !m.payload.is_empty() {
-            tracing::trace!("{prefix} - <<- MSG_PAYLOAD: [{}]", crate::logging::traced_payload(m.payload));
-        }
-    }
-}
-
 /// The close of a route's session for a parse error.
-pub(crate) fn on_parse_error(core: &mut Core, e: RouteParseError) -> CloseReason {
+fn on_parse_error(core: &mut Core, e: RouteParseError) -> CloseReason {
     error!("{} - {}", core.conn.log_prefix, e);
     if matches!(e, RouteParseError::UnknownOp { .. }) {
         core.send_err(ERR_UNKNOWN_OP);
@@ -546,142 +495,8 @@ pub(crate) fn on_parse_error(core: &mut Core, e: RouteParseError) -> CloseReason
     CloseReason::ProtocolViolation
 }
 
-/// Serves a route connection another server opened.
-pub async fn serve_accepted(server: Arc<ServerState>, stream: TcpStream, addr: SocketAddr) {
-    let snap = server.snapshot();
-    let Some((link, retirement)) = track(&server, addr) else { return };
-    let conn = link.conn.clone();
-    let Some(tls) = snap.route_tls.clone() else {
-        return run_route(server, link, retirement, snap, stream, false).await;
-    };
-    // Route TLS: the handshake comes first, before INFO.
-    let local = stream.local_addr().ok();
-    match crate::tls::accept(stream, &tls.server, &[]).await {
-        Ok(accepted) => {
-            note_tls(&conn, &accepted.negotiated);
-            run_route(server, link, retirement, snap, Box::new(accepted.stream), false).await
-        }
-        Err(e) => {
-            error!("{} - TLS route handshake error: {}", conn.log_prefix, e.go_text(local, Some(addr)));
-            give_up(&server, &link, retirement, CloseReason::TlsHandshakeError);
-        }
-    }
-}
-
-/// Serves a route connection another server opened over any stream,
-/// without TLS: the route role driven directly (tests, fuzzing).
-pub async fn serve_accepted_stream<T: Transport>(server: Arc<ServerState>, stream: T, addr: SocketAddr) {
-    let snap = server.snapshot();
-    let Some((link, retirement)) = track(&server, addr) else { return };
-    run_route(server, link, retirement, snap, stream, false).await
-}
-
-/// A new accepted route connection, tracked (with its retirement), unless
-/// the server has all the route connections it takes.
-fn track(server: &Arc<ServerState>, addr: SocketAddr) -> Option<(Arc<RouteLink>, Retirement)> {
-    let cluster = server.cluster.clone()?;
-    let conn = new_route_conn(server, addr);
-    let link = RouteLink::new(conn.clone(), None, RouteType::Implicit, route::GOSSIP_DEFAULT);
-    if !cluster.track(&link) {
-        error!(
-            "{} - Route connection refused: {} route connections already",
-            conn.log_prefix,
-            bounds::MAX_ROUTE_CONNECTIONS
-        );
-        return None;
-    }
-    Some((link.clone(), Retirement::route(server.clone(), link)))
-}
-
-/// Serves a route this server dialed to `url`.
-pub async fn serve_solicited(
-    server: Arc<ServerState>,
-    stream: TcpStream,
-    url: RouteUrl,
-    route_type: RouteType,
-    gossip_mode: u8,
-) {
-    let Some(cluster) = server.cluster.clone() else { return };
-    let snap = server.snapshot();
-    let addr = stream.peer_addr().unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
-    let conn = new_route_conn(&server, addr);
-    let link = RouteLink::new(conn.clone(), Some(url.clone()), route_type, gossip_mode);
-    if !cluster.track(&link) {
-        error!(
-            "{} - Route to {} not made: {} route connections already",
-            conn.log_prefix,
-            url.redacted(),
-            bounds::MAX_ROUTE_CONNECTIONS
-        );
-        return;
-    }
-    let retirement = Retirement::route(server.clone(), link.clone());
-    let Some(tls) = snap.route_tls.clone() else {
-        return run_route(server, link, retirement, snap, stream, true).await;
-    };
-    let local = stream.local_addr().ok();
-    let name = tls_server_name(&snap, &url);
-    match crate::tls::route::connect(stream, &tls, name).await {
-        Ok((stream, negotiated)) => {
-            note_tls(&conn, &negotiated);
-            run_route(server, link, retirement, snap, Box::new(stream), true).await
-        }
-        Err(e) => {
-            error!("{} - TLS route handshake error: {}", conn.log_prefix, e.go_text(local, Some(addr)));
-            give_up(&server, &link, retirement, CloseReason::TlsHandshakeError);
-        }
-    }
-}
-
-fn new_route_conn(server: &Arc<ServerState>, addr: SocketAddr) -> Arc<Connection> {
-    let cid = server.next_cid();
-    Arc::new(Connection::new(cid, ConnKind::Route, addr, server.global.clone(), server.stats.clone()))
-}
-
-fn note_tls(conn: &Connection, negotiated: &crate::tls::Negotiated) {
-    debug!("{} - TLS handshake complete", conn.log_prefix);
-    debug!("{} - {}", conn.log_prefix, negotiated.log_line());
-    conn.meta.lock().unwrap_or_else(|e| e.into_inner()).tls = Some(TlsInfo {
-        version: negotiated.version.clone(),
-        cipher_suite: negotiated.cipher_suite.clone(),
-        tls_first: true,
-    });
-}
-
-/// A route that never got to its protocol (TLS failed): closed, maybe redialed.
-fn give_up(server: &Arc<ServerState>, link: &Arc<RouteLink>, retirement: Retirement, reason: CloseReason) {
-    link.conn.close_now(reason);
-    info!("{} - Router connection closed: {}", link.conn.log_prefix, reason.as_str());
-    drop(retirement);
-    route::reconnect_if_due(server, link);
-}
-
-/// The name a dialed route's certificate must carry: the URL's host, or
-/// for an address, the first host name among the configured routes (as
-/// nats-server does for routes learned by gossip, which come as addresses).
-fn tls_server_name(snap: &Snapshot, url: &RouteUrl) -> ServerName<'static> {
-    let host = if url.host.parse::<std::net::IpAddr>().is_ok() {
-        snap.opts
-            .cluster
-            .as_ref()
-            .and_then(|c| {
-                c.routes
-                    .iter()
-                    .filter_map(|r| RouteUrl::parse(r).ok())
-                    .find(|u| u.host.parse::<std::net::IpAddr>().is_err())
-                    .map(|u| u.host)
-            })
-            .unwrap_or_else(|| url.host.clone())
-    } else {
-        url.host.clone()
-    };
-    ServerName::try_from(host).unwrap_or_else(|_| ServerName::try_from("localhost").expect("a valid name"))
-}
-
-/// The route's session after TLS: CONNECT (when dialing) and INFO out, the
-/// read loop with the route role, then the close: remote interest removed,
-/// unregistered, maybe dialed again.
-async fn run_route<T: Transport>(
+/// A route past its TLS: the one session lifecycle, with the route role.
+pub(super) async fn run_route<T: Transport>(
     server: Arc<ServerState>,
     link: Arc<RouteLink>,
     retirement: Retirement,
@@ -689,59 +504,59 @@ async fn run_route<T: Transport>(
     stream: T,
     solicited: bool,
 ) {
-    let conn = link.conn.clone();
-    let remote = conn.addr;
-    let (rd, wr) = stream.split();
-    let writer = server.tracker.spawn(run_writer(server.clone(), conn.clone(), wr));
-    server.adoptions.adopted(&conn, snap.generation);
-    let mut core = Core::new(server.clone(), conn.clone(), snap.clone());
-    let auth = snap.opts.cluster.as_ref().and_then(|c| c.authorization.as_ref());
-    core.auth_required = !solicited && auth.is_some_and(|a| a.user.is_some());
-    core.auth_timeout = auth.map_or(crate::options::DEFAULT_AUTH_TIMEOUT, |a| a.timeout);
-    if solicited {
-        debug!("{} - Route connect msg sent", conn.log_prefix);
-        let line = route_connect_line(&server, &snap, &link);
-        // Not `core.send`: its trace would show the route's password.
-        if core.trace {
-            let json = line.get(8..line.len().saturating_sub(2)).unwrap_or_default();
-            tracing::trace!("{} - ->> [CONNECT {}]", conn.log_prefix, super::trace::redact_connect(json));
-        }
-        conn.queue_proto(&line);
-    }
-    let info = route::route_info(&server, &snap, false);
-    core.send(&info.to_line());
-    info!("{} - Route connection created", conn.log_prefix);
-    core.finish_batch();
-
-    let mut role = Role::Route(RouteState::new(link.clone(), remote, &snap));
-    let reason = read_loop(&mut core, &mut role, rd, Vec::new()).await;
-    core.phase = Phase::Closing(reason);
-    conn.close(reason);
-    // Remote interest removed, unregistered.
-    drop(retirement);
-    core.finish_batch();
-    let _ = writer.await;
-    let reason = conn.close_reason().unwrap_or(reason);
-    info!("{} - Router connection closed: {}{}", conn.log_prefix, reason.as_str(), link.remote_suffix());
-    route::reconnect_if_due(&server, &link);
+    let role = RouteState::new(link.clone(), &snap, solicited);
+    let session = Session { server, conn: link.conn.clone(), snap, role, retirement };
+    run_session(session, stream, Vec::new()).await
 }
 
-/// The CONNECT for a route this server dialed, with the URL's credentials.
-fn route_connect_line(server: &ServerState, snap: &Snapshot, link: &RouteLink) -> Vec<u8> {
-    let url = link.state().url.clone();
-    let cluster = server.cluster.as_ref();
-    let name = cluster.map(|c| c.name()).unwrap_or_default();
-    let connect = RouteConnect {
-        echo: true,
-        verbose: false,
-        pedantic: false,
-        user: url.as_ref().and_then(|u| u.user.as_deref()),
-        pass: url.as_ref().and_then(|u| u.pass.as_ref()),
-        tls_required: snap.route_tls.is_some(),
-        headers: !snap.opts.no_header_support,
-        name: &server.id,
-        cluster: &name,
-        cluster_dynamic: cluster.is_some_and(|c| c.is_dynamic()),
-    };
-    connect.to_line()
+impl Role for RouteState {
+    /// CONNECT (when dialing) and INFO out.
+    fn opened(&mut self, core: &mut Core) {
+        let (server, snap, conn) = (core.server.clone(), core.snap.clone(), core.conn.clone());
+        let auth = snap.opts.cluster.as_ref().and_then(|c| c.authorization.as_ref());
+        core.auth_required = !self.solicited && auth.is_some_and(|a| a.user.is_some());
+        core.auth_timeout = auth.map_or(crate::options::DEFAULT_AUTH_TIMEOUT, |a| a.timeout);
+        if self.solicited {
+            debug!("{} - Route connect msg sent", conn.log_prefix);
+            let line = solicit::route_connect_line(&server, &snap, &self.link);
+            // Not `core.send`: its trace would show the route's password.
+            if core.trace {
+                let json = line.get(8..line.len().saturating_sub(2)).unwrap_or_default();
+                tracing::trace!("{} - ->> [CONNECT {}]", conn.log_prefix, super::trace::redact_connect(json));
+            }
+            conn.queue_proto(&line);
+        }
+        let info = route::route_info(&server, &snap, false);
+        core.send(&info.to_line());
+        info!("{} - Route connection created", conn.log_prefix);
+        core.finish_batch();
+    }
+
+    /// Remote interest was removed and the route unregistered (retired):
+    /// dial it again if it is due.
+    fn closed(&mut self, core: &Core, reason: CloseReason) {
+        info!("{} - Router connection closed: {}{}", core.conn.log_prefix, reason.as_str(), self.link.remote_suffix());
+        route::reconnect_if_due(&core.server, &self.link);
+    }
+
+    fn on_read(&mut self) {
+        self.link.touch();
+    }
+
+    async fn next_op(&mut self, core: &mut Core, buf: &[u8], _cut: Option<Cut<'_>>) -> Step {
+        let limits =
+            RouteLimits { max_control_line: core.limits.max_control_line, max_payload: core.limits.max_payload };
+        match route_proto::parse(buf, &limits) {
+            Ok(RouteParsed::Op(op, used)) => match self.on_op(core, op).await {
+                Ok(()) => Step::Served(used),
+                Err(reason) => Step::Close(reason),
+            },
+            Ok(RouteParsed::Incomplete { need }) => Step::Need(need),
+            Err(e) => Step::Close(on_parse_error(core, e)),
+        }
+    }
+
+    async fn on_new_snapshot(&mut self, core: &mut Core, old: &Arc<Snapshot>) -> Result<(), CloseReason> {
+        self.reload(core, old).await
+    }
 }
