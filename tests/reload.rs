@@ -446,7 +446,7 @@ async fn sighup_under_load_loses_nothing() {
     });
     let mut reloads = 0u64;
     while received.load(Ordering::Relaxed) < N && reloads < 40 {
-        std::fs::write(&conf, if reloads % 2 == 0 { b } else { a }).unwrap();
+        std::fs::write(&conf, if reloads.is_multiple_of(2) { b } else { a }).unwrap();
         p.signal(rustix::process::Signal::HUP).unwrap();
         reloads += 1;
         // Wait for this reload to finish before the next signal.
