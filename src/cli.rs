@@ -517,7 +517,7 @@ pub fn parse(args: &[String]) -> Result<Command, CliError> {
         None => Ok(Command::Serve(Box::new(serve))),
         Some("version") => Ok(Command::Version),
         Some("help") => Ok(Command::Help),
-        Some(sub @ ("check" | "fmt" | "passwd" | "schema" | "bench" | "top")) => {
+        Some(sub @ ("check" | "fmt" | "passwd" | "schema" | "bench" | "top" | "completions")) => {
             Ok(Command::Sub(sub.to_string(), rest[1..].to_vec()))
         }
         Some(other) => Err(CliError::UnknownCommand(other.to_string())),
@@ -532,6 +532,7 @@ Usage: rnats [options]            run the server (flags as nats-server's)
        rnats passwd [options]          make a bcrypt password hash
        rnats schema [--file]           print the JSON Schema of the resolved config (--file: of config files)
        rnats bench [options]           measure a server; --compare runs rnats and nats-server side by side
+       rnats completions SHELL         print a shell completion script (bash, zsh, fish, ...)
 
 Every option works with one dash or two; values as `-p 4222` or `--port=4222`.
 
