@@ -517,71 +517,15 @@ pub fn parse(args: &[String]) -> Result<Command, CliError> {
         None => Ok(Command::Serve(Box::new(serve))),
         Some("version") => Ok(Command::Version),
         Some("help") => Ok(Command::Help),
-        Some(sub @ ("check" | "fmt" | "passwd" | "schema" | "bench" | "top")) => {
+        Some(sub @ ("check" | "fmt" | "passwd" | "schema" | "bench" | "top" | "completions")) => {
             Ok(Command::Sub(sub.to_string(), rest[1..].to_vec()))
         }
         Some(other) => Err(CliError::UnknownCommand(other.to_string())),
     }
 }
 
-pub const USAGE: &str = "\
-Usage: rnats [options]            run the server (flags as nats-server's)
-       rnats check [options] FILE...   validate config files (rnats check --help)
-       rnats fmt [--check] FILE...     format config files (rnats fmt --help)
-       rnats top [options]             live view of a server's connections and traffic, as nats-top
-       rnats passwd [options]          make a bcrypt password hash
-       rnats schema [--file]           print the JSON Schema of the resolved config (--file: of config files)
-       rnats bench [options]           measure a server; --compare runs rnats and nats-server side by side
-
-Every option works with one dash or two; values as `-p 4222` or `--port=4222`.
-
-Server Options:
-    -a, --addr, --net <host>         Bind to host address (default: 0.0.0.0)
-    -p, --port <port>                Use port for clients (default: 4222, -1 for random)
-    -n, --name, --server_name <name> Server name (default: server ID)
-    -P, --pid <file>                 File to store PID
-    -c, --config <file>              Configuration file
-    -t                               Test configuration and exit
-    --watch                          Reload when the config file, its includes or its TLS files change
-    -sl, --signal <signal>[=<pid>]   Send signal to rnats process (ldm, stop, quit, term, reopen, reload)
-    --client_advertise <string>      Client URL to advertise to other servers
-    --ports_file_dir <dir>           Creates a ports file in the specified directory (<executable_name>_<pid>.ports)
-
-Logging Options:
-    -l, --log <file>                 File to redirect log output
-    -T, --logtime                    Timestamp log entries (default: true; -T=false to disable)
-    --logtime_utc                    Timestamps in UTC instead of local time
-    -D, --debug                      Enable debugging output
-    -V, --trace                      Trace the raw protocol
-    -VV                              Verbose trace
-    -DV                              Debug and trace
-    -DVV                             Debug and verbose trace
-
-Authorization Options:
-    --user <user>                    User required for connections
-    --pass <password>                Password required for connections
-    --auth <token>                   Authorization token required for connections
-
-TLS Options:
-    --tls                            Enable TLS, do not verify clients (default: false)
-    --tlscert <file>                 Server certificate file
-    --tlskey <file>                  Private key for server certificate
-    --tlsverify                      Enable TLS, verify client certificates
-    --tlscacert <file>               Client certificate CA for verification
-
-Cluster Options:
-    --routes <rurl-1, rurl-2>        Routes to solicit and connect
-    --cluster <cluster-url>          Cluster URL for solicited routes
-    --cluster_listen <url>           Cluster url from which members can solicit routes
-    --cluster_name <string>          Cluster Name, if not set one will be dynamically generated
-    --no_advertise <bool>            Do not advertise known cluster information to clients
-    --cluster_advertise <string>     Cluster URL to advertise to other servers
-    --connect_retries <number>       For implicit routes, number of connect retries
-
-Common Options:
-    -h, --help                       Show this message
-    -v, --version                    Show version
-";
+/// The server's usage text (`rnats --help`), nats-server's layout.
+pub const USAGE: &str = include_str!("cli_usage.txt");
 
 /// The usage text, with the flags rnats does not implement yet listed from
 /// the same feature table as the config keys.

@@ -7,28 +7,38 @@ use std::path::Path;
 use crate::cli::FlagOverlay;
 use crate::conf::diag::Severity;
 
-pub const CHECK_USAGE: &str = "\
-Usage: rnats check [--format human|json|sarif|github] [--strict] [--dump] FILE...
-       rnats check --diff [--format human|json] OLD.conf NEW.conf
+/// `rnats check`'s command line.
+#[derive(Debug, clap::Args)]
+#[command(
+    about = "Validate config files the way the server would load them",
+    long_about = "Checks NATS configuration files: syntax, types, ranges, conflicting options, \
+unknown keys (warnings; errors with --strict), referenced files, and what nats-server 2.x \
+would refuse (portability warnings).\n\nExit codes: 0 valid, 1 invalid, 2 usage error; \
+with --diff, 3 when a restart is needed."
+)]
+pub struct CheckArgs {
+    /// How diagnostics are printed: text, one JSON object per line, one
+    /// SARIF 2.1.0 log (code scanning), or GitHub Actions annotations.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+    /// Treat warnings as errors.
+    #[arg(long)]
+    pub strict: bool,
+    /// Print the fully resolved configuration as JSON.
+    #[arg(long)]
+    pub dump: bool,
+    /// With two files, OLD and NEW: what a reload from OLD to NEW would
+    /// change, which changes need a restart, and whose connections it ends
+    /// (exit 0 reloadable or unchanged, 1 a file is invalid, 3 restart needed).
+    #[arg(long)]
+    pub diff: bool,
+    /// The configuration files.
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<String>,
+}
 
-Checks NATS configuration files: syntax, types, ranges, conflicting options,
-unknown keys (warnings; errors with --strict), referenced files, and what
-nats-server 2.x would refuse (portability warnings).
-
-    --format human        diagnostics as text (default)
-    --format json         one JSON object per diagnostic and line
-    --format sarif        one SARIF 2.1.0 log (code-scanning services)
-    --format github       GitHub Actions workflow commands (annotations)
-    --strict              treat warnings as errors
-    --dump                print the fully resolved configuration as JSON
-    --diff OLD NEW        what a reload from OLD to NEW would change, which changes
-                          need a restart, and whose connections it would end.
-                          Exit 0: reloadable (or unchanged), 1: a file is invalid,
-                          3: a restart is needed
-";
-
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-enum Format {
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
     #[default]
     Human,
     Json,
@@ -36,63 +46,12 @@ enum Format {
     Github,
 }
 
-impl Format {
-    fn parse(v: Option<&str>) -> Result<Format, String> {
-        match v {
-            Some("human") => Ok(Format::Human),
-            Some("json") => Ok(Format::Json),
-            Some("sarif") => Ok(Format::Sarif),
-            Some("github") => Ok(Format::Github),
-            other => Err(format!("--format takes `human`, `json`, `sarif` or `github`, not {other:?}")),
-        }
-    }
-}
-
-#[derive(Debug, Default)]
-struct Args {
-    format: Format,
-    strict: bool,
-    dump: bool,
-    diff: bool,
-    files: Vec<String>,
-}
-
-fn parse_args(args: &[String]) -> Result<Args, String> {
-    let mut a = Args::default();
-    let mut it = args.iter();
-    while let Some(arg) = it.next() {
-        match arg.as_str() {
-            "--strict" | "-strict" => a.strict = true,
-            "--dump" | "-dump" => a.dump = true,
-            "--diff" | "-diff" => a.diff = true,
-            "--format" | "-format" => a.format = Format::parse(it.next().map(String::as_str))?,
-            s if s.starts_with("--format=") => a.format = Format::parse(s.strip_prefix("--format="))?,
-            "-h" | "--help" => return Err(String::new()),
-            s if s.starts_with('-') && s.len() > 1 => return Err(format!("unknown option `{s}`")),
-            file => a.files.push(file.to_string()),
-        }
-    }
-    if a.files.is_empty() {
-        return Err("no configuration file given".into());
-    }
-    if a.diff && a.files.len() != 2 {
-        return Err("--diff takes two files: the running configuration and the new one".into());
-    }
-    Ok(a)
-}
-
 /// Runs the command; returns the process exit code.
-pub fn run(args: &[String]) -> u8 {
-    let args = match parse_args(args) {
-        Ok(a) => a,
-        Err(msg) => {
-            if !msg.is_empty() {
-                eprintln!("rnats check: {msg}\n");
-            }
-            eprint!("{CHECK_USAGE}");
-            return if msg.is_empty() { 0 } else { 2 };
-        }
-    };
+pub fn run(args: &CheckArgs) -> u8 {
+    if args.diff && args.files.len() != 2 {
+        eprintln!("rnats check: --diff takes two files: the running configuration and the new one");
+        return 2;
+    }
     if args.diff {
         return diff(&args.files[0], &args.files[1], args.format == Format::Json);
     }

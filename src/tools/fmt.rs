@@ -10,43 +10,30 @@ use std::path::Path;
 
 use crate::conf::source::Sources;
 
-pub const FMT_USAGE: &str = "\
-Usage: rnats fmt [--check] FILE...
-       rnats fmt -            read standard input, write standard output
-
-Rewrites NATS configuration files in one canonical layout: two-space
-indentation, `key: value` and `key { ... }`, quotes only where needed, one
-blank line between blocks. Comments stay where they were; variables,
-includes and numbers stay as written; the meaning does not change.
-
-    --check    change nothing; print a diff and exit 1 if a file would change
-";
+/// `rnats fmt`'s command line.
+#[derive(Debug, clap::Args)]
+#[command(
+    about = "Rewrite config files in the canonical layout",
+    long_about = "Rewrites NATS configuration files in one canonical layout: two-space \
+indentation, `key: value` and `key { ... }`, quotes only where needed, one blank line between \
+blocks. Comments stay where they were; variables, includes and numbers stay as written; the \
+meaning does not change. `-` reads standard input and writes standard output.\n\nExit codes: \
+0 ok, 1 a file would change (with --check) or could not be formatted, 2 usage error."
+)]
+pub struct FmtArgs {
+    /// Change nothing; print a diff and exit 1 if a file would change.
+    #[arg(long)]
+    pub check: bool,
+    /// The configuration files (`-`: standard input).
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<String>,
+}
 
 /// Runs the command; returns the process exit code.
-pub fn run(args: &[String]) -> u8 {
-    let mut check = false;
-    let mut files = Vec::new();
-    for a in args {
-        match a.as_str() {
-            "--check" | "-check" => check = true,
-            "-h" | "--help" => {
-                print!("{FMT_USAGE}");
-                return 0;
-            }
-            "-" => files.push(a.clone()),
-            s if s.starts_with('-') => {
-                eprintln!("rnats fmt: unknown option `{s}`\n\n{FMT_USAGE}");
-                return 2;
-            }
-            _ => files.push(a.clone()),
-        }
-    }
-    if files.is_empty() {
-        eprintln!("rnats fmt: no file given\n\n{FMT_USAGE}");
-        return 2;
-    }
+pub fn run(args: &FmtArgs) -> u8 {
+    let (check, files) = (args.check, &args.files);
     let mut status = 0;
-    for file in &files {
+    for file in files {
         status = status.max(if file == "-" { stdin(check) } else { one_file(file, check) });
     }
     status

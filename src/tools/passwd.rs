@@ -7,14 +7,24 @@ use std::io::{BufRead, Write};
 
 use rand::Rng;
 
-pub const PASSWD_USAGE: &str = "\
-Usage: rnats passwd [--cost N] [-p]
-
-Prints a bcrypt hash to put in a config file (`password: $2a$11$...`).
-    -p, --password    read the password from the terminal instead of generating one
-    --stdin           read the password from the first line of standard input
-    --cost N          bcrypt cost, 4 to 31 (default 11)
-";
+/// `rnats passwd`'s command line.
+#[derive(Debug, clap::Args)]
+#[command(
+    about = "Make a bcrypt password hash",
+    long_about = "Prints a bcrypt hash to put in a config file (`password: $2a$11$...`). \
+Without options it invents a strong random password and prints it with its hash."
+)]
+pub struct PasswdArgs {
+    /// Read the password from the terminal (twice, without echo) instead of generating one.
+    #[arg(short = 'p', long = "password")]
+    pub ask: bool,
+    /// Read the password from the first line of standard input.
+    #[arg(long)]
+    pub stdin: bool,
+    /// bcrypt cost, 4 to 31.
+    #[arg(long, default_value_t = DEFAULT_COST, value_parser = clap::value_parser!(u32).range(4..=31))]
+    pub cost: u32,
+}
 
 pub const DEFAULT_COST: u32 = 11;
 const PASSWORD_LEN: usize = 22;
@@ -55,32 +65,8 @@ fn read_hidden(prompt: &str) -> Result<String, String> {
 }
 
 /// Runs the command; returns the exit code.
-pub fn run(args: &[String]) -> u8 {
-    let mut cost = DEFAULT_COST;
-    let mut ask = false;
-    let mut stdin = false;
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        match a.as_str() {
-            "-p" | "--password" | "-password" => ask = true,
-            "--stdin" | "-stdin" => stdin = true,
-            "--cost" | "-cost" => match it.next().and_then(|c| c.parse::<u32>().ok()) {
-                Some(c) if (4..=31).contains(&c) => cost = c,
-                _ => {
-                    eprintln!("rnats passwd: --cost takes a number from 4 to 31\n\n{PASSWD_USAGE}");
-                    return 2;
-                }
-            },
-            "-h" | "--help" => {
-                print!("{PASSWD_USAGE}");
-                return 0;
-            }
-            other => {
-                eprintln!("rnats passwd: unknown option `{other}`\n\n{PASSWD_USAGE}");
-                return 2;
-            }
-        }
-    }
+pub fn run(args: &PasswdArgs) -> u8 {
+    let (cost, ask, stdin) = (args.cost, args.ask, args.stdin);
     let password = if stdin {
         let mut line = String::new();
         if std::io::stdin().read_line(&mut line).is_err() || line.trim_end_matches(['\n', '\r']).is_empty() {

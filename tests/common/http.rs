@@ -1,11 +1,13 @@
-//! A minimal HTTP/1.1 client for the monitoring tests: one request per
+//! The monitoring tests' HTTP/1.1 client, hyper's: one request per
 //! connection (`Connection: close`), over TCP or any stream (HTTPS), every
-//! step under the test timeout. Enough to see status, headers and body
-//! exactly as the server sent them.
+//! step under the test timeout; status, headers and the decoded body.
 
 use std::net::SocketAddr;
 
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Empty};
+use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 
 use super::WAIT;
@@ -54,52 +56,31 @@ pub async fn request(base: &str, method: &str, path: &str, headers: &[(&str, &st
     exchange(tcp, method, path, headers).await
 }
 
-/// One request and its reply over `stream`.
-pub async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
-    mut stream: S,
+/// One request and its reply over `stream`, by hyper's HTTP/1.1 client.
+pub async fn exchange<S: AsyncRead + AsyncWrite + Unpin + Send + 'static>(
+    stream: S,
     method: &str,
     path: &str,
     headers: &[(&str, &str)],
 ) -> HttpReply {
-    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n");
+    let (mut sender, connection) =
+        hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.expect("HTTP/1.1 handshake");
+    // Drives the socket until the reply is read (the server then closes).
+    let driver = tokio::spawn(connection);
+    let mut req =
+        hyper::Request::builder().method(method).uri(path).header("Host", "localhost").header("Connection", "close");
     for (k, v) in headers {
-        req.push_str(&format!("{k}: {v}\r\n"));
+        req = req.header(*k, *v);
     }
-    req.push_str("\r\n");
-    tokio::time::timeout(WAIT, stream.write_all(req.as_bytes())).await.expect("write in time").expect("write");
-    let mut raw = Vec::new();
-    tokio::time::timeout(WAIT, stream.read_to_end(&mut raw)).await.expect("reply in time").expect("read");
-    parse(&raw, method == "HEAD")
-}
-
-fn parse(raw: &[u8], head: bool) -> HttpReply {
-    let end = raw.windows(4).position(|w| w == b"\r\n\r\n").expect("end of headers");
-    let head_text = String::from_utf8_lossy(&raw[..end]).into_owned();
-    let mut lines = head_text.split("\r\n");
-    let status_line = lines.next().expect("status line");
-    let status: u16 = status_line.split(' ').nth(1).and_then(|s| s.parse().ok()).expect("status code");
-    let headers: Vec<(String, String)> = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+    let req = req.body(Empty::<Bytes>::new()).expect("request");
+    let reply = tokio::time::timeout(WAIT, sender.send_request(req)).await.expect("reply in time").expect("reply");
+    let status = reply.status().as_u16();
+    let headers = reply
+        .headers()
+        .iter()
+        .map(|(k, v)| (k.as_str().to_ascii_lowercase(), String::from_utf8_lossy(v.as_bytes()).trim().to_string()))
         .collect();
-    let mut body = raw[end + 4..].to_vec();
-    if head {
-        body.clear();
-    } else if headers.iter().any(|(k, v)| k == "transfer-encoding" && v.contains("chunked")) {
-        body = dechunk(&body);
-    }
-    HttpReply { status, headers, body }
-}
-
-fn dechunk(mut b: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    loop {
-        let Some(nl) = b.windows(2).position(|w| w == b"\r\n") else { return out };
-        let size = usize::from_str_radix(String::from_utf8_lossy(&b[..nl]).trim(), 16).unwrap_or(0);
-        if size == 0 {
-            return out;
-        }
-        out.extend_from_slice(&b[nl + 2..nl + 2 + size]);
-        b = &b[nl + 2 + size + 2..];
-    }
+    let body = tokio::time::timeout(WAIT, reply.into_body().collect()).await.expect("body in time").expect("body");
+    driver.abort();
+    HttpReply { status, headers, body: body.to_bytes().to_vec() }
 }
