@@ -25,6 +25,7 @@ pub mod cli;
 pub mod conf;
 pub mod features;
 pub mod fmt;
+pub mod gotext;
 pub mod logging;
 pub mod monitor;
 pub mod options;

@@ -363,40 +363,9 @@ impl Options {
     }
 }
 
-/// Formats a duration the way Go's `time.Duration.String` does (`2m0s`, `1.5s`,
-/// `500ms`), which is also what our config language reads back.
-pub fn format_duration(d: Duration) -> String {
-    let nanos = d.as_nanos();
-    if nanos == 0 {
-        return "0s".into();
-    }
-    if nanos < 1_000 {
-        return format!("{nanos}ns");
-    }
-    if nanos < 1_000_000 {
-        return format!("{}µs", trim_frac(nanos as f64 / 1e3));
-    }
-    if nanos < 1_000_000_000 {
-        return format!("{}ms", trim_frac(nanos as f64 / 1e6));
-    }
-    let total_secs = d.as_secs();
-    let frac = d.subsec_nanos();
-    let h = total_secs / 3600;
-    let m = (total_secs % 3600) / 60;
-    let s = total_secs % 60;
-    let secs = if frac == 0 { format!("{s}") } else { trim_frac(s as f64 + frac as f64 / 1e9) };
-    match (h, m) {
-        (0, 0) => format!("{secs}s"),
-        (0, m) => format!("{m}m{secs}s"),
-        (h, m) => format!("{h}h{m}m{secs}s"),
-    }
-}
-
-fn trim_frac(v: f64) -> String {
-    let s = format!("{v:.9}");
-    let s = s.trim_end_matches('0').trim_end_matches('.');
-    s.to_string()
-}
+/// Durations are written as Go writes them (`2m0s`, `1.5s`, `500ms`), which
+/// is also what the config language reads back.
+pub use crate::gotext::go_duration as format_duration;
 
 #[cfg(test)]
 mod tests {

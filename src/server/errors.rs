@@ -93,68 +93,7 @@ impl CloseReason {
     }
 }
 
-/// Quotes bytes as Go's `%q` (`strconv.Quote`) does, as nats-server prints
-/// subjects, queue names and sids in `-ERR` texts and log lines:
-/// `"secret.\x7f"`, `"a\x00"`, `"\xff"`, `"é"`, `"\u00a0"`.
-/// Printable characters stay as they are; Go's `unicode.IsPrint` is
-/// approximated by excluding control, format and separator characters
-/// (unassigned code points are kept).
-pub fn go_quote(bytes: &[u8]) -> String {
-    use std::fmt::Write as _;
-    let mut out = String::with_capacity(bytes.len() + 2);
-    out.push('"');
-    let mut rest = bytes;
-    while !rest.is_empty() {
-        let (c, len) = match std::str::from_utf8(&rest[..rest.len().min(4)]) {
-            Ok(s) => s.chars().next().map(|c| (Some(c), c.len_utf8())).unwrap_or((None, 1)),
-            Err(e) if e.valid_up_to() > 0 => {
-                let s = std::str::from_utf8(&rest[..e.valid_up_to()]).unwrap_or_default();
-                s.chars().next().map(|c| (Some(c), c.len_utf8())).unwrap_or((None, 1))
-            }
-            Err(_) => (None, 1),
-        };
-        match c {
-            None => {
-                let _ = write!(out, "\\x{:02x}", rest[0]);
-            }
-            Some('"') => out.push_str("\\\""),
-            Some('\\') => out.push_str("\\\\"),
-            Some('\u{7}') => out.push_str("\\a"),
-            Some('\u{8}') => out.push_str("\\b"),
-            Some('\u{c}') => out.push_str("\\f"),
-            Some('\n') => out.push_str("\\n"),
-            Some('\r') => out.push_str("\\r"),
-            Some('\t') => out.push_str("\\t"),
-            Some('\u{b}') => out.push_str("\\v"),
-            Some(c) if (c as u32) < 0x80 && (c.is_ascii_control()) => {
-                let _ = write!(out, "\\x{:02x}", c as u32);
-            }
-            Some(c) if go_printable(c) => out.push(c),
-            Some(c) if (c as u32) < 0x10000 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            Some(c) => {
-                let _ = write!(out, "\\U{:08x}", c as u32);
-            }
-        }
-        rest = &rest[len..];
-    }
-    out.push('"');
-    out
-}
-
-/// Go's `unicode.IsPrint`, near enough: not a control character, and not a
-/// format or separator character other than the ASCII space.
-fn go_printable(c: char) -> bool {
-    if c.is_control() {
-        return false;
-    }
-    !matches!(c as u32,
-        0xa0 | 0xad | 0x600..=0x605 | 0x61c | 0x6dd | 0x70f | 0x180e | 0x1680
-        | 0x2000..=0x200f | 0x2028..=0x202f | 0x205f..=0x2064 | 0x2066..=0x206f
-        | 0x3000 | 0xd800..=0xdfff | 0xfeff | 0xfff9..=0xfffb | 0xe000..=0xf8ff
-        | 0xf0000..=0x10ffff)
-}
+pub use crate::gotext::go_quote;
 
 /// `-ERR '<text>'\r\n`
 pub fn err_line(text: &str) -> Vec<u8> {

@@ -5,7 +5,7 @@ use std::time::Duration;
 use super::*;
 use crate::conf::context::Val;
 use crate::conf::tree::Kind;
-use crate::conf::units::parse_go_duration;
+use crate::gotext::parse_go_duration;
 
 pub(super) static SIMPLE_AUTH: Block<()> = block(
     "authorization",
