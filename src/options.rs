@@ -88,11 +88,13 @@ pub use crate::secret::{Secret, REDACTED};
 
 mod auth;
 mod cluster;
+mod syslog;
 mod tls;
 mod websocket;
 
 pub use auth::*;
 pub use cluster::*;
+pub use syslog::SyslogTarget;
 pub use tls::*;
 pub use websocket::*;
 

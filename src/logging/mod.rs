@@ -154,12 +154,6 @@ enum SinkSpec {
     Syslog(Target),
 }
 
-/// Checks a `remote_syslog` value without touching the network, for the
-/// config checker: the scheme and the address shape.
-pub fn check_remote_syslog(url: &str) -> Result<(), String> {
-    Target::parse_remote(url).map(drop)
-}
-
 fn sink_spec(s: &LogSettings) -> Result<SinkSpec, LogError> {
     Ok(if let Some(path) = &s.log_file {
         SinkSpec::File(PathBuf::from(path))

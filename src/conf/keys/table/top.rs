@@ -80,7 +80,7 @@ pub static TOP: Block<Options> = Block {
             key("syslog", Ty::Bool, Yes).feature(Feature::Syslog).set(|_, _, v, o| v.set_bool(&mut o.syslog)),
             key("remote_syslog", Ty::Str, Yes).feature(Feature::Syslog).set(|b, e, v, o| {
                 o.remote_syslog = v.into_str();
-                if let Some(Err(why)) = o.remote_syslog.as_deref().map(crate::logging::check_remote_syslog) {
+                if let Some(Err(why)) = o.remote_syslog.as_deref().map(SyslogTarget::parse_remote) {
                     b.error("value", e.value.span, why);
                 }
             }),
