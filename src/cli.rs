@@ -10,6 +10,8 @@
 //! startup and again on every reload, as in nats-server.
 
 use crate::features::{Feature, Support};
+pub use crate::goflag::parse_go_bool;
+use crate::goflag::{GoFlagError, GoFlags};
 use crate::options::{Options, Port, Secret};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -372,17 +374,18 @@ pub enum CliError {
     Unsupported { flag: String, reason: &'static str },
 }
 
-fn lookup(name: &str) -> Option<&'static Flag> {
-    FLAGS.iter().find(|f| f.names.contains(&name))
+impl From<GoFlagError> for CliError {
+    fn from(e: GoFlagError) -> Self {
+        match e {
+            GoFlagError::Syntax(arg) => CliError::Syntax(arg),
+            GoFlagError::MissingValue(flag) => CliError::MissingValue(flag),
+            GoFlagError::BadBool { flag, value } => CliError::BadValue { flag, value, reason: "parse error".into() },
+        }
+    }
 }
 
-/// Go's `strconv.ParseBool`.
-pub fn parse_go_bool(v: &str) -> Option<bool> {
-    match v {
-        "1" | "t" | "T" | "TRUE" | "true" | "True" => Some(true),
-        "0" | "f" | "F" | "FALSE" | "false" | "False" => Some(false),
-        _ => None,
-    }
+fn lookup(name: &str) -> Option<&'static Flag> {
+    FLAGS.iter().find(|f| f.names.contains(&name))
 }
 
 fn parse_port(flag: &str, v: &str) -> Result<Port, CliError> {
@@ -418,47 +421,15 @@ fn parse_port_number(flag: &str, v: &str) -> Result<i64, CliError> {
 /// Parses the arguments after the program name.
 pub fn parse(args: &[String]) -> Result<Command, CliError> {
     let mut serve = ServeArgs::default();
-    let mut i = 0;
+    let mut flags = GoFlags::new(args);
     let mut help = None;
-    while i < args.len() {
-        let arg = &args[i];
-        if arg == "--" {
-            i += 1;
-            break;
-        }
-        if !arg.starts_with('-') || arg == "-" {
-            break;
-        }
-        let body = arg.strip_prefix("--").unwrap_or(&arg[1..]);
-        if body.is_empty() || body.starts_with('-') || body.starts_with('=') {
-            return Err(CliError::Syntax(arg.clone()));
-        }
-        let (name, inline) = match body.split_once('=') {
-            Some((n, v)) => (n, Some(v.to_string())),
-            None => (body, None),
-        };
+    while let Some(given) = flags.next_flag()? {
+        let name = given.name;
         let flag = lookup(name).ok_or_else(|| CliError::Unknown(name.to_string()))?;
         let value = match flag.kind {
-            Kind::Bool => match inline {
-                None => "true".to_string(),
-                Some(v) => {
-                    parse_go_bool(&v).ok_or_else(|| CliError::BadValue {
-                        flag: name.into(),
-                        value: v.clone(),
-                        reason: "parse error".into(),
-                    })?;
-                    v
-                }
-            },
-            Kind::Value => match inline {
-                Some(v) => v,
-                None => {
-                    i += 1;
-                    args.get(i).cloned().ok_or_else(|| CliError::MissingValue(name.to_string()))?
-                }
-            },
+            Kind::Bool => GoFlags::boolean(&given)?.to_string(),
+            Kind::Value => flags.value(&given)?.to_string(),
         };
-        i += 1;
         let on = || parse_go_bool(&value).unwrap_or(false);
         match flag.feature.support() {
             Support::Implemented => {}
@@ -541,7 +512,7 @@ pub fn parse(args: &[String]) -> Result<Command, CliError> {
     if let Some(cmd) = help {
         return Ok(cmd);
     }
-    let rest = &args[i..];
+    let rest = flags.rest();
     match rest.first().map(String::as_str) {
         None => Ok(Command::Serve(Box::new(serve))),
         Some("version") => Ok(Command::Version),

@@ -17,25 +17,22 @@
 //! member per queue group) → each subscriber's [`server::outbound`] buffer →
 //! its writer task → socket, one write per batch.
 
-pub mod bench;
-pub mod bench_reload;
-pub mod bench_soak;
 pub mod check;
 pub mod cli;
 pub mod conf;
 pub mod features;
-pub mod fmt;
+pub mod goflag;
 pub mod gotext;
+pub mod launch;
 pub mod logging;
 pub mod monitor;
 pub mod options;
-pub mod passwd;
 pub mod reload;
 pub mod sd_notify;
 pub mod secret;
 pub mod server;
 pub mod signals;
-pub mod spawn;
 pub mod tls;
-pub mod top;
+#[cfg(feature = "tools")]
+pub mod tools;
 pub mod websocket;

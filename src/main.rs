@@ -4,11 +4,11 @@
 use std::process::ExitCode;
 
 use rnats::cli::{self, Command, ServeArgs};
+use rnats::launch::Server;
 use rnats::logging::{self, LogSettings};
 use rnats::options::{Options, COMPAT_VERSION};
 use rnats::reload::{ConfigSource, Fingerprint, Reloader, Trigger};
 use rnats::sd_notify;
-use rnats::server::Server;
 use tokio::signal::unix::{signal, SignalKind};
 use tracing::{info, warn};
 
@@ -50,32 +50,7 @@ fn main() -> ExitCode {
             }
             ExitCode::SUCCESS
         }
-        Command::Sub(name, rest) if name == "check" => ExitCode::from(rnats::check::run(&rest)),
-        Command::Sub(name, rest) if name == "fmt" => ExitCode::from(rnats::fmt::run(&rest)),
-        Command::Sub(name, rest) if name == "bench" && rest.first().is_some_and(|a| a == "reload") => {
-            ExitCode::from(rnats::bench_reload::run(&rest[1..]))
-        }
-        Command::Sub(name, rest) if name == "bench" && rest.first().is_some_and(|a| a == "soak") => {
-            ExitCode::from(rnats::bench_soak::run(&rest[1..]))
-        }
-        Command::Sub(name, rest) if name == "bench" => ExitCode::from(rnats::bench::run(&rest)),
-        Command::Sub(name, rest) if name == "passwd" => ExitCode::from(rnats::passwd::run(&rest)),
-        Command::Sub(name, rest) if name == "top" => ExitCode::from(rnats::top::run(&rest)),
-        Command::Sub(name, rest) if name == "schema" => {
-            // `--file`: the schema of config files (from the key table);
-            // without it, the schema of the resolved config (`check --dump`).
-            let schema = if rest.iter().any(|a| a == "--file") {
-                rnats::conf::schema::config_file_schema()
-            } else {
-                Options::json_schema()
-            };
-            println!("{}", serde_json::to_string_pretty(&schema).unwrap_or_default());
-            ExitCode::SUCCESS
-        }
-        Command::Sub(name, _) => {
-            eprintln!("rnats: the `{name}` command is not implemented yet");
-            ExitCode::from(2)
-        }
+        Command::Sub(name, rest) => tool(&name, &rest),
         Command::Serve(args) => {
             let code = serve(*args);
             // Every queued line, `Server Exiting..` included, is written
@@ -84,6 +59,24 @@ fn main() -> ExitCode {
             code
         }
     }
+}
+
+/// `rnats NAME ...`: one of the tools (behind the `tools` feature).
+#[cfg(feature = "tools")]
+fn tool(name: &str, rest: &[String]) -> ExitCode {
+    match rnats::tools::command::run(name, rest) {
+        Some(code) => ExitCode::from(code),
+        None => {
+            eprintln!("rnats: the `{name}` command is not implemented yet");
+            ExitCode::from(2)
+        }
+    }
+}
+
+#[cfg(not(feature = "tools"))]
+fn tool(name: &str, _rest: &[String]) -> ExitCode {
+    eprintln!("rnats: the `{name}` command is not in this build (built without the `tools` feature)");
+    ExitCode::from(2)
 }
 
 /// Run through a link named `nats-server` (client test harnesses start that).

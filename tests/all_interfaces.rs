@@ -20,7 +20,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::{reference_binary, skip_loudly};
-use rnats::spawn::{ServerProcess, Spawn};
+use rnats::tools::spawn::{ServerProcess, Spawn};
 
 const BIN: &str = env!("CARGO_BIN_EXE_rnats");
 const WAIT: Duration = Duration::from_secs(15);

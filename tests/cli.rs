@@ -13,11 +13,11 @@ use common::*;
 const BIN: &str = env!("CARGO_BIN_EXE_rnats");
 
 /// A server process whose log goes to a file we can read.
-struct Proc(rnats::spawn::ServerProcess);
+struct Proc(rnats::tools::spawn::ServerProcess);
 
 impl Proc {
     fn start(bin: &Path, args: &[&str]) -> Proc {
-        let p = rnats::spawn::Spawn::exact(bin).args(args).start().expect("server starts");
+        let p = rnats::tools::spawn::Spawn::exact(bin).args(args).start().expect("server starts");
         let p = Proc(p);
         p.wait_for_log("Server is ready");
         p

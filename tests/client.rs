@@ -174,7 +174,7 @@ async fn auto_unsubscribe() {
     }
     let end = tokio::time::timeout(WAIT, sub.next()).await.expect("stream ends in time");
     assert!(end.is_none(), "the subscription ends after 3 messages");
-    wait_until("the server dropped it too", || s.server.state().global.sublist.count() == 0).await;
+    wait_until("the server dropped it too", || s.server.state().global().sublist.count() == 0).await;
 }
 
 #[tokio::test]
@@ -278,7 +278,7 @@ async fn unsubscribe_stops_delivery() {
     assert_eq!(next(&mut sub).await.payload, "1");
     sub.unsubscribe().await.unwrap();
     c.flush().await.unwrap();
-    wait_until("the subscription is gone", || s.server.state().global.sublist.count() == 0).await;
+    wait_until("the subscription is gone", || s.server.state().global().sublist.count() == 0).await;
 }
 
 /// A subscriber whose socket stays full past write_deadline is cut off as a

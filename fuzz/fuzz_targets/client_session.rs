@@ -17,7 +17,7 @@ use std::time::Duration;
 use libfuzzer_sys::fuzz_target;
 use rnats::options::{Options, User};
 use rnats::server::snapshot::Snapshot;
-use rnats::server::ServerState;
+use rnats::server::state::ServerState;
 use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
 
 const SUBJECTS: &[&str] = &["a", "a.b", "a.*", ">", "a.>", "_INBOX.r1", "b", "bad..subj", "*", "a.b.c.d.e.f"];

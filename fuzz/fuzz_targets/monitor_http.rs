@@ -13,7 +13,7 @@ use libfuzzer_sys::fuzz_target;
 use rnats::monitor::Monitor;
 use rnats::options::{HttpAuth, Options};
 use rnats::server::snapshot::Snapshot;
-use rnats::server::ServerState;
+use rnats::server::state::ServerState;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 struct World {

@@ -16,7 +16,7 @@ use std::time::Duration;
 use libfuzzer_sys::fuzz_target;
 use rnats::options::{Cluster, Options};
 use rnats::server::snapshot::Snapshot;
-use rnats::server::ServerState;
+use rnats::server::state::ServerState;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const ACCOUNTS: &[&str] = &["$G", "$G", "$SYS", "ACC", "B", "$G"];

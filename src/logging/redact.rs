@@ -20,7 +20,7 @@ use std::sync::OnceLock;
 
 use memchr::memmem::Finder;
 
-pub const REDACTED: &str = "[REDACTED]";
+pub use crate::secret::REDACTED;
 
 /// `message` with every secret-looking value replaced.
 pub fn scrub(message: &str) -> Cow<'_, str> {

@@ -12,7 +12,7 @@ use super::gojson;
 use super::gotime::rfc3339_nano;
 use super::query::Query;
 use super::reply::Reply;
-use crate::server::ServerState;
+use crate::server::state::ServerState;
 
 #[derive(Serialize)]
 struct Gatewayz {

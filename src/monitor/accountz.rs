@@ -12,7 +12,7 @@ use super::gotime::rfc3339_nano;
 use super::query::Query;
 use super::reply::Reply;
 use super::subsz::{sublist_stats, SublistStats};
-use crate::server::ServerState;
+use crate::server::state::ServerState;
 
 #[derive(Serialize)]
 struct Accountz {
@@ -42,7 +42,7 @@ struct AccountInfo {
 
 /// `/accountz` (already counted).
 pub fn accountz(server: &ServerState, q: &Query) -> Reply {
-    let name = server.global.name.to_string();
+    let name = server.global().name.to_string();
     let acc = q.get("acc");
     let mut reply = Accountz {
         server_id: server.id.clone(),
@@ -61,7 +61,7 @@ pub fn accountz(server: &ServerState, q: &Query) -> Reply {
             jetstream_enabled: false,
             leafnode_connections: 0,
             client_connections: server.num_clients(),
-            subscriptions: server.global.sublist.count(),
+            subscriptions: server.global().sublist.count(),
             name_tag: name,
             sublist_stats: sublist_stats(server),
         });
@@ -117,14 +117,14 @@ pub fn accstatz(server: &ServerState, q: &Query) -> Reply {
     let mut list = Vec::new();
     if unused || conns > 0 {
         let t = server.client_totals().traffic;
-        let name = server.global.name.to_string();
+        let name = server.global().name.to_string();
         list.push(AccountStat {
             acc: name.clone(),
             name,
             conns,
             leafnodes: 0,
             total_conns: conns,
-            num_subscriptions: server.global.sublist.count(),
+            num_subscriptions: server.global().sublist.count(),
             sent: DataStats { msgs: t.out_msgs, bytes: t.out_bytes, ..DataStats::default() },
             received: DataStats { msgs: t.in_msgs, bytes: t.in_bytes, ..DataStats::default() },
             slow_consumers: server.stats.slow_consumers.load(Ordering::Relaxed),

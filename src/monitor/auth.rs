@@ -15,7 +15,7 @@ use subtle::ConstantTimeEq;
 
 use crate::options::HttpAuth;
 use crate::server::auth::{is_bcrypt, password_matches};
-use crate::server::ServerState;
+use crate::server::state::ServerState;
 
 /// Headers remembered as good, at most (the cache starts over past it).
 const MAX_REMEMBERED: usize = 64;
@@ -56,7 +56,7 @@ impl AuthCache {
         }
         let Some(given) = Credentials::parse(header) else { return Verdict::Refused(challenge) };
         let ok = if needs_bcrypt(&auth) {
-            let slots = server.bcrypt_slots.clone();
+            let slots = server.bcrypt_slots();
             let Ok(_slot) = slots.acquire_owned().await else { return Verdict::Refused(challenge) };
             tokio::task::spawn_blocking(move || given.matches(&auth)).await.unwrap_or(false)
         } else {

@@ -11,8 +11,10 @@ use serde::Serialize;
 use super::gotime::{rfc3339_from_nanos, rfc3339_nano, rtt, unix_nanos, uptime};
 use super::query::{Query, Subs};
 use crate::server::account::GLOBAL_ACCOUNT;
+use crate::server::closed::ClosedConn;
 use crate::server::conn::{ConnKind, Connection, Subscription};
-use crate::server::ServerState;
+use crate::server::facts::{subscriptions_of, ConnFacts, SubFacts};
+use crate::server::state::ServerState;
 
 /// nats-server's `DefaultConnListSize`.
 pub const DEFAULT_LIMIT: i64 = 1024;
@@ -123,15 +125,19 @@ fn is_false(v: &bool) -> bool {
 impl SubDetail {
     /// As `/connz` lists it (no account fields); `/subsz` adds them.
     pub fn of(sub: &Subscription) -> SubDetail {
+        SubDetail::from_facts(SubFacts::of(sub))
+    }
+
+    pub fn from_facts(f: SubFacts) -> SubDetail {
         SubDetail {
             account: String::new(),
             account_tag: String::new(),
-            subject: String::from_utf8_lossy(&sub.subject).into_owned(),
-            queue: sub.queue.as_deref().map(|q| String::from_utf8_lossy(q).into_owned()).unwrap_or_default(),
-            sid: String::from_utf8_lossy(&sub.sid).into_owned(),
-            msgs: sub.delivered(),
-            max: sub.max(),
-            cid: sub.conn.cid,
+            subject: f.subject,
+            queue: f.queue,
+            sid: f.sid,
+            msgs: f.msgs,
+            max: f.max,
+            cid: f.cid,
         }
     }
 
@@ -142,26 +148,6 @@ impl SubDetail {
     }
 }
 
-/// A connection's subscriptions, in sid order (nats-server lists them in
-/// map order, which is random; a stable order is easier to read and test).
-pub fn subscriptions_of(conn: &Connection) -> Vec<Arc<Subscription>> {
-    let mut subs: Vec<Arc<Subscription>> =
-        conn.subs.lock().unwrap_or_else(|e| e.into_inner()).values().cloned().collect();
-    subs.sort_by(|a, b| sid_order(&a.sid, &b.sid));
-    subs
-}
-
-/// Numeric sids in numeric order, then the others bytewise.
-pub fn sid_order(a: &[u8], b: &[u8]) -> std::cmp::Ordering {
-    let num = |s: &[u8]| std::str::from_utf8(s).ok().and_then(|s| s.parse::<u64>().ok());
-    match (num(a), num(b)) {
-        (Some(x), Some(y)) => x.cmp(&y),
-        (Some(_), None) => std::cmp::Ordering::Less,
-        (None, Some(_)) => std::cmp::Ordering::Greater,
-        (None, None) => a.cmp(b),
-    }
-}
-
 fn kind_name(kind: ConnKind) -> &'static str {
     match kind {
         ConnKind::Client => "Client",
@@ -169,20 +155,17 @@ fn kind_name(kind: ConnKind) -> &'static str {
     }
 }
 
-/// The `ConnInfo` of a live connection at `now` (Unix nanoseconds), without
-/// the optional parts (subscriptions, user) that the query adds.
-pub fn fill(conn: &Connection, now: u64) -> ConnInfo {
-    let start = unix_nanos(conn.start);
-    let last = conn.last_activity().max(start);
-    let meta = conn.meta.lock().unwrap_or_else(|e| e.into_inner()).clone();
-    let traffic = conn.traffic();
+/// The `ConnInfo` of a connection's facts at `now` (Unix nanoseconds),
+/// without the optional parts (subscriptions, user) that the query adds.
+pub fn fill(f: &ConnFacts, now: u64) -> ConnInfo {
+    let (start, last, meta) = (f.start, f.last, &f.meta);
     let tls = meta.tls.clone().unwrap_or_default();
     ConnInfo {
-        cid: conn.cid,
-        kind: kind_name(conn.kind),
-        conn_type: if conn.websocket { "websocket" } else { "nats" },
-        ip: conn.addr.ip().to_string(),
-        port: conn.addr.port(),
+        cid: f.cid,
+        kind: kind_name(f.kind),
+        conn_type: if f.websocket { "websocket" } else { "nats" },
+        ip: f.addr.ip().to_string(),
+        port: f.addr.port(),
         start: rfc3339_from_nanos(start),
         last_activity: rfc3339_from_nanos(last),
         stop: None,
@@ -190,22 +173,32 @@ pub fn fill(conn: &Connection, now: u64) -> ConnInfo {
         rtt: rtt(meta.rtt),
         uptime: uptime(Duration::from_nanos(now.saturating_sub(start))),
         idle: uptime(Duration::from_nanos(now.saturating_sub(last))),
-        pending_bytes: conn.outbound.pending() as u64,
-        in_msgs: traffic.in_msgs,
-        out_msgs: traffic.out_msgs,
-        in_bytes: traffic.in_bytes,
-        out_bytes: traffic.out_bytes,
-        stalls: conn.stalls.load(std::sync::atomic::Ordering::Relaxed),
-        subscriptions: conn.num_subs() as u32,
-        name: meta.name,
-        lang: meta.lang,
-        version: meta.version,
+        pending_bytes: f.pending_bytes,
+        in_msgs: f.traffic.in_msgs,
+        out_msgs: f.traffic.out_msgs,
+        in_bytes: f.traffic.in_bytes,
+        out_bytes: f.traffic.out_bytes,
+        stalls: f.stalls,
+        subscriptions: f.subscriptions,
+        name: meta.name.clone(),
+        lang: meta.lang.clone(),
+        version: meta.version.clone(),
         tls_version: tls.version,
         tls_cipher_suite: tls.cipher_suite,
         tls_first: tls.tls_first,
         keys: SortKeys { start, last, stop: None, rtt: meta.rtt.map_or(0, |d| d.as_nanos() as u64) },
         ..ConnInfo::default()
     }
+}
+
+/// The `ConnInfo` of a closed connection: `stop` and `reason` set, uptime
+/// and idle frozen at the close.
+pub fn fill_closed(cc: &ClosedConn) -> ConnInfo {
+    let mut info = fill(&cc.facts, cc.stop);
+    info.stop = Some(rfc3339_from_nanos(cc.stop));
+    info.keys.stop = Some(cc.stop);
+    info.reason = cc.reason.as_str();
+    info
 }
 
 /// Which connections a query asks about.
@@ -333,7 +326,7 @@ pub fn connz(server: &ServerState, o: &ConnzOptions) -> Result<Connz, String> {
     };
     // rnats has one account; nats-server answers an unknown one with an
     // empty shell (no server id, `connections: null`).
-    if !o.account.is_empty() && o.account != server.global.name.as_ref() {
+    if !o.account.is_empty() && o.account != server.global().name.as_ref() {
         reply.server_id = String::new();
         reply.connections = None;
         return Ok(reply);
@@ -346,7 +339,7 @@ pub fn connz(server: &ServerState, o: &ConnzOptions) -> Result<Connz, String> {
     let closed = match o.state {
         // nats-server keeps a closed connection's account only when it is
         // not `$G`, so filtering closed ones by `acc=$G` keeps none.
-        State::Closed | State::Any if o.account.is_empty() => server.closed.list(),
+        State::Closed | State::Any if o.account.is_empty() => server.closed().list(),
         _ => Vec::new(),
     };
     // The total is counted before the user and cid filters, as nats-server does.
@@ -371,8 +364,8 @@ pub fn connz(server: &ServerState, o: &ConnzOptions) -> Result<Connz, String> {
         }
     }
     if !found_open {
-        for cc in closed.iter().filter(|cc| o.cid == 0 || cc.info.cid == o.cid) {
-            if !o.user.is_empty() && cc.user != o.user {
+        for cc in closed.iter().filter(|cc| o.cid == 0 || cc.facts.cid == o.cid) {
+            if !o.user.is_empty() && cc.facts.meta.user != o.user {
                 continue;
             }
             if !o.mqtt_client.is_empty() {
@@ -392,7 +385,7 @@ pub fn connz(server: &ServerState, o: &ConnzOptions) -> Result<Connz, String> {
 }
 
 fn open_row(conn: &Connection, now: u64, o: &ConnzOptions) -> ConnInfo {
-    let mut info = fill(conn, now);
+    let mut info = fill(&ConnFacts::of(conn), now);
     if o.subs != Subs::None {
         let subs = subscriptions_of(conn);
         match o.subs {
@@ -414,15 +407,18 @@ fn open_row(conn: &Connection, now: u64, o: &ConnzOptions) -> ConnInfo {
     info
 }
 
-fn closed_row(cc: &super::closed::ClosedConn, o: &ConnzOptions) -> ConnInfo {
-    let mut info = cc.info.clone();
+fn closed_row(cc: &ClosedConn, o: &ConnzOptions) -> ConnInfo {
+    let mut info = fill_closed(cc);
     match o.subs {
-        Subs::Detail => info.subscriptions_list_detail = cc.subs.clone(),
+        Subs::Detail => {
+            info.subscriptions_list_detail =
+                cc.subs.iter().map(|s| SubDetail::from_facts(s.clone()).with_account(&cc.account)).collect()
+        }
         Subs::List => info.subscriptions_list = cc.subs.iter().map(|s| s.subject.clone()).collect(),
         Subs::None => {}
     }
     if o.auth {
-        info.authorized_user = cc.user.clone();
+        info.authorized_user = cc.facts.meta.user.clone();
         if !cc.account.is_empty() && cc.account != GLOBAL_ACCOUNT {
             info.account = cc.account.clone();
             info.name_tag = cc.account.clone();

@@ -9,13 +9,11 @@
 //! - durations in `/varz` (`ping_interval`, `write_deadline`): integer
 //!   nanoseconds, written as plain numbers by the callers.
 
-use std::fmt::Write as _;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
-/// Nanoseconds since the Unix epoch (0 for times before it).
-pub fn unix_nanos(t: SystemTime) -> u64 {
-    t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos().min(u64::MAX as u128) as u64)
-}
+use jiff::Timestamp;
+
+pub use crate::server::clock::unix_nanos;
 
 /// `2026-11-30T03:49:54.79244557Z`: Go's `time.RFC3339Nano` of a UTC time.
 pub fn rfc3339_nano(t: SystemTime) -> String {
@@ -23,74 +21,23 @@ pub fn rfc3339_nano(t: SystemTime) -> String {
 }
 
 /// [`rfc3339_nano`] of a time given as nanoseconds since the Unix epoch.
+/// jiff's RFC 3339 printer writes the fraction as Go's `RFC3339Nano` does:
+/// only the digits needed, none when it is zero.
 pub fn rfc3339_from_nanos(nanos: u64) -> String {
-    let secs = nanos / 1_000_000_000;
-    let frac = (nanos % 1_000_000_000) as u32;
-    let days = (secs / 86_400) as i64;
-    let rem = secs % 86_400;
-    let (y, m, d) = civil_from_days(days);
-    let mut s = String::with_capacity(32);
-    let _ = write!(s, "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}", rem / 3600, (rem % 3600) / 60, rem % 60);
-    if frac > 0 {
-        let digits = format!("{frac:09}");
-        s.push('.');
-        s.push_str(digits.trim_end_matches('0'));
-    }
-    s.push('Z');
-    s
+    // Every u64 of nanoseconds (until 2554) is within jiff's range.
+    Timestamp::from_nanosecond(i128::from(nanos)).unwrap_or(Timestamp::UNIX_EPOCH).to_string()
 }
 
 /// Parses what [`rfc3339_nano`] writes (a UTC `Z` time) back into
 /// milliseconds since the epoch, as prometheus-nats-exporter turns `start`
 /// and `config_load_time` into gauges.
 pub fn rfc3339_to_unix_millis(s: &str) -> Option<i64> {
-    let b = s.as_bytes();
-    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || b[13] != b':' || b[16] != b':' {
+    // Only UTC, as the server writes it: an offset means the text came
+    // from somewhere else.
+    if !s.ends_with('Z') {
         return None;
     }
-    let num = |r: std::ops::Range<usize>| s.get(r)?.parse::<i64>().ok();
-    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
-    let (h, mi, sec) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    let rest = s.get(19..)?;
-    let (frac, zone) = match rest.strip_prefix('.') {
-        Some(f) => {
-            let end = f.find(|c: char| !c.is_ascii_digit()).unwrap_or(f.len());
-            (&f[..end], &f[end..])
-        }
-        None => ("", rest),
-    };
-    if zone != "Z" || !(1..=12).contains(&mo) || !(1..=31).contains(&d) {
-        return None;
-    }
-    let millis_frac = format!("{frac:0<3}").get(..3)?.parse::<i64>().ok()?;
-    let days = days_from_civil(y, mo as u32, d as u32);
-    Some(((days * 86_400 + h * 3600 + mi * 60 + sec) * 1000) + millis_frac)
-}
-
-/// Days since 1970-01-01 → (year, month, day), proleptic Gregorian
-/// (Howard Hinnant's `civil_from_days`).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
-}
-
-/// (year, month, day) → days since 1970-01-01.
-fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y.rem_euclid(400);
-    let mp = if m > 2 { m - 3 } else { m + 9 } as i64;
-    let doy = (153 * mp + 2) / 5 + d as i64 - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+    s.parse::<Timestamp>().ok().map(|t| t.as_millisecond())
 }
 
 /// nats-server's `myUptime`: `0s`, `2s`, `1m5s`, `2h0m7s`, `1d2h3m4s`,

@@ -18,7 +18,6 @@
 pub mod absent;
 pub mod accountz;
 pub mod auth;
-pub mod closed;
 pub mod connz;
 pub mod dashboard;
 pub mod gojson;
@@ -42,7 +41,7 @@ use std::sync::Arc;
 
 use tracing::info;
 
-use crate::server::ServerState;
+use crate::server::state::ServerState;
 
 /// What every monitoring request shares.
 pub struct Monitor {
@@ -108,7 +107,7 @@ pub async fn start(server: &Arc<ServerState>) -> io::Result<Option<String>> {
     server.files.set_monitoring(scheme, addr);
     info!("Starting {scheme} monitor on {}", join_host_port(&host, addr.port()));
     let monitor = Arc::new(Monitor::new(server.clone(), opts.http_base_path.as_deref()));
-    server.tracker.spawn(serve::serve(monitor, listener, tls));
+    server.spawn(serve::serve(monitor, listener, tls));
     let url_host = if host == "0.0.0.0" || host == "::" || host.is_empty() { "127.0.0.1" } else { host.as_str() };
     Ok(Some(format!("{scheme}://{}", join_host_port(url_host, addr.port()))))
 }

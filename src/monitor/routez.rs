@@ -1,48 +1,17 @@
-//! `/routez`, and the seam between monitoring and clustering: the
-//! [`RouteSource`] clustering registers with
-//! [`ServerState::set_route_source`](crate::server::ServerState::set_route_source).
-//! Until it does, there are no routes: `num_routes` 0 and `routes: []`, as
-//! nats-server without a cluster.
+//! `/routez`: one entry per registered route connection, nats-server's
+//! field names. Read per request, off the message path; without a cluster
+//! there are no routes (`num_routes` 0 and `routes: []`, as nats-server).
 
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
 
 use super::connz::SubDetail;
-use super::gotime::rfc3339_nano;
+use super::gotime::{rfc3339_from_nanos, rfc3339_nano, rtt, unix_nanos, uptime};
 use super::query::Subs;
-use super::varz::ClusterVarz;
-use crate::server::stats::Traffic;
-use crate::server::ServerState;
-
-/// What clustering tells monitoring. Called per request, off the message
-/// path; implementations take their own locks briefly.
-pub trait RouteSource: Send + Sync {
-    /// The route connections now, as `/routez` lists them, with their
-    /// subscriptions as `subs` asks (`subscriptions_list` or
-    /// `subscriptions_list_detail`). `now` is the reply's time, for `uptime`
-    /// and `idle`.
-    fn routes(&self, subs: Subs, now: SystemTime) -> Vec<RouteInfo>;
-    /// Distinct remote servers (`/varz` `remotes`).
-    fn remotes(&self) -> usize;
-    /// Messages and bytes over route connections since start, closed ones
-    /// included (`/varz` adds them to `in_msgs`, `out_msgs`, ...).
-    fn traffic(&self) -> Traffic;
-    /// Route connections closed as stale.
-    fn stale_connections(&self) -> u64 {
-        0
-    }
-    /// `/varz` `cluster`.
-    fn cluster(&self) -> ClusterVarz;
-    /// The cluster's permissions (`/routez` `import` and `export`).
-    fn permissions(&self) -> (Option<SubjectPermission>, Option<SubjectPermission>) {
-        (None, None)
-    }
-    /// URLs clients can use to reach the cluster (`/varz` `connect_urls`).
-    fn connect_urls(&self) -> Vec<String> {
-        Vec::new()
-    }
-}
+use crate::server::route::cluster::Cluster;
+use crate::server::route::link::RouteType;
+use crate::server::state::ServerState;
 
 /// `allow`/`deny` lists, as nats-server's `SubjectPermission`.
 #[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
@@ -105,8 +74,8 @@ pub struct Routez {
 
 pub fn routez(server: &ServerState, subs: Subs) -> Routez {
     let now = SystemTime::now();
-    let (routes, (import, export)) = match server.route_source() {
-        Some(source) => (source.routes(subs, now), source.permissions()),
+    let (routes, (import, export)) = match server.cluster.as_deref() {
+        Some(cluster) => (route_rows(server, cluster, subs, now), permissions(server)),
         None => (Vec::new(), (None, None)),
     };
     Routez {
@@ -118,4 +87,89 @@ pub fn routez(server: &ServerState, subs: Subs) -> Routez {
         num_routes: routes.len(),
         routes,
     }
+}
+
+/// The registered route connections, with their subscriptions as `subs`
+/// asks; `now` is the reply's time, for `uptime` and `idle`.
+fn route_rows(server: &ServerState, cluster: &Cluster, subs: Subs, now: SystemTime) -> Vec<RouteInfo> {
+    let now_nanos = unix_nanos(now);
+    let (import, export) = permissions(server);
+    cluster
+        .links()
+        .into_iter()
+        .filter_map(|l| {
+            let st = l.state().clone();
+            // Registered routes only: a connection still in its handshake,
+            // or a duplicate about to close, is not a route yet.
+            if !st.registered {
+                return None;
+            }
+            let conn = &l.conn;
+            let (subscriptions, list, detail) = {
+                let held = conn.subscriptions();
+                let n = held.len() as u32;
+                let mut list = Vec::new();
+                let mut detail = Vec::new();
+                match subs {
+                    Subs::None => {}
+                    Subs::List => list.extend(held.iter().map(|s| String::from_utf8_lossy(&s.subject).into_owned())),
+                    Subs::Detail => detail.extend(held.iter().map(|s| SubDetail {
+                        account: String::new(),
+                        account_tag: String::new(),
+                        subject: String::from_utf8_lossy(&s.subject).into_owned(),
+                        queue: s.queue.as_deref().map(|q| String::from_utf8_lossy(q).into_owned()).unwrap_or_default(),
+                        sid: format!("R {}", String::from_utf8_lossy(&s.sid)),
+                        msgs: s.delivered(),
+                        max: 0,
+                        cid: conn.cid,
+                    })),
+                }
+                (n, list, detail)
+            };
+            let traffic = conn.traffic();
+            let start = unix_nanos(conn.start);
+            let last = unix_nanos(l.last_activity());
+            let measured = conn.meta.lock().unwrap_or_else(|e| e.into_inner()).rtt;
+            Some(RouteInfo {
+                rid: conn.cid,
+                remote_id: st.remote_id,
+                remote_name: st.remote_name,
+                did_solicit: st.did_solicit,
+                is_configured: st.route_type == RouteType::Explicit,
+                ip: conn.addr.ip().to_string(),
+                port: conn.addr.port(),
+                start: rfc3339_nano(conn.start),
+                last_activity: rfc3339_from_nanos(last),
+                rtt: rtt(measured),
+                uptime: uptime(Duration::from_nanos(now_nanos.saturating_sub(start))),
+                idle: uptime(Duration::from_nanos(now_nanos.saturating_sub(last))),
+                import: import.clone(),
+                export: export.clone(),
+                pending_size: conn.outbound.pending() as u64,
+                in_msgs: traffic.in_msgs,
+                out_msgs: traffic.out_msgs,
+                in_bytes: traffic.in_bytes,
+                out_bytes: traffic.out_bytes,
+                subscriptions,
+                subscriptions_list: list,
+                subscriptions_list_detail: detail,
+                account: String::new(),
+                // As nats-server shows a peer that does not negotiate
+                // compression: rnats routes are never compressed.
+                compression: "not supported".into(),
+            })
+        })
+        .collect()
+}
+
+/// The cluster's permissions (`/routez` `import` and `export`).
+fn permissions(server: &ServerState) -> (Option<SubjectPermission>, Option<SubjectPermission>) {
+    let snap = server.snapshot();
+    let perms = snap.opts.route_permissions();
+    let perms = perms.as_ref();
+    (permission(perms.and_then(|p| p.publish.as_ref())), permission(perms.and_then(|p| p.subscribe.as_ref())))
+}
+
+fn permission(p: Option<&crate::options::SubjectPermission>) -> Option<SubjectPermission> {
+    p.map(|p| SubjectPermission { allow: p.allow.clone(), deny: p.deny.clone() })
 }

@@ -15,12 +15,13 @@ use std::time::SystemTime;
 
 use serde::Serialize;
 
-use super::connz::{sid_order, SubDetail, DEFAULT_LIMIT};
+use super::connz::{SubDetail, DEFAULT_LIMIT};
 use super::gotime::rfc3339_nano;
 use super::query::Query;
 use crate::server::conn::Subscription;
+use crate::server::facts::sid_order;
+use crate::server::state::ServerState;
 use crate::server::subject::{filter_matches, is_valid_literal_subject};
-use crate::server::ServerState;
 
 /// The reply.
 #[derive(Debug, Serialize)]
@@ -73,7 +74,7 @@ impl SubszOptions {
 
 /// The index figures of the global account.
 pub fn sublist_stats(server: &ServerState) -> SublistStats {
-    let index = server.global.sublist.stats();
+    let index = server.global().sublist.stats();
     let (live, retired) = server.connections_and_retired();
     let (mut entries, mut fanout_sum, mut fanout_max, mut hits) = (0, 0, 0, retired.cache_hits);
     for conn in &live {
@@ -103,7 +104,7 @@ pub fn subsz(server: &ServerState, o: &SubszOptions) -> Result<Subsz, String> {
     if !o.test.is_empty() && !is_valid_literal_subject(o.test.as_bytes()) {
         return Err(format!("invalid test subject, must be valid publish subject: {}", o.test));
     }
-    let account = server.global.name.as_ref();
+    let account = server.global().name.as_ref();
     // An account rnats does not have contributes nothing.
     let known = o.account.is_empty() || o.account == account;
     let mut reply = Subsz {
@@ -120,7 +121,7 @@ pub fn subsz(server: &ServerState, o: &SubszOptions) -> Result<Subsz, String> {
     }
     let mut subs: Vec<Arc<Subscription>> = Vec::new();
     if known {
-        server.global.sublist.for_each(|subject, _, sub| {
+        server.global().sublist.for_each(|subject, _, sub| {
             if o.test.is_empty() || filter_matches(subject, o.test.as_bytes()) {
                 subs.push(sub.clone());
             }

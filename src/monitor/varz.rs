@@ -16,7 +16,10 @@ use serde::Serialize;
 use super::gotime::{rfc3339_nano, uptime};
 use super::process::Usage;
 use crate::options::COMPAT_VERSION;
-use crate::server::ServerState;
+use crate::server::route::cluster::Cluster;
+use crate::server::route::urls::RouteUrl;
+use crate::server::state::ServerState;
+use crate::server::stats::Traffic;
 
 /// The reply (nats-server's `Varz`; fields it omits when empty and rnats
 /// never has, such as `tags` or `trusted_operators_jwt`, are left out).
@@ -251,9 +254,9 @@ pub fn varz(server: &ServerState, figures: MonitorFigures) -> Varz {
     let opts = &snap.opts;
     let now = SystemTime::now();
     let clients = server.client_totals();
-    let routes = server.route_source();
-    let route_traffic = routes.map(|r| r.traffic()).unwrap_or_default();
-    let route_stale = routes.map_or(0, |r| r.stale_connections());
+    let cluster = server.cluster.as_deref();
+    let route_traffic = cluster.map(route_traffic).unwrap_or_default();
+    let route_stale = cluster.map_or(0, |c| c.stale_routes.load(Ordering::Relaxed));
     let route_slow = server.stats.slow_consumer_routes.load(Ordering::Relaxed);
     let client_slow = server.stats.slow_consumers.load(Ordering::Relaxed);
     let client_stale = server.stats.stale_connections.load(Ordering::Relaxed);
@@ -271,7 +274,7 @@ pub fn varz(server: &ServerState, figures: MonitorFigures) -> Varz {
         auth_required: snap.auth.required(),
         tls_required: tls.is_some(),
         tls_verify: tls.is_some_and(|t| t.verify),
-        connect_urls: routes.map(|r| r.connect_urls()).unwrap_or_default(),
+        connect_urls: cluster.map(|c| c.client_connect_urls()).unwrap_or_default(),
         ws_connect_urls: server.cluster.as_ref().map(|c| c.ws_connect_urls()).unwrap_or_default(),
         max_connections: opts.max_connections,
         max_subscriptions: opts.max_subscriptions,
@@ -285,7 +288,7 @@ pub fn varz(server: &ServerState, figures: MonitorFigures) -> Varz {
         max_control_line: opts.max_control_line,
         max_payload: opts.max_payload,
         max_pending: opts.max_pending,
-        cluster: routes.map(|r| r.cluster()).unwrap_or_default(),
+        cluster: cluster.map(|c| cluster_varz(server, c)).unwrap_or_default(),
         gateway: Empty {},
         leaf: Empty {},
         mqtt: Empty {},
@@ -302,8 +305,8 @@ pub fn varz(server: &ServerState, figures: MonitorFigures) -> Varz {
         cpu: figures.usage.cpu,
         connections: server.num_clients(),
         total_connections: server.stats.total_connections.load(Ordering::Relaxed),
-        routes: routes.map_or(0, |r| r.routes(super::query::Subs::None, now).len()),
-        remotes: routes.map_or(0, |r| r.remotes()),
+        routes: cluster.map_or(0, |c| c.links().iter().filter(|l| l.state().registered).count()),
+        remotes: cluster.map_or(0, |c| c.registered().len()),
         leafnodes: 0,
         in_msgs: c.in_msgs + route_traffic.in_msgs,
         in_bytes: c.in_bytes + route_traffic.in_bytes,
@@ -316,7 +319,7 @@ pub fn varz(server: &ServerState, figures: MonitorFigures) -> Varz {
         slow_consumers: client_slow + route_slow,
         stale_connections: client_stale + route_stale,
         stalled_clients: server.stats.stalled_clients.load(Ordering::Relaxed),
-        subscriptions: server.global.sublist.count(),
+        subscriptions: server.global().sublist.count(),
         http_req_stats: figures.http_req_stats,
         // The first configuration is the one the server started with.
         config_load_time: rfc3339_nano(if snap.generation <= 1 { server.start } else { snap.loaded_at }),
@@ -325,5 +328,40 @@ pub fn varz(server: &ServerState, figures: MonitorFigures) -> Varz {
         stale_connection_stats: ByKind { clients: client_stale, routes: route_stale, ..ByKind::default() },
         disk_io_wait_stats: DiskIoWaitStats::default(),
         tls_cert_not_after: tls.and_then(|t| t.cert_not_after).map(rfc3339_nano),
+    }
+}
+
+/// Messages and bytes over route connections since start, closed ones
+/// included (added to `in_msgs`, `out_msgs`, ...).
+fn route_traffic(cluster: &Cluster) -> Traffic {
+    let mut t = cluster.closed_traffic();
+    for l in cluster.links() {
+        t += l.conn.traffic();
+    }
+    t
+}
+
+/// `/varz` `cluster`.
+fn cluster_varz(server: &ServerState, cluster: &Cluster) -> ClusterVarz {
+    let snap = server.snapshot();
+    let Some(c) = snap.opts.cluster.as_ref() else { return ClusterVarz::default() };
+    ClusterVarz {
+        name: cluster.name(),
+        addr: c.host.clone(),
+        cluster_port: cluster.listen_addr().map_or(0, |a| a.port()),
+        auth_timeout: c
+            .authorization
+            .as_ref()
+            .map_or(crate::options::DEFAULT_AUTH_TIMEOUT, |a| a.timeout)
+            .as_secs_f64(),
+        urls: c.routes.iter().filter_map(|r| RouteUrl::parse(r).ok()).map(|u| u.host_port()).collect(),
+        tls_timeout: c.tls.as_ref().map_or(crate::options::DEFAULT_TLS_TIMEOUT, |t| t.timeout).as_secs_f64(),
+        tls_required: snap.route_tls.is_some(),
+        tls_verify: snap.route_tls.is_some(),
+        // As configured (nats-server's default 3 when unset), as the
+        // reference reports it; rnats itself keeps one connection per
+        // server whatever it says.
+        pool_size: c.pool_size.unwrap_or(3),
+        write_deadline: 0,
     }
 }

@@ -28,7 +28,7 @@ use crate::options::Options;
 use crate::server::adoption::Awaiting;
 use crate::server::errors::{err_line, CloseReason, ERR_MAX_CONNECTIONS};
 use crate::server::snapshot::{NextParts, Snapshot};
-use crate::server::ServerState;
+use crate::server::state::ServerState;
 use diff::{Change, Class, Diff};
 
 /// How long a reload waits for every connection to adopt the new snapshot

@@ -17,6 +17,7 @@ use super::outbound::{Outbound, Pushed};
 use super::permissions::DenyFilter;
 use super::responses::ReplyGrants;
 use super::stats::{ServerStats, Traffic};
+use super::subject::is_valid_sub_subject;
 
 /// What is at the other end.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,9 +81,12 @@ pub struct Connection {
     /// Wakes the session task: the connection is closing, or a new config
     /// snapshot is in place. `Notify` keeps a permit, so none is lost.
     pub events: Notify,
-    /// Subscriptions by sid. Taken by the owner (SUB/UNSUB) and by whoever
-    /// removes a subscription (auto-unsubscribe reached during delivery).
-    pub subs: Mutex<HashMap<Box<[u8]>, Arc<Subscription>>>,
+    /// Subscriptions by sid (a route's: by `account subject [queue]`).
+    /// Taken by the owner (SUB/UNSUB, RS+/RS-), by whoever removes a
+    /// subscription (auto-unsubscribe reached during delivery), and by
+    /// monitoring; never across an `.await`. Changed only through the
+    /// methods below, which keep it and the account's index in step.
+    subs: Mutex<HashMap<Box<[u8]>, Arc<Subscription>>>,
     /// Whether the client said `headers:true`; read by publishers.
     headers: AtomicBool,
     /// Set while the connection sits in some publisher's flush list, so one
@@ -145,7 +149,7 @@ impl Connection {
             in_msgs: AtomicU64::new(0),
             in_bytes: AtomicU64::new(0),
             stalls: AtomicU64::new(0),
-            last_activity: AtomicU64::new(crate::monitor::gotime::unix_nanos(SystemTime::now())),
+            last_activity: AtomicU64::new(crate::server::clock::unix_nanos(SystemTime::now())),
             match_cache: MatchCacheStats::default(),
             meta: Mutex::new(ClientMeta::default()),
             replies: ReplyGrants::default(),
@@ -182,7 +186,7 @@ impl Connection {
             meta.rtt = Some(now.duration_since(self.start).unwrap_or_default().max(Duration::from_nanos(1)));
         }
         drop(meta);
-        self.touch(crate::monitor::gotime::unix_nanos(now));
+        self.touch(crate::server::clock::unix_nanos(now));
     }
 
     /// Notes activity at `unix_nanos` (see [`Connection::last_activity`]).
@@ -296,6 +300,87 @@ impl Connection {
         self.events.notify_one();
     }
 
+    /// The subscription under `sid`, if any.
+    pub fn subscription(&self, sid: &[u8]) -> Option<Arc<Subscription>> {
+        self.subs.lock().unwrap_or_else(|e| e.into_inner()).get(sid).cloned()
+    }
+
+    /// Every subscription, in no particular order.
+    pub fn subscriptions(&self) -> Vec<Arc<Subscription>> {
+        self.subs.lock().unwrap_or_else(|e| e.into_inner()).values().cloned().collect()
+    }
+
+    /// SUB from a client: a new subscription under `sid`, in the account's
+    /// index and in this connection's map. A sid already in use is left as
+    /// it is, as nats-server leaves it.
+    pub fn subscribe(
+        self: &Arc<Self>,
+        subject: &[u8],
+        queue: Option<&[u8]>,
+        sid: &[u8],
+        deny_filter: Option<Arc<DenyFilter>>,
+    ) -> Subscribed {
+        let mut subs = self.subs.lock().unwrap_or_else(|e| e.into_inner());
+        if subs.contains_key(sid) {
+            return Subscribed::AlreadyThere;
+        }
+        if !is_valid_sub_subject(subject) {
+            return Subscribed::InvalidSubject;
+        }
+        let sub = Arc::new(Subscription::new(self.clone(), subject, queue, sid, deny_filter));
+        if self.account.subscribe(&sub).is_err() {
+            return Subscribed::InvalidSubject;
+        }
+        subs.insert(sid.into(), sub);
+        Subscribed::Added
+    }
+
+    /// `RS+` from a route: interest `key` (`account subject [queue]`) of
+    /// the peer, with `weight` members for a queue group. A known plain
+    /// subject is left as it is; a queue group whose weight changed is
+    /// replaced, so the index's group weights stay exact. A new one is
+    /// refused past `limit` entries.
+    pub fn subscribe_remote(
+        self: &Arc<Self>,
+        key: &[u8],
+        subject: &[u8],
+        queue: Option<&[u8]>,
+        weight: u32,
+        limit: usize,
+    ) -> Subscribed {
+        let mut subs = self.subs.lock().unwrap_or_else(|e| e.into_inner());
+        match subs.get(key).cloned() {
+            Some(old) if queue.is_some() && old.weight != weight => {
+                let new = Arc::new(Subscription::remote(self.clone(), subject, queue, key, weight));
+                if self.account.sublist.replace(subject, queue, &old, new.clone()) {
+                    old.mark_removed();
+                    subs.insert(key.into(), new);
+                }
+                Subscribed::Added
+            }
+            Some(_) => Subscribed::AlreadyThere,
+            None if subs.len() >= limit => Subscribed::TooMany,
+            None => {
+                let sub = Arc::new(Subscription::remote(self.clone(), subject, queue, key, weight));
+                if self.account.subscribe(&sub).is_err() {
+                    return Subscribed::InvalidSubject;
+                }
+                subs.insert(key.into(), sub);
+                Subscribed::Added
+            }
+        }
+    }
+
+    /// `RS-` from a route: the peer lost interest `key`.
+    pub fn unsubscribe_remote(&self, key: &[u8]) {
+        let removed = self.subs.lock().unwrap_or_else(|e| e.into_inner()).remove(key);
+        if let Some(sub) = removed {
+            if sub.mark_removed() {
+                self.account.unsubscribe(&sub);
+            }
+        }
+    }
+
     pub fn num_subs(&self) -> usize {
         self.subs.lock().unwrap_or_else(|e| e.into_inner()).len()
     }
@@ -348,6 +433,19 @@ impl Connection {
             }
         }
     }
+}
+
+/// What a subscribe call did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Subscribed {
+    /// A new (or, for a route's queue group, re-weighted) subscription.
+    Added,
+    /// The sid (or route interest) was there already; nothing changed.
+    AlreadyThere,
+    /// The subject is not one a subscription may take.
+    InvalidSubject,
+    /// A route sent more subscriptions than it may.
+    TooMany,
 }
 
 /// A connection's match cache, as its owner last published it: written by
@@ -492,5 +590,46 @@ mod tests {
         assert_eq!(ws.log_prefix, "10.1.2.3/127.0.0.1:5000 - wid:7");
         let ws = conn("[::1]:5000").into_websocket(Some("2001:db8::1".parse().unwrap()));
         assert_eq!(ws.log_prefix, "[2001:db8::1]/[::1]:5000 - wid:7");
+    }
+
+    fn shared(kind: ConnKind) -> Arc<Connection> {
+        let account = Arc::new(Account::new(crate::server::account::GLOBAL_ACCOUNT));
+        Arc::new(Connection::new(3, kind, "127.0.0.1:5000".parse().unwrap(), account, Arc::new(ServerStats::default())))
+    }
+
+    #[test]
+    fn a_sid_in_use_keeps_its_first_subscription_and_a_bad_subject_is_refused() {
+        let c = shared(ConnKind::Client);
+        assert_eq!(c.subscribe(b"a", None, b"1", None), Subscribed::Added);
+        assert_eq!(c.subscribe(b"b", None, b"1", None), Subscribed::AlreadyThere);
+        assert_eq!(&*c.subscription(b"1").unwrap().subject, b"a");
+        assert_eq!(c.subscribe(b"a..b", None, b"2", None), Subscribed::InvalidSubject);
+        assert_eq!(c.num_subs(), 1);
+        let sub = c.subscription(b"1").unwrap();
+        c.remove_subscription(&sub);
+        assert_eq!(c.num_subs(), 0);
+        assert!(c.account.sublist.match_subject(b"a").psubs.is_empty());
+    }
+
+    #[test]
+    fn route_interest_is_counted_reweighted_bounded_and_withdrawn() {
+        let r = shared(ConnKind::Route);
+        assert_eq!(r.subscribe_remote(b"$G foo", b"foo", None, 1, 2), Subscribed::Added);
+        assert_eq!(r.subscribe_remote(b"$G foo", b"foo", None, 1, 2), Subscribed::AlreadyThere);
+        assert_eq!(r.subscribe_remote(b"$G foo g", b"foo", Some(b"g"), 2, 2), Subscribed::Added);
+        // A new weight for the group replaces its entry: the index's group
+        // weight follows.
+        assert_eq!(r.subscribe_remote(b"$G foo g", b"foo", Some(b"g"), 5, 2), Subscribed::Added);
+        let matched = r.account.sublist.match_subject(b"foo");
+        assert_eq!(matched.qsubs.len(), 1);
+        assert_eq!(matched.qsubs[0].weight, 5);
+        assert_eq!(r.subscribe_remote(b"$G bar", b"bar", None, 1, 2), Subscribed::TooMany);
+        r.unsubscribe_remote(b"$G foo g");
+        r.unsubscribe_remote(b"$G unknown");
+        assert_eq!(r.num_subs(), 1);
+        let left = r.account.sublist.match_subject(b"foo");
+        assert_eq!((left.psubs.len(), left.qsubs.len()), (1, 0));
+        r.remove_all_subscriptions();
+        assert!(r.account.sublist.match_subject(b"foo").psubs.is_empty());
     }
 }

@@ -30,7 +30,7 @@ use super::conn::{ConnKind, Connection, Subscription, Take};
 use super::outbound::{MsgLine, Pushed, WhenBehind};
 use super::stall::Stalls;
 use super::sublist::{MatchCache, MatchResult};
-use crate::monitor::gotime::unix_nanos;
+use crate::server::clock::unix_nanos;
 
 /// One message as published.
 #[derive(Debug, Clone, Copy)]
@@ -420,5 +420,145 @@ impl Fanout {
         x ^= x << 17;
         self.rng = x;
         x
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The message path from a publish to the subscribers' outbound buffers,
+    //! without sockets: what an integration test sees only as a missing or
+    //! extra message somewhere.
+
+    use super::*;
+    use crate::options::{Permissions, SubjectPermission};
+    use crate::server::conn::Subscribed;
+    use crate::server::errors::CloseReason;
+    use crate::server::permissions::CompiledPermissions;
+    use crate::server::stats::ServerStats;
+
+    fn account() -> Arc<Account> {
+        Arc::new(Account::new(crate::server::account::GLOBAL_ACCOUNT))
+    }
+
+    fn conn(cid: u64, kind: ConnKind, account: &Arc<Account>) -> Arc<Connection> {
+        let addr = ([127, 0, 0, 1], 4000 + cid as u16).into();
+        Arc::new(Connection::new(cid, kind, addr, account.clone(), Arc::new(ServerStats::default())))
+    }
+
+    fn msg(subject: &[u8]) -> Message<'_> {
+        Message { subject, reply: None, header_len: None, payload: b"hi", size_text: b"2", header_text: b"" }
+    }
+
+    fn publisher(conn: &Arc<Connection>) -> Publisher<'_> {
+        Publisher { conn, echo: true, when_behind: WhenBehind::Queue }
+    }
+
+    /// Messages queued for `conn` so far.
+    fn got(conn: &Connection) -> u64 {
+        conn.outbound.counters().0
+    }
+
+    #[test]
+    fn a_queue_group_gets_each_message_once_and_every_plain_subscriber_gets_all() {
+        let acc = account();
+        let members: Vec<_> = (1..=3).map(|cid| conn(cid, ConnKind::Client, &acc)).collect();
+        for m in &members {
+            assert_eq!(m.subscribe(b"jobs.*", Some(b"workers"), b"1", None), Subscribed::Added);
+        }
+        let watcher = conn(9, ConnKind::Client, &acc);
+        watcher.subscribe(b"jobs.>", None, b"1", None);
+        let from = conn(10, ConnKind::Client, &acc);
+        let mut fanout = Fanout::default();
+        for _ in 0..300 {
+            assert!(fanout.publish(&acc, &msg(b"jobs.a"), publisher(&from)));
+        }
+        let per_member: Vec<u64> = members.iter().map(|m| got(m)).collect();
+        assert_eq!(per_member.iter().sum::<u64>(), 300, "{per_member:?}");
+        // The pick is random: every member gets a share.
+        assert!(per_member.iter().all(|&n| n > 0), "{per_member:?}");
+        assert_eq!(got(&watcher), 300);
+        fanout.finish_batch(&from);
+    }
+
+    #[test]
+    fn a_closed_queue_member_is_skipped_for_the_next_one() {
+        let acc = account();
+        let (gone, alive) = (conn(1, ConnKind::Client, &acc), conn(2, ConnKind::Client, &acc));
+        gone.subscribe(b"q", Some(b"g"), b"1", None);
+        alive.subscribe(b"q", Some(b"g"), b"1", None);
+        gone.close_now(CloseReason::ClientClosed);
+        let from = conn(3, ConnKind::Client, &acc);
+        let mut fanout = Fanout::default();
+        for _ in 0..20 {
+            assert!(fanout.publish(&acc, &msg(b"q"), publisher(&from)));
+        }
+        assert_eq!(got(&alive), 20);
+    }
+
+    #[test]
+    fn a_wildcard_subscription_does_not_get_what_its_permissions_deny() {
+        let perms = CompiledPermissions::new(&Permissions {
+            subscribe: Some(SubjectPermission { allow: vec![], deny: vec!["a.secret".into()] }),
+            ..Permissions::default()
+        });
+        let deny = perms.subscribe.overlapping_denies(b"a.*");
+        assert!(deny.is_some());
+        let acc = account();
+        let filtered = conn(1, ConnKind::Client, &acc);
+        filtered.subscribe(b"a.*", None, b"1", deny);
+        let open = conn(2, ConnKind::Client, &acc);
+        open.subscribe(b"a.*", None, b"1", None);
+        let from = conn(3, ConnKind::Client, &acc);
+        let mut fanout = Fanout::default();
+        fanout.publish(&acc, &msg(b"a.secret"), publisher(&from));
+        fanout.publish(&acc, &msg(b"a.public"), publisher(&from));
+        assert_eq!((got(&filtered), got(&open)), (1, 2));
+    }
+
+    #[test]
+    fn echo_off_skips_the_publishers_own_subscription() {
+        let acc = account();
+        let me = conn(1, ConnKind::Client, &acc);
+        me.subscribe(b"x", None, b"1", None);
+        let mut fanout = Fanout::default();
+        let quiet = Publisher { conn: &me, echo: false, when_behind: WhenBehind::Queue };
+        assert!(!fanout.publish(&acc, &msg(b"x"), quiet));
+        assert!(fanout.publish(&acc, &msg(b"x"), publisher(&me)));
+        assert_eq!(got(&me), 1);
+    }
+
+    #[test]
+    fn an_auto_unsubscribe_limit_delivers_that_many_then_removes_the_subscription() {
+        let acc = account();
+        let sub_conn = conn(1, ConnKind::Client, &acc);
+        sub_conn.subscribe(b"x", None, b"7", None);
+        sub_conn.subscription(b"7").expect("subscribed").set_max(2);
+        let from = conn(2, ConnKind::Client, &acc);
+        let mut fanout = Fanout::default();
+        let delivered: Vec<bool> = (0..3).map(|_| fanout.publish(&acc, &msg(b"x"), publisher(&from))).collect();
+        assert_eq!(delivered, [true, true, false]);
+        assert_eq!(got(&sub_conn), 2);
+        assert!(sub_conn.subscription(b"7").is_none(), "the connection still lists it");
+        assert!(acc.sublist.match_subject(b"x").psubs.is_empty(), "the account still indexes it");
+    }
+
+    #[test]
+    fn a_route_gets_one_copy_of_a_message_however_many_of_its_interests_match() {
+        let acc = account();
+        let route = conn(1, ConnKind::Route, &acc);
+        route.subscribe_remote(b"$G foo", b"foo", None, 1, 100);
+        route.subscribe_remote(b"$G f*", b"f*", None, 1, 100);
+        route.subscribe_remote(b"$G foo g", b"foo", Some(b"g"), 2, 100);
+        let from = conn(2, ConnKind::Client, &acc);
+        let mut fanout = Fanout::default();
+        assert!(fanout.publish(&acc, &msg(b"foo"), publisher(&from)));
+        assert_eq!(got(&route), 1);
+        // Received from that route: delivered to local subscribers only,
+        // never back to it.
+        let local = conn(3, ConnKind::Client, &acc);
+        local.subscribe(b"foo", None, b"1", None);
+        let from_route = Publisher { conn: &route, echo: true, when_behind: WhenBehind::Queue };
+        fanout.publish_routed(&acc, &msg(b"foo"), b"g", from_route);
+        assert_eq!((got(&route), got(&local)), (1, 1));
     }
 }

@@ -93,7 +93,14 @@ impl CloseReason {
     }
 }
 
-pub use crate::gotext::go_quote;
+/// Quotes bytes (or a `str`) as Go's `%q` (`strconv.Quote`) does, as
+/// nats-server prints subjects, queue names and sids in `-ERR` texts and log
+/// lines, and JWT errors their values: `"secret.\x7f"`, `"a\x00"`,
+/// `"\xff"`, `"é"`, `"\u00a0"`. The one implementation is
+/// [`crate::gotext::go_quote`].
+pub fn go_quote(text: impl AsRef<[u8]>) -> String {
+    crate::gotext::go_quote(text.as_ref())
+}
 
 /// `-ERR '<text>'\r\n`
 pub fn err_line(text: &str) -> Vec<u8> {

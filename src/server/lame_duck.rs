@@ -14,7 +14,18 @@ use rand::Rng;
 use tracing::info;
 
 use super::errors::CloseReason;
-use super::ServerState;
+use super::state::ServerState;
+
+/// Enters lame duck mode (once): stop accepting, wake every session so
+/// that it tells its client, and tell the routes. Returns false if it
+/// already was, or the server is stopping.
+pub fn begin(state: &ServerState) -> bool {
+    if !state.enter_lame_duck() {
+        return false;
+    }
+    super::route::announce_lame_duck(state);
+    true
+}
 
 /// Runs lame duck mode to its end: when this returns, the caller shuts the
 /// server down. Returns at once if lame duck mode already runs or the server
@@ -24,14 +35,14 @@ pub async fn run(state: Arc<ServerState>) -> bool {
         return false;
     }
     info!("Entering lame duck mode, stop accepting new clients");
-    state.begin_lame_duck();
+    begin(&state);
     let opts = state.snapshot().opts.clone();
     let clients = state.connections();
     if clients.is_empty() {
         return true;
     }
     // The sessions announce lame duck mode to their clients as they wake
-    // (begin_lame_duck woke them); the grace period lets a whole cluster
+    // (`begin` woke them); the grace period lets a whole cluster
     // enter lame duck mode before any client has to move.
     let grace = opts.lame_duck_grace_period;
     tokio::select! {

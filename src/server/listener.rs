@@ -9,7 +9,7 @@ use tokio::net::TcpListener;
 use tracing::{debug, error};
 
 use super::session;
-use super::ServerState;
+use super::state::ServerState;
 
 /// Back-off bounds after a failed accept (out of file descriptors and the like).
 const ACCEPT_BACKOFF_MIN: Duration = Duration::from_millis(10);
@@ -19,13 +19,13 @@ pub async fn accept_clients(server: Arc<ServerState>, listener: TcpListener) {
     let mut backoff = ACCEPT_BACKOFF_MIN;
     loop {
         tokio::select! {
-            _ = server.accepting.cancelled() => break,
+            _ = server.stopped_accepting() => break,
             r = listener.accept() => match r {
                 Ok((stream, addr)) => {
                     backoff = ACCEPT_BACKOFF_MIN;
                     let _ = stream.set_nodelay(true);
                     let addr = super::bind::canonical(addr);
-                    server.tracker.spawn(session::serve_client(server.clone(), stream, addr));
+                    server.spawn(session::serve_client(server.clone(), stream, addr));
                 }
                 Err(e) => {
                     // Keep serving the connections we have; try again shortly.

@@ -19,7 +19,7 @@
 //! A subscriber that falls behind (more than 3/4 of `max_pending` owed) is
 //! marked *behind* until its writer next completes a write, as nats-server
 //! marks it with its stall gate: its producers slow down (see
-//! [`crate::server::stall`]) or, with `no_fast_producer_stall`, skip it.
+//! the stall module) or, with `no_fast_producer_stall`, skip it.
 //!
 //! This file knows nothing about connections, logging or statistics: the
 //! writer reports how it ended ([`WriteEnd`]) and its caller acts on it.
@@ -561,6 +561,26 @@ mod tests {
         assert!(o.close(CloseReason::SlowConsumerPendingBytes, true));
         assert_eq!(push(&o, b"", 100, WhenBehind::Stall), Pushed::Closed);
         assert!(contents(&o).is_empty(), "a hard close drops queued output");
+    }
+
+    #[test]
+    fn only_queued_messages_count_toward_out_msgs_and_out_bytes() {
+        let o = Outbound::default();
+        // 64 bytes owed of 100: not behind yet.
+        assert_eq!(push(&o, &[0; 50], 100, WhenBehind::Stall), Pushed::Queued);
+        assert_eq!(o.counters(), (1, 50));
+        // Refused: the message would take it past max_pending.
+        assert_eq!(push(&o, &[0; 50], 100, WhenBehind::Stall), Pushed::SlowConsumer);
+        assert_eq!(o.counters(), (1, 50));
+        // 79 owed: behind, so a producer that does not stall skips it.
+        assert_eq!(push(&o, &[0; 1], 100, WhenBehind::Queue), Pushed::Queued);
+        assert!(o.is_behind());
+        assert_eq!(push(&o, &[0; 1], 100, WhenBehind::Drop), Pushed::Dropped);
+        assert_eq!(o.counters(), (2, 51));
+        // Protocol bytes take room but are no message.
+        assert!(matches!(o.push_proto(b"PING\r\n"), Pushed::Queued | Pushed::QueuedBehind));
+        assert_eq!(o.counters(), (2, 51));
+        assert_eq!(o.pending(), contents(&o).len());
     }
 
     /// Over 3/4 of max_pending a subscriber is behind: the next message

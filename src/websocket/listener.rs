@@ -17,7 +17,7 @@ use tracing::{debug, error};
 use super::handshake::{self, Kind, Parsed, Verdict, WsMeta};
 use super::stream::WsStream;
 use crate::server::session::{self, Transport};
-use crate::server::ServerState;
+use crate::server::state::ServerState;
 
 /// Back-off bounds after a failed accept (out of file descriptors and the like).
 const ACCEPT_BACKOFF_MIN: Duration = Duration::from_millis(10);
@@ -45,28 +45,17 @@ pub async fn bind(server: &Arc<ServerState>) -> std::io::Result<Option<TcpListen
     Ok(Some(listener))
 }
 
-/// The URLs websocket clients of the cluster are told about: `advertise`,
-/// else the listen host (resolved as the client URLs are).
-pub fn own_urls(w: &crate::options::Websocket, port: u16) -> Vec<String> {
-    let as_client = crate::options::Options {
-        host: w.host.clone(),
-        client_advertise: w.advertise.clone(),
-        ..crate::options::Options::default()
-    };
-    crate::server::route::own_client_urls(&as_client, port)
-}
-
 pub async fn accept_websockets(server: Arc<ServerState>, listener: TcpListener) {
     let mut backoff = ACCEPT_BACKOFF_MIN;
     loop {
         tokio::select! {
-            _ = server.accepting.cancelled() => break,
+            _ = server.stopped_accepting() => break,
             r = listener.accept() => match r {
                 Ok((stream, addr)) => {
                     backoff = ACCEPT_BACKOFF_MIN;
                     let _ = stream.set_nodelay(true);
                     let addr = crate::server::bind::canonical(addr);
-                    server.tracker.spawn(connection(server.clone(), stream, addr));
+                    server.spawn(connection(server.clone(), stream, addr));
                 }
                 Err(e) => {
                     error!("Temporary Websocket Accept Error ({e}), sleeping {}ms", backoff.as_millis());

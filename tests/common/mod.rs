@@ -11,8 +11,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use rnats::launch::Server;
 use rnats::options::{Options, Port};
-use rnats::server::Server;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -150,6 +150,23 @@ impl Raw {
         }
     }
 
+    /// Reads until `pongs` PONG lines have arrived, the server closes, or
+    /// [`WAIT`] passes; returns the bytes and whether it closed.
+    pub async fn read_until_pongs(&mut self, pongs: usize) -> (Vec<u8>, bool) {
+        let hard_stop = Instant::now() + WAIT;
+        let mut chunk = [0u8; 65536];
+        let count = |buf: &[u8]| buf.split(|&b| b == b'\n').filter(|l| l.starts_with(b"PONG\r")).count();
+        while count(&self.buf) < pongs {
+            let left = hard_stop.saturating_duration_since(Instant::now());
+            match tokio::time::timeout(left, self.stream.read(&mut chunk)).await {
+                Ok(Ok(0)) | Ok(Err(_)) => return (std::mem::take(&mut self.buf), true),
+                Ok(Ok(n)) => self.buf.extend_from_slice(&chunk[..n]),
+                Err(_) => break,
+            }
+        }
+        (std::mem::take(&mut self.buf), false)
+    }
+
     /// Asserts the server closes the connection (after any bytes in `then`).
     pub async fn expect_close(&mut self) -> Vec<u8> {
         let (bytes, eof) = self.drain(WAIT).await;
@@ -159,11 +176,18 @@ impl Raw {
 }
 
 /// Sends a whole script on a fresh connection and returns everything the
-/// server answered (INFO lines replaced by `INFO`), plus whether it closed.
+/// server answered (INFO lines replaced by `INFO`), plus `<EOF>` if it
+/// closed. A script that ends with a PING is done at the PONG to its last
+/// PING; any other script must make the server close (the wait is bounded
+/// by [`WAIT`]). No script waits for silence.
 pub async fn run_script(addr: SocketAddr, script: &[u8]) -> String {
+    let lines: Vec<&[u8]> = script.split(|&b| b == b'\n').filter(|l| !l.is_empty()).collect();
+    let is_ping = |l: &[u8]| l.len() >= 4 && l[..4].eq_ignore_ascii_case(b"PING");
+    let pings = lines.iter().filter(|l| is_ping(l)).count();
+    let ends_with_ping = lines.last().is_some_and(|l| is_ping(l));
     let mut raw = Raw::connect(addr).await;
     raw.send(script).await;
-    let (bytes, eof) = raw.drain(Duration::from_millis(300)).await;
+    let (bytes, eof) = raw.read_until_pongs(if ends_with_ping { pings } else { usize::MAX }).await;
     let text = String::from_utf8_lossy(&bytes).into_owned();
     let text = normalise_info(&text);
     if eof {
@@ -187,7 +211,7 @@ pub fn normalise_info(text: &str) -> String {
 
 /// The reference nats-server binary, if installed (same lookup as `rnats bench`).
 pub fn reference_binary() -> Option<PathBuf> {
-    rnats::spawn::reference_binary()
+    rnats::tools::spawn::reference_binary()
 }
 
 /// Prints a loud notice that a differential test is being skipped; under
@@ -206,14 +230,14 @@ pub fn skip_loudly(test: &str) {
 
 /// A reference nats-server on a random loopback port; killed on drop.
 pub struct Reference {
-    pub process: rnats::spawn::ServerProcess,
+    pub process: rnats::tools::spawn::ServerProcess,
     pub addr: SocketAddr,
 }
 
 impl Reference {
     pub fn start(extra_args: &[&str]) -> Option<Reference> {
         let bin = reference_binary()?;
-        let process = rnats::spawn::Spawn::new(&bin).args(extra_args).start().expect("reference starts");
+        let process = rnats::tools::spawn::Spawn::new(&bin).args(extra_args).start().expect("reference starts");
         let addr = process.addr;
         Some(Reference { process, addr })
     }

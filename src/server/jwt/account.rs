@@ -7,7 +7,6 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use super::claims::{ClaimsData, GenericFields};
-use super::codec::go_quote;
 use super::encode::Claim;
 use super::exports::validate_exports;
 use super::imports::validate_imports;
@@ -17,6 +16,7 @@ use super::{
     ActivationClaims, Export, Import, JwtError, RevocationList, SigningKeys, UserClaims, UserScope, ValidationResults,
     ALL, NO_LIMIT,
 };
+use crate::server::errors::go_quote;
 
 /// Limits an operator puts on an account (besides the NATS ones).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

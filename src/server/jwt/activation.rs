@@ -6,12 +6,12 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::claims::{ClaimsData, GenericFields};
-use super::codec::go_quote;
 use super::encode::Claim;
 use super::exports::ExportType;
 use super::keys::KeyKind;
 use super::types::validate_subject;
 use super::{JwtError, ValidationResults};
+use crate::server::errors::go_quote;
 
 /// The `nats` object of an activation JWT.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

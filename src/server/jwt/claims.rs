@@ -4,7 +4,9 @@
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha512_256};
 
+use super::codec::push_go_json_string;
 use super::types::{is_zero, TagList};
 use super::{AccountClaims, ActivationClaims, GenericClaims, OperatorClaims, UserClaims, ValidationResults};
 
@@ -47,7 +49,7 @@ impl ClaimsData {
     /// The `jti` the Go library computes for these claims: base32 of
     /// SHA-512/256 over their JSON with `jti` empty (servers do not check it).
     pub fn computed_jti(&self) -> String {
-        super::codec::jti_hash(self)
+        jti_hash(self)
     }
 
     /// True if the issuer is the subject.
@@ -156,6 +158,54 @@ impl Claims {
     }
 }
 
+/// Go's `json.Marshal` of the claims data (fields in declaration order,
+/// `omitempty` on each): the input of the `jti` hash.
+fn go_json_claims_data(d: &ClaimsData) -> String {
+    let mut out = String::from("{");
+    let field = |out: &mut String, name: &str| {
+        if out.len() > 1 {
+            out.push(',');
+        }
+        out.push('"');
+        out.push_str(name);
+        out.push_str("\":");
+    };
+    let strings_and_ints: [(&str, Result<&str, i64>); 8] = [
+        ("aud", Ok(&d.audience)),
+        ("exp", Err(d.expires)),
+        ("jti", Ok(&d.id)),
+        ("iat", Err(d.issued_at)),
+        ("iss", Ok(&d.issuer)),
+        ("name", Ok(&d.name)),
+        ("nbf", Err(d.not_before)),
+        ("sub", Ok(&d.subject)),
+    ];
+    for (name, value) in strings_and_ints {
+        match value {
+            Ok(s) if !s.is_empty() => {
+                field(&mut out, name);
+                push_go_json_string(&mut out, s);
+            }
+            Err(n) if n != 0 => {
+                field(&mut out, name);
+                out.push_str(&n.to_string());
+            }
+            _ => {}
+        }
+    }
+    out.push('}');
+    out
+}
+
+/// The `jti` the Go library writes: base32 (no padding) of SHA-512/256 over
+/// the JSON of the claims data with `jti` empty.
+fn jti_hash(data: &ClaimsData) -> String {
+    let mut d = data.clone();
+    d.id.clear();
+    let digest = Sha512_256::digest(go_json_claims_data(&d).as_bytes());
+    data_encoding::BASE32_NOPAD.encode(&digest)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -201,5 +251,24 @@ mod tests {
             assert_eq!(ClaimType::parse(t.as_str()), t);
         }
         assert_eq!(ClaimType::parse("whatever"), ClaimType::Generic);
+    }
+
+    #[test]
+    fn claims_data_json_is_gos() {
+        let d = ClaimsData {
+            audience: String::new(),
+            expires: 5,
+            id: "x".into(),
+            issued_at: 7,
+            issuer: "I".into(),
+            name: "a<b>&\"\u{2028}\x01".into(),
+            not_before: 0,
+            subject: "S".into(),
+        };
+        assert_eq!(
+            go_json_claims_data(&d),
+            r#"{"exp":5,"jti":"x","iat":7,"iss":"I","name":"a\u003cb\u003e\u0026\"\u2028\u0001","sub":"S"}"#
+        );
+        assert_eq!(go_json_claims_data(&ClaimsData::default()), "{}");
     }
 }

@@ -8,10 +8,9 @@ use base64::alphabet;
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
 use base64::engine::DecodePaddingMode;
 use base64::{DecodeError, Engine as _};
-use sha2::{Digest, Sha512_256};
 
-use super::claims::ClaimsData;
 use super::JwtError;
+use crate::server::errors::go_quote;
 
 /// Go's `base64.RawURLEncoding`: no padding written or accepted, lenient
 /// about the unused bits of the last symbol.
@@ -66,20 +65,15 @@ pub(crate) fn signature_decode(text: &str) -> Option<Vec<u8>> {
     RAW_URL.decode(text.as_bytes()).or_else(|_| STD_PADDED.decode(text.as_bytes())).ok()
 }
 
-/// Go's `strconv.Quote` (what `%q` prints), for the texts of errors.
-pub(crate) fn go_quote(text: &str) -> String {
-    crate::gotext::go_quote(text.as_bytes())
-}
-
 /// `["a" "b"]`: a string slice as Go's `%q` prints it.
 pub(crate) fn go_quote_list(items: &[String]) -> String {
-    let quoted: Vec<String> = items.iter().map(|s| go_quote(s)).collect();
+    let quoted: Vec<String> = items.iter().map(go_quote).collect();
     format!("[{}]", quoted.join(" "))
 }
 
 /// Appends `text` as a JSON string the way Go's `encoding/json` writes it
 /// (HTML-safe: `<`, `>`, `&`, U+2028 and U+2029 escaped).
-fn push_go_json_string(out: &mut String, text: &str) {
+pub(crate) fn push_go_json_string(out: &mut String, text: &str) {
     out.push('"');
     for c in text.chars() {
         match c {
@@ -96,54 +90,6 @@ fn push_go_json_string(out: &mut String, text: &str) {
         }
     }
     out.push('"');
-}
-
-/// Go's `json.Marshal` of the claims data (fields in declaration order,
-/// `omitempty` on each): the input of the `jti` hash.
-fn go_json_claims_data(d: &ClaimsData) -> String {
-    let mut out = String::from("{");
-    let field = |out: &mut String, name: &str| {
-        if out.len() > 1 {
-            out.push(',');
-        }
-        out.push('"');
-        out.push_str(name);
-        out.push_str("\":");
-    };
-    let strings_and_ints: [(&str, Result<&str, i64>); 8] = [
-        ("aud", Ok(&d.audience)),
-        ("exp", Err(d.expires)),
-        ("jti", Ok(&d.id)),
-        ("iat", Err(d.issued_at)),
-        ("iss", Ok(&d.issuer)),
-        ("name", Ok(&d.name)),
-        ("nbf", Err(d.not_before)),
-        ("sub", Ok(&d.subject)),
-    ];
-    for (name, value) in strings_and_ints {
-        match value {
-            Ok(s) if !s.is_empty() => {
-                field(&mut out, name);
-                push_go_json_string(&mut out, s);
-            }
-            Err(n) if n != 0 => {
-                field(&mut out, name);
-                out.push_str(&n.to_string());
-            }
-            _ => {}
-        }
-    }
-    out.push('}');
-    out
-}
-
-/// The `jti` the Go library writes: base32 (no padding) of SHA-512/256 over
-/// the JSON of the claims data with `jti` empty.
-pub(crate) fn jti_hash(data: &ClaimsData) -> String {
-    let mut d = data.clone();
-    d.id.clear();
-    let digest = Sha512_256::digest(go_json_claims_data(&d).as_bytes());
-    data_encoding::BASE32_NOPAD.encode(&digest)
 }
 
 #[cfg(test)]
@@ -178,24 +124,5 @@ mod tests {
         assert_eq!(go_quote("JWT"), "\"JWT\"");
         assert_eq!(go_quote("a\"b\\c\n\x01\u{7f}é"), "\"a\\\"b\\\\c\\n\\x01\\x7fé\"");
         assert_eq!(go_quote_list(&["MQTT".into(), "X".into()]), "[\"MQTT\" \"X\"]");
-    }
-
-    #[test]
-    fn claims_data_json_is_gos() {
-        let d = ClaimsData {
-            audience: String::new(),
-            expires: 5,
-            id: "x".into(),
-            issued_at: 7,
-            issuer: "I".into(),
-            name: "a<b>&\"\u{2028}\x01".into(),
-            not_before: 0,
-            subject: "S".into(),
-        };
-        assert_eq!(
-            go_json_claims_data(&d),
-            r#"{"exp":5,"jti":"x","iat":7,"iss":"I","name":"a\u003cb\u003e\u0026\"\u2028\u0001","sub":"S"}"#
-        );
-        assert_eq!(go_json_claims_data(&ClaimsData::default()), "{}");
     }
 }

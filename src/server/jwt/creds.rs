@@ -5,8 +5,8 @@
 
 use nkeys::KeyPair;
 
-use super::codec::go_quote;
 use super::{decode, ClaimType, Claims, JwtError};
+use crate::server::errors::go_quote;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CredsError {

@@ -8,7 +8,7 @@ use nkeys::KeyPair;
 use serde::Serialize;
 
 use super::claims::ClaimsData;
-use super::codec::{b64url_encode, jti_hash};
+use super::codec::b64url_encode;
 use super::keys::{prefix_list, KeyKind};
 use super::{JwtError, ValidationResults, LIB_VERSION};
 
@@ -58,7 +58,7 @@ pub trait Claim: Serialize {
         let data = self.data_mut();
         data.issuer = issuer;
         data.issued_at = issued_at;
-        data.id = jti_hash(data);
+        data.id = data.computed_jti();
         self.set_version(LIB_VERSION);
         let payload = serde_json::to_string(self).map_err(|e| JwtError::Encode(e.to_string()))?;
         sign_token(HEADER_V2, &payload, key)
@@ -97,7 +97,7 @@ mod tests {
         assert_eq!(claims.data.issued_at, 1_700_000_000);
         assert_eq!(claims.nats.generic.version, 2);
         assert_eq!(claims.nats.generic.claim_type, "user");
-        assert_eq!(claims.data.id, jti_hash(&claims.data));
+        assert_eq!(claims.data.id, claims.data.computed_jti());
         assert_eq!(claims.data.id.len(), 52);
         assert!(token.starts_with("eyJ0eXAiOiJKV1QiLCJhbGciOiJlZDI1NTE5LW5rZXkifQ."));
         assert_eq!(decode_user(&token).unwrap(), claims);

@@ -2,7 +2,7 @@
 //! library's (nats-io/jwt v2), because the reference prints them in its debug
 //! lines (`User JWT not valid: <err>`) and claim-update replies.
 
-use super::codec::go_quote;
+use crate::server::errors::go_quote;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum JwtError {

@@ -4,9 +4,9 @@
 use serde::de::Error as _;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use super::codec::go_quote;
 use super::types::{has_wildcards, is_contained_in, is_false, is_zero, validate_subject, Info};
 use super::{ActivationClaims, RevocationList, ValidationResults};
+use crate::server::errors::go_quote;
 
 /// `stream` or `service` (`Unknown` when missing).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]

@@ -3,11 +3,11 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::codec::go_quote;
 use super::decode::decode_activation;
 use super::exports::ExportType;
 use super::types::{is_contained_in, is_false, renaming_to_subject, validate_renaming_subject, validate_subject};
 use super::ValidationResults;
+use crate::server::errors::go_quote;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]

@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 
-use super::codec::{go_quote, go_quote_list};
+use super::codec::go_quote_list;
 use super::restrict::{
     allowed_connection_types, expires_in, validate_src, validate_times_at, verify_nonce_signature, SignatureError,
 };
@@ -27,6 +27,7 @@ use super::{
     decode_account, decode_user, AccountClaims, Claim, ConnectionType, JwtError, OperatorClaims, UserClaims,
     UserPermissionLimits, ValidationResults,
 };
+use crate::server::errors::go_quote;
 
 /// The keys accounts must be issued by: `trusted_keys`, or each operator's
 /// key (unless it uses strict signing keys) and signing keys.

@@ -5,11 +5,11 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use super::claims::{ClaimsData, GenericFields};
-use super::codec::go_quote;
 use super::encode::Claim;
 use super::keys::KeyKind;
 use super::types::{is_false, split_url, StringList};
 use super::{JwtError, ValidationResults};
+use crate::server::errors::go_quote;
 
 /// The `nats` object of an operator JWT.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -8,10 +8,10 @@ use serde::ser::SerializeSeq;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 
-use super::codec::go_quote;
 use super::keys::KeyKind;
 use super::types::NatsLimits;
 use super::{UserClaims, UserPermissionLimits, ValidationResults};
+use crate::server::errors::go_quote;
 
 /// A scoped signing key (`"kind": "user_scope"`).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -7,9 +7,9 @@
 //! that comes out invalid refuses the login; a tag with several values
 //! yields one subject per value (at most [`MAX_EXPANSIONS`] in all).
 
-use super::codec::go_quote;
 use super::types::{list_add, StringList};
 use super::{UserClaims, UserPermissionLimits};
+use crate::server::errors::go_quote;
 use crate::server::subject::is_valid_subject;
 
 /// The most subjects tag expansion may produce for one list.

@@ -37,7 +37,7 @@ pub(crate) fn validate_subject(subject: &str, vr: &mut ValidationResults) {
         vr.add_error("subject cannot be empty");
         return;
     }
-    let q = super::codec::go_quote(subject);
+    let q = crate::server::errors::go_quote(subject);
     if subject.contains(' ') {
         vr.add_error(format!("subject {q} cannot have spaces"));
     }
@@ -113,7 +113,7 @@ pub(crate) fn validate_renaming_subject(subject: &str, from: &str, vr: &mut Vali
         vr.add_error("subject cannot be empty");
     }
     if subject.contains(' ') {
-        vr.add_error(format!("subject {} cannot have spaces", super::codec::go_quote(subject)));
+        vr.add_error(format!("subject {} cannot have spaces", crate::server::errors::go_quote(subject)));
     }
     let matches_suffix = |s: &str| s == ">" || s.ends_with(".>");
     if matches_suffix(subject) != matches_suffix(from) {
@@ -132,8 +132,8 @@ pub(crate) fn validate_renaming_subject(subject: &str, from: &str, vr: &mut Vali
             if idx > from_count {
                 vr.add_error(format!(
                     "Reference ${idx} in {} reference * in {} that do not exist",
-                    super::codec::go_quote(subject),
-                    super::codec::go_quote(from)
+                    crate::server::errors::go_quote(subject),
+                    crate::server::errors::go_quote(from)
                 ));
             } else {
                 ref_count += 1;
@@ -303,12 +303,12 @@ impl TimeRange {
         if self.start.is_empty() {
             vr.add_error("time ranges start must contain a start");
         } else if parse_clock(&self.start).is_none() {
-            vr.add_error(format!("start in time range is invalid {}", super::codec::go_quote(&self.start)));
+            vr.add_error(format!("start in time range is invalid {}", crate::server::errors::go_quote(&self.start)));
         }
         if self.end.is_empty() {
             vr.add_error("time ranges end must contain an end");
         } else if parse_clock(&self.end).is_none() {
-            vr.add_error(format!("end in time range is invalid {}", super::codec::go_quote(&self.end)));
+            vr.add_error(format!("end in time range is invalid {}", crate::server::errors::go_quote(&self.end)));
         }
     }
 }
@@ -451,7 +451,7 @@ impl Limits {
     pub(crate) fn validate(&self, vr: &mut ValidationResults) {
         for cidr in &self.user.src.0 {
             if Cidr::parse(cidr).is_none() {
-                vr.add_error(format!("invalid cidr {} in user src limits", super::codec::go_quote(cidr)));
+                vr.add_error(format!("invalid cidr {} in user src limits", crate::server::errors::go_quote(cidr)));
             }
         }
         for t in &self.user.times {
@@ -495,7 +495,7 @@ pub(crate) fn split_url(text: &str) -> Result<UrlParts<'_>, String> {
     let scheme_end = rest.find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.')));
     let after_scheme = match scheme_end {
         Some(0) if rest.starts_with(':') => {
-            return Err(format!("parse {}: missing protocol scheme", super::codec::go_quote(text)))
+            return Err(format!("parse {}: missing protocol scheme", crate::server::errors::go_quote(text)))
         }
         Some(end) if rest.as_bytes()[end] == b':' && rest.as_bytes()[0].is_ascii_alphabetic() => {
             parts.scheme = &rest[..end];

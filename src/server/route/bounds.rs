@@ -70,7 +70,7 @@ mod tests {
         use crate::options::{Cluster, Options};
         use crate::server::session::route::serve_accepted_stream;
         use crate::server::snapshot::Snapshot;
-        use crate::server::ServerState;
+        use crate::server::state::ServerState;
 
         fn server() -> Arc<ServerState> {
             let cluster = Cluster { name: Some("c".into()), ..Cluster::default() };
@@ -126,7 +126,7 @@ mod tests {
             }
             io.write_all(format!("{subs}PING\r\n").as_bytes()).await.unwrap();
             assert!(!until(&mut io, b"PONG\r\n").await.1);
-            assert_eq!(s.global.sublist.count(), MAX_ROUTE_SUBSCRIPTIONS as u64);
+            assert_eq!(s.global().sublist.count(), MAX_ROUTE_SUBSCRIPTIONS as u64);
             // A known key again is no new entry.
             io.write_all(b"RS+ $G s.0\r\nPING\r\n").await.unwrap();
             assert!(!until(&mut io, b"PONG\r\n").await.1);
@@ -134,7 +134,7 @@ mod tests {
             let (got, eof) = until(&mut io, b"PONG\r\n").await;
             assert!(eof, "closed: {}", String::from_utf8_lossy(&got));
             task.await.unwrap();
-            assert_eq!(s.global.sublist.count(), 0, "its interest went with it");
+            assert_eq!(s.global().sublist.count(), 0, "its interest went with it");
             assert_eq!(lines.count("subscriptions; closing it"), 1, "{}", lines.text());
         }
 
@@ -153,7 +153,7 @@ mod tests {
             io.write_all(format!("{subs}PING\r\n").as_bytes()).await.unwrap();
             assert!(!until(&mut io, b"PONG\r\n").await.1, "the route stays up");
             assert_eq!(lines.count("Unknown account"), 200, "{}", lines.text());
-            assert_eq!(s.global.sublist.count(), 0);
+            assert_eq!(s.global().sublist.count(), 0);
         }
 
         #[tokio::test]

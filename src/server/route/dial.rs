@@ -21,8 +21,8 @@ use tracing::{debug, error};
 use super::bounds::DialSlot;
 use super::link::RouteType;
 use super::urls::RouteUrl;
-use super::ServerState;
 use crate::server::session;
+use crate::server::state::ServerState;
 
 /// nats-server's `DEFAULT_ROUTE_CONNECT`: the delay between attempts.
 pub const ROUTE_CONNECT_DELAY: Duration = Duration::from_secs(1);
@@ -47,7 +47,7 @@ pub async fn accept_routes(server: Arc<ServerState>, listener: TcpListener) {
                     backoff = ACCEPT_BACKOFF_MIN;
                     let _ = stream.set_nodelay(true);
                     let addr = crate::server::bind::canonical(addr);
-                    server.tracker.spawn(session::route::serve_accepted(server.clone(), stream, addr));
+                    server.spawn(session::route::serve_accepted(server.clone(), stream, addr));
                 }
                 Err(e) => {
                     error!("Temporary Route Accept Error ({e}), sleeping {}ms", backoff.as_millis());
@@ -63,7 +63,7 @@ pub async fn accept_routes(server: Arc<ServerState>, listener: TcpListener) {
 /// Starts dialing `url` on its own task.
 pub fn spawn_connect(server: &Arc<ServerState>, url: RouteUrl, route_type: RouteType, first: bool, gossip_mode: u8) {
     let s = server.clone();
-    server.tracker.spawn(connect_to_route(s, url, route_type, first, gossip_mode, Duration::ZERO, None));
+    server.spawn(connect_to_route(s, url, route_type, first, gossip_mode, Duration::ZERO, None));
 }
 
 /// Dials a route that dropped again, after nats-server's delay.
@@ -72,7 +72,7 @@ pub fn spawn_connect(server: &Arc<ServerState>, url: RouteUrl, route_type: Route
 pub fn spawn_gossip_connect(server: &Arc<ServerState>, url: RouteUrl, gossip_mode: u8, slot: DialSlot) {
     let s = server.clone();
     let dial = connect_to_route(s, url, RouteType::Implicit, true, gossip_mode, Duration::ZERO, Some(slot));
-    server.tracker.spawn(dial);
+    server.spawn(dial);
 }
 
 pub fn spawn_reconnect(server: &Arc<ServerState>, url: RouteUrl, route_type: RouteType) {
@@ -81,7 +81,7 @@ pub fn spawn_reconnect(server: &Arc<ServerState>, url: RouteUrl, route_type: Rou
         delay += ROUTE_RECONNECT_DELAY;
     }
     let s = server.clone();
-    server.tracker.spawn(connect_to_route(s, url, route_type, false, 0, delay, None));
+    server.spawn(connect_to_route(s, url, route_type, false, 0, delay, None));
 }
 
 /// nats-server's `connectToRoute`: dial until connected (explicit) or out

@@ -20,228 +20,35 @@
 //! terms), uncompressed, and says so in its INFO.
 
 pub mod bounds;
+pub mod cluster;
 pub mod dial;
 pub mod info;
 pub mod link;
-pub mod monitor;
 pub mod proto;
+pub mod timing;
 pub mod urls;
 
-use std::collections::HashMap;
-use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 
 use tracing::{debug, error, info, warn};
 
 use super::errors::CloseReason;
 use super::snapshot::Snapshot;
-use super::ServerState;
+use super::state::ServerState;
 use crate::options::{Options, Port, COMPAT_VERSION};
+use cluster::Cluster;
 use info::{PeerInfo, RouteInfo, ROUTE_PROTO};
 use link::{RouteLink, RouteType};
-use urls::{join_host_port, ConnectUrls, RouteUrl};
+use urls::{join_host_port, RouteUrl};
 
 /// Gossip modes of nats-server's route INFO (`gossip_mode`).
 pub const GOSSIP_DEFAULT: u8 = 0;
 pub const GOSSIP_DISABLED: u8 = 1;
 pub const GOSSIP_OVERRIDE: u8 = 2;
 
-/// The cluster side of a server.
-pub struct Cluster {
-    /// The cluster name, and whether it was generated (a generated name
-    /// gives way to a configured one, or to a larger generated one).
-    name: Mutex<(String, bool)>,
-    /// Where the route listener is bound.
-    listen: OnceLock<SocketAddr>,
-    /// Route connections. A std mutex: taken on route start, registration
-    /// and close, and by walks (gossip, reload, monitoring), never per
-    /// message and never across an `.await`. Taken before any link's lock.
-    registry: Mutex<Registry>,
-    /// The client URLs advertised to clients (`connect_urls`).
-    urls: Mutex<ConnectUrls>,
-    /// The websocket URLs advertised to websocket clients (their
-    /// `connect_urls`, the cluster's `ws_connect_urls`). Same lock rules.
-    ws_urls: Mutex<ConnectUrls>,
-    /// Set once this server announced lame duck mode to its peers.
-    lame_duck: AtomicBool,
-    /// What closed route connections received and sent (`/varz` totals);
-    /// a std mutex, taken once per route close and per `/varz`.
-    closed: Mutex<crate::server::stats::Traffic>,
-    /// Route connections closed as stale (`stale_connection_stats.routes`).
-    pub stale_routes: std::sync::atomic::AtomicU64,
-    /// Gossip dials in flight (see [`bounds::DialSlot`]).
-    gossip_dials: Arc<AtomicUsize>,
-}
-
-#[derive(Default)]
-struct Registry {
-    /// The registered route to each remote server, by server id.
-    by_id: HashMap<String, Arc<RouteLink>>,
-    /// Every live route connection, registered or not, by rid.
-    all: HashMap<u64, Arc<RouteLink>>,
-}
-
-impl Cluster {
-    /// The cluster of a server configured with a `cluster` block.
-    pub fn new(opts: &Options) -> Option<Cluster> {
-        let c = opts.cluster.as_ref()?;
-        let (name, dynamic) = match c.name.as_deref().filter(|n| !n.is_empty()) {
-            Some(n) => (n.to_string(), false),
-            None => (generated_name(), true),
-        };
-        Some(Cluster {
-            name: Mutex::new((name, dynamic)),
-            listen: OnceLock::new(),
-            registry: Mutex::new(Registry::default()),
-            urls: Mutex::new(ConnectUrls::default()),
-            ws_urls: Mutex::new(ConnectUrls::default()),
-            lame_duck: AtomicBool::new(false),
-            closed: Mutex::new(Default::default()),
-            stale_routes: std::sync::atomic::AtomicU64::new(0),
-            gossip_dials: Arc::new(AtomicUsize::new(0)),
-        })
-    }
-
-    fn registry(&self) -> MutexGuard<'_, Registry> {
-        self.registry.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    fn urls(&self) -> MutexGuard<'_, ConnectUrls> {
-        self.urls.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    fn ws_urls(&self) -> MutexGuard<'_, ConnectUrls> {
-        self.ws_urls.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// `connect_urls` for websocket clients (`ws_connect_urls` in `/varz`).
-    pub fn ws_connect_urls(&self) -> Vec<String> {
-        self.ws_urls().list()
-    }
-
-    /// The other servers' websocket URLs only.
-    pub fn remote_ws_connect_urls(&self) -> Vec<String> {
-        self.ws_urls().remote_only()
-    }
-
-    /// Adds (or withdraws) a peer's client and websocket URLs; whether
-    /// clients must be told.
-    fn update_urls(&self, urls: &[String], ws_urls: &[String], add: bool) -> bool {
-        let apply = |set: &mut ConnectUrls, list: &[String]| {
-            !list.is_empty() && if add { set.add(list) } else { set.remove(list) }
-        };
-        let a = apply(&mut self.urls(), urls);
-        let b = apply(&mut self.ws_urls(), ws_urls);
-        a || b
-    }
-
-    pub fn name(&self) -> String {
-        self.name.lock().unwrap_or_else(|e| e.into_inner()).0.clone()
-    }
-
-    pub fn is_dynamic(&self) -> bool {
-        self.name.lock().unwrap_or_else(|e| e.into_inner()).1
-    }
-
-    /// Takes `name` as the cluster name (`dynamic`: it is itself generated).
-    pub fn set_name(&self, name: &str, dynamic: bool) {
-        {
-            let mut n = self.name.lock().unwrap_or_else(|e| e.into_inner());
-            if n.0 == name && n.1 == dynamic {
-                return;
-            }
-            *n = (name.to_string(), dynamic);
-        }
-        info!("Cluster name updated to {name}");
-    }
-
-    /// The address routes connect to (port 0 before the listener is bound).
-    pub fn listen_addr(&self) -> Option<SocketAddr> {
-        self.listen.get().copied()
-    }
-
-    /// A new route connection exists (registered later, or never); false
-    /// when [`bounds::MAX_ROUTE_CONNECTIONS`] already do, and it must go.
-    pub fn track(&self, link: &Arc<RouteLink>) -> bool {
-        let mut reg = self.registry();
-        if reg.all.len() >= bounds::MAX_ROUTE_CONNECTIONS {
-            return false;
-        }
-        reg.all.insert(link.conn.cid, link.clone());
-        true
-    }
-
-    /// Every live route connection.
-    pub fn links(&self) -> Vec<Arc<RouteLink>> {
-        let mut v: Vec<_> = self.registry().all.values().cloned().collect();
-        v.sort_by_key(|l| l.conn.cid);
-        v
-    }
-
-    /// The registered routes, one per remote server.
-    pub fn registered(&self) -> Vec<Arc<RouteLink>> {
-        let mut v: Vec<_> = self.registry().by_id.values().cloned().collect();
-        v.sort_by_key(|l| l.conn.cid);
-        v
-    }
-
-    pub fn is_connected_to(&self, server_id: &str) -> bool {
-        self.registry().by_id.contains_key(server_id)
-    }
-
-    /// `connect_urls` for clients: empty until a peer's URLs are known.
-    pub fn client_connect_urls(&self) -> Vec<String> {
-        self.urls().list()
-    }
-
-    /// The other servers' client URLs only.
-    pub fn remote_connect_urls(&self) -> Vec<String> {
-        self.urls().remote_only()
-    }
-
-    pub fn own_connect_urls(&self) -> Vec<String> {
-        self.urls().own().to_vec()
-    }
-
-    /// The traffic of route connections that closed.
-    pub fn closed_traffic(&self) -> crate::server::stats::Traffic {
-        *self.closed.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    pub fn in_lame_duck(&self) -> bool {
-        self.lame_duck.load(Ordering::Acquire)
-    }
-}
-
-/// A 22-character name, as nats-server generates one (a NUID).
-fn generated_name() -> String {
-    const ALPHABET: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-    (0..22).map(|_| ALPHABET[rand::random_range(0..ALPHABET.len())] as char).collect()
-}
-
 fn cluster_of(server: &ServerState) -> Option<&Arc<Cluster>> {
     server.cluster.as_ref()
-}
-
-/// How often a route is pinged: `cluster.ping_interval`, else the server's,
-/// at most 30s (nats-server's `routeMaxPingInterval`).
-pub fn ping_interval(snap: &Snapshot) -> std::time::Duration {
-    let c = snap.opts.cluster.as_ref();
-    let d = c.and_then(|c| c.ping_interval).unwrap_or(snap.opts.ping_interval);
-    d.min(ROUTE_MAX_PING_INTERVAL)
-}
-
-pub const ROUTE_MAX_PING_INTERVAL: std::time::Duration = std::time::Duration::from_secs(30);
-
-/// How long one write to a route may take: `cluster.write_deadline`, else
-/// the top-level `write_deadline` (nats-server's order).
-pub fn write_deadline(snap: &Snapshot) -> std::time::Duration {
-    snap.opts.cluster.as_ref().and_then(|c| c.write_deadline).unwrap_or(snap.opts.write_deadline)
-}
-
-pub fn ping_max(snap: &Snapshot) -> u32 {
-    snap.opts.cluster.as_ref().and_then(|c| c.ping_max).filter(|&m| m > 0).unwrap_or(snap.opts.ping_max)
 }
 
 /// The client URLs of this server itself, as nats-server's
@@ -249,6 +56,12 @@ pub fn ping_max(snap: &Snapshot) -> u32 {
 /// port, with the wildcard expanded to the host's global addresses.
 pub fn own_client_urls(opts: &Options, client_port: u16) -> Vec<String> {
     crate::server::interfaces::connect_urls(opts.client_advertise.as_deref(), &opts.host, client_port)
+}
+
+/// The URLs websocket clients of the cluster are told about: `advertise`,
+/// else the listen host (resolved as the client URLs are).
+pub fn own_websocket_urls(w: &crate::options::Websocket, port: u16) -> Vec<String> {
+    crate::server::interfaces::connect_urls(w.advertise.as_deref(), &w.host, port)
 }
 
 /// The INFO this server sends on routes.
@@ -299,14 +112,13 @@ pub async fn start(server: &Arc<ServerState>) -> std::io::Result<()> {
     let Some(cluster) = cluster_of(server).cloned() else { return Ok(()) };
     let snap = server.snapshot();
     let Some(c) = snap.opts.cluster.clone() else { return Ok(()) };
-    server.global.track_interest();
-    server.set_route_source(Arc::new(monitor::ClusterMonitor::new(server, cluster.clone())));
-    server.global.set_import(snap.route_perms.clone());
+    server.global().track_interest();
+    server.global().set_import(snap.route_perms.clone());
     {
         let own = own_client_urls(&snap.opts, server.client_addr().port());
         cluster.urls().set_own(own);
         if let (Some(w), Some(addr)) = (&snap.opts.websocket, server.ws_addr()) {
-            cluster.ws_urls().set_own(crate::websocket::listener::own_urls(w, addr.port()));
+            cluster.ws_urls().set_own(own_websocket_urls(w, addr.port()));
         }
     }
     info!("Cluster name is {}", cluster.name());
@@ -322,7 +134,7 @@ pub async fn start(server: &Arc<ServerState>) -> std::io::Result<()> {
         std::io::Error::new(e.kind(), format!("Error listening on router port: {shown} - {e}"))
     })?;
     let addr = listener.local_addr()?;
-    let _ = cluster.listen.set(addr);
+    cluster.set_listen_addr(addr);
     info!("Listening for route connections on {}", join_host_port(&c.host, addr.port()));
     if let Some(tls) = &c.tls {
         if tls.insecure {
@@ -332,7 +144,7 @@ pub async fn start(server: &Arc<ServerState>) -> std::io::Result<()> {
     if let Some(mode) = c.compression.as_deref().filter(|m| !matches!(*m, "off" | "accept" | "disabled" | "false")) {
         warn!("Route compression {mode:?} is not supported by rnats: routes stay uncompressed");
     }
-    server.tracker.spawn(dial::accept_routes(server.clone(), listener));
+    server.spawn(dial::accept_routes(server.clone(), listener));
     for text in &c.routes {
         match RouteUrl::parse(text) {
             Ok(url) => dial::spawn_connect(server, url, RouteType::Explicit, true, GOSSIP_DEFAULT),
@@ -408,7 +220,7 @@ pub fn register(
     if !no_advertise && cluster.update_urls(&newcomer.connect_urls, &newcomer.ws_connect_urls, true) {
         push_client_info(server);
     }
-    server.global.add_route(&link.conn);
+    server.global().add_route(&link.conn);
     debug!("{} - Sent local subscriptions to route", link.conn.log_prefix);
     Registration::Added
 }
@@ -567,7 +379,7 @@ pub fn unregister(server: &Arc<ServerState>, link: &Arc<RouteLink>) {
     let (registered_here, (urls, ws_urls)) = {
         let mut reg = cluster.registry();
         if reg.all.remove(&link.conn.cid).is_some() {
-            *cluster.closed.lock().unwrap_or_else(|e| e.into_inner()) += link.conn.traffic();
+            cluster.add_closed_traffic(link.conn.traffic());
         }
         // Found by the link itself, not by the id it says it has now: a
         // peer could have made it change since (found by fuzzing).
@@ -585,7 +397,7 @@ pub fn unregister(server: &Arc<ServerState>, link: &Arc<RouteLink>) {
         (here, urls)
     };
     if registered_here {
-        server.global.remove_route(&link.conn);
+        server.global().remove_route(&link.conn);
         let no_advertise = server.snapshot().opts.cluster.as_ref().is_some_and(|c| c.no_advertise);
         if !no_advertise && cluster.update_urls(&urls, &ws_urls, false) {
             push_client_info(server);
@@ -660,7 +472,7 @@ pub fn push_client_info(server: &ServerState) {
 /// this server are told by their sessions (`ClientState::on_lame_duck`).
 pub fn announce_lame_duck(server: &ServerState) {
     let Some(cluster) = cluster_of(server) else { return };
-    if cluster.lame_duck.swap(true, Ordering::AcqRel) {
+    if !cluster.mark_lame_duck() {
         return;
     }
     let snap = server.snapshot();
@@ -711,7 +523,7 @@ pub fn apply_reload(server: &Arc<ServerState>, old: &Options, new: &Options) {
         cluster.urls().set_own(own);
     }
     let snap = server.snapshot();
-    server.global.set_import(snap.route_perms.clone());
+    server.global().set_import(snap.route_perms.clone());
     if old.route_permissions() != new.route_permissions() {
         // Interest was announced under the old permissions: make the routes
         // again so both sides exchange it under the new ones.

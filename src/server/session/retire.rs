@@ -16,10 +16,11 @@ use std::sync::Arc;
 
 use tracing::{debug, error};
 
+use crate::server::account::GLOBAL_ACCOUNT;
 use crate::server::conn::Connection;
 use crate::server::errors::CloseReason;
 use crate::server::route::link::RouteLink;
-use crate::server::ServerState;
+use crate::server::state::ServerState;
 
 /// What else a retired connection is unlisted from, by role.
 enum Role {
@@ -67,7 +68,7 @@ impl Drop for Retirement {
             Role::Route(link) => {
                 let n = conn.num_subs();
                 if n > 0 {
-                    debug!("{} - Removing {n} subscriptions for account \"$G\"", conn.log_prefix);
+                    debug!("{} - Removing {n} subscriptions for account \"{GLOBAL_ACCOUNT}\"", conn.log_prefix);
                 }
                 conn.remove_all_subscriptions();
                 crate::server::route::unregister(&self.server, link);
@@ -94,7 +95,7 @@ mod tests {
     use crate::options::Options;
     use crate::server::session::serve_client;
     use crate::server::snapshot::Snapshot;
-    use crate::server::ServerState;
+    use crate::server::state::ServerState;
 
     async fn read_until(io: &mut DuplexStream, want: &[u8]) -> Vec<u8> {
         let mut got = Vec::new();
@@ -158,7 +159,7 @@ mod tests {
         let (leaves, leave_task) = client(&server, 40002).await;
         let (mut stays, _stay_task) = client(&server, 40003).await;
         assert_eq!(server.num_clients(), 3);
-        assert_eq!(server.global.sublist.count(), 6);
+        assert_eq!(server.global().sublist.count(), 6);
 
         panics.write_all(super::super::client::INJECTED_PANIC).await.unwrap();
         assert!(panic_task.await.expect_err("the session panicked").is_panic());
@@ -174,7 +175,7 @@ mod tests {
         assert!(got.windows(16).any(|w| w == b"MSG a.40003 1 3\r"), "{}", String::from_utf8_lossy(&got));
 
         assert_eq!(server.num_clients(), 1, "both are out of the registry");
-        assert_eq!(server.global.sublist.count(), 2, "both left their subscriptions behind in the index");
+        assert_eq!(server.global().sublist.count(), 2, "both left their subscriptions behind in the index");
         let closed = json(&monitor, "/connz", "state=closed&subs=1").await;
         let closed = closed["connections"].as_array().unwrap().clone();
         assert_eq!(closed.len(), 2, "{closed:?}");

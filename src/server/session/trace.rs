@@ -2,7 +2,9 @@
 //! came in, `->> [PONG]` for what went out, the payload on a line of its own,
 //! and never a password, token, signature or JWT.
 
+use crate::secret::REDACTED;
 use crate::server::proto::Op;
+use crate::server::route::proto::RouteOp;
 
 /// Logs an inbound op.
 pub fn trace_in(prefix: &str, op: &Op<'_>) {
@@ -116,12 +118,54 @@ pub fn redact_connect(json: &[u8]) -> String {
         Ok(serde_json::Value::Object(mut map)) => {
             for key in ["pass", "auth_token", "sig", "jwt"] {
                 if let Some(v) = map.get_mut(key) {
-                    *v = serde_json::Value::String("[REDACTED]".into());
+                    *v = serde_json::Value::String(REDACTED.into());
                 }
             }
             serde_json::Value::Object(map).to_string()
         }
         _ => "[unparsable]".into(),
+    }
+}
+
+/// `-V` for what a route sent.
+pub fn trace_route_in(prefix: &str, op: &RouteOp<'_>) {
+    let s = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    let text = match op {
+        RouteOp::Connect(json) => format!("CONNECT {}", super::trace::redact_connect(json)),
+        RouteOp::Info(json) => format!("INFO {}", s(json)),
+        RouteOp::Ping => "PING".into(),
+        RouteOp::Pong => "PONG".into(),
+        RouteOp::Ok => "+OK".into(),
+        RouteOp::Err(t) => format!("-ERR {}", s(t)),
+        RouteOp::Sub { args, leaf } => format!("{} {}", if *leaf { "LS+" } else { "RS+" }, s(args)),
+        RouteOp::Unsub { args, leaf } => format!("{} {}", if *leaf { "LS-" } else { "RS-" }, s(args)),
+        RouteOp::Msg(m) => {
+            let verb = match (m.origin.is_some(), m.header_len.is_some()) {
+                (true, _) => "LMSG",
+                (false, true) => "HMSG",
+                (false, false) => "RMSG",
+            };
+            let mut t = format!("{verb} {} {}", s(m.account), s(m.subject));
+            if !m.queues.is_empty() {
+                t += if m.reply.is_some() { " +" } else { " |" };
+            }
+            if let Some(r) = m.reply {
+                t += &format!(" {}", s(r));
+            }
+            if !m.queues.is_empty() {
+                t += &format!(" {}", s(m.queues));
+            }
+            if let Some(h) = m.header_len {
+                t += &format!(" {h}");
+            }
+            t + &format!(" {}", m.payload.len())
+        }
+    };
+    tracing::trace!("{prefix} - <<- [{text}]");
+    if let RouteOp::Msg(m) = op {
+        if !m.payload.is_empty() {
+            tracing::trace!("{prefix} - <<- MSG_PAYLOAD: [{}]", crate::logging::traced_payload(m.payload));
+        }
     }
 }
 

@@ -1,0 +1,119 @@
+//! What a reload changes for a client: its credentials are checked again,
+//! its permissions replaced, subscriptions they no longer allow dropped,
+//! and a new `max_payload` announced.
+
+use std::sync::Arc;
+
+use super::ClientState;
+use crate::server::auth::Revalidation;
+use crate::server::errors::*;
+use crate::server::permissions::CompiledPermissions;
+use crate::server::session::core::Core;
+use crate::server::session::Phase;
+use crate::server::snapshot::Snapshot;
+
+impl ClientState {
+    /// A new configuration is in place: check this client's credentials and
+    /// permissions against it, as nats-server's reload does. A removed user
+    /// is closed without an error; credentials that no longer hold get
+    /// 'Authorization Violation'; subscriptions no longer allowed are
+    /// removed with a permissions error, and the connection stays.
+    pub(super) async fn revalidate(&mut self, core: &mut Core, old: &Arc<Snapshot>) -> Result<(), CloseReason> {
+        self.pub_allowed.clear();
+        core.auth_required = core.auth().required();
+        if core.phase != Phase::Authenticated {
+            return Ok(());
+        }
+        let same = |a: Option<&Arc<CompiledPermissions>>, b: Option<&Arc<CompiledPermissions>>| match (a, b) {
+            (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+            (None, None) => true,
+            _ => false,
+        };
+        let previous = match core.auth().revalidate(&self.identity) {
+            Revalidation::Valid(permissions) => {
+                if same(self.identity.permissions.as_ref(), permissions) {
+                    None
+                } else {
+                    let now = permissions.cloned();
+                    Some(std::mem::replace(&mut self.identity.permissions, now))
+                }
+            }
+            Revalidation::Anonymous => Some(std::mem::take(&mut self.identity).permissions),
+            Revalidation::Removed => return Err(self.user_removed(core)),
+            Revalidation::Recheck => match self.authenticate(core, &self.opts).await {
+                Some(identity) => {
+                    identity.fill_no_auth_credentials(&mut self.opts);
+                    Some(std::mem::replace(&mut self.identity, identity).permissions)
+                }
+                None => {
+                    let user = self.identity.user.clone();
+                    if user.as_deref().is_some_and(|u| !core.auth().has_user(u)) {
+                        return Err(self.user_removed(core));
+                    }
+                    return Err(self.auth_violation(core));
+                }
+            },
+        };
+        // `previous` is still held here, so its address cannot be reused.
+        let perms_changed = previous.is_some_and(|p| !same(p.as_ref(), self.identity.permissions.as_ref()));
+        if perms_changed {
+            core.conn.replies.configure(self.perms().and_then(|p| p.responses.as_ref()));
+            self.recheck_subscriptions(core);
+        }
+        if self.opts.protocol >= 1 && old.opts.max_payload != core.snap.opts.max_payload {
+            // Clients size their publishes by the INFO they were given.
+            let info = core.server.client_info(&core.snap, &core.conn, self.nonce.as_deref());
+            core.send(&info.to_line());
+        }
+        Ok(())
+    }
+
+    fn user_removed(&self, core: &mut Core) -> CloseReason {
+        let user = self.identity.user.as_deref().unwrap_or_default();
+        tracing::info!("{} - User {user:?} was removed from the configuration, closing", core.conn.log_prefix);
+        CloseReason::ClientClosed
+    }
+
+    /// Drops the subscriptions the client's new permissions no longer allow,
+    /// and refreshes the deny filters of the wildcard ones that stay.
+    fn recheck_subscriptions(&mut self, core: &mut Core) {
+        let subs = core.conn.subscriptions();
+        let perms = self.perms().cloned();
+        for sub in subs {
+            let queue = sub.queue.as_deref();
+            let Some(perms) = &perms else {
+                if sub.deny_filter.is_some() {
+                    core.conn.refilter_subscription(&sub, None);
+                }
+                continue;
+            };
+            if !perms.subscribe.allows_sub(&sub.subject, queue) {
+                core.conn.remove_subscription(&sub);
+                let (subject, sid) = (go_quote(&sub.subject), go_quote(&sub.sid));
+                let user = self.auth_user_text();
+                match queue.map(go_quote) {
+                    Some(q) => {
+                        core.send_err(&format!(
+                            "Permissions Violation for Subscription to {subject} using queue {q} (sid {sid})"
+                        ));
+                        tracing::info!("Removed sub {subject} using queue {q} (sid {sid}) for {user} - not authorized");
+                    }
+                    None => {
+                        core.send_err(&format!("Permissions Violation for Subscription to {subject} (sid {sid})"));
+                        tracing::info!("Removed sub {subject} (sid {sid}) for {user} - not authorized");
+                    }
+                }
+                continue;
+            }
+            let filter = perms.subscribe.overlapping_denies(&sub.subject);
+            let same = match (&sub.deny_filter, &filter) {
+                (Some(a), Some(b)) => a.filters == b.filters,
+                (None, None) => true,
+                _ => false,
+            };
+            if !same {
+                core.conn.refilter_subscription(&sub, filter);
+            }
+        }
+    }
+}

@@ -1,0 +1,81 @@
+//! One session lifecycle for every role: accept → handshake → serve →
+//! retire. The accept and handshake are per role (`client/accept.rs`,
+//! `route/accept.rs`, `route/solicit.rs`); each hands a [`Session`] to
+//! [`run_session`], which starts the writer, runs the read loop with the
+//! role, and closes; the session's [`Retirement`] guard unlists the
+//! connection however it ends, a panic included.
+
+use std::sync::Arc;
+
+use tokio::io::AsyncWrite;
+
+use super::core::Core;
+use super::read_loop::read_loop;
+use super::retire::Retirement;
+use super::role::Role;
+use super::{Phase, Transport};
+use crate::server::conn::{ConnKind, Connection};
+use crate::server::errors::CloseReason;
+use crate::server::outbound::WriteEnd;
+use crate::server::route::timing;
+use crate::server::snapshot::Snapshot;
+use crate::server::state::ServerState;
+
+/// A connection past its handshake, with what its session starts from.
+pub(crate) struct Session<R: Role> {
+    pub server: Arc<ServerState>,
+    pub conn: Arc<Connection>,
+    pub snap: Arc<Snapshot>,
+    pub role: R,
+    pub retirement: Retirement,
+}
+
+/// Serves a connection past its handshake: the writer task, the role's
+/// opening, the read loop, and the close. `pending` are bytes already read
+/// from the peer (a plain client on a TLS port with `allow_non_tls`),
+/// parsed first.
+pub(crate) async fn run_session<R: Role, T: Transport>(session: Session<R>, stream: T, pending: Vec<u8>) {
+    // Declared before the core: on a panic the core is dropped first (its
+    // fan-out wakes the subscribers it queued for), then the guard retires.
+    let Session { server, conn, snap, mut role, retirement } = session;
+    let (rd, wr) = stream.split();
+    let writer = server.spawn(run_writer(server.clone(), conn.clone(), wr));
+    server.adopted(&conn, snap.generation);
+    if server.generation() != snap.generation {
+        // A reload installed since the snapshot was taken, maybe before the
+        // connection was registered and could be woken: adopt it at once.
+        conn.events.notify_one();
+    }
+    let mut core = Core::new(server, conn.clone(), snap);
+    role.opened(&mut core);
+    let reason = read_loop(&mut core, &mut role, rd, pending).await;
+    core.phase = Phase::Closing(reason);
+    conn.close(reason);
+    // Counters settled first: retiring moves them into the server's (or
+    // the cluster's) totals and the closed-connection ring, with the
+    // subscriptions still listed.
+    core.finish_batch();
+    drop(retirement);
+    let _ = writer.await;
+    let reason = conn.close_reason().unwrap_or(reason);
+    role.closed(&core, reason);
+}
+
+/// The writer task: drains the outbound buffer, and turns how it ended into
+/// the connection's close reason.
+async fn run_writer<W: AsyncWrite + Unpin>(server: Arc<ServerState>, conn: Arc<Connection>, wr: W) {
+    // Asked before every write, so a reload applies to live connections.
+    let deadline = || {
+        let snap = server.snapshot();
+        match conn.kind {
+            ConnKind::Client => snap.opts.write_deadline,
+            ConnKind::Route => timing::write_deadline(&snap),
+        }
+    };
+    let end = conn.outbound.write_loop(wr, deadline).await;
+    match end {
+        WriteEnd::Closed => {}
+        WriteEnd::Error => conn.close_now(CloseReason::WriteError),
+        WriteEnd::Deadline { bytes } => conn.slow_consumer_write_deadline(deadline(), bytes),
+    }
+}

@@ -1,0 +1,13 @@
+//! The tools around the server, behind the `tools` feature (on by default):
+//! the subcommands other than serving (`check`, `fmt`, `passwd`, `bench`,
+//! `top`) and the process spawner the benchmarks and tests start servers
+//! with. The server library does not use them, so a build without the
+//! feature leaves out their dependencies (ratatui, rcgen).
+
+pub mod bench;
+pub mod check;
+pub mod command;
+pub mod fmt;
+pub mod passwd;
+pub mod spawn;
+pub mod top;
