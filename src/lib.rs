@@ -22,6 +22,7 @@ pub mod cli;
 pub mod conf;
 pub mod features;
 pub mod goflag;
+pub mod gotext;
 pub mod launch;
 pub mod logging;
 pub mod monitor;

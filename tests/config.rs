@@ -1,5 +1,15 @@
-//! The configuration language end to end: diagnostics, `rnats check`, `-t`,
-//! the reference's corpus, the examples, the JSON Schema, and the dump.
+//! The configuration language end to end, through the `rnats` binary and the
+//! library: rendered diagnostics against the snapshots in tests/conf/err;
+//! `rnats check` exit codes and output formats (text, JSON, SARIF, GitHub
+//! annotations); `-t` against the reference's verdicts, on the corpus and on
+//! the fixtures of tests/conf/compat; hostile files; the JSON Schema against
+//! the key table, the examples and the corpus; JSON configs; the dump's round
+//! trip and `rnats fmt` (with property tests); the features and the auth the
+//! server refuses to start with; the README's reload matrix.
+//!
+//! The corpus is read from `RNATS_CONF_CORPUS` or `../shared/conf-corpus`;
+//! the tests that need it or the reference `nats-server` say so loudly when
+//! they skip.
 
 mod common;
 

@@ -16,7 +16,7 @@ use super::diag::{suggest, Diagnostic, MAX_DIAGNOSTICS};
 use super::keys::{Block, BlockInfo, Feature, KeyInfo, Support, Ty, Unknown};
 use super::source::Span;
 use super::tree::{Entry, Kind, Map, Value};
-use super::units::parse_go_duration;
+use crate::gotext::parse_go_duration;
 use crate::options::*;
 
 /// The first item of an array value.

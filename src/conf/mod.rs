@@ -1,6 +1,24 @@
-//! The configuration language: file → pest grammar ([`grammar`]) → value tree
-//! with spans ([`parse`], [`tree`]) → typed, validated [`Options`] ([`build`]),
-//! with every problem reported as a positioned [`diag::Diagnostic`].
+//! The configuration language, from file to typed [`Options`]:
+//!
+//! 1. text → syntax tree: the hand-written scanner ([`scan`]) matches the
+//!    rules of `grammar/nats.pest`; where it gives up, the pest parser
+//!    ([`grammar`]) runs and its error is phrased for people;
+//! 2. syntax tree → value tree with spans ([`parse`], [`tree`]): token types
+//!    decided, `$variables` substituted, `include`s inlined, and what
+//!    nats-server reads differently flagged ([`portability`]);
+//! 3. value tree → [`Options`] ([`build`]): the walk looks each key up in the
+//!    one key table ([`keys`]), checks its value against the declared type,
+//!    and hands it to the key's setter ([`setters`], [`values`]); each block's
+//!    cross-field rules run after it ([`validate`]). [`context`] holds what
+//!    all of these share: the builder that collects diagnostics and the
+//!    checked value a setter receives;
+//! 4. the command-line flags are laid over the result, and the options'
+//!    own checks run.
+//!
+//! Every problem is a positioned [`diag::Diagnostic`]. Beside this pipeline:
+//! [`golex`] and [`reference`] give nats-server's own first error word for
+//! word (for `-t` and for launchers), [`schema`] derives the JSON Schema of
+//! config files from the key table, and [`fmt`] is `rnats fmt`.
 
 pub mod build;
 pub mod context;
@@ -18,7 +36,6 @@ pub mod setters;
 pub mod source;
 pub mod syntax;
 pub mod tree;
-pub mod units;
 pub mod validate;
 pub mod values;
 

@@ -6,7 +6,7 @@ use super::context::{Builder, Val};
 use super::diag::{suggest, Diagnostic};
 use super::keys::{Block, Ty};
 use super::tree::{Entry, Kind};
-use super::units::parse_go_duration;
+use crate::gotext::parse_go_duration;
 use crate::options::{SubjectPermission, Tls, DEFAULT_TLS_HANDSHAKE_FIRST_FALLBACK};
 use crate::server::subject::is_valid_subject;
 

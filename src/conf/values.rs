@@ -7,7 +7,7 @@ use super::context::Builder;
 use super::keys::BlockInfo;
 use super::setters::valid_nkey;
 use super::tree::{Kind, Map, Value};
-use super::units::parse_go_duration;
+use crate::gotext::parse_go_duration;
 
 /// `accounts`: the reserved global account's name.
 const GLOBAL_ACCOUNT: &str = "$G";

@@ -27,7 +27,7 @@ use jiff::{SignedDuration, Timestamp};
 
 use super::format::Formatter;
 use super::record::{Record, Severity};
-use super::trace::go_quote_into;
+use crate::gotext::go_quote;
 
 /// nats-server creates its log files `rw-r-----`.
 const LOG_FILE_MODE: u32 = 0o640;
@@ -57,11 +57,7 @@ fn open_append(path: &Path) -> io::Result<(File, u64)> {
 }
 
 fn quoted(text: &str) -> String {
-    let mut s = String::with_capacity(text.len() + 2);
-    s.push('"');
-    let _ = go_quote_into(&mut s, text.as_bytes());
-    s.push('"');
-    s
+    go_quote(text.as_bytes())
 }
 
 impl FileOut {

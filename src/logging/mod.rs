@@ -50,7 +50,7 @@ use queue::{FileLimits, LineSettings, Msg, Pipeline};
 use record::{Record, Severity};
 use stream::StreamOut;
 use syslog::{SyslogOut, Target};
-pub use trace::{go_quote_into, TracedPayload};
+pub use trace::TracedPayload;
 
 // The level switches: read at every enabled call site and by the
 // subscriber, written by `apply`. Relaxed: a level change may reach other
@@ -152,12 +152,6 @@ enum SinkSpec {
     Stderr,
     File(PathBuf),
     Syslog(Target),
-}
-
-/// Checks a `remote_syslog` value without touching the network, for the
-/// config checker: the scheme and the address shape.
-pub fn check_remote_syslog(url: &str) -> Result<(), String> {
-    Target::parse_remote(url).map(drop)
 }
 
 fn sink_spec(s: &LogSettings) -> Result<SinkSpec, LogError> {

@@ -18,11 +18,9 @@
 //! retries at growing intervals (0.5 s doubling to 10 s) rather than on
 //! every line. When it is back, a notice says how many lines went to stderr.
 
-use std::fmt;
 use std::io::{self, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs, UdpSocket};
 use std::os::unix::net::{UnixDatagram, UnixStream};
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use super::format::{Formatter, FrameStyle};
@@ -37,76 +35,9 @@ const RETRY_MAX: Duration = Duration::from_secs(10);
 const FACILITY_KERN: u8 = 0;
 const FACILITY_DAEMON: u8 = 3;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Target {
-    /// The local daemon (`syslog: true`).
-    Local,
-    /// `host:port`, resolved again at each connection.
-    Udp(String),
-    Tcp(String),
-    Unix(PathBuf),
-}
-
-impl fmt::Display for Target {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Target::Local => f.write_str("local syslog"),
-            Target::Udp(a) => write!(f, "udp://{a}"),
-            Target::Tcp(a) => write!(f, "tcp://{a}"),
-            Target::Unix(p) => write!(f, "unix://{}", p.display()),
-        }
-    }
-}
+pub use crate::options::SyslogTarget as Target;
 
 impl Target {
-    /// Parses a `remote_syslog` URL. The error is the whole message.
-    pub fn parse_remote(url: &str) -> Result<Target, String> {
-        let invalid = |scheme: &str| {
-            format!(
-                "error invalid network type: {scheme:?} (remote_syslog takes udp://host:port, tcp://host:port, \
-                 syslog://host[:port] or unix:///path)"
-            )
-        };
-        let Some((scheme, rest)) = url.split_once("://") else {
-            let scheme = url.split_once(':').map(|(s, _)| s).unwrap_or("");
-            return Err(invalid(scheme));
-        };
-        // Go's url.Parse lower-cases the scheme.
-        let scheme = scheme.to_ascii_lowercase();
-        let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-        let authority = &rest[..authority_end];
-        let authority = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
-        let with_port = |default: Option<u16>| -> Result<String, String> {
-            if authority.is_empty() {
-                return Err(format!("remote_syslog {url:?}: missing host"));
-            }
-            let port = match authority.rfind(':') {
-                Some(i) if !authority[i..].contains(']') => Some(&authority[i + 1..]),
-                _ => None,
-            };
-            match (port, default) {
-                (Some(p), _) if p.parse::<u16>().is_ok() => Ok(authority.to_string()),
-                (Some(p), _) => Err(format!("remote_syslog {url:?}: invalid port {p:?}")),
-                (None, Some(d)) => Ok(format!("{authority}:{d}")),
-                (None, None) => Err(format!("remote_syslog {url:?}: missing port in address")),
-            }
-        };
-        match scheme.as_str() {
-            "udp" => Ok(Target::Udp(with_port(None)?)),
-            "syslog" => Ok(Target::Udp(with_port(Some(514))?)),
-            "tcp" => Ok(Target::Tcp(with_port(None)?)),
-            "unix" => {
-                let path = &rest[authority_end..];
-                let path = path.split(['?', '#']).next().unwrap_or("");
-                if path.is_empty() {
-                    return Err(format!("remote_syslog {url:?}: missing socket path"));
-                }
-                Ok(Target::Unix(PathBuf::from(path)))
-            }
-            _ => Err(invalid(&scheme)),
-        }
-    }
-
     /// Checks what can be checked without sending: the host name resolves.
     /// Whether the daemon listens is a runtime matter (see the module doc).
     pub fn check(&self) -> Result<(), String> {

@@ -9,6 +9,8 @@
 
 use std::fmt::{self, Write as _};
 
+use crate::gotext::go_quote_into;
+
 /// A payload ready to be put between the brackets of a `MSG_PAYLOAD` trace.
 pub struct TracedPayload<'a> {
     bytes: &'a [u8],
@@ -33,68 +35,6 @@ impl fmt::Display for TracedPayload<'_> {
         }
         f.write_char('"')
     }
-}
-
-/// Writes `bytes` as the inside of Go's `strconv.Quote`: printable UTF-8 as
-/// is; `\a \b \f \n \r \t \v \\ \"`; other control characters and invalid
-/// bytes as `\xNN`; other non-printable characters as `\uNNNN`/`\UNNNNNNNN`.
-pub fn go_quote_into(out: &mut impl fmt::Write, bytes: &[u8]) -> fmt::Result {
-    let mut rest = bytes;
-    while !rest.is_empty() {
-        let (valid, bad) = match std::str::from_utf8(rest) {
-            Ok(s) => (s, None),
-            Err(e) => {
-                let (ok, tail) = rest.split_at(e.valid_up_to());
-                // Checked by from_utf8 just above.
-                let s = std::str::from_utf8(ok).unwrap_or_default();
-                (s, Some((tail, e.error_len().unwrap_or(tail.len()))))
-            }
-        };
-        for c in valid.chars() {
-            quote_char(out, c)?;
-        }
-        match bad {
-            Some((tail, len)) => {
-                for b in &tail[..len] {
-                    write!(out, "\\x{b:02x}")?;
-                }
-                rest = &tail[len..];
-            }
-            None => break,
-        }
-    }
-    Ok(())
-}
-
-fn quote_char(out: &mut impl fmt::Write, c: char) -> fmt::Result {
-    match c {
-        '"' => out.write_str("\\\""),
-        '\\' => out.write_str("\\\\"),
-        '\x07' => out.write_str("\\a"),
-        '\x08' => out.write_str("\\b"),
-        '\x0c' => out.write_str("\\f"),
-        '\n' => out.write_str("\\n"),
-        '\r' => out.write_str("\\r"),
-        '\t' => out.write_str("\\t"),
-        '\x0b' => out.write_str("\\v"),
-        ' '..='~' => out.write_char(c),
-        c if (c as u32) < 0x20 || c == '\x7f' => write!(out, "\\x{:02x}", c as u32),
-        c if is_printable(c) => out.write_char(c),
-        c if (c as u32) < 0x10000 => write!(out, "\\u{:04x}", c as u32),
-        c => write!(out, "\\U{:08x}", c as u32),
-    }
-}
-
-/// Go's `unicode.IsPrint` for a non-ASCII character: letters, marks,
-/// numbers, punctuation and symbols. Rust's `Debug` escaping uses the same
-/// Unicode classes, except that it also escapes a combining mark standing
-/// first, so the character is tested after a plain letter.
-fn is_printable(c: char) -> bool {
-    let mut pair = [0u8; 8];
-    pair[0] = b'a';
-    let len = 1 + c.encode_utf8(&mut pair[1..]).len();
-    let s = std::str::from_utf8(&pair[..len]).unwrap_or("a");
-    s.escape_debug().eq(s.chars())
 }
 
 #[cfg(test)]

@@ -9,7 +9,6 @@
 //! - durations in `/varz` (`ping_interval`, `write_deadline`): integer
 //!   nanoseconds, written as plain numbers by the callers.
 
-use std::fmt::Write as _;
 use std::time::{Duration, SystemTime};
 
 use jiff::Timestamp;
@@ -60,45 +59,7 @@ pub fn uptime(d: Duration) -> String {
     }
 }
 
-/// Go's `time.Duration.String()`, exactly: `0s`, `850ns`, `466µs`,
-/// `1.234567ms`, `1.5s`, `2m0s`, `1h0m0.5s`.
-pub fn go_duration(d: Duration) -> String {
-    let nanos = d.as_nanos().min(i64::MAX as u128) as u64;
-    if nanos == 0 {
-        return "0s".into();
-    }
-    if nanos < 1_000_000_000 {
-        let (unit, scale) = match nanos {
-            n if n < 1_000 => ("ns", 1),
-            n if n < 1_000_000 => ("µs", 1_000),
-            _ => ("ms", 1_000_000),
-        };
-        return format!("{}{unit}", fixed(nanos / scale, nanos % scale, scale));
-    }
-    let secs = nanos / 1_000_000_000;
-    let mut out = String::new();
-    let (h, m, s) = (secs / 3600, (secs / 60) % 60, secs % 60);
-    if h > 0 {
-        let _ = write!(out, "{h}h");
-    }
-    if h > 0 || m > 0 {
-        let _ = write!(out, "{m}m");
-    }
-    out.push_str(&fixed(s, nanos % 1_000_000_000, 1_000_000_000));
-    out.push('s');
-    out
-}
-
-/// `whole.fraction` with the fraction's trailing zeros trimmed, the fraction
-/// being `frac / scale`.
-fn fixed(whole: u64, frac: u64, scale: u64) -> String {
-    if frac == 0 {
-        return whole.to_string();
-    }
-    let width = scale.ilog10() as usize;
-    let digits = format!("{frac:0width$}");
-    format!("{whole}.{}", digits.trim_end_matches('0'))
-}
+pub use crate::gotext::go_duration;
 
 /// The RTT as nats-server reports it: truncated to microseconds between 1µs
 /// and 1ms, `0s` until measured.

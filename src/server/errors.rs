@@ -96,16 +96,10 @@ impl CloseReason {
 /// Quotes bytes (or a `str`) as Go's `%q` (`strconv.Quote`) does, as
 /// nats-server prints subjects, queue names and sids in `-ERR` texts and log
 /// lines, and JWT errors their values: `"secret.\x7f"`, `"a\x00"`,
-/// `"\xff"`, `"é"`, `"\u00a0"`. The one implementation is the trace's
-/// [`go_quote_into`](crate::logging::go_quote_into).
+/// `"\xff"`, `"é"`, `"\u00a0"`. The one implementation is
+/// [`crate::gotext::go_quote`].
 pub fn go_quote(text: impl AsRef<[u8]>) -> String {
-    let bytes = text.as_ref();
-    let mut out = String::with_capacity(bytes.len() + 2);
-    out.push('"');
-    // Writing to a String cannot fail.
-    let _ = crate::logging::go_quote_into(&mut out, bytes);
-    out.push('"');
-    out
+    crate::gotext::go_quote(text.as_ref())
 }
 
 /// `-ERR '<text>'\r\n`

@@ -1,6 +1,9 @@
 //! One compiled configuration: the options plus everything that is expensive
-//! to derive from them (the credential index with compiled permissions; TLS
-//! acceptors and route settings join it as those features land).
+//! to derive from them: the credential index with compiled permissions, the
+//! compiled `tls` block (client port and HTTPS monitoring) and `cluster.tls`,
+//! the compiled route permissions, the websocket listener's settings, and the
+//! config file's digest and load time. A reload's successor re-reads the
+//! certificates and shares the compiled permissions that did not change.
 //!
 //! The running server holds exactly one current snapshot behind an `ArcSwap`.
 //! Connections keep an `Arc` to the snapshot they run under and compare its

@@ -41,32 +41,7 @@ pub fn nsize(raw: bool, n: i64) -> String {
 /// Parses a Go `time.Duration` string (`"1h2m3.5s"`, `"594µs"`, `"0s"`).
 /// `None` for anything else.
 pub fn parse_go_duration(s: &str) -> Option<Duration> {
-    if s == "0" {
-        return Some(Duration::ZERO);
-    }
-    let mut rest = s.strip_prefix('+').unwrap_or(s);
-    if rest.is_empty() || rest.starts_with('-') {
-        return None;
-    }
-    let mut nanos = 0f64;
-    while !rest.is_empty() {
-        let num_len = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
-        let value: f64 = rest[..num_len].parse().ok()?;
-        rest = &rest[num_len..];
-        let unit_len = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
-        let scale = match &rest[..unit_len] {
-            "ns" => 1.0,
-            "us" | "µs" | "μs" => 1e3,
-            "ms" => 1e6,
-            "s" => 1e9,
-            "m" => 60e9,
-            "h" => 3600e9,
-            _ => return None,
-        };
-        rest = &rest[unit_len..];
-        nanos += value * scale;
-    }
-    Some(Duration::from_nanos(nanos.round() as u64))
+    crate::gotext::parse_go_duration(s).ok()
 }
 
 #[cfg(test)]

@@ -54,7 +54,7 @@ struct Args {
 
 fn duration(text: Option<&String>, what: &str) -> Result<Duration, String> {
     let t = text.ok_or_else(|| format!("{what} takes a duration (30s, 5m)"))?;
-    crate::conf::units::parse_go_duration(t).map_err(|e| format!("{what}: {e}"))
+    crate::gotext::parse_go_duration(t).map_err(|e| format!("{what}: {e}"))
 }
 
 fn parse(args: &[String]) -> Result<Args, String> {
