@@ -11,6 +11,10 @@
 //! queue group), which is what the other servers are told with `RS+`/`RS-`.
 //! Routes learn a plain subject on its first subscription and lose it with
 //! the last; a queue group's count (its weight) is sent on every change.
+//!
+//! The account sits below the connection (a connection holds its account),
+//! so it names no connection type: it indexes any [`Indexed`] subscription
+//! and tells any [`InterestPeer`] about interest; `conn.rs` implements both.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -18,16 +22,31 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::conn::{ConnKind, Connection, Subscription};
 use super::permissions::CompiledPermissions;
-use super::sublist::{InvalidSubject, Sublist};
+use super::sublist::{InvalidSubject, Sublist, Weighted};
 
 /// nats-server's name for the account of clients that name none.
 pub const GLOBAL_ACCOUNT: &str = "$G";
 
-pub struct Account {
+/// What the account reads of a subscription it indexes.
+pub trait Indexed: Weighted {
+    fn subject(&self) -> &[u8];
+    fn queue(&self) -> Option<&[u8]>;
+    /// Made by a client of this server: only those are local interest that
+    /// routes hear about (a route's own subscriptions are not).
+    fn is_local(&self) -> bool;
+}
+
+/// A peer told about this server's interest changes: a route.
+pub trait InterestPeer: Send + Sync {
+    /// Queues `RS+`/`RS-` lines (`buf`, whole lines) to the peer.
+    fn send_interest(&self, buf: &[u8]);
+}
+
+/// `S` is the subscription type (the server's is `conn::Subscription`).
+pub struct Account<S> {
     pub name: Box<str>,
-    pub sublist: Sublist<Subscription>,
+    pub sublist: Sublist<S>,
     /// Local interest, kept only once the server is part of a cluster (so a
     /// standalone server pays nothing per subscription).
     interest: OnceLock<Mutex<Interest>>,
@@ -43,14 +62,14 @@ struct Interest {
     /// `subject` or `subject queue` → how many local subscriptions.
     counts: HashMap<Box<[u8]>, u32>,
     /// Registered routes, each told about every change.
-    routes: Vec<Arc<Connection>>,
+    routes: Vec<Arc<dyn InterestPeer>>,
     /// `cluster.permissions` (`publish` is the import side): only subjects
     /// it allows are announced.
     import: Option<Arc<CompiledPermissions>>,
 }
 
-impl Account {
-    pub fn new(name: &str) -> Account {
+impl<S: Indexed> Account<S> {
+    pub fn new(name: &str) -> Self {
         Account {
             name: name.into(),
             sublist: Sublist::new(),
@@ -76,7 +95,7 @@ impl Account {
     pub fn track_interest(&self) {
         let mut interest = Interest::default();
         self.sublist.for_each(|subject, queue, sub| {
-            if sub.conn.kind == ConnKind::Client {
+            if sub.is_local() {
                 *interest.counts.entry(interest_key(subject, queue)).or_insert(0) += 1;
             }
         });
@@ -89,11 +108,11 @@ impl Account {
 
     /// Adds a subscription to the index; a client's is also announced to the
     /// routes when it changes this server's interest.
-    pub fn subscribe(&self, sub: &Arc<Subscription>) -> Result<(), InvalidSubject> {
-        self.sublist.insert(&sub.subject, sub.queue.as_deref(), sub.clone())?;
-        if sub.conn.kind == ConnKind::Client {
+    pub fn subscribe(&self, sub: &Arc<S>) -> Result<(), InvalidSubject> {
+        self.sublist.insert(sub.subject(), sub.queue(), sub.clone())?;
+        if sub.is_local() {
             if let Some(mut interest) = self.interest() {
-                interest.change(&self.name, &sub.subject, sub.queue.as_deref(), 1);
+                interest.change(&self.name, sub.subject(), sub.queue(), 1);
             }
         }
         Ok(())
@@ -101,11 +120,11 @@ impl Account {
 
     /// Takes a subscription out of the index (and out of the local interest).
     /// Returns whether it was there.
-    pub fn unsubscribe(&self, sub: &Arc<Subscription>) -> bool {
-        let removed = self.sublist.remove(&sub.subject, sub.queue.as_deref(), sub);
-        if removed && sub.conn.kind == ConnKind::Client {
+    pub fn unsubscribe(&self, sub: &Arc<S>) -> bool {
+        let removed = self.sublist.remove(sub.subject(), sub.queue(), sub);
+        if removed && sub.is_local() {
             if let Some(mut interest) = self.interest() {
-                interest.change(&self.name, &sub.subject, sub.queue.as_deref(), -1);
+                interest.change(&self.name, sub.subject(), sub.queue(), -1);
             }
         }
         removed
@@ -113,7 +132,7 @@ impl Account {
 
     /// A route registered: it gets the whole local interest now, and every
     /// change from now on (one lock, so nothing falls in between).
-    pub fn add_route(&self, route: &Arc<Connection>) {
+    pub fn add_route(&self, route: Arc<dyn InterestPeer>) {
         let Some(mut interest) = self.interest() else { return };
         let mut buf = Vec::new();
         for (key, &n) in &interest.counts {
@@ -123,17 +142,14 @@ impl Account {
             }
         }
         if !buf.is_empty() {
-            trace_out(route, &buf);
-            if route.queue_proto(&buf) {
-                route.outbound.wake_writer();
-            }
+            route.send_interest(&buf);
         }
-        interest.routes.push(route.clone());
+        interest.routes.push(route);
     }
 
-    pub fn remove_route(&self, route: &Connection) {
+    pub fn remove_route(&self, route: &dyn InterestPeer) {
         if let Some(mut interest) = self.interest() {
-            interest.routes.retain(|r| !std::ptr::eq(&**r, route));
+            interest.routes.retain(|r| !std::ptr::addr_eq(Arc::as_ptr(r), route));
         }
     }
 
@@ -196,10 +212,7 @@ impl Interest {
             encode_sub(&mut buf, account, subject, queue, n);
         }
         for route in &self.routes {
-            trace_out(route, &buf);
-            if route.queue_proto(&buf) {
-                route.outbound.wake_writer();
-            }
+            route.send_interest(&buf);
         }
     }
 }
@@ -246,12 +259,7 @@ fn encode_interest(buf: &mut Vec<u8>, verb: &[u8], account: &str, subject: &[u8]
     }
 }
 
-/// Traces interest sent to a route (`-V`), one line per op.
-fn trace_out(route: &Connection, buf: &[u8]) {
-    super::session::trace::trace_out_if_enabled(&route.log_prefix, buf);
-}
-
-impl std::fmt::Debug for Account {
+impl<S> std::fmt::Debug for Account<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Account").field("name", &self.name).field("subscriptions", &self.sublist.count()).finish()
     }

@@ -11,7 +11,7 @@ use std::time::{Duration, SystemTime};
 use tokio::sync::Notify;
 use tracing::info;
 
-use super::account::Account;
+use super::account::{Account, Indexed, InterestPeer};
 use super::errors::CloseReason;
 use super::outbound::{Outbound, Pushed};
 use super::permissions::DenyFilter;
@@ -75,7 +75,7 @@ pub struct Connection {
     pub start: SystemTime,
     /// `"<ip>:<port> - cid:<n>"`, the prefix of every log line about it.
     pub log_prefix: String,
-    pub account: Arc<Account>,
+    pub account: Arc<Account<Subscription>>,
     /// Bytes owed to the peer, and the connection's close state.
     pub outbound: Outbound,
     /// Wakes the session task: the connection is closing, or a new config
@@ -126,7 +126,7 @@ impl Connection {
         cid: u64,
         kind: ConnKind,
         addr: SocketAddr,
-        account: Arc<Account>,
+        account: Arc<Account<Subscription>>,
         stats: Arc<ServerStats>,
     ) -> Connection {
         let tag = match kind {
@@ -487,6 +487,30 @@ pub struct Subscription {
 impl super::sublist::Weighted for Subscription {
     fn weight(&self) -> u32 {
         self.weight
+    }
+}
+
+impl Indexed for Subscription {
+    fn subject(&self) -> &[u8] {
+        &self.subject
+    }
+
+    fn queue(&self) -> Option<&[u8]> {
+        self.queue.as_deref()
+    }
+
+    fn is_local(&self) -> bool {
+        self.conn.kind == ConnKind::Client
+    }
+}
+
+/// A route hears this server's interest as `RS+`/`RS-` on its outbound.
+impl InterestPeer for Connection {
+    fn send_interest(&self, buf: &[u8]) {
+        super::session::trace::trace_out_if_enabled(&self.log_prefix, buf);
+        if self.queue_proto(buf) {
+            self.outbound.wake_writer();
+        }
     }
 }
 

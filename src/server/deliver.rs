@@ -135,7 +135,7 @@ impl Fanout {
     /// Delivers `msg`, published by a local client, to every plain
     /// subscriber and to one member of each queue group of `account`; other
     /// servers with interest get it once each. Returns whether anyone got it.
-    pub fn publish(&mut self, account: &Account, msg: &Message<'_>, from: Publisher<'_>) -> bool {
+    pub fn publish(&mut self, account: &Account<Subscription>, msg: &Message<'_>, from: Publisher<'_>) -> bool {
         let result = self.cache.get(&account.sublist, msg.subject);
         self.routes_len = 0;
         let mut delivered = false;
@@ -192,7 +192,13 @@ impl Fanout {
     /// each queue group named in `queues` (`q1 q2 …`; none named, none
     /// served). When a named group has no local member able to take it, one
     /// on another server is tried, never the server it came from.
-    pub fn publish_routed(&mut self, account: &Account, msg: &Message<'_>, queues: &[u8], from: Publisher<'_>) {
+    pub fn publish_routed(
+        &mut self,
+        account: &Account<Subscription>,
+        msg: &Message<'_>,
+        queues: &[u8],
+        from: Publisher<'_>,
+    ) {
         let result = self.cache.get(&account.sublist, msg.subject);
         self.routes_len = 0;
         for sub in &result.psubs {
@@ -260,7 +266,7 @@ impl Fanout {
     fn send_to_routes(
         &mut self,
         result: &MatchResult<Subscription>,
-        account: &Account,
+        account: &Account<Subscription>,
         msg: &Message<'_>,
         from: Publisher<'_>,
     ) -> bool {
@@ -436,11 +442,11 @@ mod tests {
     use crate::server::permissions::CompiledPermissions;
     use crate::server::stats::ServerStats;
 
-    fn account() -> Arc<Account> {
+    fn account() -> Arc<Account<Subscription>> {
         Arc::new(Account::new(crate::server::account::GLOBAL_ACCOUNT))
     }
 
-    fn conn(cid: u64, kind: ConnKind, account: &Arc<Account>) -> Arc<Connection> {
+    fn conn(cid: u64, kind: ConnKind, account: &Arc<Account<Subscription>>) -> Arc<Connection> {
         let addr = ([127, 0, 0, 1], 4000 + cid as u16).into();
         Arc::new(Connection::new(cid, kind, addr, account.clone(), Arc::new(ServerStats::default())))
     }

@@ -15,7 +15,7 @@ use tokio_util::task::TaskTracker;
 use super::account::{Account, GLOBAL_ACCOUNT};
 use super::adoption;
 use super::closed::{ClosedConn, ClosedRing};
-use super::conn::{ConnKind, Connection};
+use super::conn::{ConnKind, Connection, Subscription};
 use super::errors::CloseReason;
 use super::files;
 use super::info::Info;
@@ -36,7 +36,7 @@ pub struct ServerState {
     pub id: String,
     pub name: String,
     /// The global account `$G`, the only one until accounts are supported.
-    global: Arc<Account>,
+    global: Arc<Account<Subscription>>,
     /// Live client connections by id, and what the closed ones counted. A
     /// std mutex, taken on connect, disconnect and by whole-server walks
     /// (reload, monitoring), never per message and never across an `.await`.
@@ -164,7 +164,7 @@ impl ServerState {
     }
 
     /// The global account `$G` (the only one until accounts land).
-    pub fn global(&self) -> &Arc<Account> {
+    pub fn global(&self) -> &Arc<Account<Subscription>> {
         &self.global
     }
 

@@ -220,7 +220,7 @@ pub fn register(
     if !no_advertise && cluster.update_urls(&newcomer.connect_urls, &newcomer.ws_connect_urls, true) {
         push_client_info(server);
     }
-    server.global().add_route(&link.conn);
+    server.global().add_route(link.conn.clone());
     debug!("{} - Sent local subscriptions to route", link.conn.log_prefix);
     Registration::Added
 }
@@ -397,7 +397,7 @@ pub fn unregister(server: &Arc<ServerState>, link: &Arc<RouteLink>) {
         (here, urls)
     };
     if registered_here {
-        server.global().remove_route(&link.conn);
+        server.global().remove_route(&*link.conn);
         let no_advertise = server.snapshot().opts.cluster.as_ref().is_some_and(|c| c.no_advertise);
         if !no_advertise && cluster.update_urls(&urls, &ws_urls, false) {
             push_client_info(server);
