@@ -32,6 +32,7 @@ pub mod sd_notify;
 pub mod secret;
 pub mod server;
 pub mod signals;
+pub mod subject;
 pub mod tls;
 #[cfg(feature = "tools")]
 pub mod tools;

@@ -88,12 +88,14 @@ pub use crate::secret::{Secret, REDACTED};
 
 mod auth;
 mod cluster;
+mod flags;
 mod syslog;
 mod tls;
 mod websocket;
 
 pub use auth::*;
 pub use cluster::*;
+pub use flags::FlagOverlay;
 pub use syslog::SyslogTarget;
 pub use tls::*;
 pub use websocket::*;

@@ -41,7 +41,7 @@ pub mod values;
 
 use std::path::Path;
 
-use crate::cli::FlagOverlay;
+use crate::options::FlagOverlay;
 use crate::options::Options;
 use diag::{Diagnostic, Severity};
 use source::Sources;

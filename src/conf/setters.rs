@@ -8,7 +8,7 @@ use super::keys::{Block, Ty};
 use super::tree::{Entry, Kind};
 use crate::gotext::parse_go_duration;
 use crate::options::{SubjectPermission, Tls, DEFAULT_TLS_HANDSHAKE_FIRST_FALLBACK};
-use crate::server::subject::is_valid_subject;
+use crate::subject::is_valid_subject;
 
 /// A public nkey of the given role (`U` user, `A` account, `O` operator) that decodes.
 pub fn valid_nkey(key: &str, role: char) -> bool {

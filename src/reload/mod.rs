@@ -21,9 +21,9 @@ use std::time::{Duration, Instant};
 use sha2::{Digest, Sha256};
 use tracing::{debug, error, info, warn};
 
-use crate::cli::FlagOverlay;
 use crate::conf::Loaded;
 use crate::logging::{self, LogSettings};
+use crate::options::FlagOverlay;
 use crate::options::Options;
 use crate::server::adoption::Awaiting;
 use crate::server::errors::{err_line, CloseReason, ERR_MAX_CONNECTIONS};

@@ -36,5 +36,5 @@ pub mod snapshot;
 pub mod stall;
 pub mod state;
 pub mod stats;
-pub mod subject;
+pub use crate::subject;
 pub mod sublist;
