@@ -183,6 +183,6 @@ fuzz_target!(|data: &[u8]| {
                 .expect("a session panicked");
         }
         assert_eq!(server.num_clients(), 0, "a connection is still listed");
-        assert_eq!(server.global.sublist.count(), 0, "a subscription outlived its connection");
+        assert_eq!(server.global().sublist.count(), 0, "a subscription outlived its connection");
     });
 });

@@ -223,9 +223,9 @@ fuzz_target!(|data: &[u8]| {
             .expect("the client session outlived its peer")
             .expect("the client session panicked");
         // Dialed gossip routes (if any connected) end with the shutdown.
-        server.tracker.close();
-        let _ = tokio::time::timeout(Duration::from_secs(60), server.tracker.wait()).await;
+        server.tracker().close();
+        let _ = tokio::time::timeout(Duration::from_secs(60), server.tracker().wait()).await;
         assert!(cluster.links().is_empty(), "a route connection is still tracked");
-        assert_eq!(server.global.sublist.count(), 0, "interest outlived its connection");
+        assert_eq!(server.global().sublist.count(), 0, "interest outlived its connection");
     });
 });
