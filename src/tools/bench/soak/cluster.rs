@@ -4,7 +4,6 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::tools::spawn::{ServerProcess, Spawn};
@@ -109,15 +108,13 @@ pub(super) async fn wait_routes(url: &str, n: usize, within: Duration) -> Result
     }
 }
 
+/// One GET through the tools' hyper client (`rnats top`'s); the body.
 pub(super) async fn http_get(url: &str) -> std::io::Result<String> {
     let rest = url.strip_prefix("http://").unwrap_or(url);
     let (hostport, path) = rest.split_once('/').map_or((rest, "/".to_string()), |(h, p)| (h, format!("/{p}")));
-    let mut s = TcpStream::connect(hostport).await?;
-    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: {hostport}\r\nConnection: close\r\n\r\n").as_bytes()).await?;
-    let mut out = Vec::new();
-    tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut out))
+    let stream = TcpStream::connect(hostport).await?;
+    let response = crate::tools::top::http::exchange(stream, hostport, &path, Duration::from_secs(5))
         .await
-        .map_err(|_| std::io::Error::other("timeout"))??;
-    let text = String::from_utf8_lossy(&out).into_owned();
-    Ok(text.split_once("\r\n\r\n").map_or(String::new(), |(_, b)| b.to_string()))
+        .map_err(|e| std::io::Error::other(format!("{e:?}")))?;
+    Ok(String::from_utf8_lossy(&response.body).into_owned())
 }
