@@ -81,10 +81,25 @@ async fn random_port_logs_ports_file_and_sigterm() {
     );
     let port = p.port();
     assert_ne!(port, 0);
-    let pid: u32 = std::fs::read_to_string(&pid_file).unwrap().trim().parse().unwrap();
+    // The pid and ports files are written once every listener is up, a
+    // moment after the client port's log line: wait for them.
+    let read_when_there = |path: &Path| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            // Complete: the pid file ends its line, the ports file is JSON.
+            match std::fs::read_to_string(path) {
+                Ok(text) if text.ends_with('\n') || serde_json::from_str::<serde_json::Value>(&text).is_ok() => {
+                    return text
+                }
+                _ => assert!(std::time::Instant::now() < deadline, "{} never appeared", path.display()),
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+    };
+    let pid: u32 = read_when_there(&pid_file).trim().parse().unwrap();
     assert_eq!(pid, p.pid());
     let ports_file = ports_dir.path().join(format!("rnats_{pid}.ports"));
-    let ports: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&ports_file).unwrap()).unwrap();
+    let ports: serde_json::Value = serde_json::from_str(&read_when_there(&ports_file)).unwrap();
     assert_eq!(ports["nats"][0], format!("nats://127.0.0.1:{port}"));
 
     let client = async_nats::connect(format!("127.0.0.1:{port}")).await.unwrap();
