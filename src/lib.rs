@@ -25,6 +25,7 @@ pub mod goflag;
 pub mod gotext;
 pub mod launch;
 pub mod logging;
+pub mod mapping;
 pub mod monitor;
 pub mod options;
 pub mod reload;

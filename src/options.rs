@@ -86,6 +86,7 @@ fn ser_duration<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Er
 /// What `--dump` shows instead of a plain-text password or token.
 pub use crate::secret::{Secret, REDACTED};
 
+mod accounts;
 mod auth;
 mod cluster;
 mod flags;
@@ -93,6 +94,7 @@ mod syslog;
 mod tls;
 mod websocket;
 
+pub use accounts::*;
 pub use auth::*;
 pub use cluster::*;
 pub use flags::FlagOverlay;
@@ -204,6 +206,20 @@ pub struct Options {
     /// Clients that send no credentials are this user.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub no_auth_user: Option<String>,
+    /// `accounts { ... }`: tenants with their own subjects; users of
+    /// `authorization` and anonymous clients are in `$G`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub accounts: Vec<AccountOptions>,
+    /// Top-level `mappings`: the mappings of `$G`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub mappings: Vec<MappingOptions>,
+    /// `system_account`: the account of server events and requests
+    /// (`$SYS` when not set).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub system_account: Option<String>,
+    /// `no_sys_acc`: run without a system account.
+    #[serde(skip_serializing_if = "is_false")]
+    pub no_system_account: bool,
     /// TLS for client connections.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tls: Option<Tls>,
@@ -290,6 +306,10 @@ impl Default for Options {
             max_traced_msg_len: 0,
             authorization: Authorization::default(),
             no_auth_user: None,
+            accounts: Vec::new(),
+            mappings: Vec::new(),
+            system_account: None,
+            no_system_account: false,
             tls: None,
             allow_non_tls: false,
             cluster: None,

@@ -1,4 +1,4 @@
-//! The subject mapping engine (`rnats::server::mapping`) against the
+//! The subject mapping engine (`rnats::mapping`) against the
 //! reference nats-server: the same mappings in its config file, the same
 //! subjects published to it, and what it delivers must be what the engine
 //! computes; bad mappings must fail `-t` with the error text the engine
@@ -10,7 +10,7 @@ use std::path::Path;
 use std::process::Command;
 
 use common::*;
-use rnats::server::mapping::{MapDest, Mapping, Mappings, Selected, Transform};
+use rnats::mapping::{MapDest, Mapping, Mappings, Selected, Transform};
 
 /// Source, destination, subjects to publish. Deterministic functions only
 /// (`random()` and weights are drawn; the unit tests bound them).

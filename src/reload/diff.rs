@@ -174,6 +174,11 @@ fn class_of(path: &str) -> Class {
     }
 }
 
+/// A list of names as one value: `[A, B]`.
+fn show_names<'a>(names: impl Iterator<Item = &'a str>) -> String {
+    format!("[{}]", names.collect::<Vec<_>>().join(", "))
+}
+
 /// Compares two configurations.
 pub fn diff(old: &Options, new: &Options) -> Diff {
     let mut c = Collector { changes: Vec::new() };
@@ -215,6 +220,10 @@ pub fn diff(old: &Options, new: &Options) -> Diff {
         max_traced_msg_len,
         authorization,
         no_auth_user,
+        accounts,
+        mappings,
+        system_account,
+        no_system_account,
         tls,
         allow_non_tls,
         cluster,
@@ -276,6 +285,10 @@ pub fn diff(old: &Options, new: &Options) -> Diff {
     let users = UserChanges::of(&old.authorization.users, &authorization.users);
     authorization_changes(&mut c, &old.authorization, authorization, &users);
     option!("no_auth_user", no_auth_user, show);
+    option!("accounts", accounts, |a| show_names(a.iter().map(|a| a.name.as_str())));
+    option!("mappings", mappings, |m| show_names(m.iter().map(|m| m.source.as_str())));
+    option!("system_account", system_account, show);
+    option!("no_system_account", no_system_account, flag);
     option!("tls", tls, |t| on_off(t.is_some()));
     option!("allow_non_tls", allow_non_tls, flag);
     cluster_changes(&mut c, &old.cluster, cluster);

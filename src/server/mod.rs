@@ -24,7 +24,6 @@ pub mod interfaces;
 pub mod jwt;
 pub mod lame_duck;
 pub mod listener;
-pub mod mapping;
 pub mod names;
 pub mod outbound;
 pub mod permissions;

@@ -59,7 +59,7 @@ impl std::fmt::Display for MappingError {
         match self {
             MappingError::BadSource => f.write_str("invalid subject"),
             MappingError::Duplicate(s) => {
-                write!(f, "duplicate entry for {}", crate::server::errors::go_quote(s.as_bytes()))
+                write!(f, "duplicate entry for {}", crate::gotext::go_quote(s.as_bytes()))
             }
             MappingError::WeightOver100 => f.write_str("individual weights need to be <= 100"),
             MappingError::TotalOver100 => f.write_str("total weight needs to be <= 100"),
@@ -104,7 +104,7 @@ pub enum Selected {
 impl Mapping {
     /// nats-server's `AddWeightedMappings`, with its checks in its order.
     pub fn new(source: &str, dests: &[MapDest]) -> Result<Mapping, MappingError> {
-        if !crate::server::subject::is_valid_subject(source.as_bytes()) {
+        if !crate::subject::is_valid_subject(source.as_bytes()) {
             return Err(MappingError::BadSource);
         }
         let mut seen: Vec<&str> = Vec::new();
