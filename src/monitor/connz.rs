@@ -398,7 +398,7 @@ fn open_row(conn: &Connection, now: u64, o: &ConnzOptions) -> ConnInfo {
     }
     if o.auth {
         info.authorized_user = conn.meta.lock().unwrap_or_else(|e| e.into_inner()).user.clone();
-        let account = conn.account.name.to_string();
+        let account = conn.account().name.to_string();
         if account != GLOBAL_ACCOUNT {
             info.account = account.clone();
         }

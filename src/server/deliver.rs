@@ -78,6 +78,8 @@ pub struct Fanout {
     /// are kept (with their buffers) for the next message.
     routes: Vec<RouteTarget>,
     routes_len: usize,
+    /// Where a stream import's mapped subject is written (reused).
+    mapped: Vec<u8>,
 }
 
 /// One route a message goes to, and the queue groups it must deliver to.
@@ -116,6 +118,7 @@ impl Default for Fanout {
             rng: rand::random::<u64>() | 1,
             routes: Vec::new(),
             routes_len: 0,
+            mapped: Vec::new(),
         }
     }
 }
@@ -319,11 +322,26 @@ impl Fanout {
     }
 
     fn deliver_to(&mut self, sub: &Arc<Subscription>, msg: &Message<'_>, from: Publisher<'_>) -> bool {
+        let Some(shadow) = &sub.shadow_of else {
+            return self.deliver_on(sub, msg.subject, msg, from);
+        };
+        // A stream import: the importer's subscription gets the message on
+        // the subject the import maps it to.
+        let mut buf = std::mem::take(&mut self.mapped);
+        let subject = if shadow.import.map_into(msg.subject, &mut buf) { &buf[..] } else { msg.subject };
+        let wanted = !shadow.filtered || crate::subject::filter_matches(&shadow.parent.subject, subject);
+        let delivered = wanted && self.deliver_on(&shadow.parent, subject, msg, from);
+        self.mapped = buf;
+        delivered
+    }
+
+    /// Delivers `msg` on `subject` to the subscription `sub`.
+    fn deliver_on(&mut self, sub: &Arc<Subscription>, subject: &[u8], msg: &Message<'_>, from: Publisher<'_>) -> bool {
         let conn = &sub.conn;
         if !from.echo && Arc::ptr_eq(conn, from.conn) {
             return false;
         }
-        if sub.deny_filter.as_ref().is_some_and(|deny| deny.blocks(msg.subject)) {
+        if sub.deny_filter.as_ref().is_some_and(|deny| deny.blocks(subject)) {
             return false;
         }
         let take = sub.take();
@@ -341,7 +359,7 @@ impl Fanout {
             Some(_) => (Some(msg.header_text), msg.size_text, msg.payload),
             None => (None, msg.size_text, msg.payload),
         };
-        let line = MsgLine { subject: msg.subject, sid: &sub.sid, reply: msg.reply, header_size, size };
+        let line = MsgLine { subject, sid: &sub.sid, reply: msg.reply, header_size, size };
         let pushed = conn.outbound.push_msg(&line, payload, from.when_behind);
         match pushed {
             Pushed::Queued | Pushed::QueuedBehind => {
@@ -416,6 +434,11 @@ impl Fanout {
             }
             conn.flush();
         }
+    }
+
+    /// A random number in 0..2^31 (mapping weights and `random()`).
+    pub fn random_u31(&mut self) -> u32 {
+        (self.next_rand() >> 33) as u32
     }
 
     fn next_rand(&mut self) -> u64 {
@@ -552,9 +575,9 @@ mod tests {
     fn a_route_gets_one_copy_of_a_message_however_many_of_its_interests_match() {
         let acc = account();
         let route = conn(1, ConnKind::Route, &acc);
-        route.subscribe_remote(b"$G foo", b"foo", None, 1, 100);
-        route.subscribe_remote(b"$G f*", b"f*", None, 1, 100);
-        route.subscribe_remote(b"$G foo g", b"foo", Some(b"g"), 2, 100);
+        route.subscribe_remote(&route.account(), b"$G foo", b"foo", None, 1, 100);
+        route.subscribe_remote(&route.account(), b"$G f*", b"f*", None, 1, 100);
+        route.subscribe_remote(&route.account(), b"$G foo g", b"foo", Some(b"g"), 2, 100);
         let from = conn(2, ConnKind::Client, &acc);
         let mut fanout = Fanout::default();
         assert!(fanout.publish(&acc, &msg(b"foo"), publisher(&from)));
