@@ -22,6 +22,9 @@ use super::responses::ReplyGrants;
 use super::stats::{ServerStats, Traffic};
 use super::subject::is_valid_sub_subject;
 
+/// Stream-import shadows by the sid of the subscription they serve.
+type ShadowsBySid = HashMap<Box<[u8]>, Vec<Arc<Subscription>>>;
+
 /// What is at the other end.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ConnKind {
@@ -98,7 +101,7 @@ pub struct Connection {
     /// Stream imports' shadow subscriptions (in the exporters' indexes) by
     /// the sid of the subscription they serve. Taken on SUB/UNSUB and close
     /// of an importing client only.
-    shadows: Mutex<HashMap<Box<[u8]>, Vec<Arc<Subscription>>>>,
+    shadows: Mutex<ShadowsBySid>,
     /// Whether the client said `headers:true`; read by publishers.
     headers: AtomicBool,
     /// Set while the connection sits in some publisher's flush list, so one
