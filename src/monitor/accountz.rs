@@ -45,7 +45,7 @@ pub fn accountz(server: &ServerState, q: &Query) -> Reply {
     let name = server.global().name.to_string();
     let acc = q.get("acc");
     let mut reply = Accountz {
-        server_id: server.id.clone(),
+        server_id: server.id().to_string(),
         now: rfc3339_nano(SystemTime::now()),
         accounts: Vec::new(),
         account_detail: None,
@@ -55,7 +55,7 @@ pub fn accountz(server: &ServerState, q: &Query) -> Reply {
     } else if acc == name {
         reply.account_detail = Some(AccountInfo {
             account_name: name.clone(),
-            update_time: rfc3339_nano(server.start),
+            update_time: rfc3339_nano(server.started_at()),
             expired: false,
             complete: true,
             jetstream_enabled: false,
@@ -127,11 +127,11 @@ pub fn accstatz(server: &ServerState, q: &Query) -> Reply {
             num_subscriptions: server.global().sublist.count(),
             sent: DataStats { msgs: t.out_msgs, bytes: t.out_bytes, ..DataStats::default() },
             received: DataStats { msgs: t.in_msgs, bytes: t.in_bytes, ..DataStats::default() },
-            slow_consumers: server.stats.slow_consumers.load(Ordering::Relaxed),
+            slow_consumers: server.stats().slow_consumers.load(Ordering::Relaxed),
         });
     }
     Reply::json(gojson::to_vec_indent(&AccountStatz {
-        server_id: server.id.clone(),
+        server_id: server.id().to_string(),
         now: rfc3339_nano(SystemTime::now()),
         account_statz: list,
     }))

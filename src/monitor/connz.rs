@@ -316,7 +316,7 @@ pub fn connz(server: &ServerState, o: &ConnzOptions) -> Result<Connz, String> {
     let now_time = SystemTime::now();
     let now = unix_nanos(now_time);
     let mut reply = Connz {
-        server_id: server.id.clone(),
+        server_id: server.id().to_string(),
         now: rfc3339_nano(now_time),
         num_connections: 0,
         total: 0,

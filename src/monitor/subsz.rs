@@ -108,7 +108,7 @@ pub fn subsz(server: &ServerState, o: &SubszOptions) -> Result<Subsz, String> {
     // An account rnats does not have contributes nothing.
     let known = o.account.is_empty() || o.account == account;
     let mut reply = Subsz {
-        server_id: server.id.clone(),
+        server_id: server.id().to_string(),
         now: rfc3339_nano(SystemTime::now()),
         stats: if known { sublist_stats(server) } else { SublistStats::default() },
         total: 0,

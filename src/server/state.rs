@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::SystemTime;
 
 use arc_swap::ArcSwap;
-use tokio_util::sync::CancellationToken;
+use tokio_util::sync::{CancellationToken, WaitForCancellationFuture, WaitForCancellationFutureOwned};
 use tokio_util::task::TaskTracker;
 
 use super::accounts::{AccountRegistry, ServerAccount};
@@ -33,8 +33,10 @@ pub struct ServerState {
     /// The current snapshot's generation, readable with one relaxed load so
     /// sessions can check for a new snapshot once per read chunk for free.
     generation: AtomicU64,
-    pub id: String,
-    pub name: String,
+    /// The server's id and name, fixed for its life (INFO, monitoring, the
+    /// route handshake).
+    id: String,
+    name: String,
     /// Every account (`$G` included), kept across reloads.
     accounts: AccountRegistry,
     /// Live client connections by id, and what the closed ones counted. A
@@ -44,11 +46,15 @@ pub struct ServerState {
     /// Recently closed client connections, for `/connz?state=closed`.
     closed: ClosedRing,
     next_cid: AtomicU64,
-    pub stats: Arc<ServerStats>,
+    /// Server-wide counters, shared with every connection (which counts
+    /// into them) by a clone of the `Arc`.
+    stats: Arc<ServerStats>,
     /// Bounds concurrent bcrypt checks, so a connection storm leaves CPU for
     /// message traffic.
     bcrypt_slots: Arc<tokio::sync::Semaphore>,
-    pub shutdown: CancellationToken,
+    /// Cancelled once to stop the server; only [`ServerState::begin_shutdown`]
+    /// does, so `accepting` (its child) always stops with it.
+    shutdown: CancellationToken,
     /// Cancelled to stop accepting clients (lame duck mode, shutdown): a
     /// child of `shutdown`.
     accepting: CancellationToken,
@@ -56,15 +62,16 @@ pub struct ServerState {
     /// when they see it. Read at a wakeup, never per message.
     lame_duck: AtomicBool,
     tracker: TaskTracker,
-    pub start: SystemTime,
+    /// When the server started (`/varz` start and uptime).
+    start: SystemTime,
     /// The address clients connect to, known once the listener is bound.
     client_addr: OnceLock<SocketAddr>,
     /// The websocket listener's address, once it is bound.
     ws_addr: OnceLock<SocketAddr>,
     /// The pid and ports files.
-    pub files: files::ProcessFiles,
-    /// The cluster (routes), when configured.
-    pub cluster: Option<Arc<Cluster>>,
+    files: files::ProcessFiles,
+    /// The cluster (routes), when configured; fixed at start.
+    cluster: Option<Arc<Cluster>>,
     /// Which client connections a reload still waits for.
     adoptions: adoption::Adoptions,
 }
@@ -103,6 +110,55 @@ impl ServerState {
             cluster,
             adoptions: adoption::Adoptions::default(),
         })
+    }
+
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The server-wide counters; a connection keeps a clone of the `Arc`.
+    pub fn stats(&self) -> &Arc<ServerStats> {
+        &self.stats
+    }
+
+    /// When the server started.
+    pub fn started_at(&self) -> SystemTime {
+        self.start
+    }
+
+    /// The pid and ports files.
+    pub fn files(&self) -> &files::ProcessFiles {
+        &self.files
+    }
+
+    /// The cluster (routes), when configured.
+    pub fn cluster(&self) -> Option<&Arc<Cluster>> {
+        self.cluster.as_ref()
+    }
+
+    /// Stops the server: accepting stops with it, and every task waiting on
+    /// [`ServerState::shutting_down`] wakes.
+    pub fn begin_shutdown(&self) {
+        self.shutdown.cancel();
+    }
+
+    pub fn is_shutting_down(&self) -> bool {
+        self.shutdown.is_cancelled()
+    }
+
+    /// Resolves once the server is stopping.
+    pub fn shutting_down(&self) -> WaitForCancellationFuture<'_> {
+        self.shutdown.cancelled()
+    }
+
+    /// [`ServerState::shutting_down`] for a task that cannot borrow the
+    /// state for as long as it waits.
+    pub fn shutting_down_owned(&self) -> WaitForCancellationFutureOwned {
+        self.shutdown.clone().cancelled_owned()
     }
 
     pub fn snapshot(&self) -> Arc<Snapshot> {
@@ -210,7 +266,7 @@ impl ServerState {
 
     /// Resolves once the server stops accepting new connections (lame duck
     /// mode, or shutdown).
-    pub fn stopped_accepting(&self) -> tokio_util::sync::WaitForCancellationFuture<'_> {
+    pub fn stopped_accepting(&self) -> WaitForCancellationFuture<'_> {
         self.accepting.cancelled()
     }
 

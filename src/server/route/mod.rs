@@ -48,7 +48,7 @@ pub const GOSSIP_DISABLED: u8 = 1;
 pub const GOSSIP_OVERRIDE: u8 = 2;
 
 fn cluster_of(server: &ServerState) -> Option<&Arc<Cluster>> {
-    server.cluster.as_ref()
+    server.cluster()
 }
 
 /// The client URLs of this server itself, as nats-server's
@@ -79,8 +79,8 @@ pub fn route_info(server: &ServerState, snap: &Snapshot, ldm: bool) -> RouteInfo
         port = p;
     }
     let mut info = RouteInfo {
-        server_id: server.id.clone(),
-        server_name: server.name.clone(),
+        server_id: server.id().to_string(),
+        server_name: server.name().to_string(),
         version: COMPAT_VERSION.to_string(),
         proto: ROUTE_PROTO,
         go: format!("rnats {}", env!("CARGO_PKG_VERSION")),
@@ -195,7 +195,7 @@ pub fn register(
     let Some(cluster) = cluster_of(server) else { return Registration::Refused };
     let snap = server.snapshot();
     let mut reg = cluster.registry();
-    if server.shutdown.is_cancelled() {
+    if server.is_shutting_down() {
         return Registration::Refused;
     }
     if let Some(existing) = reg.by_id.get(&info.server_id).cloned() {
@@ -310,7 +310,7 @@ fn forward_new_route_info(
 /// already connected, or configured (dialed anyway).
 pub fn process_implicit_route(server: &Arc<ServerState>, info: &PeerInfo) {
     let Some(cluster) = cluster_of(server) else { return };
-    if info.server_id == server.id || cluster.is_connected_to(&info.server_id) {
+    if info.server_id == server.id() || cluster.is_connected_to(&info.server_id) {
         return;
     }
     let snap = server.snapshot();
@@ -411,7 +411,7 @@ pub fn unregister(server: &Arc<ServerState>, link: &Arc<RouteLink>) {
 pub fn reconnect_if_due(server: &Arc<ServerState>, link: &Arc<RouteLink>) {
     let Some(cluster) = cluster_of(server) else { return };
     let st = link.state().clone();
-    if st.no_reconnect || server.shutdown.is_cancelled() {
+    if st.no_reconnect || server.is_shutting_down() {
         return;
     }
     let retry_implicit = st.retry || (st.did_solicit && st.route_type == RouteType::Implicit);
@@ -436,7 +436,7 @@ pub fn reconnect_if_due(server: &Arc<ServerState>, link: &Arc<RouteLink>) {
             return;
         }
     }
-    if st.remote_id == server.id {
+    if st.remote_id == server.id() {
         debug!("Detected route to self, ignoring {:?}", url.redacted());
         return;
     }
@@ -449,7 +449,7 @@ pub fn reconnect_if_due(server: &Arc<ServerState>, link: &Arc<RouteLink>) {
 /// Sends every client that takes asynchronous INFO a new INFO (the
 /// cluster's client URLs changed).
 pub fn push_client_info(server: &ServerState) {
-    if server.shutdown.is_cancelled() {
+    if server.is_shutting_down() {
         return;
     }
     let snap = server.snapshot();

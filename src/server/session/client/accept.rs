@@ -43,14 +43,14 @@ async fn serve<S: Transport>(
 ) {
     let snap = server.snapshot();
     let cid = server.next_cid();
-    let mut conn = Connection::new(cid, ConnKind::Client, addr, server.global().clone(), server.stats.clone());
+    let mut conn = Connection::new(cid, ConnKind::Client, addr, server.global().clone(), server.stats().clone());
     if let Some((meta, _)) = &websocket {
         conn = conn.into_websocket(meta.client_ip);
     }
     let conn = Arc::new(conn);
     stream.bind(&conn);
     let nonce = snap.auth_for(conn.websocket).needs_nonce().then(crate::server::auth::new_nonce);
-    server.stats.total_connections.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    server.stats().total_connections.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let admitted = server.register(&conn, snap.opts.max_connections);
     // From here on, however this session ends (a panic included), the
     // connection is retired once, when this guard is dropped.

@@ -377,7 +377,7 @@ impl ClientState {
         let mut info = core.server.client_info(&core.snap, &core.conn, self.nonce.as_deref());
         info.ldm = true;
         // Only the other servers: this one is about to go.
-        if let Some(cluster) = &core.server.cluster {
+        if let Some(cluster) = core.server.cluster() {
             info.connect_urls =
                 if core.conn.websocket { cluster.remote_ws_connect_urls() } else { cluster.remote_connect_urls() };
         }

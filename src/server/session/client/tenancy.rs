@@ -58,7 +58,7 @@ impl ClientState {
     pub(super) fn apply_account_rules(&mut self, core: &mut Core) {
         let t = &mut self.tenancy;
         t.rules = t.account.config();
-        t.cluster = core.server.cluster.as_ref().map(|c| c.name()).unwrap_or_default();
+        t.cluster = core.server.cluster().map(|c| c.name()).unwrap_or_default();
         let max_payload = AccountConfig::effective(core.snap.opts.max_payload, t.rules.limits.max_payload);
         core.limits.max_payload = max_payload;
     }

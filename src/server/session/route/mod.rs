@@ -179,7 +179,7 @@ impl RouteState {
             core.send_err(&text);
             return Err(CloseReason::WrongGateway);
         }
-        let Some(cluster) = core.server.cluster.clone() else { return Err(CloseReason::ServerShutdown) };
+        let Some(cluster) = core.server.cluster().cloned() else { return Err(CloseReason::ServerShutdown) };
         let ours = cluster.name();
         if c.cluster != ours {
             if cluster.is_dynamic() && (!c.cluster_dynamic || ours < c.cluster) {
@@ -247,8 +247,8 @@ impl RouteState {
     ) -> Result<(), CloseReason> {
         let prefix = core.conn.log_prefix.clone();
         let server = core.server.clone();
-        let Some(cluster) = server.cluster.clone() else { return Err(CloseReason::ServerShutdown) };
-        if info.server_id == server.id {
+        let Some(cluster) = server.cluster().cloned() else { return Err(CloseReason::ServerShutdown) };
+        if info.server_id == server.id() {
             self.link.state().remote_id = info.server_id.clone();
             return Err(CloseReason::DuplicateRoute);
         }
@@ -262,7 +262,7 @@ impl RouteState {
             }
         }
         let did_solicit = self.link.state().did_solicit;
-        if !did_solicit && info.name == server.name {
+        if !did_solicit && info.name == server.name() {
             error!("{prefix} - Remote server has a duplicate name: {:?}", info.name);
             return Err(CloseReason::DuplicateServerName);
         }
