@@ -7,4 +7,5 @@
 //! - [`request_info`]: the `Nats-Request-Info` header responders get.
 
 pub mod reply_token;
+pub mod request_info;
 pub mod response_table;
