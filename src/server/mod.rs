@@ -32,6 +32,7 @@ pub mod permissions;
 pub mod proto;
 pub mod responses;
 pub mod route;
+pub mod service;
 pub mod session;
 pub mod snapshot;
 pub mod stall;
