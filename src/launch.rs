@@ -111,6 +111,7 @@ impl Server {
         }
 
         state.spawn(listener::accept_clients(state.clone(), listener));
+        state.spawn(crate::server::accounts::sweep_responses(state.clone()));
         if let Some(ws) = ws_listener {
             state.spawn(crate::websocket::listener::accept_websockets(state.clone(), ws));
         }

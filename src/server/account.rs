@@ -26,6 +26,7 @@ use tokio::time::Instant;
 
 use super::account_config::AccountConfig;
 use super::permissions::CompiledPermissions;
+use super::service::response_table::{ResponseTable, DEFAULT_MAX_OUTSTANDING};
 use super::sublist::{InvalidSubject, Sublist, Weighted};
 
 /// nats-server's name for the account of clients that name none.
@@ -64,6 +65,15 @@ pub struct Account<S> {
     /// Client connections admitted to the account on this server, for its
     /// `max_connections`. Changed on admission and retirement only.
     clients: AtomicU64,
+    /// Requests that came in through service imports and wait for their
+    /// response (`_R_.<PRE6>.<RND6>`); made when the account first exports
+    /// a service someone imports. The requester's account comes back with
+    /// the response.
+    responses: OnceLock<ResponseTable<Arc<Account<S>>>>,
+    /// The entries the server keeps in this index for the account (service
+    /// imports, the responses' `_R_` interest), so a reload can change
+    /// them. Taken on start and reload only.
+    internal: Mutex<Vec<Arc<S>>>,
 }
 
 /// Local interest and the routes that hear about it.
@@ -87,7 +97,30 @@ impl<S: Indexed> Account<S> {
             stall_warned: Mutex::new(None),
             config: ArcSwap::from_pointee(AccountConfig::default()),
             clients: AtomicU64::new(0),
+            responses: OnceLock::new(),
+            internal: Mutex::new(Vec::new()),
         }
+    }
+
+    /// The pending responses of requests into this account, and whether
+    /// the table was made by this call.
+    pub fn responses(&self) -> (&ResponseTable<Arc<Account<S>>>, bool) {
+        let mut made = false;
+        let table = self.responses.get_or_init(|| {
+            made = true;
+            ResponseTable::new(DEFAULT_MAX_OUTSTANDING)
+        });
+        (table, made)
+    }
+
+    /// The pending responses, if the account ever had any.
+    pub fn responses_if_any(&self) -> Option<&ResponseTable<Arc<Account<S>>>> {
+        self.responses.get()
+    }
+
+    /// The server's own entries in this index (see `internal`).
+    pub fn internal_subscriptions(&self) -> std::sync::MutexGuard<'_, Vec<Arc<S>>> {
+        self.internal.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     pub fn config(&self) -> Arc<AccountConfig> {

@@ -9,7 +9,8 @@
 use std::sync::Arc;
 
 use crate::mapping::{Mapping, Mappings, Transform};
-use crate::options::{AccountLimits, AccountOptions, ExportKind, MappingOptions};
+use crate::options::{AccountLimits, AccountOptions, ExportKind, MappingOptions, Options};
+use crate::server::service::response_table::ResponsePolicy;
 use crate::subject::{is_subset_match, subjects_collide};
 
 /// One account's compiled rules.
@@ -19,6 +20,7 @@ pub struct AccountConfig {
     /// `None` when the account maps nothing: one branch per publish.
     pub mappings: Option<Arc<Mappings>>,
     pub stream_imports: Vec<Arc<StreamImport>>,
+    pub service_imports: Vec<Arc<ServiceImport>>,
     /// The account is gone from the config: no new logins (its object stays
     /// while connections and routes still use it).
     pub removed: bool,
@@ -27,8 +29,15 @@ pub struct AccountConfig {
 impl AccountConfig {
     /// Compiles an account block. Mappings and imports the config layer
     /// refused never get here; one that fails anyway is left out.
-    pub fn compile(opts: &AccountOptions) -> AccountConfig {
+    pub fn compile(opts: &AccountOptions, all: &Options) -> AccountConfig {
         AccountConfig {
+            service_imports: opts
+                .imports
+                .iter()
+                .filter(|i| i.kind == ExportKind::Service)
+                .filter_map(|i| ServiceImport::new(i, all))
+                .map(Arc::new)
+                .collect(),
             limits: opts.limits,
             mappings: compile_mappings(&opts.mappings),
             stream_imports: opts
@@ -154,6 +163,87 @@ impl StreamImport {
     }
 }
 
+/// One `service` import of an account: requests its clients send to
+/// `local` go to `remote` in the exporter's account.
+#[derive(Debug, PartialEq)]
+pub struct ServiceImport {
+    pub exporter: Box<str>,
+    /// The subject in the exporter's account (the import's `subject`).
+    pub remote: Box<[u8]>,
+    /// Where the importer's clients send requests (`to`, else `subject`).
+    pub local: Box<[u8]>,
+    /// `local` with wildcards mapped onto `remote`'s.
+    transform: Option<Transform>,
+    /// `local` equals `remote` and has wildcards: the request keeps the
+    /// subject it was published on.
+    use_pub: bool,
+    pub share: bool,
+    /// The matching export's response type and threshold.
+    pub policy: ResponsePolicy,
+}
+
+impl ServiceImport {
+    fn new(import: &crate::options::Import, all: &Options) -> Option<ServiceImport> {
+        let remote = import.subject.as_str();
+        let local = import.to.as_deref().filter(|t| !t.is_empty()).unwrap_or(remote);
+        let wild = crate::subject::has_wildcard(local.as_bytes());
+        let use_pub = wild && local == remote;
+        let transform = match (wild, use_pub) {
+            (true, false) => Transform::new_strict(local, &positional(remote)).ok().flatten(),
+            _ => None,
+        };
+        let export = all
+            .accounts
+            .iter()
+            .find(|a| a.name == import.account)?
+            .exports
+            .iter()
+            .find(|e| e.kind == ExportKind::Service && is_subset_match(remote.as_bytes(), e.subject.as_bytes()))?;
+        Some(ServiceImport {
+            exporter: import.account.as_str().into(),
+            remote: remote.as_bytes().into(),
+            local: local.as_bytes().into(),
+            transform,
+            use_pub,
+            share: import.share,
+            policy: ResponsePolicy { response_type: export.response_type, threshold: export.response_threshold },
+        })
+    }
+
+    /// The subject a request published on `subject` goes to in the
+    /// exporter's account (written into `out` when it is not `remote` or
+    /// `subject` as is).
+    pub fn destination<'a>(&'a self, subject: &'a [u8], out: &'a mut Vec<u8>) -> &'a [u8] {
+        if self.use_pub {
+            return subject;
+        }
+        match &self.transform {
+            Some(t) => {
+                let tokens = crate::mapping::Tokens::of(subject);
+                t.apply(tokens.as_slice(), out, &mut || 0);
+                out
+            }
+            None => &self.remote,
+        }
+    }
+}
+
+/// `a.*.b.*` as `a.$1.b.$2`: plain wildcards as positional references.
+fn positional(subject: &str) -> String {
+    let mut n = 0;
+    subject
+        .split('.')
+        .map(|t| match t {
+            "*" => {
+                n += 1;
+                format!("${n}")
+            }
+            t => t.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join(".")
+}
+
 /// A `to` destination as a subscription filter: each `{{wildcard(n)}}` or
 /// `$n` token becomes `*` (where the import's messages can arrive).
 fn wildcard_form(to: &str) -> String {
@@ -202,6 +292,35 @@ mod tests {
         let same = StreamImport::new("A", "ev.>", None, None).unwrap();
         assert_eq!(shadow(&same, "ev.only"), Some(("ev.only".into(), false)));
         assert!(!same.map_into(b"ev.only", &mut out));
+    }
+
+    #[test]
+    fn service_imports_map_the_request_subject() {
+        use crate::options::{AccountOptions, Export, Import};
+        let mut all = Options::default();
+        let mut a = AccountOptions { name: "A".into(), ..AccountOptions::default() };
+        a.exports.push(Export::new(ExportKind::Service, "svc.>"));
+        all.accounts.push(a);
+        let import = |subject: &str, to: Option<&str>| Import {
+            kind: ExportKind::Service,
+            account: "A".into(),
+            subject: subject.into(),
+            to: to.map(Into::into),
+            prefix: None,
+            share: false,
+            allow_trace: false,
+        };
+        let mut out = Vec::new();
+        let plain = ServiceImport::new(&import("svc.one", None), &all).unwrap();
+        assert_eq!(plain.destination(b"svc.one", &mut out), b"svc.one");
+        let renamed = ServiceImport::new(&import("svc.one", Some("ask")), &all).unwrap();
+        assert_eq!(&*renamed.local, b"ask");
+        assert_eq!(renamed.destination(b"ask", &mut out), b"svc.one");
+        let wild = ServiceImport::new(&import("svc.*", Some("req.*")), &all).unwrap();
+        assert_eq!(wild.destination(b"req.x", &mut out), b"svc.x");
+        let same = ServiceImport::new(&import("svc.>", None), &all).unwrap();
+        assert_eq!(same.destination(b"svc.a.b", &mut out), b"svc.a.b");
+        assert!(ServiceImport::new(&import("other", None), &all).is_none(), "no export: no import");
     }
 
     #[test]

@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use super::account::{Account, InterestPeer};
 use super::account_config::AccountConfig;
-use super::conn::Subscription;
+use super::conn::{Connection, Subscription, Via};
 use super::permissions::CompiledPermissions;
 use crate::options::{Options, GLOBAL_ACCOUNT};
 
@@ -29,6 +29,11 @@ pub struct AccountRegistry {
     /// is announced to the routes already up. Taken when a route comes or
     /// goes, on reload, and when an account is made.
     cluster: Mutex<ClusterSide>,
+    /// The owner of the subscriptions the server makes for accounts
+    /// (service imports, responses); never registered as a client.
+    internal: Arc<Connection>,
+    /// The server's name, told to exporters with `share`.
+    server_name: Arc<str>,
 }
 
 #[derive(Default)]
@@ -41,11 +46,18 @@ struct ClusterSide {
 }
 
 impl AccountRegistry {
-    pub fn new(opts: &Options) -> AccountRegistry {
+    pub fn new(opts: &Options, stats: Arc<super::stats::ServerStats>, server_name: &str) -> AccountRegistry {
         let global = Arc::new(Account::new(GLOBAL_ACCOUNT));
         let by_name = HashMap::from([(Box::from(GLOBAL_ACCOUNT), global.clone())]);
-        let registry =
-            AccountRegistry { global, by_name: RwLock::new(by_name), cluster: Mutex::new(ClusterSide::default()) };
+        let nowhere = std::net::SocketAddr::from(([0, 0, 0, 0], 0));
+        let internal = Arc::new(Connection::new(0, super::conn::ConnKind::Client, nowhere, global.clone(), stats));
+        let registry = AccountRegistry {
+            global,
+            by_name: RwLock::new(by_name),
+            cluster: Mutex::new(ClusterSide::default()),
+            internal,
+            server_name: server_name.into(),
+        };
         registry.sync(opts);
         registry
     }
@@ -76,7 +88,7 @@ impl AccountRegistry {
         self.global.set_config(Arc::new(AccountConfig::global(&opts.mappings)));
         let mut by_name = self.by_name.write().unwrap_or_else(|e| e.into_inner());
         for a in &opts.accounts {
-            let config = Arc::new(AccountConfig::compile(a));
+            let config = Arc::new(AccountConfig::compile(a, opts));
             match by_name.get(a.name.as_str()) {
                 Some(account) => account.set_config(config),
                 None => {
@@ -92,6 +104,70 @@ impl AccountRegistry {
                 account.set_config(Arc::new(AccountConfig { removed: true, ..AccountConfig::default() }));
             }
         }
+        let all: Vec<_> = by_name.values().cloned().collect();
+        drop(by_name);
+        for account in &all {
+            self.sync_internal(account, &all);
+        }
+    }
+
+    /// Brings the server's own entries in `account`'s index in line with
+    /// its rules: one per service import, and the `_R_` interest when any
+    /// account imports one of its services. New entries go in before old
+    /// ones come out, so a reload never leaves a gap.
+    fn sync_internal(&self, account: &Arc<ServerAccount>, all: &[Arc<ServerAccount>]) {
+        let config = account.config();
+        let mut wanted: Vec<(Vec<u8>, Via)> = Vec::new();
+        for import in &config.service_imports {
+            let Some(exporter) = all.iter().find(|a| *a.name == *import.exporter) else { continue };
+            let via = Via::ServiceImport {
+                import: import.clone(),
+                exporter: exporter.clone(),
+                server: self.server_name.clone(),
+            };
+            wanted.push((import.local.to_vec(), via));
+        }
+        let exports_served =
+            all.iter().any(|a| a.config().service_imports.iter().any(|i| *i.exporter == *account.name));
+        if exports_served {
+            let (table, _) = account.responses();
+            wanted.push((table.codec().interest().into_bytes(), Via::Responses));
+        }
+        let mut current = account.internal_subscriptions();
+        let same = |sub: &Subscription, subject: &[u8], via: &Via| {
+            *sub.subject == *subject
+                && match (sub.via.as_deref(), via) {
+                    (Some(Via::Responses), Via::Responses) => true,
+                    (
+                        Some(Via::ServiceImport { import: a, exporter: x, .. }),
+                        Via::ServiceImport { import: b, exporter: y, .. },
+                    ) => a == b && Arc::ptr_eq(x, y),
+                    _ => false,
+                }
+        };
+        let mut kept = Vec::with_capacity(wanted.len());
+        for (subject, via) in wanted {
+            if let Some(i) = current.iter().position(|s| same(s, &subject, &via)) {
+                kept.push(current.swap_remove(i));
+                continue;
+            }
+            let sub = Arc::new(Subscription::internal(self.internal.clone(), account.clone(), &subject, via));
+            if account.subscribe(&sub).is_ok() {
+                kept.push(sub);
+            }
+        }
+        for old in current.drain(..) {
+            if old.mark_removed() {
+                account.unsubscribe(&old);
+            }
+        }
+        *current = kept;
+    }
+
+    /// Frees pending service responses past their threshold, in every
+    /// account; returns how many.
+    pub fn sweep_responses(&self, now: tokio::time::Instant) -> usize {
+        self.all().iter().filter_map(|a| a.responses_if_any()).map(|t| t.sweep(now)).sum()
     }
 
     /// The shadow subscriptions that stream imports of an account with
@@ -164,5 +240,23 @@ impl AccountRegistry {
             account.remove_route(route);
         }
         cluster.routes.retain(|r| !std::ptr::addr_eq(Arc::as_ptr(r), route));
+    }
+}
+
+/// How often pending service responses past their threshold are freed. A
+/// response that arrives late is dropped anyway; this bounds memory.
+const SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Frees expired pending service responses until the server stops.
+pub async fn sweep_responses(server: Arc<super::state::ServerState>) {
+    let mut tick = tokio::time::interval(SWEEP_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = server.shutting_down() => return,
+            now = tick.tick() => {
+                server.accounts().sweep_responses(now);
+            }
+        }
     }
 }

@@ -14,7 +14,7 @@ use tracing::info;
 use arc_swap::ArcSwap;
 
 use super::account::{Account, Indexed, InterestPeer};
-use super::account_config::StreamImport;
+use super::account_config::{ServiceImport, StreamImport};
 use super::errors::CloseReason;
 use super::outbound::{Outbound, Pushed};
 use super::permissions::DenyFilter;
@@ -480,7 +480,7 @@ impl Connection {
         let new = Arc::new(Subscription {
             conn: sub.conn.clone(),
             account: sub.account.clone(),
-            shadow_of: None,
+            via: None,
             subject: sub.subject.clone(),
             queue: sub.queue.clone(),
             sid: sub.sid.clone(),
@@ -565,9 +565,28 @@ pub struct Subscription {
     pub weight: u32,
     /// The index the subscription is in.
     pub account: Arc<Account<Subscription>>,
-    /// Set for a stream import's shadow (in the exporter's index): whom it
-    /// serves. `None` for every ordinary subscription (one pointer).
-    pub shadow_of: Option<Box<ShadowOf>>,
+    /// What the server does with a message for this entry beyond sending
+    /// it to `conn`: `None` for every client's and route's own subscription
+    /// (one pointer).
+    pub via: Option<Box<Via>>,
+}
+
+/// Subscriptions the server makes for accounts.
+#[derive(Debug)]
+pub enum Via {
+    /// A stream import's shadow in the exporter's index.
+    Shadow(ShadowOf),
+    /// A service import's entry in the importer's index: the request is
+    /// re-published into the exporter (from clients only).
+    ServiceImport {
+        import: Arc<ServiceImport>,
+        exporter: Arc<Account<Subscription>>,
+        /// This server's name, for `share`'s request info.
+        server: Arc<str>,
+    },
+    /// `_R_.<PRE6>.>` in an exporter's index: responses to requests that
+    /// came in through its service imports.
+    Responses,
 }
 
 /// What a shadow subscription delivers for.
@@ -597,7 +616,9 @@ impl Indexed for Subscription {
     }
 
     fn is_local(&self) -> bool {
-        self.conn.kind == ConnKind::Client
+        // A service import's entry is not interest the routes hear about
+        // (nats-server announces the exporter's responders instead).
+        self.conn.kind == ConnKind::Client && !matches!(self.via.as_deref(), Some(Via::ServiceImport { .. }))
     }
 }
 
@@ -634,7 +655,7 @@ impl Subscription {
         Subscription {
             conn,
             account,
-            shadow_of: None,
+            via: None,
             subject: subject.into(),
             queue: queue.map(Into::into),
             sid: sid.into(),
@@ -669,8 +690,27 @@ impl Subscription {
         filtered: bool,
     ) -> Subscription {
         Subscription {
-            shadow_of: Some(Box::new(ShadowOf { parent: parent.clone(), import, filtered })),
+            via: Some(Box::new(Via::Shadow(ShadowOf { parent: parent.clone(), import, filtered }))),
             ..Subscription::new(parent.conn.clone(), exporter, subject, parent.queue.as_deref(), &parent.sid, None)
+        }
+    }
+
+    /// A subscription the server holds for an account (service imports,
+    /// responses), owned by the server's internal connection `conn`.
+    pub fn internal(
+        conn: Arc<Connection>,
+        account: Arc<Account<Subscription>>,
+        subject: &[u8],
+        via: Via,
+    ) -> Subscription {
+        Subscription { via: Some(Box::new(via)), ..Subscription::new(conn, account, subject, None, b"", None) }
+    }
+
+    /// The stream import this entry shadows for, if it is a shadow.
+    pub fn shadow_of(&self) -> Option<&ShadowOf> {
+        match self.via.as_deref() {
+            Some(Via::Shadow(s)) => Some(s),
+            _ => None,
         }
     }
 

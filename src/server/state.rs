@@ -85,7 +85,8 @@ impl ServerState {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         let cluster = Cluster::new(&snapshot.opts).map(Arc::new);
         let closed = ClosedRing::new(snapshot.opts.max_closed_clients);
-        let accounts = AccountRegistry::new(&snapshot.opts);
+        let stats = Arc::new(ServerStats::default());
+        let accounts = AccountRegistry::new(&snapshot.opts, stats.clone(), &name);
         Arc::new(ServerState {
             generation: AtomicU64::new(snapshot.generation),
             snapshot: ArcSwap::from_pointee(snapshot),
@@ -97,7 +98,7 @@ impl ServerState {
             // Ids 1-4 are internal clients in nats-server; keeping the same
             // first id makes logs and /connz line up between the two.
             next_cid: AtomicU64::new(5),
-            stats: Arc::new(ServerStats::default()),
+            stats,
             bcrypt_slots: Arc::new(tokio::sync::Semaphore::new(cores.saturating_sub(1).max(1))),
             accepting: shutdown.child_token(),
             shutdown,

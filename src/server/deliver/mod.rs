@@ -25,8 +25,10 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::SystemTime;
 
+mod imports;
+
 use super::account::Account;
-use super::conn::{ConnKind, Connection, Subscription, Take};
+use super::conn::{ConnKind, Connection, Subscription, Take, Via};
 use super::outbound::{MsgLine, Pushed, WhenBehind};
 use super::stall::Stalls;
 use super::sublist::{MatchCache, MatchResult};
@@ -80,6 +82,15 @@ pub struct Fanout {
     routes_len: usize,
     /// Where a stream import's mapped subject is written (reused).
     mapped: Vec<u8>,
+    /// Service-import and response entries the current message matched,
+    /// served once its ordinary deliveries are done.
+    pending_imports: Vec<Arc<Subscription>>,
+    /// The match cache of publishes the server makes on a client's behalf
+    /// (requests into exporters, responses back), so they do not evict
+    /// the client's own account from `cache`.
+    import_cache: MatchCache<Subscription>,
+    /// Buffers of those publishes, reused.
+    scratch: imports::Scratch,
 }
 
 /// One route a message goes to, and the queue groups it must deliver to.
@@ -119,6 +130,9 @@ impl Default for Fanout {
             routes: Vec::new(),
             routes_len: 0,
             mapped: Vec::new(),
+            pending_imports: Vec::new(),
+            import_cache: MatchCache::default(),
+            scratch: imports::Scratch::default(),
         }
     }
 }
@@ -138,8 +152,22 @@ impl Fanout {
     /// Delivers `msg`, published by a local client, to every plain
     /// subscriber and to one member of each queue group of `account`; other
     /// servers with interest get it once each. Returns whether anyone got it.
-    pub fn publish(&mut self, account: &Account<Subscription>, msg: &Message<'_>, from: Publisher<'_>) -> bool {
-        let result = self.cache.get(&account.sublist, msg.subject);
+    pub fn publish(&mut self, account: &Arc<Account<Subscription>>, msg: &Message<'_>, from: Publisher<'_>) -> bool {
+        self.publish_in(account, msg, from, 0)
+    }
+
+    /// [`Fanout::publish`], `depth` service imports deep.
+    fn publish_in(
+        &mut self,
+        account: &Arc<Account<Subscription>>,
+        msg: &Message<'_>,
+        from: Publisher<'_>,
+        depth: u8,
+    ) -> bool {
+        let result = match depth {
+            0 => self.cache.get(&account.sublist, msg.subject),
+            _ => self.import_cache.get(&account.sublist, msg.subject),
+        };
         self.routes_len = 0;
         let mut delivered = false;
         for (i, sub) in result.psubs.iter().enumerate() {
@@ -187,6 +215,9 @@ impl Fanout {
         if self.routes_len > 0 {
             delivered |= self.send_to_routes(&result, account, msg, from);
         }
+        if !self.pending_imports.is_empty() {
+            delivered |= self.serve_imports(account, msg, from, depth, false);
+        }
         delivered
     }
 
@@ -197,7 +228,7 @@ impl Fanout {
     /// on another server is tried, never the server it came from.
     pub fn publish_routed(
         &mut self,
-        account: &Account<Subscription>,
+        account: &Arc<Account<Subscription>>,
         msg: &Message<'_>,
         queues: &[u8],
         from: Publisher<'_>,
@@ -239,6 +270,9 @@ impl Fanout {
         }
         if self.routes_len > 0 {
             self.send_to_routes(&result, account, msg, from);
+        }
+        if !self.pending_imports.is_empty() {
+            self.serve_imports(account, msg, from, 0, true);
         }
     }
 
@@ -322,8 +356,17 @@ impl Fanout {
     }
 
     fn deliver_to(&mut self, sub: &Arc<Subscription>, msg: &Message<'_>, from: Publisher<'_>) -> bool {
-        let Some(shadow) = &sub.shadow_of else {
-            return self.deliver_on(sub, msg.subject, msg, from);
+        let shadow = match sub.via.as_deref() {
+            None => return self.deliver_on(sub, msg.subject, msg, from),
+            Some(Via::Shadow(shadow)) => shadow,
+            Some(Via::ServiceImport { .. } | Via::Responses) => {
+                // Served after this message's own deliveries: serving
+                // publishes again, into another account.
+                if !sub.is_removed() {
+                    self.pending_imports.push(sub.clone());
+                }
+                return false;
+            }
         };
         // A stream import: the importer's subscription gets the message on
         // the subject the import maps it to.
