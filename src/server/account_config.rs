@@ -73,7 +73,7 @@ fn compile_mappings(list: &[MappingOptions]) -> Option<Arc<Mappings>> {
 }
 
 /// How an imported stream's subjects arrive in the importing account.
-#[derive(Debug)]
+#[derive(Debug, PartialEq)]
 pub enum ImportMap {
     /// As published in the exporter.
     Same,
@@ -84,7 +84,7 @@ pub enum ImportMap {
 }
 
 /// One `stream` import of an account.
-#[derive(Debug)]
+#[derive(Debug, PartialEq)]
 pub struct StreamImport {
     /// The exporting account's name.
     pub exporter: Box<str>,

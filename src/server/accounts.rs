@@ -192,6 +192,38 @@ impl AccountRegistry {
         out
     }
 
+    /// A reload changed the stream imports of `parent`'s account to those
+    /// of `config`: shadows of imports that stayed are kept, new ones are
+    /// added before the ones of removed imports go.
+    pub fn resync_shadows(&self, config: &AccountConfig, parent: &Arc<Subscription>) {
+        let current = parent.conn.shadows_of(&parent.sid);
+        let mut keep = Vec::new();
+        let mut added = Vec::new();
+        for import in &config.stream_imports {
+            let Some(shadow) = import.shadow_for(&parent.subject) else { continue };
+            let same = current.iter().find(|s| {
+                s.shadow_of().is_some_and(|o| *o.import == **import && o.filtered == shadow.filtered)
+                    && *s.subject == *shadow.subject
+            });
+            if let Some(s) = same {
+                keep.push(s.clone());
+                continue;
+            }
+            let Some(exporter) = self.get(&import.exporter) else { continue };
+            let sub = Arc::new(Subscription::shadow(
+                parent,
+                exporter.clone(),
+                &shadow.subject,
+                import.clone(),
+                shadow.filtered,
+            ));
+            if exporter.subscribe(&sub).is_ok() {
+                added.push(sub);
+            }
+        }
+        parent.conn.replace_shadows(parent, keep, added);
+    }
+
     /// A new account takes part in the cluster as the others do.
     fn join_cluster(&self, account: &ServerAccount) {
         let cluster = self.cluster.lock().unwrap_or_else(|e| e.into_inner());

@@ -396,6 +396,34 @@ impl Connection {
         all.entry(parent.sid.clone()).or_default().extend(shadows);
     }
 
+    /// The shadows of the subscription `sid` now.
+    pub fn shadows_of(&self, sid: &[u8]) -> Vec<Arc<Subscription>> {
+        self.shadows.lock().unwrap_or_else(|e| e.into_inner()).get(sid).cloned().unwrap_or_default()
+    }
+
+    /// Replaces the shadows of `parent` with `keep` (already in place) plus
+    /// `added` (already in their indexes); the others are taken out.
+    pub fn replace_shadows(&self, parent: &Subscription, keep: Vec<Arc<Subscription>>, added: Vec<Arc<Subscription>>) {
+        let old = {
+            let mut all = self.shadows.lock().unwrap_or_else(|e| e.into_inner());
+            let mut now = keep;
+            now.extend(added);
+            if parent.is_removed() {
+                // Removed meanwhile: nothing may stay behind.
+                let gone = all.remove(&parent.sid).unwrap_or_default();
+                now.into_iter().chain(gone).collect()
+            } else {
+                let old = all.insert(parent.sid.clone(), now.clone()).unwrap_or_default();
+                old.into_iter().filter(|o| !now.iter().any(|n| Arc::ptr_eq(n, o))).collect::<Vec<_>>()
+            }
+        };
+        for shadow in old {
+            if shadow.mark_removed() {
+                shadow.account.unsubscribe(&shadow);
+            }
+        }
+    }
+
     /// Takes the shadows of the subscription `sid` out of their indexes.
     fn remove_shadows(&self, sid: &[u8]) {
         let removed = self.shadows.lock().unwrap_or_else(|e| e.into_inner()).remove(sid);

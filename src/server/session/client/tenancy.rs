@@ -53,6 +53,21 @@ impl ClientState {
         Ok(())
     }
 
+    /// After a reload: the account's new rules, and the subscriptions'
+    /// shadows when its stream imports changed. Returns whether the
+    /// client's `max_payload` changed.
+    pub(super) fn readopt_account(&mut self, core: &mut Core, old_server_max_payload: usize) -> bool {
+        let old = self.tenancy.rules.clone();
+        let before = AccountConfig::effective(old_server_max_payload, old.limits.max_payload);
+        self.apply_account_rules(core);
+        if old.stream_imports != self.tenancy.rules.stream_imports {
+            for sub in core.conn.subscriptions() {
+                core.server.accounts().resync_shadows(&self.tenancy.rules, &sub);
+            }
+        }
+        before != core.limits.max_payload
+    }
+
     /// The account's current rules (a reload may have changed them) and the
     /// limits that follow from them.
     pub(super) fn apply_account_rules(&mut self, core: &mut Core) {
