@@ -210,7 +210,8 @@ pub enum State {
     Any,
 }
 
-/// A sort order of `sort=`.
+/// A sort order of `sort=`, as nats-server names it. `rnats top` asks for
+/// these too.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum SortBy {
     #[default]
@@ -231,25 +232,60 @@ pub enum SortBy {
 }
 
 impl SortBy {
+    pub const ALL: [SortBy; 14] = [
+        SortBy::Cid,
+        SortBy::Start,
+        SortBy::Subs,
+        SortBy::Pending,
+        SortBy::MsgsTo,
+        SortBy::MsgsFrom,
+        SortBy::BytesTo,
+        SortBy::BytesFrom,
+        SortBy::Last,
+        SortBy::Idle,
+        SortBy::Uptime,
+        SortBy::Stop,
+        SortBy::Reason,
+        SortBy::Rtt,
+    ];
+
+    /// nats-server's `SortOpt` name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SortBy::Cid => "cid",
+            SortBy::Start => "start",
+            SortBy::Subs => "subs",
+            SortBy::Pending => "pending",
+            SortBy::MsgsTo => "msgs_to",
+            SortBy::MsgsFrom => "msgs_from",
+            SortBy::BytesTo => "bytes_to",
+            SortBy::BytesFrom => "bytes_from",
+            SortBy::Last => "last",
+            SortBy::Idle => "idle",
+            SortBy::Uptime => "uptime",
+            SortBy::Stop => "stop",
+            SortBy::Reason => "reason",
+            SortBy::Rtt => "rtt",
+        }
+    }
+
+    /// Whether the order applies only to closed connections (`state=closed`).
+    pub fn closed_only(self) -> bool {
+        matches!(self, SortBy::Stop | SortBy::Reason)
+    }
+
     /// nats-server's `SortOpt` names; the empty string is the default.
     pub fn parse(s: &str) -> Option<SortBy> {
-        Some(match s {
-            "" | "cid" => SortBy::Cid,
-            "start" => SortBy::Start,
-            "subs" => SortBy::Subs,
-            "pending" => SortBy::Pending,
-            "msgs_to" => SortBy::MsgsTo,
-            "msgs_from" => SortBy::MsgsFrom,
-            "bytes_to" => SortBy::BytesTo,
-            "bytes_from" => SortBy::BytesFrom,
-            "last" => SortBy::Last,
-            "idle" => SortBy::Idle,
-            "uptime" => SortBy::Uptime,
-            "stop" => SortBy::Stop,
-            "reason" => SortBy::Reason,
-            "rtt" => SortBy::Rtt,
-            _ => return None,
-        })
+        if s.is_empty() {
+            return Some(SortBy::Cid);
+        }
+        SortBy::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+impl std::fmt::Display for SortBy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
