@@ -16,6 +16,7 @@
 //! [`crate::server::stats`]).
 
 pub mod absent;
+pub mod account_directory;
 pub mod account_rows;
 pub mod accountz;
 pub mod auth;
