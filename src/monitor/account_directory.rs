@@ -12,7 +12,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use super::subsz::{sublist_stats, SublistStats};
+use super::sublist_stats::{sublist_stats, SublistStats};
 use crate::server::account::Account;
 use crate::server::conn::Subscription;
 use crate::server::state::ServerState;

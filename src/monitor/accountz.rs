@@ -16,7 +16,7 @@ use super::gojson;
 use super::gotime::rfc3339_nano;
 use super::query::Query;
 use super::reply::Reply;
-use super::subsz::SublistStats;
+use super::sublist_stats::SublistStats;
 use crate::options::{Options, GLOBAL_ACCOUNT};
 use crate::server::state::ServerState;
 

@@ -34,6 +34,7 @@ pub mod root;
 pub mod router;
 pub mod routez;
 pub mod serve;
+pub mod sublist_stats;
 pub mod subsz;
 pub mod varz;
 
