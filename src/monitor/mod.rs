@@ -16,6 +16,7 @@
 //! [`crate::server::stats`]).
 
 pub mod absent;
+pub mod account_directory;
 pub mod account_rows;
 pub mod accountz;
 pub mod auth;
@@ -33,6 +34,7 @@ pub mod root;
 pub mod router;
 pub mod routez;
 pub mod serve;
+pub mod sublist_stats;
 pub mod subsz;
 pub mod varz;
 
