@@ -20,6 +20,8 @@
 //! word (for `-t` and for launchers), [`schema`] derives the JSON Schema of
 //! config files from the key table, and [`fmt`] is `rnats fmt`.
 
+pub mod accounts;
+pub mod accounts_rules;
 pub mod build;
 pub mod context;
 pub mod diag;
