@@ -147,8 +147,17 @@ fn options() -> Vec<AccountOptions> {
 }
 
 /// Rows as a sorted list of their JSON texts (a multiset).
+/// Rows as a sorted set, each with its `approved_accounts` sorted: the
+/// reference lists those in Go map order, which changes between runs.
 fn as_set(rows: &Value) -> Vec<String> {
-    let mut set: Vec<String> = rows.as_array().map(|a| a.iter().map(Value::to_string).collect()).unwrap_or_default();
+    let sorted_approvals = |row: &Value| {
+        let mut row = row.clone();
+        if let Some(list) = row.get_mut("approved_accounts").and_then(Value::as_array_mut) {
+            list.sort_by_key(Value::to_string);
+        }
+        row.to_string()
+    };
+    let mut set: Vec<String> = rows.as_array().map(|a| a.iter().map(sorted_approvals).collect()).unwrap_or_default();
     set.sort();
     set
 }

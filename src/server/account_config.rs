@@ -2,7 +2,7 @@
 //! its limits, its subject mappings and its stream imports.
 //!
 //! One immutable value per account and configuration. The runtime account
-//! ([`super::account::Account`]) keeps the current one in an `ArcSwap`; a
+//! (the `Account` of `account.rs`) keeps the current one in an `ArcSwap`; a
 //! session loads it when it is admitted and when it adopts a new snapshot,
 //! never per message.
 

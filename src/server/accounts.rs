@@ -274,21 +274,3 @@ impl AccountRegistry {
         cluster.routes.retain(|r| !std::ptr::addr_eq(Arc::as_ptr(r), route));
     }
 }
-
-/// How often pending service responses past their threshold are freed. A
-/// response that arrives late is dropped anyway; this bounds memory.
-const SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
-
-/// Frees expired pending service responses until the server stops.
-pub async fn sweep_responses(server: Arc<super::state::ServerState>) {
-    let mut tick = tokio::time::interval(SWEEP_EVERY);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = server.shutting_down() => return,
-            now = tick.tick() => {
-                server.accounts().sweep_responses(now);
-            }
-        }
-    }
-}
