@@ -82,6 +82,7 @@ pub fn top(b: &mut Builder, root: &Map, opts: &Options) {
         }
     }
     super::accounts_rules::top(b, root, opts);
+    super::accounts_lint::bcrypt_no_auth_user(b, at(&["no_auth_user"]), opts);
     monitoring(b, root, opts);
     websocket_auth(b, root, opts);
     // JetStream's store directory may be set at the top or in the block, not both.
