@@ -16,6 +16,8 @@
 //! [`crate::server::stats`]).
 
 pub mod absent;
+pub mod account_directory;
+pub mod account_rows;
 pub mod accountz;
 pub mod auth;
 pub mod connz;
@@ -32,6 +34,7 @@ pub mod root;
 pub mod router;
 pub mod routez;
 pub mod serve;
+pub mod sublist_stats;
 pub mod subsz;
 pub mod varz;
 
@@ -104,7 +107,7 @@ pub async fn start(server: &Arc<ServerState>) -> io::Result<Option<String>> {
     })?;
     let addr: SocketAddr = listener.local_addr()?;
     let scheme = if tls.is_some() { "https" } else { "http" };
-    server.files.set_monitoring(scheme, addr);
+    server.files().set_monitoring(scheme, addr);
     info!("Starting {scheme} monitor on {}", join_host_port(&host, addr.port()));
     let monitor = Arc::new(Monitor::new(server.clone(), opts.http_base_path.as_deref()));
     server.spawn(serve::serve(monitor, listener, tls));

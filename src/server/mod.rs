@@ -9,6 +9,8 @@
 //! which adopts it at its next event.
 
 pub mod account;
+pub mod account_config;
+pub mod accounts;
 pub mod adoption;
 pub mod auth;
 pub mod bind;
@@ -30,6 +32,7 @@ pub mod permissions;
 pub mod proto;
 pub mod responses;
 pub mod route;
+pub mod service;
 pub mod session;
 pub mod snapshot;
 pub mod stall;
