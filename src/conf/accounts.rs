@@ -72,6 +72,7 @@ pub fn limit(v: Option<i64>) -> Option<u64> {
 /// error here.
 pub fn mappings(b: &mut Builder, m: &Map) -> Vec<MappingOptions> {
     let mut out: Vec<MappingOptions> = Vec::new();
+    let mut spans = Vec::new();
     for e in m.effective() {
         if e.used {
             continue;
@@ -91,11 +92,16 @@ pub fn mappings(b: &mut Builder, m: &Map) -> Vec<MappingOptions> {
         }
         let mapping = MappingOptions { source: e.key.clone(), destinations };
         // A later entry for the same source replaces the earlier one.
-        match out.iter_mut().find(|x| x.source == mapping.source) {
-            Some(x) => *x = mapping,
-            None => out.push(mapping),
+        match out.iter().position(|x| x.source == mapping.source) {
+            Some(i) => (out[i], spans[i]) = (mapping, e.key_span),
+            None => {
+                out.push(mapping);
+                spans.push(e.key_span);
+            }
         }
     }
+    let positioned: Vec<_> = out.iter().zip(spans).collect();
+    super::accounts_lint::mappings(b, &positioned);
     out
 }
 

@@ -73,7 +73,8 @@ pub fn top(b: &mut Builder, root: &Map, opts: &Options) {
             .collect();
         for (name, span) in &account_users {
             if let Some(&first) = seen.get(name.as_str()) {
-                let msg = format!("Duplicate user {} detected", crate::gotext::go_quote(name.as_bytes()));
+                let what = if super::setters::valid_nkey(name, 'U') { "nkey" } else { "user" };
+                let msg = format!("Duplicate {what} {} detected", crate::gotext::go_quote(name.as_bytes()));
                 b.diags.push(Diagnostic::error("duplicate", Some(*span), msg));
                 b.diags.push(Diagnostic::note("duplicate", Some(first), format!("`{name}` is also defined here")));
             } else {
@@ -82,6 +83,7 @@ pub fn top(b: &mut Builder, root: &Map, opts: &Options) {
         }
     }
     super::accounts_rules::top(b, root, opts);
+    super::accounts_lint::bcrypt_no_auth_user(b, at(&["no_auth_user"]), opts);
     monitoring(b, root, opts);
     websocket_auth(b, root, opts);
     // JetStream's store directory may be set at the top or in the block, not both.

@@ -4,6 +4,7 @@
 //! position, and returns whether the value is usable.
 
 use super::context::Builder;
+use super::diag::Diagnostic;
 use super::keys::BlockInfo;
 use super::setters::valid_nkey;
 use super::tree::{Kind, Value};
@@ -129,11 +130,13 @@ pub fn accounts(b: &mut Builder, key: &str, v: &Value, _account: &'static dyn Bl
                     continue; // a variable defined in the block, as nats-server skips it
                 }
                 if !matches!(e.value.kind, Kind::Map(_)) {
-                    b.error(
-                        "type",
-                        e.value.span,
-                        format!("account `{}` must be a map, found {}", e.key, e.value.kind.describe()),
-                    );
+                    let msg = "Expected map entries for accounts";
+                    b.diags.push(Diagnostic::error("type", Some(e.value.span), msg).with_help(format!(
+                        "account `{}` must be a map (`{} {{ users: [...] }}`), found {}",
+                        e.key,
+                        e.key,
+                        e.value.kind.describe()
+                    )));
                 } else if e.key == GLOBAL_ACCOUNT {
                     reserved(b, e.key_span);
                 }

@@ -6,6 +6,8 @@
 
 pub mod bench;
 pub mod check;
+mod check_cluster;
+mod check_map;
 pub mod command;
 pub mod fmt;
 pub mod passwd;
