@@ -73,13 +73,13 @@ impl Server {
         let ws_listener = match crate::websocket::listener::bind(&state).await {
             Ok(l) => l,
             Err(e) => {
-                state.shutdown.cancel();
+                state.begin_shutdown();
                 return Err(e);
             }
         };
-        if let Err(e) = state.files.set_pid_file(pid_file.as_deref()) {
+        if let Err(e) = state.files().set_pid_file(pid_file.as_deref()) {
             // The monitoring port may be serving already: stop it.
-            state.shutdown.cancel();
+            state.begin_shutdown();
             return Err(e);
         }
         info!("Listening for client connections on {}", join_host_port(&host, addr.port()));
@@ -102,15 +102,16 @@ impl Server {
         // ports file once every listener is bound, as its `logPorts` waits.
         let mut files = route::start(&state).await;
         if files.is_ok() {
-            let cluster_addr = state.cluster.as_ref().and_then(|c| c.listen_addr());
-            files = state.files.set_ports_dir(ports_dir.as_deref(), &state.snapshot().opts, addr, cluster_addr);
+            let cluster_addr = state.cluster().and_then(|c| c.listen_addr());
+            files = state.files().set_ports_dir(ports_dir.as_deref(), &state.snapshot().opts, addr, cluster_addr);
         }
         if let Err(e) = files {
-            state.shutdown.cancel();
+            state.begin_shutdown();
             return Err(e);
         }
 
         state.spawn(listener::accept_clients(state.clone(), listener));
+        state.spawn(crate::server::accounts::sweep_responses(state.clone()));
         if let Some(ws) = ws_listener {
             state.spawn(crate::websocket::listener::accept_websockets(state.clone(), ws));
         }
@@ -135,11 +136,11 @@ impl Server {
     /// them, and waits (bounded) for all tasks to end.
     pub async fn shutdown(&self) {
         info!("Initiating Shutdown...");
-        self.state.shutdown.cancel();
+        self.state.begin_shutdown();
         if !self.state.wait_for_tasks(SHUTDOWN_GRACE).await {
             error!("Timed out waiting for connections to close");
         }
-        self.state.files.remove_ports_file();
+        self.state.files().remove_ports_file();
         info!("Server Exiting..");
     }
 }

@@ -28,6 +28,7 @@ pub mod logging;
 pub mod mapping;
 pub mod monitor;
 pub mod options;
+pub mod origin;
 pub mod reload;
 pub mod sd_notify;
 pub mod secret;

@@ -194,7 +194,7 @@ async fn run(
     }
     let reloader = Reloader::new(server.state().clone(), source, fingerprint);
     if watch && reloader.source().is_some() {
-        rnats::reload::watch::spawn(reloader.clone(), server.state().shutdown.clone());
+        rnats::reload::watch::spawn(reloader.clone(), server.state().shutting_down_owned());
     }
     // After the signal handlers: once systemd sees READY=1 it may send
     // SIGTERM at any moment, and that must take the graceful path.

@@ -263,7 +263,7 @@ async fn slow_consumer_is_cut_off_without_blocking_others() {
     assert_eq!(received.load(Ordering::Relaxed), N, "the healthy subscriber got every message");
     let (_, closed) = slow.drain(Duration::from_millis(500)).await;
     assert!(closed, "the slow consumer was disconnected");
-    let stats = &s.server.state().stats;
+    let stats = s.server.state().stats();
     assert_eq!(stats.slow_consumers.load(Ordering::Relaxed), 1, "only the slow one");
 }
 
@@ -293,7 +293,7 @@ async fn write_deadline_slow_consumer() {
     let payload = Bytes::from(vec![b'x'; 64 * 1024]);
     // Up to 32 MiB: enough to fill any loopback socket buffer; stops as soon
     // as the server gives up on the stuck reader.
-    let stats = s.server.state().stats.clone();
+    let stats = s.server.state().stats().clone();
     for _ in 0..512 {
         publisher.publish("flood", payload.clone()).await.unwrap();
         if stats.slow_consumers.load(std::sync::atomic::Ordering::Relaxed) > 0 {
@@ -348,5 +348,5 @@ async fn slow_consumer_is_told_why() {
     let bytes = sub.expect_close().await;
     let text = String::from_utf8_lossy(&bytes);
     assert!(text.ends_with("-ERR 'Slow Consumer'\r\n"), "{text:?}");
-    assert_eq!(s.server.state().stats.slow_consumers.load(std::sync::atomic::Ordering::Relaxed), 1);
+    assert_eq!(s.server.state().stats().slow_consumers.load(std::sync::atomic::Ordering::Relaxed), 1);
 }

@@ -161,7 +161,7 @@ async fn dashboard_renders_the_live_server() {
     assert_eq!(text_of(&dom, "status"), "live");
     assert_eq!(text_of(&dom, "server-name"), "dash-test");
     assert!(text_of(&dom, "server-meta").starts_with("v2.15.1 · up "), "{}", text_of(&dom, "server-meta"));
-    assert!(text_of(&dom, "server-meta").ends_with(&s.server.state().id), "the id is shown when a name is set");
+    assert!(text_of(&dom, "server-meta").ends_with(s.server.state().id()), "the id is shown when a name is set");
     assert_eq!(text_of(&dom, "v-connections"), "3");
     assert_eq!(text_of(&dom, "v-subs"), "6");
     assert_eq!(text_of(&dom, "v-slow"), "0");

@@ -35,7 +35,7 @@ async fn stale_connection_after_ping_max_unanswered_pings() {
     silent.expect(b"-ERR 'Stale Connection'\r\n").await;
     silent.expect_close().await;
     survivor.await.unwrap();
-    assert_eq!(s.server.state().stats.stale_connections.load(std::sync::atomic::Ordering::Relaxed), 1);
+    assert_eq!(s.server.state().stats().stale_connections.load(std::sync::atomic::Ordering::Relaxed), 1);
 }
 
 #[tokio::test]

@@ -122,7 +122,7 @@ async fn varz_and_connz_count_every_message_once() {
     ] {
         assert_eq!(v[k], want, "{k}");
     }
-    assert_eq!(v["server_id"], s.server.state().id.as_str());
+    assert_eq!(v["server_id"], s.server.state().id());
     assert_eq!(v["port"], s.addr().port());
     assert_eq!(v["http_port"], -1, "as configured, as nats-server reports it");
 
@@ -505,7 +505,7 @@ async fn http_details_as_nats_server() {
     assert_eq!(get(&mon, "/ipqueuesz").await.text(), "{}");
     assert_eq!(get_json(&mon, "/jsz").await["disabled"], true);
     let routez = get_json(&mon, "/routez").await;
-    let (id, name) = (&_s.server.state().id, &_s.server.state().name);
+    let (id, name) = (_s.server.state().id(), _s.server.state().name());
     assert_eq!(
         routez,
         json!({"server_id": id, "server_name": name, "now": routez["now"], "num_routes": 0, "routes": []})
@@ -570,7 +570,7 @@ async fn metrics_agree_with_varz_and_connz() {
     let text = r.text();
     let lines = text.lines().map(|l| Ok(l.to_string()));
     let scrape = prometheus_parse::Scrape::parse(lines).expect("Prometheus text format");
-    let id = s.server.state().id.clone();
+    let id = s.server.state().id().to_string();
     let value = |name: &str| -> f64 {
         let sample = scrape.samples.iter().find(|x| x.metric == name).unwrap_or_else(|| panic!("{name} in\n{text}"));
         assert_eq!(sample.labels.get("server_id"), Some(id.as_str()), "{name}");
@@ -751,5 +751,5 @@ async fn https_monitoring() {
         (&json!("https-test"), &json!(-1), &json!(true))
     );
     assert!(v["tls_cert_not_after"].is_string());
-    state.shutdown.cancel();
+    state.begin_shutdown();
 }

@@ -145,7 +145,7 @@ async fn unanswered_pings_close_a_stale_connection() {
     peer.expect(&["-ERR 'Stale Connection'\r\n"]).await;
     assert_eq!(start.elapsed().as_secs(), 122);
     peer.expect_eof().await;
-    assert_eq!(server.stats.stale_connections.load(std::sync::atomic::Ordering::Relaxed), 1);
+    assert_eq!(server.stats().stale_connections.load(std::sync::atomic::Ordering::Relaxed), 1);
 }
 
 #[tokio::test(start_paused = true)]
@@ -184,7 +184,7 @@ async fn shutdown_closes_every_session() {
     a.send(CONNECT).await;
     a.send(b"PING\r\n").await;
     a.expect(&["PONG\r\n"]).await;
-    server.shutdown.cancel();
+    server.begin_shutdown();
     a.expect_eof().await;
 }
 
@@ -306,7 +306,7 @@ async fn a_stuck_subscriber_slows_its_producer_until_cut_off() {
     // One 2 ms stall a message until the 40 ms deadline.
     let stalls = load(&stuck.stalls);
     assert!((15..=25).contains(&stalls), "{stalls} stalls for {sent} messages");
-    assert_eq!(load(&server.stats.stalled_clients), stalls);
+    assert_eq!(load(&server.stats().stalled_clients), stalls);
     assert_eq!(load(&connection_with_sid(&server, b"2").stalls), 0, "the reader was never behind");
 
     // The stuck subscriber is gone: the producer runs at full speed again.
@@ -316,7 +316,7 @@ async fn a_stuck_subscriber_slows_its_producer_until_cut_off() {
         assert_eq!(reader.msg().await, "MSG s 2 65536\r\n");
     }
     assert!(t.elapsed() < STALL_MIN, "50 messages took {:?}", t.elapsed());
-    assert_eq!(load(&server.stats.stalled_clients), stalls);
+    assert_eq!(load(&server.stats().stalled_clients), stalls);
 }
 
 /// `no_fast_producer_stall: true`: a subscriber that is behind misses

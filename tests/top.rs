@@ -15,9 +15,10 @@ use std::time::{Duration, Instant};
 use ratatui::backend::TestBackend;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
+use rnats::monitor::connz::SortBy;
 use rnats::tools::top::app::{Action, App, Poll, Query};
 use rnats::tools::top::http::{Client, Endpoint, Scheme};
-use rnats::tools::top::monitor::{Connz, SortKey, Varz};
+use rnats::tools::top::monitor::{Connz, Varz};
 use rnats::tools::top::poller::{connz_path, fetch, Poller};
 use rnats::tools::top::sample::{Sample, Stats, Tracker};
 use rnats::tools::top::screen::{View, STATUS_ROW};
@@ -36,14 +37,14 @@ fn sample(n: u8) -> Sample {
 }
 
 /// Stats of the second fixture poll, with rates against the first.
-fn fixture_stats(sort: SortKey) -> Stats {
+fn fixture_stats(sort: SortBy) -> Stats {
     let mut t = Tracker::default();
     t.update(sample(1), sort);
     t.update(sample(2), sort)
 }
 
 fn app_with(stats: Stats) -> App {
-    let query = Query { limit: 1024, sort: SortKey::Cid, subs: false };
+    let query = Query { limit: 1024, sort: SortBy::Cid, subs: false };
     let mut app = App::new(query, View::default(), Duration::from_secs(1), "http://127.0.0.1:8222".into());
     app.on_poll(Poll::Stats(Box::new(stats)));
     app
@@ -89,7 +90,7 @@ fn type_text(app: &mut App, text: &str) -> Action {
 
 #[test]
 fn header_numbers_and_rates_from_two_samples() {
-    let screen = render(&app_with(fixture_stats(SortKey::Cid)), 160, 20);
+    let screen = render(&app_with(fixture_stats(SortBy::Cid)), 160, 20);
     // Rates over the 1.503808844 s between the two `now`s: in 3050 msgs and
     // 3,200,000 bytes; out 6050 msgs and 6,200,000 bytes.
     assert_eq!(
@@ -148,7 +149,7 @@ fn header_numbers_and_rates_from_two_samples() {
 
 #[test]
 fn per_connection_rates_with_space() {
-    let mut app = app_with(fixture_stats(SortKey::Cid));
+    let mut app = app_with(fixture_stats(SortBy::Cid));
     assert_eq!(app.on_key(key(' ')), Action::Nothing);
     let screen = render(&app, 170, 20);
     assert!(screen[8].contains("MSGS_TO/S") && screen[8].contains("BYTES_FROM/S"), "{}", screen[8]);
@@ -161,7 +162,7 @@ fn per_connection_rates_with_space() {
 
 #[test]
 fn raw_numbers_with_b() {
-    let mut app = app_with(fixture_stats(SortKey::Cid));
+    let mut app = app_with(fixture_stats(SortBy::Cid));
     app.on_key(key('b'));
     let screen = render(&app, 170, 20);
     assert_eq!(screen[4], "  In:   Msgs: 4750  Bytes: 3354000  Msgs/Sec: 2028.2  Bytes/Sec: 2127930");
@@ -171,26 +172,26 @@ fn raw_numbers_with_b() {
 #[test]
 fn sort_orders_match_nats_server() {
     let cases = [
-        (SortKey::Cid, ["5", "6", "7", "8"]),
-        (SortKey::Subs, ["8", "5", "6", "7"]),
-        (SortKey::MsgsTo, ["5", "6", "8", "7"]),
-        (SortKey::MsgsFrom, ["7", "8", "6", "5"]),
-        (SortKey::BytesTo, ["5", "8", "6", "7"]),
-        (SortKey::BytesFrom, ["7", "6", "8", "5"]),
+        (SortBy::Cid, ["5", "6", "7", "8"]),
+        (SortBy::Subs, ["8", "5", "6", "7"]),
+        (SortBy::MsgsTo, ["5", "6", "8", "7"]),
+        (SortBy::MsgsFrom, ["7", "8", "6", "5"]),
+        (SortBy::BytesTo, ["5", "8", "6", "7"]),
+        (SortBy::BytesFrom, ["7", "6", "8", "5"]),
     ];
     for (sort, expected) in cases {
         assert_eq!(cids(&render(&app_with(fixture_stats(sort)), 160, 20)), expected, "sort {sort}");
     }
     // last activity: cid 5 and 7 at .924238824, 6 and 8 at .916311548.
-    let last = cids(&render(&app_with(fixture_stats(SortKey::Last)), 160, 20));
+    let last = cids(&render(&app_with(fixture_stats(SortBy::Last)), 160, 20));
     assert_eq!(last, ["5", "7", "6", "8"]);
-    let idle = cids(&render(&app_with(fixture_stats(SortKey::Idle)), 160, 20));
+    let idle = cids(&render(&app_with(fixture_stats(SortBy::Idle)), 160, 20));
     assert_eq!(idle, ["6", "8", "5", "7"]);
 }
 
 #[test]
 fn subscriptions_column_with_s() {
-    let mut app = app_with(fixture_stats(SortKey::Cid));
+    let mut app = app_with(fixture_stats(SortBy::Cid));
     assert!(!render(&app, 200, 20)[8].contains("SUBSCRIPTIONS"));
     assert_eq!(app.on_key(key('s')), Action::Requery);
     assert!(app.query.subs, "the next poll asks for subs=1");
@@ -207,7 +208,7 @@ fn subscriptions_column_with_s() {
 
 #[test]
 fn sort_and_limit_prompts() {
-    let mut app = app_with(fixture_stats(SortKey::Cid));
+    let mut app = app_with(fixture_stats(SortBy::Cid));
     assert_eq!(app.on_key(key('o')), Action::Nothing);
     for c in "subz".chars() {
         app.on_key(key(c));
@@ -216,14 +217,14 @@ fn sort_and_limit_prompts() {
     app.on_key(key('s'));
     assert_eq!(render(&app, 160, 20)[STATUS_ROW], "sort by [cid]: subs");
     assert_eq!(app.on_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE)), Action::Requery);
-    assert_eq!(app.query.sort, SortKey::Subs);
+    assert_eq!(app.query.sort, SortBy::Subs);
     // Re-sorted at once, before the next poll.
     assert_eq!(cids(&render(&app, 160, 20)), ["8", "5", "6", "7"]);
 
     assert_eq!(app.on_key(key('o')), Action::Nothing);
     assert_eq!(type_text(&mut app, "bogus"), Action::Nothing);
     assert!(render(&app, 160, 20)[STATUS_ROW].starts_with("invalid order: invalid sort option \"bogus\""));
-    assert_eq!(app.query.sort, SortKey::Subs);
+    assert_eq!(app.query.sort, SortBy::Subs);
 
     app.on_key(key('n'));
     assert_eq!(render(&app, 160, 20)[STATUS_ROW], "limit   [1024]:");
@@ -243,7 +244,7 @@ fn sort_and_limit_prompts() {
 
 #[test]
 fn help_quit_and_ctrl_c() {
-    let mut app = app_with(fixture_stats(SortKey::Cid));
+    let mut app = app_with(fixture_stats(SortBy::Cid));
     app.on_key(key('?'));
     let screen = render(&app, 100, 40);
     assert!(screen.iter().any(|l| l.starts_with("o<option>")), "{screen:#?}");
@@ -256,7 +257,7 @@ fn help_quit_and_ctrl_c() {
 
 #[test]
 fn connz_request_is_nats_tops() {
-    let q = Query { limit: 7, sort: SortKey::BytesTo, subs: false };
+    let q = Query { limit: 7, sort: SortBy::BytesTo, subs: false };
     assert_eq!(connz_path(&q), "/connz?limit=7&sort=bytes_to");
     assert_eq!(connz_path(&Query { subs: true, ..q }), "/connz?limit=7&sort=bytes_to&subs=1");
 }
@@ -279,7 +280,7 @@ fn next_poll(p: &Poller) -> Poll {
 #[test]
 fn unreachable_server_shows_the_retry_message_and_keeps_trying() {
     let port = free_port_then_closed();
-    let query = Query { limit: 1024, sort: SortKey::Cid, subs: false };
+    let query = Query { limit: 1024, sort: SortBy::Cid, subs: false };
     let every = Duration::from_millis(50);
     let poller = Poller::spawn(client(port), query, every).expect("poller");
     let mut app = App::new(query, View::default(), every, format!("http://127.0.0.1:{port}"));
@@ -345,7 +346,7 @@ fn fake_monitor(seen: mpsc::Sender<String>) -> u16 {
 fn poller_recovers_after_an_error_and_computes_rates() {
     let (tx, seen) = mpsc::channel();
     let port = fake_monitor(tx);
-    let query = Query { limit: 1024, sort: SortKey::Subs, subs: true };
+    let query = Query { limit: 1024, sort: SortBy::Subs, subs: true };
     let poller = Poller::spawn(client(port), query, Duration::from_millis(20)).expect("poller");
     match next_poll(&poller) {
         Poll::Failed { error, attempt: 1 } => {
@@ -476,7 +477,7 @@ fn shows_its_clients(server: Monitored) {
     let _a = raw_client(server.client, "sensor-a", "go", "1.41.1", &["telemetry.>", "cmd.a"]);
     let _b = raw_client(server.client, "billing", "python3", "2.9.0", &["invoices.*"]);
     let top = client(server.monitor_port);
-    let query = Query { limit: 1024, sort: SortKey::Subs, subs: true };
+    let query = Query { limit: 1024, sort: SortBy::Subs, subs: true };
     // Monitoring counts are updated as the server processes each client;
     // the PONG above means both are registered.
     let stats = Tracker::default().update(fetch(&top, &query).expect("fetch from nats-server"), query.sort);
@@ -894,7 +895,7 @@ fn https_wrong_ca_keeps_retrying_on_the_screen() {
     let flags = rnats::tools::top::tls::TlsFlags { ca_file: Some(other_ca), ..Default::default() };
     let config = rnats::tools::top::tls::client_config(&flags).expect("config");
     let endpoint = Endpoint { scheme: Scheme::Https, host: "127.0.0.1".into(), port: server.monitor_port };
-    let query = Query { limit: 1024, sort: SortKey::Cid, subs: false };
+    let query = Query { limit: 1024, sort: SortBy::Cid, subs: false };
     let poller =
         Poller::spawn(Client::https(endpoint, WAIT, config), query, Duration::from_millis(50)).expect("poller");
     for attempt in 1..=3 {
@@ -978,7 +979,7 @@ fn https_presents_the_client_certificate() {
     let (tx, seen) = mpsc::channel();
     let port = mutual_tls_monitor(&pki, tx);
     let endpoint = Endpoint { scheme: Scheme::Https, host: "127.0.0.1".into(), port };
-    let query = Query { limit: 1024, sort: SortKey::Cid, subs: false };
+    let query = Query { limit: 1024, sort: SortBy::Cid, subs: false };
 
     let with_cert = rnats::tools::top::tls::TlsFlags {
         ca_file: Some(pki.ca_file.clone()),

@@ -542,7 +542,7 @@ async fn ws_connect_urls_are_gossiped() {
          websocket { listen: \"127.0.0.1:-1\", no_tls: true, advertise: \"a.example:8443\" }\n",
     )
     .await;
-    let route = a.server.state().cluster.as_ref().unwrap().listen_addr().unwrap();
+    let route = a.server.state().cluster().unwrap().listen_addr().unwrap();
     let b = WsServer::start(&format!(
         "cluster {{ name: c, listen: \"127.0.0.1:-1\", routes: [\"nats-route://{route}\"] }}\n\
          websocket {{ listen: \"127.0.0.1:-1\", no_tls: true, advertise: \"b.example:8443\" }}\n"
@@ -563,9 +563,9 @@ async fn ws_connect_urls_are_gossiped() {
     let tcp = async_nats::connect(format!("nats://{}", b.server.client_addr())).await.unwrap();
     let urls = tcp.server_info().connect_urls;
     assert!(urls.iter().all(|u| !u.contains("example")), "{urls:?}");
-    let varz_urls = a.server.state().cluster.as_ref().unwrap().ws_connect_urls();
+    let varz_urls = a.server.state().cluster().unwrap().ws_connect_urls();
     common::wait_until("a learns b's websocket URL", || {
-        a.server.state().cluster.as_ref().unwrap().ws_connect_urls().contains(&"b.example:8443".to_string())
+        a.server.state().cluster().unwrap().ws_connect_urls().contains(&"b.example:8443".to_string())
     })
     .await;
     drop(varz_urls);

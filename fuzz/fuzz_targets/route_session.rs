@@ -120,7 +120,7 @@ fn op(inp: &mut Input<'_>) -> Vec<u8> {
 }
 
 fn check_bounds(server: &ServerState) {
-    let routes = server.cluster.as_ref().map(|c| c.links()).unwrap_or_default();
+    let routes = server.cluster().map(|c| c.links()).unwrap_or_default();
     let conns = server.connections().into_iter().chain(routes.into_iter().map(|l| l.conn.clone()));
     for conn in conns {
         let (pending, max) = (conn.outbound.pending(), conn.outbound.max_pending());
@@ -214,8 +214,8 @@ fuzz_target!(|data: &[u8]| {
             .expect("the route session outlived its peer")
             .expect("the route session panicked");
         // Gossip dials end (refused on loopback) or stop with the server.
-        server.shutdown.cancel();
-        let cluster = server.cluster.as_ref().expect("cluster");
+        server.begin_shutdown();
+        let cluster = server.cluster().expect("cluster");
         assert!(cluster.registered().is_empty(), "a route is still registered");
         drop(client);
         tokio::time::timeout(Duration::from_secs(60), client_task)

@@ -7,7 +7,7 @@ use super::diag::{Diagnostic, Severity};
 use super::setters::{served_tls_block, INSECURE_CIPHERS};
 use super::source::Span;
 use super::tree::{Entry, Kind, Map};
-use crate::options::{Authorization, Cluster, HttpAuth, Options, Tls, User, Websocket};
+use crate::options::{Authorization, Cluster, HttpAuth, Options, ServedTlsCheck, Tls, User, Websocket};
 
 /// Top-level rules: limits that must agree, users defined in several places,
 /// the user clients without credentials become.
@@ -273,7 +273,7 @@ pub fn websocket(b: &mut Builder, m: &Map, w: &Websocket) {
             _ => Vec::new(),
         };
         for (origin, span) in items {
-            if let Err(why) = crate::websocket::origin::parse_allowed(origin) {
+            if let Err(why) = crate::origin::parse_allowed(origin) {
                 b.error("websocket", span, why);
             }
         }
@@ -386,11 +386,10 @@ pub fn tls(b: &mut Builder, m: &Map, t: &Tls) {
 }
 
 fn served_tls(b: &mut Builder, m: &Map, t: &Tls) {
-    for problem in crate::tls::check(t) {
-        let field = problem.field();
-        let entry = field.key.and_then(|k| m.find(&[k]));
+    for problem in t.served_problems() {
+        let entry = problem.key.and_then(|k| m.find(&[k]));
         // The list item the problem is about, else the key's value, else the block.
-        let span = match (entry, field.index) {
+        let span = match (entry, problem.index) {
             (Some(e), Some(i)) => match &e.value.kind {
                 Kind::Array(items) => items.get(i).map(|v| v.span).or(Some(e.value.span)),
                 _ => Some(e.value.span),
@@ -402,12 +401,12 @@ fn served_tls(b: &mut Builder, m: &Map, t: &Tls) {
         if b.diags.iter().any(|d| d.span == span && d.severity == Severity::Error) {
             continue;
         }
-        let mut d = if problem.is_warning() {
-            Diagnostic::warning("tls", span, problem.to_string())
+        let mut d = if problem.warning {
+            Diagnostic::warning("tls", span, problem.message)
         } else {
-            Diagnostic::error("tls", span, problem.to_string())
+            Diagnostic::error("tls", span, problem.message)
         };
-        if let Some(h) = problem.help() {
+        if let Some(h) = problem.help {
             d = d.with_help(h);
         }
         b.diags.push(d);

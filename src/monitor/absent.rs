@@ -28,7 +28,7 @@ pub fn gatewayz(server: &ServerState, q: &Query) -> Reply {
         return Reply::bad_request(e);
     }
     Reply::json(gojson::to_vec_indent(&Gatewayz {
-        server_id: server.id.clone(),
+        server_id: server.id().to_string(),
         now: rfc3339_nano(SystemTime::now()),
         outbound_gateways: BTreeMap::new(),
         inbound_gateways: BTreeMap::new(),
@@ -49,7 +49,7 @@ pub fn leafz(server: &ServerState, q: &Query) -> Reply {
         return Reply::bad_request(e);
     }
     Reply::json(gojson::to_vec_indent(&Leafz {
-        server_id: server.id.clone(),
+        server_id: server.id().to_string(),
         now: rfc3339_nano(SystemTime::now()),
         leafnodes: 0,
         leafs: Vec::new(),
@@ -117,7 +117,7 @@ pub fn jsz(server: &ServerState, q: &Query) -> Reply {
         accounts: 0,
         ha_assets: 0,
         api: ApiStats { level: 0, total: 0, errors: 0 },
-        server_id: server.id.clone(),
+        server_id: server.id().to_string(),
         now: rfc3339_nano(SystemTime::now()),
         disabled: true,
         config: JsConfig { max_memory: 0, max_storage: 0 },

@@ -3,19 +3,18 @@
 //! their counts. Config facts (exports, imports, mappings) come from the
 //! options in the snapshot instead ([`super::account_rows`]).
 //!
-//! [`AccountDirectory`] is what the server's account registry implements;
-//! [`ServerState`]'s implementation below knows the one global account `$G`
-//! of a server without `accounts`, and is the one to extend when the
-//! registry holds more.
+//! [`AccountDirectory`] is a trait so the endpoints can be tested with any
+//! set of accounts; [`ServerState`] implements it over its account registry.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use super::sublist_stats::{sublist_stats, SublistStats};
+use super::sublist_stats::{sublist_stats_of, SublistStats};
 use crate::server::account::Account;
 use crate::server::conn::Subscription;
 use crate::server::state::ServerState;
+use crate::server::stats::Traffic;
 
 /// Messages and bytes.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -61,29 +60,53 @@ pub fn find(directory: &dyn AccountDirectory, name: &str) -> Option<AccountFigur
     directory.accounts().into_iter().find(|a| a.name() == name)
 }
 
-/// Today's server: one account, `$G`, for every client; no system account.
+/// The server's account registry. Traffic is summed over each account's
+/// live connections; the totals of connections that are gone (kept for all
+/// accounts at once) and the slow consumer count go to `$G` while it is the
+/// only account. Per-account counters kept by the sessions would make
+/// those exact (design §8).
 impl AccountDirectory for ServerState {
     fn system_account(&self) -> Option<String> {
-        None
+        let opts = &self.snapshot().opts;
+        if opts.no_system_account {
+            return None;
+        }
+        opts.system_account.clone().filter(|name| self.accounts().get(name).is_some())
     }
 
     fn accounts(&self) -> Vec<AccountFigures> {
-        let traffic = self.client_totals().traffic;
-        vec![AccountFigures {
-            account: Arc::clone(self.global()),
-            client_connections: self.num_clients(),
-            leafnode_connections: 0,
-            updated: self.start,
-            sent: MsgBytes { msgs: traffic.out_msgs, bytes: traffic.out_bytes },
-            received: MsgBytes { msgs: traffic.in_msgs, bytes: traffic.in_bytes },
-            slow_consumers: self.stats.slow_consumers.load(Ordering::Relaxed),
-        }]
+        let all = self.accounts().all();
+        let only_global = all.len() == 1;
+        let (live, retired) = self.connections_and_retired();
+        all.into_iter()
+            .map(|account| {
+                let mut traffic = if only_global { retired.traffic } else { Traffic::default() };
+                for conn in live.iter().filter(|c| Arc::ptr_eq(&c.account(), &account)) {
+                    traffic += conn.traffic();
+                }
+                AccountFigures {
+                    client_connections: usize::try_from(account.num_clients()).unwrap_or(usize::MAX),
+                    leafnode_connections: 0,
+                    updated: self.started_at(),
+                    sent: MsgBytes { msgs: traffic.out_msgs, bytes: traffic.out_bytes },
+                    received: MsgBytes { msgs: traffic.in_msgs, bytes: traffic.in_bytes },
+                    slow_consumers: if only_global { self.stats().slow_consumers.load(Ordering::Relaxed) } else { 0 },
+                    account,
+                }
+            })
+            .collect()
     }
 
     fn sublist_stats(&self, account: Option<&str>) -> SublistStats {
         match account {
-            Some(name) if name != self.global().name.as_ref() => SublistStats::default(),
-            _ => sublist_stats(self),
+            None => sublist_stats_of(self, &self.accounts().all(), true),
+            Some(name) => match self.accounts().get(name) {
+                Some(account) => {
+                    let only_global = self.accounts().all().len() == 1;
+                    sublist_stats_of(self, &[account], only_global)
+                }
+                None => SublistStats::default(),
+            },
         }
     }
 }

@@ -211,7 +211,8 @@ pub enum State {
     Any,
 }
 
-/// A sort order of `sort=`.
+/// A sort order of `sort=`, as nats-server names it. `rnats top` asks for
+/// these too.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum SortBy {
     #[default]
@@ -232,25 +233,60 @@ pub enum SortBy {
 }
 
 impl SortBy {
+    pub const ALL: [SortBy; 14] = [
+        SortBy::Cid,
+        SortBy::Start,
+        SortBy::Subs,
+        SortBy::Pending,
+        SortBy::MsgsTo,
+        SortBy::MsgsFrom,
+        SortBy::BytesTo,
+        SortBy::BytesFrom,
+        SortBy::Last,
+        SortBy::Idle,
+        SortBy::Uptime,
+        SortBy::Stop,
+        SortBy::Reason,
+        SortBy::Rtt,
+    ];
+
+    /// nats-server's `SortOpt` name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SortBy::Cid => "cid",
+            SortBy::Start => "start",
+            SortBy::Subs => "subs",
+            SortBy::Pending => "pending",
+            SortBy::MsgsTo => "msgs_to",
+            SortBy::MsgsFrom => "msgs_from",
+            SortBy::BytesTo => "bytes_to",
+            SortBy::BytesFrom => "bytes_from",
+            SortBy::Last => "last",
+            SortBy::Idle => "idle",
+            SortBy::Uptime => "uptime",
+            SortBy::Stop => "stop",
+            SortBy::Reason => "reason",
+            SortBy::Rtt => "rtt",
+        }
+    }
+
+    /// Whether the order applies only to closed connections (`state=closed`).
+    pub fn closed_only(self) -> bool {
+        matches!(self, SortBy::Stop | SortBy::Reason)
+    }
+
     /// nats-server's `SortOpt` names; the empty string is the default.
     pub fn parse(s: &str) -> Option<SortBy> {
-        Some(match s {
-            "" | "cid" => SortBy::Cid,
-            "start" => SortBy::Start,
-            "subs" => SortBy::Subs,
-            "pending" => SortBy::Pending,
-            "msgs_to" => SortBy::MsgsTo,
-            "msgs_from" => SortBy::MsgsFrom,
-            "bytes_to" => SortBy::BytesTo,
-            "bytes_from" => SortBy::BytesFrom,
-            "last" => SortBy::Last,
-            "idle" => SortBy::Idle,
-            "uptime" => SortBy::Uptime,
-            "stop" => SortBy::Stop,
-            "reason" => SortBy::Reason,
-            "rtt" => SortBy::Rtt,
-            _ => return None,
-        })
+        if s.is_empty() {
+            return Some(SortBy::Cid);
+        }
+        SortBy::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+impl std::fmt::Display for SortBy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -322,7 +358,7 @@ pub fn connz_with(server: &ServerState, directory: &dyn AccountDirectory, o: &Co
     let now_time = SystemTime::now();
     let now = unix_nanos(now_time);
     let mut reply = Connz {
-        server_id: server.id.clone(),
+        server_id: server.id().to_string(),
         now: rfc3339_nano(now_time),
         num_connections: 0,
         total: 0,
@@ -347,7 +383,7 @@ pub fn connz_with(server: &ServerState, directory: &dyn AccountDirectory, o: &Co
         State::Open => Vec::new(),
     };
     if !o.account.is_empty() {
-        open.retain(|c| c.account.name.as_ref() == o.account);
+        open.retain(|c| c.account().name.as_ref() == o.account);
         // nats-server keeps a closed connection's account only when it is
         // not `$G`, so filtering closed ones by `acc=$G` keeps none.
         closed.retain(|cc| cc.account == o.account && o.account != GLOBAL_ACCOUNT);
@@ -409,7 +445,7 @@ fn open_row(conn: &Connection, now: u64, o: &ConnzOptions) -> ConnInfo {
     }
     if o.auth {
         info.authorized_user = conn.meta.lock().unwrap_or_else(|e| e.into_inner()).user.clone();
-        let account = conn.account.name.to_string();
+        let account = conn.account().name.to_string();
         if account != GLOBAL_ACCOUNT {
             info.account = account.clone();
         }

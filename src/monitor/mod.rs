@@ -107,7 +107,7 @@ pub async fn start(server: &Arc<ServerState>) -> io::Result<Option<String>> {
     })?;
     let addr: SocketAddr = listener.local_addr()?;
     let scheme = if tls.is_some() { "https" } else { "http" };
-    server.files.set_monitoring(scheme, addr);
+    server.files().set_monitoring(scheme, addr);
     info!("Starting {scheme} monitor on {}", join_host_port(&host, addr.port()));
     let monitor = Arc::new(Monitor::new(server.clone(), opts.http_base_path.as_deref()));
     server.spawn(serve::serve(monitor, listener, tls));

@@ -187,7 +187,7 @@ impl Monitor {
     /// `/metrics`: the documents the exporter would poll, converted.
     fn metrics(&self) -> String {
         let server = &self.server;
-        let mut e = metrics::Exposition::new(&server.id);
+        let mut e = metrics::Exposition::new(server.id());
         let as_value = |doc: &dyn erased::Doc| serde_json::from_slice(&doc.indented()).unwrap_or_default();
         e.flatten("varz", &as_value(&varz::varz(server, self.figures())));
         e.flatten("routez", &as_value(&routez::routez(server, super::query::Subs::None)));

@@ -74,13 +74,13 @@ pub struct Routez {
 
 pub fn routez(server: &ServerState, subs: Subs) -> Routez {
     let now = SystemTime::now();
-    let (routes, (import, export)) = match server.cluster.as_deref() {
+    let (routes, (import, export)) = match server.cluster().map(|c| &**c) {
         Some(cluster) => (route_rows(server, cluster, subs, now), permissions(server)),
         None => (Vec::new(), (None, None)),
     };
     Routez {
-        server_id: server.id.clone(),
-        server_name: server.name.clone(),
+        server_id: server.id().to_string(),
+        server_name: server.name().to_string(),
         now: rfc3339_nano(now),
         import,
         export,

@@ -31,13 +31,12 @@ const BACKOFF_MAX: Duration = Duration::from_secs(1);
 
 pub async fn serve(monitor: Arc<Monitor>, listener: TcpListener, tls: Option<Arc<ServerConfig>>) {
     let graceful = GracefulShutdown::new();
-    let shutdown = monitor.server.shutdown.clone();
     let tracker = monitor.server.tracker().clone();
     let tls = tls.map(TlsAcceptor::from);
     let mut backoff = BACKOFF_MIN;
     loop {
         let stream = tokio::select! {
-            _ = shutdown.cancelled() => break,
+            _ = monitor.server.shutting_down() => break,
             r = listener.accept() => match r {
                 Ok((stream, _)) => stream,
                 Err(e) => {

@@ -2,9 +2,11 @@
 //! an account's subscription index and of the match caches in front of it.
 
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 
 use serde::Serialize;
 
+use crate::server::accounts::ServerAccount;
 use crate::server::state::ServerState;
 
 /// nats-server's `SublistStats`.
@@ -20,24 +22,43 @@ pub struct SublistStats {
     pub avg_fanout: f64,
 }
 
-/// The index figures of the global account.
+/// The index figures of the global account and its connections' caches.
 pub fn sublist_stats(server: &ServerState) -> SublistStats {
-    let index = server.global().sublist.stats();
-    let (live, retired) = server.connections_and_retired();
-    let (mut entries, mut fanout_sum, mut fanout_max, mut hits) = (0, 0, 0, retired.cache_hits);
+    sublist_stats_of(server, std::slice::from_ref(server.global()), true)
+}
+
+/// The figures of `accounts` together: their indexes, and the match caches
+/// of their connections (plus those of retired connections when `retired`:
+/// the server keeps those for all accounts at once).
+pub fn sublist_stats_of(server: &ServerState, accounts: &[Arc<ServerAccount>], retired: bool) -> SublistStats {
+    let (mut subscriptions, mut inserts, mut removes, mut index_matches) = (0, 0, 0, 0);
+    for account in accounts {
+        let index = account.sublist.stats();
+        subscriptions += index.subscriptions;
+        inserts += index.inserts;
+        removes += index.removes;
+        index_matches += index.matches;
+    }
+    let (live, gone) = server.connections_and_retired();
+    let (mut entries, mut fanout_sum, mut fanout_max) = (0, 0, 0);
+    let mut hits = if retired { gone.cache_hits } else { 0 };
     for conn in &live {
+        let account = conn.account();
+        if !accounts.iter().any(|a| Arc::ptr_eq(a, &account)) {
+            continue;
+        }
         let c = &conn.match_cache;
         entries += c.entries.load(Ordering::Relaxed);
         fanout_sum += c.fanout_sum.load(Ordering::Relaxed);
         fanout_max = fanout_max.max(c.fanout_max.load(Ordering::Relaxed));
         hits += c.hits.load(Ordering::Relaxed);
     }
-    let matches = index.matches + hits;
+    let matches = index_matches + hits;
     SublistStats {
-        num_subscriptions: index.subscriptions,
+        num_subscriptions: subscriptions,
         num_cache: entries,
-        num_inserts: index.inserts,
-        num_removes: index.removes,
+        num_inserts: inserts,
+        num_removes: removes,
         num_matches: matches,
         cache_hit_rate: if matches > 0 { hits as f64 / matches as f64 } else { 0.0 },
         max_fanout: fanout_max,

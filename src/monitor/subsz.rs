@@ -81,7 +81,7 @@ pub fn subsz_with(server: &ServerState, directory: &dyn AccountDirectory, o: &Su
         (false, true) => SublistStats::default(),
     };
     let mut reply = Subsz {
-        server_id: server.id.clone(),
+        server_id: server.id().to_string(),
         now: rfc3339_nano(SystemTime::now()),
         stats,
         total: 0,

@@ -254,18 +254,18 @@ pub fn varz(server: &ServerState, figures: MonitorFigures) -> Varz {
     let opts = &snap.opts;
     let now = SystemTime::now();
     let clients = server.client_totals();
-    let cluster = server.cluster.as_deref();
+    let cluster = server.cluster().map(|c| &**c);
     let route_traffic = cluster.map(route_traffic).unwrap_or_default();
     let route_stale = cluster.map_or(0, |c| c.stale_routes.load(Ordering::Relaxed));
-    let route_slow = server.stats.slow_consumer_routes.load(Ordering::Relaxed);
-    let client_slow = server.stats.slow_consumers.load(Ordering::Relaxed);
-    let client_stale = server.stats.stale_connections.load(Ordering::Relaxed);
+    let route_slow = server.stats().slow_consumer_routes.load(Ordering::Relaxed);
+    let client_slow = server.stats().slow_consumers.load(Ordering::Relaxed);
+    let client_stale = server.stats().stale_connections.load(Ordering::Relaxed);
     let tls = snap.tls.as_deref();
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let c = clients.traffic;
     Varz {
-        server_id: server.id.clone(),
-        server_name: server.name.clone(),
+        server_id: server.id().to_string(),
+        server_name: server.name().to_string(),
         version: COMPAT_VERSION.to_string(),
         proto: 1,
         go: format!("rnats {}", env!("CARGO_PKG_VERSION")),
@@ -275,7 +275,7 @@ pub fn varz(server: &ServerState, figures: MonitorFigures) -> Varz {
         tls_required: tls.is_some(),
         tls_verify: tls.is_some_and(|t| t.verify),
         connect_urls: cluster.map(|c| c.client_connect_urls()).unwrap_or_default(),
-        ws_connect_urls: server.cluster.as_ref().map(|c| c.ws_connect_urls()).unwrap_or_default(),
+        ws_connect_urls: server.cluster().map(|c| c.ws_connect_urls()).unwrap_or_default(),
         max_connections: opts.max_connections,
         max_subscriptions: opts.max_subscriptions,
         ping_interval: opts.ping_interval.as_nanos() as u64,
@@ -296,15 +296,15 @@ pub fn varz(server: &ServerState, figures: MonitorFigures) -> Varz {
         jetstream: Empty {},
         tls_timeout: opts.tls.as_ref().map_or(crate::options::DEFAULT_TLS_TIMEOUT, |t| t.timeout).as_secs_f64(),
         write_deadline: opts.write_deadline.as_nanos() as u64,
-        start: rfc3339_nano(server.start),
+        start: rfc3339_nano(server.started_at()),
         now: rfc3339_nano(now),
-        uptime: uptime(now.duration_since(server.start).unwrap_or_default()),
+        uptime: uptime(now.duration_since(server.started_at()).unwrap_or_default()),
         mem: figures.usage.rss,
         cores,
         gomaxprocs: cores,
         cpu: figures.usage.cpu,
         connections: server.num_clients(),
-        total_connections: server.stats.total_connections.load(Ordering::Relaxed),
+        total_connections: server.stats().total_connections.load(Ordering::Relaxed),
         routes: cluster.map_or(0, |c| c.links().iter().filter(|l| l.state().registered).count()),
         remotes: cluster.map_or(0, |c| c.registered().len()),
         leafnodes: 0,
@@ -318,11 +318,11 @@ pub fn varz(server: &ServerState, figures: MonitorFigures) -> Varz {
         out_client_bytes: c.out_bytes,
         slow_consumers: client_slow + route_slow,
         stale_connections: client_stale + route_stale,
-        stalled_clients: server.stats.stalled_clients.load(Ordering::Relaxed),
+        stalled_clients: server.stats().stalled_clients.load(Ordering::Relaxed),
         subscriptions: server.global().sublist.count(),
         http_req_stats: figures.http_req_stats,
         // The first configuration is the one the server started with.
-        config_load_time: rfc3339_nano(if snap.generation <= 1 { server.start } else { snap.loaded_at }),
+        config_load_time: rfc3339_nano(if snap.generation <= 1 { server.started_at() } else { snap.loaded_at }),
         config_digest: snap.config_digest.clone().unwrap_or_default(),
         slow_consumer_stats: ByKind { clients: client_slow, routes: route_slow, ..ByKind::default() },
         stale_connection_stats: ByKind { clients: client_stale, routes: route_stale, ..ByKind::default() },

@@ -78,6 +78,29 @@ impl Tls {
     }
 }
 
+/// A problem of a served `tls` block that only building it finds (files
+/// read, names looked up): the key and list item it is about, so the config
+/// layer can point at them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsProblem {
+    /// Key name as written in configs (`cert_file`); `None`: the block itself.
+    pub key: Option<&'static str>,
+    /// Index into the list value (`cipher_suites`, `certs`, ...).
+    pub index: Option<usize>,
+    pub message: String,
+    pub help: Option<String>,
+    /// The server may still start (a usable alternative remains).
+    pub warning: bool,
+}
+
+/// Building a served `tls` block and reporting what is wrong with it. The
+/// config layer asks this of every served block; the TLS layer answers it
+/// (`tls::config`), since only it can build one. The question lives here,
+/// below both, so that the config layer does not import the TLS layer.
+pub trait ServedTlsCheck {
+    fn served_problems(&self) -> Vec<TlsProblem>;
+}
+
 /// One entry of `tls.certs`.
 #[derive(Debug, Clone, PartialEq, Serialize, JsonSchema, Default)]
 pub struct TlsCertPair {

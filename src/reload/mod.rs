@@ -328,14 +328,14 @@ impl Reloader {
     fn apply_side_effects(&self, old: &Options, new: &Options, diff: &Diff) {
         let changed = |key: &str| diff.changes.iter().any(|c| c.key == key);
         if changed("pid_file") {
-            if let Err(e) = self.state.files.set_pid_file(new.pid_file.as_deref()) {
+            if let Err(e) = self.state.files().set_pid_file(new.pid_file.as_deref()) {
                 error!("{e}");
             }
         }
         if changed("ports_file_dir") {
             let addr = self.state.client_addr();
-            let cluster = self.state.cluster.as_ref().and_then(|c| c.listen_addr());
-            if let Err(e) = self.state.files.set_ports_dir(new.ports_file_dir.as_deref(), new, addr, cluster) {
+            let cluster = self.state.cluster().and_then(|c| c.listen_addr());
+            if let Err(e) = self.state.files().set_ports_dir(new.ports_file_dir.as_deref(), new, addr, cluster) {
                 error!("{e}");
             }
         }

@@ -26,7 +26,7 @@ use notify::{EventKind, RecursiveMode};
 use notify_debouncer_full::new_debouncer;
 use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
-use tokio_util::sync::CancellationToken;
+use tokio_util::sync::WaitForCancellationFutureOwned;
 use tracing::{debug, error, info};
 
 use super::{Reloader, Trigger};
@@ -68,7 +68,7 @@ fn directories(files: &[PathBuf]) -> BTreeSet<PathBuf> {
 }
 
 /// Starts watching; runs until `shutdown`.
-pub fn spawn(reloader: Arc<Reloader>, shutdown: CancellationToken) -> tokio::task::JoinHandle<()> {
+pub fn spawn(reloader: Arc<Reloader>, shutdown: WaitForCancellationFutureOwned) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         if let Err(e) = run(reloader, shutdown).await {
             error!("Config file watcher stopped: {e}");
@@ -76,7 +76,8 @@ pub fn spawn(reloader: Arc<Reloader>, shutdown: CancellationToken) -> tokio::tas
     })
 }
 
-async fn run(reloader: Arc<Reloader>, shutdown: CancellationToken) -> Result<(), String> {
+async fn run(reloader: Arc<Reloader>, shutdown: WaitForCancellationFutureOwned) -> Result<(), String> {
+    tokio::pin!(shutdown);
     // Bounded: one pending notice is enough, since every notice leads to a
     // full comparison of the files anyway.
     let (tx, mut rx) = mpsc::channel::<()>(1);
@@ -94,7 +95,7 @@ async fn run(reloader: Arc<Reloader>, shutdown: CancellationToken) -> Result<(),
     info!("Watching {} configuration file(s) for changes", files.len());
     loop {
         tokio::select! {
-            _ = shutdown.cancelled() => return Ok(()),
+            _ = &mut shutdown => return Ok(()),
             changed = files_rx.changed() => {
                 if changed.is_err() {
                     return Ok(());

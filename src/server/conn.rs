@@ -11,13 +11,19 @@ use std::time::{Duration, SystemTime};
 use tokio::sync::Notify;
 use tracing::info;
 
+use arc_swap::ArcSwap;
+
 use super::account::{Account, Indexed, InterestPeer};
+use super::account_config::{ServiceImport, StreamImport};
 use super::errors::CloseReason;
 use super::outbound::{Outbound, Pushed};
 use super::permissions::DenyFilter;
 use super::responses::ReplyGrants;
 use super::stats::{ServerStats, Traffic};
 use super::subject::is_valid_sub_subject;
+
+/// Stream-import shadows by the sid of the subscription they serve.
+type ShadowsBySid = HashMap<Box<[u8]>, Vec<Arc<Subscription>>>;
 
 /// What is at the other end.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,7 +81,12 @@ pub struct Connection {
     pub start: SystemTime,
     /// `"<ip>:<port> - cid:<n>"`, the prefix of every log line about it.
     pub log_prefix: String,
-    pub account: Arc<Account<Subscription>>,
+    /// The account the connection is in: `$G` until a login puts it in
+    /// another. Loaded on SUB/UNSUB and by monitoring; the session keeps
+    /// its own copy for publishing.
+    account: ArcSwap<Account<Subscription>>,
+    /// Whether the connection is counted in its account's clients.
+    counted: AtomicBool,
     /// Bytes owed to the peer, and the connection's close state.
     pub outbound: Outbound,
     /// Wakes the session task: the connection is closing, or a new config
@@ -87,6 +98,10 @@ pub struct Connection {
     /// monitoring; never across an `.await`. Changed only through the
     /// methods below, which keep it and the account's index in step.
     subs: Mutex<HashMap<Box<[u8]>, Arc<Subscription>>>,
+    /// Stream imports' shadow subscriptions (in the exporters' indexes) by
+    /// the sid of the subscription they serve. Taken on SUB/UNSUB and close
+    /// of an importing client only.
+    shadows: Mutex<ShadowsBySid>,
     /// Whether the client said `headers:true`; read by publishers.
     headers: AtomicBool,
     /// Set while the connection sits in some publisher's flush list, so one
@@ -140,10 +155,12 @@ impl Connection {
             addr,
             start: SystemTime::now(),
             log_prefix: format!("{addr} - {tag}:{cid}"),
-            account,
+            account: ArcSwap::new(account),
+            counted: AtomicBool::new(false),
             outbound: Outbound::default(),
             events: Notify::new(),
             subs: Mutex::new(HashMap::new()),
+            shadows: Mutex::new(HashMap::new()),
             headers: AtomicBool::new(false),
             flush_queued: AtomicBool::new(false),
             in_msgs: AtomicU64::new(0),
@@ -170,6 +187,39 @@ impl Connection {
             None => format!("{} - wid:{}", self.addr, self.cid),
         };
         self
+    }
+
+    /// The account the connection is in.
+    pub fn account(&self) -> Arc<Account<Subscription>> {
+        self.account.load_full()
+    }
+
+    /// Moves the connection into `account`, counted among its clients
+    /// unless its `max_connections` is reached (then false, and nothing
+    /// changes). Subscriptions must be gone (a later CONNECT drops them).
+    pub fn enter_account(&self, account: Arc<Account<Subscription>>, max_connections: Option<u64>) -> bool {
+        let current = self.account.load();
+        let same = Arc::ptr_eq(&current, &account);
+        if same && self.counted.load(Ordering::Acquire) {
+            return true;
+        }
+        if !account.admit_client(max_connections) {
+            return false;
+        }
+        if self.counted.swap(true, Ordering::AcqRel) {
+            current.release_client();
+        }
+        if !same {
+            self.account.store(account);
+        }
+        true
+    }
+
+    /// The connection is gone: its account counts it out.
+    pub fn leave_account(&self) {
+        if self.counted.swap(false, Ordering::AcqRel) {
+            self.account.load().release_client();
+        }
     }
 
     /// Takes what a CONNECT says about the client, for monitoring: its
@@ -327,12 +377,61 @@ impl Connection {
         if !is_valid_sub_subject(subject) {
             return Subscribed::InvalidSubject;
         }
-        let sub = Arc::new(Subscription::new(self.clone(), subject, queue, sid, deny_filter));
-        if self.account.subscribe(&sub).is_err() {
+        let account = self.account();
+        let sub = Arc::new(Subscription::new(self.clone(), account.clone(), subject, queue, sid, deny_filter));
+        if account.subscribe(&sub).is_err() {
             return Subscribed::InvalidSubject;
         }
         subs.insert(sid.into(), sub);
         Subscribed::Added
+    }
+
+    /// Adds the shadow subscriptions a stream import needs for `parent`
+    /// (each already in its exporter's index).
+    pub fn add_shadows(&self, parent: &Subscription, shadows: Vec<Arc<Subscription>>) {
+        if shadows.is_empty() {
+            return;
+        }
+        let mut all = self.shadows.lock().unwrap_or_else(|e| e.into_inner());
+        all.entry(parent.sid.clone()).or_default().extend(shadows);
+    }
+
+    /// The shadows of the subscription `sid` now.
+    pub fn shadows_of(&self, sid: &[u8]) -> Vec<Arc<Subscription>> {
+        self.shadows.lock().unwrap_or_else(|e| e.into_inner()).get(sid).cloned().unwrap_or_default()
+    }
+
+    /// Replaces the shadows of `parent` with `keep` (already in place) plus
+    /// `added` (already in their indexes); the others are taken out.
+    pub fn replace_shadows(&self, parent: &Subscription, keep: Vec<Arc<Subscription>>, added: Vec<Arc<Subscription>>) {
+        let old = {
+            let mut all = self.shadows.lock().unwrap_or_else(|e| e.into_inner());
+            let mut now = keep;
+            now.extend(added);
+            if parent.is_removed() {
+                // Removed meanwhile: nothing may stay behind.
+                let gone = all.remove(&parent.sid).unwrap_or_default();
+                now.into_iter().chain(gone).collect()
+            } else {
+                let old = all.insert(parent.sid.clone(), now.clone()).unwrap_or_default();
+                old.into_iter().filter(|o| !now.iter().any(|n| Arc::ptr_eq(n, o))).collect::<Vec<_>>()
+            }
+        };
+        for shadow in old {
+            if shadow.mark_removed() {
+                shadow.account.unsubscribe(&shadow);
+            }
+        }
+    }
+
+    /// Takes the shadows of the subscription `sid` out of their indexes.
+    fn remove_shadows(&self, sid: &[u8]) {
+        let removed = self.shadows.lock().unwrap_or_else(|e| e.into_inner()).remove(sid);
+        for shadow in removed.into_iter().flatten() {
+            if shadow.mark_removed() {
+                shadow.account.unsubscribe(&shadow);
+            }
+        }
     }
 
     /// `RS+` from a route: interest `key` (`account subject [queue]`) of
@@ -342,6 +441,7 @@ impl Connection {
     /// refused past `limit` entries.
     pub fn subscribe_remote(
         self: &Arc<Self>,
+        account: &Arc<Account<Subscription>>,
         key: &[u8],
         subject: &[u8],
         queue: Option<&[u8]>,
@@ -351,8 +451,9 @@ impl Connection {
         let mut subs = self.subs.lock().unwrap_or_else(|e| e.into_inner());
         match subs.get(key).cloned() {
             Some(old) if queue.is_some() && old.weight != weight => {
-                let new = Arc::new(Subscription::remote(self.clone(), subject, queue, key, weight));
-                if self.account.sublist.replace(subject, queue, &old, new.clone()) {
+                let new =
+                    Arc::new(Subscription::remote(self.clone(), old.account.clone(), subject, queue, key, weight));
+                if old.account.sublist.replace(subject, queue, &old, new.clone()) {
                     old.mark_removed();
                     subs.insert(key.into(), new);
                 }
@@ -361,8 +462,8 @@ impl Connection {
             Some(_) => Subscribed::AlreadyThere,
             None if subs.len() >= limit => Subscribed::TooMany,
             None => {
-                let sub = Arc::new(Subscription::remote(self.clone(), subject, queue, key, weight));
-                if self.account.subscribe(&sub).is_err() {
+                let sub = Arc::new(Subscription::remote(self.clone(), account.clone(), subject, queue, key, weight));
+                if account.subscribe(&sub).is_err() {
                     return Subscribed::InvalidSubject;
                 }
                 subs.insert(key.into(), sub);
@@ -376,7 +477,7 @@ impl Connection {
         let removed = self.subs.lock().unwrap_or_else(|e| e.into_inner()).remove(key);
         if let Some(sub) = removed {
             if sub.mark_removed() {
-                self.account.unsubscribe(&sub);
+                sub.account.unsubscribe(&sub);
             }
         }
     }
@@ -392,10 +493,12 @@ impl Connection {
         if sub.removed.swap(true, Ordering::AcqRel) {
             return;
         }
-        self.account.unsubscribe(sub);
+        sub.account.unsubscribe(sub);
         let mut subs = self.subs.lock().unwrap_or_else(|e| e.into_inner());
         if subs.get(&sub.sid).is_some_and(|s| Arc::ptr_eq(s, sub)) {
             subs.remove(&sub.sid);
+            drop(subs);
+            self.remove_shadows(&sub.sid);
         }
     }
 
@@ -404,6 +507,8 @@ impl Connection {
     pub fn refilter_subscription(&self, sub: &Arc<Subscription>, deny_filter: Option<Arc<DenyFilter>>) {
         let new = Arc::new(Subscription {
             conn: sub.conn.clone(),
+            account: sub.account.clone(),
+            via: None,
             subject: sub.subject.clone(),
             queue: sub.queue.clone(),
             sid: sub.sid.clone(),
@@ -414,7 +519,7 @@ impl Connection {
             weight: sub.weight,
         });
         let mut subs = self.subs.lock().unwrap_or_else(|e| e.into_inner());
-        if sub.is_removed() || !self.account.sublist.replace(&sub.subject, sub.queue.as_deref(), sub, new.clone()) {
+        if sub.is_removed() || !sub.account.sublist.replace(&sub.subject, sub.queue.as_deref(), sub, new.clone()) {
             return;
         }
         // Publishers holding a cached match with the old entry skip it now,
@@ -429,8 +534,12 @@ impl Connection {
             self.subs.lock().unwrap_or_else(|e| e.into_inner()).drain().map(|(_, s)| s).collect();
         for sub in subs {
             if !sub.removed.swap(true, Ordering::AcqRel) {
-                self.account.unsubscribe(&sub);
+                sub.account.unsubscribe(&sub);
             }
+        }
+        let shadows: Vec<Box<[u8]>> = self.shadows.lock().unwrap_or_else(|e| e.into_inner()).keys().cloned().collect();
+        for sid in shadows {
+            self.remove_shadows(&sid);
         }
     }
 }
@@ -482,6 +591,41 @@ pub struct Subscription {
     /// How many queue members this entry stands for: 1, or for a route's
     /// remote queue subscription the count the other server advertised.
     pub weight: u32,
+    /// The index the subscription is in.
+    pub account: Arc<Account<Subscription>>,
+    /// What the server does with a message for this entry beyond sending
+    /// it to `conn`: `None` for every client's and route's own subscription
+    /// (one pointer).
+    pub via: Option<Box<Via>>,
+}
+
+/// Subscriptions the server makes for accounts.
+#[derive(Debug)]
+pub enum Via {
+    /// A stream import's shadow in the exporter's index.
+    Shadow(ShadowOf),
+    /// A service import's entry in the importer's index: the request is
+    /// re-published into the exporter (from clients only).
+    ServiceImport {
+        import: Arc<ServiceImport>,
+        exporter: Arc<Account<Subscription>>,
+        /// This server's name, for `share`'s request info.
+        server: Arc<str>,
+    },
+    /// `_R_.<PRE6>.>` in an exporter's index: responses to requests that
+    /// came in through its service imports.
+    Responses,
+}
+
+/// What a shadow subscription delivers for.
+#[derive(Debug)]
+pub struct ShadowOf {
+    /// The importer's subscription: its sid and auto-unsubscribe count.
+    pub parent: Arc<Subscription>,
+    pub import: Arc<StreamImport>,
+    /// The shadow listens wider than the parent: deliveries are matched
+    /// against the parent's subject after mapping.
+    pub filtered: bool,
 }
 
 impl super::sublist::Weighted for Subscription {
@@ -500,7 +644,9 @@ impl Indexed for Subscription {
     }
 
     fn is_local(&self) -> bool {
-        self.conn.kind == ConnKind::Client
+        // A service import's entry is not interest the routes hear about
+        // (nats-server announces the exporter's responders instead).
+        self.conn.kind == ConnKind::Client && !matches!(self.via.as_deref(), Some(Via::ServiceImport { .. }))
     }
 }
 
@@ -528,6 +674,7 @@ pub enum Take {
 impl Subscription {
     pub fn new(
         conn: Arc<Connection>,
+        account: Arc<Account<Subscription>>,
         subject: &[u8],
         queue: Option<&[u8]>,
         sid: &[u8],
@@ -535,6 +682,8 @@ impl Subscription {
     ) -> Subscription {
         Subscription {
             conn,
+            account,
+            via: None,
             subject: subject.into(),
             queue: queue.map(Into::into),
             sid: sid.into(),
@@ -550,12 +699,47 @@ impl Subscription {
     /// keyed by its `RS+` text; `weight` is a queue group's member count.
     pub fn remote(
         conn: Arc<Connection>,
+        account: Arc<Account<Subscription>>,
         subject: &[u8],
         queue: Option<&[u8]>,
         key: &[u8],
         weight: u32,
     ) -> Subscription {
-        Subscription { weight: weight.max(1), ..Subscription::new(conn, subject, queue, key, None) }
+        Subscription { weight: weight.max(1), ..Subscription::new(conn, account, subject, queue, key, None) }
+    }
+
+    /// A stream import's shadow of `parent` in the exporter's index, on
+    /// `subject` there.
+    pub fn shadow(
+        parent: &Arc<Subscription>,
+        exporter: Arc<Account<Subscription>>,
+        subject: &[u8],
+        import: Arc<StreamImport>,
+        filtered: bool,
+    ) -> Subscription {
+        Subscription {
+            via: Some(Box::new(Via::Shadow(ShadowOf { parent: parent.clone(), import, filtered }))),
+            ..Subscription::new(parent.conn.clone(), exporter, subject, parent.queue.as_deref(), &parent.sid, None)
+        }
+    }
+
+    /// A subscription the server holds for an account (service imports,
+    /// responses), owned by the server's internal connection `conn`.
+    pub fn internal(
+        conn: Arc<Connection>,
+        account: Arc<Account<Subscription>>,
+        subject: &[u8],
+        via: Via,
+    ) -> Subscription {
+        Subscription { via: Some(Box::new(via)), ..Subscription::new(conn, account, subject, None, b"", None) }
+    }
+
+    /// The stream import this entry shadows for, if it is a shadow.
+    pub fn shadow_of(&self) -> Option<&ShadowOf> {
+        match self.via.as_deref() {
+            Some(Via::Shadow(s)) => Some(s),
+            _ => None,
+        }
     }
 
     /// Marks it removed (publishers holding a cached match skip it).
@@ -632,28 +816,28 @@ mod tests {
         let sub = c.subscription(b"1").unwrap();
         c.remove_subscription(&sub);
         assert_eq!(c.num_subs(), 0);
-        assert!(c.account.sublist.match_subject(b"a").psubs.is_empty());
+        assert!(c.account().sublist.match_subject(b"a").psubs.is_empty());
     }
 
     #[test]
     fn route_interest_is_counted_reweighted_bounded_and_withdrawn() {
         let r = shared(ConnKind::Route);
-        assert_eq!(r.subscribe_remote(b"$G foo", b"foo", None, 1, 2), Subscribed::Added);
-        assert_eq!(r.subscribe_remote(b"$G foo", b"foo", None, 1, 2), Subscribed::AlreadyThere);
-        assert_eq!(r.subscribe_remote(b"$G foo g", b"foo", Some(b"g"), 2, 2), Subscribed::Added);
+        assert_eq!(r.subscribe_remote(&r.account(), b"$G foo", b"foo", None, 1, 2), Subscribed::Added);
+        assert_eq!(r.subscribe_remote(&r.account(), b"$G foo", b"foo", None, 1, 2), Subscribed::AlreadyThere);
+        assert_eq!(r.subscribe_remote(&r.account(), b"$G foo g", b"foo", Some(b"g"), 2, 2), Subscribed::Added);
         // A new weight for the group replaces its entry: the index's group
         // weight follows.
-        assert_eq!(r.subscribe_remote(b"$G foo g", b"foo", Some(b"g"), 5, 2), Subscribed::Added);
-        let matched = r.account.sublist.match_subject(b"foo");
+        assert_eq!(r.subscribe_remote(&r.account(), b"$G foo g", b"foo", Some(b"g"), 5, 2), Subscribed::Added);
+        let matched = r.account().sublist.match_subject(b"foo");
         assert_eq!(matched.qsubs.len(), 1);
         assert_eq!(matched.qsubs[0].weight, 5);
-        assert_eq!(r.subscribe_remote(b"$G bar", b"bar", None, 1, 2), Subscribed::TooMany);
+        assert_eq!(r.subscribe_remote(&r.account(), b"$G bar", b"bar", None, 1, 2), Subscribed::TooMany);
         r.unsubscribe_remote(b"$G foo g");
         r.unsubscribe_remote(b"$G unknown");
         assert_eq!(r.num_subs(), 1);
-        let left = r.account.sublist.match_subject(b"foo");
+        let left = r.account().sublist.match_subject(b"foo");
         assert_eq!((left.psubs.len(), left.qsubs.len()), (1, 0));
         r.remove_all_subscriptions();
-        assert!(r.account.sublist.match_subject(b"foo").psubs.is_empty());
+        assert!(r.account().sublist.match_subject(b"foo").psubs.is_empty());
     }
 }

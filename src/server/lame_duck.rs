@@ -31,7 +31,7 @@ pub fn begin(state: &ServerState) -> bool {
 /// server down. Returns at once if lame duck mode already runs or the server
 /// is stopping (then there is nothing more to do).
 pub async fn run(state: Arc<ServerState>) -> bool {
-    if state.shutdown.is_cancelled() || state.in_lame_duck() {
+    if state.is_shutting_down() || state.in_lame_duck() {
         return false;
     }
     info!("Entering lame duck mode, stop accepting new clients");
@@ -47,7 +47,7 @@ pub async fn run(state: Arc<ServerState>) -> bool {
     let grace = opts.lame_duck_grace_period;
     tokio::select! {
         _ = tokio::time::sleep(grace) => info!("Closing existing clients"),
-        _ = state.shutdown.cancelled() => return true,
+        _ = state.shutting_down() => return true,
     }
     let spread = opts.lame_duck_duration.saturating_sub(grace).max(Duration::from_secs(1));
     let (interval, batch) = spacing(spread, clients.len());
@@ -64,7 +64,7 @@ pub async fn run(state: Arc<ServerState>) -> bool {
         };
         tokio::select! {
             _ = tokio::time::sleep(pause) => {}
-            _ = state.shutdown.cancelled() => return true,
+            _ = state.shutting_down() => return true,
         }
     }
     true

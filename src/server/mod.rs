@@ -9,6 +9,8 @@
 //! which adopts it at its next event.
 
 pub mod account;
+pub mod account_config;
+pub mod accounts;
 pub mod adoption;
 pub mod auth;
 pub mod bind;

@@ -9,13 +9,13 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::SystemTime;
 
 use arc_swap::ArcSwap;
-use tokio_util::sync::CancellationToken;
+use tokio_util::sync::{CancellationToken, WaitForCancellationFuture, WaitForCancellationFutureOwned};
 use tokio_util::task::TaskTracker;
 
-use super::account::{Account, GLOBAL_ACCOUNT};
+use super::accounts::{AccountRegistry, ServerAccount};
 use super::adoption;
 use super::closed::{ClosedConn, ClosedRing};
-use super::conn::{ConnKind, Connection, Subscription};
+use super::conn::{ConnKind, Connection};
 use super::errors::CloseReason;
 use super::files;
 use super::info::Info;
@@ -33,10 +33,12 @@ pub struct ServerState {
     /// The current snapshot's generation, readable with one relaxed load so
     /// sessions can check for a new snapshot once per read chunk for free.
     generation: AtomicU64,
-    pub id: String,
-    pub name: String,
-    /// The global account `$G`, the only one until accounts are supported.
-    global: Arc<Account<Subscription>>,
+    /// The server's id and name, fixed for its life (INFO, monitoring, the
+    /// route handshake).
+    id: String,
+    name: String,
+    /// Every account (`$G` included), kept across reloads.
+    accounts: AccountRegistry,
     /// Live client connections by id, and what the closed ones counted. A
     /// std mutex, taken on connect, disconnect and by whole-server walks
     /// (reload, monitoring), never per message and never across an `.await`.
@@ -44,11 +46,15 @@ pub struct ServerState {
     /// Recently closed client connections, for `/connz?state=closed`.
     closed: ClosedRing,
     next_cid: AtomicU64,
-    pub stats: Arc<ServerStats>,
+    /// Server-wide counters, shared with every connection (which counts
+    /// into them) by a clone of the `Arc`.
+    stats: Arc<ServerStats>,
     /// Bounds concurrent bcrypt checks, so a connection storm leaves CPU for
     /// message traffic.
     bcrypt_slots: Arc<tokio::sync::Semaphore>,
-    pub shutdown: CancellationToken,
+    /// Cancelled once to stop the server; only [`ServerState::begin_shutdown`]
+    /// does, so `accepting` (its child) always stops with it.
+    shutdown: CancellationToken,
     /// Cancelled to stop accepting clients (lame duck mode, shutdown): a
     /// child of `shutdown`.
     accepting: CancellationToken,
@@ -56,15 +62,16 @@ pub struct ServerState {
     /// when they see it. Read at a wakeup, never per message.
     lame_duck: AtomicBool,
     tracker: TaskTracker,
-    pub start: SystemTime,
+    /// When the server started (`/varz` start and uptime).
+    start: SystemTime,
     /// The address clients connect to, known once the listener is bound.
     client_addr: OnceLock<SocketAddr>,
     /// The websocket listener's address, once it is bound.
     ws_addr: OnceLock<SocketAddr>,
     /// The pid and ports files.
-    pub files: files::ProcessFiles,
-    /// The cluster (routes), when configured.
-    pub cluster: Option<Arc<Cluster>>,
+    files: files::ProcessFiles,
+    /// The cluster (routes), when configured; fixed at start.
+    cluster: Option<Arc<Cluster>>,
     /// Which client connections a reload still waits for.
     adoptions: adoption::Adoptions,
 }
@@ -78,18 +85,20 @@ impl ServerState {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         let cluster = Cluster::new(&snapshot.opts).map(Arc::new);
         let closed = ClosedRing::new(snapshot.opts.max_closed_clients);
+        let stats = Arc::new(ServerStats::default());
+        let accounts = AccountRegistry::new(&snapshot.opts, stats.clone(), &name);
         Arc::new(ServerState {
             generation: AtomicU64::new(snapshot.generation),
             snapshot: ArcSwap::from_pointee(snapshot),
             id,
             name,
-            global: Arc::new(Account::new(GLOBAL_ACCOUNT)),
+            accounts,
             clients: Mutex::new(Clients::default()),
             closed,
             // Ids 1-4 are internal clients in nats-server; keeping the same
             // first id makes logs and /connz line up between the two.
             next_cid: AtomicU64::new(5),
-            stats: Arc::new(ServerStats::default()),
+            stats,
             bcrypt_slots: Arc::new(tokio::sync::Semaphore::new(cores.saturating_sub(1).max(1))),
             accepting: shutdown.child_token(),
             shutdown,
@@ -102,6 +111,55 @@ impl ServerState {
             cluster,
             adoptions: adoption::Adoptions::default(),
         })
+    }
+
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The server-wide counters; a connection keeps a clone of the `Arc`.
+    pub fn stats(&self) -> &Arc<ServerStats> {
+        &self.stats
+    }
+
+    /// When the server started.
+    pub fn started_at(&self) -> SystemTime {
+        self.start
+    }
+
+    /// The pid and ports files.
+    pub fn files(&self) -> &files::ProcessFiles {
+        &self.files
+    }
+
+    /// The cluster (routes), when configured.
+    pub fn cluster(&self) -> Option<&Arc<Cluster>> {
+        self.cluster.as_ref()
+    }
+
+    /// Stops the server: accepting stops with it, and every task waiting on
+    /// [`ServerState::shutting_down`] wakes.
+    pub fn begin_shutdown(&self) {
+        self.shutdown.cancel();
+    }
+
+    pub fn is_shutting_down(&self) -> bool {
+        self.shutdown.is_cancelled()
+    }
+
+    /// Resolves once the server is stopping.
+    pub fn shutting_down(&self) -> WaitForCancellationFuture<'_> {
+        self.shutdown.cancelled()
+    }
+
+    /// [`ServerState::shutting_down`] for a task that cannot borrow the
+    /// state for as long as it waits.
+    pub fn shutting_down_owned(&self) -> WaitForCancellationFutureOwned {
+        self.shutdown.clone().cancelled_owned()
     }
 
     pub fn snapshot(&self) -> Arc<Snapshot> {
@@ -117,6 +175,9 @@ impl ServerState {
     /// wait for the client connections to have done so.
     pub fn install(&self, snapshot: Snapshot) -> adoption::Awaiting<'_> {
         let generation = snapshot.generation;
+        // Accounts first: a session adopting the snapshot finds its
+        // account's new rules (and a new account) already in place.
+        self.accounts.sync(&snapshot.opts);
         self.snapshot.store(Arc::new(snapshot));
         self.generation.store(generation, Ordering::Release);
         let mut awaiting = self.adoptions.awaiting(generation);
@@ -163,9 +224,13 @@ impl ServerState {
         let _ = self.client_addr.set(addr);
     }
 
-    /// The global account `$G` (the only one until accounts land).
-    pub fn global(&self) -> &Arc<Account<Subscription>> {
-        &self.global
+    /// The global account `$G`.
+    pub fn global(&self) -> &Arc<ServerAccount> {
+        self.accounts.global()
+    }
+
+    pub fn accounts(&self) -> &AccountRegistry {
+        &self.accounts
     }
 
     /// The recently closed client connections (`/connz?state=closed`).
@@ -202,7 +267,7 @@ impl ServerState {
 
     /// Resolves once the server stops accepting new connections (lame duck
     /// mode, or shutdown).
-    pub fn stopped_accepting(&self) -> tokio_util::sync::WaitForCancellationFuture<'_> {
+    pub fn stopped_accepting(&self) -> WaitForCancellationFuture<'_> {
         self.accepting.cancelled()
     }
 
@@ -309,6 +374,7 @@ impl ServerState {
     pub fn retire(&self, conn: &Arc<Connection>) {
         let reason = conn.close_reason().unwrap_or(CloseReason::ClientClosed);
         let record = (conn.kind == ConnKind::Client).then(|| ClosedConn::of(conn, reason));
+        conn.leave_account();
         {
             let mut clients = self.clients.lock().unwrap_or_else(|e| e.into_inner());
             if clients.live.get(&conn.cid).is_some_and(|c| Arc::ptr_eq(c, conn)) {

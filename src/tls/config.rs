@@ -22,7 +22,7 @@ use super::negotiated::PinnedCerts;
 use super::pem::{self, PemError};
 use super::resolver::CertResolver;
 use super::verifier::ClientVerifier;
-use crate::options::{Tls, DEFAULT_TLS_TIMEOUT};
+use crate::options::{ServedTlsCheck, Tls, TlsProblem, DEFAULT_TLS_TIMEOUT};
 
 /// A compiled `tls` block: everything a listener needs per connection.
 #[derive(Debug, Clone)]
@@ -228,6 +228,20 @@ pub fn check(tls: &Tls) -> Vec<TlsConfigError> {
     let mut problems = Vec::new();
     let _ = build(tls, &mut problems);
     problems
+}
+
+/// The config layer's check of a served block: [`check`], each problem
+/// with its field, text and hint.
+impl ServedTlsCheck for Tls {
+    fn served_problems(&self) -> Vec<TlsProblem> {
+        check(self)
+            .into_iter()
+            .map(|p| {
+                let Field { key, index } = p.field();
+                TlsProblem { key, index, message: p.to_string(), help: p.help(), warning: p.is_warning() }
+            })
+            .collect()
+    }
 }
 
 fn ring() -> CryptoProvider {

@@ -8,8 +8,8 @@ use std::net::IpAddr;
 
 use base64::Engine;
 
-use super::origin;
 use super::settings::WsSettings;
+use crate::origin;
 use crate::secret::Secret;
 
 /// Longest request head read (Go's `DefaultMaxHeaderBytes` plus its slack).

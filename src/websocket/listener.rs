@@ -41,7 +41,7 @@ pub async fn bind(server: &Arc<ServerState>) -> std::io::Result<Option<TcpListen
     if w.tls.is_none() {
         tracing::warn!("Websocket not configured with TLS. DO NOT USE IN PRODUCTION!");
     }
-    server.files.set_websocket(scheme, addr);
+    server.files().set_websocket(scheme, addr);
     Ok(Some(listener))
 }
 
@@ -73,12 +73,11 @@ async fn connection(server: Arc<ServerState>, stream: TcpStream, addr: SocketAdd
     let snap = server.snapshot();
     let Some(ws) = snap.websocket.clone() else { return };
     let deadline = tokio::time::Instant::now() + ws.settings.handshake_timeout;
-    let shutdown = server.shutdown.clone();
     match ws.tls.clone() {
         None => {
             let upgraded = tokio::select! {
                 r = tokio::time::timeout_at(deadline, upgrade(stream, addr, &ws.settings, false)) => r.ok().flatten(),
-                _ = shutdown.cancelled() => None,
+                _ = server.shutting_down() => None,
             };
             if let Some((stream, meta)) = upgraded {
                 let max_payload = snap.opts.max_payload;
@@ -89,7 +88,7 @@ async fn connection(server: Arc<ServerState>, stream: TcpStream, addr: SocketAdd
         Some(tls) => {
             let accepted = tokio::select! {
                 r = tokio::time::timeout_at(deadline, crate::tls::accept(stream, &tls, &[])) => r,
-                _ = shutdown.cancelled() => return,
+                _ = server.shutting_down() => return,
             };
             let accepted = match accepted {
                 Ok(Ok(a)) => a,
@@ -105,7 +104,7 @@ async fn connection(server: Arc<ServerState>, stream: TcpStream, addr: SocketAdd
             let stream = Box::new(accepted.stream);
             let upgraded = tokio::select! {
                 r = tokio::time::timeout_at(deadline, upgrade(stream, addr, &ws.settings, true)) => r.ok().flatten(),
-                _ = shutdown.cancelled() => None,
+                _ = server.shutting_down() => None,
             };
             if let Some((stream, meta)) = upgraded {
                 let max_payload = snap.opts.max_payload;

@@ -2,7 +2,7 @@
 //! nats-server 2.15 serves them (`server/websocket.go`).
 //!
 //! - [`listener`] accepts, runs TLS (`wss://`) and the HTTP upgrade
-//!   ([`handshake`], with [`origin`] checks) within `handshake_timeout`.
+//!   ([`handshake`], with [`crate::origin`] checks) within `handshake_timeout`.
 //! - [`stream`] is the transport: frames ([`frame`], [`deflate`]) in and
 //!   out, the NATS byte stream to the session layer, which serves a
 //!   websocket client as any other (its INFO, authentication and ping
@@ -13,7 +13,6 @@ pub mod deflate;
 pub mod frame;
 pub mod handshake;
 pub mod listener;
-pub mod origin;
 pub mod settings;
 pub mod stream;
 

@@ -3,8 +3,8 @@
 
 use std::time::Duration;
 
-use super::origin::{self, Origin};
 use crate::options::Websocket;
+use crate::origin::{self, Origin};
 
 /// Without `handshake_timeout`, nats-server lets a client take forever to
 /// send its request (and to finish TLS); rnats bounds it.

@@ -161,7 +161,7 @@ mod tests {
             let (lines, _log) = Lines::capture();
             let s = server();
             let (_io, _task) = peer(&s, 7003, 100).await;
-            let cluster = s.cluster.as_ref().unwrap();
+            let cluster = s.cluster().unwrap();
             assert_eq!(cluster.remote_connect_urls().len(), MAX_PEER_CONNECT_URLS);
             assert_eq!(lines.count("client URLs; keeping the first"), 1, "{}", lines.text());
         }
@@ -173,7 +173,7 @@ mod tests {
         async fn a_late_connect_does_not_leave_the_route_registered() {
             let s = server();
             let (mut io, task) = peer(&s, 7004, 0).await;
-            let cluster = s.cluster.as_ref().unwrap();
+            let cluster = s.cluster().unwrap();
             assert_eq!(cluster.registered().len(), 1);
             io.write_all(b"CONNECT {\"name\":\"renamed\",\"cluster\":\"c\"}\r\nPING\r\n").await.unwrap();
             assert!(!until(&mut io, b"PONG\r\n").await.1);
@@ -200,7 +200,7 @@ mod tests {
             let mut byte = [0u8; 1];
             assert_eq!(io.read(&mut byte).await.unwrap(), 0);
             assert_eq!(lines.count("Route connection refused"), 1, "{}", lines.text());
-            assert_eq!(s.cluster.as_ref().unwrap().links().len(), MAX_ROUTE_CONNECTIONS);
+            assert_eq!(s.cluster().unwrap().links().len(), MAX_ROUTE_CONNECTIONS);
             // A place frees up when one goes.
             let (io0, task0) = kept.remove(0);
             drop(io0);

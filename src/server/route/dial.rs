@@ -41,7 +41,7 @@ pub async fn accept_routes(server: Arc<ServerState>, listener: TcpListener) {
     let mut backoff = ACCEPT_BACKOFF_MIN;
     loop {
         tokio::select! {
-            _ = server.shutdown.cancelled() => break,
+            _ = server.shutting_down() => break,
             r = listener.accept() => match r {
                 Ok((stream, addr)) => {
                     backoff = ACCEPT_BACKOFF_MIN;
@@ -101,7 +101,7 @@ async fn connect_to_route(
     let mut delay = ROUTE_CONNECT_DELAY;
     let mut attempts: u64 = 0;
     loop {
-        if server.shutdown.is_cancelled() {
+        if server.is_shutting_down() {
             return;
         }
         let snap = server.snapshot();
@@ -164,7 +164,7 @@ async fn connect_to_route(
 /// Sleeps unless the server stops first; false if it did.
 async fn pause(server: &ServerState, d: Duration) -> bool {
     tokio::select! {
-        _ = server.shutdown.cancelled() => false,
+        _ = server.shutting_down() => false,
         _ = tokio::time::sleep(d) => true,
     }
 }

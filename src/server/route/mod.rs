@@ -48,7 +48,7 @@ pub const GOSSIP_DISABLED: u8 = 1;
 pub const GOSSIP_OVERRIDE: u8 = 2;
 
 fn cluster_of(server: &ServerState) -> Option<&Arc<Cluster>> {
-    server.cluster.as_ref()
+    server.cluster()
 }
 
 /// The client URLs of this server itself, as nats-server's
@@ -79,8 +79,8 @@ pub fn route_info(server: &ServerState, snap: &Snapshot, ldm: bool) -> RouteInfo
         port = p;
     }
     let mut info = RouteInfo {
-        server_id: server.id.clone(),
-        server_name: server.name.clone(),
+        server_id: server.id().to_string(),
+        server_name: server.name().to_string(),
         version: COMPAT_VERSION.to_string(),
         proto: ROUTE_PROTO,
         go: format!("rnats {}", env!("CARGO_PKG_VERSION")),
@@ -112,8 +112,8 @@ pub async fn start(server: &Arc<ServerState>) -> std::io::Result<()> {
     let Some(cluster) = cluster_of(server).cloned() else { return Ok(()) };
     let snap = server.snapshot();
     let Some(c) = snap.opts.cluster.clone() else { return Ok(()) };
-    server.global().track_interest();
-    server.global().set_import(snap.route_perms.clone());
+    server.accounts().track_interest(snap.route_perms.clone());
+    server.accounts().set_import(snap.route_perms.clone());
     {
         let own = own_client_urls(&snap.opts, server.client_addr().port());
         cluster.urls().set_own(own);
@@ -195,7 +195,7 @@ pub fn register(
     let Some(cluster) = cluster_of(server) else { return Registration::Refused };
     let snap = server.snapshot();
     let mut reg = cluster.registry();
-    if server.shutdown.is_cancelled() {
+    if server.is_shutting_down() {
         return Registration::Refused;
     }
     if let Some(existing) = reg.by_id.get(&info.server_id).cloned() {
@@ -220,7 +220,7 @@ pub fn register(
     if !no_advertise && cluster.update_urls(&newcomer.connect_urls, &newcomer.ws_connect_urls, true) {
         push_client_info(server);
     }
-    server.global().add_route(link.conn.clone());
+    server.accounts().add_route(link.conn.clone());
     debug!("{} - Sent local subscriptions to route", link.conn.log_prefix);
     Registration::Added
 }
@@ -310,7 +310,7 @@ fn forward_new_route_info(
 /// already connected, or configured (dialed anyway).
 pub fn process_implicit_route(server: &Arc<ServerState>, info: &PeerInfo) {
     let Some(cluster) = cluster_of(server) else { return };
-    if info.server_id == server.id || cluster.is_connected_to(&info.server_id) {
+    if info.server_id == server.id() || cluster.is_connected_to(&info.server_id) {
         return;
     }
     let snap = server.snapshot();
@@ -397,7 +397,7 @@ pub fn unregister(server: &Arc<ServerState>, link: &Arc<RouteLink>) {
         (here, urls)
     };
     if registered_here {
-        server.global().remove_route(&*link.conn);
+        server.accounts().remove_route(&*link.conn);
         let no_advertise = server.snapshot().opts.cluster.as_ref().is_some_and(|c| c.no_advertise);
         if !no_advertise && cluster.update_urls(&urls, &ws_urls, false) {
             push_client_info(server);
@@ -411,7 +411,7 @@ pub fn unregister(server: &Arc<ServerState>, link: &Arc<RouteLink>) {
 pub fn reconnect_if_due(server: &Arc<ServerState>, link: &Arc<RouteLink>) {
     let Some(cluster) = cluster_of(server) else { return };
     let st = link.state().clone();
-    if st.no_reconnect || server.shutdown.is_cancelled() {
+    if st.no_reconnect || server.is_shutting_down() {
         return;
     }
     let retry_implicit = st.retry || (st.did_solicit && st.route_type == RouteType::Implicit);
@@ -436,7 +436,7 @@ pub fn reconnect_if_due(server: &Arc<ServerState>, link: &Arc<RouteLink>) {
             return;
         }
     }
-    if st.remote_id == server.id {
+    if st.remote_id == server.id() {
         debug!("Detected route to self, ignoring {:?}", url.redacted());
         return;
     }
@@ -449,7 +449,7 @@ pub fn reconnect_if_due(server: &Arc<ServerState>, link: &Arc<RouteLink>) {
 /// Sends every client that takes asynchronous INFO a new INFO (the
 /// cluster's client URLs changed).
 pub fn push_client_info(server: &ServerState) {
-    if server.shutdown.is_cancelled() {
+    if server.is_shutting_down() {
         return;
     }
     let snap = server.snapshot();
@@ -523,7 +523,7 @@ pub fn apply_reload(server: &Arc<ServerState>, old: &Options, new: &Options) {
         cluster.urls().set_own(own);
     }
     let snap = server.snapshot();
-    server.global().set_import(snap.route_perms.clone());
+    server.accounts().set_import(snap.route_perms.clone());
     if old.route_permissions() != new.route_permissions() {
         // Interest was announced under the old permissions: make the routes
         // again so both sides exchange it under the new ones.

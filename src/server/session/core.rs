@@ -84,7 +84,7 @@ impl Core {
     pub(super) async fn stall_for_slow_subscribers(&mut self) {
         if !self.fanout.stalls.is_empty() {
             let max_pending = self.snap.opts.max_pending;
-            self.fanout.stalls.wait(&self.conn, &self.server.stats, max_pending).await;
+            self.fanout.stalls.wait(&self.conn, self.server.stats(), max_pending).await;
         }
     }
 

@@ -59,9 +59,9 @@ impl Core {
         };
         if self.pings.out + 1 > ping_max {
             debug!("{} - Stale Client Connection - Closing", self.conn.log_prefix);
-            let counter = match (&self.conn.kind, &self.server.cluster) {
+            let counter = match (&self.conn.kind, self.server.cluster()) {
                 (ConnKind::Route, Some(cluster)) => &cluster.stale_routes,
-                _ => &self.server.stats.stale_connections,
+                _ => &self.server.stats().stale_connections,
             };
             counter.fetch_add(1, Ordering::Relaxed);
             self.send_err(ERR_STALE_CONNECTION);

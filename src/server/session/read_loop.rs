@@ -86,8 +86,7 @@ pub(super) async fn read_loop<R: Role, Rd: AsyncRead + Unpin>(
     let conn = core.conn.clone();
     // Made once, not at each turn of the loop: every session waits on this
     // one token, and registering with it (or leaving it) takes its lock.
-    let shutdown = core.server.shutdown.clone();
-    let shutdown = shutdown.cancelled();
+    let shutdown = core.server.shutting_down_owned();
     tokio::pin!(shutdown);
     loop {
         if input.buf.capacity() - input.buf.len() < read_size.size {

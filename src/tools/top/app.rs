@@ -9,15 +9,16 @@ use ratatui::text::Line;
 use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 
-use super::monitor::SortKey;
+use super::monitor::parse_sort;
 use super::sample::Stats;
 use super::screen::{self, StatusLine, View};
+use crate::monitor::connz::SortBy;
 
 /// What the poller asks the server for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Query {
     pub limit: usize,
-    pub sort: SortKey,
+    pub sort: SortBy,
     pub subs: bool,
 }
 
@@ -183,7 +184,7 @@ impl App {
             return Action::Nothing;
         }
         match prompt {
-            Prompt::Sort => match SortKey::parse(text) {
+            Prompt::Sort => match parse_sort(text) {
                 Ok(k) => {
                     self.query.sort = k;
                     super::sample::sort_connections(&mut self.stats.connz.connections, k);

@@ -5,9 +5,10 @@
 use std::time::Duration;
 
 use super::http::{Endpoint, Scheme};
-use super::monitor::SortKey;
+use super::monitor::parse_sort;
 use super::tls::TlsFlags;
 use crate::goflag::GoFlags;
+use crate::monitor::connz::SortBy;
 
 pub const TOP_USAGE: &str = "\
 Usage: rnats top [-s HOST] [-m PORT] [-ms PORT] [-n NUM] [-d SECONDS] [-sort FIELD]
@@ -47,7 +48,7 @@ pub struct Settings {
     pub endpoint: Endpoint,
     pub limit: usize,
     pub delay: Duration,
-    pub sort: SortKey,
+    pub sort: SortBy,
     pub raw_bytes: bool,
     pub show_subs: bool,
     pub max_refreshes: Option<u64>,
@@ -62,7 +63,7 @@ impl Default for Settings {
             endpoint: Endpoint { scheme: Scheme::Http, host: "127.0.0.1".into(), port: 8222 },
             limit: 1024,
             delay: Duration::from_secs(1),
-            sort: SortKey::Cid,
+            sort: SortBy::Cid,
             raw_bytes: false,
             show_subs: false,
             max_refreshes: None,
@@ -121,7 +122,7 @@ pub fn parse(args: &[String]) -> Result<Parsed, String> {
                         s.delay = Duration::try_from_secs_f64(secs)
                             .map_err(|_| format!("invalid value {value:?} for flag -d: too large"))?;
                     }
-                    "sort" => s.sort = SortKey::parse(&value)?,
+                    "sort" => s.sort = parse_sort(&value)?,
                     "r" => s.max_refreshes = Some(positive(name, &value)?),
                     "cert" | "key" | "cacert" if value.is_empty() => {
                         return Err(format!("-{name}: the file name is empty"))
@@ -168,7 +169,7 @@ mod tests {
     fn defaults_are_nats_tops() {
         let s = run("");
         assert_eq!(s.endpoint.url(), "http://127.0.0.1:8222");
-        assert_eq!((s.limit, s.delay, s.sort), (1024, Duration::from_secs(1), SortKey::Cid));
+        assert_eq!((s.limit, s.delay, s.sort), (1024, Duration::from_secs(1), SortBy::Cid));
         assert!(!s.raw_bytes && !s.show_subs && s.output.is_none() && s.max_refreshes.is_none());
     }
 
@@ -176,7 +177,7 @@ mod tests {
     fn go_style_flags() {
         let s = run("-s 10.0.0.1 -m 9222 -n=5 --d 2.5 -sort bytes_to -b -u=false -r 3 -o -");
         assert_eq!(s.endpoint.url(), "http://10.0.0.1:9222");
-        assert_eq!((s.limit, s.delay, s.sort), (5, Duration::from_millis(2500), SortKey::BytesTo));
+        assert_eq!((s.limit, s.delay, s.sort), (5, Duration::from_millis(2500), SortBy::BytesTo));
         assert!(s.raw_bytes && !s.show_subs);
         assert_eq!((s.max_refreshes, s.output.as_deref()), (Some(3), Some("-")));
         assert!(run("--display-subscriptions-column").show_subs);

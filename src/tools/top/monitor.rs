@@ -4,6 +4,8 @@
 
 use serde::{Deserialize, Deserializer};
 
+use crate::monitor::connz::SortBy;
+
 /// `null` reads as the type's default, as a missing field does.
 fn nullable<'de, D: Deserializer<'de>, T: Default + Deserialize<'de>>(d: D) -> Result<T, D::Error> {
     Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
@@ -87,74 +89,18 @@ pub struct ConnInfo {
     pub subscriptions_list: Vec<String>,
 }
 
-/// The `/connz` sort orders, as nats-server names them (`sort=`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum SortKey {
-    #[default]
-    Cid,
-    Start,
-    Subs,
-    Pending,
-    MsgsTo,
-    MsgsFrom,
-    BytesTo,
-    BytesFrom,
-    Last,
-    Idle,
-    Uptime,
-    Rtt,
-}
-
-impl SortKey {
-    pub const ALL: [SortKey; 12] = [
-        SortKey::Cid,
-        SortKey::Start,
-        SortKey::Subs,
-        SortKey::Pending,
-        SortKey::MsgsTo,
-        SortKey::MsgsFrom,
-        SortKey::BytesTo,
-        SortKey::BytesFrom,
-        SortKey::Last,
-        SortKey::Idle,
-        SortKey::Uptime,
-        SortKey::Rtt,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SortKey::Cid => "cid",
-            SortKey::Start => "start",
-            SortKey::Subs => "subs",
-            SortKey::Pending => "pending",
-            SortKey::MsgsTo => "msgs_to",
-            SortKey::MsgsFrom => "msgs_from",
-            SortKey::BytesTo => "bytes_to",
-            SortKey::BytesFrom => "bytes_from",
-            SortKey::Last => "last",
-            SortKey::Idle => "idle",
-            SortKey::Uptime => "uptime",
-            SortKey::Rtt => "rtt",
+/// A sort order `rnats top` accepts: `/connz`'s, but for those that apply
+/// only to closed connections, which top does not show.
+pub fn parse_sort(s: &str) -> Result<SortBy, String> {
+    match SortBy::ALL.into_iter().find(|k| k.as_str() == s) {
+        Some(k) if k.closed_only() => {
+            Err(format!("sort by {s} applies only to closed connections, which top does not show"))
         }
-    }
-
-    /// Parses a sort name. `stop` and `reason` exist in nats-server but apply
-    /// only to closed connections, which `rnats top` does not show.
-    pub fn parse(s: &str) -> Result<SortKey, String> {
-        if let Some(k) = SortKey::ALL.iter().find(|k| k.as_str() == s) {
-            return Ok(*k);
+        Some(k) => Ok(k),
+        None => {
+            let names: Vec<&str> = SortBy::ALL.iter().filter(|k| !k.closed_only()).map(|k| k.as_str()).collect();
+            Err(format!("invalid sort option {s:?}; use one of {}", names.join(", ")))
         }
-        let names: Vec<&str> = SortKey::ALL.iter().map(|k| k.as_str()).collect();
-        Err(match s {
-            "stop" | "reason" => format!("sort by {s} applies only to closed connections, which top does not show"),
-            _ => format!("invalid sort option {s:?}; use one of {}", names.join(", ")),
-        })
-    }
-}
-
-impl std::fmt::Display for SortKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
     }
 }
 
@@ -175,10 +121,10 @@ mod tests {
 
     #[test]
     fn sort_names_round_trip() {
-        for k in SortKey::ALL {
-            assert_eq!(SortKey::parse(k.as_str()), Ok(k));
+        for k in SortBy::ALL.into_iter().filter(|k| !k.closed_only()) {
+            assert_eq!(parse_sort(k.as_str()), Ok(k));
         }
-        assert!(SortKey::parse("bogus").unwrap_err().contains("msgs_to"));
-        assert!(SortKey::parse("stop").unwrap_err().contains("closed"));
+        assert!(parse_sort("bogus").unwrap_err().contains("msgs_to"));
+        assert!(parse_sort("stop").unwrap_err().contains("closed"));
     }
 }

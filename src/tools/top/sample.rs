@@ -6,7 +6,8 @@ use std::collections::HashMap;
 use jiff::Timestamp;
 
 use super::format::parse_go_duration;
-use super::monitor::{ConnInfo, Connz, SortKey, Varz};
+use super::monitor::{ConnInfo, Connz, Varz};
+use crate::monitor::connz::SortBy;
 
 /// One poll of the server.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -64,7 +65,7 @@ fn per_sec(now: i64, before: i64, secs: f64) -> f64 {
 
 impl Tracker {
     /// Turns a fresh sample into screen data, connections sorted by `sort`.
-    pub fn update(&mut self, sample: Sample, sort: SortKey) -> Stats {
+    pub fn update(&mut self, sample: Sample, sort: SortBy) -> Stats {
         // A different server id means a restart: its counters and
         // connection ids start over, so the old sample says nothing.
         let prev = self.last.as_ref().filter(|p| p.varz.server_id == sample.varz.server_id);
@@ -110,22 +111,25 @@ impl Tracker {
 /// The server sorts before it applies the limit, so the rows are already in
 /// this order; sorting again keeps the table right against a server that
 /// ignores `sort`. Ties keep the server's order (the sort is stable).
-pub fn sort_connections(conns: &mut [ConnInfo], key: SortKey) {
+pub fn sort_connections(conns: &mut [ConnInfo], key: SortBy) {
     use std::cmp::Reverse;
     // Unparsable times sort as the oldest possible.
     let time = |s: &str| timestamp(s).unwrap_or(Timestamp::MIN);
     match key {
-        SortKey::Cid | SortKey::Start => conns.sort_by_key(|c| c.cid),
-        SortKey::Subs => conns.sort_by_key(|c| Reverse(c.subscriptions)),
-        SortKey::Pending => conns.sort_by_key(|c| Reverse(c.pending_bytes)),
-        SortKey::MsgsTo => conns.sort_by_key(|c| Reverse(c.out_msgs)),
-        SortKey::MsgsFrom => conns.sort_by_key(|c| Reverse(c.in_msgs)),
-        SortKey::BytesTo => conns.sort_by_key(|c| Reverse(c.out_bytes)),
-        SortKey::BytesFrom => conns.sort_by_key(|c| Reverse(c.in_bytes)),
-        SortKey::Last => conns.sort_by_cached_key(|c| Reverse(time(&c.last_activity))),
-        SortKey::Idle => conns.sort_by_cached_key(|c| time(&c.last_activity)),
-        SortKey::Uptime => conns.sort_by_cached_key(|c| Reverse(time(&c.start))),
-        SortKey::Rtt => conns.sort_by_cached_key(|c| Reverse(parse_go_duration(&c.rtt).unwrap_or_default())),
+        SortBy::Cid | SortBy::Start => conns.sort_by_key(|c| c.cid),
+        SortBy::Subs => conns.sort_by_key(|c| Reverse(c.subscriptions)),
+        SortBy::Pending => conns.sort_by_key(|c| Reverse(c.pending_bytes)),
+        SortBy::MsgsTo => conns.sort_by_key(|c| Reverse(c.out_msgs)),
+        SortBy::MsgsFrom => conns.sort_by_key(|c| Reverse(c.in_msgs)),
+        SortBy::BytesTo => conns.sort_by_key(|c| Reverse(c.out_bytes)),
+        SortBy::BytesFrom => conns.sort_by_key(|c| Reverse(c.in_bytes)),
+        SortBy::Last => conns.sort_by_cached_key(|c| Reverse(time(&c.last_activity))),
+        SortBy::Idle => conns.sort_by_cached_key(|c| time(&c.last_activity)),
+        SortBy::Uptime => conns.sort_by_cached_key(|c| Reverse(time(&c.start))),
+        SortBy::Rtt => conns.sort_by_cached_key(|c| Reverse(parse_go_duration(&c.rtt).unwrap_or_default())),
+        // Closed connections only: top never asks for these (`parse_sort`
+        // refuses them), and a live row has no stop time or reason.
+        SortBy::Stop | SortBy::Reason => {}
     }
 }
 
@@ -150,15 +154,15 @@ mod tests {
             conn(2, "2026-01-01T00:00:00.25Z", "2026-01-01T00:00:09.1Z", "900µs"),
             conn(3, "2026-01-01T00:00:01Z", "2026-01-01T00:00:05Z", "1.5s"),
         ];
-        sort_connections(&mut c, SortKey::Last);
+        sort_connections(&mut c, SortBy::Last);
         assert_eq!(order(&c), [2, 3, 1]);
-        sort_connections(&mut c, SortKey::Idle);
+        sort_connections(&mut c, SortBy::Idle);
         assert_eq!(order(&c), [1, 3, 2]);
-        sort_connections(&mut c, SortKey::Uptime);
+        sort_connections(&mut c, SortBy::Uptime);
         assert_eq!(order(&c), [3, 1, 2], "shortest uptime (latest start) first");
-        sort_connections(&mut c, SortKey::Rtt);
+        sort_connections(&mut c, SortBy::Rtt);
         assert_eq!(order(&c), [3, 1, 2]);
-        sort_connections(&mut c, SortKey::Start);
+        sort_connections(&mut c, SortBy::Start);
         assert_eq!(order(&c), [1, 2, 3]);
     }
 
@@ -169,16 +173,16 @@ mod tests {
         s.varz.server_id = "A".into();
         s.varz.now = "2026-01-01T00:00:00Z".into();
         s.varz.in_msgs = 100;
-        t.update(s.clone(), SortKey::Cid);
+        t.update(s.clone(), SortBy::Cid);
         s.varz.now = "2026-01-01T00:00:02Z".into();
         s.varz.in_msgs = 10;
-        assert_eq!(t.update(s.clone(), SortKey::Cid).rates.in_msgs, 0.0);
+        assert_eq!(t.update(s.clone(), SortBy::Cid).rates.in_msgs, 0.0);
         s.varz.now = "2026-01-01T00:00:04Z".into();
         s.varz.in_msgs = 50;
-        assert_eq!(t.update(s.clone(), SortKey::Cid).rates.in_msgs, 20.0);
+        assert_eq!(t.update(s.clone(), SortBy::Cid).rates.in_msgs, 20.0);
         s.varz.server_id = "B".into();
         s.varz.now = "2026-01-01T00:00:06Z".into();
         s.varz.in_msgs = 90;
-        assert_eq!(t.update(s, SortKey::Cid).rates.in_msgs, 0.0, "another server: no rate");
+        assert_eq!(t.update(s, SortBy::Cid).rates.in_msgs, 0.0, "another server: no rate");
     }
 }

@@ -43,14 +43,14 @@ async fn serve<S: Transport>(
 ) {
     let snap = server.snapshot();
     let cid = server.next_cid();
-    let mut conn = Connection::new(cid, ConnKind::Client, addr, server.global().clone(), server.stats.clone());
+    let mut conn = Connection::new(cid, ConnKind::Client, addr, server.global().clone(), server.stats().clone());
     if let Some((meta, _)) = &websocket {
         conn = conn.into_websocket(meta.client_ip);
     }
     let conn = Arc::new(conn);
     stream.bind(&conn);
     let nonce = snap.auth_for(conn.websocket).needs_nonce().then(crate::server::auth::new_nonce);
-    server.stats.total_connections.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    server.stats().total_connections.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let admitted = server.register(&conn, snap.opts.max_connections);
     // From here on, however this session ends (a panic included), the
     // connection is retired once, when this guard is dropped.
@@ -90,7 +90,7 @@ async fn serve<S: Transport>(
             conn.close_now(CloseReason::WriteError);
             return;
         }
-        let mut client = ClientState::new(nonce, tls);
+        let mut client = ClientState::new(nonce, tls, server.global().clone());
         client.set_cookies(meta.cookies);
         let session = Session { server: server.clone(), conn, snap: snap.clone(), role: client, retirement };
         return run_session(session, stream, Vec::new()).await;
@@ -101,7 +101,7 @@ async fn serve<S: Transport>(
             conn.close_now(CloseReason::WriteError);
             return;
         }
-        let client = ClientState::new(nonce, None);
+        let client = ClientState::new(nonce, None, server.global().clone());
         let session = Session { server: server.clone(), conn, snap: snap.clone(), role: client, retirement };
         return run_session(session, stream, Vec::new()).await;
     };
@@ -117,12 +117,12 @@ async fn serve<S: Transport>(
                 tls_first,
             };
             conn.meta.lock().unwrap_or_else(|e| e.into_inner()).tls = Some(tls_info);
-            let client = ClientState::new(nonce, Some(negotiated));
+            let client = ClientState::new(nonce, Some(negotiated), server.global().clone());
             let session = Session { server: server.clone(), conn, snap: snap.clone(), role: client, retirement };
             run_session(session, stream, Vec::new()).await
         }
         Ok(crate::tls::Established::Plain { stream, pending }) => {
-            let client = ClientState::new(nonce, None);
+            let client = ClientState::new(nonce, None, server.global().clone());
             let session = Session { server: server.clone(), conn, snap: snap.clone(), role: client, retirement };
             run_session(session, stream, pending).await
         }

@@ -51,7 +51,7 @@ pub async fn serve_accepted_stream<T: Transport>(server: Arc<ServerState>, strea
 /// A new accepted route connection, tracked (with its retirement), unless
 /// the server has all the route connections it takes.
 fn track(server: &Arc<ServerState>, addr: SocketAddr) -> Option<(Arc<RouteLink>, Retirement)> {
-    let cluster = server.cluster.clone()?;
+    let cluster = server.cluster().cloned()?;
     let conn = new_route_conn(server, addr);
     let link = RouteLink::new(conn.clone(), None, RouteType::Implicit, route::GOSSIP_DEFAULT);
     if !cluster.track(&link) {
@@ -67,7 +67,7 @@ fn track(server: &Arc<ServerState>, addr: SocketAddr) -> Option<(Arc<RouteLink>,
 
 pub(super) fn new_route_conn(server: &Arc<ServerState>, addr: SocketAddr) -> Arc<Connection> {
     let cid = server.next_cid();
-    Arc::new(Connection::new(cid, ConnKind::Route, addr, server.global().clone(), server.stats.clone()))
+    Arc::new(Connection::new(cid, ConnKind::Route, addr, server.global().clone(), server.stats().clone()))
 }
 
 pub(super) fn note_tls(conn: &Connection, negotiated: &crate::tls::Negotiated) {

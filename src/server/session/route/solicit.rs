@@ -28,7 +28,7 @@ pub async fn serve_solicited(
     route_type: RouteType,
     gossip_mode: u8,
 ) {
-    let Some(cluster) = server.cluster.clone() else { return };
+    let Some(cluster) = server.cluster().cloned() else { return };
     let snap = server.snapshot();
     let addr = stream.peer_addr().unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
     let conn = new_route_conn(&server, addr);
@@ -85,7 +85,7 @@ fn tls_server_name(snap: &Snapshot, url: &RouteUrl) -> ServerName<'static> {
 /// The CONNECT for a route this server dialed, with the URL's credentials.
 pub(super) fn route_connect_line(server: &ServerState, snap: &Snapshot, link: &RouteLink) -> Vec<u8> {
     let url = link.state().url.clone();
-    let cluster = server.cluster.as_ref();
+    let cluster = server.cluster();
     let name = cluster.map(|c| c.name()).unwrap_or_default();
     let connect = RouteConnect {
         echo: true,
@@ -95,7 +95,7 @@ pub(super) fn route_connect_line(server: &ServerState, snap: &Snapshot, link: &R
         pass: url.as_ref().and_then(|u| u.pass.as_ref()),
         tls_required: snap.route_tls.is_some(),
         headers: !snap.opts.no_header_support,
-        name: &server.id,
+        name: server.id(),
         cluster: &name,
         cluster_dynamic: cluster.is_some_and(|c| c.is_dynamic()),
     };

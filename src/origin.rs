@@ -2,6 +2,10 @@
 //! `Origin` header of a handshake go through Go's `url.ParseRequestURI`
 //! and `net.SplitHostPort` (a missing port is the scheme's default), and
 //! are compared by scheme, lower-cased host and port.
+//!
+//! Pure syntax, below both the config layer (which checks `allowed_origins`
+//! where they are written) and the websocket listener (which compares a
+//! handshake's `Origin` with them).
 
 /// An origin: `scheme://host[:port]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
