@@ -3,17 +3,18 @@
 //! their counts. Config facts (exports, imports, mappings) come from the
 //! options in the snapshot instead ([`super::account_rows`]).
 //!
-//! [`AccountDirectory`] is what the server's account registry gives
-//! monitoring (a trait, so the endpoints' JSON is tested without a server).
+//! [`AccountDirectory`] is a trait so the endpoints can be tested with any
+//! set of accounts; [`ServerState`] implements it over its account registry.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use super::sublist_stats::{sublist_stats, sublist_stats_for, SublistStats};
+use super::sublist_stats::{sublist_stats_of, SublistStats};
 use crate::server::account::Account;
 use crate::server::conn::Subscription;
 use crate::server::state::ServerState;
+use crate::server::stats::Traffic;
 
 /// Messages and bytes.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -59,37 +60,37 @@ pub fn find(directory: &dyn AccountDirectory, name: &str) -> Option<AccountFigur
     directory.accounts().into_iter().find(|a| a.name() == name)
 }
 
-/// The server's accounts, from its registry. Traffic is what the
-/// account's live connections counted; the closed ones' totals stay with
-/// the server's (`/varz`).
+/// The server's account registry. Traffic is summed over each account's
+/// live connections; the totals of connections that are gone (kept for all
+/// accounts at once) and the slow consumer count go to `$G` while it is the
+/// only account. Per-account counters kept by the sessions would make
+/// those exact (design §8).
 impl AccountDirectory for ServerState {
     fn system_account(&self) -> Option<String> {
-        None
+        let opts = &self.snapshot().opts;
+        if opts.no_system_account {
+            return None;
+        }
+        opts.system_account.clone().filter(|name| self.accounts().get(name).is_some())
     }
 
     fn accounts(&self) -> Vec<AccountFigures> {
-        let live = self.connections();
-        let global = self.global();
-        self.accounts()
-            .all()
-            .into_iter()
+        let all = self.accounts().all();
+        let only_global = all.len() == 1;
+        let (live, retired) = self.connections_and_retired();
+        all.into_iter()
             .map(|account| {
-                let (mut sent, mut received) = (MsgBytes::default(), MsgBytes::default());
+                let mut traffic = if only_global { retired.traffic } else { Traffic::default() };
                 for conn in live.iter().filter(|c| Arc::ptr_eq(&c.account(), &account)) {
-                    let t = conn.traffic();
-                    sent.msgs += t.out_msgs;
-                    sent.bytes += t.out_bytes;
-                    received.msgs += t.in_msgs;
-                    received.bytes += t.in_bytes;
+                    traffic += conn.traffic();
                 }
-                let is_global = Arc::ptr_eq(&account, global);
                 AccountFigures {
-                    client_connections: account.num_clients() as usize,
+                    client_connections: usize::try_from(account.num_clients()).unwrap_or(usize::MAX),
                     leafnode_connections: 0,
                     updated: self.started_at(),
-                    sent,
-                    received,
-                    slow_consumers: if is_global { self.stats().slow_consumers.load(Ordering::Relaxed) } else { 0 },
+                    sent: MsgBytes { msgs: traffic.out_msgs, bytes: traffic.out_bytes },
+                    received: MsgBytes { msgs: traffic.in_msgs, bytes: traffic.in_bytes },
+                    slow_consumers: if only_global { self.stats().slow_consumers.load(Ordering::Relaxed) } else { 0 },
                     account,
                 }
             })
@@ -98,9 +99,12 @@ impl AccountDirectory for ServerState {
 
     fn sublist_stats(&self, account: Option<&str>) -> SublistStats {
         match account {
-            None => sublist_stats(self),
+            None => sublist_stats_of(self, &self.accounts().all(), true),
             Some(name) => match self.accounts().get(name) {
-                Some(a) => sublist_stats_for(self, Some(&a)),
+                Some(account) => {
+                    let only_global = self.accounts().all().len() == 1;
+                    sublist_stats_of(self, &[account], only_global)
+                }
                 None => SublistStats::default(),
             },
         }

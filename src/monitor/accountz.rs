@@ -354,15 +354,18 @@ mod tests {
     }
 
     #[test]
-    fn the_servers_own_accounts() {
+    fn the_server_serves_its_registry() {
         let (server, _) = server();
         let v = body(&accountz(&server, &Query::parse(None)));
         assert_eq!(v["accounts"], serde_json::json!(["$G", "A", "B"]));
-        assert!(v.get("system_account").is_none());
-        let d = body(&accountz(&server, &Query::parse(Some("acc=$G"))));
-        assert_eq!(d["account_detail"]["name_tag"], "$G");
+        assert!(v.get("system_account").is_none(), "no $SYS account yet");
         let a = body(&accountz(&server, &Query::parse(Some("acc=A"))));
-        assert_eq!(a["account_detail"]["account_name"], "A");
+        assert_eq!(a["account_detail"]["exports"], serde_json::json!([{"subject": "ev.>", "type": "stream"}]));
+        assert_eq!(a["account_detail"]["client_connections"], 0);
+        let g = body(&accountz(&server, &Query::parse(Some("acc=$G"))));
+        assert_eq!(g["account_detail"]["name_tag"], "$G");
         assert_eq!(accountz(&server, &Query::parse(Some("acc=NOPE"))).status.as_u16(), 400);
+        let statz = body(&accstatz(&server, &Query::parse(Some("unused=1"))));
+        assert_eq!(statz["account_statz"].as_array().map(Vec::len), Some(3));
     }
 }

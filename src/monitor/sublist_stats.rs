@@ -2,11 +2,11 @@
 //! an account's subscription index and of the match caches in front of it.
 
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 
 use serde::Serialize;
 
-use crate::server::account::Account;
-use crate::server::conn::Subscription;
+use crate::server::accounts::ServerAccount;
 use crate::server::state::ServerState;
 
 /// nats-server's `SublistStats`.
@@ -22,51 +22,46 @@ pub struct SublistStats {
     pub avg_fanout: f64,
 }
 
-/// The index figures of every account together.
+/// The index figures of the global account and its connections' caches.
 pub fn sublist_stats(server: &ServerState) -> SublistStats {
-    sublist_stats_for(server, None)
+    sublist_stats_of(server, std::slice::from_ref(server.global()), true)
 }
 
-/// [`sublist_stats`] of one account (its index and its clients' caches),
-/// or of all of them (`None`).
-pub fn sublist_stats_for(server: &ServerState, account: Option<&Account<Subscription>>) -> SublistStats {
-    let accounts = server.accounts().all();
+/// The figures of `accounts` together: their indexes, and the match caches
+/// of their connections (plus those of retired connections when `retired`:
+/// the server keeps those for all accounts at once).
+pub fn sublist_stats_of(server: &ServerState, accounts: &[Arc<ServerAccount>], retired: bool) -> SublistStats {
     let (mut subscriptions, mut inserts, mut removes, mut index_matches) = (0, 0, 0, 0);
-    for a in accounts.iter().filter(|a| account.is_none_or(|one| std::ptr::eq(&***a, one))) {
-        let index = a.sublist.stats();
+    for account in accounts {
+        let index = account.sublist.stats();
         subscriptions += index.subscriptions;
         inserts += index.inserts;
         removes += index.removes;
         index_matches += index.matches;
     }
-    let (live, retired) = server.connections_and_retired();
-    let retired_hits = if account.is_none() { retired.cache_hits } else { 0 };
-    let (mut entries, mut fanout_sum, mut fanout_max, mut hits) = (0, 0, 0, retired_hits);
-    for conn in live.iter().filter(|c| account.is_none_or(|one| std::ptr::eq(&*c.account(), one))) {
+    let (live, gone) = server.connections_and_retired();
+    let (mut entries, mut fanout_sum, mut fanout_max) = (0, 0, 0);
+    let mut hits = if retired { gone.cache_hits } else { 0 };
+    for conn in &live {
+        let account = conn.account();
+        if !accounts.iter().any(|a| Arc::ptr_eq(a, &account)) {
+            continue;
+        }
         let c = &conn.match_cache;
         entries += c.entries.load(Ordering::Relaxed);
         fanout_sum += c.fanout_sum.load(Ordering::Relaxed);
         fanout_max = fanout_max.max(c.fanout_max.load(Ordering::Relaxed));
         hits += c.hits.load(Ordering::Relaxed);
     }
-    let index = IndexTotals { subscriptions, inserts, removes, matches: index_matches };
-    let matches = index.matches + hits;
+    let matches = index_matches + hits;
     SublistStats {
-        num_subscriptions: index.subscriptions,
+        num_subscriptions: subscriptions,
         num_cache: entries,
-        num_inserts: index.inserts,
-        num_removes: index.removes,
+        num_inserts: inserts,
+        num_removes: removes,
         num_matches: matches,
         cache_hit_rate: if matches > 0 { hits as f64 / matches as f64 } else { 0.0 },
         max_fanout: fanout_max,
         avg_fanout: if entries > 0 { fanout_sum as f64 / entries as f64 } else { 0.0 },
     }
-}
-
-/// Index figures summed over accounts.
-struct IndexTotals {
-    subscriptions: u64,
-    inserts: u64,
-    removes: u64,
-    matches: u64,
 }

@@ -225,6 +225,74 @@ pub fn find_request_info(header: &[u8]) -> Option<&[u8]> {
     lines.find(|l| is_request_info(l)).map(|l| l[REQUEST_INFO_HEADER.len() + 1..].trim_ascii_start())
 }
 
+/// The info of a request that already crossed an import, as nats-server
+/// reads it back (`json.Unmarshal` into `ClientInfo`: unknown keys dropped)
+/// to pass it on with `svc` set. Owned, since JSON escapes must be undone;
+/// only chained imports take this path.
+#[derive(Debug, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(default)]
+pub struct ReceivedClientInfo {
+    pub start: String,
+    pub host: String,
+    pub id: u64,
+    pub acc: String,
+    pub svc: String,
+    pub user: String,
+    pub name: String,
+    pub lang: String,
+    pub ver: String,
+    pub rtt: u64,
+    pub server: String,
+    pub cluster: String,
+    pub alts: Vec<String>,
+    pub stop: String,
+    pub jwt: String,
+    pub issuer_key: String,
+    pub name_tag: String,
+    pub tags: Vec<String>,
+    pub kind: String,
+    pub client_type: String,
+    pub client_id: String,
+    pub nonce: String,
+    pub reply: String,
+}
+
+impl ReceivedClientInfo {
+    /// The info in a request's header, if it has one that parses.
+    pub fn from_header(header: &[u8]) -> Option<ReceivedClientInfo> {
+        serde_json::from_slice(find_request_info(header)?).ok()
+    }
+
+    /// The info to write again (set `svc` on the result for the next hop).
+    pub fn as_info(&self) -> ClientInfo<'_> {
+        ClientInfo {
+            start: &self.start,
+            host: &self.host,
+            id: self.id,
+            acc: &self.acc,
+            svc: &self.svc,
+            user: &self.user,
+            name: &self.name,
+            lang: &self.lang,
+            ver: &self.ver,
+            rtt_nanos: self.rtt,
+            server: &self.server,
+            cluster: &self.cluster,
+            alts: &self.alts,
+            stop: &self.stop,
+            jwt: &self.jwt,
+            issuer_key: &self.issuer_key,
+            name_tag: &self.name_tag,
+            tags: &self.tags,
+            kind: &self.kind,
+            client_type: &self.client_type,
+            client_id: &self.client_id,
+            nonce: &self.nonce,
+            reply: &self.reply,
+        }
+    }
+}
+
 /// `Nats-Request-Info:` at the start of a header line, in any case.
 fn is_request_info(line: &[u8]) -> bool {
     line.len() > REQUEST_INFO_HEADER.len()
@@ -424,6 +492,35 @@ mod tests {
         let mut out = Vec::new();
         write_go_string("a\u{2028}b\u{2029}c\u{7f}é\u{1f}\\", &mut out);
         assert_eq!(String::from_utf8(out).expect("utf8"), "\"a\\u2028b\\u2029c\u{7f}é\\u001f\\\\\"");
+    }
+
+    #[test]
+    fn a_chained_request_passes_its_info_on_with_svc() {
+        let first = ClientInfo {
+            start: "2026-12-07T15:22:38.727093866Z",
+            id: 10,
+            acc: "C",
+            user: "c<\"x>",
+            rtt_nanos: 5,
+            kind: "Client",
+            ..ClientInfo::default()
+        };
+        let mut hop1 = Vec::new();
+        write_request_header(b"NATS/1.0\r\nK: v\r\n\r\n", &first, &mut hop1);
+        let received = ReceivedClientInfo::from_header(&hop1).expect("parses");
+        let mut next = received.as_info();
+        next.svc = "B";
+        let mut hop2 = Vec::new();
+        write_request_header(&hop1, &next, &mut hop2);
+        let expected = concat!(
+            "NATS/1.0\r\nK: v\r\nNats-Request-Info: {\"start\":\"2026-12-07T15:22:38.727093866Z\",",
+            "\"id\":10,\"acc\":\"C\",\"svc\":\"B\",\"user\":\"c\\u003c\\\"x\\u003e\",\"rtt\":5,\"kind\":\"Client\"}\r\n\r\n"
+        );
+        assert_eq!(String::from_utf8(hop2).expect("utf8"), expected);
+        // Unknown keys are dropped, as Go's Unmarshal drops them.
+        let odd = b"NATS/1.0\r\nNats-Request-Info: {\"acc\":\"X\",\"new_key\":[1]}\r\n\r\n";
+        assert_eq!(ReceivedClientInfo::from_header(odd).map(|r| r.acc), Some("X".to_string()));
+        assert_eq!(ReceivedClientInfo::from_header(b"NATS/1.0\r\nNats-Request-Info: nope\r\n\r\n"), None);
     }
 
     #[test]

@@ -273,6 +273,13 @@ impl<T> ResponseTable<T> {
         true
     }
 
+    /// Frees the entry behind a `_R_` subject: for a response the caller
+    /// delivered outside [`ResponseTable::respond`]'s callback and found
+    /// undeliverable (nats-server frees it then, `!didDeliver`).
+    pub fn release_subject(&self, subject: &[u8]) -> bool {
+        self.codec.decode_subject(subject).is_some_and(|slot_ref| self.release(slot_ref))
+    }
+
     /// Frees every entry whose threshold has passed at `now`; returns how
     /// many. Run from a timer every half of the smallest threshold or so:
     /// entries then go between 1x and 1.5x their threshold (nats-server:
@@ -450,6 +457,18 @@ mod tests {
         assert_eq!(answer(&t, &stream, 4, later).0, Outcome::Delivered { freed: false });
         assert_eq!(answer(&t, &stream, 4, later + Duration::from_millis(1500)).0, Outcome::Delivered { freed: false });
         assert_eq!(answer(&t, &stream, 4, later + Duration::from_secs(10)).0, Outcome::Expired);
+    }
+
+    #[test]
+    fn release_by_subject_ends_a_stream() {
+        let t = table(10);
+        let now = Instant::now();
+        let subject = request(&t, "_INBOX.b.1", ResponseType::Stream, now);
+        assert_eq!(answer(&t, &subject, 4, now).0, Outcome::Delivered { freed: false });
+        assert!(t.release_subject(&subject));
+        assert!(!t.release_subject(&subject), "once");
+        assert!(!t.release_subject(b"_INBOX.x"));
+        assert_eq!(answer(&t, &subject, 4, now).0, Outcome::Stale);
     }
 
     #[test]
