@@ -22,6 +22,7 @@ accounts {
       {service: "svc.>"}
       {service: "stream.svc", response_type: stream}
       {service: "nobody.svc"}
+      {service: "chain.>"}
     ]
     mappings: {
       "lit.src": "lit.dst"
@@ -38,11 +39,16 @@ accounts {
       {service: {account: A, subject: "svc.two"}, to: "ask.two"}
       {service: {account: A, subject: "stream.svc"}, to: "b.stream"}
       {service: {account: A, subject: "nobody.svc"}}
+      {service: {account: A, subject: "chain.>"}}
     ]
+    exports: [{service: "chain.>"}]
   }
   C {
     users: [{user: c, password: c}]
-    imports: [{service: {account: A, subject: "svc.>"}, share: true}]
+    imports: [
+      {service: {account: A, subject: "svc.>"}, share: true}
+      {service: {account: B, subject: "chain.>"}}
+    ]
   }
   L {
     users: [{user: l, password: l}]
@@ -224,4 +230,30 @@ async fn account_limits_as_the_reference() {
     assert!(transcript.contains("-ERR 'maximum subscriptions exceeded'"), "{transcript}");
     assert!(transcript.contains("-ERR 'Maximum Payload Violation'"), "{transcript}");
     assert!(transcript.contains("announced max_payload 10"), "{transcript}");
+}
+
+async fn chained_and_forged(addr: SocketAddr) -> String {
+    let mut responder = login(addr, "a", "").await;
+    step(&mut responder, "SUB chain.> 1\r\nSUB svc.> 2\r\n").await;
+    let mut c = login(addr, "c", "").await;
+    let mut out = String::new();
+    // C -> B -> A: two imports crossed.
+    step(&mut c, "PUB chain.x _INBOX.c.1 2\r\nhi\r\n").await;
+    out += &format!("chained:\n{}", normalise(&step(&mut responder, "").await));
+    // A requester's own Nats-Request-Info is replaced, not believed.
+    let mut b = login(addr, "b", "").await;
+    let forged = "NATS/1.0\r\nNats-Request-Info: {\"acc\":\"X\"}\r\n\r\n";
+    step(&mut b, &format!("HPUB svc.one _INBOX.b.9 {} {}\r\n{forged}hi\r\n", forged.len(), forged.len() + 2)).await;
+    out += &format!("forged:\n{}", normalise(&step(&mut responder, "").await));
+    out
+}
+
+#[tokio::test]
+async fn chained_imports_and_forged_request_info_as_the_reference() {
+    let transcript = compare!(CONF, chained_and_forged);
+    assert!(transcript.contains("{\"acc\":\"C\",\"svc\":\"B\",\"rtt\":N}"), "{transcript}");
+    assert!(
+        transcript.contains("forged:\nHMSG svc.one 2 _R_.PRE.RND [NATS/1.0|Nats-Request-Info: {\"acc\":\"B\""),
+        "{transcript}"
+    );
 }

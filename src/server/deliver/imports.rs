@@ -17,7 +17,7 @@ use super::{Fanout, Message, Publisher};
 use crate::server::account::Account;
 use crate::server::account_config::ServiceImport;
 use crate::server::conn::{Subscription, Via};
-use crate::server::service::request_info::{write_request_header, ClientInfo};
+use crate::server::service::request_info::{write_request_header, ClientInfo, ReceivedClientInfo};
 
 /// Service imports a message may cross in a row (a chain, or a loop
 /// between accounts, ends here; nats-server stops loops by the import).
@@ -101,7 +101,7 @@ impl Fanout {
         }
         s.body.clear();
         let existing = msg.header_len.map_or(&b""[..], |h| &msg.payload[..h]);
-        let header_len = write_info_header(existing, importer, import.share, server, from, &mut s.body);
+        let header_len = write_info_header(depth, existing, importer, import.share, server, from, &mut s.body);
         s.body.extend_from_slice(&msg.payload[msg.header_len.unwrap_or(0)..]);
         let (mut size, mut hsize) = (itoa::Buffer::new(), itoa::Buffer::new());
         let request = Message {
@@ -136,7 +136,13 @@ impl Fanout {
         let delivered = match requester {
             Some(requester) => {
                 let response = Message { subject: &s.reply, ..*msg };
-                self.publish_in(&requester, &response, from, depth + 1)
+                let delivered = self.publish_in(&requester, &response, from, depth + 1);
+                if !delivered {
+                    // Nobody took it: the exchange is over (nats-server's
+                    // `!didDeliver`), whatever the response type.
+                    table.release_subject(msg.subject);
+                }
+                delivered
             }
             None => false,
         };
@@ -149,6 +155,7 @@ impl Fanout {
 /// the account and round-trip time, or with `share` the requester's
 /// details, as nats-server's `ClientInfo`.
 fn write_info_header(
+    depth: u8,
     existing: &[u8],
     importer: &ServerAccount,
     share: bool,
@@ -156,6 +163,15 @@ fn write_info_header(
     from: Publisher<'_>,
     out: &mut Vec<u8>,
 ) -> usize {
+    // A request that already crossed an import (never one straight from a
+    // client, which could forge the header) carries its requester's info:
+    // passed on with `svc` naming the account it came through.
+    let chained = if depth > 0 { ReceivedClientInfo::from_header(existing) } else { None };
+    if let Some(received) = chained {
+        let mut info = received.as_info();
+        info.svc = &importer.name;
+        return write_request_header(existing, &info, out);
+    }
     let conn = from.conn;
     // The requester's own connection's details: a per-connection lock,
     // uncontended (its writers are its session and monitoring).
