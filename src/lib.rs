@@ -20,15 +20,15 @@
 pub mod check;
 pub mod cli;
 pub mod conf;
-pub mod features;
-pub mod goflag;
-pub mod gotext;
+pub(crate) mod features;
+pub(crate) mod goflag;
+pub(crate) mod gotext;
 pub mod launch;
 pub mod logging;
 pub mod mapping;
 pub mod monitor;
 pub mod options;
-pub mod origin;
+pub(crate) mod origin;
 pub mod reload;
 pub mod sd_notify;
 pub mod secret;
@@ -38,4 +38,4 @@ pub mod subject;
 pub mod tls;
 #[cfg(feature = "tools")]
 pub mod tools;
-pub mod websocket;
+pub(crate) mod websocket;
