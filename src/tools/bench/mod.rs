@@ -15,5 +15,5 @@ mod tls;
 mod ws;
 
 pub use command::{run, BenchArgs};
-pub use config::{Config, Latency, Outcome, SCENARIOS};
+pub use config::Config;
 pub use scenarios::{rss_bytes, run_scenario};
