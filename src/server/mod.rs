@@ -8,32 +8,31 @@
 //! [`state::ServerState::install`] swaps in a new one and wakes every connection,
 //! which adopts it at its next event.
 
-pub mod account;
-pub mod adoption;
-pub mod auth;
-pub mod bind;
-pub mod clock;
-pub mod closed;
+pub(crate) mod account;
+pub(crate) mod adoption;
+pub(crate) mod auth;
+pub(crate) mod bind;
+pub(crate) mod clock;
+pub(crate) mod closed;
 pub mod conn;
-pub mod deliver;
+pub(crate) mod deliver;
 pub mod errors;
-pub mod facts;
-pub mod files;
+pub(crate) mod facts;
+pub(crate) mod files;
 pub mod info;
-pub mod interfaces;
+pub(crate) mod interfaces;
 pub mod jwt;
 pub mod lame_duck;
-pub mod listener;
-pub mod names;
-pub mod outbound;
-pub mod permissions;
+pub(crate) mod listener;
+pub(crate) mod outbound;
+pub(crate) mod permissions;
 pub mod proto;
-pub mod responses;
+pub(crate) mod responses;
 pub mod route;
 pub mod session;
 pub mod snapshot;
 pub mod stall;
 pub mod state;
-pub mod stats;
+pub(crate) mod stats;
 pub use crate::subject;
 pub mod sublist;
