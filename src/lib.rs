@@ -32,7 +32,7 @@
 //! - [`subject`] is public as `server::subject` (tests, doctests).
 //!
 //! Within the public modules, submodules nothing outside uses are
-//! crate-private too (tools, monitor, tls, mapping, logging, server so far).
+//! crate-private too (tools, monitor, tls, mapping, logging, server, conf).
 
 pub mod check;
 pub mod cli;
