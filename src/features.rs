@@ -68,8 +68,8 @@ impl Feature {
             Feature::LameDuck => Implemented,
             Feature::Profiling => Ignored("profiling endpoints do not exist in rnats"),
             Feature::JetStream => Ignored("JetStream is not supported by rnats; running without it"),
-            Feature::Accounts => Refused("accounts (and the users defined in them) are not implemented yet"),
-            Feature::SubjectMappings => Refused("subject mappings are not implemented yet"),
+            Feature::Accounts => Implemented,
+            Feature::SubjectMappings => Implemented,
             Feature::Jwt => {
                 Refused("operator/JWT authentication (`operator`, `resolver`, `trusted`) is not implemented yet")
             }

@@ -111,6 +111,7 @@ impl Server {
         }
 
         state.spawn(listener::accept_clients(state.clone(), listener));
+        state.spawn(sweep_responses(state.clone()));
         if let Some(ws) = ws_listener {
             state.spawn(crate::websocket::listener::accept_websockets(state.clone(), ws));
         }
@@ -141,5 +142,23 @@ impl Server {
         }
         self.state.files().remove_ports_file();
         info!("Server Exiting..");
+    }
+}
+
+/// How often pending service responses past their threshold are freed. A
+/// response that arrives late is dropped anyway; this bounds memory.
+const SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Frees expired pending service responses until the server stops.
+async fn sweep_responses(server: Arc<ServerState>) {
+    let mut tick = tokio::time::interval(SWEEP_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = server.shutting_down() => return,
+            now = tick.tick() => {
+                server.accounts().sweep_responses(now);
+            }
+        }
     }
 }

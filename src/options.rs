@@ -87,6 +87,7 @@ fn ser_duration<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Er
 pub use crate::secret::{Secret, REDACTED};
 
 mod accounts;
+mod accounts_conf;
 mod auth;
 mod cluster;
 mod flags;
@@ -208,10 +209,12 @@ pub struct Options {
     pub no_auth_user: Option<String>,
     /// `accounts { ... }`: tenants with their own subjects; users of
     /// `authorization` and anonymous clients are in `$G`.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(skip_serializing_if = "Vec::is_empty", serialize_with = "accounts_conf::ser_accounts")]
+    #[schemars(with = "accounts_conf::AccountsConf")]
     pub accounts: Vec<AccountOptions>,
     /// Top-level `mappings`: the mappings of `$G`.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(skip_serializing_if = "Vec::is_empty", serialize_with = "accounts_conf::ser_mappings")]
+    #[schemars(with = "accounts_conf::MappingsConf")]
     pub mappings: Vec<MappingOptions>,
     /// `system_account`: the account of server events and requests
     /// (`$SYS` when not set).

@@ -107,9 +107,37 @@ pub fn is_subset_match(narrow: &[u8], wide: &[u8]) -> bool {
     }
 }
 
+/// Whether some subject can match both filters (nats-server's
+/// `subjectsCollide`): token by token, `*` meets any token and `>` meets
+/// the rest.
+pub fn subjects_collide(a: &[u8], b: &[u8]) -> bool {
+    let mut x = tokens(a);
+    let mut y = tokens(b);
+    loop {
+        match (x.next(), y.next()) {
+            (Some(b">"), Some(_)) | (Some(_), Some(b">")) => return true,
+            (Some(b"*"), Some(_)) | (Some(_), Some(b"*")) => {}
+            (Some(p), Some(q)) if p == q => {}
+            (None, None) => return true,
+            _ => return false,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn collisions() {
+        for (a, b) in [("a.b", "a.b"), ("a.*", "a.b"), ("a.>", "*.b.c"), (">", "x"), ("a.*.c", "a.b.*")] {
+            assert!(subjects_collide(a.as_bytes(), b.as_bytes()), "{a} {b}");
+            assert!(subjects_collide(b.as_bytes(), a.as_bytes()), "{b} {a}");
+        }
+        for (a, b) in [("a.b", "a.c"), ("a.*", "a.b.c"), ("a.>", "a"), ("b.>", "a.>")] {
+            assert!(!subjects_collide(a.as_bytes(), b.as_bytes()), "{a} {b}");
+        }
+    }
 
     #[test]
     fn validity() {

@@ -436,11 +436,11 @@ async fn flags_override_the_file() {
 #[test]
 fn server_refuses_features_it_does_not_have() {
     let dir = tempfile::tempdir().unwrap();
-    let conf = dir.path().join("accounts.conf");
-    std::fs::write(&conf, "listen: 127.0.0.1:-1\naccounts { A: { users: [{user: a, password: b}] } }\n").unwrap();
+    let conf = dir.path().join("proxy.conf");
+    std::fs::write(&conf, "listen: 127.0.0.1:-1\nproxy_protocol: true\n").unwrap();
     let (code, _, err) = rnats(&["-c", conf.to_str().unwrap()], None);
     assert_eq!(code, 1);
-    assert!(err.contains("accounts (and the users defined in them) are not implemented yet"), "{err}");
+    assert!(err.contains("the PROXY protocol is not implemented yet"), "{err}");
 }
 
 fn duration_text() -> impl Strategy<Value = String> {
@@ -595,22 +595,17 @@ proptest! {
     }
 }
 
-/// Configs whose users live where rnats does not look yet (accounts, JWT)
-/// would otherwise run with no authentication: the server refuses them.
+/// Configs whose users live where rnats does not look yet (JWT) would
+/// otherwise run with no authentication: the server refuses them.
 #[test]
 fn server_refuses_auth_it_cannot_check() {
     let dir = tempfile::tempdir().unwrap();
     let operator_key = nkeys::KeyPair::new_operator().public_key();
-    for (name, text) in [
-        ("accounts.conf", "accounts { A { users = [ {user: a, password: b} ] } }\n".to_string()),
-        ("operator.conf", format!("trusted: {operator_key}\nresolver: MEMORY\n")),
-    ] {
-        let p = dir.path().join(name);
-        std::fs::write(&p, text).unwrap();
-        let (code, _, err) = rnats(&["-a", "127.0.0.1", "-p", "-1", "-c", p.to_str().unwrap()], None);
-        assert_eq!(code, 1, "{name}: {err}");
-        assert!(err.contains("cannot start") && err.contains("not implemented"), "{name}: {err}");
-    }
+    let p = dir.path().join("operator.conf");
+    std::fs::write(&p, format!("trusted: {operator_key}\nresolver: MEMORY\n")).unwrap();
+    let (code, _, err) = rnats(&["-a", "127.0.0.1", "-p", "-1", "-c", p.to_str().unwrap()], None);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("cannot start") && err.contains("not implemented"), "{err}");
 }
 
 /// `--format sarif` is one SARIF 2.1.0 log that the official schema accepts,

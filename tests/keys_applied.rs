@@ -47,6 +47,19 @@ fn required(block: &str, key: &str) -> Vec<(&'static str, String)> {
         ("authorization.users", _) => vec![("user", q("u1")), ("password", q("p1"))],
         ("cluster.authorization", _) => vec![("user", q("ru")), ("password", q("rp"))],
         ("http_auth", _) => vec![("user", q("mu")), ("password", q("mp"))],
+        // Accounts: the account is `A` (see `nest`); it exports what it imports.
+        ("accounts.*.users", "nkey") => vec![("nkey", q(nkey()))],
+        ("accounts.*.users", _) => vec![("user", q("a1")), ("password", q("p1"))],
+        ("accounts.*", "imports") => vec![("exports", "[{stream: \">\"}, {service: \">\"}]".into())],
+        ("accounts.*.imports", "service") => vec![("service", "{account: A, subject: \"a.b\"}".into())],
+        ("accounts.*.imports", _) => vec![("stream", "{account: A, subject: \"a.b\"}".into())],
+        ("accounts.*.imports.stream" | "accounts.*.imports.service", _) => {
+            vec![("account", q("A")), ("subject", q("a.b"))]
+        }
+        ("accounts.*.exports", "response_type" | "threshold" | "latency") => vec![("service", q("svc.x"))],
+        ("accounts.*.exports", "account_token_position") => vec![("service", q("svc.*"))],
+        ("accounts.*.exports", "stream" | "service") => Vec::new(),
+        ("accounts.*.exports", _) => vec![("stream", q("a.>"))],
         _ => Vec::new(),
     }
 }
@@ -60,6 +73,14 @@ fn nkey() -> &'static str {
 /// Keys with a setter that can never take effect, and why: the block's
 /// rules refuse every file that sets them, as nats-server's do.
 const NEVER_VALID: &[(&str, &str)] = &[
+    (
+        "accounts.*.imports.stream.account",
+        "the file has one account to import from; tests/config_accounts.rs dumps imports between two",
+    ),
+    (
+        "accounts.*.imports.service.account",
+        "the file has one account to import from; tests/config_accounts.rs dumps imports between two",
+    ),
     ("cluster.authorization.users", "cluster authorization does not allow multiple users (nats-server refuses it)"),
     ("cluster.authorization.token", "cluster authorization does not support tokens (nats-server refuses it)"),
     (
@@ -70,6 +91,7 @@ const NEVER_VALID: &[(&str, &str)] = &[
 
 /// Keys with no setter in implemented blocks, and why nothing reads them.
 const KEPT_FOR_THE_DUMP: &[(&str, &str)] = &[
+    ("accounts.*.msg_trace", "message tracing is not implemented; the destination is checked only"),
     ("tls.verify_cert_and_check_known_urls", "gateways and leaf nodes only (nats-server refuses it elsewhere)"),
     ("tls.connection_rate_limit", "leaf nodes only in nats-server"),
     ("tls.cert_store", "the Windows certificate store; rnats reads PEM files"),
@@ -94,6 +116,19 @@ fn candidates(path: &str, k: &KeyInfo) -> Vec<String> {
         ("websocket.authorization.timeout", _) => Some(vec!["7".into()]),
         ("websocket.headers", _) => Some(vec![format!("{{X-Test: {}}}", q("yes"))]),
         (_, "allowed_origins") => Some(vec![format!("[{}]", q("https://example.com")), q("https://example.com")]),
+        ("accounts", _) => Some(vec!["[A, B]".into(), "{A: {}}".into()]),
+        ("accounts.*.nkey", _) => Some(vec![q(&nkeys::KeyPair::new_account().public_key())]),
+        ("mappings" | "accounts.*.mappings", _) => {
+            Some(vec!["{a: b}".into(), "{a: [{destination: b, weight: 50}]}".into()])
+        }
+        ("accounts.*.exports.accounts", _) => Some(vec!["[A]".into()]),
+        ("accounts.*.exports.account_token_position", _) => Some(vec!["2".into()]),
+        ("accounts.*.exports.latency", _) => {
+            Some(vec![q("lat.x"), format!("{{sampling: 50, subject: {}}}", q("lat.x"))])
+        }
+        ("accounts.*.exports.response_type", _) => Some(vec![q("stream"), q("chunked")]),
+        ("accounts.*.exports.threshold", _) => Some(vec![q("5s")]),
+        (_, "prefix") => Some(vec![q("pre")]),
         _ => None,
     };
     let special = special.or(match name {
@@ -187,7 +222,8 @@ fn config_text(path: &str, value: Option<&str>) -> String {
 }
 
 fn nest(parts: &[&str], depth: usize, value: Option<&str>) -> String {
-    let here = parts[depth];
+    // `accounts.*`: the account is named `A`.
+    let here = if parts[depth] == "*" { "A" } else { parts[depth] };
     let block = parts[..depth + 1].join(".");
     if depth + 1 == parts.len() {
         return value.map_or(String::new(), |v| format!("{here}: {v}\n"));

@@ -296,6 +296,14 @@ async fn subscription_listings() {
     assert_eq!((bad.status, bad.text()), (400, "invalid test subject, must be valid publish subject: foo.*".into()));
     // The alias answers the same.
     assert_eq!(get_json(&mon, "/subscriptionsz?subs=1&test=foo").await["total"], 1);
+    // The account filter: the one account, or one the server does not have.
+    let global = get_json(&mon, "/subsz?subs=1&acc=$G").await;
+    assert_eq!((&global["total"], &global["num_subscriptions"]), (&json!(4), &json!(4)));
+    let nope = get_json(&mon, "/subsz?subs=1&acc=NOPE").await;
+    assert_eq!(
+        (&nope["total"], &nope["num_subscriptions"], nope.get("subscriptions_list")),
+        (&json!(0), &json!(0), None)
+    );
 }
 
 #[tokio::test]

@@ -4,49 +4,13 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
+use common::reloadable::Reloadable;
 use common::*;
-use rnats::cli::FlagOverlay;
-use rnats::launch::Server;
-use rnats::options::Port;
-use rnats::reload::{ConfigSource, Fingerprint, Outcome, Reloader, Trigger};
-
-/// A server started from a config file, as `rnats -c FILE -a 127.0.0.1 -p -1`.
-struct Reloadable {
-    _dir: tempfile::TempDir,
-    conf: PathBuf,
-    server: Server,
-    reloader: Arc<Reloader>,
-}
-
-impl Reloadable {
-    async fn start(text: &str) -> Reloadable {
-        let dir = tempfile::tempdir().unwrap();
-        let conf = dir.path().join("server.conf");
-        std::fs::write(&conf, text).unwrap();
-        let overlay =
-            FlagOverlay { host: Some("127.0.0.1".into()), port: Some(Port::Random), ..FlagOverlay::default() };
-        let source = ConfigSource { path: conf.clone(), overlay };
-        let loaded = rnats::reload::load(&source);
-        assert!(!loaded.failed(false), "{}", loaded.render());
-        let fingerprint = Fingerprint::of(&loaded);
-        let server = Server::start(loaded.options).await.expect("server starts");
-        let reloader = Reloader::new(server.state().clone(), Some(source), fingerprint);
-        Reloadable { _dir: dir, conf, server, reloader }
-    }
-
-    fn addr(&self) -> std::net::SocketAddr {
-        self.server.client_addr()
-    }
-
-    async fn rewrite(&self, text: &str) -> Outcome {
-        std::fs::write(&self.conf, text).unwrap();
-        self.reloader.reload(Trigger::Request).await
-    }
-}
+use rnats::reload::{Outcome, Trigger};
 
 fn connect_as(user: &str, pass: &str) -> Vec<u8> {
     format!(

@@ -15,6 +15,10 @@ use crate::options::Port;
 #[derive(Default)]
 pub struct Builder {
     pub diags: Vec<Diagnostic>,
+    /// Advice for `rnats check` only (overlapping mappings, ...): warnings
+    /// about configs nats-server takes without a word, so they must not
+    /// fail `-t` as warnings in `diags` do.
+    pub advice: Vec<Diagnostic>,
     /// The key path being built (`cluster`, `tls`, ...), for messages.
     /// Key names are static; only `within` segments (account names) are owned.
     pub(super) path: Vec<std::borrow::Cow<'static, str>>,

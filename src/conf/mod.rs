@@ -20,6 +20,9 @@
 //! word (for `-t` and for launchers), [`schema`] derives the JSON Schema of
 //! config files from the key table, and [`fmt`] is `rnats fmt`.
 
+pub(crate) mod accounts;
+pub(crate) mod accounts_lint;
+pub(crate) mod accounts_rules;
 pub(crate) mod build;
 pub(crate) mod context;
 pub(crate) mod diag;
@@ -53,6 +56,9 @@ pub use diag::MAX_DIAGNOSTICS;
 pub struct Loaded {
     pub options: Options,
     pub diags: Vec<Diagnostic>,
+    /// Warnings for `rnats check` only, never for `-t` or a start: what
+    /// nats-server accepts silently but probably is not what was meant.
+    pub advice: Vec<Diagnostic>,
     pub sources: Sources,
 }
 
@@ -107,6 +113,7 @@ pub fn load(path: &Path, overlay: &FlagOverlay) -> Loaded {
 
 fn finish(root: Option<tree::Map>, sources: Sources, mut diags: Vec<Diagnostic>, overlay: &FlagOverlay) -> Loaded {
     let mut options = Options::default();
+    let mut advice = Vec::new();
     let parse_failed = diags.iter().any(|d| d.severity == Severity::Error);
     if let Some(root) = root {
         let env_sources = sources
@@ -119,6 +126,7 @@ fn finish(root: Option<tree::Map>, sources: Sources, mut diags: Vec<Diagnostic>,
         builder.block(&keys::TOP, &root, &mut options);
         // A file whose only value failed to parse is not "empty".
         diags.extend(builder.diags.into_iter().filter(|d| !(parse_failed && d.code == "empty")));
+        advice = builder.advice;
     }
     overlay.apply(&mut options);
     if let Err(msg) = overlay.check(&options) {
@@ -137,5 +145,6 @@ fn finish(root: Option<tree::Map>, sources: Sources, mut diags: Vec<Diagnostic>,
         diags.truncate(MAX_DIAGNOSTICS);
         diags.push(Diagnostic::note("truncated", None, format!("{dropped} more problems not shown")));
     }
-    Loaded { options, diags, sources }
+    advice.sort_by_key(|d| d.span.map(|s| (s.source, s.start)));
+    Loaded { options, diags, advice, sources }
 }

@@ -60,6 +60,12 @@ fn reference_wording(code: &str, message: &str) -> Option<String> {
             if message.ends_with("permissions`") {
                 return Some(format!("Unknown field \"{key}\" parsing permissions"));
             }
+            if message.ends_with(".limits`") && message.contains("in `accounts.") {
+                return Some(format!("Unknown field \"{key}\" parsing account limits"));
+            }
+            if message.ends_with("mappings`") {
+                return Some(format!("Unknown field \"{key}\" for mapping destination"));
+            }
             Some(format!("unknown field \"{key}\""))
         }
         "type" => {
@@ -117,6 +123,14 @@ mod tests {
             Some("interface conversion: interface {} is string, not int64")
         );
         assert_eq!(reference_wording("type", "`x` must be a duration, found a map"), None);
+        assert_eq!(
+            reference_wording("unknown-key", "unknown field `foo` in `accounts.A.limits`").as_deref(),
+            Some("Unknown field \"foo\" parsing account limits")
+        );
+        assert_eq!(
+            reference_wording("unknown-key", "unknown field `foo` in `accounts.A.mappings`").as_deref(),
+            Some("Unknown field \"foo\" for mapping destination")
+        );
         assert_eq!(reference_wording("value", "anything"), None);
     }
 }

@@ -44,21 +44,20 @@ pub fn top(b: &mut Builder, root: &Map, opts: &Options) {
             b.diags.push(Diagnostic::error(
                 "conflict",
                 at(&["no_auth_user"]),
-                format!("no_auth_user `{u}` is not one of the configured users"),
+                format!(
+                    "no_auth_user: {} not present as user or nkey in authorization block or account configuration",
+                    crate::gotext::go_quote(u.as_bytes())
+                ),
             ));
         }
     }
     if let Some((_, span)) = account_users.first() {
         let a = &opts.authorization;
         if a.user.is_some() {
-            b.error(
-                "conflict",
-                *span,
-                "users in `accounts` cannot be used together with a single `authorization` user",
-            );
+            b.error("conflict", *span, "Can not have a single user/pass and accounts");
         }
         if a.token.is_some() {
-            b.error("conflict", *span, "users in `accounts` cannot be used together with an `authorization` token");
+            b.error("conflict", *span, "Can not have a token and accounts");
         }
     }
     // A user name (or nkey) is one identity across `authorization` and every account.
@@ -74,13 +73,17 @@ pub fn top(b: &mut Builder, root: &Map, opts: &Options) {
             .collect();
         for (name, span) in &account_users {
             if let Some(&first) = seen.get(name.as_str()) {
-                b.diags.push(Diagnostic::error("duplicate", Some(*span), format!("duplicate user `{name}`")));
+                let what = if super::setters::valid_nkey(name, 'U') { "nkey" } else { "user" };
+                let msg = format!("Duplicate {what} {} detected", crate::gotext::go_quote(name.as_bytes()));
+                b.diags.push(Diagnostic::error("duplicate", Some(*span), msg));
                 b.diags.push(Diagnostic::note("duplicate", Some(first), format!("`{name}` is also defined here")));
             } else {
                 seen.insert(name, *span);
             }
         }
     }
+    super::accounts_rules::top(b, root, opts);
+    super::accounts_lint::bcrypt_no_auth_user(b, at(&["no_auth_user"]), opts);
     monitoring(b, root, opts);
     websocket_auth(b, root, opts);
     // JetStream's store directory may be set at the top or in the block, not both.

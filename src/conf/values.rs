@@ -4,9 +4,10 @@
 //! position, and returns whether the value is usable.
 
 use super::context::Builder;
+use super::diag::Diagnostic;
 use super::keys::BlockInfo;
 use super::setters::valid_nkey;
-use super::tree::{Kind, Map, Value};
+use super::tree::{Kind, Value};
 use crate::gotext::parse_go_duration;
 
 /// `accounts`: the reserved global account's name.
@@ -100,9 +101,12 @@ pub fn handshake_first_value(b: &mut Builder, key: &str, v: &Value) -> bool {
     }
 }
 
-/// `accounts`: a list of names, or a map of name → account. Imports and
-/// exports must name accounts defined here.
-pub fn accounts(b: &mut Builder, key: &str, v: &Value, account: &'static dyn BlockInfo) -> bool {
+/// `accounts`: a list of names, or a map of name → account. This checks
+/// the shape and the names; the `accounts` key's setter builds each
+/// account (`conf::accounts`), and the rules across accounts run there.
+pub fn accounts(b: &mut Builder, key: &str, v: &Value, _account: &'static dyn BlockInfo) -> bool {
+    let reserved =
+        |b: &mut Builder, span| b.error("account", span, format!("\"{GLOBAL_ACCOUNT}\" is a Reserved Account"));
     match &v.kind {
         Kind::Array(items) => {
             let mut seen: Vec<&str> = Vec::new();
@@ -112,9 +116,9 @@ pub fn accounts(b: &mut Builder, key: &str, v: &Value, account: &'static dyn Blo
                     return false;
                 };
                 if name == GLOBAL_ACCOUNT {
-                    b.error("account", item.span, format!("`{name}` is a reserved account"));
+                    reserved(b, item.span);
                 } else if seen.contains(&name.as_str()) {
-                    b.error("account", item.span, format!("duplicate account `{name}`"));
+                    b.error("account", item.span, format!("Duplicate Account Entry: {name}"));
                 }
                 seen.push(name);
             }
@@ -125,68 +129,23 @@ pub fn accounts(b: &mut Builder, key: &str, v: &Value, account: &'static dyn Blo
                 if e.used {
                     continue; // a variable defined in the block, as nats-server skips it
                 }
-                let Kind::Map(am) = &e.value.kind else {
-                    b.error(
-                        "type",
-                        e.value.span,
-                        format!("account `{}` must be a map, found {}", e.key, e.value.kind.describe()),
-                    );
-                    continue;
-                };
-                if e.key == GLOBAL_ACCOUNT {
-                    b.error("account", e.key_span, format!("`{}` is a reserved account", e.key));
-                    continue;
+                if !matches!(e.value.kind, Kind::Map(_)) {
+                    let msg = "Expected map entries for accounts";
+                    b.diags.push(Diagnostic::error("type", Some(e.value.span), msg).with_help(format!(
+                        "account `{}` must be a map (`{} {{ users: [...] }}`), found {}",
+                        e.key,
+                        e.key,
+                        e.value.kind.describe()
+                    )));
+                } else if e.key == GLOBAL_ACCOUNT {
+                    reserved(b, e.key_span);
                 }
-                b.within(&e.key, |b| account.check(b, am));
             }
-            imports_and_exports_name_accounts(b, m);
             true
         }
         _ => {
             b.type_error_at(key, v, "a map of accounts or an array of account names");
             false
-        }
-    }
-}
-
-/// Every account an import or export names must be defined in `accounts`.
-fn imports_and_exports_name_accounts(b: &mut Builder, accounts: &Map) {
-    let defined: Vec<&str> = accounts
-        .effective()
-        .into_iter()
-        .filter(|e| !e.used && matches!(e.value.kind, Kind::Map(_)))
-        .map(|e| e.key.as_str())
-        .collect();
-    let missing = |b: &mut Builder, name: &Value, what: &str| {
-        if let Kind::Str(n) = &name.kind {
-            if !defined.contains(&n.as_str()) {
-                b.error("account", name.span, format!("account `{n}` is not defined (named in {what})"));
-            }
-        }
-    };
-    for acc in accounts.effective() {
-        let Kind::Map(am) = &acc.value.kind else { continue };
-        if let Some(Kind::Array(items)) = am.find(&["imports"]).map(|e| &e.value.kind) {
-            for item in items {
-                let Kind::Map(im) = &item.kind else { continue };
-                for (names, what) in [(&["stream"][..], "a stream import"), (&["service"][..], "a service import")] {
-                    if let Some(Kind::Map(src)) = im.find(names).map(|e| &e.value.kind) {
-                        if let Some(name) = src.find(&["account"]) {
-                            missing(b, &name.value, what);
-                        }
-                    }
-                }
-            }
-        }
-        if let Some(Kind::Array(items)) = am.find(&["exports"]).map(|e| &e.value.kind) {
-            for item in items {
-                let Kind::Map(ex) = &item.kind else { continue };
-                if let Some(Kind::Array(names)) = ex.find(&["accounts"]).map(|e| &e.value.kind) {
-                    for name in names {
-                        missing(b, name, "an export");
-                    }
-                }
-            }
         }
     }
 }
@@ -239,33 +198,37 @@ pub fn js_cipher(b: &mut Builder, key: &str, v: &Value) -> bool {
 }
 
 /// A subject mapping: a destination subject, one `{destination, weight,
-/// cluster}` map, or an array of them.
-pub fn mapping(b: &mut Builder, key: &str, v: &Value, dest: &'static dyn BlockInfo) -> bool {
-    match &v.kind {
-        Kind::Str(_) => true,
-        Kind::Map(_) => map_with(b, key, v, dest),
-        Kind::Array(items) => items.iter().all(|item| map_with(b, key, item, dest)),
+/// cluster}` map, or an array of them (nats-server's words when not).
+pub fn mapping(b: &mut Builder, _key: &str, v: &Value, dest: &'static dyn BlockInfo) -> bool {
+    let entry = |b: &mut Builder, item: &Value| match &item.kind {
+        Kind::Map(m) => {
+            dest.check(b, m);
+            true
+        }
         _ => {
-            b.type_error_at(key, v, "a subject, a map or an array of maps");
+            b.error("type", item.span, "Expected an entry for the mapping destination");
             false
         }
+    };
+    match &v.kind {
+        Kind::Str(_) => true,
+        Kind::Map(_) => entry(b, v),
+        // Every item is checked: no short-circuit, each reports its own problem.
+        Kind::Array(items) => items.iter().map(|item| entry(b, item)).filter(|ok| !ok).count() == 0,
+        _ => entry(b, v),
     }
 }
 
-pub fn weight(b: &mut Builder, key: &str, v: &Value) -> bool {
-    let n = match &v.kind {
-        Kind::Int(n) => Some(*n),
-        Kind::Str(s) => s.trim_end_matches('%').parse::<i64>().ok(),
-        _ => None,
+pub fn weight(b: &mut Builder, _key: &str, v: &Value) -> bool {
+    let (n, shown) = match &v.kind {
+        Kind::Int(n) => (Some(*n), n.to_string()),
+        Kind::Str(s) => (s.trim_end_matches('%').parse::<i64>().ok(), format!("{s:?}")),
+        other => (None, other.describe().to_string()),
     };
     match n {
         Some(0..=100) => true,
-        Some(n) => {
-            b.error("range", v.span, format!("`{key}` must be between 0 and 100, found {n}"));
-            false
-        }
-        None => {
-            b.type_error_at(key, v, "a percentage such as 50 or \"50%\"");
+        _ => {
+            b.error("range", v.span, format!("Invalid weight {shown} for mapping destination"));
             false
         }
     }

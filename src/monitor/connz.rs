@@ -8,6 +8,7 @@ use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
 
+use super::account_directory::{find, AccountDirectory};
 use super::gotime::{rfc3339_from_nanos, rfc3339_nano, rtt, unix_nanos, uptime};
 use super::query::{Query, Subs};
 use crate::server::account::GLOBAL_ACCOUNT;
@@ -337,6 +338,11 @@ impl ConnzOptions {
 
 /// Builds the reply; `Err` is a 400 text.
 pub fn connz(server: &ServerState, o: &ConnzOptions) -> Result<Connz, String> {
+    connz_with(server, server, o)
+}
+
+/// [`connz`] with the accounts of `directory`, for the `acc` filter.
+pub fn connz_with(server: &ServerState, directory: &dyn AccountDirectory, o: &ConnzOptions) -> Result<Connz, String> {
     let sort = SortBy::parse(&o.sort).ok_or_else(|| format!("invalid sorting option: {}", o.sort))?;
     let offset = o.offset.max(0);
     let mut limit = if o.limit <= 0 { DEFAULT_LIMIT } else { o.limit };
@@ -360,25 +366,30 @@ pub fn connz(server: &ServerState, o: &ConnzOptions) -> Result<Connz, String> {
         limit,
         connections: Some(Vec::new()),
     };
-    // rnats has one account; nats-server answers an unknown one with an
-    // empty shell (no server id, `connections: null`).
-    if !o.account.is_empty() && o.account != server.global().name.as_ref() {
+    // nats-server answers an unknown account with an empty shell (no
+    // server id, `connections: null`).
+    if !o.account.is_empty() && find(directory, &o.account).is_none() {
         reply.server_id = String::new();
         reply.connections = None;
         return Ok(reply);
     }
 
-    let open: Vec<Arc<Connection>> = match o.state {
+    let mut open: Vec<Arc<Connection>> = match o.state {
         State::Open | State::Any => server.connections(),
         State::Closed => Vec::new(),
     };
-    let closed = match o.state {
+    let mut closed = match o.state {
+        State::Closed | State::Any => server.closed().list(),
+        State::Open => Vec::new(),
+    };
+    if !o.account.is_empty() {
+        open.retain(|c| c.account().name.as_ref() == o.account);
         // nats-server keeps a closed connection's account only when it is
         // not `$G`, so filtering closed ones by `acc=$G` keeps none.
-        State::Closed | State::Any if o.account.is_empty() => server.closed().list(),
-        _ => Vec::new(),
-    };
-    // The total is counted before the user and cid filters, as nats-server does.
+        closed.retain(|cc| cc.account == o.account && o.account != GLOBAL_ACCOUNT);
+    }
+    // The total is counted after the account filter and before the user
+    // and cid filters, as nats-server does.
     reply.total = open.len() + closed.len();
 
     let mut rows: Vec<ConnInfo> = Vec::new();
@@ -434,7 +445,7 @@ fn open_row(conn: &Connection, now: u64, o: &ConnzOptions) -> ConnInfo {
     }
     if o.auth {
         info.authorized_user = conn.meta.lock().unwrap_or_else(|e| e.into_inner()).user.clone();
-        let account = conn.account.name.to_string();
+        let account = conn.account().name.to_string();
         if account != GLOBAL_ACCOUNT {
             info.account = account.clone();
         }

@@ -9,24 +9,11 @@
 //! - durations in `/varz` (`ping_interval`, `write_deadline`): integer
 //!   nanoseconds, written as plain numbers by the callers.
 
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use jiff::Timestamp;
 
-pub use crate::server::clock::unix_nanos;
-
-/// `2026-11-30T03:49:54.79244557Z`: Go's `time.RFC3339Nano` of a UTC time.
-pub fn rfc3339_nano(t: SystemTime) -> String {
-    rfc3339_from_nanos(unix_nanos(t))
-}
-
-/// [`rfc3339_nano`] of a time given as nanoseconds since the Unix epoch.
-/// jiff's RFC 3339 printer writes the fraction as Go's `RFC3339Nano` does:
-/// only the digits needed, none when it is zero.
-pub fn rfc3339_from_nanos(nanos: u64) -> String {
-    // Every u64 of nanoseconds (until 2554) is within jiff's range.
-    Timestamp::from_nanosecond(i128::from(nanos)).unwrap_or(Timestamp::UNIX_EPOCH).to_string()
-}
+pub use crate::server::clock::{rfc3339_from_nanos, rfc3339_nano, unix_nanos};
 
 /// Parses what [`rfc3339_nano`] writes (a UTC `Z` time) back into
 /// milliseconds since the epoch, as prometheus-nats-exporter turns `start`

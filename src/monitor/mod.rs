@@ -16,6 +16,8 @@
 //! [`crate::server::stats`]).
 
 pub(crate) mod absent;
+pub(crate) mod account_directory;
+pub mod account_rows;
 pub(crate) mod accountz;
 pub(crate) mod auth;
 pub mod connz;
@@ -32,6 +34,7 @@ pub(crate) mod root;
 pub(crate) mod router;
 pub(crate) mod routez;
 pub(crate) mod serve;
+pub(crate) mod sublist_stats;
 pub(crate) mod subsz;
 pub(crate) mod varz;
 

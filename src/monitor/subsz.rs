@@ -9,15 +9,16 @@
 //! cache or by the index), `cache_hit_rate` is the share answered by a
 //! cache, and the fan-out figures are over all cached results.
 
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::SystemTime;
 
 use serde::Serialize;
 
+use super::account_directory::{AccountDirectory, AccountFigures};
 use super::connz::{SubDetail, DEFAULT_LIMIT};
 use super::gotime::rfc3339_nano;
 use super::query::Query;
+use super::sublist_stats::SublistStats;
 use crate::server::conn::Subscription;
 use crate::server::facts::sid_order;
 use crate::server::state::ServerState;
@@ -35,19 +36,6 @@ pub struct Subsz {
     pub limit: i64,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub subscriptions_list: Vec<SubDetail>,
-}
-
-/// nats-server's `SublistStats`.
-#[derive(Debug, Clone, Default, Serialize, PartialEq)]
-pub struct SublistStats {
-    pub num_subscriptions: u64,
-    pub num_cache: u64,
-    pub num_inserts: u64,
-    pub num_removes: u64,
-    pub num_matches: u64,
-    pub cache_hit_rate: f64,
-    pub max_fanout: u64,
-    pub avg_fanout: f64,
 }
 
 /// The query, decoded.
@@ -72,45 +60,30 @@ impl SubszOptions {
     }
 }
 
-/// The index figures of the global account.
-pub fn sublist_stats(server: &ServerState) -> SublistStats {
-    let index = server.global().sublist.stats();
-    let (live, retired) = server.connections_and_retired();
-    let (mut entries, mut fanout_sum, mut fanout_max, mut hits) = (0, 0, 0, retired.cache_hits);
-    for conn in &live {
-        let c = &conn.match_cache;
-        entries += c.entries.load(Ordering::Relaxed);
-        fanout_sum += c.fanout_sum.load(Ordering::Relaxed);
-        fanout_max = fanout_max.max(c.fanout_max.load(Ordering::Relaxed));
-        hits += c.hits.load(Ordering::Relaxed);
-    }
-    let matches = index.matches + hits;
-    SublistStats {
-        num_subscriptions: index.subscriptions,
-        num_cache: entries,
-        num_inserts: index.inserts,
-        num_removes: index.removes,
-        num_matches: matches,
-        cache_hit_rate: if matches > 0 { hits as f64 / matches as f64 } else { 0.0 },
-        max_fanout: fanout_max,
-        avg_fanout: if entries > 0 { fanout_sum as f64 / entries as f64 } else { 0.0 },
-    }
-}
-
 /// Builds the reply; `Err` is a 400 text.
 pub fn subsz(server: &ServerState, o: &SubszOptions) -> Result<Subsz, String> {
+    subsz_with(server, server, o)
+}
+
+/// [`subsz`] over the accounts of `directory`: all of them, or the one
+/// `acc` names (an account the server does not have contributes nothing).
+pub fn subsz_with(server: &ServerState, directory: &dyn AccountDirectory, o: &SubszOptions) -> Result<Subsz, String> {
     let offset = o.offset.max(0);
     let limit = if o.limit <= 0 { DEFAULT_LIMIT } else { o.limit };
     if !o.test.is_empty() && !is_valid_literal_subject(o.test.as_bytes()) {
         return Err(format!("invalid test subject, must be valid publish subject: {}", o.test));
     }
-    let account = server.global().name.as_ref();
-    // An account rnats does not have contributes nothing.
-    let known = o.account.is_empty() || o.account == account;
+    let accounts: Vec<AccountFigures> =
+        directory.accounts().into_iter().filter(|a| o.account.is_empty() || a.name() == o.account).collect();
+    let stats = match (o.account.is_empty(), accounts.is_empty()) {
+        (true, _) => directory.sublist_stats(None),
+        (false, false) => directory.sublist_stats(Some(&o.account)),
+        (false, true) => SublistStats::default(),
+    };
     let mut reply = Subsz {
         server_id: server.id().to_string(),
         now: rfc3339_nano(SystemTime::now()),
-        stats: if known { sublist_stats(server) } else { SublistStats::default() },
+        stats,
         total: 0,
         offset,
         limit,
@@ -119,21 +92,21 @@ pub fn subsz(server: &ServerState, o: &SubszOptions) -> Result<Subsz, String> {
     if !o.subs {
         return Ok(reply);
     }
-    let mut subs: Vec<Arc<Subscription>> = Vec::new();
-    if known {
-        server.global().sublist.for_each(|subject, _, sub| {
+    let mut subs: Vec<(Arc<Subscription>, &str)> = Vec::new();
+    for figures in &accounts {
+        figures.account.sublist.for_each(|subject, _, sub| {
             if o.test.is_empty() || filter_matches(subject, o.test.as_bytes()) {
-                subs.push(sub.clone());
+                subs.push((sub.clone(), figures.name()));
             }
         });
     }
     // The index's order is a hash order; connection then sid reads better.
-    subs.sort_by(|a, b| a.conn.cid.cmp(&b.conn.cid).then_with(|| sid_order(&a.sid, &b.sid)));
+    subs.sort_by(|(a, _), (b, _)| a.conn.cid.cmp(&b.conn.cid).then_with(|| sid_order(&a.sid, &b.sid)));
     let n = subs.len() as i64;
     let from = offset.min(n);
     let to = from + limit.min(n - from);
     reply.total = subs.len();
     reply.subscriptions_list =
-        subs[from as usize..to as usize].iter().map(|s| SubDetail::of(s).with_account(account)).collect();
+        subs[from as usize..to as usize].iter().map(|(s, account)| SubDetail::of(s).with_account(account)).collect();
     Ok(reply)
 }

@@ -71,9 +71,10 @@ impl AccountLimits {
 }
 
 /// What an export offers: messages (stream) or request/reply (service).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum ExportKind {
+    #[default]
     Stream,
     Service,
 }
@@ -116,6 +117,12 @@ pub struct Export {
     pub allow_trace: bool,
 }
 
+impl Default for Export {
+    fn default() -> Export {
+        Export::new(ExportKind::Stream, "")
+    }
+}
+
 impl Export {
     pub fn new(kind: ExportKind, subject: &str) -> Export {
         Export {
@@ -140,7 +147,7 @@ pub struct Latency {
 }
 
 /// One entry of an account's `imports`.
-#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema, Default)]
 pub struct Import {
     pub kind: ExportKind,
     /// The exporting account.

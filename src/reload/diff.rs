@@ -11,6 +11,7 @@ use std::fmt::Display;
 
 use serde::Serialize;
 
+mod accounts;
 mod auth;
 
 use auth::{authorization_changes, cut_off, http_auth_changes, perms_summary, UserChanges};
@@ -285,8 +286,16 @@ pub fn diff(old: &Options, new: &Options) -> Diff {
     let users = UserChanges::of(&old.authorization.users, &authorization.users);
     authorization_changes(&mut c, &old.authorization, authorization, &users);
     option!("no_auth_user", no_auth_user, show);
-    option!("accounts", accounts, |a| show_names(a.iter().map(|a| a.name.as_str())));
-    option!("mappings", mappings, |m| show_names(m.iter().map(|m| m.source.as_str())));
+    accounts::account_changes(&mut c, &old.accounts, accounts);
+    if &old.mappings != mappings {
+        c.changes.push(Change {
+            key: "mappings".into(),
+            old: show_names(old.mappings.iter().map(|m| m.source.as_str())),
+            new: show_names(mappings.iter().map(|m| m.source.as_str())),
+            class: class_of("mappings"),
+            detail: Some(accounts::mappings_change(&old.mappings, mappings)),
+        });
+    }
     option!("system_account", system_account, show);
     option!("no_system_account", no_system_account, flag);
     option!("tls", tls, |t| on_off(t.is_some()));

@@ -288,6 +288,12 @@ impl Reloader {
         let new = self.state.snapshot();
         self.apply_side_effects(&old.opts, &new.opts, &diff);
         for change in &diff.changes {
+            if let Some(name) = change.account() {
+                // How many of this server's clients the account change touches.
+                let clients = self.state.accounts().get(name).map_or(0, |a| a.num_clients());
+                info!("{} ({clients} client connection(s) in the account)", change.reloaded_line());
+                continue;
+            }
             match change.class {
                 Class::Ignored => warn!("{} (not supported by rnats: no effect)", change.reloaded_line()),
                 Class::ReloadableBeyondReference => {

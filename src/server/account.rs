@@ -17,16 +17,20 @@
 //! and tells any [`InterestPeer`] about interest; `conn.rs` implements both.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
+use arc_swap::ArcSwap;
 use tokio::time::Instant;
 
+use super::account_config::AccountConfig;
 use super::permissions::CompiledPermissions;
+use super::service::response_table::{ResponseTable, DEFAULT_MAX_OUTSTANDING};
 use super::sublist::{InvalidSubject, Sublist, Weighted};
 
 /// nats-server's name for the account of clients that name none.
-pub const GLOBAL_ACCOUNT: &str = "$G";
+pub use crate::options::GLOBAL_ACCOUNT;
 
 /// What the account reads of a subscription it indexes.
 pub trait Indexed: Weighted {
@@ -54,6 +58,22 @@ pub struct Account<S> {
     /// logged (nats-server rate-limits it per account). A std mutex, taken
     /// only when a producer was stalled for 5 ms or more.
     stall_warned: Mutex<Option<Instant>>,
+    /// What the config says about the account now. Swapped by a reload;
+    /// sessions load it at admission and when they adopt a snapshot, never
+    /// per message.
+    config: ArcSwap<AccountConfig>,
+    /// Client connections admitted to the account on this server, for its
+    /// `max_connections`. Changed on admission and retirement only.
+    clients: AtomicU64,
+    /// Requests that came in through service imports and wait for their
+    /// response (`_R_.<PRE6>.<RND6>`); made when the account first exports
+    /// a service someone imports. The requester's account comes back with
+    /// the response.
+    responses: OnceLock<ResponseTable<Arc<Account<S>>>>,
+    /// The entries the server keeps in this index for the account (service
+    /// imports, the responses' `_R_` interest), so a reload can change
+    /// them. Taken on start and reload only.
+    internal: Mutex<Vec<Arc<S>>>,
 }
 
 /// Local interest and the routes that hear about it.
@@ -75,7 +95,57 @@ impl<S: Indexed> Account<S> {
             sublist: Sublist::new(),
             interest: OnceLock::new(),
             stall_warned: Mutex::new(None),
+            config: ArcSwap::from_pointee(AccountConfig::default()),
+            clients: AtomicU64::new(0),
+            responses: OnceLock::new(),
+            internal: Mutex::new(Vec::new()),
         }
+    }
+
+    /// The pending responses of requests into this account, and whether
+    /// the table was made by this call.
+    pub fn responses(&self) -> (&ResponseTable<Arc<Account<S>>>, bool) {
+        let mut made = false;
+        let table = self.responses.get_or_init(|| {
+            made = true;
+            ResponseTable::new(DEFAULT_MAX_OUTSTANDING)
+        });
+        (table, made)
+    }
+
+    /// The pending responses, if the account ever had any.
+    pub fn responses_if_any(&self) -> Option<&ResponseTable<Arc<Account<S>>>> {
+        self.responses.get()
+    }
+
+    /// The server's own entries in this index (see `internal`).
+    pub fn internal_subscriptions(&self) -> std::sync::MutexGuard<'_, Vec<Arc<S>>> {
+        self.internal.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn config(&self) -> Arc<AccountConfig> {
+        self.config.load_full()
+    }
+
+    pub fn set_config(&self, config: Arc<AccountConfig>) {
+        self.config.store(config);
+    }
+
+    /// Counts a client in, unless the account already has `max` of them
+    /// (`None`: no limit of its own).
+    pub fn admit_client(&self, max: Option<u64>) -> bool {
+        let max = max.unwrap_or(u64::MAX);
+        self.clients.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n < max).then_some(n + 1)).is_ok()
+    }
+
+    /// A client admitted with [`Account::admit_client`] is gone.
+    pub fn release_client(&self) {
+        let _ = self.clients.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1));
+    }
+
+    /// Client connections of the account on this server.
+    pub fn num_clients(&self) -> u64 {
+        self.clients.load(Ordering::Acquire)
     }
 
     /// Whether a stall warning may be logged now (none in the last `every`);

@@ -63,6 +63,8 @@ pub struct Identity {
     via_cert: bool,
     /// `user` is an nkey.
     nkey_user: bool,
+    /// The account the user is in; `None` for `$G`.
+    pub account: Option<Arc<str>>,
 }
 
 impl Identity {
@@ -102,6 +104,15 @@ struct UserEntry {
     /// May connect over the connection type the index is for
     /// (`allowed_connection_types` empty, or naming it).
     type_allowed: bool,
+    /// The account the user is in; `None` for `$G`.
+    account: Option<Arc<str>>,
+}
+
+/// One nkey user.
+struct NkeyEntry {
+    permissions: Option<Arc<CompiledPermissions>>,
+    type_allowed: bool,
+    account: Option<Arc<str>>,
 }
 
 /// The kinds of client connection an index authenticates, as
@@ -168,7 +179,7 @@ pub struct AuthIndex {
     /// User names (and nkeys) in config order: `verify_and_map` takes the
     /// first one a client certificate names.
     order: Vec<Arc<str>>,
-    nkeys: HashMap<Arc<str>, (Option<Arc<CompiledPermissions>>, bool), Fold>,
+    nkeys: HashMap<Arc<str>, NkeyEntry, Fold>,
     no_auth_user: Option<String>,
     /// `verify_and_map`: users are meant to prove who they are with a client
     /// certificate, so one without a password cannot log in by name alone.
@@ -223,11 +234,14 @@ impl AuthIndex {
             compiled.insert(SharedPermissions(c.clone()));
             c
         };
-        let default = a.default_permissions.as_ref().map(&mut compile_one);
-        let mut perms = |p: &Option<Permissions>| match p {
-            Some(p) => Some(compile_one(p)),
-            None => default.clone(),
-        };
+        // Users of `authorization` (in `$G`, with its default permissions)
+        // and of each account (with the account's).
+        let mut groups = vec![(None, a.default_permissions.as_ref().map(&mut compile_one), &a.users)];
+        for acc in &opts.accounts {
+            let default = acc.default_permissions.as_ref().map(&mut compile_one);
+            groups.push((Some(Arc::<str>::from(acc.name.as_str())), default, &acc.users));
+        }
+        let n = groups.iter().map(|g| g.2.len()).sum();
         // Names and secrets are shared with the previous index where their
         // text is the same.
         let share = |text: &str, prev: Option<&Arc<str>>| -> Arc<str> {
@@ -255,28 +269,39 @@ impl AuthIndex {
             order: Vec::with_capacity(n),
             ..AuthIndex::default()
         };
-        for u in &a.users {
-            match (&u.nkey, &u.user) {
-                (Some(nkey), user) => {
-                    let key = share(nkey, prev_nkey(nkey));
-                    // `verify_and_map` goes by the user name when there is one.
-                    index.order.push(user.as_deref().map_or_else(|| key.clone(), Arc::from));
-                    let entry = (perms(&u.permissions), allows_type(&u.allowed_connection_types, conn_type));
-                    index.nkeys.insert(key, entry);
+        for (account, default, users) in groups {
+            for u in users {
+                let permissions = match &u.permissions {
+                    Some(p) => Some(compile_one(p)),
+                    None => default.clone(),
+                };
+                match (&u.nkey, &u.user) {
+                    (Some(nkey), user) => {
+                        let key = share(nkey, prev_nkey(nkey));
+                        // `verify_and_map` goes by the user name when there is one.
+                        index.order.push(user.as_deref().map_or_else(|| key.clone(), Arc::from));
+                        let entry = NkeyEntry {
+                            permissions,
+                            type_allowed: allows_type(&u.allowed_connection_types, conn_type),
+                            account: account.clone(),
+                        };
+                        index.nkeys.insert(key, entry);
+                    }
+                    (None, Some(name)) => {
+                        let prev = previous.and_then(|prev| prev.users.get_key_value(name.as_str()));
+                        let key = share(name, prev.map(|(k, _)| k));
+                        index.order.push(key.clone());
+                        let prev_password = prev.and_then(|(_, e)| e.password.as_ref());
+                        let entry = UserEntry {
+                            password: u.password.as_ref().map(|p| share(p.expose(), prev_password)),
+                            permissions,
+                            type_allowed: allows_type(&u.allowed_connection_types, conn_type),
+                            account: account.clone(),
+                        };
+                        index.users.insert(key, entry);
+                    }
+                    (None, None) => {}
                 }
-                (None, Some(name)) => {
-                    let prev = previous.and_then(|prev| prev.users.get_key_value(name.as_str()));
-                    let key = share(name, prev.map(|(k, _)| k));
-                    index.order.push(key.clone());
-                    let prev_password = prev.and_then(|(_, e)| e.password.as_ref());
-                    let entry = UserEntry {
-                        password: u.password.as_ref().map(|p| share(p.expose(), prev_password)),
-                        permissions: perms(&u.permissions),
-                        type_allowed: allows_type(&u.allowed_connection_types, conn_type),
-                    };
-                    index.users.insert(key, entry);
-                }
-                (None, None) => {}
             }
         }
         index.compiled = compiled;
@@ -297,14 +322,15 @@ impl AuthIndex {
                 _ => Revalidation::Recheck,
             };
         };
-        if let Some((perms, allowed)) = self.nkeys.get(user) {
-            return match allowed {
-                true => Revalidation::Valid(perms.as_ref()),
+        if let Some(entry) = self.nkeys.get(user) {
+            // A user moved to another account is closed, as nats-server does.
+            return match entry.type_allowed && entry.account == identity.account {
+                true => Revalidation::Valid(entry.permissions.as_ref()),
                 false => Revalidation::Removed,
             };
         }
         if let Some(entry) = self.users.get(user) {
-            if !entry.type_allowed {
+            if !entry.type_allowed || entry.account != identity.account {
                 return Revalidation::Removed;
             }
             if identity.via_cert {
@@ -341,9 +367,9 @@ impl AuthIndex {
     /// proven by a client certificate rather than a secret.
     pub fn cert_identity(&self, index: usize) -> Option<Identity> {
         let name = self.order.get(index)?;
-        let (permissions, nkey_user) = match (self.users.get(&**name), self.nkeys.get(&**name)) {
-            (Some(e), _) if e.type_allowed => (e.permissions.clone(), false),
-            (None, Some((p, true))) => (p.clone(), true),
+        let (permissions, nkey_user, account) = match (self.users.get(&**name), self.nkeys.get(&**name)) {
+            (Some(e), _) if e.type_allowed => (e.permissions.clone(), false, e.account.clone()),
+            (None, Some(e)) if e.type_allowed => (e.permissions.clone(), true, e.account.clone()),
             _ => return None,
         };
         Some(Identity {
@@ -353,6 +379,7 @@ impl AuthIndex {
             via_no_auth_user: false,
             via_cert: true,
             nkey_user,
+            account,
         })
     }
 
@@ -405,13 +432,14 @@ impl AuthIndex {
         if !self.nkeys.is_empty() {
             let stand_in = no_auth_user.filter(|n| given(&c.nkey).is_none() && self.nkeys.contains_key(*n));
             if let Some(nkey) = stand_in.or(given(&c.nkey)) {
-                let (perms, allowed) = self.nkeys.get(nkey)?;
-                if !allowed {
+                let entry = self.nkeys.get(nkey)?;
+                if !entry.type_allowed {
                     return None;
                 }
                 let identity = Identity {
                     user: Some(nkey.to_string()),
-                    permissions: perms.clone(),
+                    account: entry.account.clone(),
+                    permissions: entry.permissions.clone(),
                     secret: None,
                     via_no_auth_user: stand_in.is_some(),
                     nkey_user: true,
@@ -432,6 +460,7 @@ impl AuthIndex {
                 let entry = self.users.get(name).filter(|e| e.type_allowed)?;
                 return Some(Identity {
                     user: Some(name.to_string()),
+                    account: entry.account.clone(),
                     permissions: entry.permissions.clone(),
                     secret: entry.password.clone(),
                     via_no_auth_user: true,
@@ -448,6 +477,7 @@ impl AuthIndex {
                 let ok = password_matches(entry.password.as_deref().unwrap_or(""), pass.unwrap_or(""));
                 return ok.then(|| Identity {
                     user: Some(name.to_string()),
+                    account: entry.account.clone(),
                     permissions: entry.permissions.clone(),
                     secret: entry.password.clone(),
                     via_no_auth_user: false,

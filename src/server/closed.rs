@@ -31,7 +31,7 @@ impl ClosedConn {
     pub fn of(conn: &Connection, reason: CloseReason) -> ClosedConn {
         let stop = unix_nanos(SystemTime::now());
         let subs = subscriptions_of(conn).iter().map(|s| SubFacts::of(s)).collect();
-        let account = conn.account.name.to_string();
+        let account = conn.account().name.to_string();
         ClosedConn { facts: ConnFacts::of(conn), stop, reason, subs, account }
     }
 }

@@ -8,6 +8,7 @@ pub const ERR_MAX_PAYLOAD: &str = "Maximum Payload Violation";
 pub const ERR_MAX_CONTROL_LINE: &str = "maximum control line exceeded";
 pub const ERR_MAX_CONNECTIONS: &str = "maximum connections exceeded";
 pub const ERR_MAX_SUBSCRIPTIONS: &str = "maximum subscriptions exceeded";
+pub const ERR_MAX_ACCOUNT_CONNECTIONS: &str = "maximum account active connections exceeded";
 pub const ERR_INVALID_SUBJECT: &str = "Invalid Subject";
 pub const ERR_INVALID_PUB_SUBJECT: &str = "Invalid Publish Subject";
 pub const ERR_INVALID_PROTOCOL: &str = "invalid client protocol";
@@ -77,6 +78,7 @@ close_reasons! {
     NoRespondersRequiresHeaders => "No Responders Requires Headers",
     /// A route that sent more interest than a route may hold.
     MaxSubscriptionsExceeded => "Maximum Subscriptions Exceeded",
+    MaxAccountConnectionsExceeded => "Maximum Account Connections Exceeded",
     /// The session failed (a bug: a panic in its task). nats-server has no
     /// such reason: a panic there takes the whole server down.
     InternalError => "Internal Error",

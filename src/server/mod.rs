@@ -9,6 +9,8 @@
 //! which adopts it at its next event.
 
 pub(crate) mod account;
+pub(crate) mod account_config;
+pub(crate) mod accounts;
 pub(crate) mod adoption;
 pub(crate) mod auth;
 pub(crate) mod bind;
@@ -29,6 +31,7 @@ pub(crate) mod permissions;
 pub mod proto;
 pub(crate) mod responses;
 pub mod route;
+pub mod service;
 pub mod session;
 pub mod snapshot;
 pub mod stall;

@@ -105,7 +105,7 @@ impl Stalls {
 /// `Producer was stalled for a total of 7ms - Account:$G`, at most once a
 /// second per account, as nats-server rate-limits it.
 fn warn_stalled(producer: &Connection, total: Duration) {
-    if !producer.account.stall_warning_due(WARN_EVERY) {
+    if !producer.account().stall_warning_due(WARN_EVERY) {
         return;
     }
     let user = producer.meta.lock().unwrap_or_else(|e| e.into_inner()).user.clone();
@@ -114,7 +114,7 @@ fn warn_stalled(producer: &Connection, total: Duration) {
         "{} - Producer was stalled for a total of {} - Account:{}{suffix}",
         producer.log_prefix,
         go_ms(total),
-        producer.account.name
+        producer.account().name
     );
 }
 

@@ -12,10 +12,10 @@ use arc_swap::ArcSwap;
 use tokio_util::sync::{CancellationToken, WaitForCancellationFuture, WaitForCancellationFutureOwned};
 use tokio_util::task::TaskTracker;
 
-use super::account::{Account, GLOBAL_ACCOUNT};
+use super::accounts::{AccountRegistry, ServerAccount};
 use super::adoption;
 use super::closed::{ClosedConn, ClosedRing};
-use super::conn::{ConnKind, Connection, Subscription};
+use super::conn::{ConnKind, Connection};
 use super::errors::CloseReason;
 use super::files;
 use super::info::Info;
@@ -37,8 +37,8 @@ pub struct ServerState {
     /// route handshake).
     id: String,
     name: String,
-    /// The global account `$G`, the only one until accounts are supported.
-    global: Arc<Account<Subscription>>,
+    /// Every account (`$G` included), kept across reloads.
+    accounts: AccountRegistry,
     /// Live client connections by id, and what the closed ones counted. A
     /// std mutex, taken on connect, disconnect and by whole-server walks
     /// (reload, monitoring), never per message and never across an `.await`.
@@ -85,18 +85,20 @@ impl ServerState {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         let cluster = Cluster::new(&snapshot.opts).map(Arc::new);
         let closed = ClosedRing::new(snapshot.opts.max_closed_clients);
+        let stats = Arc::new(ServerStats::default());
+        let accounts = AccountRegistry::new(&snapshot.opts, stats.clone(), &name);
         Arc::new(ServerState {
             generation: AtomicU64::new(snapshot.generation),
             snapshot: ArcSwap::from_pointee(snapshot),
             id,
             name,
-            global: Arc::new(Account::new(GLOBAL_ACCOUNT)),
+            accounts,
             clients: Mutex::new(Clients::default()),
             closed,
             // Ids 1-4 are internal clients in nats-server; keeping the same
             // first id makes logs and /connz line up between the two.
             next_cid: AtomicU64::new(5),
-            stats: Arc::new(ServerStats::default()),
+            stats,
             bcrypt_slots: Arc::new(tokio::sync::Semaphore::new(cores.saturating_sub(1).max(1))),
             accepting: shutdown.child_token(),
             shutdown,
@@ -173,6 +175,9 @@ impl ServerState {
     /// wait for the client connections to have done so.
     pub fn install(&self, snapshot: Snapshot) -> adoption::Awaiting<'_> {
         let generation = snapshot.generation;
+        // Accounts first: a session adopting the snapshot finds its
+        // account's new rules (and a new account) already in place.
+        self.accounts.sync(&snapshot.opts);
         self.snapshot.store(Arc::new(snapshot));
         self.generation.store(generation, Ordering::Release);
         let mut awaiting = self.adoptions.awaiting(generation);
@@ -219,9 +224,13 @@ impl ServerState {
         let _ = self.client_addr.set(addr);
     }
 
-    /// The global account `$G` (the only one until accounts land).
-    pub fn global(&self) -> &Arc<Account<Subscription>> {
-        &self.global
+    /// The global account `$G`.
+    pub fn global(&self) -> &Arc<ServerAccount> {
+        self.accounts.global()
+    }
+
+    pub fn accounts(&self) -> &AccountRegistry {
+        &self.accounts
     }
 
     /// The recently closed client connections (`/connz?state=closed`).
@@ -365,6 +374,7 @@ impl ServerState {
     pub fn retire(&self, conn: &Arc<Connection>) {
         let reason = conn.close_reason().unwrap_or(CloseReason::ClientClosed);
         let record = (conn.kind == ConnKind::Client).then(|| ClosedConn::of(conn, reason));
+        conn.leave_account();
         {
             let mut clients = self.clients.lock().unwrap_or_else(|e| e.into_inner());
             if clients.live.get(&conn.cid).is_some_and(|c| Arc::ptr_eq(c, conn)) {

@@ -474,6 +474,10 @@ pub const MATCH_CACHE_CAPACITY: usize = 256;
 /// A per-connection cache of match results, valid for one sublist generation.
 pub struct MatchCache<T> {
     generation: u64,
+    /// The index the cached results come from (its address): a route
+    /// session publishes into many accounts, a client changes account at
+    /// a later CONNECT.
+    owner: usize,
     /// Hashed with foldhash, not SipHash: this lookup runs once per
     /// published message (SipHash was an eighth of a publisher's CPU), and
     /// with at most `MATCH_CACHE_CAPACITY` entries a client that crafts
@@ -490,7 +494,15 @@ pub struct MatchCache<T> {
 
 impl<T> Default for MatchCache<T> {
     fn default() -> Self {
-        MatchCache { generation: u64::MAX, map: HashMap::default(), hits: 0, misses: 0, fanout_sum: 0, fanout_max: 0 }
+        MatchCache {
+            generation: u64::MAX,
+            owner: 0,
+            map: HashMap::default(),
+            hits: 0,
+            misses: 0,
+            fanout_sum: 0,
+            fanout_max: 0,
+        }
     }
 }
 
@@ -499,9 +511,11 @@ impl<T: Weighted> MatchCache<T> {
         // Read the generation before matching: a change racing with the match
         // leaves a newer generation behind, so the entry is dropped next time.
         let gen = sublist.generation();
-        if gen != self.generation {
+        let owner = sublist as *const Sublist<T> as usize;
+        if gen != self.generation || owner != self.owner {
             self.clear();
             self.generation = gen;
+            self.owner = owner;
         }
         if let Some(r) = self.map.get(subject) {
             self.hits += 1;

@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use crate::cli::FlagOverlay;
-use crate::conf::diag::Severity;
+use crate::conf::diag::{Diagnostic, Severity};
 
 /// `rnats check`'s command line.
 #[derive(Debug, clap::Args)]
@@ -32,8 +32,14 @@ pub struct CheckArgs {
     /// (exit 0 reloadable or unchanged, 1 a file is invalid, 3 restart needed).
     #[arg(long)]
     pub diff: bool,
-    /// The configuration files.
-    #[arg(required = true, value_name = "FILE")]
+    /// Print what each SUBJECT is published as under the mapping SRC -> DEST
+    /// (no files needed). DEST may be weighted destinations separated by
+    /// blanks (`'v1=80 v2=20'`); with weights or random(), the distribution.
+    #[arg(long, num_args = 2.., value_names = ["SRC", "DEST", "SUBJECT"], allow_hyphen_values = true)]
+    pub map: Option<Vec<String>>,
+    /// The configuration files. Several files with the same cluster name
+    /// are also checked against each other (accounts, exports, imports).
+    #[arg(required_unless_present = "map", value_name = "FILE")]
     pub files: Vec<String>,
 }
 
@@ -48,6 +54,9 @@ pub enum Format {
 
 /// Runs the command; returns the process exit code.
 pub fn run(args: &CheckArgs) -> u8 {
+    if let Some(map) = &args.map {
+        return super::check_map::run(map);
+    }
     if args.diff && args.files.len() != 2 {
         eprintln!("rnats check: --diff takes two files: the running configuration and the new one");
         return 2;
@@ -57,27 +66,32 @@ pub fn run(args: &CheckArgs) -> u8 {
     }
     let mut failed = false;
     let mut sarif_results = Vec::new();
+    let mut valid = Vec::new();
     for file in &args.files {
         let loaded = crate::conf::load(Path::new(file), &FlagOverlay::default());
-        let bad = loaded.failed(args.strict);
+        // `check` also gives the advice that `-t` and a start leave out.
+        let advised = loaded.advice.iter().filter(|d| d.severity == Severity::Warning).count();
+        let bad = loaded.failed(args.strict) || (args.strict && advised > 0);
         failed |= bad;
+        let mut shown: Vec<&Diagnostic> = loaded.diags.iter().chain(&loaded.advice).collect();
+        shown.sort_by_key(|d| (d.severity, d.span.map(|s| (s.source, s.start))));
         match args.format {
             Format::Json => {
-                for d in &loaded.diags {
+                for d in &shown {
                     println!("{}", d.to_json(&loaded.sources));
                 }
             }
-            Format::Sarif => sarif_results.extend(loaded.diags.iter().map(|d| d.to_sarif(&loaded.sources, file))),
+            Format::Sarif => sarif_results.extend(shown.iter().map(|d| d.to_sarif(&loaded.sources, file))),
             Format::Github => {
-                for d in &loaded.diags {
+                for d in &shown {
                     println!("{}", d.to_github(&loaded.sources, file));
                 }
             }
             Format::Human => {
-                for d in &loaded.diags {
+                for d in &shown {
                     eprintln!("{}", d.render(&loaded.sources));
                 }
-                let (e, w) = (loaded.count(Severity::Error), loaded.count(Severity::Warning));
+                let (e, w) = (loaded.count(Severity::Error), loaded.count(Severity::Warning) + advised);
                 let verdict = if bad { "invalid" } else { "valid" };
                 eprintln!("{file}: {verdict} ({e} error{}, {w} warning{})", plural(e), plural(w));
             }
@@ -87,6 +101,20 @@ pub fn run(args: &CheckArgs) -> u8 {
                 Ok(json) => println!("{json}"),
                 Err(e) => eprintln!("rnats check: cannot print {file}: {e}"),
             }
+        }
+        if !loaded.failed(false) {
+            valid.push((file.as_str(), loaded.options));
+        }
+    }
+    let peers: Vec<(&str, &crate::options::Options)> = valid.iter().map(|(f, o)| (*f, o)).collect();
+    for msg in super::check_cluster::differences(&peers) {
+        let d = Diagnostic::warning("cluster-accounts", None, msg);
+        failed |= args.strict;
+        match args.format {
+            Format::Json => println!("{}", d.to_json(&Default::default())),
+            Format::Sarif => sarif_results.push(d.to_sarif(&Default::default(), &args.files[0])),
+            Format::Github => println!("{}", d.to_github(&Default::default(), &args.files[0])),
+            Format::Human => eprintln!("{}", d.render(&Default::default())),
         }
     }
     if args.format == Format::Sarif {

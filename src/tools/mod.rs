@@ -6,6 +6,8 @@
 
 pub(crate) mod bench;
 pub(crate) mod check;
+mod check_cluster;
+mod check_map;
 pub mod command;
 pub(crate) mod fmt;
 pub(crate) mod passwd;

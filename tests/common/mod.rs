@@ -4,7 +4,9 @@
 #![allow(dead_code)]
 
 pub mod certs;
+pub mod frames;
 pub mod http;
+pub mod reloadable;
 pub mod ws;
 
 use std::net::SocketAddr;

@@ -112,8 +112,8 @@ pub async fn start(server: &Arc<ServerState>) -> std::io::Result<()> {
     let Some(cluster) = cluster_of(server).cloned() else { return Ok(()) };
     let snap = server.snapshot();
     let Some(c) = snap.opts.cluster.clone() else { return Ok(()) };
-    server.global().track_interest();
-    server.global().set_import(snap.route_perms.clone());
+    server.accounts().track_interest(snap.route_perms.clone());
+    server.accounts().set_import(snap.route_perms.clone());
     {
         let own = own_client_urls(&snap.opts, server.client_addr().port());
         cluster.urls().set_own(own);
@@ -220,7 +220,7 @@ pub fn register(
     if !no_advertise && cluster.update_urls(&newcomer.connect_urls, &newcomer.ws_connect_urls, true) {
         push_client_info(server);
     }
-    server.global().add_route(link.conn.clone());
+    server.accounts().add_route(link.conn.clone());
     debug!("{} - Sent local subscriptions to route", link.conn.log_prefix);
     Registration::Added
 }
@@ -397,7 +397,7 @@ pub fn unregister(server: &Arc<ServerState>, link: &Arc<RouteLink>) {
         (here, urls)
     };
     if registered_here {
-        server.global().remove_route(&*link.conn);
+        server.accounts().remove_route(&*link.conn);
         let no_advertise = server.snapshot().opts.cluster.as_ref().is_some_and(|c| c.no_advertise);
         if !no_advertise && cluster.update_urls(&urls, &ws_urls, false) {
             push_client_info(server);
@@ -523,7 +523,7 @@ pub fn apply_reload(server: &Arc<ServerState>, old: &Options, new: &Options) {
         cluster.urls().set_own(own);
     }
     let snap = server.snapshot();
-    server.global().set_import(snap.route_perms.clone());
+    server.accounts().set_import(snap.route_perms.clone());
     if old.route_permissions() != new.route_permissions() {
         // Interest was announced under the old permissions: make the routes
         // again so both sides exchange it under the new ones.

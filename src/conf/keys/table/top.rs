@@ -186,8 +186,12 @@ pub static TOP: Block<Options> = Block {
             key("disable_sublist_cache", Ty::Bool, Restart).alias(&["no_sublist_cache"]).feature(Feature::SublistCache),
             key("no_system_account", Ty::Bool, Restart)
                 .alias(&["no_system", "no_sys_acc"])
-                .feature(Feature::SystemAccount),
-            key("system_account", Ty::Str, Restart).alias(&["system"]).feature(Feature::SystemAccount),
+                .feature(Feature::SystemAccount)
+                .set(|_, _, v, o| v.set_bool(&mut o.no_system_account)),
+            key("system_account", Ty::Str, Restart)
+                .alias(&["system"])
+                .feature(Feature::SystemAccount)
+                .set(|_, _, v, o| o.system_account = v.into_str()),
             key("no_auth_user", Ty::Str, RnatsOnly).set(|_, _, v, o| o.no_auth_user = v.into_str()),
             key("default_sentinel", Ty::Str, Yes).feature(Feature::AuthCallout),
             key("authorization", Ty::Block(&AUTHORIZATION), Yes).set(|b, _, v, o| {
@@ -196,10 +200,17 @@ pub static TOP: Block<Options> = Block {
                     b.block(&AUTHORIZATION, m, &mut o.authorization);
                 }
             }),
-            key("accounts", Ty::Custom(&ACCOUNTS_TY), Yes).feature(Feature::Accounts),
+            key("accounts", Ty::Custom(&ACCOUNTS_TY), Yes)
+                .feature(Feature::Accounts)
+                .set(|b, e, _, o| crate::conf::accounts::set_accounts(b, e, o)),
             key("mappings", Ty::MapOf(&Ty::Custom(&MAPPING_TY)), Yes)
                 .alias(&["maps"])
-                .feature(Feature::SubjectMappings),
+                .feature(Feature::SubjectMappings)
+                .set(|b, _, v, o| {
+                    if let Val::Map(m) = v {
+                        o.mappings = crate::conf::accounts::mappings(b, m);
+                    }
+                }),
             key("tls", Ty::Block(&TLS), Yes).feature(Feature::Tls).set(|b, _, v, o| {
                 if let Val::Map(m) = v {
                     let mut t = Tls { timeout: DEFAULT_TLS_TIMEOUT, ..Tls::default() };

@@ -90,7 +90,7 @@ async fn serve<S: Transport>(
             conn.close_now(CloseReason::WriteError);
             return;
         }
-        let mut client = ClientState::new(nonce, tls);
+        let mut client = ClientState::new(nonce, tls, server.global().clone());
         client.set_cookies(meta.cookies);
         let session = Session { server: server.clone(), conn, snap: snap.clone(), role: client, retirement };
         return run_session(session, stream, Vec::new()).await;
@@ -101,7 +101,7 @@ async fn serve<S: Transport>(
             conn.close_now(CloseReason::WriteError);
             return;
         }
-        let client = ClientState::new(nonce, None);
+        let client = ClientState::new(nonce, None, server.global().clone());
         let session = Session { server: server.clone(), conn, snap: snap.clone(), role: client, retirement };
         return run_session(session, stream, Vec::new()).await;
     };
@@ -117,12 +117,12 @@ async fn serve<S: Transport>(
                 tls_first,
             };
             conn.meta.lock().unwrap_or_else(|e| e.into_inner()).tls = Some(tls_info);
-            let client = ClientState::new(nonce, Some(negotiated));
+            let client = ClientState::new(nonce, Some(negotiated), server.global().clone());
             let session = Session { server: server.clone(), conn, snap: snap.clone(), role: client, retirement };
             run_session(session, stream, Vec::new()).await
         }
         Ok(crate::tls::Established::Plain { stream, pending }) => {
-            let client = ClientState::new(nonce, None);
+            let client = ClientState::new(nonce, None, server.global().clone());
             let session = Session { server: server.clone(), conn, snap: snap.clone(), role: client, retirement };
             run_session(session, stream, pending).await
         }

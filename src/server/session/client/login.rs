@@ -25,8 +25,7 @@ impl ClientState {
             // after this is a later one, which drops subscriptions).
             self.connect_received = true;
             if let Some(identity) = authenticate(core, &self.opts, self.nonce.as_deref()).await {
-                self.admit(core, identity);
-                return Ok(());
+                return self.admit(core, identity);
             }
         }
         Err(self.auth_violation(core))
@@ -94,7 +93,7 @@ impl ClientState {
         if self.opts.new_account || self.opts.account.as_deref().is_some_and(|a| !a.is_empty()) {
             return Err(self.auth_violation(core));
         }
-        self.admit(core, identity);
+        self.admit(core, identity)?;
         if !(0..=1).contains(&self.opts.protocol) {
             error!("{} - {}", core.conn.log_prefix, ERR_INVALID_PROTOCOL);
             core.send_err(ERR_INVALID_PROTOCOL);
@@ -109,15 +108,17 @@ impl ClientState {
         Ok(())
     }
 
-    /// The client is authenticated as `identity`.
-    pub(super) fn admit(&mut self, core: &mut Core, identity: Identity) {
+    /// The client is authenticated as `identity`: it enters its account
+    /// (which may be full).
+    pub(super) fn admit(&mut self, core: &mut Core, identity: Identity) -> Result<(), CloseReason> {
         identity.fill_no_auth_credentials(&mut self.opts);
-        self.user_tag = match &identity.user {
-            Some(user) => format!("\"{}/user:{user}\"", core.conn.account.name),
-            None => String::new(),
-        };
         core.conn.replies.configure(identity.permissions.as_ref().and_then(|p| p.responses.as_ref()));
         self.identity = identity;
+        self.enter_account(core)?;
+        self.user_tag = match &self.identity.user {
+            Some(user) => format!("\"{}/user:{user}\"", self.tenancy.account.name),
+            None => String::new(),
+        };
         self.pub_allowed.clear();
         core.conn.set_headers(self.headers);
         if let Some(user) = &self.identity.user {
@@ -128,6 +129,7 @@ impl ClientState {
             }
         }
         core.phase = Phase::Authenticated;
+        Ok(())
     }
 
     /// Who the client is under the session's snapshot: from its TLS client

@@ -6,6 +6,7 @@
 pub mod accept;
 mod login;
 mod revalidate;
+mod tenancy;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -69,10 +70,16 @@ pub(crate) struct ClientState {
     /// A websocket client's cookies (`user_cookie`, ...): they stand in for
     /// credentials its CONNECT leaves out.
     cookies: Option<Box<crate::websocket::handshake::Cookies>>,
+    /// The account it publishes into, with its rules.
+    tenancy: tenancy::Tenancy,
 }
 
 impl ClientState {
-    pub fn new(nonce: Option<String>, tls: Option<Negotiated>) -> ClientState {
+    pub fn new(
+        nonce: Option<String>,
+        tls: Option<Negotiated>,
+        account: Arc<crate::server::accounts::ServerAccount>,
+    ) -> ClientState {
         ClientState {
             opts: ConnectOpts::default(),
             headers: false,
@@ -86,6 +93,7 @@ impl ClientState {
             ldm_announced: false,
             tls,
             cookies: None,
+            tenancy: tenancy::Tenancy::new(account),
         }
     }
 
@@ -139,7 +147,8 @@ impl ClientState {
                         core.conn.info_updates.store(true, std::sync::atomic::Ordering::Release);
                         let mut info = core.server.client_info(&core.snap, &core.conn, self.nonce.as_deref());
                         info.connect_info = true;
-                        info.remote_account = core.conn.account.name.to_string();
+                        info.remote_account = self.tenancy.account.name.to_string();
+                        info.max_payload = core.limits.max_payload;
                         core.send(&info.to_line());
                     }
                 }
@@ -195,15 +204,32 @@ impl ClientState {
         if !std::mem::take(&mut self.pub_line_checked) {
             self.check_pub_line(core, p.subject);
         }
-        if !self.can_publish(core, p.subject) {
-            let subject = go_quote(p.subject);
+        // Mapped first: permissions apply to the subject the message goes
+        // to, as nats-server checks them.
+        let mut scratch = self.take_scratch();
+        let delivered = self.publish_mapped(core, &p, &mut scratch);
+        self.return_scratch(scratch);
+        delivered
+    }
+
+    fn publish_mapped(&mut self, core: &mut Core, p: &Publish<'_>, scratch: &mut Vec<u8>) -> Result<(), CloseReason> {
+        let subject = match self.map_subject(core, p.subject, scratch) {
+            Some(false) => p.subject,
+            Some(true) => &scratch[..],
+            None => {
+                self.send_ok(core);
+                return Ok(());
+            }
+        };
+        if !self.can_publish(core, subject) {
+            let subject = go_quote(subject);
             error!("{} - {} - Publish Violation - Subject {subject}", core.conn.log_prefix, self.user_tag);
             core.send_err(&format!("Permissions Violation for Publish to {subject}"));
             return Ok(());
         }
         self.send_ok(core);
         let msg = Message {
-            subject: p.subject,
+            subject,
             reply: p.reply,
             header_len: p.header_len,
             payload: p.payload,
@@ -212,10 +238,10 @@ impl ClientState {
         };
         let when_behind = if core.snap.opts.no_fast_producer_stall { WhenBehind::Drop } else { WhenBehind::Stall };
         let from = Publisher { conn: &core.conn, echo: self.opts.echo, when_behind };
-        let delivered = core.fanout.publish(&core.conn.account, &msg, from);
+        let delivered = core.fanout.publish(&self.tenancy.account, &msg, from);
         if !delivered && self.opts.no_responders {
             if let Some(reply) = p.reply {
-                self.send_no_responders(core, p.subject, reply);
+                self.send_no_responders(core, subject, reply);
             }
         }
         Ok(())
@@ -224,7 +250,7 @@ impl ClientState {
     /// The 503 status a requester gets when nobody is subscribed: sent to the
     /// requester's own subscription on the reply subject, as the reference does.
     fn send_no_responders(&self, core: &mut Core, subject: &[u8], reply: &[u8]) {
-        let result = core.conn.account.sublist.match_subject(reply);
+        let result = self.tenancy.account.sublist.match_subject(reply);
         let Some(sub) = result.psubs.iter().find(|s| Arc::ptr_eq(&s.conn, &core.conn)) else {
             return;
         };
@@ -285,15 +311,26 @@ impl ClientState {
             }
             deny_filter = perms.subscribe.overlapping_denies(subject);
         }
-        let max_subs = core.snap.opts.max_subscriptions;
+        let max_subs = self.max_subscriptions(core);
         if max_subs > 0 && core.conn.num_subs() >= max_subs {
-            error!("{} - {}", core.conn.log_prefix, ERR_MAX_SUBSCRIPTIONS);
+            match self.identity.user.as_deref() {
+                Some(_) => error!("{} - {} - {}", core.conn.log_prefix, self.user_tag, ERR_MAX_SUBSCRIPTIONS),
+                None => error!("{} - {}", core.conn.log_prefix, ERR_MAX_SUBSCRIPTIONS),
+            }
             core.send_err(ERR_MAX_SUBSCRIPTIONS);
             return;
         }
-        if core.conn.subscribe(subject, queue, sid, deny_filter) == Subscribed::InvalidSubject {
-            core.send_err(ERR_INVALID_SUBJECT);
-            return;
+        match core.conn.subscribe(subject, queue, sid, deny_filter) {
+            Subscribed::InvalidSubject => {
+                core.send_err(ERR_INVALID_SUBJECT);
+                return;
+            }
+            Subscribed::Added => {
+                if let Some(sub) = core.conn.subscription(sid) {
+                    self.add_import_shadows(core, &sub);
+                }
+            }
+            Subscribed::AlreadyThere | Subscribed::TooMany => {}
         }
         self.send_ok(core);
     }

@@ -60,9 +60,11 @@ impl ClientState {
             core.conn.replies.configure(self.perms().and_then(|p| p.responses.as_ref()));
             self.recheck_subscriptions(core);
         }
-        if self.opts.protocol >= 1 && old.opts.max_payload != core.snap.opts.max_payload {
+        let max_payload_changed = self.readopt_account(core, old.opts.max_payload);
+        if self.opts.protocol >= 1 && max_payload_changed {
             // Clients size their publishes by the INFO they were given.
-            let info = core.server.client_info(&core.snap, &core.conn, self.nonce.as_deref());
+            let mut info = core.server.client_info(&core.snap, &core.conn, self.nonce.as_deref());
+            info.max_payload = core.limits.max_payload;
             core.send(&info.to_line());
         }
         Ok(())

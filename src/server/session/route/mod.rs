@@ -14,6 +14,7 @@
 //! both run the one session lifecycle with this role.
 
 pub mod accept;
+mod accounts;
 pub mod solicit;
 
 pub use accept::{serve_accepted, serve_accepted_stream};
@@ -30,7 +31,7 @@ use super::retire::Retirement;
 use super::role::{Role, Step};
 use super::{Phase, Transport};
 use crate::secret::Secret;
-use crate::server::account::GLOBAL_ACCOUNT;
+use crate::server::accounts::ServerAccount;
 use crate::server::conn::Subscribed;
 use crate::server::deliver::{Message, Publisher};
 use crate::server::errors::*;
@@ -62,12 +63,22 @@ pub(crate) struct RouteState {
     /// The credentials an accepted route logged in with, to check again
     /// when a reload changes `cluster.authorization` (kept in memory only).
     credentials: Option<(String, Secret)>,
+    /// The accounts the peer names, resolved once each.
+    accounts: accounts::RouteAccounts,
 }
 
 impl RouteState {
     fn new(link: Arc<RouteLink>, snap: &Snapshot, solicited: bool) -> RouteState {
         let remote = link.conn.addr;
-        RouteState { link, remote, solicited, info_seen: false, perms: snap.route_perms.clone(), credentials: None }
+        RouteState {
+            link,
+            remote,
+            solicited,
+            info_seen: false,
+            perms: snap.route_perms.clone(),
+            credentials: None,
+            accounts: Default::default(),
+        }
     }
 
     /// A reload: new permissions; an accepted route whose credentials the
@@ -327,9 +338,9 @@ impl RouteState {
                 return Err(CloseReason::ProtocolViolation);
             }
         };
-        if !self.known_account(core, acc, subject) {
+        let Some(account) = self.known_account(core, acc, subject) else {
             return Ok(());
-        }
+        };
         if let Some(p) = &self.perms {
             if !p.subscribe.allows_sub(subject, None) {
                 debug!(
@@ -341,7 +352,7 @@ impl RouteState {
             }
         }
         let key = sub_key(acc, subject, queue);
-        match core.conn.subscribe_remote(&key, subject, queue, weight, bounds::MAX_ROUTE_SUBSCRIPTIONS) {
+        match core.conn.subscribe_remote(&account, &key, subject, queue, weight, bounds::MAX_ROUTE_SUBSCRIPTIONS) {
             Subscribed::Added | Subscribed::AlreadyThere => {}
             Subscribed::TooMany => {
                 error!(
@@ -371,7 +382,7 @@ impl RouteState {
                 return Err(CloseReason::ProtocolViolation);
             }
         };
-        if acc != GLOBAL_ACCOUNT.as_bytes() {
+        if self.accounts.resolve(core.server.accounts(), acc).is_none() {
             debug!(
                 "{} - Unknown account {:?} for subject {:?}",
                 core.conn.log_prefix,
@@ -389,20 +400,17 @@ impl RouteState {
     fn on_msg(&mut self, core: &mut Core, m: RoutedMsg<'_>) {
         core.fanout.batch.in_msgs += 1;
         core.fanout.batch.in_bytes += m.payload.len() as u64;
-        match m.account {
-            acc if acc == GLOBAL_ACCOUNT.as_bytes() => {}
-            // Any other account (`$SYS` from a Go peer included): dropped,
-            // at DBG, as a nats-server without that account does.
-            other => {
-                debug!(
-                    "{} - Unknown account {:?} for routed message on subject: {:?}",
-                    core.conn.log_prefix,
-                    String::from_utf8_lossy(other),
-                    String::from_utf8_lossy(m.subject)
-                );
-                return;
-            }
-        }
+        // An account unknown here (`$SYS` from a Go peer included):
+        // dropped, at DBG, as a nats-server without that account does.
+        let Some(account) = self.accounts.resolve(core.server.accounts(), m.account) else {
+            debug!(
+                "{} - Unknown account {:?} for routed message on subject: {:?}",
+                core.conn.log_prefix,
+                String::from_utf8_lossy(m.account),
+                String::from_utf8_lossy(m.subject)
+            );
+            return;
+        };
         let msg = Message {
             subject: m.subject,
             reply: m.reply,
@@ -414,16 +422,16 @@ impl RouteState {
         // A route is not stalled for a slow local subscriber: that would hold
         // up every other server's traffic on this route.
         let from = Publisher { conn: &core.conn, echo: true, when_behind: WhenBehind::Queue };
-        core.fanout.publish_routed(core.server.global(), &msg, m.queues, from);
+        core.fanout.publish_routed(&account, &msg, m.queues, from);
     }
 
-    /// Whether `acc` is an account here. rnats serves `$G` only, so interest
-    /// in any other (the `$SYS` interest every Go peer sends included) is
+    /// The account `acc` names here. Interest in any other (the `$SYS`
+    /// interest every Go peer sends, while rnats has no system account) is
     /// dropped and reported as a nats-server without that account reports
     /// it: an error line for each `RS+`.
-    fn known_account(&mut self, core: &Core, acc: &[u8], subject: &[u8]) -> bool {
-        if acc == GLOBAL_ACCOUNT.as_bytes() {
-            return true;
+    fn known_account(&mut self, core: &Core, acc: &[u8], subject: &[u8]) -> Option<Arc<ServerAccount>> {
+        if let Some(account) = self.accounts.resolve(core.server.accounts(), acc) {
+            return Some(account);
         }
         error!(
             "{} - Unknown account {:?} for remote subject {:?}",
@@ -431,7 +439,7 @@ impl RouteState {
             String::from_utf8_lossy(acc),
             String::from_utf8_lossy(subject)
         );
-        false
+        None
     }
 }
 
@@ -557,6 +565,7 @@ impl Role for RouteState {
     }
 
     async fn on_new_snapshot(&mut self, core: &mut Core, old: &Arc<Snapshot>) -> Result<(), CloseReason> {
+        self.accounts.forget_unknown();
         self.reload(core, old).await
     }
 }

@@ -25,8 +25,10 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::SystemTime;
 
+mod imports;
+
 use super::account::Account;
-use super::conn::{ConnKind, Connection, Subscription, Take};
+use super::conn::{ConnKind, Connection, Subscription, Take, Via};
 use super::outbound::{MsgLine, Pushed, WhenBehind};
 use super::stall::Stalls;
 use super::sublist::{MatchCache, MatchResult};
@@ -78,6 +80,17 @@ pub struct Fanout {
     /// are kept (with their buffers) for the next message.
     routes: Vec<RouteTarget>,
     routes_len: usize,
+    /// Where a stream import's mapped subject is written (reused).
+    mapped: Vec<u8>,
+    /// Service-import and response entries the current message matched,
+    /// served once its ordinary deliveries are done.
+    pending_imports: Vec<Arc<Subscription>>,
+    /// The match cache of publishes the server makes on a client's behalf
+    /// (requests into exporters, responses back), so they do not evict
+    /// the client's own account from `cache`.
+    import_cache: MatchCache<Subscription>,
+    /// Buffers of those publishes, reused.
+    scratch: imports::Scratch,
 }
 
 /// One route a message goes to, and the queue groups it must deliver to.
@@ -116,6 +129,10 @@ impl Default for Fanout {
             rng: rand::random::<u64>() | 1,
             routes: Vec::new(),
             routes_len: 0,
+            mapped: Vec::new(),
+            pending_imports: Vec::new(),
+            import_cache: MatchCache::default(),
+            scratch: imports::Scratch::default(),
         }
     }
 }
@@ -135,8 +152,22 @@ impl Fanout {
     /// Delivers `msg`, published by a local client, to every plain
     /// subscriber and to one member of each queue group of `account`; other
     /// servers with interest get it once each. Returns whether anyone got it.
-    pub fn publish(&mut self, account: &Account<Subscription>, msg: &Message<'_>, from: Publisher<'_>) -> bool {
-        let result = self.cache.get(&account.sublist, msg.subject);
+    pub fn publish(&mut self, account: &Arc<Account<Subscription>>, msg: &Message<'_>, from: Publisher<'_>) -> bool {
+        self.publish_in(account, msg, from, 0)
+    }
+
+    /// [`Fanout::publish`], `depth` service imports deep.
+    fn publish_in(
+        &mut self,
+        account: &Arc<Account<Subscription>>,
+        msg: &Message<'_>,
+        from: Publisher<'_>,
+        depth: u8,
+    ) -> bool {
+        let result = match depth {
+            0 => self.cache.get(&account.sublist, msg.subject),
+            _ => self.import_cache.get(&account.sublist, msg.subject),
+        };
         self.routes_len = 0;
         let mut delivered = false;
         for (i, sub) in result.psubs.iter().enumerate() {
@@ -184,6 +215,9 @@ impl Fanout {
         if self.routes_len > 0 {
             delivered |= self.send_to_routes(&result, account, msg, from);
         }
+        if !self.pending_imports.is_empty() {
+            delivered |= self.serve_imports(account, msg, from, depth, false);
+        }
         delivered
     }
 
@@ -194,7 +228,7 @@ impl Fanout {
     /// on another server is tried, never the server it came from.
     pub fn publish_routed(
         &mut self,
-        account: &Account<Subscription>,
+        account: &Arc<Account<Subscription>>,
         msg: &Message<'_>,
         queues: &[u8],
         from: Publisher<'_>,
@@ -236,6 +270,9 @@ impl Fanout {
         }
         if self.routes_len > 0 {
             self.send_to_routes(&result, account, msg, from);
+        }
+        if !self.pending_imports.is_empty() {
+            self.serve_imports(account, msg, from, 0, true);
         }
     }
 
@@ -319,11 +356,35 @@ impl Fanout {
     }
 
     fn deliver_to(&mut self, sub: &Arc<Subscription>, msg: &Message<'_>, from: Publisher<'_>) -> bool {
+        let shadow = match sub.via.as_deref() {
+            None => return self.deliver_on(sub, msg.subject, msg, from),
+            Some(Via::Shadow(shadow)) => shadow,
+            Some(Via::ServiceImport { .. } | Via::Responses) => {
+                // Served after this message's own deliveries: serving
+                // publishes again, into another account.
+                if !sub.is_removed() {
+                    self.pending_imports.push(sub.clone());
+                }
+                return false;
+            }
+        };
+        // A stream import: the importer's subscription gets the message on
+        // the subject the import maps it to.
+        let mut buf = std::mem::take(&mut self.mapped);
+        let subject = if shadow.import.map_into(msg.subject, &mut buf) { &buf[..] } else { msg.subject };
+        let wanted = !shadow.filtered || crate::subject::filter_matches(&shadow.parent.subject, subject);
+        let delivered = wanted && self.deliver_on(&shadow.parent, subject, msg, from);
+        self.mapped = buf;
+        delivered
+    }
+
+    /// Delivers `msg` on `subject` to the subscription `sub`.
+    fn deliver_on(&mut self, sub: &Arc<Subscription>, subject: &[u8], msg: &Message<'_>, from: Publisher<'_>) -> bool {
         let conn = &sub.conn;
         if !from.echo && Arc::ptr_eq(conn, from.conn) {
             return false;
         }
-        if sub.deny_filter.as_ref().is_some_and(|deny| deny.blocks(msg.subject)) {
+        if sub.deny_filter.as_ref().is_some_and(|deny| deny.blocks(subject)) {
             return false;
         }
         let take = sub.take();
@@ -341,7 +402,7 @@ impl Fanout {
             Some(_) => (Some(msg.header_text), msg.size_text, msg.payload),
             None => (None, msg.size_text, msg.payload),
         };
-        let line = MsgLine { subject: msg.subject, sid: &sub.sid, reply: msg.reply, header_size, size };
+        let line = MsgLine { subject, sid: &sub.sid, reply: msg.reply, header_size, size };
         let pushed = conn.outbound.push_msg(&line, payload, from.when_behind);
         match pushed {
             Pushed::Queued | Pushed::QueuedBehind => {
@@ -416,6 +477,11 @@ impl Fanout {
             }
             conn.flush();
         }
+    }
+
+    /// A random number in 0..2^31 (mapping weights and `random()`).
+    pub fn random_u31(&mut self) -> u32 {
+        (self.next_rand() >> 33) as u32
     }
 
     fn next_rand(&mut self) -> u64 {
@@ -552,9 +618,9 @@ mod tests {
     fn a_route_gets_one_copy_of_a_message_however_many_of_its_interests_match() {
         let acc = account();
         let route = conn(1, ConnKind::Route, &acc);
-        route.subscribe_remote(b"$G foo", b"foo", None, 1, 100);
-        route.subscribe_remote(b"$G f*", b"f*", None, 1, 100);
-        route.subscribe_remote(b"$G foo g", b"foo", Some(b"g"), 2, 100);
+        route.subscribe_remote(&route.account(), b"$G foo", b"foo", None, 1, 100);
+        route.subscribe_remote(&route.account(), b"$G f*", b"f*", None, 1, 100);
+        route.subscribe_remote(&route.account(), b"$G foo g", b"foo", Some(b"g"), 2, 100);
         let from = conn(2, ConnKind::Client, &acc);
         let mut fanout = Fanout::default();
         assert!(fanout.publish(&acc, &msg(b"foo"), publisher(&from)));

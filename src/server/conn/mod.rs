@@ -11,13 +11,22 @@ use std::time::{Duration, SystemTime};
 use tokio::sync::Notify;
 use tracing::info;
 
-use super::account::{Account, Indexed, InterestPeer};
+use arc_swap::ArcSwap;
+
+mod subscription;
+mod subscriptions;
+
+pub use subscription::{ShadowOf, Subscription, Take, Via};
+pub use subscriptions::Subscribed;
+
+use super::account::{Account, InterestPeer};
 use super::errors::CloseReason;
 use super::outbound::{Outbound, Pushed};
-use super::permissions::DenyFilter;
 use super::responses::ReplyGrants;
 use super::stats::{ServerStats, Traffic};
-use super::subject::is_valid_sub_subject;
+
+/// Stream-import shadows by the sid of the subscription they serve.
+type ShadowsBySid = HashMap<Box<[u8]>, Vec<Arc<Subscription>>>;
 
 /// What is at the other end.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,7 +84,12 @@ pub struct Connection {
     pub start: SystemTime,
     /// `"<ip>:<port> - cid:<n>"`, the prefix of every log line about it.
     pub log_prefix: String,
-    pub account: Arc<Account<Subscription>>,
+    /// The account the connection is in: `$G` until a login puts it in
+    /// another. Loaded on SUB/UNSUB and by monitoring; the session keeps
+    /// its own copy for publishing.
+    account: ArcSwap<Account<Subscription>>,
+    /// Whether the connection is counted in its account's clients.
+    counted: AtomicBool,
     /// Bytes owed to the peer, and the connection's close state.
     pub outbound: Outbound,
     /// Wakes the session task: the connection is closing, or a new config
@@ -87,6 +101,10 @@ pub struct Connection {
     /// monitoring; never across an `.await`. Changed only through the
     /// methods below, which keep it and the account's index in step.
     subs: Mutex<HashMap<Box<[u8]>, Arc<Subscription>>>,
+    /// Stream imports' shadow subscriptions (in the exporters' indexes) by
+    /// the sid of the subscription they serve. Taken on SUB/UNSUB and close
+    /// of an importing client only.
+    shadows: Mutex<ShadowsBySid>,
     /// Whether the client said `headers:true`; read by publishers.
     headers: AtomicBool,
     /// Set while the connection sits in some publisher's flush list, so one
@@ -140,10 +158,12 @@ impl Connection {
             addr,
             start: SystemTime::now(),
             log_prefix: format!("{addr} - {tag}:{cid}"),
-            account,
+            account: ArcSwap::new(account),
+            counted: AtomicBool::new(false),
             outbound: Outbound::default(),
             events: Notify::new(),
             subs: Mutex::new(HashMap::new()),
+            shadows: Mutex::new(HashMap::new()),
             headers: AtomicBool::new(false),
             flush_queued: AtomicBool::new(false),
             in_msgs: AtomicU64::new(0),
@@ -170,6 +190,39 @@ impl Connection {
             None => format!("{} - wid:{}", self.addr, self.cid),
         };
         self
+    }
+
+    /// The account the connection is in.
+    pub fn account(&self) -> Arc<Account<Subscription>> {
+        self.account.load_full()
+    }
+
+    /// Moves the connection into `account`, counted among its clients
+    /// unless its `max_connections` is reached (then false, and nothing
+    /// changes). Subscriptions must be gone (a later CONNECT drops them).
+    pub fn enter_account(&self, account: Arc<Account<Subscription>>, max_connections: Option<u64>) -> bool {
+        let current = self.account.load();
+        let same = Arc::ptr_eq(&current, &account);
+        if same && self.counted.load(Ordering::Acquire) {
+            return true;
+        }
+        if !account.admit_client(max_connections) {
+            return false;
+        }
+        if self.counted.swap(true, Ordering::AcqRel) {
+            current.release_client();
+        }
+        if !same {
+            self.account.store(account);
+        }
+        true
+    }
+
+    /// The connection is gone: its account counts it out.
+    pub fn leave_account(&self) {
+        if self.counted.swap(false, Ordering::AcqRel) {
+            self.account.load().release_client();
+        }
     }
 
     /// Takes what a CONNECT says about the client, for monitoring: its
@@ -299,153 +352,6 @@ impl Connection {
         }
         self.events.notify_one();
     }
-
-    /// The subscription under `sid`, if any.
-    pub fn subscription(&self, sid: &[u8]) -> Option<Arc<Subscription>> {
-        self.subs.lock().unwrap_or_else(|e| e.into_inner()).get(sid).cloned()
-    }
-
-    /// Every subscription, in no particular order.
-    pub fn subscriptions(&self) -> Vec<Arc<Subscription>> {
-        self.subs.lock().unwrap_or_else(|e| e.into_inner()).values().cloned().collect()
-    }
-
-    /// SUB from a client: a new subscription under `sid`, in the account's
-    /// index and in this connection's map. A sid already in use is left as
-    /// it is, as nats-server leaves it.
-    pub fn subscribe(
-        self: &Arc<Self>,
-        subject: &[u8],
-        queue: Option<&[u8]>,
-        sid: &[u8],
-        deny_filter: Option<Arc<DenyFilter>>,
-    ) -> Subscribed {
-        let mut subs = self.subs.lock().unwrap_or_else(|e| e.into_inner());
-        if subs.contains_key(sid) {
-            return Subscribed::AlreadyThere;
-        }
-        if !is_valid_sub_subject(subject) {
-            return Subscribed::InvalidSubject;
-        }
-        let sub = Arc::new(Subscription::new(self.clone(), subject, queue, sid, deny_filter));
-        if self.account.subscribe(&sub).is_err() {
-            return Subscribed::InvalidSubject;
-        }
-        subs.insert(sid.into(), sub);
-        Subscribed::Added
-    }
-
-    /// `RS+` from a route: interest `key` (`account subject [queue]`) of
-    /// the peer, with `weight` members for a queue group. A known plain
-    /// subject is left as it is; a queue group whose weight changed is
-    /// replaced, so the index's group weights stay exact. A new one is
-    /// refused past `limit` entries.
-    pub fn subscribe_remote(
-        self: &Arc<Self>,
-        key: &[u8],
-        subject: &[u8],
-        queue: Option<&[u8]>,
-        weight: u32,
-        limit: usize,
-    ) -> Subscribed {
-        let mut subs = self.subs.lock().unwrap_or_else(|e| e.into_inner());
-        match subs.get(key).cloned() {
-            Some(old) if queue.is_some() && old.weight != weight => {
-                let new = Arc::new(Subscription::remote(self.clone(), subject, queue, key, weight));
-                if self.account.sublist.replace(subject, queue, &old, new.clone()) {
-                    old.mark_removed();
-                    subs.insert(key.into(), new);
-                }
-                Subscribed::Added
-            }
-            Some(_) => Subscribed::AlreadyThere,
-            None if subs.len() >= limit => Subscribed::TooMany,
-            None => {
-                let sub = Arc::new(Subscription::remote(self.clone(), subject, queue, key, weight));
-                if self.account.subscribe(&sub).is_err() {
-                    return Subscribed::InvalidSubject;
-                }
-                subs.insert(key.into(), sub);
-                Subscribed::Added
-            }
-        }
-    }
-
-    /// `RS-` from a route: the peer lost interest `key`.
-    pub fn unsubscribe_remote(&self, key: &[u8]) {
-        let removed = self.subs.lock().unwrap_or_else(|e| e.into_inner()).remove(key);
-        if let Some(sub) = removed {
-            if sub.mark_removed() {
-                self.account.unsubscribe(&sub);
-            }
-        }
-    }
-
-    pub fn num_subs(&self) -> usize {
-        self.subs.lock().unwrap_or_else(|e| e.into_inner()).len()
-    }
-
-    /// Removes one subscription (UNSUB, auto-unsubscribe reached, or a
-    /// permission withdrawn by a reload) from the account's index and from
-    /// this connection.
-    pub fn remove_subscription(&self, sub: &Arc<Subscription>) {
-        if sub.removed.swap(true, Ordering::AcqRel) {
-            return;
-        }
-        self.account.unsubscribe(sub);
-        let mut subs = self.subs.lock().unwrap_or_else(|e| e.into_inner());
-        if subs.get(&sub.sid).is_some_and(|s| Arc::ptr_eq(s, sub)) {
-            subs.remove(&sub.sid);
-        }
-    }
-
-    /// Swaps `sub` for a copy with a different deny filter (the owner's
-    /// permissions changed), keeping its sid, limits and counts.
-    pub fn refilter_subscription(&self, sub: &Arc<Subscription>, deny_filter: Option<Arc<DenyFilter>>) {
-        let new = Arc::new(Subscription {
-            conn: sub.conn.clone(),
-            subject: sub.subject.clone(),
-            queue: sub.queue.clone(),
-            sid: sub.sid.clone(),
-            max: AtomicU64::new(sub.max()),
-            delivered: AtomicU64::new(sub.delivered()),
-            removed: AtomicBool::new(false),
-            deny_filter,
-            weight: sub.weight,
-        });
-        let mut subs = self.subs.lock().unwrap_or_else(|e| e.into_inner());
-        if sub.is_removed() || !self.account.sublist.replace(&sub.subject, sub.queue.as_deref(), sub, new.clone()) {
-            return;
-        }
-        // Publishers holding a cached match with the old entry skip it now,
-        // and see the new one once their cache notices the new generation.
-        sub.removed.store(true, Ordering::Release);
-        subs.insert(sub.sid.clone(), new);
-    }
-
-    /// Drops every subscription (the connection is gone).
-    pub fn remove_all_subscriptions(&self) {
-        let subs: Vec<Arc<Subscription>> =
-            self.subs.lock().unwrap_or_else(|e| e.into_inner()).drain().map(|(_, s)| s).collect();
-        for sub in subs {
-            if !sub.removed.swap(true, Ordering::AcqRel) {
-                self.account.unsubscribe(&sub);
-            }
-        }
-    }
-}
-
-/// What a subscribe call did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Subscribed {
-    /// A new (or, for a route's queue group, re-weighted) subscription.
-    Added,
-    /// The sid (or route interest) was there already; nothing changed.
-    AlreadyThere,
-    /// The subject is not one a subscription may take.
-    InvalidSubject,
-    /// A route sent more subscriptions than it may.
-    TooMany,
 }
 
 /// A connection's match cache, as its owner last published it: written by
@@ -463,134 +369,12 @@ pub struct MatchCacheStats {
     pub fanout_max: AtomicU64,
 }
 
-/// A subscription, shared by the owning connection (its `subs` map), the
-/// account's index, and any match results cached by publishers.
-#[derive(Debug)]
-pub struct Subscription {
-    pub conn: Arc<Connection>,
-    pub subject: Box<[u8]>,
-    pub queue: Option<Box<[u8]>>,
-    pub sid: Box<[u8]>,
-    /// Auto-unsubscribe after this many messages; 0 means no limit.
-    max: AtomicU64,
-    delivered: AtomicU64,
-    /// Set when removed, so publishers holding a cached result skip it.
-    removed: AtomicBool,
-    /// For a wildcard subscription overlapping the owner's subscribe deny
-    /// list: messages matching it are not delivered.
-    pub deny_filter: Option<Arc<DenyFilter>>,
-    /// How many queue members this entry stands for: 1, or for a route's
-    /// remote queue subscription the count the other server advertised.
-    pub weight: u32,
-}
-
-impl super::sublist::Weighted for Subscription {
-    fn weight(&self) -> u32 {
-        self.weight
-    }
-}
-
-impl Indexed for Subscription {
-    fn subject(&self) -> &[u8] {
-        &self.subject
-    }
-
-    fn queue(&self) -> Option<&[u8]> {
-        self.queue.as_deref()
-    }
-
-    fn is_local(&self) -> bool {
-        self.conn.kind == ConnKind::Client
-    }
-}
-
 /// A route hears this server's interest as `RS+`/`RS-` on its outbound.
 impl InterestPeer for Connection {
     fn send_interest(&self, buf: &[u8]) {
         super::session::trace::trace_out_if_enabled(&self.log_prefix, buf);
         if self.queue_proto(buf) {
             self.outbound.wake_writer();
-        }
-    }
-}
-
-/// Whether a message may go to a subscription, given its auto-unsubscribe limit.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Take {
-    /// Deliver it.
-    Yes,
-    /// Deliver it; it is the last one, remove the subscription afterwards.
-    Last,
-    /// Do not deliver: the subscription is gone or used up.
-    No,
-}
-
-impl Subscription {
-    pub fn new(
-        conn: Arc<Connection>,
-        subject: &[u8],
-        queue: Option<&[u8]>,
-        sid: &[u8],
-        deny_filter: Option<Arc<DenyFilter>>,
-    ) -> Subscription {
-        Subscription {
-            conn,
-            subject: subject.into(),
-            queue: queue.map(Into::into),
-            sid: sid.into(),
-            max: AtomicU64::new(0),
-            delivered: AtomicU64::new(0),
-            removed: AtomicBool::new(false),
-            deny_filter,
-            weight: 1,
-        }
-    }
-
-    /// A route's subscription on behalf of another server's interest,
-    /// keyed by its `RS+` text; `weight` is a queue group's member count.
-    pub fn remote(
-        conn: Arc<Connection>,
-        subject: &[u8],
-        queue: Option<&[u8]>,
-        key: &[u8],
-        weight: u32,
-    ) -> Subscription {
-        Subscription { weight: weight.max(1), ..Subscription::new(conn, subject, queue, key, None) }
-    }
-
-    /// Marks it removed (publishers holding a cached match skip it).
-    pub fn mark_removed(&self) -> bool {
-        !self.removed.swap(true, Ordering::AcqRel)
-    }
-
-    pub fn delivered(&self) -> u64 {
-        self.delivered.load(Ordering::Relaxed)
-    }
-
-    pub fn max(&self) -> u64 {
-        self.max.load(Ordering::Relaxed)
-    }
-
-    pub fn set_max(&self, max: u64) {
-        self.max.store(max, Ordering::Relaxed);
-    }
-
-    pub fn is_removed(&self) -> bool {
-        self.removed.load(Ordering::Relaxed)
-    }
-
-    /// Counts one delivery against the auto-unsubscribe limit.
-    pub fn take(&self) -> Take {
-        if self.is_removed() {
-            return Take::No;
-        }
-        let max = self.max.load(Ordering::Relaxed);
-        let n = self.delivered.fetch_add(1, Ordering::Relaxed) + 1;
-        match max {
-            0 => Take::Yes,
-            m if n < m => Take::Yes,
-            m if n == m => Take::Last,
-            _ => Take::No,
         }
     }
 }
@@ -632,28 +416,28 @@ mod tests {
         let sub = c.subscription(b"1").unwrap();
         c.remove_subscription(&sub);
         assert_eq!(c.num_subs(), 0);
-        assert!(c.account.sublist.match_subject(b"a").psubs.is_empty());
+        assert!(c.account().sublist.match_subject(b"a").psubs.is_empty());
     }
 
     #[test]
     fn route_interest_is_counted_reweighted_bounded_and_withdrawn() {
         let r = shared(ConnKind::Route);
-        assert_eq!(r.subscribe_remote(b"$G foo", b"foo", None, 1, 2), Subscribed::Added);
-        assert_eq!(r.subscribe_remote(b"$G foo", b"foo", None, 1, 2), Subscribed::AlreadyThere);
-        assert_eq!(r.subscribe_remote(b"$G foo g", b"foo", Some(b"g"), 2, 2), Subscribed::Added);
+        assert_eq!(r.subscribe_remote(&r.account(), b"$G foo", b"foo", None, 1, 2), Subscribed::Added);
+        assert_eq!(r.subscribe_remote(&r.account(), b"$G foo", b"foo", None, 1, 2), Subscribed::AlreadyThere);
+        assert_eq!(r.subscribe_remote(&r.account(), b"$G foo g", b"foo", Some(b"g"), 2, 2), Subscribed::Added);
         // A new weight for the group replaces its entry: the index's group
         // weight follows.
-        assert_eq!(r.subscribe_remote(b"$G foo g", b"foo", Some(b"g"), 5, 2), Subscribed::Added);
-        let matched = r.account.sublist.match_subject(b"foo");
+        assert_eq!(r.subscribe_remote(&r.account(), b"$G foo g", b"foo", Some(b"g"), 5, 2), Subscribed::Added);
+        let matched = r.account().sublist.match_subject(b"foo");
         assert_eq!(matched.qsubs.len(), 1);
         assert_eq!(matched.qsubs[0].weight, 5);
-        assert_eq!(r.subscribe_remote(b"$G bar", b"bar", None, 1, 2), Subscribed::TooMany);
+        assert_eq!(r.subscribe_remote(&r.account(), b"$G bar", b"bar", None, 1, 2), Subscribed::TooMany);
         r.unsubscribe_remote(b"$G foo g");
         r.unsubscribe_remote(b"$G unknown");
         assert_eq!(r.num_subs(), 1);
-        let left = r.account.sublist.match_subject(b"foo");
+        let left = r.account().sublist.match_subject(b"foo");
         assert_eq!((left.psubs.len(), left.qsubs.len()), (1, 0));
         r.remove_all_subscriptions();
-        assert!(r.account.sublist.match_subject(b"foo").psubs.is_empty());
+        assert!(r.account().sublist.match_subject(b"foo").psubs.is_empty());
     }
 }

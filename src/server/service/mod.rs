@@ -1,0 +1,11 @@
+//! Service imports: the machinery behind a request that crosses from the
+//! importing account into the exporting one and the responses that come
+//! back (design docs/design/accounts.md §4.2, §4.3).
+//!
+//! - [`reply_token`]: the `_R_.<PRE6>.<RND6>` reply subjects;
+//! - [`response_table`]: the pending responses behind them;
+//! - [`request_info`]: the `Nats-Request-Info` header responders get.
+
+pub mod reply_token;
+pub mod request_info;
+pub mod response_table;
