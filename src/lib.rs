@@ -16,19 +16,36 @@
 //! cached per connection) → [`server::deliver`] (permission filters, one
 //! member per queue group) → each subscriber's [`server::outbound`] buffer →
 //! its writer task → socket, one write per batch.
+//!
+//! **Public API.** The library exists for the `rnats` binary and for what
+//! tests the server from outside; every module is crate-private unless one
+//! of them needs it, and going private is how dead code shows up:
+//! - `main.rs` wires [`cli`], [`check`], [`conf`], [`options`], [`launch`],
+//!   [`logging`], [`reload`], [`server`], [`signals`], [`sd_notify`], [`tls`]
+//!   and [`tools`] (`command::run`);
+//! - the integration tests (`tests/`) also drive [`server`] directly
+//!   (sessions over in-memory streams), [`mapping`], [`monitor`]
+//!   (`connz::SortBy`, `gotime`) and `rnats top` through [`tools`];
+//! - `benches/` measure the parser and the subscription index in
+//!   [`server`]; the `fuzz/` targets feed [`conf`], [`options`], [`reload`],
+//!   [`server`], [`monitor`] and [`secret`];
+//! - [`subject`] is public as `server::subject` (tests, doctests).
+//!
+//! Within the public modules, submodules nothing outside uses are
+//! crate-private too (tools, monitor, tls, mapping, logging, server, conf).
 
 pub mod check;
 pub mod cli;
 pub mod conf;
-pub mod features;
-pub mod goflag;
-pub mod gotext;
+pub(crate) mod features;
+pub(crate) mod goflag;
+pub(crate) mod gotext;
 pub mod launch;
 pub mod logging;
 pub mod mapping;
 pub mod monitor;
 pub mod options;
-pub mod origin;
+pub(crate) mod origin;
 pub mod reload;
 pub mod sd_notify;
 pub mod secret;
@@ -38,4 +55,4 @@ pub mod subject;
 pub mod tls;
 #[cfg(feature = "tools")]
 pub mod tools;
-pub mod websocket;
+pub(crate) mod websocket;

@@ -169,7 +169,9 @@ fn github_escape(s: &str, property: bool) -> String {
     out
 }
 
-/// One SARIF 2.1.0 log for a whole `rnats check` run, with a rule per code seen.
+/// One SARIF 2.1.0 log for a whole `rnats check` run, with a rule per code
+/// seen. Only that tool writes one, so only its build has it.
+#[cfg(feature = "tools")]
 pub fn sarif_log(results: Vec<serde_json::Value>) -> serde_json::Value {
     let mut rules: Vec<&str> = results.iter().filter_map(|r| r["ruleId"].as_str()).collect();
     rules.sort_unstable();
@@ -194,6 +196,7 @@ pub fn sarif_log(results: Vec<serde_json::Value>) -> serde_json::Value {
 }
 
 /// What each diagnostic code is about, for SARIF rule descriptions.
+#[cfg(feature = "tools")]
 fn rule_description(code: &str) -> &'static str {
     match code {
         "syntax" => "The file does not follow the NATS configuration syntax",

@@ -18,7 +18,7 @@
 mod lexer;
 mod parser;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use parser::{go_io_error, GoParser, INCLUDE_CYCLE};
 
@@ -34,15 +34,15 @@ pub fn first_error(path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Option<
     p.parse(&data, &path.to_string_lossy()).err().filter(|e| e != INCLUDE_CYCLE)
 }
 
-/// The reference's error for the text of one file (a test helper too).
-pub fn first_error_in(text: &str, name: &str, env: &dyn Fn(&str) -> Option<String>) -> Option<String> {
-    let mut p = GoParser::new(env, PathBuf::new(), Vec::new());
-    p.parse(text.as_bytes(), name).err().filter(|e| e != INCLUDE_CYCLE)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The reference's error for the text of one file.
+    fn first_error_in(text: &str, name: &str, env: &dyn Fn(&str) -> Option<String>) -> Option<String> {
+        let mut p = GoParser::new(env, std::path::PathBuf::new(), Vec::new());
+        p.parse(text.as_bytes(), name).err().filter(|e| e != INCLUDE_CYCLE)
+    }
 
     fn err(text: &str) -> Option<String> {
         first_error_in(text, "t.conf", &|_| None)

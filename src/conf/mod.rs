@@ -20,27 +20,27 @@
 //! word (for `-t` and for launchers), [`schema`] derives the JSON Schema of
 //! config files from the key table, and [`fmt`] is `rnats fmt`.
 
-pub mod accounts;
-pub mod accounts_lint;
-pub mod accounts_rules;
-pub mod build;
-pub mod context;
-pub mod diag;
+pub(crate) mod accounts;
+pub(crate) mod accounts_lint;
+pub(crate) mod accounts_rules;
+pub(crate) mod build;
+pub(crate) mod context;
+pub(crate) mod diag;
 pub mod fmt;
-pub mod golex;
+pub(crate) mod golex;
 pub mod grammar;
 pub mod keys;
 pub mod parse;
-pub mod portability;
+pub(crate) mod portability;
 pub mod reference;
 pub mod scan;
 pub mod schema;
-pub mod setters;
+pub(crate) mod setters;
 pub mod source;
 pub mod syntax;
 pub mod tree;
-pub mod validate;
-pub mod values;
+pub(crate) mod validate;
+pub(crate) mod values;
 
 use std::path::Path;
 

@@ -30,7 +30,7 @@ mod format;
 mod output;
 mod queue;
 mod record;
-pub mod redact;
+pub(crate) mod redact;
 mod stream;
 mod subscriber;
 mod syslog;

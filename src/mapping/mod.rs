@@ -21,7 +21,7 @@ mod error;
 mod function;
 #[cfg(test)]
 mod tests;
-pub mod transform;
+pub(crate) mod transform;
 
 use std::collections::HashMap;
 

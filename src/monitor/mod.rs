@@ -15,28 +15,28 @@
 //! from counters connections keep for themselves (see
 //! [`crate::server::stats`]).
 
-pub mod absent;
-pub mod account_directory;
+pub(crate) mod absent;
+pub(crate) mod account_directory;
 pub mod account_rows;
-pub mod accountz;
-pub mod auth;
+pub(crate) mod accountz;
+pub(crate) mod auth;
 pub mod connz;
-pub mod dashboard;
-pub mod gojson;
+pub(crate) mod dashboard;
+pub(crate) mod gojson;
 pub mod gotime;
-pub mod healthz;
-pub mod metrics;
-pub mod process;
-pub mod query;
-pub mod reply;
-pub mod reqstats;
-pub mod root;
-pub mod router;
-pub mod routez;
-pub mod serve;
-pub mod sublist_stats;
-pub mod subsz;
-pub mod varz;
+pub(crate) mod healthz;
+pub(crate) mod metrics;
+pub(crate) mod process;
+pub(crate) mod query;
+pub(crate) mod reply;
+pub(crate) mod reqstats;
+pub(crate) mod root;
+pub(crate) mod router;
+pub(crate) mod routez;
+pub(crate) mod serve;
+pub(crate) mod sublist_stats;
+pub(crate) mod subsz;
+pub(crate) mod varz;
 
 use std::io;
 use std::net::SocketAddr;

@@ -18,7 +18,7 @@ use super::account_directory::{AccountDirectory, AccountFigures};
 use super::connz::{SubDetail, DEFAULT_LIMIT};
 use super::gotime::rfc3339_nano;
 use super::query::Query;
-pub use super::sublist_stats::{sublist_stats, SublistStats};
+use super::sublist_stats::SublistStats;
 use crate::server::conn::Subscription;
 use crate::server::facts::sid_order;
 use crate::server::state::ServerState;

@@ -25,20 +25,20 @@
 //!    `Negotiated::peer_certs` with the users' names picks the user (log its
 //!    `debug` lines), or `Authorization Violation`.
 
-pub mod accept;
-pub mod config;
-pub mod dn;
-pub mod establish;
-pub mod goname;
+pub(crate) mod accept;
+pub(crate) mod config;
+pub(crate) mod dn;
+pub(crate) mod establish;
+pub(crate) mod goname;
 pub mod help;
-pub mod identity;
-pub mod insecure;
+pub(crate) mod identity;
+pub(crate) mod insecure;
 pub mod names;
 pub mod negotiated;
-pub mod pem;
-pub mod resolver;
+pub(crate) mod pem;
+pub(crate) mod resolver;
 pub mod route;
-pub mod verifier;
+pub(crate) mod verifier;
 
 pub use accept::{accept, looks_like_tls, read_first_bytes, Accepted, HandshakeError};
 pub use config::{check, compile, Field, ServerTls, TlsConfigError};

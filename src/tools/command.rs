@@ -1,12 +1,13 @@
 //! The subcommands other than serving: `rnats NAME ARGS...` → the tool's exit
 //! code, or `None` for a name that is not a tool.
 //!
-//! check, fmt, passwd, schema and completions are read by clap (with
-//! `--help`). `top` reads nats-top's Go-style flags (`-sort subs`) and
-//! `bench` its own, so clap hands their arguments over untouched.
+//! check, fmt, passwd, schema, bench and completions are read by clap (with
+//! `--help`). `top` reads nats-top's Go-style flags (`-sort subs`), so clap
+//! hands its arguments over untouched.
 
 use clap::{CommandFactory, Parser, Subcommand};
 
+use super::bench::BenchArgs;
 use super::check::CheckArgs;
 use super::fmt::FmtArgs;
 use super::passwd::PasswdArgs;
@@ -31,12 +32,8 @@ enum Tool {
         file: bool,
     },
     /// Measure a server; --compare runs rnats and nats-server side by side
-    /// (`rnats bench --help`; `bench reload`, `bench soak`).
-    #[command(disable_help_flag = true)]
-    Bench {
-        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-        args: Vec<String>,
-    },
+    /// (`bench reload`, `bench soak`).
+    Bench(Box<BenchArgs>),
     /// A live view of a server's connections and traffic, as nats-top
     /// (`rnats top -h`).
     #[command(disable_help_flag = true)]
@@ -58,7 +55,7 @@ pub fn run(name: &str, rest: &[String]) -> Option<u8> {
     if !NAMES.contains(&name) {
         return None;
     }
-    let go_style = !matches!(name, "bench" | "top");
+    let go_style = name != "top";
     let argv = ["rnats", name].into_iter().map(String::from).chain(rest.iter().map(|a| {
         if go_style {
             double_dash(a)
@@ -78,11 +75,7 @@ pub fn run(name: &str, rest: &[String]) -> Option<u8> {
         Tool::Fmt(a) => super::fmt::run(&a),
         Tool::Passwd(a) => super::passwd::run(&a),
         Tool::Schema { file } => schema(file),
-        Tool::Bench { args } => match args.first().map(String::as_str) {
-            Some("reload") => super::bench::reload::run(&args[1..]),
-            Some("soak") => super::bench::soak::run(&args[1..]),
-            _ => super::bench::run(&args),
-        },
+        Tool::Bench(a) => super::bench::run(*a),
         Tool::Top { args } => super::top::run(&args),
         Tool::Completions { shell } => {
             clap_complete::generate(shell, &mut Tools::command(), "rnats", &mut std::io::stdout());

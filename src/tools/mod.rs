@@ -4,12 +4,12 @@
 //! with. The server library does not use them, so a build without the
 //! feature leaves out their dependencies (ratatui, rcgen).
 
-pub mod bench;
-pub mod check;
+pub(crate) mod bench;
+pub(crate) mod check;
 mod check_cluster;
 mod check_map;
 pub mod command;
-pub mod fmt;
-pub mod passwd;
+pub(crate) mod fmt;
+pub(crate) mod passwd;
 pub mod spawn;
 pub mod top;

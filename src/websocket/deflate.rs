@@ -123,13 +123,6 @@ impl Inflater {
     pub fn finishing(&self) -> bool {
         self.finishing
     }
-
-    /// Forgets a message half inflated.
-    pub fn reset(&mut self) {
-        self.d.reset(false);
-        self.tail_left = 0;
-        self.finishing = false;
-    }
 }
 
 #[cfg(test)]
@@ -231,7 +224,5 @@ mod tests {
         let mut inf = Inflater::default();
         let mut out = [0u8; 64];
         assert!(inf.inflate(&[0xff, 0xff, 0xff, 0xff], &mut out).is_err());
-        inf.reset();
-        assert!(!inf.finishing());
     }
 }

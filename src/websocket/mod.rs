@@ -23,7 +23,6 @@ use crate::server::auth::{AuthIndex, ConnType};
 use crate::tls::ServerTls;
 pub use handshake::WsMeta;
 pub use settings::WsSettings;
-pub use stream::WsStream;
 
 /// The `websocket` block of one configuration snapshot, compiled.
 pub struct Runtime {

@@ -1,13 +1,14 @@
 //! `rnats bench`'s command line.
 
+use clap::builder::PossibleValuesParser;
+
 use super::compare::compare;
 use super::config::{format_outcome, Config, SCENARIOS};
 use super::scenarios::run_scenario;
-use super::{tls, ws};
+use super::{reload, soak, tls, ws};
 
-pub const BENCH_USAGE: &str = "\
-Usage: rnats bench [options] [SCENARIO...]
-
+/// What the scenarios do, after the options in `--help`.
+const SCENARIO_HELP: &str = "\
 Scenarios (default: all; tls with --compare or --tlscacert; cluster with --compare or --url2;
 ws and ws-deflate with --compare):
     pub, pubsub, fanout, queue, reqrep, large, flood, idle, tls, cluster, ws, ws-deflate
@@ -25,76 +26,127 @@ ws and ws-deflate with --compare):
             clients send them); --compare starts both servers with the same
             websocket block, otherwise --url names the websocket port
     ws-deflate  ws with permessage-deflate offered: the server compresses
-
-Options:
-    --url HOST:PORT     server to measure (default 127.0.0.1:4222)
-    --url2 HOST:PORT    a second server of --url's cluster (the cluster scenario)
-    --compare           start rnats and the reference nats-server (NATS_SERVER_REF or
-                        PATH) on free loopback ports and measure both, alternately
-    --rounds N          rounds per scenario with --compare (default 5)
-    --msgs N            messages per run (default 1000000)
-    --size N            payload bytes (default 16; `large` and `flood` use 65536)
-    --subject S         subject (default bench.subject)
-    --subs N            subscribers for fanout and queue (default 4)
-    --requests N        requests for reqrep (default 20000)
-    --conns N           idle connections for idle (default 10000)
-    --server-pid PID    process whose memory `idle` reads (found from --url when local);
-                        `idle` is meaningful on a fresh server, as --compare runs it
-    --tlscacert FILE    CA that signed the --url server's certificate, for tls
-    --json              results as JSON (one object) instead of a table
 ";
 
+/// `rnats bench [options] [SCENARIO...]`, or `bench reload` / `bench soak`.
+/// Options left out keep [`Config`]'s defaults.
+#[derive(Debug, clap::Args)]
+#[command(args_conflicts_with_subcommands = true, after_help = SCENARIO_HELP)]
+pub struct BenchArgs {
+    #[command(subcommand)]
+    mode: Option<Mode>,
+    /// Server to measure (default 127.0.0.1:4222).
+    #[arg(long, value_name = "HOST:PORT")]
+    url: Option<String>,
+    /// A second server of --url's cluster (the cluster scenario).
+    #[arg(long, value_name = "HOST:PORT")]
+    url2: Option<String>,
+    /// Start rnats and the reference nats-server (NATS_SERVER_REF or PATH) on
+    /// free loopback ports and measure both, alternately.
+    #[arg(long)]
+    compare: bool,
+    /// Rounds per scenario with --compare.
+    #[arg(long, value_name = "N", default_value_t = 5)]
+    rounds: usize,
+    /// Messages per run (default 1000000).
+    #[arg(long, value_name = "N")]
+    msgs: Option<u64>,
+    /// Payload bytes (default 16; `large` and `flood` use 65536).
+    #[arg(long, value_name = "N")]
+    size: Option<usize>,
+    /// Subject (default bench.subject).
+    #[arg(long, value_name = "S")]
+    subject: Option<String>,
+    /// Subscribers for fanout and queue (default 4).
+    #[arg(long, value_name = "N")]
+    subs: Option<usize>,
+    /// Requests for reqrep (default 20000).
+    #[arg(long, value_name = "N")]
+    requests: Option<u64>,
+    /// Idle connections for idle (default 10000).
+    #[arg(long, value_name = "N")]
+    conns: Option<usize>,
+    /// Process whose memory `idle` reads (found from --url when local);
+    /// `idle` is meaningful on a fresh server, as --compare runs it.
+    #[arg(long, value_name = "PID")]
+    server_pid: Option<u32>,
+    /// CA that signed the --url server's certificate, for tls.
+    #[arg(long, value_name = "FILE")]
+    tlscacert: Option<String>,
+    /// Results as JSON (one object) instead of a table.
+    #[arg(long)]
+    json: bool,
+    /// Scenarios to run (default: all that apply, see below).
+    #[arg(value_name = "SCENARIO", value_parser = scenario_names())]
+    scenarios: Vec<String>,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum Mode {
+    /// What a reload costs at scale: N users, connections logged in as them,
+    /// SIGHUP after SIGHUP.
+    ///
+    /// Starts rnats from a config with --users users (each with permissions
+    /// of its own), logs --conns connections in as them, then reloads the
+    /// config --reloads times by SIGHUP, changing one user's permissions,
+    /// removing one user and adding another each time. Reports the server's
+    /// own timing of each reload and pub/sub throughput with and without
+    /// reloads running.
+    Reload(reload::ReloadArgs),
+    /// A long run under hostile conditions: a three-server cluster under
+    /// load, reloads, kills and reconnecting clients.
+    ///
+    /// Runs a three-server cluster (rnats A and B, and the reference
+    /// nats-server as C when installed) under load for --duration: --conns
+    /// client connections (mostly idle subscribers; publishers, queue
+    /// members, responders and requesters; some reconnecting all the time), a
+    /// reload of A and B every --reload-every that adds and removes users and
+    /// changes a permission, and B and C killed with SIGKILL and restarted in
+    /// turn every --kill-every.
+    ///
+    /// Prints, every --interval: messages sent and delivered to healthy
+    /// subscribers (on A, from publishers on A) and how many of those were
+    /// lost (expect 0), cross-server deliveries, requests and their p99
+    /// latency, A's RSS and open descriptors, B's and C's RSS, reloads and
+    /// kills so far.
+    Soak(soak::SoakArgs),
+}
+
+fn scenario_names() -> PossibleValuesParser {
+    PossibleValuesParser::new(SCENARIOS.iter().chain(tls::TLS_SCENARIOS).chain(ws::WS_SCENARIOS).copied())
+}
+
 /// Runs the command; returns the exit code.
-/// (`rnats bench reload` is dispatched by main to `bench_reload`.)
-pub fn run(args: &[String]) -> u8 {
-    let mut cfg = Config::default();
-    let (mut compare_mode, mut json, mut rounds) = (false, false, 5usize);
-    let mut scenarios = Vec::new();
-    let mut it = args.iter();
-    let num = |v: Option<&String>, what: &str| -> Result<u64, String> {
-        v.and_then(|s| s.parse().ok()).ok_or_else(|| format!("{what} takes a number"))
+pub fn run(args: BenchArgs) -> u8 {
+    match args.mode {
+        Some(Mode::Reload(a)) => return reload::run(&a),
+        Some(Mode::Soak(a)) => return soak::run(a),
+        None => {}
+    }
+    let defaults = Config::default();
+    let mut cfg = Config {
+        url: args.url.unwrap_or(defaults.url),
+        url2: args.url2,
+        msgs: args.msgs.map_or(defaults.msgs, |n| n.max(1)),
+        size: args.size.unwrap_or(defaults.size),
+        subject: args.subject.unwrap_or(defaults.subject),
+        subs: args.subs.map_or(defaults.subs, |n| n.max(1)),
+        requests: args.requests.map_or(defaults.requests, |n| n.max(1)),
+        conns: args.conns.map_or(defaults.conns, |n| n.max(1)),
+        server_pid: args.server_pid,
+        ..defaults
     };
-    while let Some(a) = it.next() {
-        let r: Result<(), String> = match a.trim_start_matches('-') {
-            "url" => it.next().map(|v| cfg.url = v.clone()).ok_or_else(|| "--url takes HOST:PORT".into()),
-            "url2" => it.next().map(|v| cfg.url2 = Some(v.clone())).ok_or_else(|| "--url2 takes HOST:PORT".into()),
-            "compare" => {
-                compare_mode = true;
-                Ok(())
+    if let Some(path) = &args.tlscacert {
+        match tls::client_config_from_file(path) {
+            Ok(c) => cfg.tls = Some(c),
+            Err(e) => {
+                eprintln!("rnats bench: {e}");
+                return 2;
             }
-            "json" => {
-                json = true;
-                Ok(())
-            }
-            "rounds" => num(it.next(), "--rounds").map(|n| rounds = n.max(1) as usize),
-            "msgs" => num(it.next(), "--msgs").map(|n| cfg.msgs = n.max(1)),
-            "size" => num(it.next(), "--size").map(|n| cfg.size = n as usize),
-            "subs" => num(it.next(), "--subs").map(|n| cfg.subs = n.max(1) as usize),
-            "requests" => num(it.next(), "--requests").map(|n| cfg.requests = n.max(1)),
-            "conns" => num(it.next(), "--conns").map(|n| cfg.conns = n.max(1) as usize),
-            "server-pid" => num(it.next(), "--server-pid").map(|n| cfg.server_pid = Some(n as u32)),
-            "subject" => it.next().map(|v| cfg.subject = v.clone()).ok_or_else(|| "--subject takes a subject".into()),
-            "tlscacert" => match it.next() {
-                Some(path) => tls::client_config_from_file(path).map(|c| cfg.tls = Some(c)),
-                None => Err("--tlscacert takes a file".into()),
-            },
-            "h" | "help" => {
-                print!("{BENCH_USAGE}");
-                return 0;
-            }
-            s if (SCENARIOS.contains(&s) || tls::TLS_SCENARIOS.contains(&s) || ws::WS_SCENARIOS.contains(&s))
-                && !a.starts_with('-') =>
-            {
-                scenarios.push(s.to_string());
-                Ok(())
-            }
-            _ => Err(format!("unknown argument `{a}`")),
-        };
-        if let Err(e) = r {
-            eprintln!("rnats bench: {e}\n\n{BENCH_USAGE}");
-            return 2;
         }
     }
+    let (compare_mode, json, rounds) = (args.compare, args.json, args.rounds.max(1));
+    let mut scenarios = args.scenarios;
     if scenarios.is_empty() {
         let two_servers = compare_mode || cfg.url2.is_some();
         scenarios = SCENARIOS.iter().filter(|s| two_servers || **s != "cluster").map(|s| s.to_string()).collect();

@@ -8,12 +8,12 @@ mod command;
 mod compare;
 mod config;
 mod conn;
-pub mod reload;
+mod reload;
 mod scenarios;
-pub mod soak;
+mod soak;
 mod tls;
 mod ws;
 
-pub use command::{run, BENCH_USAGE};
-pub use config::{Config, Latency, Outcome, SCENARIOS};
+pub use command::{run, BenchArgs};
+pub use config::Config;
 pub use scenarios::{rss_bytes, run_scenario};

@@ -11,41 +11,24 @@ use std::time::{Duration, Instant};
 
 use crate::tools::spawn::{ServerProcess, Spawn};
 
-pub const USAGE: &str = "\
-Usage: rnats bench reload [--users N] [--conns N] [--reloads N] [--msgs N] [--json]
-
-Starts rnats from a config with N users (each with permissions of its own),
-logs --conns connections in as them, then reloads the config --reloads
-times by SIGHUP, changing one user's permissions, removing one user and
-adding another each time. Reports the server's own timing of each reload
-and pub/sub throughput with and without reloads running.
-";
-
-struct Args {
+/// `rnats bench reload`'s options (what it does: `bench::command::Mode`).
+#[derive(Debug, clap::Args)]
+pub struct ReloadArgs {
+    /// Users in the config (at least 2).
+    #[arg(long, value_name = "N", default_value_t = 10_000)]
     users: usize,
+    /// Connections logged in as them.
+    #[arg(long, value_name = "N", default_value_t = 10_000)]
     conns: usize,
+    /// Reloads (at least 1).
+    #[arg(long, value_name = "N", default_value_t = 20)]
     reloads: usize,
+    /// Messages per throughput run.
+    #[arg(long, value_name = "N", default_value_t = 2_000_000)]
     msgs: u64,
+    /// Results as JSON.
+    #[arg(long)]
     json: bool,
-}
-
-fn parse(args: &[String]) -> Result<Args, String> {
-    let mut a = Args { users: 10_000, conns: 10_000, reloads: 20, msgs: 2_000_000, json: false };
-    let mut it = args.iter();
-    let num = |v: Option<&String>, what: &str| -> Result<usize, String> {
-        v.and_then(|s| s.parse().ok()).ok_or_else(|| format!("{what} takes a number"))
-    };
-    while let Some(arg) = it.next() {
-        match arg.trim_start_matches('-') {
-            "users" => a.users = num(it.next(), "--users")?.max(2),
-            "conns" => a.conns = num(it.next(), "--conns")?,
-            "reloads" => a.reloads = num(it.next(), "--reloads")?.max(1),
-            "msgs" => a.msgs = num(it.next(), "--msgs")?.max(1) as u64,
-            "json" => a.json = true,
-            other => return Err(format!("unknown argument `{other}`")),
-        }
-    }
-    Ok(a)
 }
 
 /// The config of round `round`: user `round % users` has other permissions,
@@ -155,13 +138,13 @@ fn pubsub_rate(addr: SocketAddr, msgs: u64) -> Result<f64, String> {
     out.msgs_per_sec.ok_or_else(|| "no rate measured".into())
 }
 
-pub fn run(args: &[String]) -> u8 {
-    let a = match parse(args) {
-        Ok(a) => a,
-        Err(e) => {
-            eprintln!("rnats bench reload: {e}\n\n{USAGE}");
-            return 2;
-        }
+pub fn run(args: &ReloadArgs) -> u8 {
+    let a = ReloadArgs {
+        users: args.users.max(2),
+        reloads: args.reloads.max(1),
+        msgs: args.msgs.max(1),
+        conns: args.conns,
+        json: args.json,
     };
     match measure(&a) {
         Ok(()) => 0,
@@ -172,7 +155,7 @@ pub fn run(args: &[String]) -> u8 {
     }
 }
 
-fn measure(a: &Args) -> Result<(), String> {
+fn measure(a: &ReloadArgs) -> Result<(), String> {
     let dir = std::env::temp_dir().join(format!("rnats-bench-reload-{}", std::process::id()));
     std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
     let conf: PathBuf = dir.join("users.conf");

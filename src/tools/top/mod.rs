@@ -14,15 +14,15 @@
 //! * [`terminal`]: the terminal and the event loop.
 
 pub mod app;
-pub mod args;
-pub mod format;
+pub(crate) mod args;
+pub(crate) mod format;
 pub mod http;
-pub mod keys;
+pub(crate) mod keys;
 pub mod monitor;
 pub mod poller;
 pub mod sample;
 pub mod screen;
-pub mod terminal;
+pub(crate) mod terminal;
 pub mod tls;
 
 use std::time::Duration;

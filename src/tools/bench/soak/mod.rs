@@ -24,80 +24,39 @@ mod workers;
 
 use std::time::Duration;
 
-pub const USAGE: &str = "\
-Usage: rnats bench soak [--duration 30m] [--conns N] [--interval 10s]
-                        [--reload-every 5s] [--kill-every 60s] [--no-reference] [--json]
-
-Runs a three-server cluster (rnats A and B, and the reference nats-server as
-C when installed) under load for --duration: --conns client connections
-(mostly idle subscribers; publishers, queue members, responders and
-requesters; some reconnecting all the time), a reload of A and B every
---reload-every that adds and removes users and changes a permission, and B
-and C killed with SIGKILL and restarted in turn every --kill-every.
-
-Prints, every --interval: messages sent and delivered to healthy subscribers
-(on A, from publishers on A) and how many of those were lost (expect 0),
-cross-server deliveries, requests and their p99 latency, A's RSS and open
-descriptors, B's and C's RSS, reloads and kills so far.
-";
-
-#[derive(Debug, Clone)]
-struct Args {
+/// `rnats bench soak`'s options (what it does: `bench::command::Mode`).
+#[derive(Debug, Clone, clap::Args)]
+pub struct SoakArgs {
+    /// How long to run (a Go duration: 30s, 5m, 1h).
+    #[arg(long, value_name = "DURATION", default_value = "30m", value_parser = go_duration)]
     duration: Duration,
+    /// Client connections (at least 40).
+    #[arg(long, value_name = "N", default_value_t = 2000)]
     conns: usize,
+    /// How often to print a line (at least 500ms).
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = go_duration)]
     interval: Duration,
+    /// How often to reload A and B (0: never).
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = go_duration)]
     reload_every: Duration,
+    /// How often to kill B or C (0: never).
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = go_duration)]
     kill_every: Duration,
+    /// Leave the reference nats-server out, even when installed.
+    #[arg(long = "no-reference", action = clap::ArgAction::SetFalse)]
     reference: bool,
+    /// The final report as JSON.
+    #[arg(long)]
     json: bool,
 }
 
-fn duration(text: Option<&String>, what: &str) -> Result<Duration, String> {
-    let t = text.ok_or_else(|| format!("{what} takes a duration (30s, 5m)"))?;
-    crate::gotext::parse_go_duration(t).map_err(|e| format!("{what}: {e}"))
+fn go_duration(text: &str) -> Result<Duration, String> {
+    crate::gotext::parse_go_duration(text)
 }
 
-fn parse(args: &[String]) -> Result<Args, String> {
-    let mut a = Args {
-        duration: Duration::from_secs(1800),
-        conns: 2000,
-        interval: Duration::from_secs(10),
-        reload_every: Duration::from_secs(5),
-        kill_every: Duration::from_secs(60),
-        reference: true,
-        json: false,
-    };
-    let mut it = args.iter();
-    while let Some(arg) = it.next() {
-        match arg.trim_start_matches('-') {
-            "duration" => a.duration = duration(it.next(), "--duration")?,
-            "conns" => {
-                a.conns = it.next().and_then(|s| s.parse().ok()).ok_or("--conns takes a number")?;
-            }
-            "interval" => a.interval = duration(it.next(), "--interval")?.max(Duration::from_millis(500)),
-            "reload-every" => a.reload_every = duration(it.next(), "--reload-every")?,
-            "kill-every" => a.kill_every = duration(it.next(), "--kill-every")?,
-            "no-reference" => a.reference = false,
-            "json" => a.json = true,
-            "h" | "help" => return Err(String::new()),
-            other => return Err(format!("unknown argument `{other}`")),
-        }
-    }
-    a.conns = a.conns.max(40);
-    Ok(a)
-}
-
-pub fn run(args: &[String]) -> u8 {
-    let args = match parse(args) {
-        Ok(a) => a,
-        Err(e) => {
-            if !e.is_empty() {
-                eprintln!("rnats bench soak: {e}");
-            }
-            eprint!("{USAGE}");
-            return 2;
-        }
-    };
+pub fn run(mut args: SoakArgs) -> u8 {
+    args.conns = args.conns.max(40);
+    args.interval = args.interval.max(Duration::from_millis(500));
     let rt = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {

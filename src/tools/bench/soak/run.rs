@@ -10,9 +10,9 @@ use super::client::{seq_of, Client, OnMsg};
 use super::cluster::{free_port, server_conf, tempfile_dir, users_file, wait_routes, Node};
 use super::tally::{mib, open_fds, percentile, Counters, Healthy, Report};
 use super::workers::{churner, flipper, hold, publisher, requester, resilient, responder};
-use super::Args;
+use super::SoakArgs;
 
-pub(super) async fn soak(args: Args) -> Result<Report, String> {
+pub(super) async fn soak(args: SoakArgs) -> Result<Report, String> {
     let dir = tempfile_dir()?;
     let me = std::env::current_exe().map_err(|e| e.to_string())?;
     let reference = if args.reference { crate::tools::spawn::reference_binary() } else { None };
