@@ -22,11 +22,6 @@ pub struct SublistStats {
     pub avg_fanout: f64,
 }
 
-/// The index figures of the global account and its connections' caches.
-pub fn sublist_stats(server: &ServerState) -> SublistStats {
-    sublist_stats_of(server, std::slice::from_ref(server.global()), true)
-}
-
 /// The figures of `accounts` together: their indexes, and the match caches
 /// of their connections (plus those of retired connections when `retired`:
 /// the server keeps those for all accounts at once).
