@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 
 use super::account::{Account, InterestPeer};
-use super::account_config::AccountConfig;
+use super::account_config::{AccountConfig, Shadow, StreamImport};
 use super::conn::{Connection, Subscription, Via};
 use super::permissions::CompiledPermissions;
 use crate::options::{Options, GLOBAL_ACCOUNT};
@@ -177,19 +177,22 @@ impl AccountRegistry {
         let mut out = Vec::new();
         for import in &config.stream_imports {
             let Some(shadow) = import.shadow_for(&parent.subject) else { continue };
-            let Some(exporter) = self.get(&import.exporter) else { continue };
-            let sub = Arc::new(Subscription::shadow(
-                parent,
-                exporter.clone(),
-                &shadow.subject,
-                import.clone(),
-                shadow.filtered,
-            ));
-            if exporter.subscribe(&sub).is_ok() {
-                out.push(sub);
-            }
+            out.extend(self.add_shadow(parent, import, &shadow));
         }
         out
+    }
+
+    /// A shadow of `parent` for `import`, put in the exporter's index.
+    fn add_shadow(
+        &self,
+        parent: &Arc<Subscription>,
+        import: &Arc<StreamImport>,
+        shadow: &Shadow,
+    ) -> Option<Arc<Subscription>> {
+        let exporter = self.get(&import.exporter)?;
+        let sub =
+            Arc::new(Subscription::shadow(parent, exporter.clone(), &shadow.subject, import.clone(), shadow.filtered));
+        exporter.subscribe(&sub).ok().map(|_| sub)
     }
 
     /// A reload changed the stream imports of `parent`'s account to those
@@ -209,17 +212,7 @@ impl AccountRegistry {
                 keep.push(s.clone());
                 continue;
             }
-            let Some(exporter) = self.get(&import.exporter) else { continue };
-            let sub = Arc::new(Subscription::shadow(
-                parent,
-                exporter.clone(),
-                &shadow.subject,
-                import.clone(),
-                shadow.filtered,
-            ));
-            if exporter.subscribe(&sub).is_ok() {
-                added.push(sub);
-            }
+            added.extend(self.add_shadow(parent, import, &shadow));
         }
         parent.conn.replace_shadows(parent, keep, added);
     }
