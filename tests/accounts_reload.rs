@@ -158,8 +158,18 @@ async fn unchanged_connections_lose_nothing_while_accounts_reload_under_traffic(
     let a = connect("a").await.unwrap();
     let mut imported = b.subscribe("from_a.ev.>").await.unwrap();
     let mut own = a.subscribe("ev.>").await.unwrap();
-    b.flush().await.unwrap();
-    a.flush().await.unwrap();
+    // Both SUBs are in once a probe (`ev.0`) reached both (async-nats's
+    // flush only writes); late probes are skipped below.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let (mut b_ready, mut a_ready) = (false, false);
+    while !(b_ready && a_ready) {
+        assert!(tokio::time::Instant::now() < deadline, "the subscriptions never got a probe");
+        publisher.publish("ev.0", "probe".into()).await.unwrap();
+        publisher.flush().await.unwrap();
+        let quick = Duration::from_millis(50);
+        b_ready |= matches!(tokio::time::timeout(quick, imported.next()).await, Ok(Some(_)));
+        a_ready |= matches!(tokio::time::timeout(quick, own.next()).await, Ok(Some(_)));
+    }
     let mut seq = 0u32;
     for round in 1..=ROUNDS {
         // Half a round of traffic, the reload, the other half: the reload
@@ -178,10 +188,14 @@ async fn unchanged_connections_lose_nothing_while_accounts_reload_under_traffic(
     publisher.flush().await.unwrap();
     for (name, sub, prefix) in [("B", &mut imported, "from_a.ev."), ("A", &mut own, "ev.")] {
         for expected in 1..=seq {
-            let m = tokio::time::timeout(WAIT, sub.next())
-                .await
-                .unwrap_or_else(|_| panic!("{name} lost message {expected}"));
-            let m = m.expect("subscription open");
+            // Skipping probes (`ev.0`) that arrived late.
+            let mut m = None;
+            while m.is_none() {
+                let next = tokio::time::timeout(WAIT, sub.next()).await;
+                let got = next.unwrap_or_else(|_| panic!("{name} lost message {expected}")).expect("subscription open");
+                m = (!got.subject.ends_with(".0")).then_some(got);
+            }
+            let m = m.expect("a message");
             assert_eq!(m.subject.as_str(), format!("{prefix}{expected}"), "{name} got them in order, once each");
         }
         assert!(tokio::time::timeout(Duration::from_millis(50), sub.next()).await.is_err(), "{name}: nothing extra");

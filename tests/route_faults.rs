@@ -124,7 +124,11 @@ async fn a_link_cut_in_the_middle_of_an_rmsg_then_the_same_server_returns() {
     let route = p.cluster_addr().expect("route port");
     let client = async_nats::connect(p.addr.to_string()).await.unwrap();
     let mut sub = client.subscribe("a").await.unwrap();
-    client.flush().await.unwrap();
+    // async-nats's flush only writes: a message round trip shows the SUB is
+    // in, so the new route is told about it.
+    client.publish("a", "ready".into()).await.unwrap();
+    let m = tokio::time::timeout(WAIT, sub.next()).await.expect("in time").expect("a message");
+    assert_eq!(&m.payload[..], b"ready");
 
     let (mut peer, got) = Peer::connect(route, "NPEER1").await;
     assert!(got.contains("RS+ $G a\r\n"), "{got:?}");
