@@ -34,19 +34,10 @@ use super::stall::Stalls;
 use super::sublist::{MatchCache, MatchResult};
 use crate::server::clock::unix_nanos;
 
-/// One message as published.
-#[derive(Debug, Clone, Copy)]
-pub struct Message<'a> {
-    pub subject: &'a [u8],
-    pub reply: Option<&'a [u8]>,
-    /// For HPUB: the size of the header block at the start of `payload`.
-    pub header_len: Option<usize>,
-    pub payload: &'a [u8],
-    /// The size of `payload` as the publisher wrote it; deliveries repeat it.
-    pub size_text: &'a [u8],
-    /// The header size as the publisher wrote it (with `header_len`).
-    pub header_text: &'a [u8],
-}
+/// One message as published: the parser's PUB/HPUB, which every delivery
+/// repeats (a route's RMSG and a service import's request are built in the
+/// same shape).
+pub type Message<'a> = super::proto::Publish<'a>;
 
 /// Counters of one read chunk, added to the publisher's totals once.
 #[derive(Debug, Default, Clone, Copy)]

@@ -7,35 +7,30 @@ use std::time::Duration;
 /// A byte size: `512`, `1.5K`, `2.0M`, `3.1G` (nats-top's `Psize`). With
 /// `raw`, the plain number.
 pub fn psize(raw: bool, n: i64) -> String {
-    const K: f64 = 1024.0;
-    let size = n as f64;
-    if raw || size < K {
-        format!("{size:.0}")
-    } else if size < K * K {
-        format!("{:.1}K", size / K)
-    } else if size < K * K * K {
-        format!("{:.1}M", size / (K * K))
-    } else {
-        format!("{:.1}G", size / (K * K * K))
-    }
+    scaled(raw, n, 1024.0, &["K", "M", "G"])
 }
 
 /// A count: `999`, `1.5K`, `2.0M`, `3.0B`, `4.0T` (nats-top's `Nsize`). With
 /// `raw`, the plain number.
 pub fn nsize(raw: bool, n: i64) -> String {
-    const K: f64 = 1000.0;
+    scaled(raw, n, 1000.0, &["K", "M", "B", "T"])
+}
+
+/// `n` in the largest unit of `units` (each `base` times the one before)
+/// it reaches, with one decimal; below `base`, or `raw`, the plain number.
+fn scaled(raw: bool, n: i64, base: f64, units: &[&str]) -> String {
     let size = n as f64;
-    if raw || size < K {
-        format!("{size:.0}")
-    } else if size < K * K {
-        format!("{:.1}K", size / K)
-    } else if size < K * K * K {
-        format!("{:.1}M", size / (K * K))
-    } else if size < K * K * K * K {
-        format!("{:.1}B", size / (K * K * K))
-    } else {
-        format!("{:.1}T", size / (K * K * K * K))
+    if raw || size < base {
+        return format!("{size:.0}");
     }
+    let mut div = base;
+    for (i, unit) in units.iter().enumerate() {
+        if i + 1 == units.len() || size < div * base {
+            return format!("{:.1}{unit}", size / div);
+        }
+        div *= base;
+    }
+    format!("{size:.0}")
 }
 
 /// Parses a Go `time.Duration` string (`"1h2m3.5s"`, `"594µs"`, `"0s"`).
