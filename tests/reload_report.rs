@@ -164,3 +164,36 @@ async fn a_dry_run_reports_a_refusal_and_an_invalid_file() {
     assert_eq!(dry.outcome, "invalid");
     assert!(dry.reasons[0].contains("server.conf:"), "positioned: {dry:?}");
 }
+
+/// `rnats reload --pid`: SIGHUP, then the outcome from `/varz`, and an exit
+/// status a deployment script can act on.
+#[tokio::test]
+async fn rnats_reload_by_signal_reports_the_outcome_and_exits_by_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("server.conf");
+    let users = "authorization { users: [{user: a, password: a}, {user: b, password: b}] }";
+    std::fs::write(&conf, format!("http: \"127.0.0.1:-1\"\n{users}\n")).unwrap();
+    let p =
+        Spawn::new(Path::new(env!("CARGO_BIN_EXE_rnats"))).args(&["-c", conf.to_str().unwrap()]).log().start().unwrap();
+    let base = p.monitor_url().unwrap();
+    let _a = login(p.addr, "a").await;
+    let _b = login(p.addr, "b").await;
+    let reload = |conf_text: &str| {
+        std::fs::write(&conf, conf_text).unwrap();
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_rnats"))
+            .args(["reload", "--pid", &p.pid().to_string(), "--monitor", &base, "--timeout", "10"])
+            .output()
+            .unwrap();
+        (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned())
+    };
+    let one_user = "http: \"127.0.0.1:-1\"\nauthorization { users: [{user: a, password: a}] }\n";
+    let (code, out) = reload(one_user);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("reload applied; client connections: 1 closed, 0 re-checked, 1 unchanged"), "{out}");
+    assert!(out.contains("Reloaded: authorization users (removed: b)"), "{out}");
+    let (code, out) = reload(one_user);
+    assert_eq!(code, Some(2), "nothing changed: {out}");
+    let (code, out) = reload("http: \"127.0.0.1:-1\"\nserver_name: renamed\n");
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("reload refused") && out.contains("server_name"), "{out}");
+}
