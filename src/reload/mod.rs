@@ -12,6 +12,7 @@
 //!    again there, without a cost on the message path between reloads.
 
 pub mod diff;
+mod request;
 pub mod watch;
 
 use std::path::PathBuf;

@@ -1,0 +1,39 @@
+//! `$SYS.REQ.SERVER.<id>.RELOAD`: the reload SIGHUP runs, asked over NATS
+//! (design system-account.md §5.3).
+//!
+//! The reloader lives above the server (src/reload), so the binary hands
+//! the server a [`super::link::ReloadRequest`] at start; the system task
+//! runs it on a task of its own (a reload waits for every connection to
+//! adopt the new configuration) and publishes the answer when it ends.
+
+use super::filters::Options;
+use super::info::{envelope, ApiError};
+use super::link::ReloadAnswer;
+use super::SystemTask;
+
+impl SystemTask {
+    /// Runs the reload on a task of its own; its answer comes back as an
+    /// event, published by this task.
+    pub(super) fn start_reload(&mut self, reply: Vec<u8>, opts: Options) {
+        let Some(reloader) = self.server.reload_request() else {
+            let text = "can only reload config when a file is provided using -c or --config";
+            self.reload_answered(reply, Err(text.into()));
+            return;
+        };
+        let server = self.server.clone();
+        self.server.spawn(async move {
+            let answer = reloader.reload_request(opts).await;
+            server.system_event(super::link::SystemEvent::Reloaded { reply, answer });
+        });
+    }
+
+    /// Publishes the answer to a RELOAD request.
+    pub(super) fn reload_answered(&mut self, reply: Vec<u8>, answer: ReloadAnswer) {
+        let seq = self.seq + 1;
+        let payload = match answer {
+            Ok(data) => envelope(&self.server, seq, data.as_deref(), None),
+            Err(description) => envelope(&self.server, seq, None, Some(&ApiError { code: 500, description })),
+        };
+        self.publish_system(&reply, None, &payload);
+    }
+}
