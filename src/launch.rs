@@ -110,6 +110,8 @@ impl Server {
             return Err(e);
         }
 
+        // Its subscriptions are in place before the first client can ask.
+        crate::server::system::start(&state, Arc::new(crate::monitor::system_data::SystemData::new(state.clone())));
         state.spawn(listener::accept_clients(state.clone(), listener));
         state.spawn(sweep_responses(state.clone()));
         if let Some(ws) = ws_listener {

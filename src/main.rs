@@ -193,6 +193,8 @@ async fn run(
         warn!("--watch needs a configuration file (-c); nothing to watch");
     }
     let reloader = Reloader::new(server.state().clone(), source, fingerprint);
+    // `$SYS.REQ.SERVER.<id>.RELOAD` runs the same reload as SIGHUP.
+    server.state().set_reload_request(reloader.clone());
     if watch && reloader.source().is_some() {
         rnats::reload::watch::spawn(reloader.clone(), server.state().shutting_down_owned());
     }

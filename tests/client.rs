@@ -160,7 +160,8 @@ async fn headers_round_trip() {
 
 #[tokio::test]
 async fn auto_unsubscribe() {
-    let s = TestServer::start().await;
+    // No system account: `$G` then holds the client's entries only.
+    let s = TestServer::with(|o| o.no_system_account = true).await;
     let c = s.client().await;
     let mut sub = c.subscribe("limited").await.unwrap();
     sub.unsubscribe_after(3).await.unwrap();
@@ -269,7 +270,8 @@ async fn slow_consumer_is_cut_off_without_blocking_others() {
 
 #[tokio::test]
 async fn unsubscribe_stops_delivery() {
-    let s = TestServer::start().await;
+    // No system account: `$G` then holds the client's entries only.
+    let s = TestServer::with(|o| o.no_system_account = true).await;
     let c = s.client().await;
     let mut sub = c.subscribe("u").await.unwrap();
     c.flush().await.unwrap();

@@ -141,6 +141,8 @@ async fn dashboard_renders_the_live_server() {
         return;
     };
     let s = TestServer::with(|o| {
+        // Counts of the clients' own subscriptions only.
+        o.no_system_account = true;
         o.http_port = Some(-1);
         o.server_name = Some("dash-test".into());
     })

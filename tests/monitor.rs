@@ -86,7 +86,9 @@ fn rtt_nanos(v: &Value) -> f64 {
 
 #[tokio::test]
 async fn varz_and_connz_count_every_message_once() {
-    let (s, mon) = monitored(|_| {}).await;
+    // Counts of the clients' own subscriptions: no system account, whose
+    // requests and imports are entries too.
+    let (s, mon) = monitored(|o| o.no_system_account = true).await;
     let alice = named(&s, "alice").await;
     let mut a1 = alice.subscribe("m.*").await.unwrap();
     let mut a2 = alice.subscribe("m.x").await.unwrap();
@@ -251,7 +253,9 @@ async fn connz_sorts_and_pages_as_nats_server() {
 
 #[tokio::test]
 async fn subscription_listings() {
-    let (s, mon) = monitored(|_| {}).await;
+    // Counts of the clients' own subscriptions: no system account, whose
+    // requests and imports are entries too.
+    let (s, mon) = monitored(|o| o.no_system_account = true).await;
     let script = "SUB foo 1\r\nSUB bar q1 2\r\nSUB limited 3\r\nUNSUB 3 5\r\nSUB orders.> 10\r\n";
     let _c = raw(s.addr(), json!({"name": "lister"}), script).await;
     let _p = raw(s.addr(), json!({}), &pubs("foo", 2, 3)).await;
@@ -562,7 +566,9 @@ async fn base_path_as_nats_server() {
 /// prometheus-nats-exporter, values agreeing with /varz and /connz.
 #[tokio::test]
 async fn metrics_agree_with_varz_and_connz() {
-    let (s, mon) = monitored(|_| {}).await;
+    // Counts of the clients' own subscriptions: no system account, whose
+    // requests and imports are entries too.
+    let (s, mon) = monitored(|o| o.no_system_account = true).await;
     let _sub = raw(s.addr(), json!({"name": "sub"}), "SUB m.* 1\r\nSUB n 2\r\n").await;
     let _p = raw(s.addr(), json!({}), &pubs("m.a", 7, 20)).await;
     let r = get(&mon, "/metrics").await;

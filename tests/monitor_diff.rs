@@ -18,8 +18,6 @@ use serde_json::{json, Value};
 const INTENTIONAL: &[(&str, &str, &str)] = &[
     ("/varz", ".git_commit", "rnats builds carry no nats-server git commit (Go omits it when empty too)"),
     ("/varz", ".feature_flags", "nats-server's JetStream feature flags mean nothing in rnats"),
-    ("/varz", ".system_account", "rnats has no system account"),
-    ("/accountz", ".system_account", "rnats has no system account"),
     ("/accountz?acc=$G", ".account_detail.imports", "the imports nats-server lists are the system account's services"),
 ];
 

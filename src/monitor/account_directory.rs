@@ -67,11 +67,7 @@ pub fn find(directory: &dyn AccountDirectory, name: &str) -> Option<AccountFigur
 /// those exact (design §8).
 impl AccountDirectory for ServerState {
     fn system_account(&self) -> Option<String> {
-        let opts = &self.snapshot().opts;
-        if opts.no_system_account {
-            return None;
-        }
-        opts.system_account.clone().filter(|name| self.accounts().get(name).is_some())
+        ServerState::system_account(self)
     }
 
     fn accounts(&self) -> Vec<AccountFigures> {

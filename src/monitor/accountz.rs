@@ -77,12 +77,41 @@ pub fn accountz_with(server: &ServerState, directory: &dyn AccountDirectory, q: 
             return Reply::bad_request(format!("Account {acc} does not exist"));
         };
         let snapshot = server.snapshot();
-        reply.account_detail = Some(account_info(&figures, &snapshot.opts, directory.sublist_stats(Some(acc))));
+        let system = directory.system_account();
+        let stats = directory.sublist_stats(Some(acc));
+        reply.account_detail = Some(account_info(&figures, &snapshot.opts, stats, system.as_deref()));
     }
     Reply::json(gojson::to_vec_indent(&reply))
 }
 
-fn account_info(figures: &AccountFigures, opts: &Options, sublist_stats: SublistStats) -> AccountInfo {
+/// The imports every account gets from the system account `system`.
+fn system_import_rows(account: &str, system: Option<&str>) -> Vec<ImportRow> {
+    let Some(system) = system else { return Vec::new() };
+    crate::server::system::imports::system_imports(account, system)
+        .iter()
+        .map(|i| {
+            let local = String::from_utf8_lossy(&i.local).into_owned();
+            ImportRow {
+                subject: String::from_utf8_lossy(&i.remote).into_owned(),
+                account: system.to_string(),
+                to: Some(local.clone()),
+                local_subject: local,
+                kind: "service",
+                invalid: false,
+                share: i.share,
+                tracking: false,
+                latency: None,
+            }
+        })
+        .collect()
+}
+
+fn account_info(
+    figures: &AccountFigures,
+    opts: &Options,
+    sublist_stats: SublistStats,
+    system: Option<&str>,
+) -> AccountInfo {
     let name = figures.name().to_string();
     let config = opts.accounts.iter().find(|a| a.name == name);
     let mappings = match config {
@@ -101,7 +130,10 @@ fn account_info(figures: &AccountFigures, opts: &Options, sublist_stats: Sublist
         subscriptions: figures.account.sublist.count(),
         mappings,
         exports: config.map(export_rows).unwrap_or_default(),
-        imports: config.map(|c| import_rows(c, &opts.accounts)).unwrap_or_default(),
+        imports: system_import_rows(&name, system)
+            .into_iter()
+            .chain(config.map(|c| import_rows(c, &opts.accounts)).unwrap_or_default())
+            .collect(),
         name_tag: name,
         sublist_stats,
     }
@@ -304,7 +336,10 @@ mod tests {
         assert_eq!(d["mappings"], serde_json::json!({"m.a": [{"subject": "m.b", "weight": 100}]}));
         assert_eq!(d["exports"], serde_json::json!([{"subject": "ev.>", "type": "stream"}]));
         let b = body(&accountz_with(&server, &registry, &Query::parse(Some("acc=B"))));
-        assert_eq!(b["account_detail"]["imports"][0]["local_subject"], "fa.ev.>");
+        // The system account's imports come first, then the config's.
+        let imports = b["account_detail"]["imports"].as_array().expect("imports");
+        assert_eq!(imports[0]["local_subject"], "$SYS.REQ.USER.INFO");
+        assert_eq!(imports[4]["local_subject"], "fa.ev.>");
         assert!(b["account_detail"].get("exports").is_none());
     }
 
@@ -357,8 +392,8 @@ mod tests {
     fn the_server_serves_its_registry() {
         let (server, _) = server();
         let v = body(&accountz(&server, &Query::parse(None)));
-        assert_eq!(v["accounts"], serde_json::json!(["$G", "A", "B"]));
-        assert!(v.get("system_account").is_none(), "no $SYS account yet");
+        assert_eq!(v["accounts"], serde_json::json!(["$G", "$SYS", "A", "B"]));
+        assert_eq!(v["system_account"], "$SYS");
         let a = body(&accountz(&server, &Query::parse(Some("acc=A"))));
         assert_eq!(a["account_detail"]["exports"], serde_json::json!([{"subject": "ev.>", "type": "stream"}]));
         assert_eq!(a["account_detail"]["client_connections"], 0);
@@ -366,6 +401,7 @@ mod tests {
         assert_eq!(g["account_detail"]["name_tag"], "$G");
         assert_eq!(accountz(&server, &Query::parse(Some("acc=NOPE"))).status.as_u16(), 400);
         let statz = body(&accstatz(&server, &Query::parse(Some("unused=1"))));
-        assert_eq!(statz["account_statz"].as_array().map(Vec::len), Some(3));
+        // `$G`, `$SYS`, A and B.
+        assert_eq!(statz["account_statz"].as_array().map(Vec::len), Some(4));
     }
 }

@@ -36,6 +36,7 @@ pub(crate) mod routez;
 pub(crate) mod serve;
 pub(crate) mod sublist_stats;
 pub(crate) mod subsz;
+pub mod system_data;
 pub(crate) mod varz;
 
 use std::io;

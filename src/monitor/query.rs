@@ -31,6 +31,11 @@ impl Query {
         Query { pairs }
     }
 
+    /// A query made of `pairs` (the system account's request options).
+    pub fn from_pairs(pairs: &[(String, String)]) -> Query {
+        Query { pairs: pairs.to_vec() }
+    }
+
     /// The first value of `key`, or "" (Go's `Values.Get`).
     pub fn get(&self, key: &str) -> &str {
         self.pairs.iter().find(|(k, _)| k == key).map_or("", |(_, v)| v.as_str())

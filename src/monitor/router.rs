@@ -37,7 +37,7 @@ pub enum Endpoint {
 
 impl Endpoint {
     /// The endpoint at `path` (the part after the base path).
-    fn of(path: &str) -> Option<Endpoint> {
+    pub(crate) fn of(path: &str) -> Option<Endpoint> {
         Some(match path {
             "/varz" => Endpoint::Varz,
             "/connz" => Endpoint::Connz,
@@ -105,7 +105,7 @@ impl Monitor {
         Endpoint::of(path.strip_prefix(self.base.as_str())?)
     }
 
-    fn dispatch(&self, endpoint: Endpoint, q: &Query) -> Reply {
+    pub(crate) fn dispatch(&self, endpoint: Endpoint, q: &Query) -> Reply {
         let server = &self.server;
         let json = |doc: &dyn erased::Doc| Reply::json(doc.indented());
         match endpoint {
@@ -180,7 +180,7 @@ impl Monitor {
         }
     }
 
-    fn figures(&self) -> MonitorFigures {
+    pub(crate) fn figures(&self) -> MonitorFigures {
         MonitorFigures { http_req_stats: self.stats.snapshot(), usage: self.cpu.usage() }
     }
 

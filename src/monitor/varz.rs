@@ -95,6 +95,8 @@ pub struct Varz {
     pub http_req_stats: BTreeMap<&'static str, u64>,
     pub config_load_time: String,
     pub config_digest: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub system_account: Option<String>,
     pub slow_consumer_stats: ByKind,
     pub stale_connection_stats: ByKind,
     pub disk_io_wait_stats: DiskIoWaitStats,
@@ -329,6 +331,7 @@ pub fn varz(server: &ServerState, figures: MonitorFigures) -> Varz {
         // The first configuration is the one the server started with.
         config_load_time: rfc3339_nano(if snap.generation <= 1 { server.started_at() } else { snap.loaded_at }),
         config_digest: snap.config_digest.clone().unwrap_or_default(),
+        system_account: server.system_account(),
         slow_consumer_stats: ByKind { clients: client_slow, routes: route_slow, ..ByKind::default() },
         stale_connection_stats: ByKind { clients: client_stale, routes: route_stale, ..ByKind::default() },
         disk_io_wait_stats: DiskIoWaitStats::default(),

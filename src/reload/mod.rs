@@ -14,6 +14,7 @@
 pub mod diff;
 pub mod dry_run;
 mod record;
+mod request;
 pub mod watch;
 
 use std::path::PathBuf;
@@ -215,6 +216,11 @@ impl Reloader {
     pub fn new(state: Arc<ServerState>, source: Option<ConfigSource>, fingerprint: Fingerprint) -> Arc<Reloader> {
         let (watched, _) = tokio::sync::watch::channel(fingerprint.files.clone());
         Arc::new(Reloader { state, source, current: tokio::sync::Mutex::new(fingerprint), watched })
+    }
+
+    /// The server this reloader reloads.
+    pub fn state(&self) -> &Arc<ServerState> {
+        &self.state
     }
 
     pub fn source(&self) -> Option<&ConfigSource> {

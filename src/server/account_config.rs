@@ -51,6 +51,12 @@ impl AccountConfig {
         }
     }
 
+    /// The config with `imports` added (the system account's).
+    pub fn with_imports(mut self, imports: Vec<Arc<ServiceImport>>) -> AccountConfig {
+        self.service_imports.extend(imports);
+        self
+    }
+
     /// The global account `$G`: the top-level mappings, no limits.
     pub fn global(mappings: &[MappingOptions]) -> AccountConfig {
         AccountConfig { mappings: compile_mappings(mappings), ..AccountConfig::default() }
@@ -208,6 +214,20 @@ impl ServiceImport {
             share: import.share,
             policy: ResponsePolicy { response_type: export.response_type, threshold: export.response_threshold },
         })
+    }
+
+    /// An import the server makes itself (the system account's): plain
+    /// subjects, no wildcards.
+    pub fn fixed(exporter: &str, local: &str, remote: &str, share: bool, policy: ResponsePolicy) -> ServiceImport {
+        ServiceImport {
+            exporter: exporter.into(),
+            remote: remote.as_bytes().into(),
+            local: local.as_bytes().into(),
+            transform: None,
+            use_pub: false,
+            share,
+            policy,
+        }
     }
 
     /// The subject a request published on `subject` goes to in the

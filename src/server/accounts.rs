@@ -34,6 +34,23 @@ pub struct AccountRegistry {
     internal: Arc<Connection>,
     /// The server's name, told to exporters with `share`.
     server_name: Arc<str>,
+    /// The system account's name (`None`: `no_sys_acc`), fixed at start as
+    /// nats-server fixes it (a reload cannot change it).
+    system_name: std::sync::OnceLock<Option<Box<str>>>,
+}
+
+/// The imports `account` gets from the system account, when there is one.
+fn system_imports_of(account: &str, system: Option<&str>) -> Vec<Arc<super::account_config::ServiceImport>> {
+    system.map(|s| super::system::imports::system_imports(account, s)).unwrap_or_default()
+}
+
+/// The system account `opts` ask for: `system_account`, else `$SYS`,
+/// unless `no_sys_acc`.
+pub fn system_account_name(opts: &Options) -> Option<&str> {
+    if opts.no_system_account {
+        return None;
+    }
+    Some(opts.system_account.as_deref().unwrap_or(crate::options::DEFAULT_SYSTEM_ACCOUNT))
 }
 
 #[derive(Default)]
@@ -57,7 +74,9 @@ impl AccountRegistry {
             cluster: Mutex::new(ClusterSide::default()),
             internal,
             server_name: server_name.into(),
+            system_name: std::sync::OnceLock::new(),
         };
+        let _ = registry.system_name.set(system_account_name(opts).map(Into::into));
         registry.sync(opts);
         registry
     }
@@ -75,6 +94,11 @@ impl AccountRegistry {
         self.by_name.read().unwrap_or_else(|e| e.into_inner()).get(name).cloned()
     }
 
+    /// The system account, when the server runs one.
+    pub fn system(&self) -> Option<Arc<ServerAccount>> {
+        self.get(self.system_name.get()?.as_deref()?)
+    }
+
     /// Every account, sorted by name.
     pub fn all(&self) -> Vec<Arc<ServerAccount>> {
         let mut all: Vec<_> = self.by_name.read().unwrap_or_else(|e| e.into_inner()).values().cloned().collect();
@@ -85,10 +109,13 @@ impl AccountRegistry {
     /// Gives every account of `opts` its rules, making the new ones; an
     /// account no longer configured is marked removed.
     pub fn sync(&self, opts: &Options) {
-        self.global.set_config(Arc::new(AccountConfig::global(&opts.mappings)));
+        let system = system_account_name(opts);
+        self.global.set_config(Arc::new(
+            AccountConfig::global(&opts.mappings).with_imports(system_imports_of(GLOBAL_ACCOUNT, system)),
+        ));
         let mut by_name = self.by_name.write().unwrap_or_else(|e| e.into_inner());
         for a in &opts.accounts {
-            let config = Arc::new(AccountConfig::compile(a, opts));
+            let config = Arc::new(AccountConfig::compile(a, opts).with_imports(system_imports_of(&a.name, system)));
             match by_name.get(a.name.as_str()) {
                 Some(account) => account.set_config(config),
                 None => {
@@ -99,8 +126,22 @@ impl AccountRegistry {
                 }
             }
         }
+        // The system account needs no block of its own (`$SYS` by default).
+        if let Some(name) = system.filter(|n| *n != GLOBAL_ACCOUNT && !opts.accounts.iter().any(|a| a.name == *n)) {
+            let config = Arc::new(AccountConfig::default().with_imports(system_imports_of(name, system)));
+            match by_name.get(name) {
+                Some(account) => account.set_config(config),
+                None => {
+                    let account = Arc::new(Account::new(name));
+                    account.set_config(config);
+                    self.join_cluster(&account);
+                    by_name.insert(name.into(), account);
+                }
+            }
+        }
         for (name, account) in by_name.iter() {
-            if &**name != GLOBAL_ACCOUNT && !opts.accounts.iter().any(|a| a.name == **name) {
+            let configured = opts.accounts.iter().any(|a| a.name == **name) || system == Some(&**name);
+            if &**name != GLOBAL_ACCOUNT && !configured {
                 account.set_config(Arc::new(AccountConfig { removed: true, ..AccountConfig::default() }));
             }
         }

@@ -79,6 +79,8 @@ close_reasons! {
     /// A route that sent more interest than a route may hold.
     MaxSubscriptionsExceeded => "Maximum Subscriptions Exceeded",
     MaxAccountConnectionsExceeded => "Maximum Account Connections Exceeded",
+    /// Closed by a system account's `KICK` request.
+    Kicked => "Kicked",
     /// The session failed (a bug: a panic in its task). nats-server has no
     /// such reason: a panic there takes the whole server down.
     InternalError => "Internal Error",

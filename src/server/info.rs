@@ -44,6 +44,9 @@ pub struct Info {
     pub connect_info: bool,
     #[serde(skip_serializing_if = "String::is_empty")]
     pub remote_account: String,
+    /// The client is in the system account.
+    #[serde(skip_serializing_if = "is_false")]
+    pub acc_is_sys: bool,
 }
 
 pub(crate) fn is_false(b: &bool) -> bool {

@@ -24,6 +24,7 @@ pub fn begin(state: &ServerState) -> bool {
         return false;
     }
     super::route::announce_lame_duck(state);
+    state.system_event(super::system::link::SystemEvent::LameDuck);
     true
 }
 

@@ -38,5 +38,6 @@ pub mod snapshot;
 pub mod stall;
 pub mod state;
 pub(crate) mod stats;
+pub mod system;
 pub use crate::subject;
 pub mod sublist;

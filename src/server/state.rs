@@ -24,6 +24,7 @@ use super::route::cluster::Cluster;
 use super::route::urls;
 use super::snapshot::Snapshot;
 use super::stats::{ServerStats, Traffic};
+use super::system::link::{ReloadRequest, SystemEvent};
 use crate::options::COMPAT_VERSION;
 
 /// State shared by every task of one server.
@@ -79,6 +80,11 @@ pub struct ServerState {
     /// once per reload, readers (monitoring, the system account's reload
     /// event) borrow it or wait for the next one.
     last_reload: tokio::sync::watch::Sender<Option<Arc<LastReload>>>,
+    /// Where sessions tell the system task about clients (set once it
+    /// runs; no system account, no events).
+    system_events: OnceLock<tokio::sync::mpsc::UnboundedSender<SystemEvent>>,
+    /// What a system `RELOAD` request runs (the binary's reloader).
+    reload_request: OnceLock<Arc<dyn ReloadRequest>>,
 }
 
 impl ServerState {
@@ -116,6 +122,8 @@ impl ServerState {
             cluster,
             adoptions: adoption::Adoptions::default(),
             last_reload: tokio::sync::watch::Sender::new(None),
+            system_events: OnceLock::new(),
+            reload_request: OnceLock::new(),
         })
     }
 
@@ -233,6 +241,32 @@ impl ServerState {
     /// The global account `$G`.
     pub fn global(&self) -> &Arc<ServerAccount> {
         self.accounts.global()
+    }
+
+    /// Where the system task hears about clients (once, at start).
+    pub fn set_system_events(&self, tx: tokio::sync::mpsc::UnboundedSender<SystemEvent>) {
+        let _ = self.system_events.set(tx);
+    }
+
+    /// Hands the server what a system `RELOAD` request runs (once).
+    pub fn set_reload_request(&self, reloader: Arc<dyn ReloadRequest>) {
+        let _ = self.reload_request.set(reloader);
+    }
+
+    pub fn reload_request(&self) -> Option<Arc<dyn ReloadRequest>> {
+        self.reload_request.get().cloned()
+    }
+
+    /// Tells the system task about a client, when it runs; never waits.
+    pub fn system_event(&self, event: SystemEvent) {
+        if let Some(tx) = self.system_events.get() {
+            let _ = tx.send(event);
+        }
+    }
+
+    /// The system account's name, when the server runs one.
+    pub fn system_account(&self) -> Option<String> {
+        self.accounts.system().map(|a| a.name.to_string())
     }
 
     pub fn accounts(&self) -> &AccountRegistry {
@@ -417,6 +451,7 @@ impl ServerState {
         self.adoptions.ended(conn);
         if let Some(record) = record {
             self.closed.push(record);
+            self.system_event(SystemEvent::Disconnect(conn.clone(), reason));
         }
     }
 

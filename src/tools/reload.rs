@@ -191,11 +191,15 @@ async fn by_request(args: &ReloadArgs, timeout: Duration) -> Status {
                     Status::Failed
                 }
                 (_, data @ Value::Object(_)) => report(&label, data, args.dry_run),
-                // nats-server answers a reload that worked with no data.
-                _ => {
-                    println!("{label}: reloaded");
-                    Status::Applied
-                }
+                // A reload that worked: rnats keeps its record in VARZ;
+                // nats-server says no more.
+                _ => match varz(&client, id, timeout).await.map(|v| v["data"]["reload"].clone()) {
+                    Some(record @ Value::Object(_)) => report(&label, &record, false),
+                    _ => {
+                        println!("{label}: reloaded");
+                        Status::Applied
+                    }
+                },
             },
         };
         any = true;
@@ -244,9 +248,13 @@ async fn request(client: &async_nats::Client, subject: String, body: String, tim
     serde_json::from_slice(&msg.payload).ok()
 }
 
+async fn varz(client: &async_nats::Client, id: &str, timeout: Duration) -> Option<Value> {
+    request(client, format!("$SYS.REQ.SERVER.{id}.VARZ"), "{}".into(), timeout).await
+}
+
 /// Whether the server with `id` is rnats (its `/varz` `go` field says so).
 async fn is_rnats(client: &async_nats::Client, id: &str, timeout: Duration) -> bool {
-    let varz = request(client, format!("$SYS.REQ.SERVER.{id}.VARZ"), "{}".into(), timeout).await;
+    let varz = varz(client, id, timeout).await;
     varz.is_some_and(|v| v["data"]["go"].as_str().is_some_and(|go| go.starts_with("rnats")))
 }
 

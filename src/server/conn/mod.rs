@@ -16,7 +16,7 @@ use arc_swap::ArcSwap;
 mod subscription;
 mod subscriptions;
 
-pub use subscription::{ShadowOf, Subscription, Take, Via};
+pub use subscription::{InternalSink, ShadowOf, Subscription, Take, Via};
 pub use subscriptions::Subscribed;
 
 use super::account::{Account, InterestPeer};
@@ -141,6 +141,9 @@ pub struct Connection {
     /// Set once a client takes asynchronous INFO updates (protocol 1, first
     /// PONG sent): cluster changes are then pushed to it.
     pub info_updates: AtomicBool,
+    /// A system `LDM` request asked this one client to move elsewhere, as
+    /// lame duck mode asks every client. Read at a wakeup only.
+    ldm_requested: AtomicBool,
     stats: Arc<ServerStats>,
 }
 
@@ -182,6 +185,7 @@ impl Connection {
             adopted_generation: AtomicU64::new(0),
             awaited_generation: AtomicU64::new(0),
             info_updates: AtomicBool::new(false),
+            ldm_requested: AtomicBool::new(false),
             stats,
         }
     }
@@ -295,6 +299,18 @@ impl Connection {
     pub fn close(&self, reason: CloseReason) {
         self.outbound.close(reason, false);
         self.events.notify_one();
+    }
+
+    /// Asks this client, alone, to move to another server (a system `LDM`
+    /// request): its session sends the lame duck INFO when it wakes.
+    pub fn request_lame_duck(&self) {
+        self.ldm_requested.store(true, Ordering::Release);
+        self.events.notify_one();
+    }
+
+    /// Whether [`Connection::request_lame_duck`] was called.
+    pub fn lame_duck_requested(&self) -> bool {
+        self.ldm_requested.load(Ordering::Acquire)
     }
 
     /// Closes now, dropping queued output.

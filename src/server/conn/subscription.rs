@@ -54,6 +54,18 @@ pub enum Via {
     /// `_R_.<PRE6>.>` in an exporter's index: responses to requests that
     /// came in through its service imports.
     Responses,
+    /// Served by a task of the server itself (the system account's
+    /// requests): `handler` says which of its handlers; `announce` whether
+    /// routes hear about the interest (nats-server keeps some of its
+    /// subscriptions, such as `$SYS.REQ.USER.*.INFO`, to itself).
+    Internal { sink: Arc<dyn InternalSink>, handler: u16, announce: bool },
+}
+
+/// Where messages for a [`Via::Internal`] subscription go. `deliver` runs
+/// on the publisher's task, inside its publish: it copies what it needs
+/// and must never wait.
+pub trait InternalSink: Send + Sync + std::fmt::Debug {
+    fn deliver(&self, handler: u16, account: &Arc<Account<Subscription>>, msg: &crate::server::proto::Publish<'_>);
 }
 
 /// What a shadow subscription delivers for.
@@ -85,7 +97,8 @@ impl Indexed for Subscription {
     fn is_local(&self) -> bool {
         // A service import's entry is not interest the routes hear about
         // (nats-server announces the exporter's responders instead).
-        self.conn.kind == ConnKind::Client && !matches!(self.via.as_deref(), Some(Via::ServiceImport { .. }))
+        self.conn.kind == ConnKind::Client
+            && !matches!(self.via.as_deref(), Some(Via::ServiceImport { .. } | Via::Internal { announce: false, .. }))
     }
 }
 

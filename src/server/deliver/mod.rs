@@ -358,6 +358,13 @@ impl Fanout {
                 }
                 return false;
             }
+            Some(Via::Internal { sink, handler, .. }) => {
+                // Copied into the server task's queue, never waited on.
+                if !sub.is_removed() {
+                    sink.deliver(*handler, &sub.account, msg);
+                }
+                return true;
+            }
         };
         // A stream import: the importer's subscription gets the message on
         // the subject the import maps it to.

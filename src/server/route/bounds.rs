@@ -74,7 +74,8 @@ mod tests {
 
         fn server() -> Arc<ServerState> {
             let cluster = Cluster { name: Some("c".into()), ..Cluster::default() };
-            let opts = Options { cluster: Some(cluster), ..Options::default() };
+            // No system account: its imports would be entries in `$G`.
+            let opts = Options { cluster: Some(cluster), no_system_account: true, ..Options::default() };
             ServerState::new(Snapshot::compile(opts, 1, None).unwrap(), "NHERE".into(), "here".into())
         }
 

@@ -159,7 +159,7 @@ async fn on_wakeup<R: Role>(core: &mut Core, role: &mut R) -> Result<(), CloseRe
         core.finish_batch();
         return Err(reason);
     }
-    if core.server.in_lame_duck() {
+    if core.server.in_lame_duck() || core.conn.lame_duck_requested() {
         role.on_lame_duck(core);
     }
     core.finish_batch();

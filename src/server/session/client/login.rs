@@ -11,6 +11,7 @@ use crate::server::errors::*;
 use crate::server::info::ConnectOpts;
 use crate::server::session::core::Core;
 use crate::server::session::Phase;
+use crate::server::system::link::SystemEvent;
 
 impl ClientState {
     /// The first byte of an op while the client must still authenticate:
@@ -43,6 +44,7 @@ impl ClientState {
 
     pub(super) fn auth_violation(&self, core: &mut Core) -> CloseReason {
         error!("{} - authentication error - {}", core.conn.log_prefix, self.auth_user_text());
+        core.server.system_event(SystemEvent::AuthError(core.conn.clone()));
         core.send_err(ERR_AUTH_VIOLATION);
         CloseReason::AuthenticationViolation
     }
@@ -130,6 +132,7 @@ impl ClientState {
         }
         core.phase = Phase::Authenticated;
         self.publish_identity(core);
+        core.server.system_event(SystemEvent::Connect(core.conn.clone()));
         Ok(())
     }
 

@@ -149,6 +149,8 @@ impl ClientState {
                         let mut info = core.server.client_info(&core.snap, &core.conn, self.nonce.as_deref());
                         info.connect_info = true;
                         info.remote_account = self.tenancy.account.name.to_string();
+                        info.acc_is_sys =
+                            core.server.accounts().system().is_some_and(|s| Arc::ptr_eq(&s, &self.tenancy.account));
                         info.max_payload = core.limits.max_payload;
                         core.send(&info.to_line());
                     }
