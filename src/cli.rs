@@ -320,12 +320,14 @@ pub fn parse(args: &[String]) -> Result<Command, CliError> {
         None => Ok(Command::Serve(Box::new(serve))),
         Some("version") => Ok(Command::Version),
         Some("help") => Ok(Command::Help),
-        Some(sub @ ("check" | "fmt" | "passwd" | "schema" | "bench" | "top" | "completions")) => {
-            Ok(Command::Sub(sub.to_string(), rest[1..].to_vec()))
-        }
+        Some(sub) if TOOL_NAMES.contains(&sub) => Ok(Command::Sub(sub.to_string(), rest[1..].to_vec())),
         Some(other) => Err(CliError::UnknownCommand(other.to_string())),
     }
 }
+
+/// The subcommands (`src/tools`), which the server's command line hands
+/// over with the arguments after them.
+pub const TOOL_NAMES: &[&str] = &["check", "fmt", "passwd", "schema", "bench", "top", "reload", "completions"];
 
 /// The server's usage text (`rnats --help`), nats-server's layout.
 pub const USAGE: &str = include_str!("cli_usage.txt");

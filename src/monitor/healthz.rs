@@ -12,6 +12,7 @@ use super::gojson;
 use super::query::Query;
 use super::reply::Reply;
 use crate::server::errors::go_quote;
+use crate::server::last_reload::LastReload;
 
 /// nats-server's `HealthStatus` as served over HTTP (no `status_code`).
 #[derive(Debug, Serialize)]
@@ -21,6 +22,16 @@ pub struct Health {
     pub error: String,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<HealthError>,
+    /// rnats only, with `details=true`: what is degraded but still serves
+    /// (a refused reload: the server runs its previous configuration).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<HealthError>,
+}
+
+impl Health {
+    fn ok() -> Health {
+        Health { status: "ok", error: String::new(), errors: Vec::new(), warnings: Vec::new() }
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -30,8 +41,11 @@ pub struct HealthError {
     pub error: String,
 }
 
-/// Answers a `/healthz` request (already counted).
-pub fn healthz(q: &Query) -> Reply {
+/// Answers a `/healthz` request (already counted). A refused or invalid
+/// last reload leaves the server healthy on its previous configuration: it
+/// is a warning with `details=true`, and a failure (503) only with
+/// `reload=true`, for probes that want a refused reload to show.
+pub fn healthz(q: &Query, last_reload: Option<&LastReload>) -> Reply {
     let js_enabled = match q.bool("js-enabled") {
         Ok(v) => v,
         Err(e) => return Reply::bad_request(e),
@@ -55,8 +69,31 @@ pub fn healthz(q: &Query) -> Reply {
     } else {
         None
     };
+    let reload_probe = match q.bool("reload") {
+        Ok(v) => v,
+        Err(e) => return Reply::bad_request(e),
+    };
     let Some(problem) = problem else {
-        return Reply::json(gojson::to_vec(&Health { status: "ok", error: String::new(), errors: Vec::new() }));
+        let failure = last_reload.and_then(LastReload::failure);
+        return match failure {
+            Some(failure) if reload_probe => {
+                warn!("Healthcheck failed: {}", go_quote(failure.as_bytes()));
+                let health = match details {
+                    true => Health {
+                        status: "error",
+                        errors: vec![HealthError { kind: "RELOAD", error: failure }],
+                        ..Health::ok()
+                    },
+                    false => Health { status: "unavailable", error: failure, ..Health::ok() },
+                };
+                Reply::json_with(StatusCode::SERVICE_UNAVAILABLE, gojson::to_vec(&health))
+            }
+            Some(failure) if details => Reply::json(gojson::to_vec(&Health {
+                warnings: vec![HealthError { kind: "RELOAD", error: failure }],
+                ..Health::ok()
+            })),
+            _ => Reply::json(gojson::to_vec(&Health::ok())),
+        };
     };
     let health = if details {
         warn!("Healthcheck failed: 1 errors");
@@ -64,10 +101,11 @@ pub fn healthz(q: &Query) -> Reply {
             status: "error",
             error: String::new(),
             errors: vec![HealthError { kind: "BAD_REQUEST", error: problem.to_string() }],
+            warnings: Vec::new(),
         }
     } else {
         warn!("Healthcheck failed: {}", go_quote(problem.as_bytes()));
-        Health { status: "error", error: problem.to_string(), errors: Vec::new() }
+        Health { status: "error", error: problem.to_string(), ..Health::ok() }
     };
     Reply::json_with(StatusCode::BAD_REQUEST, gojson::to_vec(&health))
 }

@@ -145,7 +145,7 @@ impl Monitor {
             }
             Endpoint::Healthz => {
                 self.stats.count("/healthz");
-                healthz::healthz(q)
+                healthz::healthz(q, server.last_reload().as_deref())
             }
             Endpoint::Gatewayz => {
                 self.stats.count("/gatewayz");

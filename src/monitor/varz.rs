@@ -16,6 +16,7 @@ use serde::Serialize;
 use super::gotime::{rfc3339_nano, uptime};
 use super::process::Usage;
 use crate::options::COMPAT_VERSION;
+use crate::server::last_reload::LastReloadJson;
 use crate::server::route::cluster::Cluster;
 use crate::server::route::urls::RouteUrl;
 use crate::server::state::ServerState;
@@ -101,6 +102,10 @@ pub struct Varz {
     pub disk_io_wait_stats: DiskIoWaitStats,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tls_cert_not_after: Option<String>,
+    /// rnats only: how the last reload ended (Go clients ignore unknown
+    /// keys), so a refused reload is visible where operators look.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reload: Option<LastReloadJson>,
 }
 
 /// A feature's object that nats-server prints as `{}` when the feature is
@@ -331,6 +336,7 @@ pub fn varz(server: &ServerState, figures: MonitorFigures) -> Varz {
         stale_connection_stats: ByKind { clients: client_stale, routes: route_stale, ..ByKind::default() },
         disk_io_wait_stats: DiskIoWaitStats::default(),
         tls_cert_not_after: tls.and_then(|t| t.cert_not_after).map(rfc3339_nano),
+        reload: server.last_reload().as_deref().map(LastReloadJson::from),
     }
 }
 

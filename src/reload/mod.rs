@@ -12,6 +12,8 @@
 //!    again there, without a cost on the message path between reloads.
 
 pub mod diff;
+pub mod dry_run;
+mod record;
 mod request;
 pub mod watch;
 
@@ -26,7 +28,7 @@ use crate::conf::Loaded;
 use crate::logging::{self, LogSettings};
 use crate::options::FlagOverlay;
 use crate::options::Options;
-use crate::server::adoption::Awaiting;
+use crate::server::adoption::{Awaiting, ConnectionCounts};
 use crate::server::errors::{err_line, CloseReason, ERR_MAX_CONNECTIONS};
 use crate::server::snapshot::{NextParts, Snapshot};
 use crate::server::state::ServerState;
@@ -72,8 +74,15 @@ impl std::fmt::Display for Trigger {
 #[derive(Debug)]
 pub enum Outcome {
     /// The new configuration is in force; `adopted_in` is the time from its
-    /// install until every connection had adopted it.
-    Applied { changes: Vec<Change>, digest: String, adopted_in: Duration },
+    /// install until every connection had adopted it (or the wait ended with
+    /// `pending` still to adopt it); `connections` is what it did to clients.
+    Applied {
+        changes: Vec<Change>,
+        digest: String,
+        adopted_in: Duration,
+        connections: ConnectionCounts,
+        pending: usize,
+    },
     /// The file was read and is valid, and nothing in it changed.
     Unchanged { digest: String },
     /// At least one change needs a restart; nothing was applied.
@@ -136,6 +145,18 @@ fn tls_files(o: &Options) -> Vec<PathBuf> {
 /// Loads `source` the way `rnats check` does: the file, then the flags.
 pub fn load(source: &ConfigSource) -> Loaded {
     crate::conf::load(&source.path, &source.overlay)
+}
+
+/// A reload ready to install: the configuration in force, and the next one
+/// loaded, diffed, checked and compiled.
+struct Plan {
+    old: Arc<Snapshot>,
+    fingerprint: Fingerprint,
+    opts: Options,
+    diff: Diff,
+    next: NextParts,
+    began: Instant,
+    diffed: Instant,
 }
 
 /// A configuration loaded, compared with the one in force and compiled.
@@ -207,68 +228,26 @@ impl Reloader {
     }
 
     /// Loads the config file again and applies it, all or nothing; logs the
-    /// outcome as nats-server does.
+    /// outcome as nats-server does, and records it for `/varz`, `/healthz`
+    /// and the system account's reload event.
     pub async fn reload(&self, trigger: Trigger) -> Outcome {
         let mut current = self.current.lock().await;
         let _systemd = SystemdReloading::start();
-        let Some(source) = self.source.clone() else {
-            error!("Failed to reload server configuration: can only reload config when a file is provided using -c or --config");
-            return Outcome::NoConfigFile;
-        };
+        let outcome = self.reload_locked(&mut current, &trigger).await;
+        self.state.record_reload(record::of(&trigger, &outcome, &current.digest));
+        outcome
+    }
+
+    async fn reload_locked(&self, current: &mut Fingerprint, trigger: &Trigger) -> Outcome {
         info!("Reloading server configuration ({trigger})");
-        // Parsing, diffing and compiling a file with thousands of users is
-        // CPU work: keep it off the workers that move messages. Only this
-        // reloader installs snapshots, under `current`, so `old` stays the
-        // one in force until it does.
-        let began = Instant::now();
-        let old = self.state.snapshot();
-        let base = old.clone();
-        let prepared = match tokio::task::spawn_blocking(move || prepare(&source, &base)).await {
-            Ok(p) => p,
-            Err(e) => {
-                error!("Failed to reload server configuration: {e}");
-                return Outcome::Invalid { diagnostics: vec![e.to_string()] };
+        let plan = match self.plan(current).await {
+            Ok(plan) => plan,
+            Err(outcome) => {
+                log_failure(&outcome);
+                return outcome;
             }
         };
-        let Prepared { fingerprint, opts: new_opts, mut diff, next, diffed } = match prepared {
-            Ok(p) => p,
-            Err(diagnostics) => {
-                error!("Failed to reload server configuration: {} problem(s) in the configuration", diagnostics.len());
-                for d in &diagnostics {
-                    error!("  {d}");
-                }
-                return Outcome::Invalid { diagnostics };
-            }
-        };
-        if new_opts.tls.is_some()
-            && fingerprint.tls_digest != current.tls_digest
-            && !diff.changes.iter().any(|c| c.key == "tls")
-        {
-            diff.changes.push(Change {
-                key: "tls".into(),
-                old: String::new(),
-                new: String::new(),
-                class: Class::Reloadable,
-                detail: Some("certificate files re-read; new connections use them".into()),
-            });
-        }
-        let mut reasons: Vec<String> = diff.refused().map(Change::refusal_line).collect();
-        reasons.extend(crate::conf::keys::refusals(&new_opts).iter().map(|m| format!("cannot apply: {m}")));
-        if !reasons.is_empty() {
-            for r in &reasons {
-                error!("Failed to reload server configuration: {r}");
-            }
-            return Outcome::Refused { reasons };
-        }
-        // Certificate files were read by the compile: a bad one refuses the
-        // whole reload, before anything is applied.
-        let next = match next {
-            Ok(parts) => parts,
-            Err(reason) => {
-                error!("Failed to reload server configuration: {reason}");
-                return Outcome::Refused { reasons: vec![reason] };
-            }
-        };
+        let Plan { old, fingerprint, opts: new_opts, diff, next, began, diffed } = plan;
         // Logging first: it is the one side effect that can fail (a log file
         // that cannot be opened), and then nothing has changed yet.
         if logging_changed(&old.opts, &new_opts) {
@@ -278,12 +257,13 @@ impl Reloader {
                 .await
                 .unwrap_or_else(|e| Err(logging::LogError::Syslog(e.to_string())));
             if let Err(e) = applied {
-                let reason = format!("cannot open the new log output: {e}");
-                error!("Failed to reload server configuration: {reason}");
-                return Outcome::Refused { reasons: vec![reason] };
+                let outcome = Outcome::Refused { reasons: vec![format!("cannot open the new log output: {e}")] };
+                log_failure(&outcome);
+                return outcome;
             }
         }
         let snapshot = old.successor_from(next, new_opts, Some(fingerprint.digest.clone()));
+        let generation = snapshot.generation;
         let awaiting = self.state.install(snapshot);
         let installed = Instant::now();
         let new = self.state.snapshot();
@@ -306,7 +286,8 @@ impl Reloader {
         // The compile ran beside the diff; what it took beyond the diff
         // counts here.
         let compiled_in = diffed.elapsed();
-        let adopted_in = self.wait_for_adoption(awaiting, installed).await;
+        let (adopted_in, pending) = self.wait_for_adoption(awaiting, installed).await;
+        let connections = self.state.reload_effects(generation);
         debug!(
             "Reload took {:?}: load and diff {:?}, compile and install {compiled_in:?}, {} connections re-checked after {adopted_in:?}",
             began.elapsed(),
@@ -323,8 +304,64 @@ impl Reloader {
             info!("Reloaded server configuration: no changes ({digest})");
             return Outcome::Unchanged { digest };
         }
-        info!("Reloaded server configuration ({digest})");
-        Outcome::Applied { changes: diff.changes, digest, adopted_in }
+        info!(
+            "Reloaded server configuration ({digest}): {} client connection(s) closed, {} re-checked, {} unchanged",
+            connections.closed, connections.rechecked, connections.unchanged
+        );
+        Outcome::Applied { changes: diff.changes, digest, adopted_in, connections, pending }
+    }
+
+    /// Loads, checks, diffs and compiles the config file against the one in
+    /// force (`current`), without changing anything; an outcome that ends
+    /// the reload here is the error.
+    async fn plan(&self, current: &Fingerprint) -> Result<Plan, Outcome> {
+        let Some(source) = self.source.clone() else {
+            return Err(Outcome::NoConfigFile);
+        };
+        // Parsing, diffing and compiling a file with thousands of users is
+        // CPU work: keep it off the workers that move messages. Only this
+        // reloader installs snapshots, under `current`, so `old` stays the
+        // one in force until it does.
+        let began = Instant::now();
+        let old = self.state.snapshot();
+        let base = old.clone();
+        let prepared = match tokio::task::spawn_blocking(move || prepare(&source, &base)).await {
+            Ok(Ok(p)) => p,
+            Ok(Err(diagnostics)) => return Err(Outcome::Invalid { diagnostics }),
+            Err(e) => return Err(Outcome::Invalid { diagnostics: vec![e.to_string()] }),
+        };
+        let Prepared { fingerprint, opts, mut diff, next, diffed } = prepared;
+        if opts.tls.is_some()
+            && fingerprint.tls_digest != current.tls_digest
+            && !diff.changes.iter().any(|c| c.key == "tls")
+        {
+            diff.changes.push(Change {
+                key: "tls".into(),
+                old: String::new(),
+                new: String::new(),
+                class: Class::Reloadable,
+                detail: Some("certificate files re-read; new connections use them".into()),
+            });
+        }
+        let mut reasons: Vec<String> = diff.refused().map(Change::refusal_line).collect();
+        reasons.extend(crate::conf::keys::refusals(&opts).iter().map(|m| format!("cannot apply: {m}")));
+        if !reasons.is_empty() {
+            return Err(Outcome::Refused { reasons });
+        }
+        // Certificate files were read by the compile: a bad one refuses the
+        // whole reload, before anything is applied.
+        let next = next.map_err(|reason| Outcome::Refused { reasons: vec![reason] })?;
+        Ok(Plan { old, fingerprint, opts, diff, next, began, diffed })
+    }
+
+    /// What a reload would do now, against the live connections, without
+    /// doing it: the system account's `RELOAD` request with `dry_run`.
+    pub async fn dry_run(&self) -> dry_run::DryRun {
+        let current = self.current.lock().await;
+        let plan = self.plan(&current).await;
+        let dry = dry_run::predict(&self.state, plan.as_ref().map_err(|o| o as &Outcome));
+        info!("Reload dry run: {}", dry.summary());
+        dry
     }
 
     /// The digest of the configuration in force.
@@ -371,15 +408,37 @@ impl Reloader {
     }
 
     /// Waits (bounded) until every live connection has adopted the new
-    /// snapshot; returns the time from `installed` until then. Sessions
-    /// count down as they adopt it (or close), and the last one wakes this.
-    async fn wait_for_adoption(&self, awaiting: Awaiting<'_>, installed: Instant) -> Duration {
+    /// snapshot; returns the time from `installed` until then, and how many
+    /// had not by the deadline. Sessions count down as they adopt it (or
+    /// close), and the last one wakes this.
+    async fn wait_for_adoption(&self, awaiting: Awaiting<'_>, installed: Instant) -> (Duration, usize) {
         let deadline = tokio::time::Instant::from_std(installed + ADOPTION_WAIT);
         let pending = awaiting.wait(deadline).await;
         if pending > 0 {
             warn!("{pending} connections have not adopted the new configuration yet");
         }
-        installed.elapsed()
+        (installed.elapsed(), pending)
+    }
+}
+
+/// Logs why a reload ended without applying anything, as nats-server does.
+fn log_failure(outcome: &Outcome) {
+    match outcome {
+        Outcome::NoConfigFile => error!(
+            "Failed to reload server configuration: can only reload config when a file is provided using -c or --config"
+        ),
+        Outcome::Invalid { diagnostics } => {
+            error!("Failed to reload server configuration: {} problem(s) in the configuration", diagnostics.len());
+            for d in diagnostics {
+                error!("  {d}");
+            }
+        }
+        Outcome::Refused { reasons } => {
+            for r in reasons {
+                error!("Failed to reload server configuration: {r}");
+            }
+        }
+        Outcome::Applied { .. } | Outcome::Unchanged { .. } => {}
     }
 }
 

@@ -11,9 +11,16 @@ use crate::server::system::link::{ReloadAnswer, ReloadRequest};
 impl ReloadRequest for Reloader {
     fn reload_request(
         &self,
-        _options: serde_json::Map<String, serde_json::Value>,
+        options: serde_json::Map<String, serde_json::Value>,
     ) -> Pin<Box<dyn Future<Output = ReloadAnswer> + Send + '_>> {
-        Box::pin(async move { answer(self.reload(Trigger::Request).await) })
+        Box::pin(async move {
+            // rnats only (design §6.2): what the reload would do, as `data`.
+            if options.get("dry_run").and_then(serde_json::Value::as_bool) == Some(true) {
+                let dry = self.dry_run().await;
+                return Ok(Some(serde_json::to_vec(&dry).unwrap_or_default()));
+            }
+            answer(self.reload(Trigger::Request).await)
+        })
     }
 }
 

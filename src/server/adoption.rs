@@ -13,12 +13,13 @@
 //! own, so at least one of them sees that the connection is done.
 
 use std::sync::atomic::{AtomicI64, Ordering::SeqCst};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
-use super::conn::Connection;
+use super::conn::{ConnKind, Connection};
+pub use super::last_reload::{ConnectionCounts, Effect};
 
 /// The generation a connection reports once its session has ended: it
 /// satisfies every wait.
@@ -34,31 +35,82 @@ pub struct Adoptions {
     /// Woken by the session that settles the last marked connection. Keeps
     /// a permit, so a wakeup before the reloader waits is not lost.
     all_settled: Notify,
+    /// What adopting the newest generation did to each client, for the
+    /// reload's report. A mutex: each session takes it once per reload.
+    tally: Mutex<Tally>,
+}
+
+#[derive(Debug, Default)]
+struct Tally {
+    generation: u64,
+    counts: ConnectionCounts,
 }
 
 impl Adoptions {
-    /// The session of `conn` now runs under the snapshot of `generation`.
-    pub fn adopted(&self, conn: &Connection, generation: u64) {
-        conn.adopted_generation.store(generation, SeqCst);
-        let awaited = conn.awaited_generation.load(SeqCst);
-        if awaited != 0
-            && awaited <= generation
-            && conn.awaited_generation.compare_exchange(awaited, 0, SeqCst, SeqCst).is_ok()
-            && self.remaining.fetch_sub(1, SeqCst) == 1
-        {
-            self.all_settled.notify_one();
+    /// The session of `conn` now runs under the snapshot of `generation`,
+    /// which did `effect` to it.
+    pub fn adopted(&self, conn: &Connection, generation: u64, effect: Effect) {
+        if conn.kind == ConnKind::Client {
+            // A connection the reload closed (lowered `max_connections`)
+            // may adopt the snapshot before its session sees the close.
+            let effect = if conn.is_closing() { Effect::Closed } else { effect };
+            self.count(generation, effect);
         }
+        self.settle(conn, generation);
+    }
+
+    /// A new session of `conn` starts under the snapshot of `generation`
+    /// (no reload changed anything for it).
+    pub fn started(&self, conn: &Connection, generation: u64) {
+        self.settle(conn, generation);
     }
 
     /// The session of `conn` has ended: no reload waits for it any more.
+    /// One that ends while a reload waits for it was closed by it, or at
+    /// least during it.
     pub fn ended(&self, conn: &Connection) {
-        self.adopted(conn, ENDED);
+        let awaited = conn.awaited_generation.load(SeqCst);
+        if self.settle(conn, ENDED) && conn.kind == ConnKind::Client {
+            self.count(awaited, Effect::Closed);
+        }
+    }
+
+    /// Takes `conn`'s mark if it was awaited for `generation` or earlier;
+    /// returns whether this call took it.
+    fn settle(&self, conn: &Connection, generation: u64) -> bool {
+        conn.adopted_generation.store(generation, SeqCst);
+        let awaited = conn.awaited_generation.load(SeqCst);
+        let took = awaited != 0
+            && awaited <= generation
+            && conn.awaited_generation.compare_exchange(awaited, 0, SeqCst, SeqCst).is_ok();
+        if took && self.remaining.fetch_sub(1, SeqCst) == 1 {
+            self.all_settled.notify_one();
+        }
+        took
+    }
+
+    fn count(&self, generation: u64, effect: Effect) {
+        let mut tally = self.tally.lock().unwrap_or_else(|e| e.into_inner());
+        if tally.generation == generation {
+            tally.counts.add(effect);
+        }
+    }
+
+    /// What the snapshot of `generation` has done to clients so far.
+    pub fn counts(&self, generation: u64) -> ConnectionCounts {
+        let tally = self.tally.lock().unwrap_or_else(|e| e.into_inner());
+        if tally.generation == generation {
+            tally.counts
+        } else {
+            ConnectionCounts::default()
+        }
     }
 
     /// Starts a wait for `generation`: mark the connections with
     /// [`Awaiting::expect`] (before or after waking them), then
     /// [`Awaiting::wait`].
     pub fn awaiting(&self, generation: u64) -> Awaiting<'_> {
+        *self.tally.lock().unwrap_or_else(|e| e.into_inner()) = Tally { generation, counts: Default::default() };
         Awaiting { adoptions: self, generation, marked: Vec::new(), counted: false }
     }
 }
@@ -156,7 +208,7 @@ mod tests {
         let a = Adoptions::default();
         let conns = [conn(1), conn(2)];
         for c in &conns {
-            a.adopted(c, 2);
+            a.adopted(c, 2, Effect::Unchanged);
         }
         assert_eq!(wait(&a, &conns, 2, soon()).await, 0);
         assert_eq!(a.remaining.load(SeqCst), 0);
@@ -167,17 +219,17 @@ mod tests {
         let a = Arc::new(Adoptions::default());
         let conns: Vec<_> = (1..=3).map(conn).collect();
         for c in &conns {
-            a.adopted(c, 1);
+            a.adopted(c, 1, Effect::Unchanged);
         }
         let (a2, c2) = (a.clone(), conns.clone());
         // On this one-thread runtime the task runs once the wait awaits,
         // after every connection was marked.
         let sessions = tokio::spawn(async move {
             assert!(c2.iter().all(|c| c.awaited_generation.load(SeqCst) == 2));
-            a2.adopted(&c2[0], 2);
-            a2.adopted(&c2[1], 1); // an older generation does not count
+            a2.adopted(&c2[0], 2, Effect::Unchanged);
+            a2.adopted(&c2[1], 1, Effect::Unchanged); // an older generation does not count
             a2.ended(&c2[2]);
-            a2.adopted(&c2[1], 3); // a newer one does
+            a2.adopted(&c2[1], 3, Effect::Unchanged); // a newer one does
         });
         assert_eq!(wait(&a, &conns, 2, soon()).await, 0);
         sessions.await.unwrap();
@@ -189,12 +241,12 @@ mod tests {
     async fn a_timeout_takes_the_marks_back() {
         let a = Adoptions::default();
         let conns: Vec<_> = (1..=2).map(conn).collect();
-        a.adopted(&conns[0], 2);
+        a.adopted(&conns[0], 2, Effect::Unchanged);
         assert_eq!(wait(&a, &conns, 2, Instant::now() + Duration::from_millis(20)).await, 1);
         assert_eq!(a.remaining.load(SeqCst), 0, "the next reload starts from zero");
         assert_eq!(conns[1].awaited_generation.load(SeqCst), 0);
         // The straggler adopting later changes nothing.
-        a.adopted(&conns[1], 2);
+        a.adopted(&conns[1], 2, Effect::Unchanged);
         assert_eq!(a.remaining.load(SeqCst), 0);
     }
 }

@@ -15,6 +15,7 @@ use base64::Engine;
 use subtle::ConstantTimeEq;
 
 use super::info::ConnectOpts;
+use super::last_reload::Effect;
 use super::permissions::{rules_key, CompiledPermissions};
 use crate::options::{Options, Permissions};
 use crate::secret::Secret;
@@ -67,6 +68,17 @@ pub struct Identity {
     pub account: Option<Arc<str>>,
 }
 
+/// Never prints the secret.
+impl std::fmt::Debug for Identity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Identity")
+            .field("user", &self.user)
+            .field("account", &self.account)
+            .field("has_permissions", &self.permissions.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
 impl Identity {
     /// nats-server writes the `no_auth_user`'s name and password into the
     /// client's CONNECT options when it admits a client as that user, so a
@@ -79,6 +91,28 @@ impl Identity {
             c.nkey = self.user.clone();
         }
     }
+}
+
+/// What a configuration compiled into `auth` would do to a client
+/// authenticated as `identity`, as its session's re-check then does it
+/// (`session/client/revalidate.rs`); `max_payload_changes` says whether its
+/// account's effective `max_payload` would change. The second value is true
+/// when the credentials would be checked again, which a prediction does not
+/// do (bcrypt, a changed secret): such a client may still be closed.
+pub fn predict(auth: &AuthIndex, identity: &Identity, max_payload_changes: bool) -> (Effect, bool) {
+    let changed = |now: Option<&Arc<CompiledPermissions>>| match (identity.permissions.as_ref(), now) {
+        (Some(a), Some(b)) => !Arc::ptr_eq(a, b),
+        (None, None) => false,
+        _ => true,
+    };
+    let effect = match auth.revalidate(identity) {
+        Revalidation::Valid(now) if !changed(now) && !max_payload_changes => Effect::Unchanged,
+        Revalidation::Anonymous if !changed(None) && !max_payload_changes => Effect::Unchanged,
+        Revalidation::Valid(_) | Revalidation::Anonymous => Effect::Rechecked,
+        Revalidation::Removed => Effect::Closed,
+        Revalidation::Recheck => return (Effect::Rechecked, true),
+    };
+    (effect, false)
 }
 
 /// What a new configuration means for an authenticated client.

@@ -25,6 +25,7 @@ pub mod info;
 pub(crate) mod interfaces;
 pub mod jwt;
 pub mod lame_duck;
+pub mod last_reload;
 pub(crate) mod listener;
 pub(crate) mod outbound;
 pub(crate) mod permissions;

@@ -123,6 +123,14 @@ pub struct NextParts {
     websocket: Option<Arc<crate::websocket::Runtime>>,
 }
 
+impl NextParts {
+    /// The users and their permissions the next snapshot will check
+    /// clients against (a reload's dry run asks it).
+    pub fn auth(&self) -> &AuthIndex {
+        &self.auth
+    }
+}
+
 fn compile_tls(opts: &Options) -> Result<Option<Arc<ServerTls>>, String> {
     match &opts.tls {
         Some(t) => crate::tls::compile(t).map(|c| Some(Arc::new(c))).map_err(|e| format!("tls: {e}")),

@@ -13,12 +13,13 @@ use tokio_util::sync::{CancellationToken, WaitForCancellationFuture, WaitForCanc
 use tokio_util::task::TaskTracker;
 
 use super::accounts::{AccountRegistry, ServerAccount};
-use super::adoption;
+use super::adoption::{self, ConnectionCounts, Effect};
 use super::closed::{ClosedConn, ClosedRing};
 use super::conn::{ConnKind, Connection};
 use super::errors::CloseReason;
 use super::files;
 use super::info::Info;
+use super::last_reload::LastReload;
 use super::route::cluster::Cluster;
 use super::route::urls;
 use super::snapshot::Snapshot;
@@ -80,6 +81,10 @@ pub struct ServerState {
     system_events: OnceLock<tokio::sync::mpsc::UnboundedSender<SystemEvent>>,
     /// What a system `RELOAD` request runs (the binary's reloader).
     reload_request: OnceLock<Arc<dyn ReloadRequest>>,
+    /// The last reload's outcome. A watch channel: the reloader writes it
+    /// once per reload, readers (monitoring, the system account's reload
+    /// event) borrow it or wait for the next one.
+    last_reload: tokio::sync::watch::Sender<Option<Arc<LastReload>>>,
 }
 
 impl ServerState {
@@ -118,6 +123,7 @@ impl ServerState {
             adoptions: adoption::Adoptions::default(),
             system_events: OnceLock::new(),
             reload_request: OnceLock::new(),
+            last_reload: tokio::sync::watch::Sender::new(None),
         })
     }
 
@@ -311,9 +317,35 @@ impl ServerState {
     }
 
     /// `conn` now runs under the snapshot of `generation` (credentials and
-    /// permissions re-checked): a reload waiting for it is told.
-    pub fn adopted(&self, conn: &Connection, generation: u64) {
-        self.adoptions.adopted(conn, generation);
+    /// permissions re-checked), which did `effect` to it: a reload waiting
+    /// for it is told.
+    pub fn adopted(&self, conn: &Connection, generation: u64, effect: Effect) {
+        self.adoptions.adopted(conn, generation, effect);
+    }
+
+    /// A new session of `conn` starts under the snapshot of `generation`.
+    pub fn started(&self, conn: &Connection, generation: u64) {
+        self.adoptions.started(conn, generation);
+    }
+
+    /// Records how a reload ended.
+    pub fn record_reload(&self, record: LastReload) {
+        self.last_reload.send_replace(Some(Arc::new(record)));
+    }
+
+    /// How the last reload ended, if there was one.
+    pub fn last_reload(&self) -> Option<Arc<LastReload>> {
+        self.last_reload.borrow().clone()
+    }
+
+    /// Each reload's outcome as it is recorded.
+    pub fn reloads(&self) -> tokio::sync::watch::Receiver<Option<Arc<LastReload>>> {
+        self.last_reload.subscribe()
+    }
+
+    /// What the snapshot of `generation` has done to clients so far.
+    pub fn reload_effects(&self, generation: u64) -> ConnectionCounts {
+        self.adoptions.counts(generation)
     }
 
     /// The websocket listener's address, when there is one.

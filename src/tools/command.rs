@@ -11,6 +11,7 @@ use super::bench::BenchArgs;
 use super::check::CheckArgs;
 use super::fmt::FmtArgs;
 use super::passwd::PasswdArgs;
+use super::reload::ReloadArgs;
 use crate::options::Options;
 
 #[derive(Debug, Parser)]
@@ -41,6 +42,9 @@ enum Tool {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
+    /// Reload running servers' configuration and report what it did to
+    /// them; --dry-run says what it would do.
+    Reload(ReloadArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions {
         shell: clap_complete::Shell,
@@ -48,7 +52,7 @@ enum Tool {
 }
 
 /// The tools' names, as the server's command line hands them over.
-pub const NAMES: &[&str] = &["check", "fmt", "passwd", "schema", "bench", "top", "completions"];
+pub const NAMES: &[&str] = crate::cli::TOOL_NAMES;
 
 /// Runs the tool `name` with its arguments; `None` when there is no such tool.
 pub fn run(name: &str, rest: &[String]) -> Option<u8> {
@@ -77,6 +81,7 @@ pub fn run(name: &str, rest: &[String]) -> Option<u8> {
         Tool::Schema { file } => schema(file),
         Tool::Bench(a) => super::bench::run(*a),
         Tool::Top { args } => super::top::run(&args),
+        Tool::Reload(a) => super::reload::run(&a),
         Tool::Completions { shell } => {
             clap_complete::generate(shell, &mut Tools::command(), "rnats", &mut std::io::stdout());
             0

@@ -11,5 +11,6 @@ mod check_map;
 pub mod command;
 pub(crate) mod fmt;
 pub(crate) mod passwd;
+pub(crate) mod reload;
 pub mod spawn;
 pub mod top;

@@ -20,6 +20,7 @@ pub use subscription::{InternalSink, ShadowOf, Subscription, Take, Via};
 pub use subscriptions::Subscribed;
 
 use super::account::{Account, InterestPeer};
+use super::auth::Identity;
 use super::errors::CloseReason;
 use super::outbound::{Outbound, Pushed};
 use super::responses::ReplyGrants;
@@ -125,6 +126,10 @@ pub struct Connection {
     /// read chunk that published something.
     pub match_cache: MatchCacheStats,
     pub meta: Mutex<ClientMeta>,
+    /// Who the client authenticated as, for a reload's dry run to predict
+    /// what a configuration would do to it. Written by its session at login
+    /// and after each reload, read by dry runs: never on the message path.
+    pub identity: Mutex<Option<Identity>>,
     /// Reply subjects it may answer under `allow_responses`.
     pub replies: ReplyGrants,
     /// The generation of the snapshot the session has adopted (credentials
@@ -175,6 +180,7 @@ impl Connection {
             last_activity: AtomicU64::new(crate::server::clock::unix_nanos(SystemTime::now())),
             match_cache: MatchCacheStats::default(),
             meta: Mutex::new(ClientMeta::default()),
+            identity: Mutex::new(None),
             replies: ReplyGrants::default(),
             adopted_generation: AtomicU64::new(0),
             awaited_generation: AtomicU64::new(0),

@@ -40,7 +40,7 @@ pub(crate) async fn run_session<R: Role, T: Transport>(session: Session<R>, stre
     let Session { server, conn, snap, mut role, retirement } = session;
     let (rd, wr) = stream.split();
     let writer = server.spawn(run_writer(server.clone(), conn.clone(), wr));
-    server.adopted(&conn, snap.generation);
+    server.started(&conn, snap.generation);
     if server.generation() != snap.generation {
         // A reload installed since the snapshot was taken, maybe before the
         // connection was registered and could be woken: adopt it at once.

@@ -11,6 +11,7 @@ use tracing::debug;
 
 use super::core::Core;
 use super::role::{Role, Step};
+use crate::server::adoption::Effect;
 use crate::server::errors::{CloseReason, ERR_AUTH_TIMEOUT};
 use crate::server::proto;
 
@@ -217,6 +218,7 @@ async fn serve_chunk<R: Role>(core: &mut Core, role: &mut R, input: &mut Input) 
 async fn adopt_snapshot<R: Role>(core: &mut Core, role: &mut R) -> Result<(), CloseReason> {
     let Some(old) = core.take_new_snapshot() else { return Ok(()) };
     let r = role.on_new_snapshot(core, &old).await;
-    core.server.adopted(&core.conn, core.snap.generation);
-    r
+    let effect = r.as_ref().map_or(Effect::Closed, |e| *e);
+    core.server.adopted(&core.conn, core.snap.generation, effect);
+    r.map(drop)
 }

@@ -9,6 +9,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use super::core::Core;
+use crate::server::adoption::Effect;
 use crate::server::errors::CloseReason;
 use crate::server::proto::Cut;
 use crate::server::snapshot::Snapshot;
@@ -47,11 +48,13 @@ pub(crate) trait Role: Send {
     fn next_op(&mut self, core: &mut Core, buf: &[u8], cut: Option<Cut<'_>>) -> impl Future<Output = Step> + Send;
 
     /// The session moved to a new snapshot; `old` is the one it left.
+    /// Returns what the change did to the connection, for the reload's
+    /// report.
     fn on_new_snapshot(
         &mut self,
         core: &mut Core,
         old: &Arc<Snapshot>,
-    ) -> impl Future<Output = Result<(), CloseReason>> + Send;
+    ) -> impl Future<Output = Result<Effect, CloseReason>> + Send;
 
     /// The server entered lame duck mode.
     fn on_lame_duck(&mut self, _core: &mut Core) {}

@@ -131,8 +131,14 @@ impl ClientState {
             }
         }
         core.phase = Phase::Authenticated;
+        self.publish_identity(core);
         core.server.system_event(SystemEvent::Connect(core.conn.clone()));
         Ok(())
+    }
+
+    /// Shows the client's identity to reload dry runs.
+    pub(super) fn publish_identity(&self, core: &Core) {
+        *core.conn.identity.lock().unwrap_or_else(|e| e.into_inner()) = Some(self.identity.clone());
     }
 
     /// Who the client is under the session's snapshot: from its TLS client

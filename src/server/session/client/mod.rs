@@ -17,6 +17,7 @@ use super::core::Core;
 use super::role::{Role, Step};
 use super::trace::trace_in;
 use super::Phase;
+use crate::server::adoption::Effect;
 use crate::server::auth::Identity;
 use crate::server::conn::Subscribed;
 use crate::server::deliver::{Message, Publisher};
@@ -420,7 +421,7 @@ impl Role for ClientState {
         }
     }
 
-    async fn on_new_snapshot(&mut self, core: &mut Core, old: &Arc<Snapshot>) -> Result<(), CloseReason> {
+    async fn on_new_snapshot(&mut self, core: &mut Core, old: &Arc<Snapshot>) -> Result<Effect, CloseReason> {
         self.revalidate(core, old).await
     }
 

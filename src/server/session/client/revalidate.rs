@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use super::ClientState;
+use crate::server::adoption::Effect;
 use crate::server::auth::Revalidation;
 use crate::server::errors::*;
 use crate::server::permissions::CompiledPermissions;
@@ -18,17 +19,20 @@ impl ClientState {
     /// is closed without an error; credentials that no longer hold get
     /// 'Authorization Violation'; subscriptions no longer allowed are
     /// removed with a permissions error, and the connection stays.
-    pub(super) async fn revalidate(&mut self, core: &mut Core, old: &Arc<Snapshot>) -> Result<(), CloseReason> {
+    /// Returns what it did, as [`crate::server::auth::predict`] predicts it
+    /// for a dry run.
+    pub(super) async fn revalidate(&mut self, core: &mut Core, old: &Arc<Snapshot>) -> Result<Effect, CloseReason> {
         self.pub_allowed.clear();
         core.auth_required = core.auth().required();
         if core.phase != Phase::Authenticated {
-            return Ok(());
+            return Ok(Effect::Unchanged);
         }
         let same = |a: Option<&Arc<CompiledPermissions>>, b: Option<&Arc<CompiledPermissions>>| match (a, b) {
             (Some(a), Some(b)) => Arc::ptr_eq(a, b),
             (None, None) => true,
             _ => false,
         };
+        let mut rechecked = false;
         let previous = match core.auth().revalidate(&self.identity) {
             Revalidation::Valid(permissions) => {
                 if same(self.identity.permissions.as_ref(), permissions) {
@@ -42,6 +46,7 @@ impl ClientState {
             Revalidation::Removed => return Err(self.user_removed(core)),
             Revalidation::Recheck => match self.authenticate(core, &self.opts).await {
                 Some(identity) => {
+                    rechecked = true;
                     identity.fill_no_auth_credentials(&mut self.opts);
                     Some(std::mem::replace(&mut self.identity, identity).permissions)
                 }
@@ -67,7 +72,8 @@ impl ClientState {
             info.max_payload = core.limits.max_payload;
             core.send(&info.to_line());
         }
-        Ok(())
+        self.publish_identity(core);
+        Ok(if rechecked || perms_changed || max_payload_changed { Effect::Rechecked } else { Effect::Unchanged })
     }
 
     fn user_removed(&self, core: &mut Core) -> CloseReason {

@@ -32,6 +32,7 @@ use super::role::{Role, Step};
 use super::{Phase, Transport};
 use crate::secret::Secret;
 use crate::server::accounts::ServerAccount;
+use crate::server::adoption::Effect;
 use crate::server::conn::Subscribed;
 use crate::server::deliver::{Message, Publisher};
 use crate::server::errors::*;
@@ -564,8 +565,9 @@ impl Role for RouteState {
         }
     }
 
-    async fn on_new_snapshot(&mut self, core: &mut Core, old: &Arc<Snapshot>) -> Result<(), CloseReason> {
+    async fn on_new_snapshot(&mut self, core: &mut Core, old: &Arc<Snapshot>) -> Result<Effect, CloseReason> {
         self.accounts.forget_unknown();
-        self.reload(core, old).await
+        // Reload reports count clients only.
+        self.reload(core, old).await.map(|()| Effect::Unchanged)
     }
 }
