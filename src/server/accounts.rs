@@ -6,7 +6,7 @@
 //! that stayed. An account removed from the config is kept (marked
 //! removed, refusing logins) while anything still points at it.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, RwLock};
 
 use super::account::{Account, InterestPeer};
@@ -34,6 +34,9 @@ pub struct AccountRegistry {
     internal: Arc<Connection>,
     /// The server's name, told to exporters with `share`.
     server_name: Arc<str>,
+    /// Accounts made from account JWTs (operator mode), by public key: a
+    /// config sync leaves them alone. Taken at sync and install only.
+    resolved: Mutex<HashSet<Box<str>>>,
 }
 
 #[derive(Default)]
@@ -57,6 +60,7 @@ impl AccountRegistry {
             cluster: Mutex::new(ClusterSide::default()),
             internal,
             server_name: server_name.into(),
+            resolved: Mutex::new(HashSet::new()),
         };
         registry.sync(opts);
         registry
@@ -99,16 +103,43 @@ impl AccountRegistry {
                 }
             }
         }
+        let resolved = self.resolved.lock().unwrap_or_else(|e| e.into_inner());
         for (name, account) in by_name.iter() {
-            if &**name != GLOBAL_ACCOUNT && !opts.accounts.iter().any(|a| a.name == **name) {
+            if &**name != GLOBAL_ACCOUNT && !opts.accounts.iter().any(|a| a.name == **name) && !resolved.contains(name)
+            {
                 account.set_config(Arc::new(AccountConfig { removed: true, ..AccountConfig::default() }));
             }
         }
+        drop(resolved);
         let all: Vec<_> = by_name.values().cloned().collect();
         drop(by_name);
         for account in &all {
             self.sync_internal(account, &all);
         }
+    }
+
+    /// Installs an account resolved from its JWT (operator mode) under its
+    /// public key: made if new, else given the new rules, as [`sync`](Self::sync)
+    /// does for a config account.
+    pub fn install_resolved(&self, name: &str, config: AccountConfig) -> Arc<ServerAccount> {
+        self.resolved.lock().unwrap_or_else(|e| e.into_inner()).insert(name.into());
+        let mut by_name = self.by_name.write().unwrap_or_else(|e| e.into_inner());
+        let account = match by_name.get(name) {
+            Some(account) => account.clone(),
+            None => {
+                let account = Arc::new(Account::new(name));
+                self.join_cluster(&account);
+                by_name.insert(name.into(), account.clone());
+                account
+            }
+        };
+        account.set_config(Arc::new(config));
+        let all: Vec<_> = by_name.values().cloned().collect();
+        drop(by_name);
+        for a in &all {
+            self.sync_internal(a, &all);
+        }
+        account
     }
 
     /// Brings the server's own entries in `account`'s index in line with

@@ -25,6 +25,16 @@ use super::snapshot::Snapshot;
 use super::stats::{ServerStats, Traffic};
 use crate::options::COMPAT_VERSION;
 
+impl super::operator::Server for ServerState {
+    fn accounts(&self) -> &AccountRegistry {
+        &self.accounts
+    }
+
+    fn wake_all(&self) {
+        ServerState::wake_all(self)
+    }
+}
+
 /// State shared by every task of one server.
 pub struct ServerState {
     /// The current configuration. Sessions `load` it when they notice a new
@@ -74,6 +84,8 @@ pub struct ServerState {
     cluster: Option<Arc<Cluster>>,
     /// Which client connections a reload still waits for.
     adoptions: adoption::Adoptions,
+    /// Operator mode (JWT accounts and users), when configured; fixed at start.
+    operator: Option<Arc<super::operator::OperatorMode>>,
 }
 
 impl ServerState {
@@ -87,6 +99,7 @@ impl ServerState {
         let closed = ClosedRing::new(snapshot.opts.max_closed_clients);
         let stats = Arc::new(ServerStats::default());
         let accounts = AccountRegistry::new(&snapshot.opts, stats.clone(), &name);
+        let operator = super::operator::OperatorMode::new(&snapshot.opts);
         Arc::new(ServerState {
             generation: AtomicU64::new(snapshot.generation),
             snapshot: ArcSwap::from_pointee(snapshot),
@@ -110,6 +123,7 @@ impl ServerState {
             files: files::ProcessFiles::default(),
             cluster,
             adoptions: adoption::Adoptions::default(),
+            operator,
         })
     }
 
@@ -272,6 +286,19 @@ impl ServerState {
     }
 
     /// The slots that bound concurrent bcrypt checks.
+    /// Wakes every connection to re-check itself against the current rules
+    /// (an account's rules changed outside a reload: a claim update).
+    pub fn wake_all(&self) {
+        for conn in self.connections() {
+            conn.events.notify_one();
+        }
+    }
+
+    /// Operator mode's trust and resolver, when the server runs in it.
+    pub fn operator(&self) -> Option<&Arc<super::operator::OperatorMode>> {
+        self.operator.as_ref()
+    }
+
     pub fn bcrypt_slots(&self) -> Arc<tokio::sync::Semaphore> {
         self.bcrypt_slots.clone()
     }
