@@ -263,3 +263,37 @@ async fn async_nats_custom_auth_callback_jwt() {
     .await
     .unwrap();
 }
+
+/// nats-py logs in with a creds file (the async-nats fixture) and a
+/// message goes round through rnats.
+#[tokio::test]
+async fn nats_py_logs_in_with_creds() {
+    let python_ok = std::process::Command::new("python3")
+        .args(["-c", "import nats, nkeys"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !python_ok {
+        eprintln!("\n!! SKIPPED nats_py_logs_in_with_creds: pip install nats-py nkeys\n");
+        return;
+    }
+    let s = common::TestServer::from_conf(JWT_CONF).await;
+    let script = r#"
+import asyncio, sys, nats
+async def main():
+    nc = await nats.connect(sys.argv[1], user_credentials=sys.argv[2], allow_reconnect=False, connect_timeout=5)
+    sub = await nc.subscribe("py.test")
+    await nc.publish("py.test", b"hello")
+    msg = await sub.next_msg(timeout=5)
+    print(msg.data.decode())
+    await nc.close()
+asyncio.run(main())
+"#;
+    let url = s.url();
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("timeout").args(["60", "python3", "-c", script, &url, CREDS]).output().unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(out.status.success(), "nats-py: {}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "hello");
+}
