@@ -174,3 +174,76 @@ fn activation_ok(
         && is_subset_match(i.subject.as_bytes(), act.nats.import_subject.as_bytes())
         && !export.revocations.is_revoked(&importer.data.subject, act.data.issued_at)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::server::jwt::{ActivationClaims, Export, Import, ResponsePermission};
+    use nkeys::KeyPair;
+
+    fn now() -> Timestamp {
+        Timestamp::from_second(1_800_000_000).unwrap()
+    }
+
+    #[test]
+    fn permissions_as_buildinternalnkeyuser_makes_them() {
+        assert_eq!(permissions(&Permissions::default()), None);
+        let mut p = Permissions::default();
+        p.publish.allow = vec!["a.>".into()];
+        p.response = Some(ResponsePermission { max_msgs: 0, ttl_nanos: 0 });
+        let c = permissions(&p).unwrap();
+        assert_eq!(c.publish.unwrap().allow, ["a.>"]);
+        assert_eq!(c.subscribe, None);
+        let r = c.allow_responses.unwrap();
+        assert_eq!((r.max, r.expires), (1, Duration::from_secs(120)));
+        let (subs, payload) = user_limits(&NatsLimits { subs: -1, data: -1, payload: 8 });
+        assert_eq!((subs, payload), (None, Some(8)));
+    }
+
+    #[test]
+    fn account_limits_mappings_and_imports() {
+        let (operator, exporter, importer) = (KeyPair::new_operator(), KeyPair::new_account(), KeyPair::new_account());
+        let mut from = AccountClaims::new(&exporter.public_key());
+        let public = Export { subject: "pub.>".into(), export_type: ExportType::Stream, ..Export::default() };
+        let private = Export {
+            subject: "svc.>".into(),
+            export_type: ExportType::Service,
+            token_req: true,
+            response_type: RESPONSE_TYPE_STREAM.into(),
+            ..Export::default()
+        };
+        from.nats.exports = vec![public, private];
+        from.encode_at(&operator, now().as_second() - 10).unwrap();
+
+        let mut to = AccountClaims::new(&importer.public_key());
+        to.nats.limits.nats.payload = 8;
+        to.nats.limits.account.conn = -1;
+        let import = |subject: &str, kind, token: String| Import {
+            subject: subject.into(),
+            account: exporter.public_key(),
+            import_type: kind,
+            token,
+            ..Import::default()
+        };
+        let mut activation = ActivationClaims::new(&importer.public_key());
+        activation.nats.import_subject = "svc.>".into();
+        activation.nats.import_type = ExportType::Service;
+        let token = activation.encode_at(&exporter, now().as_second() - 10).unwrap();
+        to.nats.imports = vec![
+            import("pub.x", ExportType::Stream, String::new()),
+            import("svc.a", ExportType::Service, token),
+            // A private export without a token is not imported.
+            import("svc.b", ExportType::Service, String::new()),
+        ];
+        let found = |key: &str| (key == exporter.public_key()).then(|| from.clone());
+        let a = account_options(&to, &found, now());
+        assert_eq!(a.name, importer.public_key());
+        assert_eq!(a.limits.max_payload, Some(8));
+        assert_eq!(a.limits.max_connections, None);
+        let imported: Vec<&str> = a.imports.iter().map(|i| i.subject.as_str()).collect();
+        assert_eq!(imported, ["pub.x", "svc.a"]);
+        let exports = account_options(&from, &|_| None, now()).exports;
+        assert_eq!(exports[1].response_type, ResponseType::Stream);
+        assert_eq!(exports[1].kind, ExportKind::Service);
+    }
+}
