@@ -136,6 +136,13 @@ impl OperatorMode {
     /// woken to re-check itself against it, as after a config reload
     /// (`ClientState::revalidate`). Blocking (the directory resolver
     /// writes its file). Returns nats-server's reply text.
+    ///
+    /// The hook for the system account's claim requests: the handlers of
+    /// `$SYS.REQ.ACCOUNT.<id>.CLAIMS.UPDATE` and `$SYS.REQ.CLAIMS.UPDATE`
+    /// (the account from the JWT's `sub`) call this with the request body,
+    /// on the blocking pool, and reply `{"data":{"account","code":200,
+    /// "message":<Ok>}}` or `{"error":{"account","code":500,"description":
+    /// "jwt update resulted in error - <Err>"}}` as nats-server does.
     pub fn apply_update(&self, server: &dyn Server, key: &str, jwt: &str) -> Result<&'static str, String> {
         let now = jwt::now();
         let claims = self.check_update(key, jwt, now)?;
