@@ -21,6 +21,8 @@ pub enum Feature {
     SubjectMappings,
     /// Operator mode: JWTs, resolvers, trusted keys.
     Jwt,
+    /// `resolver_tls`: HTTPS to the account server of a URL resolver.
+    ResolverTls,
     Gateway,
     Leafnodes,
     Websocket,
@@ -70,8 +72,9 @@ impl Feature {
             Feature::JetStream => Ignored("JetStream is not supported by rnats; running without it"),
             Feature::Accounts => Implemented,
             Feature::SubjectMappings => Implemented,
-            Feature::Jwt => {
-                Refused("operator/JWT authentication (`operator`, `resolver`, `trusted`) is not implemented yet")
+            Feature::Jwt => Implemented,
+            Feature::ResolverTls => {
+                Ignored("`resolver_tls` is not implemented yet: the URL resolver speaks plain HTTP")
             }
             Feature::Gateway => Ignored("gateways are not implemented yet; no gateway port is opened"),
             Feature::Leafnodes => Ignored("leaf nodes are not implemented yet; no leafnode port is opened"),

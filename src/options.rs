@@ -91,6 +91,7 @@ mod accounts_conf;
 mod auth;
 mod cluster;
 mod flags;
+mod operator;
 mod syslog;
 mod tls;
 mod websocket;
@@ -99,6 +100,7 @@ pub use accounts::*;
 pub use auth::*;
 pub use cluster::*;
 pub use flags::FlagOverlay;
+pub use operator::*;
 pub use syslog::SyslogTarget;
 pub use tls::*;
 pub use websocket::*;
@@ -223,6 +225,9 @@ pub struct Options {
     /// `no_sys_acc`: run without a system account.
     #[serde(skip_serializing_if = "is_false")]
     pub no_system_account: bool,
+    /// Operator mode: JWT accounts and users.
+    #[serde(flatten)]
+    pub operator: OperatorOptions,
     /// TLS for client connections.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tls: Option<Tls>,
@@ -313,6 +318,7 @@ impl Default for Options {
             mappings: Vec::new(),
             system_account: None,
             no_system_account: false,
+            operator: OperatorOptions::default(),
             tls: None,
             allow_non_tls: false,
             cluster: None,

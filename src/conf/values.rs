@@ -313,8 +313,8 @@ pub fn operator(b: &mut Builder, key: &str, v: &Value) -> bool {
             continue;
         };
         if s.starts_with("eyJ") {
-            if !looks_like_jwt(s) {
-                b.error("jwt", item.span, "not a valid operator JWT");
+            if let Err(e) = crate::server::jwt::decode_operator(s) {
+                b.error("jwt", item.span, format!("error parsing operator JWT: {e}"));
                 ok = false;
             }
             continue;
@@ -322,11 +322,16 @@ pub fn operator(b: &mut Builder, key: &str, v: &Value) -> bool {
         match std::fs::read_to_string(s) {
             Ok(text) if jwt_in(&text).is_some() => {}
             Ok(_) => {
-                b.error("jwt", item.span, format!("`{s}` holds no operator JWT"));
+                b.error("jwt", item.span, format!("error parsing operator JWT: `{s}` holds no JWT"));
                 ok = false;
             }
             Err(err) => {
-                b.error("file", item.span, format!("cannot read operator JWT `{s}`: {err}"));
+                let why = match err.kind() {
+                    std::io::ErrorKind::NotFound => "no such file or directory".to_string(),
+                    std::io::ErrorKind::PermissionDenied => "permission denied".to_string(),
+                    _ => err.to_string(),
+                };
+                b.error("file", item.span, format!("error parsing operator JWT: open {s}: {why}"));
                 ok = false;
             }
         }
@@ -351,7 +356,8 @@ pub fn resolver(b: &mut Builder, key: &str, v: &Value, block: &'static dyn Block
             b.error(
                 "value",
                 v.span,
-                format!("`{key}` must be `MEMORY`, `URL(\"url\")` or a map with `type` and `dir`"),
+                "error parsing account resolver, should be MEM or  URL(\"url\") or a map containing dir and type state=[FULL|CACHE])",
+
             );
             false
         }
@@ -369,29 +375,34 @@ pub fn resolver(b: &mut Builder, key: &str, v: &Value, block: &'static dyn Block
                     match get("dir").map(|e| &e.value.kind) {
                         Some(Kind::Str(d)) if !d.is_empty() => {
                             if std::fs::metadata(d).is_ok_and(|m| !m.is_dir()) {
-                                refuse(b, format!("resolver `dir` `{d}` is not a directory"));
+                                refuse(b, "dir needs to point to an accessible directory".into());
                             }
                         }
-                        _ => refuse(b, "resolver `dir` has no value and needs to point to a directory".into()),
+                        _ => refuse(b, "dir has no value and needs to point to a directory".into()),
                     }
                     let set = |k: &str| get(k).is_some();
                     let allow_delete = matches!(get("allow_delete").map(|e| &e.value.kind), Some(Kind::Bool(true)));
                     if t == "CACHE" {
                         for k in ["interval", "allow_delete", "hard_delete"] {
                             if set(k) {
-                                refuse(b, format!("a CACHE resolver does not accept `{k}`"));
+                                let k = if k == "interval" { "sync" } else { k };
+                                refuse(b, format!("CACHE does not accept {k}"));
                             }
                         }
                     } else {
                         if set("ttl") {
-                            refuse(b, "a FULL resolver does not accept `ttl`".into());
+                            refuse(b, "FULL does not accept ttl".into());
                         }
                         if set("hard_delete") && !allow_delete {
-                            refuse(b, "`hard_delete` has no effect without `allow_delete`".into());
+                            refuse(b, "hard_delete has no effect without delete".into());
                         }
                     }
                 }
-                _ => refuse(b, format!("`{key}.type` must be `full`, `cache` or `mem`")),
+                _ => refuse(
+                    b,
+                    "error parsing account resolver, should be MEM or  URL(\"url\") or a map containing dir and type state=[FULL|CACHE])"
+                        .into(),
+                ),
             }
             true
         }
@@ -438,7 +449,7 @@ pub fn trusted(b: &mut Builder, key: &str, v: &Value) -> bool {
         match &item.kind {
             Kind::Str(k) if valid_nkey(k, 'O') => {}
             Kind::Str(k) => {
-                b.error("nkey", item.span, format!("trusted key `{k}` must be a valid public operator nkey"));
+                b.error("nkey", item.span, format!("trust key {k:?} required to be a valid public operator nkey"));
                 ok = false;
             }
             _ => {

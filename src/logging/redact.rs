@@ -220,7 +220,21 @@ fn value_after_key(b: &[u8], key_end: usize) -> Option<(usize, usize)> {
     if start >= end || &b[start..end] == REDACTED.as_bytes() {
         return None;
     }
+    // Public text the reference logs after `JWT:` / `jwt:`: the kind of
+    // client (`Authenticated JWT: Client "U..."`) or a public nkey (the
+    // `"<account>/<name>/jwt:<user key>"` tag). Neither is a secret.
+    let value = b[start..end].trim_ascii();
+    if value == b"Client" || value == b"Leafnode" || is_public_nkey(value) {
+        return None;
+    }
     Some((start, end))
+}
+
+/// A public nkey (user, account, operator, server, cluster, curve): the
+/// type letter and 55 more base32 characters.
+fn is_public_nkey(v: &[u8]) -> bool {
+    let base32 = |c: &u8| c.is_ascii_uppercase() || (b'2'..=b'7').contains(c);
+    v.len() == 56 && b"UANOCXP".contains(&v[0]) && v.iter().all(base32)
 }
 
 /// An nkey seed: `S`, a type letter, then base32 to 58 characters in all.
@@ -287,6 +301,11 @@ mod tests {
     fn key_value_forms_and_case() {
         assert_eq!(scrub("Password = hunter2, next"), "Password = [REDACTED], next");
         assert_eq!(scrub("TOKEN: abc"), "TOKEN: [REDACTED]");
+        // Public text after `JWT:`/`jwt:` stays; a seed never does.
+        let user = "UDMCY3TDRDAWEMKXPSWLVEKE4Q5IZBLCQMWIOATBMPOIJUB3TWFEIYTR";
+        let line = format!("Authenticated JWT: Client \"{user}\" - \"ACC/jwt:{user}\"");
+        assert_eq!(scrub(&line), line);
+        assert_eq!(scrub("jwt: SUAIBDPBAUTWCWBKIO6XHQNINK5FWJW4OHLXC3HQ2KFE4PEJUA44CNHTC4"), "jwt: [REDACTED]");
         assert_eq!(scrub("\"Auth_Token\" : \"abc\""), "\"Auth_Token\" : \"[REDACTED]\"");
     }
 

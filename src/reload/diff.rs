@@ -225,6 +225,7 @@ pub fn diff(old: &Options, new: &Options) -> Diff {
         mappings,
         system_account,
         no_system_account,
+        operator,
         tls,
         allow_non_tls,
         cluster,
@@ -298,6 +299,25 @@ pub fn diff(old: &Options, new: &Options) -> Diff {
     }
     option!("system_account", system_account, show);
     option!("no_system_account", no_system_account, flag);
+    // Operator mode: every part by its key's class (the JWTs shown by count).
+    let o = &old.operator;
+    let count = |n: usize| format!("{n} entries");
+    for (key, same, was, now) in [
+        ("operator", o.operators == operator.operators, o.operators.len(), operator.operators.len()),
+        ("trusted", o.trusted_keys == operator.trusted_keys, o.trusted_keys.len(), operator.trusted_keys.len()),
+        ("resolver", o.resolver == operator.resolver, o.resolver.iter().count(), operator.resolver.iter().count()),
+        (
+            "resolver_preload",
+            o.resolver_preload == operator.resolver_preload,
+            o.resolver_preload.len(),
+            operator.resolver_preload.len(),
+        ),
+    ] {
+        if !same {
+            let (old, new, class) = (count(was), count(now), class_of(key));
+            c.changes.push(Change { key: key.into(), old, new, class, detail: None });
+        }
+    }
     option!("tls", tls, |t| on_off(t.is_some()));
     option!("allow_non_tls", allow_non_tls, flag);
     cluster_changes(&mut c, &old.cluster, cluster);

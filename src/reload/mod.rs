@@ -273,6 +273,12 @@ impl Reloader {
         let installed = Instant::now();
         let new = self.state.snapshot();
         self.apply_side_effects(&old.opts, &new.opts, &diff);
+        if let Some(op) = self.state.operator().cloned() {
+            // Operator mode: account JWTs changed on disk apply now (file
+            // reads, off the workers).
+            let state = self.state.clone();
+            let _ = tokio::task::spawn_blocking(move || op.refresh(&*state)).await;
+        }
         for change in &diff.changes {
             if let Some(name) = change.account() {
                 // How many of this server's clients the account change touches.

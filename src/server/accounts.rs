@@ -6,7 +6,7 @@
 //! that stayed. An account removed from the config is kept (marked
 //! removed, refusing logins) while anything still points at it.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, RwLock};
 
 use super::account::{Account, InterestPeer};
@@ -37,6 +37,9 @@ pub struct AccountRegistry {
     /// The system account's name (`None`: `no_sys_acc`), fixed at start as
     /// nats-server fixes it (a reload cannot change it).
     system_name: std::sync::OnceLock<Option<Box<str>>>,
+    /// Accounts made from account JWTs (operator mode), by public key: a
+    /// config sync leaves them alone. Taken at sync and install only.
+    resolved: Mutex<HashSet<Box<str>>>,
 }
 
 /// The imports `account` gets from the system account, when there is one.
@@ -75,6 +78,7 @@ impl AccountRegistry {
             internal,
             server_name: server_name.into(),
             system_name: std::sync::OnceLock::new(),
+            resolved: Mutex::new(HashSet::new()),
         };
         let _ = registry.system_name.set(system_account_name(opts).map(Into::into));
         registry.sync(opts);
@@ -139,17 +143,43 @@ impl AccountRegistry {
                 }
             }
         }
+        let resolved = self.resolved.lock().unwrap_or_else(|e| e.into_inner());
         for (name, account) in by_name.iter() {
             let configured = opts.accounts.iter().any(|a| a.name == **name) || system == Some(&**name);
-            if &**name != GLOBAL_ACCOUNT && !configured {
+            if &**name != GLOBAL_ACCOUNT && !configured && !resolved.contains(name) {
                 account.set_config(Arc::new(AccountConfig { removed: true, ..AccountConfig::default() }));
             }
         }
+        drop(resolved);
         let all: Vec<_> = by_name.values().cloned().collect();
         drop(by_name);
         for account in &all {
             self.sync_internal(account, &all);
         }
+    }
+
+    /// Installs an account resolved from its JWT (operator mode) under its
+    /// public key: made if new, else given the new rules, as [`sync`](Self::sync)
+    /// does for a config account.
+    pub fn install_resolved(&self, name: &str, config: AccountConfig) -> Arc<ServerAccount> {
+        self.resolved.lock().unwrap_or_else(|e| e.into_inner()).insert(name.into());
+        let mut by_name = self.by_name.write().unwrap_or_else(|e| e.into_inner());
+        let account = match by_name.get(name) {
+            Some(account) => account.clone(),
+            None => {
+                let account = Arc::new(Account::new(name));
+                self.join_cluster(&account);
+                by_name.insert(name.into(), account.clone());
+                account
+            }
+        };
+        account.set_config(Arc::new(config));
+        let all: Vec<_> = by_name.values().cloned().collect();
+        drop(by_name);
+        for a in &all {
+            self.sync_internal(a, &all);
+        }
+        account
     }
 
     /// Brings the server's own entries in `account`'s index in line with

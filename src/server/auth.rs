@@ -66,6 +66,8 @@ pub struct Identity {
     nkey_user: bool,
     /// The account the user is in; `None` for `$G`.
     pub account: Option<Arc<str>>,
+    /// A user JWT's login (operator mode): names, limits and expiry.
+    pub jwt: Option<Arc<crate::server::operator::user::JwtUser>>,
 }
 
 /// Never prints the secret.
@@ -80,6 +82,16 @@ impl std::fmt::Debug for Identity {
 }
 
 impl Identity {
+    /// A user JWT's login (operator mode).
+    pub fn jwt_user(
+        user: String,
+        account: Arc<str>,
+        permissions: Option<Arc<CompiledPermissions>>,
+        jwt: Arc<crate::server::operator::user::JwtUser>,
+    ) -> Identity {
+        Identity { user: Some(user), permissions, account: Some(account), jwt: Some(jwt), ..Identity::default() }
+    }
+
     /// nats-server writes the `no_auth_user`'s name and password into the
     /// client's CONNECT options when it admits a client as that user, so a
     /// later CONNECT is merged over them. This does the same to `c`.
@@ -223,6 +235,9 @@ pub struct AuthIndex {
     /// reuses them, so a reload of 10 000 users compiles only what changed
     /// and a client whose rules are unchanged keeps the very same `Arc`.
     compiled: HashSet<SharedPermissions, Fold>,
+    /// Operator mode: every client logs in with a user JWT (checked by
+    /// `server::operator::login`, not here) and signs the nonce.
+    operator_mode: bool,
 }
 
 impl AuthIndex {
@@ -299,6 +314,7 @@ impl AuthIndex {
             single: single.map(|(u, p)| (u, p.as_ref().map(|p| Arc::from(p.expose())))),
             no_auth_user,
             tls_map: tls.is_some_and(|t| t.verify_and_map),
+            operator_mode: opts.operator.is_on(),
             users: HashMap::with_capacity_and_hasher(n, Fold::default()),
             order: Vec::with_capacity(n),
             ..AuthIndex::default()
@@ -412,6 +428,7 @@ impl AuthIndex {
             secret: None,
             via_no_auth_user: false,
             via_cert: true,
+            jwt: None,
             nkey_user,
             account,
         })
@@ -425,12 +442,21 @@ impl AuthIndex {
     }
 
     pub fn required(&self) -> bool {
-        self.token.is_some() || self.single.is_some() || !self.users.is_empty() || !self.nkeys.is_empty()
+        self.operator_mode
+            || self.token.is_some()
+            || self.single.is_some()
+            || !self.users.is_empty()
+            || !self.nkeys.is_empty()
     }
 
     /// nkey users sign a server nonce, which INFO then has to carry.
     pub fn needs_nonce(&self) -> bool {
-        !self.nkeys.is_empty()
+        self.operator_mode || !self.nkeys.is_empty()
+    }
+
+    /// Clients log in with user JWTs (operator mode).
+    pub fn operator_mode(&self) -> bool {
+        self.operator_mode
     }
 
     /// Whether checking `c` means a bcrypt verification.
@@ -478,6 +504,7 @@ impl AuthIndex {
                     via_no_auth_user: stand_in.is_some(),
                     nkey_user: true,
                     via_cert: false,
+                    jwt: None,
                 };
                 if stand_in.is_some() {
                     return Some(identity);
@@ -500,6 +527,7 @@ impl AuthIndex {
                     via_no_auth_user: true,
                     nkey_user: false,
                     via_cert: false,
+                    jwt: None,
                 });
             }
             if let Some(name) = user {
@@ -517,6 +545,7 @@ impl AuthIndex {
                     via_no_auth_user: false,
                     nkey_user: false,
                     via_cert: false,
+                    jwt: None,
                 });
             }
         }

@@ -4,6 +4,10 @@
 pub const ERR_UNKNOWN_OP: &str = "Unknown Protocol Operation";
 pub const ERR_AUTH_VIOLATION: &str = "Authorization Violation";
 pub const ERR_AUTH_TIMEOUT: &str = "Authentication Timeout";
+/// A user JWT expired on a live connection.
+pub const ERR_AUTH_EXPIRED: &str = "User Authentication Expired";
+/// A claim update revoked a live connection's user JWT.
+pub const ERR_AUTH_REVOKED: &str = "User Authentication Revoked";
 pub const ERR_MAX_PAYLOAD: &str = "Maximum Payload Violation";
 pub const ERR_MAX_CONTROL_LINE: &str = "maximum control line exceeded";
 pub const ERR_MAX_CONNECTIONS: &str = "maximum connections exceeded";
@@ -81,6 +85,10 @@ close_reasons! {
     MaxAccountConnectionsExceeded => "Maximum Account Connections Exceeded",
     /// Closed by a system account's `KICK` request.
     Kicked => "Kicked",
+    /// A user JWT expired.
+    AuthenticationExpired => "Authentication Expired",
+    /// A claim update revoked the user.
+    Revocation => "Credentials Revoked",
     /// The session failed (a bug: a panic in its task). nats-server has no
     /// such reason: a panic there takes the whole server down.
     InternalError => "Internal Error",

@@ -27,6 +27,7 @@ pub mod jwt;
 pub mod lame_duck;
 pub mod last_reload;
 pub(crate) mod listener;
+pub mod operator;
 pub(crate) mod outbound;
 pub(crate) mod permissions;
 pub mod proto;

@@ -27,6 +27,16 @@ use super::stats::{ServerStats, Traffic};
 use super::system::link::{ReloadRequest, SystemEvent};
 use crate::options::COMPAT_VERSION;
 
+impl super::operator::Server for ServerState {
+    fn accounts(&self) -> &AccountRegistry {
+        &self.accounts
+    }
+
+    fn wake_all(&self) {
+        ServerState::wake_all(self)
+    }
+}
+
 /// State shared by every task of one server.
 pub struct ServerState {
     /// The current configuration. Sessions `load` it when they notice a new
@@ -85,6 +95,8 @@ pub struct ServerState {
     system_events: OnceLock<tokio::sync::mpsc::UnboundedSender<SystemEvent>>,
     /// What a system `RELOAD` request runs (the binary's reloader).
     reload_request: OnceLock<Arc<dyn ReloadRequest>>,
+    /// Operator mode (JWT accounts and users), when configured; fixed at start.
+    operator: Option<Arc<super::operator::OperatorMode>>,
 }
 
 impl ServerState {
@@ -98,6 +110,7 @@ impl ServerState {
         let closed = ClosedRing::new(snapshot.opts.max_closed_clients);
         let stats = Arc::new(ServerStats::default());
         let accounts = AccountRegistry::new(&snapshot.opts, stats.clone(), &name);
+        let operator = super::operator::OperatorMode::new(&snapshot.opts);
         Arc::new(ServerState {
             generation: AtomicU64::new(snapshot.generation),
             snapshot: ArcSwap::from_pointee(snapshot),
@@ -124,6 +137,7 @@ impl ServerState {
             last_reload: tokio::sync::watch::Sender::new(None),
             system_events: OnceLock::new(),
             reload_request: OnceLock::new(),
+            operator,
         })
     }
 
@@ -312,6 +326,19 @@ impl ServerState {
     }
 
     /// The slots that bound concurrent bcrypt checks.
+    /// Wakes every connection to re-check itself against the current rules
+    /// (an account's rules changed outside a reload: a claim update).
+    pub fn wake_all(&self) {
+        for conn in self.connections() {
+            conn.events.notify_one();
+        }
+    }
+
+    /// Operator mode's trust and resolver, when the server runs in it.
+    pub fn operator(&self) -> Option<&Arc<super::operator::OperatorMode>> {
+        self.operator.as_ref()
+    }
+
     pub fn bcrypt_slots(&self) -> Arc<tokio::sync::Semaphore> {
         self.bcrypt_slots.clone()
     }

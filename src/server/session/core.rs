@@ -36,6 +36,17 @@ pub(crate) struct Core {
     pub(super) pings: Pings,
     /// When the peer last sent something.
     pub(super) last_read: Instant,
+    /// When the peer's credentials expire (a user JWT's `exp`, or the end
+    /// of its connect window): the session closes then.
+    pub expiry: Option<Expiry>,
+}
+
+/// A deadline for the credentials, and what to log when it passes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Expiry {
+    pub at: tokio::time::Instant,
+    /// The debug line after the log prefix.
+    pub line: String,
 }
 
 impl Core {
@@ -54,6 +65,7 @@ impl Core {
             phase: Phase::InfoSent,
             pings: Pings::default(),
             last_read: Instant::now(),
+            expiry: None,
         }
     }
 

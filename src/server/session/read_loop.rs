@@ -12,7 +12,7 @@ use tracing::debug;
 use super::core::Core;
 use super::role::{Role, Step};
 use crate::server::adoption::Effect;
-use crate::server::errors::{CloseReason, ERR_AUTH_TIMEOUT};
+use crate::server::errors::{CloseReason, ERR_AUTH_EXPIRED, ERR_AUTH_TIMEOUT};
 use crate::server::proto;
 
 /// Read sizes, as nats-server sizes its read buffer: start at 512 bytes,
@@ -84,6 +84,10 @@ pub(super) async fn read_loop<R: Role, Rd: AsyncRead + Unpin>(
     tokio::pin!(ping);
     let auth_deadline = tokio::time::sleep(core.auth_timeout);
     tokio::pin!(auth_deadline);
+    // The credentials' expiry, armed when a login (or a claim update) sets one.
+    let expiry = tokio::time::sleep(std::time::Duration::ZERO);
+    tokio::pin!(expiry);
+    let mut armed: Option<Instant> = None;
     let conn = core.conn.clone();
     // Made once, not at each turn of the loop: every session waits on this
     // one token, and registering with it (or leaving it) takes its lock.
@@ -94,6 +98,13 @@ pub(super) async fn read_loop<R: Role, Rd: AsyncRead + Unpin>(
             input.buf.reserve(read_size.size);
         }
         let awaiting_auth = core.awaiting_auth();
+        let expires = core.expiry.as_ref().map(|e| e.at);
+        if expires != armed {
+            armed = expires;
+            if let Some(at) = armed {
+                expiry.as_mut().reset(at);
+            }
+        }
         let n = if std::mem::take(&mut input.unparsed) {
             input.buf.len()
         } else {
@@ -129,6 +140,7 @@ pub(super) async fn read_loop<R: Role, Rd: AsyncRead + Unpin>(
                     }
                 }
                 _ = &mut auth_deadline, if awaiting_auth => return on_auth_timeout(core),
+                _ = &mut expiry, if armed.is_some() => return on_expired(core),
             }
         };
         core.last_read = Instant::now();
@@ -159,6 +171,10 @@ async fn on_wakeup<R: Role>(core: &mut Core, role: &mut R) -> Result<(), CloseRe
         core.finish_batch();
         return Err(reason);
     }
+    if let Err(reason) = role.on_wakeup(core).await {
+        core.finish_batch();
+        return Err(reason);
+    }
     if core.server.in_lame_duck() || core.conn.lame_duck_requested() {
         role.on_lame_duck(core);
     }
@@ -172,6 +188,16 @@ fn on_auth_timeout(core: &mut Core) -> CloseReason {
     core.send_err(ERR_AUTH_TIMEOUT);
     core.finish_batch();
     CloseReason::AuthenticationTimeout
+}
+
+/// The credentials expired (nats-server's `authExpired`).
+fn on_expired(core: &mut Core) -> CloseReason {
+    if let Some(e) = &core.expiry {
+        debug!("{} - {}", core.conn.log_prefix, e.line);
+    }
+    core.send_err(ERR_AUTH_EXPIRED);
+    core.finish_batch();
+    CloseReason::AuthenticationExpired
 }
 
 /// Serves every complete op of the input, keeps the rest for the next read,

@@ -56,6 +56,12 @@ pub(crate) trait Role: Send {
         old: &Arc<Snapshot>,
     ) -> impl Future<Output = Result<Effect, CloseReason>> + Send;
 
+    /// The session was woken: rules it runs under may have changed outside
+    /// a reload (an account's claims were updated).
+    fn on_wakeup(&mut self, _core: &mut Core) -> impl Future<Output = Result<(), CloseReason>> + Send {
+        async { Ok(()) }
+    }
+
     /// The server entered lame duck mode.
     fn on_lame_duck(&mut self, _core: &mut Core) {}
 }

@@ -254,14 +254,23 @@ pub static TOP: Block<Options> = Block {
             key("default_js_domain", Ty::MapOf(&Ty::Str), Restart).feature(Feature::JetStream),
             key("operator", Ty::Custom(&OPERATOR_TY), Restart)
                 .alias(&["operators", "root", "roots", "root_operator", "root_operators"])
-                .feature(Feature::Jwt),
+                .feature(Feature::Jwt)
+                .set(|b, e, _, o| crate::conf::operator::set_operators(b, e, o)),
             key("resolver", Ty::Custom(&RESOLVER_TY), Partly("its contents reload; not its type"))
                 .alias(&["account_resolver", "accounts_resolver"])
-                .feature(Feature::Jwt),
-            key("resolver_tls", Ty::Block(&TLS), Yes).feature(Feature::Jwt),
-            key("resolver_preload", Ty::Custom(&PRELOAD_TY), Restart).feature(Feature::Jwt),
-            key("resolver_pinned_accounts", Ty::Strings, Restart).feature(Feature::Jwt),
-            key("trusted", Ty::Custom(&TRUSTED_TY), Restart).alias(&["trusted_keys"]).feature(Feature::Jwt),
+                .feature(Feature::Jwt)
+                .set(|_, e, _, o| crate::conf::operator::set_resolver(e, o)),
+            key("resolver_tls", Ty::Block(&TLS), Yes).feature(Feature::ResolverTls),
+            key("resolver_preload", Ty::Custom(&PRELOAD_TY), Restart)
+                .feature(Feature::Jwt)
+                .set(|b, e, _, o| crate::conf::operator::set_preload(b, e, o)),
+            key("resolver_pinned_accounts", Ty::Strings, Restart)
+                .feature(Feature::Jwt)
+                .set(|_, _, v, o| o.operator.resolver_pinned_accounts = v.into_strs()),
+            key("trusted", Ty::Custom(&TRUSTED_TY), Restart)
+                .alias(&["trusted_keys"])
+                .feature(Feature::Jwt)
+                .set(|_, e, _, o| crate::conf::operator::set_trusted(e, o)),
             key("server_tags", Ty::Strings, Yes).feature(Feature::ServerMetadata),
             key("server_metadata", Ty::MapOf(&Ty::Str), Yes).feature(Feature::ServerMetadata),
             key("feature_flags", Ty::MapOf(&Ty::Bool), Restart).feature(Feature::FeatureFlags),

@@ -43,7 +43,12 @@ impl ClientState {
     }
 
     pub(super) fn auth_violation(&self, core: &mut Core) -> CloseReason {
-        error!("{} - authentication error - {}", core.conn.log_prefix, self.auth_user_text());
+        if core.auth().operator_mode() && given(&self.opts.user).is_none() {
+            // nats-server names no user when it trusts operators.
+            error!("{} - authentication error", core.conn.log_prefix);
+        } else {
+            error!("{} - authentication error - {}", core.conn.log_prefix, self.auth_user_text());
+        }
         core.server.system_event(SystemEvent::AuthError(core.conn.clone()));
         core.send_err(ERR_AUTH_VIOLATION);
         CloseReason::AuthenticationViolation
@@ -117,10 +122,18 @@ impl ClientState {
         core.conn.replies.configure(identity.permissions.as_ref().and_then(|p| p.responses.as_ref()));
         self.identity = identity;
         self.enter_account(core)?;
-        self.user_tag = match &self.identity.user {
-            Some(user) => format!("\"{}/user:{user}\"", self.tenancy.account.name),
-            None => String::new(),
+        self.user_tag = match (&self.identity.jwt, &self.identity.user) {
+            (Some(j), _) => format!("\"{}/{}/jwt:{}\"", j.account_key, j.account_name, j.user_key),
+            (None, Some(user)) => format!("\"{}/user:{user}\"", self.tenancy.account.name),
+            (None, None) => String::new(),
         };
+        core.expiry = self.identity.jwt.as_ref().and_then(|j| {
+            let line = format!(
+                "{} - User Authentication Expired - Account:{}/{} - jwt:{}",
+                self.user_tag, j.account_key, j.account_name, j.user_key
+            );
+            j.expires_at.map(|at| crate::server::session::core::Expiry { at, line })
+        });
         self.pub_allowed.clear();
         core.conn.set_headers(self.headers);
         if let Some(user) = &self.identity.user {
@@ -185,6 +198,17 @@ fn raw_auth_user(c: &ConnectOpts) -> Option<&str> {
 async fn authenticate(core: &Core, c: &ConnectOpts, nonce: Option<&str>) -> Option<Identity> {
     let snap = core.snap.clone();
     let websocket = core.conn.websocket;
+    if snap.auth_for(websocket).operator_mode() {
+        let attempt = crate::server::operator::login::Attempt {
+            jwt: c.jwt.clone(),
+            sig: c.sig.clone(),
+            nonce: nonce.map(str::to_string),
+            ip: Some(core.conn.addr.ip()),
+            websocket,
+            log_prefix: core.conn.log_prefix.clone(),
+        };
+        return crate::server::operator::login::authenticate(core.server.clone(), attempt).await;
+    }
     if !snap.auth_for(websocket).needs_blocking(c) {
         return snap.auth_for(websocket).authenticate(c, nonce);
     }

@@ -425,6 +425,16 @@ impl Role for ClientState {
         self.revalidate(core, old).await
     }
 
+    async fn on_wakeup(&mut self, core: &mut Core) -> Result<(), CloseReason> {
+        // A claim update replaced the account's rules: re-checked exactly
+        // as a reload would (one mechanism for both).
+        if core.phase == Phase::Authenticated && !Arc::ptr_eq(&self.tenancy.rules, &self.tenancy.account.config()) {
+            let snap = core.snap.clone();
+            return self.revalidate(core, &snap).await.map(drop);
+        }
+        Ok(())
+    }
+
     fn on_lame_duck(&mut self, core: &mut Core) {
         self.announce_lame_duck(core);
     }

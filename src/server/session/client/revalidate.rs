@@ -27,6 +27,7 @@ impl ClientState {
         if core.phase != Phase::Authenticated {
             return Ok(Effect::Unchanged);
         }
+        self.recheck_jwt_user(core)?;
         let same = |a: Option<&Arc<CompiledPermissions>>, b: Option<&Arc<CompiledPermissions>>| match (a, b) {
             (Some(a), Some(b)) => Arc::ptr_eq(a, b),
             (None, None) => true,
@@ -34,6 +35,9 @@ impl ClientState {
         };
         let mut rechecked = false;
         let previous = match core.auth().revalidate(&self.identity) {
+            // A JWT user's credentials are not in the config: a reload
+            // leaves them (claim updates re-check them, see `operator`).
+            _ if self.identity.jwt.is_some() => None,
             Revalidation::Valid(permissions) => {
                 if same(self.identity.permissions.as_ref(), permissions) {
                     None
@@ -74,6 +78,25 @@ impl ClientState {
         }
         self.publish_identity(core);
         Ok(if rechecked || perms_changed || max_payload_changed { Effect::Rechecked } else { Effect::Unchanged })
+    }
+
+    /// A JWT user against its account's current claims (nats-server's
+    /// `updateAccountClaimsWithRefresh`): revoked users and users of a
+    /// signing key the account dropped are closed.
+    fn recheck_jwt_user(&self, core: &mut Core) -> Result<(), CloseReason> {
+        let Some(j) = &self.identity.jwt else { return Ok(()) };
+        let Some(claims) = core.server.operator().and_then(|op| op.account_claims(&j.account_key)) else {
+            return Ok(());
+        };
+        if claims.is_user_revoked(&j.user_key, j.issued_at) {
+            tracing::debug!("{} - {} - {}", core.conn.log_prefix, self.user_tag, ERR_AUTH_REVOKED);
+            core.send_err(ERR_AUTH_REVOKED);
+            return Err(CloseReason::Revocation);
+        }
+        if j.signing_key.as_deref().is_some_and(|k| !claims.nats.signing_keys.contains(k)) {
+            return Err(self.auth_violation(core));
+        }
+        Ok(())
     }
 
     fn user_removed(&self, core: &mut Core) -> CloseReason {

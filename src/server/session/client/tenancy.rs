@@ -75,12 +75,16 @@ impl ClientState {
         t.rules = t.account.config();
         t.cluster = core.server.cluster().map(|c| c.name()).unwrap_or_default();
         let max_payload = AccountConfig::effective(core.snap.opts.max_payload, t.rules.limits.max_payload);
-        core.limits.max_payload = max_payload;
+        // A JWT user's own limit narrows the account's (`applyAccountLimits`).
+        let user = self.identity.jwt.as_ref().and_then(|j| j.max_payload);
+        core.limits.max_payload = AccountConfig::effective(max_payload, user);
     }
 
     /// The subscriptions a connection of this account may hold (0: no limit).
     pub(super) fn max_subscriptions(&self, core: &Core) -> usize {
-        AccountConfig::effective(core.snap.opts.max_subscriptions, self.tenancy.rules.limits.max_subscriptions)
+        let account =
+            AccountConfig::effective(core.snap.opts.max_subscriptions, self.tenancy.rules.limits.max_subscriptions);
+        AccountConfig::effective(account, self.identity.jwt.as_ref().and_then(|j| j.max_subscriptions))
     }
 
     /// Applies the account's mappings to a published subject: `Some(false)`

@@ -1,0 +1,201 @@
+//! Operator mode: the trusted operators, the account resolver, and the
+//! runtime accounts made from account JWTs.
+//!
+//! Fixed for the server's life (nats-server refuses to reload the operator
+//! or the resolver type); the resolver's contents change with claim
+//! updates. Account JWTs become [`AccountOptions`](crate::options::AccountOptions)
+//! (see [`compile`]) and then the same `AccountConfig` config accounts
+//! compile to, installed in the account registry under the account's
+//! public key.
+
+pub mod compile;
+pub mod login;
+mod resolver;
+pub mod user;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use jiff::Timestamp;
+
+use crate::options::Options;
+use crate::server::account_config::AccountConfig;
+use crate::server::accounts::{AccountRegistry, ServerAccount};
+use crate::server::jwt::login::{verify_account_jwt, AccountJwtError, Trust};
+use crate::server::jwt::{self, decode_account, decode_operator, AccountClaims};
+pub use resolver::AccountResolver;
+
+/// What a claim update needs of the server (its accounts, and a way to
+/// wake every connection), without this module depending on the server.
+pub trait Server {
+    fn accounts(&self) -> &AccountRegistry;
+    fn wake_all(&self);
+}
+
+/// What operator mode needs at run time.
+pub struct OperatorMode {
+    trust: Trust,
+    resolver: AccountResolver,
+    /// `resolver_pinned_accounts`: when not empty, only these may log in.
+    pinned: Vec<String>,
+    /// Account key -> the JWT its installed rules were compiled from (and
+    /// its claims, which live connections are re-checked against), so a
+    /// login recompiles only what changed. Taken at login, on updates and
+    /// when a session re-checks, never per message.
+    installed: Mutex<HashMap<String, (String, Arc<AccountClaims>)>>,
+}
+
+impl OperatorMode {
+    /// `None` unless the options turn operator mode on. The options were
+    /// validated: operator JWTs that do not decode were refused there.
+    pub fn new(opts: &Options) -> Option<Arc<OperatorMode>> {
+        let op = &opts.operator;
+        if !op.is_on() {
+            return None;
+        }
+        let trust = if op.trusted_keys.is_empty() {
+            let claims: Vec<_> = op.operators.iter().filter_map(|jwt| decode_operator(jwt).ok()).collect();
+            Trust::from_operators(&claims)
+        } else {
+            Trust::from_keys(op.trusted_keys.clone())
+        };
+        let resolver = AccountResolver::new(op.resolver.as_ref());
+        for (key, jwt) in &op.resolver_preload {
+            resolver.store(key, jwt);
+        }
+        Some(Arc::new(OperatorMode {
+            trust,
+            resolver,
+            pinned: op.resolver_pinned_accounts.clone(),
+            installed: Mutex::new(HashMap::new()),
+        }))
+    }
+
+    pub fn trust(&self) -> &Trust {
+        &self.trust
+    }
+
+    pub fn resolver(&self) -> &AccountResolver {
+        &self.resolver
+    }
+
+    /// Whether `account` may log in (`resolver_pinned_accounts`).
+    pub fn is_pinned(&self, account: &str) -> bool {
+        self.pinned.is_empty() || self.pinned.iter().any(|p| p == account)
+    }
+
+    /// The account's verified claims, from the resolver. Blocking: a
+    /// directory or URL resolver reads a file or asks a server.
+    pub fn lookup(&self, key: &str, now: Timestamp) -> Result<(String, AccountClaims), String> {
+        let jwt = self.resolver.fetch(key)?;
+        let claims = verify_account_jwt(&jwt, key, &self.trust, now).map_err(|e: AccountJwtError| e.to_string())?;
+        Ok((jwt, claims))
+    }
+
+    /// Claims of an account as imports see it (decoded, trusted, not expired).
+    fn exporter(&self, key: &str, now: Timestamp) -> Option<AccountClaims> {
+        self.lookup(key, now).ok().map(|(_, claims)| claims)
+    }
+
+    /// Installs the account unless its rules already come from `jwt`.
+    /// Blocking, as [`install`](Self::install).
+    pub fn ensure_installed(&self, registry: &AccountRegistry, jwt: &str, claims: &AccountClaims, now: Timestamp) {
+        let key = &claims.data.subject;
+        let current = self.installed.lock().unwrap_or_else(|e| e.into_inner()).get(key).is_some_and(|(j, _)| j == jwt);
+        if current && registry.get(key).is_some() {
+            return;
+        }
+        self.install(registry, claims, now);
+        let entry = (jwt.to_string(), Arc::new(claims.clone()));
+        self.installed.lock().unwrap_or_else(|e| e.into_inner()).insert(key.clone(), entry);
+    }
+
+    /// Re-reads every account in use from a directory resolver (its files
+    /// may have been replaced) and applies what changed. Blocking. The
+    /// reload runs it, so a reload picks up new account JWTs on disk.
+    pub fn refresh(&self, server: &dyn Server) {
+        if self.resolver.dir().is_none() {
+            return;
+        }
+        let keys: Vec<String> = self.installed.lock().unwrap_or_else(|e| e.into_inner()).keys().cloned().collect();
+        for key in keys {
+            if let Err(e) = self.reread(server, &key) {
+                tracing::warn!("Account {key} could not be re-read from the resolver: {e}");
+            }
+        }
+    }
+
+    /// The claims the account's installed rules come from.
+    pub fn account_claims(&self, key: &str) -> Option<Arc<AccountClaims>> {
+        self.installed.lock().unwrap_or_else(|e| e.into_inner()).get(key).map(|(_, c)| c.clone())
+    }
+
+    /// A new JWT for an account (a claim update, or a directory resolver's
+    /// file that changed): checked, stored in the resolver, and, when the
+    /// account is in use, compiled and installed; then every connection is
+    /// woken to re-check itself against it, as after a config reload
+    /// (`ClientState::revalidate`). Blocking (the directory resolver
+    /// writes its file). Returns nats-server's reply text.
+    ///
+    /// The hook for the system account's claim requests: the handlers of
+    /// `$SYS.REQ.ACCOUNT.<id>.CLAIMS.UPDATE` and `$SYS.REQ.CLAIMS.UPDATE`
+    /// (the account from the JWT's `sub`) call this with the request body,
+    /// on the blocking pool, and reply `{"data":{"account","code":200,
+    /// "message":<Ok>}}` or `{"error":{"account","code":500,"description":
+    /// "jwt update resulted in error - <Err>"}}` as nats-server does.
+    pub fn apply_update(&self, server: &dyn Server, key: &str, jwt: &str) -> Result<&'static str, String> {
+        let now = jwt::now();
+        let claims = self.check_update(key, jwt, now)?;
+        let newer = match self.resolver.fetch(key).ok().and_then(|old| decode_account(&old).ok()) {
+            Some(old) => old.data.issued_at < claims.data.issued_at || old.data.issued_at == 0,
+            None => true,
+        };
+        if !newer {
+            return Ok("jwt update skipped");
+        }
+        self.resolver.save(key, jwt).map_err(|e| format!("jwt update resulted in error - {e}"))?;
+        if server.accounts().get(key).is_some() {
+            self.ensure_installed(server.accounts(), jwt, &claims, now);
+            server.wake_all();
+        }
+        Ok("jwt updated")
+    }
+
+    /// A directory resolver's file for `key` may have changed: read it
+    /// again and apply it as a claim update. Blocking.
+    pub fn reread(&self, server: &dyn Server, key: &str) -> Result<&'static str, String> {
+        let jwt = self.resolver.refetch(key)?;
+        let now = jwt::now();
+        let claims = self.check_update(key, &jwt, now)?;
+        if server.accounts().get(key).is_some() {
+            self.ensure_installed(server.accounts(), &jwt, &claims, now);
+            server.wake_all();
+        }
+        Ok("jwt updated")
+    }
+
+    /// Compiles `claims` and installs the account (new, or its rules
+    /// replaced, as a reload replaces a config account's). Blocking, as
+    /// [`lookup`](Self::lookup): imports look up their exporters.
+    pub fn install(&self, registry: &AccountRegistry, claims: &AccountClaims, now: Timestamp) -> Arc<ServerAccount> {
+        let exporter = |key: &str| self.exporter(key, now);
+        let account = compile::account_options(claims, &exporter, now);
+        // Service imports find their exporter's exports in a config;
+        // give them one with the exporters compiled the same way.
+        let mut all = Options::default();
+        for import in &account.imports {
+            if let Some(from) = self.exporter(&import.account, now) {
+                all.accounts.push(compile::account_options(&from, &|_| None, now));
+            }
+        }
+        let config = AccountConfig::compile(&account, &all);
+        registry.install_resolved(&account.name, config)
+    }
+
+    /// A decoded, trusted, current account JWT for `key`, or why not (the
+    /// text the claim update reply and the log use).
+    pub fn check_update(&self, key: &str, jwt: &str, now: Timestamp) -> Result<AccountClaims, String> {
+        decode_account(jwt).map_err(|e| format!("jwt validation failed - {e}"))?;
+        verify_account_jwt(jwt, key, &self.trust, now).map_err(|_| "account validation failed".to_string())
+    }
+}
