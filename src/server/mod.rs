@@ -38,4 +38,5 @@ pub mod stall;
 pub mod state;
 pub(crate) mod stats;
 pub use crate::subject;
+pub mod subject_filter;
 pub mod sublist;
