@@ -26,6 +26,7 @@ pub(crate) mod interfaces;
 pub mod jwt;
 pub mod lame_duck;
 pub(crate) mod listener;
+pub mod match_cache;
 pub(crate) mod outbound;
 pub(crate) mod permissions;
 pub mod proto;
