@@ -4,8 +4,9 @@
 use std::sync::Arc;
 
 use divan::{black_box, Bencher};
+use rnats::server::match_cache::MatchCache;
 use rnats::server::proto::{parse, Limits, Parsed};
-use rnats::server::sublist::{MatchCache, Sublist};
+use rnats::server::sublist::Sublist;
 
 fn main() {
     divan::main();
@@ -98,17 +99,39 @@ mod sublist {
         b.bench_local(|| black_box(cache.get(&sl, black_box(b"s.7.x"))));
     }
 
+    /// A request's fresh inbox subscribed and removed between two publishes:
+    /// the entry survives (before the change log, every change emptied the
+    /// cache and this was a miss, as in `cache_miss`).
     #[divan::bench]
-    fn cache_miss_after_change(b: Bencher) {
+    fn cache_after_unrelated_change(b: Bencher) {
         let sl = populated(10_000);
         let mut cache = MatchCache::default();
         let extra = Arc::new(1u64);
         b.bench_local(|| {
-            // Every subscribe bumps the generation, so the next lookup matches anew.
             sl.insert(b"churn", None, extra.clone()).unwrap();
             black_box(cache.get(&sl, black_box(b"s.7.x")));
             sl.remove(b"churn", None, &extra);
         });
+    }
+
+    /// A change the cached subject matches: that entry is matched anew.
+    #[divan::bench]
+    fn cache_after_matching_change(b: Bencher) {
+        let sl = populated(10_000);
+        let mut cache = MatchCache::default();
+        let extra = Arc::new(1u64);
+        b.bench_local(|| {
+            sl.insert(b"s.*.x", None, extra.clone()).unwrap();
+            black_box(cache.get(&sl, black_box(b"s.7.x")));
+            sl.remove(b"s.*.x", None, &extra);
+        });
+    }
+
+    /// What a lookup costs when the cache has nothing: a match and an insert.
+    #[divan::bench]
+    fn cache_miss(b: Bencher) {
+        let sl = populated(10_000);
+        b.bench_local(|| black_box(MatchCache::default().get(&sl, black_box(b"s.7.x"))));
     }
 
     #[divan::bench]
@@ -131,5 +154,29 @@ mod sublist {
     fn one_million_match(b: Bencher) {
         let sl = populated(1_000_000);
         b.bench(|| black_box(sl.match_subject(black_box(b"s.654321.x"))));
+    }
+}
+
+/// Per-message permission checks: a deny rule on a wildcard subscription,
+/// and a publish check, each against the subscription index they replaced.
+mod permissions {
+    use super::*;
+    use rnats::server::subject_filter::SubjectFilter;
+
+    const DENY: [&str; 4] = ["bench.secret.>", "admin.*", "sys.*.cmd", "audit"];
+
+    #[divan::bench(args = ["bench.secret.x", "bench.open.x"])]
+    fn deny_filter(b: Bencher, subject: &str) {
+        let f = SubjectFilter::new(DENY.iter().map(|d| d.as_bytes()));
+        b.bench(|| black_box(f.matches(black_box(subject.as_bytes()))));
+    }
+
+    #[divan::bench(args = ["bench.secret.x", "bench.open.x"])]
+    fn deny_as_sublist(b: Bencher, subject: &str) {
+        let sl = Sublist::<()>::new();
+        for d in DENY {
+            sl.insert(d.as_bytes(), None, Arc::new(())).unwrap();
+        }
+        b.bench(|| black_box(!sl.match_subject(black_box(subject.as_bytes())).psubs.is_empty()));
     }
 }

@@ -37,6 +37,14 @@ use super::errors::{err_line, CloseReason, ERR_SLOW_CONSUMER};
 /// reuse, so one burst does not pin memory on an idle connection.
 const KEEP_CAPACITY: usize = 256 * 1024;
 
+/// What a writer that has written everything keeps of its two buffers (the
+/// one it writes from and the one being filled): a connection that goes
+/// quiet between bursts holds at most this much in each, as nats-server
+/// returns its buffers to its pools once flushed. One burst of 4 KiB
+/// messages fanned out to 28 subscribers held 256 KiB twice per connection
+/// after it, for good.
+const IDLE_KEEP_CAPACITY: usize = 16 * 1024;
+
 /// How long a slow consumer's last write may take to finish so that it can be
 /// sent `-ERR 'Slow Consumer'`; a client that is not reading at all is simply
 /// closed after this.
@@ -476,6 +484,15 @@ impl Outbound {
                 // above): drain once more, then finish.
                 continue;
             }
+            if spare.capacity() > IDLE_KEEP_CAPACITY {
+                spare = Vec::new();
+            }
+            {
+                let mut q = self.lock();
+                if q.buf.is_empty() && q.buf.capacity() > IDLE_KEEP_CAPACITY {
+                    q.buf = Vec::new();
+                }
+            }
             self.wake.notified().await;
         }
     }
@@ -615,6 +632,35 @@ mod tests {
         assert!(waiter.await.unwrap(), "a completed write releases the stalled producer");
         assert!(!o.is_behind());
         assert_eq!(push(&o, b"x", 1000, WhenBehind::Drop), Pushed::Queued);
+        o.close(CloseReason::ClientClosed, false);
+        assert_eq!(writer.await.unwrap(), WriteEnd::Closed);
+    }
+
+    /// A burst grows both buffers; once everything is written and the
+    /// writer waits, the one being filled is small again.
+    #[tokio::test]
+    async fn buffers_grown_by_a_burst_are_released_when_idle() {
+        let o = std::sync::Arc::new(Outbound::default());
+        let (ours, mut theirs) = tokio::io::duplex(4096);
+        let writer = {
+            let o = o.clone();
+            tokio::spawn(async move { o.write_loop(ours, || Duration::from_secs(5)).await })
+        };
+        // The first 100 KB is taken by the writer, which blocks on the
+        // unread socket; the second fills the other buffer meanwhile.
+        let burst = vec![b'x'; 100 * 1024];
+        for _ in 0..2 {
+            assert_eq!(o.push_proto(&burst), Pushed::Queued);
+            o.wake_writer();
+            tokio::task::yield_now().await;
+        }
+        let mut got = vec![0; 2 * burst.len()];
+        theirs.read_exact(&mut got).await.unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while o.lock().buf.capacity() > IDLE_KEEP_CAPACITY {
+            assert!(std::time::Instant::now() < deadline, "capacity {} kept", o.lock().buf.capacity());
+            tokio::task::yield_now().await;
+        }
         o.close(CloseReason::ClientClosed, false);
         assert_eq!(writer.await.unwrap(), WriteEnd::Closed);
     }

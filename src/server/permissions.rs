@@ -14,16 +14,28 @@
 use std::sync::Arc;
 
 use super::subject::{has_wildcard, is_subset_match};
+use super::subject_filter::SubjectFilter;
 use super::sublist::Sublist;
 use crate::options::{Permissions, ResponsePermission, SubjectPermission};
 
 /// One side (publish or subscribe) of a user's permissions.
 #[derive(Default)]
 pub struct SubjectRules {
+    /// For subscribe checks (entries may name a queue group).
     allow: Option<Sublist<()>>,
     deny: Option<Sublist<()>>,
+    /// The entries without a queue group, for publish checks: immutable
+    /// and lock-free, as they run for every subject a publisher's cache
+    /// has not seen.
+    allow_subjects: Option<SubjectFilter>,
+    deny_subjects: Option<SubjectFilter>,
     /// The deny filters as written, for wildcard-subscription overlap checks.
     deny_filters: Vec<String>,
+}
+
+/// The entries of `list` that name no queue group.
+fn compile_subjects(list: &[String]) -> SubjectFilter {
+    SubjectFilter::new(list.iter().map(|e| e.trim()).filter(|e| !e.contains(' ')).map(str::as_bytes))
 }
 
 fn compile_list(list: &[String]) -> Sublist<()> {
@@ -44,21 +56,18 @@ impl SubjectRules {
         SubjectRules {
             allow: (!p.allow.is_empty()).then(|| compile_list(&p.allow)),
             deny: (!p.deny.is_empty()).then(|| compile_list(&p.deny)),
+            allow_subjects: (!p.allow.is_empty()).then(|| compile_subjects(&p.allow)),
+            deny_subjects: (!p.deny.is_empty()).then(|| compile_subjects(&p.deny)),
             deny_filters: p.deny.iter().map(|d| d.split(' ').next().unwrap_or("").to_string()).collect(),
         }
     }
 
     /// Publish rule: is `subject` allowed?
     pub fn allows(&self, subject: &[u8]) -> bool {
-        if let Some(allow) = &self.allow {
-            if allow.match_subject(subject).psubs.is_empty() {
-                return false;
-            }
+        if self.allow_subjects.as_ref().is_some_and(|allow| !allow.matches(subject)) {
+            return false;
         }
-        match &self.deny {
-            Some(deny) => deny.match_subject(subject).psubs.is_empty(),
-            None => true,
-        }
+        self.deny_subjects.as_ref().is_none_or(|deny| !deny.matches(subject))
     }
 
     /// Subscribe rule, with the optional queue group.
@@ -95,8 +104,10 @@ impl SubjectRules {
             .filter(|d| is_subset_match(d.as_bytes(), subject) || is_subset_match(subject, d.as_bytes()))
             .cloned()
             .collect();
-        (!overlapping.is_empty())
-            .then(|| Arc::new(DenyFilter { index: compile_list(&overlapping), filters: overlapping }))
+        (!overlapping.is_empty()).then(|| {
+            let index = SubjectFilter::new(overlapping.iter().map(|f| f.as_bytes()));
+            Arc::new(DenyFilter { index, filters: overlapping })
+        })
     }
 }
 
@@ -105,12 +116,14 @@ impl SubjectRules {
 pub struct DenyFilter {
     /// The entries as written, so two filters can be compared.
     pub filters: Vec<String>,
-    index: Sublist<()>,
+    /// Checked on every delivery to the subscription: immutable, so no
+    /// lock, counter or allocation per message.
+    index: SubjectFilter,
 }
 
 impl DenyFilter {
     pub fn blocks(&self, subject: &[u8]) -> bool {
-        !self.index.match_subject(subject).psubs.is_empty()
+        self.index.matches(subject)
     }
 }
 
@@ -143,6 +156,7 @@ impl CompiledPermissions {
         // Responses only, when no publish rules: deny everything else.
         if p.allow_responses.is_some() && p.publish.as_ref().is_none_or(|pp| pp.allow.is_empty()) {
             publish.allow = Some(Sublist::new());
+            publish.allow_subjects = Some(SubjectFilter::default());
         }
         CompiledPermissions {
             publish,

@@ -4,13 +4,14 @@
 //!
 //! The trie sits behind one `RwLock`: matches take the read side, SUB/UNSUB the
 //! write side, and no lock is ever held across an `.await`. Matching is kept off
-//! that lock on the hot path by [`MatchCache`], which each connection owns: a
+//! that lock on the hot path by the `MatchCache` (`match_cache.rs`), which each connection owns: a
 //! cached result is valid while the sublist's generation is unchanged, so a
-//! publisher that repeats a subject pays one atomic load per message.
+//! publisher that repeats a subject pays one atomic load per message; after
+//! a change, the sublist's [`ChangeLog`] tells a cache which entries to drop.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 use super::subject::{is_valid_sub_subject, tokens};
 
@@ -94,6 +95,36 @@ impl<T> Level<T> {
     }
 }
 
+/// Changes a sublist remembers for caches that fell behind.
+pub(super) const LOGGED_CHANGES: usize = 64;
+
+/// The subjects of a sublist's last changes, with the generation each one
+/// made. Slots are reused, so logging allocates only until it is full.
+#[derive(Default)]
+pub(super) struct ChangeLog {
+    entries: VecDeque<(u64, Vec<u8>)>,
+}
+
+impl ChangeLog {
+    pub(super) fn record(&mut self, generation: u64, subject: &[u8]) {
+        let mut slot = if self.entries.len() >= LOGGED_CHANGES {
+            self.entries.pop_front().map(|(_, v)| v).unwrap_or_default()
+        } else {
+            Vec::new()
+        };
+        slot.clear();
+        slot.extend_from_slice(subject);
+        self.entries.push_back((generation, slot));
+    }
+
+    /// The subjects changed after generation `since`, or `None` when some
+    /// of them are no longer logged.
+    pub(super) fn since(&self, since: u64) -> Option<impl Iterator<Item = &[u8]>> {
+        let oldest = self.entries.front().map_or(u64::MAX, |(g, _)| *g);
+        (oldest <= since + 1).then(|| self.entries.iter().filter(move |(g, _)| *g > since).map(|(_, s)| &s[..]))
+    }
+}
+
 /// Counters for `/subsz`-style reporting.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct SublistStats {
@@ -107,6 +138,10 @@ pub struct Sublist<T> {
     root: RwLock<Level<T>>,
     /// Bumped on every insert and remove; caches compare against it.
     generation: AtomicU64,
+    /// The subjects of the last changes. Locked by a writer (inside the
+    /// trie's write lock, so a generation and its subject appear together)
+    /// and by a cache catching up after a change: never per message.
+    changes: Mutex<ChangeLog>,
     count: AtomicU64,
     inserts: AtomicU64,
     removes: AtomicU64,
@@ -130,6 +165,7 @@ impl<T> Sublist<T> {
         Sublist {
             root: RwLock::new(Level::default()),
             generation: AtomicU64::new(0),
+            changes: Mutex::new(ChangeLog::default()),
             count: AtomicU64::new(0),
             inserts: AtomicU64::new(0),
             removes: AtomicU64::new(0),
@@ -139,6 +175,21 @@ impl<T> Sublist<T> {
 
     pub fn generation(&self) -> u64 {
         self.generation.load(Ordering::Acquire)
+    }
+
+    /// Bumps the generation for a change to `subject`; called with the
+    /// trie's write lock held.
+    fn changed(&self, subject: &[u8]) {
+        let mut log = self.changes.lock().unwrap_or_else(|e| e.into_inner());
+        let generation = self.generation.fetch_add(1, Ordering::AcqRel) + 1;
+        log.record(generation, subject);
+    }
+
+    /// Calls `f` with the current generation and the log of the changes
+    /// that led to it, consistent with each other.
+    pub(super) fn with_changes<R>(&self, f: impl FnOnce(u64, &ChangeLog) -> R) -> R {
+        let log = self.changes.lock().unwrap_or_else(|e| e.into_inner());
+        f(self.generation(), &log)
     }
 
     pub fn count(&self) -> u64 {
@@ -191,7 +242,7 @@ impl<T: Weighted> Sublist<T> {
         }
         self.count.fetch_add(1, Ordering::Relaxed);
         self.inserts.fetch_add(1, Ordering::Relaxed);
-        self.generation.fetch_add(1, Ordering::AcqRel);
+        self.changed(subject);
         Ok(())
     }
 
@@ -206,7 +257,7 @@ impl<T: Weighted> Sublist<T> {
         if removed {
             self.count.fetch_sub(1, Ordering::Relaxed);
             self.removes.fetch_add(1, Ordering::Relaxed);
-            self.generation.fetch_add(1, Ordering::AcqRel);
+            self.changed(subject);
         }
         removed
     }
@@ -250,7 +301,7 @@ impl<T: Weighted> Sublist<T> {
             };
             let Some(slot) = slot else { return false };
             *slot = new;
-            self.generation.fetch_add(1, Ordering::AcqRel);
+            self.changed(subject);
             return true;
         }
         false
@@ -467,90 +518,10 @@ mod smallvec_lite {
     }
 }
 
-/// Capacity of a connection's match cache; past it the cache starts over, which
-/// keeps memory bounded when a client publishes to ever-new subjects.
-pub const MATCH_CACHE_CAPACITY: usize = 256;
-
-/// A per-connection cache of match results, valid for one sublist generation.
-pub struct MatchCache<T> {
-    generation: u64,
-    /// The index the cached results come from (its address): a route
-    /// session publishes into many accounts, a client changes account at
-    /// a later CONNECT.
-    owner: usize,
-    /// Hashed with foldhash, not SipHash: this lookup runs once per
-    /// published message (SipHash was an eighth of a publisher's CPU), and
-    /// with at most `MATCH_CACHE_CAPACITY` entries a client that crafts
-    /// colliding subjects can only slow its own cache down.
-    map: HashMap<Box<[u8]>, Arc<MatchResult<T>>, foldhash::fast::RandomState>,
-    pub hits: u64,
-    pub misses: u64,
-    /// Sum and largest of the cached results' fan-out (plain subscribers
-    /// plus queue groups, as nats-server counts it), kept as entries come
-    /// and go so `/subsz` never walks the cache.
-    pub fanout_sum: u64,
-    pub fanout_max: u64,
-}
-
-impl<T> Default for MatchCache<T> {
-    fn default() -> Self {
-        MatchCache {
-            generation: u64::MAX,
-            owner: 0,
-            map: HashMap::default(),
-            hits: 0,
-            misses: 0,
-            fanout_sum: 0,
-            fanout_max: 0,
-        }
-    }
-}
-
-impl<T: Weighted> MatchCache<T> {
-    pub fn get(&mut self, sublist: &Sublist<T>, subject: &[u8]) -> Arc<MatchResult<T>> {
-        // Read the generation before matching: a change racing with the match
-        // leaves a newer generation behind, so the entry is dropped next time.
-        let gen = sublist.generation();
-        let owner = sublist as *const Sublist<T> as usize;
-        if gen != self.generation || owner != self.owner {
-            self.clear();
-            self.generation = gen;
-            self.owner = owner;
-        }
-        if let Some(r) = self.map.get(subject) {
-            self.hits += 1;
-            return r.clone();
-        }
-        self.misses += 1;
-        let r = sublist.match_subject(subject);
-        if self.map.len() >= MATCH_CACHE_CAPACITY {
-            self.clear();
-        }
-        let fanout = (r.psubs.len() + r.qsubs.len()) as u64;
-        self.fanout_sum += fanout;
-        self.fanout_max = self.fanout_max.max(fanout);
-        self.map.insert(subject.into(), r.clone());
-        r
-    }
-
-    fn clear(&mut self) {
-        self.map.clear();
-        self.fanout_sum = 0;
-        self.fanout_max = 0;
-    }
-
-    pub fn len(&self) -> usize {
-        self.map.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.map.is_empty()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::server::match_cache::MatchCache;
     use crate::server::subject::{filter_matches, is_valid_subject};
     use proptest::prelude::*;
 

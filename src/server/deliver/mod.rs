@@ -29,9 +29,10 @@ mod imports;
 
 use super::account::Account;
 use super::conn::{ConnKind, Connection, Subscription, Take, Via};
+use super::match_cache::MatchCache;
 use super::outbound::{MsgLine, Pushed, WhenBehind};
 use super::stall::Stalls;
-use super::sublist::{MatchCache, MatchResult};
+use super::sublist::MatchResult;
 use crate::server::clock::unix_nanos;
 
 /// One message as published: the parser's PUB/HPUB, which every delivery

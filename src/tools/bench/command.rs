@@ -2,16 +2,34 @@
 
 use clap::builder::PossibleValuesParser;
 
+use super::accounts::ACCOUNT_SCENARIOS;
 use super::compare::compare;
-use super::config::{format_outcome, Config, SCENARIOS};
+use super::config::{format_outcome, Config, EXTRA_SCENARIOS, SCENARIOS};
 use super::scenarios::run_scenario;
 use super::{reload, soak, tls, ws};
 
 /// What the scenarios do, after the options in `--help`.
 const SCENARIO_HELP: &str = "\
 Scenarios (default: all; tls with --compare or --tlscacert; cluster with --compare or --url2;
-ws and ws-deflate with --compare):
+ws, ws-deflate and the rest of the second line with --compare):
     pub, pubsub, fanout, queue, reqrep, large, flood, idle, tls, cluster, ws, ws-deflate
+    service, mapped, filtered, churn, many, subs, steady
+
+    service  reqrep across accounts: the requester's account imports the
+             responder's service (--compare writes the accounts config that
+             service, mapped and filtered need; without it, start the --url
+             server from the config in src/tools/bench/accounts.rs)
+    mapped   pubsub published to bench.in.x, which a `mappings` entry
+             rewrites to the subscriber's bench.out.x
+    filtered a `>` subscriber whose deny rule drops half the published
+             messages; the rate counts all published
+    churn    reqrep with a fresh inbox per request (SUB, UNSUB 1, PUB in one
+             write) while another publisher runs
+    many     one publisher over 10 000 subjects, two wildcard subscribers
+    subs     --subscriptions distinct subscriptions: the rate, and memory per
+             subscription on a fresh server
+    steady   the server's RSS at the end of --duration of a fixed mixed load
+             (45 connections: fan-out at four sizes, request/reply)
 
     cluster publisher on one server, subscriber on another of its cluster: the
             messages cross a route (--compare starts two servers of each kind
@@ -66,6 +84,12 @@ pub struct BenchArgs {
     /// Idle connections for idle (default 10000).
     #[arg(long, value_name = "N")]
     conns: Option<usize>,
+    /// Subscriptions for `subs` (default 1000000).
+    #[arg(long, value_name = "N")]
+    subscriptions: Option<u64>,
+    /// Seconds `steady` runs (default 60; the 5-minute figure wants a quiet machine).
+    #[arg(long, value_name = "SECS")]
+    duration: Option<u64>,
     /// Process whose memory `idle` reads (found from --url when local);
     /// `idle` is meaningful on a fresh server, as --compare runs it.
     #[arg(long, value_name = "PID")]
@@ -113,7 +137,15 @@ enum Mode {
 }
 
 fn scenario_names() -> PossibleValuesParser {
-    PossibleValuesParser::new(SCENARIOS.iter().chain(tls::TLS_SCENARIOS).chain(ws::WS_SCENARIOS).copied())
+    PossibleValuesParser::new(
+        SCENARIOS
+            .iter()
+            .chain(tls::TLS_SCENARIOS)
+            .chain(ws::WS_SCENARIOS)
+            .chain(ACCOUNT_SCENARIOS)
+            .chain(EXTRA_SCENARIOS)
+            .copied(),
+    )
 }
 
 /// Runs the command; returns the exit code.
@@ -134,6 +166,8 @@ pub fn run(args: BenchArgs) -> u8 {
         requests: args.requests.map_or(defaults.requests, |n| n.max(1)),
         conns: args.conns.map_or(defaults.conns, |n| n.max(1)),
         server_pid: args.server_pid,
+        subscriptions: args.subscriptions.map_or(defaults.subscriptions, |n| n.max(1)),
+        duration: args.duration.map_or(defaults.duration, |s| std::time::Duration::from_secs(s.max(1))),
         ..defaults
     };
     if let Some(path) = &args.tlscacert {
@@ -157,6 +191,7 @@ pub fn run(args: BenchArgs) -> u8 {
         // Websocket needs a websocket listener: --compare configures one.
         if compare_mode {
             scenarios.extend(ws::WS_SCENARIOS.iter().map(|s| s.to_string()));
+            scenarios.extend(ACCOUNT_SCENARIOS.iter().chain(EXTRA_SCENARIOS).map(|s| s.to_string()));
         }
     }
     cfg.progress = !json && std::io::IsTerminal::is_terminal(&std::io::stderr());

@@ -3,9 +3,9 @@
 
 use std::path::Path;
 
-use super::config::{format_outcome, headline, median, Config, Outcome, Res};
+use super::config::{format_outcome, headline, median, smaller_is_better, Config, Outcome, Res};
 use super::scenarios::run_scenario;
-use super::{tls, ws};
+use super::{accounts, tls, ws};
 use crate::tools::spawn::{reference_binary, ServerProcess, Spawn};
 
 /// Fresh servers of `bin` for scenario `name`: one, or for `cluster` two
@@ -37,14 +37,21 @@ pub(super) fn compare(cfg: &Config, scenarios: &[String], rounds: usize, json: b
         } else {
             None
         };
-        let server_args = match (&tls_fixture, &ws_fixture) {
-            (Some(t), _) => t.server_args(),
-            (None, Some(w)) => w.server_args(),
-            (None, None) => Vec::new(),
+        let accounts_fixture = if accounts::ACCOUNT_SCENARIOS.contains(&name.as_str()) {
+            Some(accounts::Fixture::generate()?)
+        } else {
+            None
+        };
+        let server_args = match (&tls_fixture, &ws_fixture, &accounts_fixture) {
+            (Some(t), _, _) => t.server_args(),
+            (None, Some(w), _) => w.server_args(),
+            (None, None, Some(acc)) => acc.server_args(),
+            (None, None, None) => Vec::new(),
         };
         let (mut mine, mut theirs) = (Vec::new(), Vec::new());
         let (mut mine_lat, mut theirs_lat) = (Vec::new(), Vec::new());
         let (mut mine_cut, mut theirs_cut) = (None::<u64>, None::<u64>);
+        let (mut mine_per_sub, mut theirs_per_sub) = (Vec::new(), Vec::new());
         for round in 0..rounds {
             // Fresh servers per round, alternating which goes first.
             let order: [(&Path, bool); 2] = if round % 2 == 0 {
@@ -85,10 +92,12 @@ pub(super) fn compare(cfg: &Config, scenarios: &[String], rounds: usize, json: b
                     }
                 };
                 if is_ours {
+                    mine_per_sub.extend(o.bytes_per_sub);
                     mine.push(v);
                     mine_lat.extend(l);
                     add(&mut mine_cut);
                 } else {
+                    theirs_per_sub.extend(o.bytes_per_sub);
                     theirs.push(v);
                     theirs_lat.extend(l);
                     add(&mut theirs_cut);
@@ -98,12 +107,16 @@ pub(super) fn compare(cfg: &Config, scenarios: &[String], rounds: usize, json: b
         let (m, t) = (median(mine), median(theirs));
         let unit = headline(&Outcome { scenario: name.clone(), ..Default::default() }).1;
         // For memory, smaller is better: report reference/rnats so >1 means rnats wins.
-        let ratio = if name == "idle" { t / m.max(1e-9) } else { m / t.max(1e-9) };
+        let ratio = if smaller_is_better(name) { t / m.max(1e-9) } else { m / t.max(1e-9) };
         let mut row = serde_json::json!({"scenario": name, "unit": unit, "rnats": m, "nats_server": t, "ratio": ratio});
         if let (Some(a), Some(b)) = (mine_cut, theirs_cut) {
             // Summed over the rounds: each run has one subscriber.
             row["rnats_cut_offs"] = a.into();
             row["nats_cut_offs"] = b.into();
+        }
+        if !mine_per_sub.is_empty() {
+            row["rnats_bytes_per_sub"] = median(mine_per_sub).into();
+            row["nats_bytes_per_sub"] = median(theirs_per_sub).into();
         }
         if !mine_lat.is_empty() {
             row["rnats_p50_us"] = median(mine_lat.iter().map(|x| x.0).collect()).into();
@@ -137,13 +150,15 @@ pub(super) fn compare(cfg: &Config, scenarios: &[String], rounds: usize, json: b
             ) {
                 println!("{:<8} latency p50/p99 µs: rnats {a:.0}/{b:.0}, nats-server {c:.0}/{d:.0}", "");
             }
+            if let (Some(a), Some(b)) = (r["rnats_bytes_per_sub"].as_f64(), r["nats_bytes_per_sub"].as_f64()) {
+                let ratio = b / a.max(1e-9);
+                println!("{:<8} memory per subscription: rnats {a:.0} B, nats-server {b:.0} B, ratio {ratio:.2}", "");
+            }
             if let (Some(a), Some(b)) = (r["rnats_cut_offs"].as_u64(), r["nats_cut_offs"].as_u64()) {
                 println!("{:<8} slow-consumer cut-offs in {rounds} runs: rnats {a}, nats-server {b}", "");
             }
         }
-        println!(
-            "(ratio = rnats/nats-server for rates, nats-server/rnats for bytes/conn; above 1 means rnats is better)"
-        );
+        println!("(ratio = rnats/nats-server for rates, nats-server/rnats for bytes; above 1 means rnats is better)");
     }
     Ok(())
 }

@@ -26,6 +26,13 @@ pub struct Config {
     /// For the `ws` scenarios: connect over websocket (`true`: offer
     /// permessage-deflate).
     pub websocket: Option<bool>,
+    /// Publish to this subject instead of `subject` (`mapped`: the mapping
+    /// rewrites it to `subject`).
+    pub publish_to: Option<String>,
+    /// Subscriptions for `subs`.
+    pub subscriptions: u64,
+    /// How long `steady` runs.
+    pub duration: std::time::Duration,
 }
 
 impl Default for Config {
@@ -43,6 +50,9 @@ impl Default for Config {
             progress: false,
             tls: None,
             websocket: None,
+            publish_to: None,
+            subscriptions: 1_000_000,
+            duration: std::time::Duration::from_secs(60),
         }
     }
 }
@@ -63,6 +73,12 @@ pub struct Outcome {
     /// `flood`: subscribers the server cut off before they got everything.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cut_offs: Option<u64>,
+    /// `subs`: growth of the server's resident memory per subscription.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bytes_per_sub: Option<f64>,
+    /// `steady`: the server's resident memory at the end of the run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rss_bytes: Option<f64>,
     pub seconds: f64,
 }
 
@@ -76,11 +92,21 @@ pub struct Latency {
 
 pub const SCENARIOS: &[&str] = &["pub", "pubsub", "fanout", "queue", "reqrep", "large", "flood", "idle", "cluster"];
 
+/// Scenarios run by name, or by default with `--compare` (they need a
+/// fresh server, its pid, or minutes).
+pub const EXTRA_SCENARIOS: &[&str] = &["churn", "many", "subs", "steady"];
+
+/// Scenarios whose headline is memory: smaller is better.
+pub(super) fn smaller_is_better(scenario: &str) -> bool {
+    matches!(scenario, "idle" | "steady")
+}
 /// The headline number of an outcome, where bigger is better.
 pub(super) fn headline(o: &Outcome) -> (f64, &'static str) {
     match o.scenario.as_str() {
         "large" | "flood" => (o.mb_per_sec.unwrap_or(0.0), "MB/s"),
         "idle" => (o.bytes_per_conn.unwrap_or(0.0), "bytes/conn"),
+        "steady" => (o.rss_bytes.unwrap_or(0.0), "bytes RSS"),
+        "subs" => (o.msgs_per_sec.unwrap_or(0.0), "subs/s"),
         _ => (o.msgs_per_sec.unwrap_or(0.0), "msgs/s"),
     }
 }
@@ -93,6 +119,9 @@ pub(super) fn format_outcome(o: &Outcome) -> String {
     }
     if let Some(n) = o.cut_offs {
         s += &format!("   slow-consumer cut-offs: {n}");
+    }
+    if let Some(b) = o.bytes_per_sub {
+        s += &format!("   {b:.0} bytes/sub");
     }
     s
 }

@@ -60,12 +60,26 @@ pub(super) struct Conn {
 
 impl Conn {
     pub(super) fn open(addr: SocketAddr) -> Res<Conn> {
+        Conn::open_with(addr, "{\"verbose\":false,\"pedantic\":false,\"headers\":false,\"name\":\"rnats-bench\"}")
+    }
+
+    /// Logged in as `user` (password the same), with headers on, as the
+    /// clients' responders connect.
+    pub(super) fn open_as(addr: SocketAddr, user: &str) -> Res<Conn> {
+        let connect = format!(
+            "{{\"verbose\":false,\"pedantic\":false,\"headers\":true,\"no_responders\":true,\"user\":\"{user}\",\"pass\":\"{user}\",\"name\":\"rnats-bench\"}}"
+        );
+        Conn::open_with(addr, &connect)
+    }
+
+    /// Connects and sends `CONNECT {connect}`.
+    fn open_with(addr: SocketAddr, connect: &str) -> Res<Conn> {
         let stream = TcpStream::connect(addr).map_err(|e| format!("connect {addr}: {e}"))?;
         stream.set_nodelay(true).map_err(|e| e.to_string())?;
         stream.set_read_timeout(Some(Duration::from_secs(30))).map_err(|e| e.to_string())?;
         let mut c = Conn { stream: Transport::Plain(stream), buf: Vec::with_capacity(1 << 20), pos: 0 };
         c.line()?; // INFO
-        c.send(b"CONNECT {\"verbose\":false,\"pedantic\":false,\"headers\":false,\"name\":\"rnats-bench\"}\r\n")?;
+        c.send(format!("CONNECT {connect}\r\n").as_bytes())?;
         Ok(c)
     }
 
@@ -140,7 +154,7 @@ impl Conn {
                 continue;
             };
             let line = &self.buf[self.pos..self.pos + nl];
-            if line.starts_with(b"MSG ") {
+            if line.starts_with(b"MSG ") || line.starts_with(b"HMSG ") {
                 let size = line
                     .rsplit(|&b| b == b' ')
                     .next()

@@ -4,16 +4,22 @@
 //! skipping payloads without copying them. `--compare` starts rnats and the
 //! reference nats-server side by side and alternates scenarios between them.
 
+mod accounts;
 mod command;
 mod compare;
 mod config;
 mod conn;
+mod memory;
 mod reload;
+mod reqrep;
 mod scenarios;
 mod soak;
+mod steady;
 mod tls;
+mod workloads;
 mod ws;
 
 pub use command::{run, BenchArgs};
 pub use config::Config;
-pub use scenarios::{rss_bytes, run_scenario};
+pub use memory::rss_bytes;
+pub use scenarios::run_scenario;

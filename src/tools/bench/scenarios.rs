@@ -5,10 +5,13 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::config::{Config, Latency, Outcome, Res, SCENARIOS};
+use super::accounts::ACCOUNT_SCENARIOS;
+use super::config::{Config, Outcome, Res, EXTRA_SCENARIOS, SCENARIOS};
 use super::conn::{addr, Bar, Conn};
+use super::memory::{pid_listening_on, rss_bytes};
 use super::tls::TLS_SCENARIOS;
 use super::ws::WS_SCENARIOS;
+use super::{accounts, reqrep, steady, workloads};
 
 /// Bytes a publisher may be ahead of its slowest subscriber: half of the
 /// servers' default max_pending, so neither server cuts a reader off as a slow
@@ -130,7 +133,14 @@ fn scenario_pub(cfg: &Config, a: SocketAddr) -> Res<Outcome> {
 
 /// Subscribers on `subject` (optionally in a queue group), each with a reader
 /// thread counting `expect[i]` messages; returns the readers' results.
-fn fan(cfg: &Config, a: SocketAddr, subs: usize, queue: Option<&str>, size: usize, name: &str) -> Res<Outcome> {
+pub(super) fn fan(
+    cfg: &Config,
+    a: SocketAddr,
+    subs: usize,
+    queue: Option<&str>,
+    size: usize,
+    name: &str,
+) -> Res<Outcome> {
     fan_between(cfg, a, a, subs, queue, size, name)
 }
 
@@ -213,7 +223,8 @@ fn fan_between(
             p.send(format!("PUB {} 3\r\nEND\r\n", cfg.subject).as_bytes())?;
         }
     } else {
-        publish_paced(&mut p, &cfg.subject, size, total, Some(&progress), &mut Bar::new(cfg.progress, name, total))?;
+        let to = cfg.publish_to.as_deref().unwrap_or(&cfg.subject);
+        publish_paced(&mut p, to, size, total, Some(&progress), &mut Bar::new(cfg.progress, name, total))?;
     }
     p.sync()?;
     let mut seqs = Vec::new();
@@ -284,91 +295,6 @@ fn scenario_flood(cfg: &Config, a: SocketAddr) -> Res<Outcome> {
         seconds: d.as_secs_f64(),
         ..Default::default()
     })
-}
-
-fn scenario_reqrep(cfg: &Config, a: SocketAddr) -> Res<Outcome> {
-    let mut responder = Conn::open(a)?;
-    responder.send(b"SUB bench.svc 1\r\n")?;
-    responder.sync()?;
-    let n = cfg.requests;
-    let server = std::thread::spawn(move || -> Res<()> {
-        let mut answered = 0;
-        while answered < n {
-            let l = responder.line()?;
-            if let Some(rest) = l.strip_prefix("MSG ") {
-                let parts: Vec<&str> = rest.split_whitespace().collect();
-                let reply = parts.get(2).ok_or("request without reply")?.to_string();
-                let size: usize = parts.last().and_then(|s| s.parse().ok()).ok_or("bad size")?;
-                while responder.buf.len() < responder.pos + size + 2 {
-                    responder.fill()?;
-                }
-                responder.pos += size + 2;
-                responder.send(format!("PUB {reply} 2\r\nok\r\n").as_bytes())?;
-                answered += 1;
-            }
-        }
-        Ok(())
-    });
-    let mut req = Conn::open(a)?;
-    req.send(b"SUB bench.inbox 1\r\n")?;
-    req.sync()?;
-    let payload = "x".repeat(cfg.size);
-    let line = format!("PUB bench.svc bench.inbox {}\r\n{payload}\r\n", cfg.size);
-    let mut lat = Vec::with_capacity(n as usize);
-    let mut bar = Bar::new(cfg.progress, "reqrep", n);
-    let t = Instant::now();
-    for i in 0..n {
-        bar.set(i);
-        let s = Instant::now();
-        req.send(line.as_bytes())?;
-        req.count_msgs(1, |_| {})?;
-        lat.push(s.elapsed().as_secs_f64() * 1e6);
-    }
-    let d = t.elapsed();
-    bar.done();
-    server.join().map_err(|_| "responder panicked")??;
-    lat.sort_by(f64::total_cmp);
-    let pct = |p: f64| lat[((lat.len() as f64 * p) as usize).min(lat.len() - 1)];
-    Ok(Outcome {
-        scenario: "reqrep".into(),
-        msgs_per_sec: Some(rate(n, d)),
-        latency_us: Some(Latency { p50: pct(0.5), p90: pct(0.9), p99: pct(0.99), max: lat[lat.len() - 1] }),
-        seconds: d.as_secs_f64(),
-        ..Default::default()
-    })
-}
-
-/// Resident memory of a process, in bytes (Linux).
-pub fn rss_bytes(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
-    line.split_whitespace().nth(1)?.parse::<u64>().ok().map(|kb| kb * 1024)
-}
-
-/// The pid of the local process listening on `a`'s port (via /proc).
-fn pid_listening_on(a: SocketAddr) -> Option<u32> {
-    let port_hex = format!("{:04X}", a.port());
-    let mut inodes = Vec::new();
-    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
-        for l in std::fs::read_to_string(table).unwrap_or_default().lines().skip(1) {
-            let f: Vec<&str> = l.split_whitespace().collect();
-            if f.len() > 9 && f[3] == "0A" && f[1].ends_with(&format!(":{port_hex}")) {
-                inodes.push(format!("socket:[{}]", f[9]));
-            }
-        }
-    }
-    for e in std::fs::read_dir("/proc").ok()?.flatten() {
-        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else { continue };
-        let Ok(fds) = std::fs::read_dir(e.path().join("fd")) else { continue };
-        for fd in fds.flatten() {
-            if let Ok(target) = std::fs::read_link(fd.path()) {
-                if inodes.iter().any(|i| target.to_string_lossy() == *i) {
-                    return Some(pid);
-                }
-            }
-        }
-    }
-    None
 }
 
 fn scenario_idle(cfg: &Config, a: SocketAddr) -> Res<Outcome> {
@@ -449,7 +375,19 @@ pub fn run_scenario(name: &str, cfg: &Config) -> Res<Outcome> {
             let big = Config { msgs: (cfg.msgs / 50).max(1000), ..cfg.clone() };
             fan(&big, a, 1, None, 64 * 1024, "large")
         }
-        "reqrep" => scenario_reqrep(cfg, a),
+        "reqrep" => reqrep::scenario_reqrep(cfg, a),
+        "churn" => reqrep::scenario_churn(cfg, a),
+        "service" => accounts::scenario_service(cfg, a),
+        "mapped" => {
+            // Published to bench.in.x, which the accounts config maps to
+            // the subscriber's bench.out.x.
+            let run = Config { subject: "bench.out.x".into(), publish_to: Some("bench.in.x".into()), ..cfg.clone() };
+            fan(&run, a, 1, None, cfg.size, "mapped")
+        }
+        "filtered" => accounts::scenario_filtered(cfg, a),
+        "many" => workloads::scenario_many(cfg, a),
+        "subs" => workloads::scenario_subs(cfg, a),
+        "steady" => steady::scenario_steady(cfg, a),
         "flood" => scenario_flood(cfg, a),
         "idle" => scenario_idle(cfg, a),
         "tls" => scenario_tls(cfg, a),
@@ -458,8 +396,10 @@ pub fn run_scenario(name: &str, cfg: &Config) -> Res<Outcome> {
             fan(&over_ws, a, 1, None, cfg.size, name)
         }
         other => Err(format!(
-            "unknown scenario `{other}` (known: {}, {}, {})",
+            "unknown scenario `{other}` (known: {}, {}, {}, {}, {})",
             SCENARIOS.join(", "),
+            EXTRA_SCENARIOS.join(", "),
+            ACCOUNT_SCENARIOS.join(", "),
             TLS_SCENARIOS.join(", "),
             WS_SCENARIOS.join(", ")
         )),
