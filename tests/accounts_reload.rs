@@ -38,14 +38,6 @@ accounts {{
 const B_USERS: &str = "{user: b, password: b}, {user: mover, password: mover}";
 const C: &str = "C { users: [{user: c, password: c}] }";
 
-async fn login(addr: std::net::SocketAddr, user: &str) -> Raw {
-    let mut raw = Raw::connect(addr).await;
-    let connect = format!("CONNECT {{\"user\":\"{user}\",\"pass\":\"{user}\",\"verbose\":false}}\r\nPING\r\n");
-    raw.send(connect.as_bytes()).await;
-    raw.expect(b"PONG\r\n").await;
-    raw
-}
-
 async fn step(raw: &mut Raw, bytes: &str) -> String {
     raw.send(format!("{bytes}PING\r\n").as_bytes()).await;
     String::from_utf8_lossy(&raw.read_until_pongs(1).await.0).into_owned()
@@ -62,11 +54,11 @@ fn changed_accounts(outcome: &Outcome) -> Vec<String> {
 async fn moved_users_and_removed_accounts_are_closed_the_rest_keep_working() {
     let server = Reloadable::start(&conf("", B_USERS, C)).await;
     let addr = server.addr();
-    let mut a = login(addr, "a").await;
-    let mut b = login(addr, "b").await;
+    let mut a = login_as(addr, "a").await;
+    let mut b = login_as(addr, "b").await;
     assert_eq!(step(&mut b, "SUB from_a.ev.> 1\r\n").await, "PONG\r\n");
-    let mut mover = login(addr, "mover").await;
-    let mut c = login(addr, "c").await;
+    let mut mover = login_as(addr, "mover").await;
+    let mut c = login_as(addr, "c").await;
 
     let moved = "{user: b, password: b}";
     let outcome = server
@@ -91,7 +83,7 @@ async fn moved_users_and_removed_accounts_are_closed_the_rest_keep_working() {
     // A's new mapping applies to the next publish.
     assert_eq!(step(&mut a, "SUB m.dst 5\r\nPUB m.src 1\r\nm\r\n").await, "MSG m.dst 5 1\r\nm\r\nPONG\r\n");
     // The moved user logs in to its new account.
-    let mut moved_in = login(addr, "mover").await;
+    let mut moved_in = login_as(addr, "mover").await;
     assert_eq!(step(&mut moved_in, "SUB ev.> 1\r\n").await, "PONG\r\n");
     assert_eq!(step(&mut a, "PUB ev.x 1\r\nx\r\n").await, "PONG\r\n");
     assert_eq!(step(&mut moved_in, "").await, "MSG ev.x 1 1\r\nx\r\nPONG\r\n");
@@ -101,8 +93,8 @@ async fn moved_users_and_removed_accounts_are_closed_the_rest_keep_working() {
 async fn a_removed_stream_import_stops_at_once_and_an_added_one_starts() {
     let server = Reloadable::start(&conf("", B_USERS, "")).await;
     let addr = server.addr();
-    let mut a = login(addr, "a").await;
-    let mut b = login(addr, "b").await;
+    let mut a = login_as(addr, "a").await;
+    let mut b = login_as(addr, "b").await;
     step(&mut b, "SUB > 1\r\n").await;
     step(&mut a, "PUB ev.1 1\r\n1\r\n").await;
     assert_eq!(step(&mut b, "").await, "MSG from_a.ev.1 1 1\r\n1\r\nPONG\r\n");

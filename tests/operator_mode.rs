@@ -123,9 +123,17 @@ fn account_server(accounts: Vec<(String, String)>) -> std::net::SocketAddr {
     std::thread::spawn(move || {
         for stream in listener.incoming() {
             let Ok(mut stream) = stream else { continue };
+            // Read the whole request before answering: closing a socket
+            // with unread bytes resets it, and the server's read of the
+            // answer would fail.
+            let mut reader = BufReader::new(&stream);
             let mut line = String::new();
-            if BufReader::new(&stream).read_line(&mut line).is_err() {
+            if reader.read_line(&mut line).is_err() {
                 continue;
+            }
+            let mut header = String::new();
+            while reader.read_line(&mut header).is_ok_and(|n| n > 0) && header.trim_end() != "" {
+                header.clear();
             }
             let path = line.split_whitespace().nth(1).unwrap_or_default().to_string();
             let found = accounts.iter().find(|(k, _)| path == format!("/jwt/v1/accounts/{k}"));

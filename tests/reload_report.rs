@@ -87,14 +87,6 @@ accounts {{
     )
 }
 
-async fn login(addr: std::net::SocketAddr, user: &str) -> Raw {
-    let mut raw = Raw::connect(addr).await;
-    let connect = format!("CONNECT {{\"user\":\"{user}\",\"pass\":\"{user}\",\"verbose\":false}}\r\nPING\r\n");
-    raw.send(connect.as_bytes()).await;
-    raw.expect(b"PONG\r\n").await;
-    raw
-}
-
 async fn round_trip(raw: &mut Raw, bytes: &str) -> String {
     raw.send(format!("{bytes}PING\r\n").as_bytes()).await;
     String::from_utf8_lossy(&raw.read_until_pongs(1).await.0).into_owned()
@@ -107,11 +99,11 @@ async fn a_dry_run_predicts_what_the_reload_then_does_and_changes_nothing() {
     let before = conf("", "{user: b, password: b}, {user: gone, password: gone}, {user: b2, password: b2}", "");
     let server = Reloadable::start(&before).await;
     let addr = server.addr();
-    let mut narrowed = login(addr, "a").await;
-    let mut unchanged = login(addr, "same").await;
-    let mut gone = login(addr, "gone").await;
-    let _b = login(addr, "b").await;
-    let _b2 = login(addr, "b2").await;
+    let mut narrowed = login_as(addr, "a").await;
+    let mut unchanged = login_as(addr, "same").await;
+    let mut gone = login_as(addr, "gone").await;
+    let _b = login_as(addr, "b").await;
+    let _b2 = login_as(addr, "b2").await;
 
     let after = conf(
         ", permissions: {publish: \"x\"}",
@@ -176,8 +168,8 @@ async fn rnats_reload_by_signal_reports_the_outcome_and_exits_by_it() {
     let p =
         Spawn::new(Path::new(env!("CARGO_BIN_EXE_rnats"))).args(&["-c", conf.to_str().unwrap()]).log().start().unwrap();
     let base = p.monitor_url().unwrap();
-    let _a = login(p.addr, "a").await;
-    let _b = login(p.addr, "b").await;
+    let _a = login_as(p.addr, "a").await;
+    let _b = login_as(p.addr, "b").await;
     let reload = |conf_text: &str| {
         std::fs::write(&conf, conf_text).unwrap();
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_rnats"))

@@ -226,7 +226,7 @@ async fn connect(args: &ReloadArgs) -> Result<async_nats::Client, String> {
     options.connect(&args.url).await.map_err(|e| e.to_string())
 }
 
-/// Every server's `server` object from its IDZ answer, in the order they
+/// Every server's IDZ answer (`name`, `id`), in the order they
 /// answered, until `timeout` passes without a new one.
 async fn ping(client: &async_nats::Client, timeout: Duration) -> Vec<Value> {
     let inbox = client.new_inbox();
@@ -236,8 +236,11 @@ async fn ping(client: &async_nats::Client, timeout: Duration) -> Vec<Value> {
     }
     let mut servers = Vec::new();
     while let Ok(Some(msg)) = tokio::time::timeout(timeout, answers.next()).await {
+        // IDZ answers with the bare `{name, host, id}`, not an envelope.
         if let Ok(reply) = serde_json::from_slice::<Value>(&msg.payload) {
-            servers.push(reply["server"].clone());
+            if reply["id"].is_string() {
+                servers.push(reply);
+            }
         }
     }
     servers

@@ -182,6 +182,16 @@ impl Raw {
 /// closed. A script that ends with a PING is done at the PONG to its last
 /// PING; any other script must make the server close (the wait is bounded
 /// by [`WAIT`]). No script waits for silence.
+/// A raw client logged in as `user`, whose password is its name (the
+/// account tests' convention), after the login's PONG.
+pub async fn login_as(addr: SocketAddr, user: &str) -> Raw {
+    let mut raw = Raw::connect(addr).await;
+    let connect = format!("CONNECT {{\"user\":\"{user}\",\"pass\":\"{user}\",\"verbose\":false}}\r\nPING\r\n");
+    raw.send(connect.as_bytes()).await;
+    raw.expect(b"PONG\r\n").await;
+    raw
+}
+
 pub async fn run_script(addr: SocketAddr, script: &[u8]) -> String {
     let lines: Vec<&[u8]> = script.split(|&b| b == b'\n').filter(|l| !l.is_empty()).collect();
     let is_ping = |l: &[u8]| l.len() >= 4 && l[..4].eq_ignore_ascii_case(b"PING");
