@@ -2,13 +2,13 @@
 //! config: `service` (request/reply through a service import across two
 //! accounts), `mapped` (publishing to a subject a `mappings` entry rewrites)
 //! and `filtered` (a `>` subscriber whose deny rule drops half the traffic).
-//! With `--compare` both servers start from the same file, [`Fixture`];
+//! With `--compare` both servers start from the same file, [`fixture`];
 //! against `--url` the server must have been started from [`CONF`].
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::time::Instant;
 
+use super::conf_file::ConfFile;
 use super::config::{Config, Outcome, Res};
 use super::conn::{Bar, Conn};
 use super::reqrep::{requests, responder, Ask};
@@ -37,33 +37,8 @@ no_auth_user: app
 "#;
 
 /// [`CONF`] in a temporary directory, removed on drop.
-pub struct Fixture {
-    dir: PathBuf,
-    conf: String,
-}
-
-impl Fixture {
-    pub fn generate() -> Res<Fixture> {
-        let dir = std::env::temp_dir().join(format!(
-            "rnats-bench-accounts-{}-{:08x}",
-            std::process::id(),
-            rand::random::<u32>()
-        ));
-        std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-        let path = dir.join("accounts.conf");
-        std::fs::write(&path, CONF).map_err(|e| format!("{}: {e}", path.display()))?;
-        Ok(Fixture { conf: path.to_string_lossy().into_owned(), dir })
-    }
-
-    pub fn server_args(&self) -> Vec<String> {
-        vec!["-c".into(), self.conf.clone()]
-    }
-}
-
-impl Drop for Fixture {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
+pub fn fixture() -> Res<ConfFile> {
+    ConfFile::write("accounts", CONF)
 }
 
 /// `service`: the requester in APP asks `bench.svc`, which APP imports from

@@ -32,16 +32,10 @@ pub(super) fn compare(cfg: &Config, scenarios: &[String], rounds: usize, json: b
         // TLS scenarios: both servers get the same certificate, made for this run.
         let tls_fixture =
             if tls::TLS_SCENARIOS.contains(&name.as_str()) { Some(tls::Fixture::generate()?) } else { None };
-        let ws_fixture = if ws::WS_SCENARIOS.contains(&name.as_str()) {
-            Some(ws::Fixture::generate(name == "ws-deflate")?)
-        } else {
-            None
-        };
-        let accounts_fixture = if accounts::ACCOUNT_SCENARIOS.contains(&name.as_str()) {
-            Some(accounts::Fixture::generate()?)
-        } else {
-            None
-        };
+        let ws_fixture =
+            if ws::WS_SCENARIOS.contains(&name.as_str()) { Some(ws::fixture(name == "ws-deflate")?) } else { None };
+        let accounts_fixture =
+            if accounts::ACCOUNT_SCENARIOS.contains(&name.as_str()) { Some(accounts::fixture()?) } else { None };
         let server_args = match (&tls_fixture, &ws_fixture, &accounts_fixture) {
             (Some(t), _, _) => t.server_args(),
             (None, Some(w), _) => w.server_args(),

@@ -7,6 +7,7 @@
 mod accounts;
 mod command;
 mod compare;
+mod conf_file;
 mod config;
 mod conn;
 mod memory;

@@ -9,9 +9,9 @@
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::path::PathBuf;
 use std::time::Duration;
 
+use super::conf_file::ConfFile;
 use super::config::Res;
 
 /// The scenarios that need a websocket listener on the server.
@@ -250,29 +250,9 @@ impl Write for WsTransport {
 
 /// A config file with a plain websocket listener on a random port, for
 /// both servers (removed on drop).
-pub struct Fixture {
-    dir: PathBuf,
-    pub conf: String,
-}
-
-impl Fixture {
-    pub fn generate(compression: bool) -> Res<Fixture> {
-        let dir =
-            std::env::temp_dir().join(format!("rnats-bench-ws-{}-{:08x}", std::process::id(), rand::random::<u32>()));
-        std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-        let path = dir.join("ws.conf");
-        let text = format!("websocket {{ listen: \"127.0.0.1:-1\", no_tls: true, compression: {compression} }}\n");
-        std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
-        Ok(Fixture { conf: path.to_string_lossy().into_owned(), dir })
-    }
-
-    pub fn server_args(&self) -> Vec<String> {
-        vec!["-c".into(), self.conf.clone()]
-    }
-}
-
-impl Drop for Fixture {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
+pub fn fixture(compression: bool) -> Res<ConfFile> {
+    ConfFile::write(
+        "ws",
+        &format!("websocket {{ listen: \"127.0.0.1:-1\", no_tls: true, compression: {compression} }}\n"),
+    )
 }
