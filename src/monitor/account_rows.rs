@@ -74,6 +74,30 @@ pub struct ImportRow {
     pub latency: Option<LatencyRow>,
 }
 
+impl ImportRow {
+    /// A service import of `subject` from `account`, answered locally on
+    /// `local`.
+    pub fn service(
+        subject: String,
+        account: String,
+        local: String,
+        share: bool,
+        latency: Option<LatencyRow>,
+    ) -> ImportRow {
+        ImportRow {
+            subject,
+            account,
+            to: Some(local.clone()),
+            local_subject: local,
+            kind: "service",
+            invalid: false,
+            share,
+            tracking: false,
+            latency,
+        }
+    }
+}
+
 /// The `mappings` object of one account (its own, or the top-level ones
 /// for `$G`).
 pub fn mapping_rows(mappings: &[MappingOptions]) -> BTreeMap<String, Vec<MapDestRow>> {
@@ -173,17 +197,8 @@ pub fn import_rows(account: &AccountOptions, all: &[AccountOptions]) -> Vec<Impo
             },
             ExportKind::Service => {
                 let local = i.to.clone().unwrap_or_else(|| i.subject.clone());
-                ImportRow {
-                    subject: i.subject.clone(),
-                    account: i.account.clone(),
-                    to: Some(local.clone()),
-                    local_subject: local,
-                    kind: "service",
-                    invalid: false,
-                    share: i.share,
-                    tracking: false,
-                    latency: exported_latency(i, all).map(latency_row),
-                }
+                let latency = exported_latency(i, all).map(latency_row);
+                ImportRow::service(i.subject.clone(), i.account.clone(), local, i.share, latency)
             }
         })
         .collect()

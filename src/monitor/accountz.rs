@@ -90,18 +90,8 @@ fn system_import_rows(account: &str, system: Option<&str>) -> Vec<ImportRow> {
     crate::server::system::imports::system_imports(account, system)
         .iter()
         .map(|i| {
-            let local = String::from_utf8_lossy(&i.local).into_owned();
-            ImportRow {
-                subject: String::from_utf8_lossy(&i.remote).into_owned(),
-                account: system.to_string(),
-                to: Some(local.clone()),
-                local_subject: local,
-                kind: "service",
-                invalid: false,
-                share: i.share,
-                tracking: false,
-                latency: None,
-            }
+            let (remote, local) = (String::from_utf8_lossy(&i.remote), String::from_utf8_lossy(&i.local));
+            ImportRow::service(remote.into_owned(), system.to_string(), local.into_owned(), i.share, None)
         })
         .collect()
 }
