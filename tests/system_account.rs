@@ -81,6 +81,11 @@ fn normalise(v: &mut Value) {
             for (k, val) in map.iter_mut() {
                 if VOLATILE.contains(&k.as_str()) && !val.is_object() && !val.is_array() || k == "sublist_stats" {
                     *val = Value::String(format!("<{k}>"));
+                } else if let ("allow" | "deny", Value::Array(subjects)) = (k.as_str(), &mut *val) {
+                    // nats-server lists a user's permissions by walking a
+                    // sublist, whose levels are Go maps: the order is random
+                    // from run to run (client.go publicPermissions).
+                    subjects.sort_by(|a, b| a.as_str().cmp(&b.as_str()));
                 } else {
                     normalise(val);
                 }
