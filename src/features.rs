@@ -84,7 +84,7 @@ impl Feature {
             Feature::AuthCallout => Ignored("auth callout is not implemented yet"),
             Feature::ProxyProtocol => Refused("the PROXY protocol is not implemented yet"),
             Feature::Proxies => Ignored("trusted proxies are not implemented yet"),
-            Feature::SystemAccount => Ignored("the system account is not implemented yet"),
+            Feature::SystemAccount => Implemented,
             Feature::ServerMetadata => Ignored("server tags and metadata are not reported yet"),
             Feature::WriteTimeoutPolicy => Ignored("write_timeout policies are not implemented yet (rnats closes)"),
             Feature::SubTokenLimit => Ignored("max_sub_tokens is not enforced yet"),
