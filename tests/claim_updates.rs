@@ -115,10 +115,20 @@ async fn login(addr: SocketAddr, jwt: &str, key: &KeyPair) -> Raw {
 async fn exchange(c: &mut Raw, script: &str) -> String {
     c.send(script.as_bytes()).await;
     let (got, closed) = c.read_until_pongs(1).await;
-    // INFO lines differ by nature (ids, nonce, version); that one came, and
-    // its `max_payload`, are compared.
-    let mut text: String = String::from_utf8_lossy(&got)
+    let mut text = wire_text(&got);
+    if closed {
+        text.push_str("<closed>");
+    }
+    text
+}
+
+/// What a client read, comparable between two servers: INFO lines differ
+/// by nature (ids, nonce, version), so only their `max_payload` is kept;
+/// the server's own PINGs come on timers and are left out.
+fn wire_text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes)
         .split_inclusive('\n')
+        .filter(|line| *line != "PING\r\n")
         .map(|line| match line.strip_prefix("INFO ") {
             Some(json) => {
                 let v: Value = serde_json::from_str(json.trim_end()).unwrap_or_default();
@@ -126,11 +136,7 @@ async fn exchange(c: &mut Raw, script: &str) -> String {
             }
             None => line.to_string(),
         })
-        .collect();
-    if closed {
-        text.push_str("<closed>");
-    }
-    text
+        .collect()
 }
 
 /// The system user's client.
@@ -471,4 +477,70 @@ async fn claim_updates_cross_a_mixed_cluster() {
     let ours = Path::new(env!("CARGO_BIN_EXE_rnats"));
     update_crosses_the_route(&reference, ours).await;
     update_crosses_the_route(ours, &reference).await;
+}
+
+/// Two servers whose directories differ by one account each, with a 1 s
+/// `interval`: each gets the other's account by the PACK exchange.
+async fn directories_converge(first: &Path, second: &Path) {
+    let k = Keys::new();
+    let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let mut extra = Vec::new();
+    for (dir, name) in [(dir_a.path(), "ONLY_A"), (dir_b.path(), "ONLY_B")] {
+        let key = KeyPair::new_account();
+        let jwt = k.account_jwt(&key, name, 10, |_| {});
+        let jwts = dir.join("jwt");
+        std::fs::create_dir_all(&jwts).unwrap();
+        std::fs::write(jwts.join(format!("{}.jwt", key.public_key())), &jwt).unwrap();
+        extra.push((key.public_key(), jwt));
+    }
+    let with_interval = |k: &Keys, dir: &Path| {
+        let jwts = dir.join("jwt");
+        for (key, jwt) in k.accounts() {
+            std::fs::write(jwts.join(format!("{key}.jwt")), jwt).unwrap();
+        }
+        k.config(&format!("resolver: {{ type: full, dir: {:?}, interval: \"1s\" }}", jwts.to_str().unwrap()))
+    };
+    let start_member = |bin: &Path, dir: &Path, conf: String, name: &str, seed: Option<String>| {
+        let path = dir.join("server.conf");
+        std::fs::write(&path, conf).unwrap();
+        let path = path.to_str().unwrap().to_string();
+        let mut args = vec!["-c".to_string(), path, "-n".into(), name.into(), "--cluster_name".into(), "C1".into()];
+        args.extend(["--cluster".into(), "nats://127.0.0.1:-1".into()]);
+        if let Some(seed) = seed {
+            args.extend(["--routes".into(), seed]);
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        Spawn::new(bin).args(&args).start().expect("server starts")
+    };
+    let a = start_member(first, dir_a.path(), with_interval(&k, dir_a.path()), "A", None);
+    let seed = format!("nats-route://{}", a.cluster_addr().expect("route port"));
+    let b = start_member(second, dir_b.path(), with_interval(&k, dir_b.path()), "B", Some(seed));
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let path = |dir: &Path, key: &str| dir.join("jwt").join(format!("{key}.jwt"));
+    loop {
+        let on_b = std::fs::read_to_string(path(dir_b.path(), &extra[0].0)).ok();
+        let on_a = std::fs::read_to_string(path(dir_a.path(), &extra[1].0)).ok();
+        if on_b.as_deref() == Some(extra[0].1.as_str()) && on_a.as_deref() == Some(extra[1].1.as_str()) {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "directories did not converge: {on_a:?} {on_b:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    drop((a, b));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn directories_of_rnats_servers_converge() {
+    let ours = Path::new(env!("CARGO_BIN_EXE_rnats"));
+    directories_converge(ours, ours).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn directories_of_a_mixed_cluster_converge() {
+    let Some(reference) = reference_binary() else {
+        skip_loudly("directories_of_a_mixed_cluster_converge");
+        return;
+    };
+    let ours = Path::new(env!("CARGO_BIN_EXE_rnats"));
+    directories_converge(&reference, ours).await;
 }

@@ -17,6 +17,7 @@
 use sha2::{Digest, Sha256};
 use tracing::{debug, error};
 
+use super::sync::hex;
 use super::{OperatorMode, Server};
 use crate::server::jwt::{self, decode_account, decode_generic, Claim};
 
@@ -36,6 +37,9 @@ pub enum ClaimRequest {
     Delete,
     /// `$SYS.REQ.CLAIMS.PACK`.
     Pack,
+    /// Another server's answer to this server's PACK request (see
+    /// [`super::sync`]).
+    PackAnswer,
 }
 
 /// What the system task sends back on the request's reply subject.
@@ -81,12 +85,12 @@ fn update_account(subject: &str) -> Option<&str> {
 }
 
 impl OperatorMode {
-    /// The claim subjects this server's resolver answers.
-    pub fn claim_routes(&self) -> Vec<(&'static str, ClaimRequest)> {
+    /// The claim subjects this server's resolver answers; `server_id`
+    /// names its pack inbox.
+    pub fn claim_routes(&self, server_id: &str) -> Vec<(String, ClaimRequest)> {
         use ClaimRequest::*;
-        let updates =
-            [("$SYS.ACCOUNT.*.CLAIMS.UPDATE", AccountUpdate), ("$SYS.REQ.ACCOUNT.*.CLAIMS.UPDATE", AccountUpdate)];
-        let mut routes = updates.to_vec();
+        let mut routes: Vec<(&str, ClaimRequest)> =
+            vec![("$SYS.ACCOUNT.*.CLAIMS.UPDATE", AccountUpdate), ("$SYS.REQ.ACCOUNT.*.CLAIMS.UPDATE", AccountUpdate)];
         if self.resolver.dir().is_some() {
             routes.push(("$SYS.REQ.CLAIMS.UPDATE", Update));
             if self.resolver.is_full() {
@@ -95,6 +99,10 @@ impl OperatorMode {
             }
             routes.push(("$SYS.REQ.CLAIMS.LIST", List));
             routes.push(("$SYS.REQ.CLAIMS.DELETE", Delete));
+        }
+        let mut routes: Vec<(String, ClaimRequest)> = routes.into_iter().map(|(s, r)| (s.to_string(), r)).collect();
+        if self.resolver.is_full() {
+            routes.push((pack_inbox(server_id), PackAnswer));
         }
         routes
     }
@@ -116,6 +124,10 @@ impl OperatorMode {
             (ClaimRequest::List, _) => ClaimReply::List(self.resolver.files().into_iter().map(|(k, _)| k).collect()),
             (ClaimRequest::Delete, _) => self.delete(&body),
             (ClaimRequest::Pack, _) => self.pack(body.as_bytes()),
+            (ClaimRequest::PackAnswer, _) => {
+                self.merge_pack(server, body.as_bytes());
+                ClaimReply::Silent
+            }
         }
     }
 
@@ -205,7 +217,7 @@ impl OperatorMode {
 
     /// The directory's JWT for `key` changed: an account in use takes it
     /// when it checks out (nats-server's `DirJWTStore.changed` callback).
-    fn stored_changed(&self, server: &dyn Server, key: &str, jwt: &str) {
+    pub(super) fn stored_changed(&self, server: &dyn Server, key: &str, jwt: &str) {
         if server.accounts().get(key).is_none() {
             return;
         }
@@ -305,13 +317,7 @@ impl OperatorMode {
     /// message), else every stored JWT as `<key>|<jwt>`, one a message,
     /// and an empty message to end.
     fn pack(&self, their_hash: &[u8]) -> ClaimReply {
-        let files = self.resolver.files();
-        let now = jwt::now().as_second();
-        let current: Vec<(String, String)> = files
-            .into_iter()
-            .filter(|(_, jwt)| !jwt.is_empty())
-            .filter(|(_, jwt)| decode_generic(jwt).map_or(true, |g| g.data.expires == 0 || g.data.expires >= now))
-            .collect();
+        let current = self.current_files();
         let ours = pack_hash(&current);
         if their_hash == ours.as_slice() {
             debug!("DirResolver - Pack request matches hash {}", hex(&ours));
@@ -324,6 +330,11 @@ impl OperatorMode {
     }
 }
 
+/// The subject other servers answer this server's PACK requests on.
+pub fn pack_inbox(server_id: &str) -> String {
+    format!("$SYS._INBOX.{server_id}.PACK")
+}
+
 /// nats-server's `DirJWTStore.Hash`: the XOR of each JWT's SHA-256.
 pub fn pack_hash(files: &[(String, String)]) -> [u8; 32] {
     let mut out = [0u8; 32];
@@ -332,10 +343,6 @@ pub fn pack_hash(files: &[(String, String)]) -> [u8; 32] {
         out.iter_mut().zip(h.iter()).for_each(|(o, b)| *o ^= b);
     }
     out
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]

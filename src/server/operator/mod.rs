@@ -12,6 +12,7 @@ pub mod claims;
 pub mod compile;
 pub mod login;
 mod resolver;
+pub mod sync;
 pub mod user;
 
 use std::collections::HashMap;
@@ -49,6 +50,9 @@ pub struct OperatorMode {
     strict_operator: Option<String>,
     /// The system account's key (a delete request may not name it).
     system_account: Option<String>,
+    /// How often a `full` resolver compares its directory with the
+    /// cluster's (`interval`).
+    sync_interval: std::time::Duration,
 }
 
 impl OperatorMode {
@@ -78,6 +82,10 @@ impl OperatorMode {
             installed: Mutex::new(HashMap::new()),
             strict_operator,
             system_account: crate::server::accounts::system_account_name(opts).map(str::to_string),
+            sync_interval: match &op.resolver {
+                Some(crate::options::Resolver::Dir(d)) if !d.interval.is_zero() => d.interval,
+                _ => std::time::Duration::from_secs(60),
+            },
         }))
     }
 

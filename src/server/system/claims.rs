@@ -7,10 +7,17 @@
 //! internal receive loop: the work is a JWT decode and a small file, and a
 //! later update must not overtake an earlier one.
 
+use std::sync::Arc;
+
 use super::info::write_server_info;
 use super::{Incoming, SystemTask};
+use crate::server::accounts::ServerAccount;
+use crate::server::conn::{ConnKind, Connection};
+use crate::server::deliver::{Fanout, Message, Publisher};
 use crate::server::operator::claims::{ClaimReply, ClaimRequest};
+use crate::server::outbound::WhenBehind;
 use crate::server::service::request_info::write_go_string;
+use crate::server::state::ServerState;
 
 impl SystemTask {
     pub(super) fn claims(&mut self, request: ClaimRequest, m: &Incoming) {
@@ -64,4 +71,43 @@ impl SystemTask {
         out.extend_from_slice(b"}}");
         out
     }
+}
+
+/// A `full` resolver asks the cluster for what it lacks every `interval`
+/// (nats-server's sync ticker): `$SYS.REQ.CLAIMS.PACK` with its
+/// directory's hash, replies to [`pack_inbox`], which the system task
+/// merges. Its own task and client, so the system task never waits for it.
+pub(super) fn start_pack_sync(server: &Arc<ServerState>, account: Arc<ServerAccount>) {
+    let Some(op) = server.operator().cloned() else { return };
+    let Some(interval) = op.sync_interval() else { return };
+    let nowhere = std::net::SocketAddr::from(([0, 0, 0, 0], 0));
+    let conn = Arc::new(Connection::new(0, ConnKind::Client, nowhere, account.clone(), server.stats().clone()));
+    let inbox = crate::server::operator::claims::pack_inbox(server.id());
+    let state = server.clone();
+    server.spawn(async move {
+        let mut fanout = Fanout::default();
+        let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
+        loop {
+            tokio::select! {
+                _ = state.shutting_down() => return,
+                _ = tick.tick() => {}
+            }
+            let op = op.clone();
+            let Ok(hash) = tokio::task::spawn_blocking(move || op.directory_hash()).await else { continue };
+            tracing::debug!("DirResolver - Checking store state: {}", crate::server::operator::sync::hex(&hash));
+            let mut size = itoa::Buffer::new();
+            let msg = Message {
+                subject: b"$SYS.REQ.CLAIMS.PACK",
+                reply: Some(inbox.as_bytes()),
+                header_len: None,
+                payload: &hash,
+                size_text: size.format(hash.len()).as_bytes(),
+                header_text: b"",
+            };
+            let from = Publisher { conn: &conn, echo: true, when_behind: WhenBehind::Queue };
+            fanout.publish(&account, &msg, from);
+            fanout.finish_batch(&conn);
+            fanout.stalls = Default::default();
+        }
+    });
 }

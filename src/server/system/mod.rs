@@ -115,7 +115,8 @@ pub fn start(server: &Arc<ServerState>, data: Arc<dyn MonitorData>) {
     // The system client: the owner of the task's subscriptions and the
     // publisher of its messages. Never registered as a client.
     let conn = Arc::new(Connection::new(0, ConnKind::Client, nowhere, account.clone(), server.stats().clone()));
-    let claims = server.operator().map(|op| op.claim_routes()).unwrap_or_default();
+    let claims = server.operator().map(|op| op.claim_routes(server.id())).unwrap_or_default();
+    claims::start_pack_sync(server, account.clone());
     let table = requests::table(server.id(), &claims);
     let sink: Arc<dyn InternalSink> = inbox.clone();
     for (i, route) in table.iter().enumerate() {

@@ -103,7 +103,7 @@ const ACCOUNT_REQUESTS: [(&str, AccZ); 7] = [
 
 /// Every subject the system task answers, for the server `id` and, in
 /// operator mode, its resolver's `claims` subjects.
-pub(super) fn table(id: &str, claims: &[(&str, ClaimRequest)]) -> Vec<Route> {
+pub(super) fn table(id: &str, claims: &[(String, ClaimRequest)]) -> Vec<Route> {
     let route = |subject: String, handler| Route { subject, handler, announce: true };
     let mut t = vec![route("$SYS.REQ.SERVER.PING".into(), Handler::Server(Z::Statsz))];
     for (name, z) in SERVER_REQUESTS {
@@ -120,7 +120,7 @@ pub(super) fn table(id: &str, claims: &[(&str, ClaimRequest)]) -> Vec<Route> {
     // Only the local server answers a client about itself.
     t.push(Route { announce: false, ..route("$SYS.REQ.USER.*.INFO".into(), Handler::UserInfo) });
     for (subject, request) in claims {
-        t.push(route(subject.to_string(), Handler::Claims(*request)));
+        t.push(route(subject.clone(), Handler::Claims(*request)));
     }
     t
 }
