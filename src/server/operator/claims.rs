@@ -14,10 +14,9 @@
 //! Everything here blocks (file I/O, compiling an account): the system
 //! task runs it in order, as nats-server's internal receive loop does.
 
-use sha2::{Digest, Sha256};
 use tracing::{debug, error};
 
-use super::sync::hex;
+use super::sync::{hex, pack_hash};
 use super::{OperatorMode, Server};
 use crate::server::jwt::{self, decode_account, decode_generic, Claim};
 
@@ -335,16 +334,6 @@ pub fn pack_inbox(server_id: &str) -> String {
     format!("$SYS._INBOX.{server_id}.PACK")
 }
 
-/// nats-server's `DirJWTStore.Hash`: the XOR of each JWT's SHA-256.
-pub fn pack_hash(files: &[(String, String)]) -> [u8; 32] {
-    let mut out = [0u8; 32];
-    for (_, jwt) in files {
-        let h = Sha256::digest(jwt.as_bytes());
-        out.iter_mut().zip(h.iter()).for_each(|(o, b)| *o ^= b);
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -354,13 +343,5 @@ mod tests {
         assert_eq!(update_account("$SYS.REQ.ACCOUNT.AK.CLAIMS.UPDATE"), Some("AK"));
         assert_eq!(update_account("$SYS.ACCOUNT.AK.CLAIMS.UPDATE"), Some("AK"));
         assert_eq!(update_account("$SYS.REQ.CLAIMS.UPDATE"), None);
-    }
-
-    #[test]
-    fn pack_hash_is_the_xor_of_each_jwt_hash() {
-        let one = vec![("A".to_string(), "x".to_string())];
-        let two = vec![("A".to_string(), "x".to_string()), ("B".to_string(), "x".to_string())];
-        assert_eq!(pack_hash(&two), [0u8; 32]);
-        assert_eq!(pack_hash(&one).as_slice(), Sha256::digest(b"x").as_slice());
     }
 }

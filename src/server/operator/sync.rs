@@ -6,9 +6,9 @@
 //! them: a JWT it lacks, or a newer one, is written and applied as an
 //! update would be (`DirJWTStore.Merge` / `saveIfNewer`).
 
+use sha2::{Digest, Sha256};
 use tracing::{debug, error};
 
-use super::claims::pack_hash;
 use super::{OperatorMode, Server};
 use crate::server::jwt::{self, decode_generic};
 
@@ -92,4 +92,27 @@ impl OperatorMode {
 /// Hashes as nats-server logs them (`%x`).
 pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// nats-server's `DirJWTStore.Hash`: the XOR of each JWT's SHA-256.
+pub fn pack_hash(files: &[(String, String)]) -> [u8; 32] {
+    let mut out = [0u8; 32];
+    for (_, jwt) in files {
+        let h = Sha256::digest(jwt.as_bytes());
+        out.iter_mut().zip(h.iter()).for_each(|(o, b)| *o ^= b);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pack_hash_is_the_xor_of_each_jwt_hash() {
+        let one = vec![("A".to_string(), "x".to_string())];
+        let two = vec![("A".to_string(), "x".to_string()), ("B".to_string(), "x".to_string())];
+        assert_eq!(pack_hash(&two), [0u8; 32]);
+        assert_eq!(pack_hash(&one).as_slice(), Sha256::digest(b"x").as_slice());
+    }
 }
