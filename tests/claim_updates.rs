@@ -544,3 +544,48 @@ async fn directories_of_a_mixed_cluster_converge() {
     let ours = Path::new(env!("CARGO_BIN_EXE_rnats"));
     directories_converge(&reference, ours).await;
 }
+
+/// An account JWT that expires while its users are connected: nats-server
+/// closes them with `-ERR 'Account Authentication Expired'`; whether the
+/// `exp` came with the preloaded JWT or with a claim update.
+async fn account_expiry_run(bin: &Path, k: &Keys) -> Vec<String> {
+    let dir = tempfile::tempdir().unwrap();
+    let soon = Timestamp::now().as_second() + 2;
+    let expiring = k.account_jwt(&k.account, "ACC", 100, |a| a.data.expires = soon);
+    let idle_key = k.idle.public_key();
+    let preload = format!(
+        "  {}: {}\n  {}: {expiring}\n  {idle_key}: {}",
+        k.system.public_key(),
+        k.account_jwt(&k.system, "SYS", 100, |_| {}),
+        k.account.public_key(),
+        k.account_jwt(&k.idle, "IDLE", 100, |_| {}),
+    );
+    let conf = k.config(&format!("resolver: MEMORY\nresolver_preload: {{\n{preload}\n}}"));
+    let server = start(bin, dir.path(), &conf);
+    let mut log = Vec::new();
+    // The idle account's user, whose account gets an `exp` by an update.
+    let idle_user = KeyPair::new_user();
+    let mut on_idle = login(server.addr, &k.user_jwt(&k.idle, &idle_user, "i"), &idle_user).await;
+    let mut on_acc = login(server.addr, &k.user_jwt(&k.account, &k.user, "u"), &k.user).await;
+    let sys = system_client(server.addr, k).await;
+    let update = k.account_jwt(&k.idle, "IDLE", 50, |a| a.data.expires = soon);
+    log.extend(ask(&sys, k, &format!("$SYS.REQ.ACCOUNT.{idle_key}.CLAIMS.UPDATE"), update.into_bytes()).await);
+    for c in [&mut on_acc, &mut on_idle] {
+        let (bytes, closed) = c.drain(Duration::from_secs(4)).await;
+        log.push(format!("{} closed: {closed}", wire_text(&bytes)));
+    }
+    log.iter().map(|l| name_keys(k, l)).collect()
+}
+
+#[tokio::test]
+async fn account_expiry_closes_live_clients_like_the_reference() {
+    let Some(reference) = reference_binary() else {
+        skip_loudly("account_expiry_closes_live_clients_like_the_reference");
+        return;
+    };
+    let k = Keys::new();
+    let expected = account_expiry_run(&reference, &k).await;
+    let got = account_expiry_run(Path::new(env!("CARGO_BIN_EXE_rnats")), &k).await;
+    assert_eq!(got, expected);
+    assert!(expected.join("\n").contains("-ERR 'Account Authentication Expired'"), "{expected:?}");
+}

@@ -29,6 +29,10 @@ impl ClientState {
         }
         self.recheck_jwt_user(core)?;
         let jwt_defaults = self.jwt_default_permissions(core);
+        if self.identity.jwt.is_some() {
+            // The account's `exp` may have come, gone or moved.
+            core.expiry = self.jwt_expiry(core);
+        }
         let same = |a: Option<&Arc<CompiledPermissions>>, b: Option<&Arc<CompiledPermissions>>| match (a, b) {
             (Some(a), Some(b)) => Arc::ptr_eq(a, b),
             (None, None) => true,
