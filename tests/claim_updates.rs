@@ -380,6 +380,9 @@ async fn delete_requests_match_the_reference() {
             k.config(&format!("resolver: {{ type: full, dir: {:?}, allow_delete: true }}", jwts.to_str().unwrap()));
         let server = start(bin, dir.path(), &conf);
         let sys = system_client(server.addr, &k).await;
+        // A client of the account deleted first: closed as at its expiry.
+        let idle_user = KeyPair::new_user();
+        let mut on_idle = login(server.addr, &k.user_jwt(&k.idle, &idle_user, "i"), &idle_user).await;
         let mut log = Vec::new();
         let request = |issuer: &KeyPair, subject: &str, accounts: Option<Value>| {
             let mut g = GenericClaims::new(subject);
@@ -408,6 +411,8 @@ async fn delete_requests_match_the_reference() {
         }
         let list = ask(&sys, &k, "$SYS.REQ.CLAIMS.LIST", Vec::new()).await;
         log.push(list_roles(&list, "-"));
+        let (bytes, closed) = on_idle.drain(Duration::from_millis(500)).await;
+        log.push(format!("{} closed: {closed}", wire_text(&bytes)));
         log.push(format!("renamed: {}", jwts.join(format!("{}.jwt.deleted", k.idle.public_key())).exists()));
         runs.push(log);
     }

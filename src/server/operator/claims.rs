@@ -121,7 +121,7 @@ impl OperatorMode {
             (ClaimRequest::Update, _) => self.dir_update(server, None, &body),
             (ClaimRequest::Lookup, _) => self.lookup_reply(token(subject, 3).unwrap_or_default()),
             (ClaimRequest::List, _) => ClaimReply::List(self.resolver.files().into_iter().map(|(k, _)| k).collect()),
-            (ClaimRequest::Delete, _) => self.delete(&body),
+            (ClaimRequest::Delete, _) => self.delete(server, &body),
             (ClaimRequest::Pack, _) => self.pack(body.as_bytes()),
             (ClaimRequest::PackAnswer, _) => {
                 self.merge_pack(server, body.as_bytes());
@@ -248,7 +248,7 @@ impl OperatorMode {
 
     /// nats-server's `handleDeleteRequest`: an operator-signed generic claim
     /// whose `accounts` lists the accounts to delete.
-    fn delete(&self, body: &str) -> ClaimReply {
+    fn delete(&self, server: &dyn Server, body: &str) -> ClaimReply {
         let (subject, checked) = match decode_generic(body) {
             Err(e) => (String::new(), Err(e.to_string())),
             Ok(g) => {
@@ -264,7 +264,7 @@ impl OperatorMode {
         let mut errors = Vec::new();
         for key in &accounts {
             match self.resolver.delete(key) {
-                Ok(true) => self.deleted(key),
+                Ok(true) => self.deleted(server, key),
                 Ok(false) => {}
                 Err(e) => errors.push(e.to_string()),
             }
@@ -305,11 +305,22 @@ impl OperatorMode {
         Ok(accounts)
     }
 
-    /// An account's JWT was deleted: later logins are refused. (The
-    /// reference also closes the account's live clients, as at its expiry:
-    /// not yet in rnats, see design operator-jwt.md §4.)
-    fn deleted(&self, key: &str) {
-        self.installed.lock().unwrap_or_else(|e| e.into_inner()).remove(key);
+    /// An account's JWT was deleted: later logins are refused, and the
+    /// clients of an account in use are closed as at its expiry
+    /// (nats-server's `removeCb` → `expiredTimeout`): its rules are
+    /// reinstalled from its claims with `exp` now, which every session of
+    /// the account re-checks (`jwt_expiry`) when woken.
+    fn deleted(&self, server: &dyn Server, key: &str) {
+        let removed = self.installed.lock().unwrap_or_else(|e| e.into_inner()).remove(key);
+        let Some((_, claims)) = removed.filter(|_| server.accounts().get(key).is_some()) else { return };
+        debug!("Disable account {key} due to remove");
+        let now = jwt::now();
+        let mut expired = (*claims).clone();
+        expired.data.expires = now.as_second();
+        self.install(server.accounts(), &expired, now);
+        let entry = (String::new(), std::sync::Arc::new(expired));
+        self.installed.lock().unwrap_or_else(|e| e.into_inner()).insert(key.to_string(), entry);
+        server.wake_all();
     }
 
     /// `PACK`: nothing new when the asker's hash is ours (one empty

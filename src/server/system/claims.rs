@@ -75,7 +75,8 @@ impl SystemTask {
 
 /// A `full` resolver asks the cluster for what it lacks every `interval`
 /// (nats-server's sync ticker): `$SYS.REQ.CLAIMS.PACK` with its
-/// directory's hash, replies to [`pack_inbox`], which the system task
+/// directory's hash, replies to
+/// [`pack_inbox`](crate::server::operator::claims::pack_inbox), which the system task
 /// merges. Its own task and client, so the system task never waits for it.
 pub(super) fn start_pack_sync(server: &Arc<ServerState>, account: Arc<ServerAccount>) {
     let Some(op) = server.operator().cloned() else { return };
