@@ -417,7 +417,9 @@ async fn delete_requests_match_the_reference() {
         runs.push(log);
     }
     assert_eq!(runs[1], runs[0]);
-    assert!(runs[0].join("\n").contains("deleted 1 accounts"), "{:?}", runs[0]);
+    let all = runs[0].join("\n");
+    assert!(all.contains("deleted 1 accounts"), "{all}");
+    assert!(all.contains("-ERR 'Account Authentication Expired'\r\n closed: true"), "{all}");
 }
 
 /// One server of a cluster, with a full directory resolver of its own
