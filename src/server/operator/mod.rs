@@ -15,7 +15,7 @@ mod resolver;
 pub mod sync;
 pub mod user;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
 use jiff::Timestamp;
@@ -32,6 +32,9 @@ pub use resolver::AccountResolver;
 pub trait Server {
     fn accounts(&self) -> &AccountRegistry;
     fn wake_all(&self);
+    /// The current configuration's `resolver_preload` (after a reload,
+    /// the new one).
+    fn resolver_preload(&self) -> BTreeMap<String, String>;
 }
 
 /// What operator mode needs at run time.
@@ -133,12 +136,41 @@ impl OperatorMode {
     /// reload runs it, so a reload picks up new account JWTs on disk.
     pub fn refresh(&self, server: &dyn Server) {
         if self.resolver.dir().is_none() {
+            self.reload_preloads(server);
             return;
         }
         let keys: Vec<String> = self.installed.lock().unwrap_or_else(|e| e.into_inner()).keys().cloned().collect();
         for key in keys {
             if let Err(e) = self.reread(server, &key) {
                 tracing::warn!("Account {key} could not be re-read from the resolver: {e}");
+            }
+        }
+    }
+
+    /// A reload with a memory resolver (nats-server's `reloadAuthorization`):
+    /// the resolver holds the new `resolver_preload` only, and every account
+    /// in use takes its JWT from it, or is dropped ("Reloaded: deleting
+    /// account [removed]" / "[bad claims]"): its users can no longer log in.
+    /// Blocking.
+    fn reload_preloads(&self, server: &dyn Server) {
+        self.resolver.replace_all(server.resolver_preload());
+        let keys: Vec<String> = self.installed.lock().unwrap_or_else(|e| e.into_inner()).keys().cloned().collect();
+        let now = jwt::now();
+        for key in keys {
+            let checked = self.resolver.fetch(&key).map(|jwt| (self.check_update(&key, &jwt, now), jwt));
+            match checked {
+                Ok((Ok(claims), jwt)) => {
+                    self.ensure_installed(server.accounts(), &jwt, &claims, now);
+                    server.wake_all();
+                }
+                Ok((Err(_), _)) => {
+                    tracing::info!("Reloaded: deleting account [bad claims]: {key:?}");
+                    self.installed.lock().unwrap_or_else(|e| e.into_inner()).remove(&key);
+                }
+                Err(_) => {
+                    tracing::info!("Reloaded: deleting account [removed]: {key:?}");
+                    self.installed.lock().unwrap_or_else(|e| e.into_inner()).remove(&key);
+                }
             }
         }
     }

@@ -7,7 +7,7 @@
 //! [`AccountResolver::fetch`] blocks (file I/O, HTTP): callers run it off
 //! the async workers.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::PathBuf;
@@ -89,6 +89,11 @@ impl AccountResolver {
         };
         self.store(key, &jwt);
         Ok(jwt)
+    }
+
+    /// Holds exactly `entries` (a memory resolver's new preloads).
+    pub fn replace_all(&self, entries: BTreeMap<String, String>) {
+        *self.jwts.write().unwrap_or_else(|e| e.into_inner()) = entries.into_iter().collect();
     }
 
     /// Reads the account's JWT from its source again (a directory resolver's
