@@ -73,9 +73,7 @@ impl Feature {
             Feature::Accounts => Implemented,
             Feature::SubjectMappings => Implemented,
             Feature::Jwt => Implemented,
-            Feature::ResolverTls => {
-                Ignored("`resolver_tls` is not implemented yet: the URL resolver speaks plain HTTP")
-            }
+            Feature::ResolverTls => Implemented,
             Feature::Gateway => Ignored("gateways are not implemented yet; no gateway port is opened"),
             Feature::Leafnodes => Ignored("leaf nodes are not implemented yet; no leafnode port is opened"),
             Feature::Websocket => Implemented,

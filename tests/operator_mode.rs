@@ -326,3 +326,80 @@ async fn reloaded_preloads_apply_to_accounts_in_use() {
     let got = publish(&mut live, "123456789").await;
     assert!(got.contains("-ERR 'Maximum Payload Violation'"), "{got}");
 }
+
+/// An HTTPS account server (the certificate of `pki`, for `localhost`),
+/// answering `GET /jwt/v1/accounts/<key>` as [`account_server`] does.
+fn https_account_server(pki: &common::certs::Pki, accounts: Vec<(String, String)>) -> std::net::SocketAddr {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    use std::io::{BufRead, BufReader, Write};
+    let chain: Vec<CertificateDer<'static>> =
+        CertificateDer::pem_slice_iter(pki.server.cert_pem.as_bytes()).map(|c| c.unwrap()).collect();
+    let key = PrivateKeyDer::from_pem_slice(pki.server.key_pem.as_bytes()).unwrap();
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .unwrap();
+    let config = std::sync::Arc::new(config);
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { continue };
+            let Ok(conn) = rustls::ServerConnection::new(config.clone()) else { continue };
+            let mut tls = rustls::StreamOwned::new(conn, stream);
+            let mut reader = BufReader::new(&mut tls);
+            let mut line = String::new();
+            if reader.read_line(&mut line).is_err() {
+                continue;
+            }
+            let mut header = String::new();
+            while reader.read_line(&mut header).is_ok_and(|n| n > 0) && header.trim_end() != "" {
+                header.clear();
+            }
+            let path = line.split_whitespace().nth(1).unwrap_or_default().to_string();
+            let found = accounts.iter().find(|(k, _)| path == format!("/jwt/v1/accounts/{k}"));
+            let response = match found {
+                Some((_, jwt)) => format!("HTTP/1.0 200 OK\r\nContent-Length: {}\r\n\r\n{jwt}", jwt.len()),
+                None => "HTTP/1.0 404 Not Found\r\nContent-Length: 0\r\n\r\n".to_string(),
+            };
+            let _ = tls.write_all(response.as_bytes());
+            tls.conn.send_close_notify();
+            let _ = tls.flush();
+        }
+    });
+    addr
+}
+
+/// `resolver_tls`: the URL resolver fetches over HTTPS, trusting the CA of
+/// `resolver_tls.ca_file`; without it an https account server is refused.
+#[tokio::test]
+async fn url_resolver_fetches_over_https_with_resolver_tls() {
+    let pki = common::certs::Pki::new();
+    let k = Keys::new();
+    let now = Timestamp::now().as_second();
+    let https = https_account_server(&pki, vec![(k.account.public_key(), k.account_jwt(now - 10, |_| {}))]);
+    let url = format!("https://localhost:{}/jwt/v1/accounts/", https.port());
+    let conf = format!(
+        "operator: {}\nresolver: URL(\"{url}\")\nresolver_tls: {{ ca_file: {:?} }}\n",
+        k.operator_jwt(),
+        pki.ca_file
+    );
+    let server = Reloadable::start(&conf).await;
+    let (jwt, key) = k.user(|_| {});
+    let mut c = login(server.addr(), &jwt, &key).await;
+    assert!(!publish(&mut c, "hello").await.contains("-ERR"));
+
+    // Without resolver_tls, the account cannot be fetched: the login fails.
+    let conf = format!("operator: {}\nresolver: URL(\"{url}\")\n", k.operator_jwt());
+    let server = Reloadable::start(&conf).await;
+    let mut c = Raw::connect(server.addr()).await;
+    let nonce = c.info_json()["nonce"].as_str().unwrap().to_string();
+    let sig = b64url(&key.sign(nonce.as_bytes()).unwrap());
+    c.send(format!("CONNECT {}\r\nPING\r\n", serde_json::json!({"jwt": jwt, "sig": sig})).as_bytes()).await;
+    let closed = c.expect_close().await;
+    assert!(String::from_utf8_lossy(&closed).contains("-ERR 'Authorization Violation'"), "{closed:?}");
+}

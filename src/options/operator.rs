@@ -24,6 +24,10 @@ pub struct OperatorOptions {
     /// Only these accounts may log in, when not empty.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub resolver_pinned_accounts: Vec<String>,
+    /// `resolver_tls`: the HTTPS client of a `URL(...)` resolver (CA,
+    /// client certificate, `insecure`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resolver_tls: Option<Tls>,
 }
 
 impl OperatorOptions {

@@ -74,7 +74,7 @@ impl OperatorMode {
         };
         let strict_operator =
             operators.first().filter(|o| o.nats.strict_signing_key_usage).map(|o| o.data.subject.clone());
-        let resolver = AccountResolver::new(op.resolver.as_ref());
+        let resolver = AccountResolver::new(op.resolver.as_ref(), op.resolver_tls.as_ref());
         for (key, jwt) in &op.resolver_preload {
             resolver.store(key, jwt);
         }

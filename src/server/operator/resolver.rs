@@ -11,10 +11,13 @@ use std::collections::{BTreeMap, HashMap};
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::PathBuf;
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use crate::options::Resolver;
+use rustls::pki_types::ServerName;
+use rustls::{ClientConfig, ClientConnection, RootCertStore, StreamOwned};
+
+use crate::options::{Resolver, Tls};
 
 /// nats-server's `ErrMissingAccount`.
 pub const MISSING: &str = "account missing";
@@ -42,11 +45,12 @@ enum Delete {
 enum Kind {
     Memory,
     Dir { dir: PathBuf, full: bool, delete: Delete },
-    Url { url: String, timeout: Duration },
+    Url { url: String, timeout: Duration, tls: Option<Arc<ClientConfig>> },
 }
 
 impl AccountResolver {
-    pub fn new(config: Option<&Resolver>) -> AccountResolver {
+    /// `tls`: `resolver_tls`, for an `https://` account server.
+    pub fn new(config: Option<&Resolver>, tls: Option<&Tls>) -> AccountResolver {
         let kind = match config {
             None | Some(Resolver::Memory) => Kind::Memory,
             Some(Resolver::Dir(d)) => {
@@ -58,7 +62,16 @@ impl AccountResolver {
                 };
                 Kind::Dir { dir: PathBuf::from(&d.dir), full: d.full, delete }
             }
-            Some(Resolver::Url(url)) => Kind::Url { url: url.clone(), timeout: Duration::from_millis(1900) },
+            Some(Resolver::Url(url)) => {
+                let tls = tls.and_then(|t| match client_config(t) {
+                    Ok(c) => Some(c),
+                    Err(e) => {
+                        tracing::error!("resolver_tls: {e}");
+                        None
+                    }
+                });
+                Kind::Url { url: url.clone(), timeout: Duration::from_millis(1900), tls }
+            }
         };
         AccountResolver { kind, jwts: RwLock::new(HashMap::new()) }
     }
@@ -85,7 +98,7 @@ impl AccountResolver {
         let jwt = match &self.kind {
             Kind::Memory => return Err(MISSING.into()),
             Kind::Dir { dir, .. } => read_jwt_file(dir, key)?,
-            Kind::Url { url, timeout } => http_get(&format!("{url}{key}"), *timeout)?,
+            Kind::Url { url, timeout, tls } => http_get(&format!("{url}{key}"), *timeout, tls.as_ref())?,
         };
         self.store(key, &jwt);
         Ok(jwt)
@@ -207,27 +220,75 @@ fn read_jwt_file(dir: &std::path::Path, key: &str) -> Result<String, String> {
     }
 }
 
-/// A plain-HTTP GET with a deadline (nats-server's URL resolver: non-200
-/// is `could not fetch <"url">: <status>`).
-fn http_get(url: &str, timeout: Duration) -> Result<String, String> {
+/// The HTTPS client of `resolver_tls`: its `ca_file` (else the system's
+/// roots), its client certificate if it has one, `insecure` to skip
+/// verifying the account server (nats-server's `InsecureSkipVerify`).
+fn client_config(tls: &Tls) -> Result<Arc<ClientConfig>, String> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut roots = RootCertStore::empty();
+    match &tls.ca_file {
+        Some(ca) => {
+            for cert in crate::tls::pem::load_ca(ca).map_err(|e| e.to_string())? {
+                roots.add(cert).map_err(|e| e.to_string())?;
+            }
+        }
+        None => {
+            roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
+        }
+    }
+    let builder = ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?;
+    let builder = if tls.insecure {
+        builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(crate::tls::insecure::AcceptAnyServerCertificate(provider)))
+    } else {
+        builder.with_root_certificates(roots)
+    };
+    let config = match (&tls.cert_file, &tls.key_file) {
+        (Some(cert), Some(key)) => {
+            let pair = crate::tls::pem::load_key_pair(cert, key).map_err(|e| e.to_string())?;
+            builder.with_client_auth_cert(pair.chain, pair.key).map_err(|e| e.to_string())?
+        }
+        _ => builder.with_no_client_auth(),
+    };
+    Ok(Arc::new(config))
+}
+
+/// A GET with a deadline, over HTTPS with `resolver_tls` (nats-server's URL
+/// resolver: non-200 is `could not fetch <"url">: <status>`).
+fn http_get(url: &str, timeout: Duration, tls: Option<&Arc<ClientConfig>>) -> Result<String, String> {
     let fail = |why: String| format!("could not fetch {url:?}: {why}");
-    let rest = url.strip_prefix("http://").ok_or_else(|| fail("only http:// account servers are supported".into()))?;
+    let (rest, secure) = match (url.strip_prefix("http://"), url.strip_prefix("https://")) {
+        (Some(rest), _) => (rest, None),
+        (_, Some(rest)) => (rest, Some(tls.ok_or_else(|| fail("https needs resolver_tls".into()))?)),
+        _ => return Err(fail("only http:// and https:// account servers are supported".into())),
+    };
     let (host, path) = match rest.find('/') {
         Some(i) => (&rest[..i], &rest[i..]),
         None => (rest, "/"),
     };
-    let addr = std::net::ToSocketAddrs::to_socket_addrs(
-        &(if host.contains(':') { host.to_string() } else { format!("{host}:80") }),
-    )
-    .map_err(|e| fail(e.to_string()))?
-    .next()
-    .ok_or_else(|| fail("no address".into()))?;
-    let mut stream = TcpStream::connect_timeout(&addr, timeout).map_err(|e| fail(e.to_string()))?;
+    let default_port = if secure.is_some() { 443 } else { 80 };
+    let with_port = if host.contains(':') { host.to_string() } else { format!("{host}:{default_port}") };
+    let addr = std::net::ToSocketAddrs::to_socket_addrs(&with_port)
+        .map_err(|e| fail(e.to_string()))?
+        .next()
+        .ok_or_else(|| fail("no address".into()))?;
+    let stream = TcpStream::connect_timeout(&addr, timeout).map_err(|e| fail(e.to_string()))?;
     stream.set_read_timeout(Some(timeout)).map_err(|e| fail(e.to_string()))?;
     stream.set_write_timeout(Some(timeout)).map_err(|e| fail(e.to_string()))?;
-    write!(stream, "GET {path} HTTP/1.0\r\nHost: {host}\r\nAccept: */*\r\n\r\n").map_err(|e| fail(e.to_string()))?;
-    let mut response = Vec::new();
-    stream.take(4 * 1024 * 1024).read_to_end(&mut response).map_err(|e| fail(e.to_string()))?;
+    let request = format!("GET {path} HTTP/1.0\r\nHost: {host}\r\nAccept: */*\r\n\r\n");
+    let response = match secure {
+        None => exchange(stream, &request),
+        Some(config) => {
+            let name = host.rsplit_once(':').map_or(host, |(h, _)| h).trim_matches(['[', ']']).to_string();
+            let name = ServerName::try_from(name).map_err(|e| fail(e.to_string()))?;
+            let conn = ClientConnection::new(config.clone(), name).map_err(|e| fail(e.to_string()))?;
+            exchange(StreamOwned::new(conn, stream), &request)
+        }
+    }
+    .map_err(|e| fail(e.to_string()))?;
     let text = String::from_utf8_lossy(&response);
     let (head, body) = text.split_once("\r\n\r\n").ok_or_else(|| fail("malformed response".into()))?;
     let status = head.lines().next().and_then(|l| l.split_once(' ')).map(|(_, s)| s.trim()).unwrap_or_default();
@@ -235,4 +296,17 @@ fn http_get(url: &str, timeout: Duration) -> Result<String, String> {
         return Err(fail(status.to_string()));
     }
     Ok(body.trim().to_string())
+}
+
+/// Sends the request and reads the whole response (at most 4 MiB). An
+/// HTTPS server that closes without `close_notify` has still answered.
+fn exchange<S: Read + Write>(mut stream: S, request: &str) -> std::io::Result<Vec<u8>> {
+    stream.write_all(request.as_bytes())?;
+    stream.flush()?;
+    let mut response = Vec::new();
+    match stream.take(4 * 1024 * 1024).read_to_end(&mut response) {
+        Ok(_) => Ok(response),
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof && !response.is_empty() => Ok(response),
+        Err(e) => Err(e),
+    }
 }

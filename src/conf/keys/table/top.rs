@@ -260,7 +260,13 @@ pub static TOP: Block<Options> = Block {
                 .alias(&["account_resolver", "accounts_resolver"])
                 .feature(Feature::Jwt)
                 .set(|_, e, _, o| crate::conf::operator::set_resolver(e, o)),
-            key("resolver_tls", Ty::Block(&TLS), Yes).feature(Feature::ResolverTls),
+            key("resolver_tls", Ty::Block(&TLS), Yes).feature(Feature::ResolverTls).set(|b, _, v, o| {
+                if let Val::Map(m) = v {
+                    let mut t = Tls { timeout: DEFAULT_TLS_TIMEOUT, ..Tls::default() };
+                    b.block(&TLS, m, &mut t);
+                    o.operator.resolver_tls = Some(t);
+                }
+            }),
             key("resolver_preload", Ty::Custom(&PRELOAD_TY), Yes)
                 .feature(Feature::Jwt)
                 .set(|b, e, _, o| crate::conf::operator::set_preload(b, e, o)),
