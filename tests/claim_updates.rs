@@ -596,3 +596,32 @@ async fn account_expiry_closes_live_clients_like_the_reference() {
     assert_eq!(got, expected);
     assert!(expected.join("\n").contains("-ERR 'Account Authentication Expired'"), "{expected:?}");
 }
+
+/// A PACK request carrying the asker's directory hash, when the directories
+/// are the same: one empty message ("nothing new"), from both servers.
+#[tokio::test]
+async fn pack_with_the_same_hash_gets_nothing_new() {
+    let Some(reference) = reference_binary() else {
+        skip_loudly("pack_with_the_same_hash_gets_nothing_new");
+        return;
+    };
+    let k = Keys::new();
+    let mut files = k.accounts();
+    files.sort();
+    let hash = rnats::server::operator::sync::pack_hash(&files);
+    for bin in [reference.as_path(), Path::new(env!("CARGO_BIN_EXE_rnats"))] {
+        let dir = tempfile::tempdir().unwrap();
+        let jwts = dir.path().join("jwt");
+        std::fs::create_dir(&jwts).unwrap();
+        for (key, jwt) in &files {
+            std::fs::write(jwts.join(format!("{key}.jwt")), jwt).unwrap();
+        }
+        let conf = k.config(&format!("resolver: {{ type: full, dir: {:?} }}", jwts.to_str().unwrap()));
+        let server = start(bin, dir.path(), &conf);
+        let sys = system_client(server.addr, &k).await;
+        let replies = ask(&sys, &k, "$SYS.REQ.CLAIMS.PACK", hash.to_vec()).await;
+        assert_eq!(replies, [""], "{bin:?}");
+        let other = ask(&sys, &k, "$SYS.REQ.CLAIMS.PACK", vec![0u8; 32]).await;
+        assert_eq!(other.len(), files.len() + 1, "{bin:?}");
+    }
+}

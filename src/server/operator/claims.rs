@@ -107,8 +107,9 @@ impl OperatorMode {
     }
 
     /// Answers one claim request (`body` without its headers).
-    pub fn claim_request(&self, server: &dyn Server, request: ClaimRequest, subject: &str, body: &[u8]) -> ClaimReply {
-        let body = String::from_utf8_lossy(body);
+    pub fn claim_request(&self, server: &dyn Server, request: ClaimRequest, subject: &str, raw: &[u8]) -> ClaimReply {
+        // A PACK request's body is a binary hash; the others are JWTs.
+        let body = String::from_utf8_lossy(raw);
         match (request, self.resolver.dir().is_some()) {
             (ClaimRequest::AccountUpdate, false) => match update_account(subject) {
                 Some(key) => self.memory_update(server, key, &body),
@@ -122,9 +123,9 @@ impl OperatorMode {
             (ClaimRequest::Lookup, _) => self.lookup_reply(token(subject, 3).unwrap_or_default()),
             (ClaimRequest::List, _) => ClaimReply::List(self.resolver.files().into_iter().map(|(k, _)| k).collect()),
             (ClaimRequest::Delete, _) => self.delete(server, &body),
-            (ClaimRequest::Pack, _) => self.pack(body.as_bytes()),
+            (ClaimRequest::Pack, _) => self.pack(raw),
             (ClaimRequest::PackAnswer, _) => {
-                self.merge_pack(server, body.as_bytes());
+                self.merge_pack(server, raw);
                 ClaimReply::Silent
             }
         }
