@@ -149,8 +149,8 @@ impl OperatorMode {
 
     /// A reload with a memory resolver (nats-server's `reloadAuthorization`):
     /// the resolver holds the new `resolver_preload` only, and every account
-    /// in use takes its JWT from it, or is dropped ("Reloaded: deleting
-    /// account [removed]" / "[bad claims]"): its users can no longer log in.
+    /// in use takes its JWT from it, or is dropped (`Reloaded: deleting
+    /// account [removed]` / `[bad claims]`): its users can no longer log in.
     /// Blocking.
     fn reload_preloads(&self, server: &dyn Server) {
         self.resolver.replace_all(server.resolver_preload());
