@@ -96,6 +96,25 @@ fn system_import_rows(account: &str, system: Option<&str>) -> Vec<ImportRow> {
         .collect()
 }
 
+/// The system account's own exports (nats-server's
+/// `addSystemAccountExports`), sorted by subject as rnats sorts exports (the
+/// reference lists them in Go map order).
+fn system_export_rows(account: &str, system: Option<&str>) -> Vec<ExportRow> {
+    if system != Some(account) {
+        return Vec::new();
+    }
+    crate::server::system::imports::SYSTEM_EXPORTS
+        .iter()
+        .map(|&(subject, response_type)| ExportRow {
+            subject: subject.to_string(),
+            kind: "service",
+            response_type: Some(response_type),
+            service_latency: None,
+            approved_accounts: Vec::new(),
+        })
+        .collect()
+}
+
 fn account_info(
     figures: &AccountFigures,
     opts: &Options,
@@ -119,7 +138,10 @@ fn account_info(
         client_connections: figures.client_connections,
         subscriptions: figures.account.sublist.count(),
         mappings,
-        exports: config.map(export_rows).unwrap_or_default(),
+        exports: system_export_rows(&name, system)
+            .into_iter()
+            .chain(config.map(export_rows).unwrap_or_default())
+            .collect(),
         imports: system_import_rows(&name, system)
             .into_iter()
             .chain(config.map(|c| import_rows(c, &opts.accounts)).unwrap_or_default())
