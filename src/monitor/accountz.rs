@@ -37,6 +37,8 @@ struct Accountz {
 struct AccountInfo {
     account_name: String,
     update_time: String,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    is_system: bool,
     expired: bool,
     complete: bool,
     jetstream_enabled: bool,
@@ -131,6 +133,7 @@ fn account_info(
     AccountInfo {
         account_name: name.clone(),
         update_time: rfc3339_nano(figures.updated),
+        is_system: system == Some(name.as_str()),
         expired: false,
         complete: true,
         jetstream_enabled: false,
