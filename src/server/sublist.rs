@@ -14,6 +14,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use super::subject::{is_valid_sub_subject, tokens};
+use super::sublist_node::{Groups, Plain};
 
 /// What a publish to one subject reaches: every plain subscription, and each
 /// queue group (from which the caller picks one member).
@@ -59,15 +60,16 @@ impl<T> MatchResult<T> {
 #[error("invalid subject")]
 pub struct InvalidSubject;
 
+/// One token's node (its layout: `sublist_node.rs`).
 struct Node<T> {
     next: Option<Box<Level<T>>>,
-    psubs: Vec<Arc<T>>,
-    qsubs: Vec<QueueGroup<T>>,
+    psubs: Plain<T>,
+    qsubs: Groups<QueueGroup<T>>,
 }
 
 impl<T> Default for Node<T> {
     fn default() -> Self {
-        Node { next: None, psubs: Vec::new(), qsubs: Vec::new() }
+        Node { next: None, psubs: Plain::new(), qsubs: Groups::default() }
     }
 }
 

@@ -2,7 +2,7 @@
 //! close state, its subscriptions, its counters and what it said about itself.
 //! The connection's own session task holds everything else privately.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -17,6 +17,7 @@ mod subscription;
 mod subscriptions;
 
 pub use subscription::{InternalSink, ShadowOf, Subscription, Take, Via};
+use subscriptions::BySid;
 pub use subscriptions::Subscribed;
 
 use super::account::{Account, InterestPeer};
@@ -101,7 +102,7 @@ pub struct Connection {
     /// subscription (auto-unsubscribe reached during delivery), and by
     /// monitoring; never across an `.await`. Changed only through the
     /// methods below, which keep it and the account's index in step.
-    subs: Mutex<HashMap<Box<[u8]>, Arc<Subscription>>>,
+    subs: Mutex<HashSet<BySid>>,
     /// Stream imports' shadow subscriptions (in the exporters' indexes) by
     /// the sid of the subscription they serve. Taken on SUB/UNSUB and close
     /// of an importing client only.
@@ -170,7 +171,7 @@ impl Connection {
             counted: AtomicBool::new(false),
             outbound: Outbound::default(),
             events: Notify::new(),
-            subs: Mutex::new(HashMap::new()),
+            subs: Mutex::new(HashSet::new()),
             shadows: Mutex::new(HashMap::new()),
             headers: AtomicBool::new(false),
             flush_queued: AtomicBool::new(false),
