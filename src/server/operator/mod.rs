@@ -8,9 +8,11 @@
 //! compile to, installed in the account registry under the account's
 //! public key.
 
+pub mod claims;
 pub mod compile;
 pub mod login;
 mod resolver;
+pub mod sync;
 pub mod user;
 
 use std::collections::HashMap;
@@ -43,6 +45,14 @@ pub struct OperatorMode {
     /// login recompiles only what changed. Taken at login, on updates and
     /// when a session re-checks, never per message.
     installed: Mutex<HashMap<String, (String, Arc<AccountClaims>)>>,
+    /// The first operator's key when it has `strict_signing_key_usage`:
+    /// account JWTs it issued itself are refused by claim updates.
+    strict_operator: Option<String>,
+    /// The system account's key (a delete request may not name it).
+    system_account: Option<String>,
+    /// How often a `full` resolver compares its directory with the
+    /// cluster's (`interval`).
+    sync_interval: std::time::Duration,
 }
 
 impl OperatorMode {
@@ -53,12 +63,14 @@ impl OperatorMode {
         if !op.is_on() {
             return None;
         }
+        let operators: Vec<_> = op.operators.iter().filter_map(|jwt| decode_operator(jwt).ok()).collect();
         let trust = if op.trusted_keys.is_empty() {
-            let claims: Vec<_> = op.operators.iter().filter_map(|jwt| decode_operator(jwt).ok()).collect();
-            Trust::from_operators(&claims)
+            Trust::from_operators(&operators)
         } else {
             Trust::from_keys(op.trusted_keys.clone())
         };
+        let strict_operator =
+            operators.first().filter(|o| o.nats.strict_signing_key_usage).map(|o| o.data.subject.clone());
         let resolver = AccountResolver::new(op.resolver.as_ref());
         for (key, jwt) in &op.resolver_preload {
             resolver.store(key, jwt);
@@ -68,6 +80,12 @@ impl OperatorMode {
             resolver,
             pinned: op.resolver_pinned_accounts.clone(),
             installed: Mutex::new(HashMap::new()),
+            strict_operator,
+            system_account: crate::server::accounts::system_account_name(opts).map(str::to_string),
+            sync_interval: match &op.resolver {
+                Some(crate::options::Resolver::Dir(d)) if !d.interval.is_zero() => d.interval,
+                _ => std::time::Duration::from_secs(60),
+            },
         }))
     }
 
@@ -128,37 +146,6 @@ impl OperatorMode {
     /// The claims the account's installed rules come from.
     pub fn account_claims(&self, key: &str) -> Option<Arc<AccountClaims>> {
         self.installed.lock().unwrap_or_else(|e| e.into_inner()).get(key).map(|(_, c)| c.clone())
-    }
-
-    /// A new JWT for an account (a claim update, or a directory resolver's
-    /// file that changed): checked, stored in the resolver, and, when the
-    /// account is in use, compiled and installed; then every connection is
-    /// woken to re-check itself against it, as after a config reload
-    /// (`ClientState::revalidate`). Blocking (the directory resolver
-    /// writes its file). Returns nats-server's reply text.
-    ///
-    /// The hook for the system account's claim requests: the handlers of
-    /// `$SYS.REQ.ACCOUNT.<id>.CLAIMS.UPDATE` and `$SYS.REQ.CLAIMS.UPDATE`
-    /// (the account from the JWT's `sub`) call this with the request body,
-    /// on the blocking pool, and reply `{"data":{"account","code":200,
-    /// "message":<Ok>}}` or `{"error":{"account","code":500,"description":
-    /// "jwt update resulted in error - <Err>"}}` as nats-server does.
-    pub fn apply_update(&self, server: &dyn Server, key: &str, jwt: &str) -> Result<&'static str, String> {
-        let now = jwt::now();
-        let claims = self.check_update(key, jwt, now)?;
-        let newer = match self.resolver.fetch(key).ok().and_then(|old| decode_account(&old).ok()) {
-            Some(old) => old.data.issued_at < claims.data.issued_at || old.data.issued_at == 0,
-            None => true,
-        };
-        if !newer {
-            return Ok("jwt update skipped");
-        }
-        self.resolver.save(key, jwt).map_err(|e| format!("jwt update resulted in error - {e}"))?;
-        if server.accounts().get(key).is_some() {
-            self.ensure_installed(server.accounts(), jwt, &claims, now);
-            server.wake_all();
-        }
-        Ok("jwt updated")
     }
 
     /// A directory resolver's file for `key` may have changed: read it

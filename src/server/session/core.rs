@@ -47,6 +47,8 @@ pub struct Expiry {
     pub at: tokio::time::Instant,
     /// The debug line after the log prefix.
     pub line: String,
+    /// The `-ERR` sent: the user's JWT or the account's expired.
+    pub error: &'static str,
 }
 
 impl Core {
