@@ -13,6 +13,8 @@ use tracing::info;
 
 use arc_swap::ArcSwap;
 
+#[doc(hidden)]
+pub mod bench;
 mod subscription;
 mod subscriptions;
 
@@ -285,7 +287,13 @@ impl Connection {
     /// Marks the connection as waiting for a wakeup at the end of the
     /// current read chunk; false if it already was.
     pub fn mark_flush_queued(&self) -> bool {
-        !self.flush_queued.swap(true, Ordering::AcqRel)
+        // A load first: every delivery after the first of a chunk finds the
+        // flag set, and a load leaves the line shared where a swap would
+        // write it (a locked read-modify-write per delivery). Seeing it set
+        // is as safe as the swap's answer was: had the owner's clear in
+        // `flush` happened before our append (through the writer's wakeup
+        // and the queue lock), this load would see the clear.
+        !self.flush_queued.load(Ordering::Acquire) && !self.flush_queued.swap(true, Ordering::AcqRel)
     }
 
     /// Wakes the writer at the end of a read chunk.

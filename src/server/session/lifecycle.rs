@@ -5,7 +5,9 @@
 //! role, and closes; the session's [`Retirement`] guard unlists the
 //! connection however it ends, a panic included.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::io::AsyncWrite;
 
@@ -67,13 +69,25 @@ pub(crate) async fn run_session<R: Role, T: Transport>(mut session: Session<R>, 
 /// The writer task: drains the outbound buffer, and turns how it ended into
 /// the connection's close reason.
 async fn run_writer<W: AsyncWrite + Unpin>(server: Arc<ServerState>, conn: Arc<Connection>, wr: W) {
-    // Asked before every write, so a reload applies to live connections.
+    // Asked before every write, so a reload applies to live connections;
+    // worked out again only when the snapshot's generation moved (one load
+    // of a counter that reloads write), not from a snapshot `Arc` cloned
+    // per write, two read-modify-writes on a line every writer shares.
+    // Both atomics are this task's own.
+    let seen = AtomicU64::new(u64::MAX);
+    let nanos = AtomicU64::new(0);
     let deadline = || {
-        let snap = server.snapshot();
-        match conn.kind {
-            ConnKind::Client => snap.opts.write_deadline,
-            ConnKind::Route => timing::write_deadline(&snap),
+        let generation = server.generation();
+        if seen.load(Ordering::Relaxed) != generation {
+            let snap = server.snapshot();
+            let d = match conn.kind {
+                ConnKind::Client => snap.opts.write_deadline,
+                ConnKind::Route => timing::write_deadline(&snap),
+            };
+            nanos.store(u64::try_from(d.as_nanos()).unwrap_or(u64::MAX), Ordering::Relaxed);
+            seen.store(snap.generation, Ordering::Relaxed);
         }
+        Duration::from_nanos(nanos.load(Ordering::Relaxed))
     };
     let end = conn.outbound.write_loop(wr, deadline).await;
     match end {

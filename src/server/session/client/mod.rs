@@ -336,11 +336,14 @@ impl ClientState {
                 core.send_err(ERR_INVALID_SUBJECT);
                 return;
             }
-            Subscribed::Added => {
+            // Looked up again only for shadows: another lock, hash and
+            // reference count per SUB otherwise.
+            Subscribed::Added if self.imports_streams() => {
                 if let Some(sub) = core.conn.subscription(sid) {
                     self.add_import_shadows(core, &sub);
                 }
             }
+            Subscribed::Added => {}
             Subscribed::AlreadyThere | Subscribed::TooMany => {}
         }
         self.send_ok(core);
