@@ -275,3 +275,36 @@ fn shape_of_reply(v: &Value) -> Value {
     }
     Value::Array(top)
 }
+
+/// The system account's own exports and its self-import, as
+/// `$SYS.REQ.ACCOUNT.SYS.INFO` and `PING.ACCOUNTZ {"account":"SYS"}` list
+/// them (design §1); exports compared as a set (nats-server lists them in
+/// Go map order).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_system_account_lists_its_exports_and_self_import() {
+    let Some(reference) = reference_binary() else {
+        return skip_loudly("the_system_account_lists_its_exports_and_self_import");
+    };
+    let dir = write_conf();
+    let conf = dir.path().join("sys.conf");
+    let rows = |p: ServerProcess| async move {
+        let sys = login(&p, "sys").await;
+        let mut out = Vec::new();
+        for (subject, body, detail) in [
+            ("$SYS.REQ.ACCOUNT.SYS.INFO", "", "/data"),
+            ("$SYS.REQ.SERVER.PING.ACCOUNTZ", r#"{"account":"SYS"}"#, "/data/account_detail"),
+        ] {
+            let replies = ask(&sys, subject, body).await;
+            let detail = replies.first().and_then(|r| r.pointer(detail)).cloned().unwrap_or_default();
+            let mut exports: Vec<String> =
+                detail["exports"].as_array().map(|e| e.iter().map(Value::to_string).collect()).unwrap_or_default();
+            exports.sort();
+            out.push((subject, exports, detail["imports"].clone(), detail["is_system"].clone()));
+        }
+        out
+    };
+    let theirs = rows(start(&reference, &conf)).await;
+    let ours = rows(start(Path::new(env!("CARGO_BIN_EXE_rnats")), &conf)).await;
+    assert_eq!(theirs[0].1.len(), 4, "the reference's exports: {:?}", theirs[0]);
+    assert_eq!(ours, theirs);
+}

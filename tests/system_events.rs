@@ -203,3 +203,44 @@ async fn reload_requests_answer_as_the_reference() {
         }
     }
 }
+
+/// The account connections heartbeat: 30 s after A's connect event, while
+/// its client stays, both servers send A's `SERVER.CONNS` again, with the
+/// same shape. (Real time: the two servers run side by side.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn account_connections_repeat_every_thirty_seconds() {
+    let Some(reference) = reference_binary() else {
+        return skip_loudly("account_connections_repeat_every_thirty_seconds");
+    };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let conf = dir.path().join("sys.conf");
+    std::fs::write(&conf, CONF).expect("config written");
+    let start =
+        |bin: &Path| Spawn::new(bin).args(&["-c", conf.to_str().expect("utf-8 path")]).start().expect("server starts");
+    let (theirs, ours) = (start(&reference), start(Path::new(env!("CARGO_BIN_EXE_rnats"))));
+    let heartbeat = |p: ServerProcess| async move {
+        let sys = login(&p, "sys", "sys").await.expect("sys login");
+        let mut sub = sys.subscribe("$SYS.ACCOUNT.A.SERVER.CONNS").await.expect("subscribe");
+        sys.flush().await.expect("flush");
+        let _a = login(&p, "a", "a").await.expect("a login");
+        // The connect's event, then the heartbeat.
+        next_event(&mut sub).await;
+        let began = tokio::time::Instant::now();
+        let beat = next_event(&mut sub).await;
+        let gap = began.elapsed();
+        let mut v: Value = serde_json::from_slice(&beat.payload).expect("JSON");
+        assert_eq!(v["conns"], 1, "{v}");
+        normalise(&mut v);
+        (gap, v)
+    };
+    let ((their_gap, their_beat), (our_gap, our_beat)) = tokio::join!(heartbeat(theirs), heartbeat(ours));
+    for gap in [their_gap, our_gap] {
+        assert!(gap > Duration::from_secs(28) && gap < Duration::from_secs(33), "heartbeat after {gap:?}");
+    }
+    assert_eq!(our_beat, their_beat);
+}
+
+async fn next_event(sub: &mut async_nats::Subscriber) -> async_nats::Message {
+    let wait = tokio::time::timeout(Duration::from_secs(40), sub.next());
+    wait.await.expect("an event").expect("subscription open")
+}

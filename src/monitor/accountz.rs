@@ -37,6 +37,8 @@ struct Accountz {
 struct AccountInfo {
     account_name: String,
     update_time: String,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    is_system: bool,
     expired: bool,
     complete: bool,
     jetstream_enabled: bool,
@@ -96,6 +98,25 @@ fn system_import_rows(account: &str, system: Option<&str>) -> Vec<ImportRow> {
         .collect()
 }
 
+/// The system account's own exports (nats-server's
+/// `addSystemAccountExports`), sorted by subject as rnats sorts exports (the
+/// reference lists them in Go map order).
+fn system_export_rows(account: &str, system: Option<&str>) -> Vec<ExportRow> {
+    if system != Some(account) {
+        return Vec::new();
+    }
+    crate::server::system::imports::SYSTEM_EXPORTS
+        .iter()
+        .map(|&(subject, response_type)| ExportRow {
+            subject: subject.to_string(),
+            kind: "service",
+            response_type: Some(response_type),
+            service_latency: None,
+            approved_accounts: Vec::new(),
+        })
+        .collect()
+}
+
 fn account_info(
     figures: &AccountFigures,
     opts: &Options,
@@ -112,6 +133,7 @@ fn account_info(
     AccountInfo {
         account_name: name.clone(),
         update_time: rfc3339_nano(figures.updated),
+        is_system: system == Some(name.as_str()),
         expired: false,
         complete: true,
         jetstream_enabled: false,
@@ -119,7 +141,10 @@ fn account_info(
         client_connections: figures.client_connections,
         subscriptions: figures.account.sublist.count(),
         mappings,
-        exports: config.map(export_rows).unwrap_or_default(),
+        exports: system_export_rows(&name, system)
+            .into_iter()
+            .chain(config.map(export_rows).unwrap_or_default())
+            .collect(),
         imports: system_import_rows(&name, system)
             .into_iter()
             .chain(config.map(|c| import_rows(c, &opts.accounts)).unwrap_or_default())

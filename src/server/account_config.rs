@@ -169,6 +169,14 @@ impl StreamImport {
     }
 }
 
+/// An export's `latency`: where samples go, and how many requests are
+/// sampled (1 to 100 percent; 0: only requests whose tracing header asks).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LatencyConfig {
+    pub subject: Arc<str>,
+    pub sampling: u8,
+}
+
 /// One `service` import of an account: requests its clients send to
 /// `local` go to `remote` in the exporter's account.
 #[derive(Debug, PartialEq)]
@@ -186,6 +194,8 @@ pub struct ServiceImport {
     pub share: bool,
     /// The matching export's response type and threshold.
     pub policy: ResponsePolicy,
+    /// The matching export's latency sampling, if it has one.
+    pub latency: Option<LatencyConfig>,
 }
 
 impl ServiceImport {
@@ -213,6 +223,10 @@ impl ServiceImport {
             use_pub,
             share: import.share,
             policy: ResponsePolicy { response_type: export.response_type, threshold: export.response_threshold },
+            latency: export
+                .latency
+                .as_ref()
+                .map(|l| LatencyConfig { subject: l.subject.as_str().into(), sampling: l.sampling }),
         })
     }
 
@@ -227,6 +241,7 @@ impl ServiceImport {
             use_pub: false,
             share,
             policy,
+            latency: None,
         }
     }
 

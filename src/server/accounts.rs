@@ -13,6 +13,7 @@ use super::account::{Account, InterestPeer};
 use super::account_config::{AccountConfig, Shadow, StreamImport};
 use super::conn::{Connection, Subscription, Via};
 use super::permissions::CompiledPermissions;
+use super::service::sample_link::SampleLink;
 use crate::options::{Options, GLOBAL_ACCOUNT};
 
 pub type ServerAccount = Account<Subscription>;
@@ -34,6 +35,8 @@ pub struct AccountRegistry {
     internal: Arc<Connection>,
     /// The server's name, told to exporters with `share`.
     server_name: Arc<str>,
+    /// Where service imports hand the system task their latency samples.
+    samples: SampleLink,
     /// The system account's name (`None`: `no_sys_acc`), fixed at start as
     /// nats-server fixes it (a reload cannot change it).
     system_name: std::sync::OnceLock<Option<Box<str>>>,
@@ -77,6 +80,7 @@ impl AccountRegistry {
             cluster: Mutex::new(ClusterSide::default()),
             internal,
             server_name: server_name.into(),
+            samples: SampleLink::default(),
             system_name: std::sync::OnceLock::new(),
             resolved: Mutex::new(HashSet::new()),
         };
@@ -195,6 +199,7 @@ impl AccountRegistry {
                 import: import.clone(),
                 exporter: exporter.clone(),
                 server: self.server_name.clone(),
+                samples: self.samples.clone(),
             };
             wanted.push((import.local.to_vec(), via));
         }
@@ -233,6 +238,11 @@ impl AccountRegistry {
             }
         }
         *current = kept;
+    }
+
+    /// Where service imports hand the system task their latency samples.
+    pub fn samples(&self) -> &SampleLink {
+        &self.samples
     }
 
     /// Frees pending service responses past their threshold, in every

@@ -50,6 +50,8 @@ pub enum Via {
         exporter: Arc<Account<Subscription>>,
         /// This server's name, for `share`'s request info.
         server: Arc<str>,
+        /// Where latency samples go (the system task).
+        samples: crate::server::service::sample_link::SampleLink,
     },
     /// `_R_.<PRE6>.>` in an exporter's index: responses to requests that
     /// came in through its service imports.

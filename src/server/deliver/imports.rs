@@ -14,10 +14,15 @@ use std::sync::Arc;
 use tokio::time::Instant;
 
 use super::{Fanout, Message, Publisher};
+use crate::options::ResponseType;
 use crate::server::account::Account;
+use crate::server::account_config::LatencyConfig;
 use crate::server::account_config::ServiceImport;
 use crate::server::conn::{Subscription, Via};
+use crate::server::service::latency::{should_sample, Ending, Tracking};
 use crate::server::service::request_info::{write_request_header, ClientInfo, ReceivedClientInfo};
+use crate::server::service::response_table::{Tracked, Unanswered};
+use crate::server::service::sample_link::SampleLink;
 
 /// Service imports a message may cross in a row (a chain, or a loop
 /// between accounts, ends here; nats-server stops loops by the import).
@@ -51,8 +56,8 @@ impl Fanout {
         if depth < MAX_DEPTH {
             for sub in &pending {
                 delivered |= match sub.via.as_deref() {
-                    Some(Via::ServiceImport { import, exporter, server }) if !routed => {
-                        self.request(account, import, exporter, server, msg, from, depth)
+                    Some(Via::ServiceImport { import, exporter, server, samples }) if !routed => {
+                        self.request(account, import, exporter, (server, samples), msg, from, depth)
                     }
                     Some(Via::Responses) => self.respond(account, msg, from, depth),
                     _ => false,
@@ -71,11 +76,16 @@ impl Fanout {
         importer: &Arc<ServerAccount>,
         import: &ServiceImport,
         exporter: &Arc<ServerAccount>,
-        server: &str,
+        (server, samples): (&Arc<str>, &SampleLink),
         msg: &Message<'_>,
         from: Publisher<'_>,
         depth: u8,
     ) -> bool {
+        // The one branch latency costs an import without it.
+        let tracking = match &import.latency {
+            Some(latency) => self.sample(latency, importer, import.share, exporter, (server, samples), msg, from),
+            None => None,
+        };
         let mut s = std::mem::take(&mut self.scratch);
         let mut subject = import.destination(msg.subject, &mut s.subject);
         // The exporter's own mappings apply to what enters it.
@@ -97,7 +107,13 @@ impl Fanout {
         if let Some(reply) = msg.reply.filter(|r| !r.starts_with(b"$JS.ACK")) {
             let (table, _) = exporter.responses();
             let now = Instant::now();
-            slot = table.allocate(reply, importer.clone(), import.policy, import.share, now, &mut s.reply).ok();
+            // nats-server tracks single responses only.
+            let tracking = tracking.filter(|_| import.policy.response_type == ResponseType::Single);
+            slot = table
+                .allocate_tracked(reply, importer.clone(), import.policy, import.share, tracking, now, &mut s.reply)
+                .ok();
+        } else if let Some(tracking) = tracking.filter(|_| msg.reply.is_none()) {
+            tracking.unanswered(Unanswered::NoReply);
         }
         s.body.clear();
         let existing = msg.header_len.map_or(&b""[..], |h| &msg.payload[..h]);
@@ -113,6 +129,7 @@ impl Fanout {
             header_text: hsize.format(header_len).as_bytes(),
         };
         let delivered = self.publish_in(exporter, &request, from, depth + 1);
+        // (A sampled request nobody took sends its 503 as its entry goes.)
         if let (false, Some(slot)) = (delivered, slot) {
             // Nobody took it: no response will come (nats-server removes
             // the entry at once too).
@@ -128,6 +145,10 @@ impl Fanout {
         let mut s = std::mem::take(&mut self.scratch);
         let mut requester = None;
         table.respond(msg.subject, msg.payload.len(), Instant::now(), |pending| {
+            let tracking = pending.tracking.and_then(|t| (t as &dyn std::any::Any).downcast_ref::<Tracking>());
+            if let Some(tracking) = tracking {
+                tracking.report(Ending::Answered, Some(from.conn));
+            }
             s.reply.clear();
             s.reply.extend_from_slice(pending.reply);
             requester = Some(pending.requester.clone());
@@ -148,6 +169,29 @@ impl Fanout {
         };
         self.scratch = s;
         delivered
+    }
+}
+
+impl Fanout {
+    /// A latency tracking for this request, when the export's sampling
+    /// picks it (nats-server's `shouldSample`).
+    #[allow(clippy::too_many_arguments)]
+    fn sample(
+        &mut self,
+        latency: &LatencyConfig,
+        importer: &ServerAccount,
+        share: bool,
+        exporter: &Arc<ServerAccount>,
+        (server, samples): (&Arc<str>, &SampleLink),
+        msg: &Message<'_>,
+        from: Publisher<'_>,
+    ) -> Option<Box<dyn Tracked>> {
+        let roll = self.random_u31() % 100;
+        let header = msg.header_len.and_then(|h| msg.payload.get(..h)).unwrap_or_default();
+        let trigger = should_sample(latency.sampling, roll, header)?;
+        let tracking =
+            Tracking::new(latency, samples, &exporter.name, from.conn, &importer.name, share, server, trigger);
+        Some(Box::new(tracking))
     }
 }
 

@@ -4,8 +4,11 @@
 //!
 //! - [`reply_token`]: the `_R_.<PRE6>.<RND6>` reply subjects;
 //! - [`response_table`]: the pending responses behind them;
-//! - [`request_info`]: the `Nats-Request-Info` header responders get.
+//! - [`request_info`]: the `Nats-Request-Info` header responders get;
+//! - [`latency`]: the latency samples of exports with `latency`.
 
+pub mod latency;
 pub mod reply_token;
 pub mod request_info;
 pub mod response_table;
+pub mod sample_link;

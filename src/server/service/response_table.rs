@@ -47,6 +47,24 @@ pub struct ResponsePolicy {
     pub threshold: Duration,
 }
 
+/// How a sampled exchange ended without an answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unanswered {
+    /// The request had no reply subject (400).
+    NoReply,
+    /// Nobody took the request (503).
+    NoResponder,
+    /// No answer within the response threshold (504).
+    Timeout,
+}
+
+/// A request sampled for latency, as its entry keeps it (the sample is
+/// written by `service::latency`, which the table does not know).
+pub trait Tracked: Send + Sync + std::fmt::Debug + std::any::Any {
+    /// The exchange ended without an answer: send its sample.
+    fn unanswered(&self, why: Unanswered);
+}
+
 /// What the deliver callback of [`ResponseTable::respond`] sees.
 #[derive(Debug)]
 pub struct Pending<'a, T> {
@@ -55,6 +73,8 @@ pub struct Pending<'a, T> {
     pub requester: &'a T,
     pub response_type: ResponseType,
     pub share: bool,
+    /// The request was sampled for latency.
+    pub tracking: Option<&'a dyn Tracked>,
 }
 
 /// What became of a message sent to a `_R_` subject.
@@ -87,6 +107,9 @@ struct Live<T> {
     /// When the request was made, or the last response of a stream passed.
     last: Instant,
     share: bool,
+    /// A sampled request's latency tracking (boxed: one pointer for the
+    /// others).
+    tracking: Option<Box<dyn Tracked>>,
 }
 
 struct SlotState<T> {
@@ -176,6 +199,22 @@ impl<T> ResponseTable<T> {
         now: Instant,
         subject_out: &mut Vec<u8>,
     ) -> Result<SlotRef, Full<T>> {
+        self.allocate_tracked(reply, requester, policy, share, None, now, subject_out)
+    }
+
+    /// [`ResponseTable::allocate`] for a request sampled for latency: the
+    /// entry keeps `tracking` until the exchange ends.
+    #[allow(clippy::too_many_arguments)]
+    pub fn allocate_tracked(
+        &self,
+        reply: &[u8],
+        requester: T,
+        policy: ResponsePolicy,
+        share: bool,
+        tracking: Option<Box<dyn Tracked>>,
+        now: Instant,
+        subject_out: &mut Vec<u8>,
+    ) -> Result<SlotRef, Full<T>> {
         let Some(index) = self.pop_free().or_else(|| self.take_fresh()) else {
             return Err(Full(requester));
         };
@@ -193,6 +232,7 @@ impl<T> ResponseTable<T> {
                 threshold: policy.threshold,
                 last: now,
                 share,
+                tracking,
             });
             state.generation
         };
@@ -228,7 +268,7 @@ impl<T> ResponseTable<T> {
             return Outcome::Stale;
         };
         if now.saturating_duration_since(live.last) > live.threshold {
-            free(&mut state);
+            free(&mut state, Some(Unanswered::Timeout));
             drop(state);
             self.push_free(slot_ref.index);
             return Outcome::Expired;
@@ -238,6 +278,7 @@ impl<T> ResponseTable<T> {
             requester: &live.requester,
             response_type: live.response_type,
             share: live.share,
+            tracking: live.tracking.as_deref(),
         };
         let delivered = deliver(&pending);
         let ends = !delivered || live.response_type == ResponseType::Single || message_len == 0;
@@ -247,7 +288,7 @@ impl<T> ResponseTable<T> {
             }
             return Outcome::Delivered { freed: false };
         }
-        free(&mut state);
+        free(&mut state, None);
         drop(state);
         self.push_free(slot_ref.index);
         if delivered {
@@ -267,7 +308,7 @@ impl<T> ResponseTable<T> {
         if state.generation != slot_ref.generation || state.live.is_none() {
             return false;
         }
-        free(&mut state);
+        free(&mut state, Some(Unanswered::NoResponder));
         drop(state);
         self.push_free(slot_ref.index);
         true
@@ -294,7 +335,7 @@ impl<T> ResponseTable<T> {
             let Ok(mut state) = slot.state.try_lock() else { continue };
             let expired = state.live.as_ref().is_some_and(|l| now.saturating_duration_since(l.last) > l.threshold);
             if expired {
-                free(&mut state);
+                free(&mut state, Some(Unanswered::Timeout));
                 drop(state);
                 self.push_free(index);
                 freed += 1;
@@ -359,9 +400,13 @@ impl<T> ResponseTable<T> {
 }
 
 /// Ends an entry: its tokens go stale, the requester handle is dropped.
-fn free<T>(state: &mut SlotState<T>) {
+/// Frees a slot; a sampled request whose exchange ends this way (not
+/// answered: `ending`) sends its latency sample.
+fn free<T>(state: &mut SlotState<T>, ending: Option<Unanswered>) {
     state.generation = (state.generation + 1) & GENERATION_MASK;
-    state.live = None;
+    if let (Some(tracking), Some(ending)) = (state.live.take().and_then(|l| l.tracking), ending) {
+        tracking.unanswered(ending);
+    }
     state.reply.clear();
 }
 

@@ -56,14 +56,20 @@ impl SystemTask {
     }
 
     /// `$SYS.SERVER.ACCOUNT.<acc>.CONNS` and `$SYS.ACCOUNT.<acc>.SERVER.CONNS`,
-    /// one payload (one id) on both, as nats-server sends them.
-    fn account_conns_changed(&mut self, account: &str) {
+    /// one payload (one id) on both, as nats-server sends them; again
+    /// every 30 s while the account has connections (the heartbeat).
+    pub(super) fn account_conns_changed(&mut self, account: &str) {
         // Neither the system account's clients nor the global account's
         // are counted this way (nats-server's `accConnsUpdate`).
         if self.account.name.as_ref() == account || account == crate::options::GLOBAL_ACCOUNT {
             return;
         }
-        let Some(payload) = self.account_connections(account) else { return };
+        let Some(payload) = self.account_connections(account) else {
+            self.heartbeats.forget(account);
+            return;
+        };
+        let conns = self.server.accounts().get(account).map_or(0, |a| a.num_clients());
+        self.heartbeats.sent(account, conns, tokio::time::Instant::now());
         self.publish_system(format!("$SYS.SERVER.ACCOUNT.{account}.CONNS").as_bytes(), None, &payload);
         self.publish_system(format!("$SYS.ACCOUNT.{account}.SERVER.CONNS").as_bytes(), None, &payload);
     }

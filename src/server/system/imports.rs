@@ -20,6 +20,15 @@ const FOR_EVERY_ACCOUNT: [(&str, &str, ResponseType, bool); 4] = [
     ("$SYS.REQ.ACCOUNT.PING.STATZ", "$SYS.REQ.ACCOUNT.%s.STATZ", ResponseType::Stream, false),
 ];
 
+/// The system account's own service exports, as `/accountz` lists them
+/// (subject, response type), sorted by subject.
+pub const SYSTEM_EXPORTS: [(&str, &str); 4] = [
+    ("$SYS.DEBUG.SUBSCRIBERS", "Singleton"),
+    ("$SYS.REQ.ACCOUNT.*.CONNZ", "Streamed"),
+    ("$SYS.REQ.ACCOUNT.*.STATZ", "Streamed"),
+    ("$SYS.REQ.USER.*.INFO", "Singleton"),
+];
+
 /// The imports `account` gets when the server's system account is
 /// `system`: the four above, or for the system account itself only its
 /// own `USER.INFO`.

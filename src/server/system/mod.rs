@@ -16,6 +16,7 @@ mod claims;
 pub mod control;
 pub mod events;
 pub mod filters;
+pub mod heartbeat;
 pub mod imports;
 pub mod info;
 pub mod link;
@@ -36,6 +37,7 @@ use super::accounts::ServerAccount;
 use super::conn::{ConnKind, Connection, InternalSink, Subscription, Via};
 use super::deliver::{Fanout, Message, Publisher};
 use super::outbound::WhenBehind;
+use super::service::sample_link::AccountMessage;
 use super::state::ServerState;
 
 /// Requests waiting for the system task; beyond this they are dropped.
@@ -110,6 +112,10 @@ pub fn start(server: &Arc<ServerState>, data: Arc<dyn MonitorData>) {
     // must not wait; the task drains it ahead of requests.
     let (events_tx, events_rx) = mpsc::unbounded_channel();
     server.set_system_events(events_tx);
+    // Unbounded too: latency samples come from the responders' sessions,
+    // one per sampled exchange, and must not wait.
+    let (samples_tx, samples_rx) = mpsc::unbounded_channel();
+    server.accounts().samples().set(samples_tx);
     let inbox = Arc::new(Inbox { tx, dropped: AtomicU64::new(0) });
     let nowhere = std::net::SocketAddr::from(([0, 0, 0, 0], 0));
     // The system client: the owner of the task's subscriptions and the
@@ -126,8 +132,25 @@ pub fn start(server: &Arc<ServerState>, data: Arc<dyn MonitorData>) {
             tracing::error!("system account: cannot subscribe to {}", route.subject);
         }
     }
-    let task = SystemTask { server: server.clone(), data, account, conn, fanout: Fanout::default(), seq: 0, table };
-    server.spawn(task.run(rx, events_rx, inbox));
+    let task = SystemTask {
+        server: server.clone(),
+        data,
+        account,
+        conn,
+        fanout: Fanout::default(),
+        seq: 0,
+        table,
+        heartbeats: Default::default(),
+    };
+    server.spawn(task.run(rx, events_rx, samples_rx, inbox));
+}
+
+/// Sleeps until `at`, or forever without one.
+async fn until(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
 }
 
 /// The task that answers the system account's requests.
@@ -141,6 +164,8 @@ pub(crate) struct SystemTask {
     /// this task writes it.
     seq: u64,
     table: Vec<requests::Route>,
+    /// When each account's connections event repeats.
+    heartbeats: heartbeat::Heartbeats,
 }
 
 impl SystemTask {
@@ -148,6 +173,7 @@ impl SystemTask {
         mut self,
         mut rx: mpsc::Receiver<Incoming>,
         mut events: mpsc::UnboundedReceiver<events::SystemEvent>,
+        mut samples: mpsc::UnboundedReceiver<AccountMessage>,
         inbox: Arc<Inbox>,
     ) {
         let mut warned: Option<Instant> = None;
@@ -165,10 +191,21 @@ impl SystemTask {
                     return;
                 }
                 Some(event) = events.recv() => self.on_event(event),
+                Some(sample) = samples.recv() => {
+                    // An account a reload removed meanwhile gets nothing.
+                    if let Some(account) = self.server.accounts().get(&sample.account) {
+                        self.publish_internal(&account, sample.subject.as_bytes(), None, &sample.payload);
+                    }
+                }
                 Ok(()) = reloads.changed() => {
                     let record = reloads.borrow_and_update().clone();
                     if let Some(record) = record {
                         self.reload_event(&record);
+                    }
+                }
+                () = until(self.heartbeats.next()) => {
+                    for account in self.heartbeats.due(tokio::time::Instant::now()) {
+                        self.account_conns_changed(&account);
                     }
                 }
                 () = &mut statsz => {

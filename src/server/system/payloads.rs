@@ -52,13 +52,7 @@ fn u(v: &Value, key: &str) -> u64 {
     v.get(key).and_then(Value::as_u64).unwrap_or(0)
 }
 
-/// A 22-character event id, as a NUID looks.
-pub fn event_id() -> String {
-    use rand::Rng;
-    const DIGITS: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-    let mut rng = rand::rng();
-    (0..22).map(|_| DIGITS[rng.random_range(0..DIGITS.len())] as char).collect()
-}
+pub use crate::server::service::sample_link::event_id;
 
 impl SystemTask {
     /// `{"server":…,"statsz":…}`, from the `/varz` and `/routez` figures.
