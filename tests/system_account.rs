@@ -308,3 +308,52 @@ async fn the_system_account_lists_its_exports_and_self_import() {
     assert_eq!(theirs[0].1.len(), 4, "the reference's exports: {:?}", theirs[0]);
     assert_eq!(ours, theirs);
 }
+
+/// `Accept-Encoding` on a `$SYS` request: the reply's `Content-Encoding`
+/// and, decoded, the same document as the plain one (`snappy` and `s2`:
+/// the snappy framing format; `gzip`; anything else `identity`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn compressed_replies_as_the_reference_sends_them() {
+    use std::io::Read;
+    let Some(reference) = reference_binary() else {
+        return skip_loudly("compressed_replies_as_the_reference_sends_them");
+    };
+    let dir = write_conf();
+    let conf = dir.path().join("sys.conf");
+    let replies = |p: ServerProcess| async move {
+        let sys = login(&p, "sys").await;
+        let mut out = Vec::new();
+        for asked in ["snappy", "s2", "gzip", "br"] {
+            let mut headers = async_nats::HeaderMap::new();
+            headers.insert("Accept-Encoding", asked);
+            let reply = tokio::time::timeout(
+                FIRST,
+                sys.request_with_headers("$SYS.REQ.SERVER.PING.HEALTHZ", headers, "".into()),
+            )
+            .await
+            .expect("in time")
+            .expect("answered");
+            let encoding =
+                reply.headers.as_ref().and_then(|h| h.get("Content-Encoding")).map(|v| v.as_str().to_string());
+            let mut body = Vec::new();
+            match encoding.as_deref() {
+                Some("snappy") => {
+                    snap::read::FrameDecoder::new(&reply.payload[..]).read_to_end(&mut body).expect("snappy stream")
+                }
+                Some("gzip") => flate2::read::GzDecoder::new(&reply.payload[..]).read_to_end(&mut body).expect("gzip"),
+                _ => {
+                    body = reply.payload.to_vec();
+                    0
+                }
+            };
+            let mut doc: Value = serde_json::from_slice(&body).expect("the decoded reply is JSON");
+            normalise(&mut doc);
+            out.push((asked, encoding, doc));
+        }
+        out
+    };
+    let theirs = replies(start(&reference, &conf)).await;
+    let ours = replies(start(Path::new(env!("CARGO_BIN_EXE_rnats")), &conf)).await;
+    assert_eq!(theirs[0].1.as_deref(), Some("snappy"));
+    assert_eq!(ours, theirs);
+}

@@ -14,6 +14,7 @@
 
 mod claims;
 pub mod control;
+pub mod encoding;
 pub mod events;
 pub mod filters;
 pub mod heartbeat;
@@ -249,6 +250,30 @@ impl SystemTask {
         self.fanout.publish(account, &msg, from);
         self.fanout.finish_batch(&self.conn);
         // Internal messages never stall: whoever is behind was queued anyway.
+        self.fanout.stalls = Default::default();
+    }
+
+    /// [`SystemTask::publish_internal`] with a header block (`header`
+    /// empty: none) before `body`.
+    fn publish_with_header(&mut self, subject: &[u8], header: &[u8], body: &[u8]) {
+        if header.is_empty() {
+            return self.publish_system(subject, None, body);
+        }
+        self.seq += 1;
+        let payload = [header, body].concat();
+        let (mut size, mut hsize) = (itoa::Buffer::new(), itoa::Buffer::new());
+        let msg = Message {
+            subject,
+            reply: None,
+            header_len: Some(header.len()),
+            payload: &payload,
+            size_text: size.format(payload.len()).as_bytes(),
+            header_text: hsize.format(header.len()).as_bytes(),
+        };
+        let from = Publisher { conn: &self.conn, echo: true, when_behind: WhenBehind::Queue };
+        let account = self.account.clone();
+        self.fanout.publish(&account, &msg, from);
+        self.fanout.finish_batch(&self.conn);
         self.fanout.stalls = Default::default();
     }
 

@@ -181,6 +181,11 @@ impl SystemTask {
             },
         };
         let seq = self.seq + 1;
+        // nats-server compresses answers (not errors) when asked.
+        let encoding = match answer {
+            Answer::Done | Answer::Data(_) => super::encoding::accepted(m.header.as_deref()),
+            _ => super::encoding::Encoding::Identity,
+        };
         let payload = match answer {
             Answer::Silent => return,
             Answer::Bare(p) => p,
@@ -192,7 +197,8 @@ impl SystemTask {
             }
         };
         let reply = reply.to_vec();
-        self.publish_system(&reply, None, &payload);
+        let (header, body) = super::encoding::encode(encoding, payload);
+        self.publish_with_header(&reply, &header, &body);
     }
 
     fn document(&self, endpoint: &str, query: &[(String, String)]) -> Answer {
