@@ -180,3 +180,37 @@ mod permissions {
         b.bench(|| black_box(!sl.match_subject(black_box(subject.as_bytes())).psubs.is_empty()));
     }
 }
+
+/// The per-delivery bookkeeping on the subscriber's connection.
+mod deliver {
+    use super::*;
+    use rnats::server::conn::bench;
+
+    /// Every delivery after the first in a read chunk finds its subscriber
+    /// already in the wake list: a load, no write to the shared line.
+    #[divan::bench]
+    fn mark_flush_queued_again(b: Bencher) {
+        let conn = bench::client(1);
+        conn.mark_flush_queued();
+        b.bench_local(|| black_box(conn.mark_flush_queued()));
+    }
+
+    /// The once-per-chunk cycle: queued by the first delivery, woken at
+    /// the end of the chunk.
+    #[divan::bench]
+    fn mark_then_flush(b: Bencher) {
+        let conn = bench::client(1);
+        b.bench_local(|| {
+            black_box(conn.mark_flush_queued());
+            conn.flush();
+        });
+    }
+
+    /// What the same bookkeeping cost as a swap per delivery (the code
+    /// before the load was added), for comparison on the same machine.
+    #[divan::bench]
+    fn swap_per_delivery_reference(b: Bencher) {
+        let flag = std::sync::atomic::AtomicBool::new(true);
+        b.bench_local(|| black_box(!flag.swap(true, std::sync::atomic::Ordering::AcqRel)));
+    }
+}

@@ -34,6 +34,11 @@
 //! Within the public modules, submodules nothing outside uses are
 //! crate-private too (tools, monitor, tls, mapping, logging, server, conf).
 
+// The module docs are a map of the internals for whoever works on rnats, and
+// name crate-private modules on purpose: read them with
+// `cargo doc --document-private-items`.
+#![allow(rustdoc::private_intra_doc_links)]
+
 pub mod check;
 pub mod cli;
 pub mod conf;

@@ -305,3 +305,24 @@ asyncio.run(main())
     assert!(out.status.success(), "nats-py: {}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "hello");
 }
+
+/// A reload with a memory resolver: the new `resolver_preload` replaces the
+/// old, and an account in use takes its new JWT (nats-server's reload
+/// re-fetches every account): here a payload limit, felt by a live client.
+#[tokio::test]
+async fn reloaded_preloads_apply_to_accounts_in_use() {
+    let k = Keys::new();
+    let now = Timestamp::now().as_second();
+    // One operator JWT: a reload may not change it.
+    let op = k.operator_jwt();
+    let conf = |jwt: String| {
+        format!("operator: {}\nresolver: MEMORY\nresolver_preload: {{ {}: {jwt} }}\n", op, k.account.public_key())
+    };
+    let server = Reloadable::start(&conf(k.account_jwt(now - 10, |_| {}))).await;
+    let (jwt, key) = k.user(|_| {});
+    let mut live = login(server.addr(), &jwt, &key).await;
+    assert!(!publish(&mut live, "123456789").await.contains("-ERR"));
+    server.rewrite(&conf(k.account_jwt(now - 5, |a| a.nats.limits.nats.payload = 8))).await;
+    let got = publish(&mut live, "123456789").await;
+    assert!(got.contains("-ERR 'Maximum Payload Violation'"), "{got}");
+}

@@ -16,7 +16,7 @@
 //!    own checks run.
 //!
 //! Every problem is a positioned [`diag::Diagnostic`]. Beside this pipeline:
-//! [`golex`] and [`reference`] give nats-server's own first error word for
+//! [`golex`] and [`reference`](mod@reference) give nats-server's own first error word for
 //! word (for `-t` and for launchers), [`schema`] derives the JSON Schema of
 //! config files from the key table, and [`fmt`] is `rnats fmt`.
 

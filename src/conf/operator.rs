@@ -1,4 +1,4 @@
-//! Operator mode's keys into [`OperatorOptions`], as nats-server's
+//! Operator mode's keys into [`OperatorOptions`](crate::options::OperatorOptions), as nats-server's
 //! `opts.go` reads them, with its error texts at each value's position:
 //! operator JWTs decoded (from a file, or inline), `trusted` keys, the
 //! resolver, and the preloaded account JWTs decoded.

@@ -14,8 +14,8 @@
 //!   [`queue`] (the policy when the queue is full is documented there);
 //! - one writer thread takes records in order, scrubs secrets
 //!   ([`redact`]), and writes them to the one sink in use: stderr
-//!   ([`stream`]), a file ([`file`]) or syslog ([`syslog`]), each framing
-//!   the line its own way ([`format`]);
+//!   ([`stream`]), a file ([`file`](mod@file)) or syslog ([`syslog`]), each framing
+//!   the line its own way ([`format`](mod@format));
 //! - [`apply`] (start-up, reload), [`reopen`] (SIGUSR1) and [`shutdown`]
 //!   (exit) reach the writer through the same queue, so they act between
 //!   two lines, in order.

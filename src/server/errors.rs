@@ -6,6 +6,7 @@ pub const ERR_AUTH_VIOLATION: &str = "Authorization Violation";
 pub const ERR_AUTH_TIMEOUT: &str = "Authentication Timeout";
 /// A user JWT expired on a live connection.
 pub const ERR_AUTH_EXPIRED: &str = "User Authentication Expired";
+pub const ERR_ACCOUNT_EXPIRED: &str = "Account Authentication Expired";
 /// A claim update revoked a live connection's user JWT.
 pub const ERR_AUTH_REVOKED: &str = "User Authentication Revoked";
 pub const ERR_MAX_PAYLOAD: &str = "Maximum Payload Violation";

@@ -44,3 +44,4 @@ pub mod system;
 pub use crate::subject;
 pub mod subject_filter;
 pub mod sublist;
+mod sublist_node;

@@ -35,6 +35,10 @@ impl super::operator::Server for ServerState {
     fn wake_all(&self) {
         ServerState::wake_all(self)
     }
+
+    fn resolver_preload(&self) -> std::collections::BTreeMap<String, String> {
+        self.snapshot().opts.operator.resolver_preload.clone()
+    }
 }
 
 /// State shared by every task of one server.

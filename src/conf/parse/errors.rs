@@ -48,7 +48,7 @@ pub(super) fn brackets(text: &str) -> impl Iterator<Item = (usize, u8)> + '_ {
 
 /// The first bracket nested deeper than [`MAX_DEPTH`](crate::conf::syntax::MAX_DEPTH), by the quick
 /// bracket scan (which skips strings as it sees them, so it can be misled;
-/// [`Syntax::check_depth`] is the rule that always holds).
+/// [`Syntax::check_depth`](crate::conf::syntax::Syntax::check_depth) is the rule that always holds).
 pub(super) fn bracket_depth(text: &str) -> Option<TooDeep> {
     let mut nesting = Nesting::default();
     for (at, c) in brackets(text) {

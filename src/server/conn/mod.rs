@@ -2,7 +2,7 @@
 //! close state, its subscriptions, its counters and what it said about itself.
 //! The connection's own session task holds everything else privately.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -13,10 +13,13 @@ use tracing::info;
 
 use arc_swap::ArcSwap;
 
+#[doc(hidden)]
+pub mod bench;
 mod subscription;
 mod subscriptions;
 
 pub use subscription::{InternalSink, ShadowOf, Subscription, Take, Via};
+use subscriptions::BySid;
 pub use subscriptions::Subscribed;
 
 use super::account::{Account, InterestPeer};
@@ -101,7 +104,7 @@ pub struct Connection {
     /// subscription (auto-unsubscribe reached during delivery), and by
     /// monitoring; never across an `.await`. Changed only through the
     /// methods below, which keep it and the account's index in step.
-    subs: Mutex<HashMap<Box<[u8]>, Arc<Subscription>>>,
+    subs: Mutex<HashSet<BySid>>,
     /// Stream imports' shadow subscriptions (in the exporters' indexes) by
     /// the sid of the subscription they serve. Taken on SUB/UNSUB and close
     /// of an importing client only.
@@ -170,7 +173,7 @@ impl Connection {
             counted: AtomicBool::new(false),
             outbound: Outbound::default(),
             events: Notify::new(),
-            subs: Mutex::new(HashMap::new()),
+            subs: Mutex::new(HashSet::new()),
             shadows: Mutex::new(HashMap::new()),
             headers: AtomicBool::new(false),
             flush_queued: AtomicBool::new(false),
@@ -284,7 +287,13 @@ impl Connection {
     /// Marks the connection as waiting for a wakeup at the end of the
     /// current read chunk; false if it already was.
     pub fn mark_flush_queued(&self) -> bool {
-        !self.flush_queued.swap(true, Ordering::AcqRel)
+        // A load first: every delivery after the first of a chunk finds the
+        // flag set, and a load leaves the line shared where a swap would
+        // write it (a locked read-modify-write per delivery). Seeing it set
+        // is as safe as the swap's answer was: had the owner's clear in
+        // `flush` happened before our append (through the writer's wakeup
+        // and the queue lock), this load would see the clear.
+        !self.flush_queued.load(Ordering::Acquire) && !self.flush_queued.swap(true, Ordering::AcqRel)
     }
 
     /// Wakes the writer at the end of a read chunk.

@@ -2,6 +2,8 @@
 //! a route, the shadows of stream imports, and their removal, each keeping
 //! the connection's map and the account indexes in step.
 
+use std::borrow::Borrow;
+use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 use super::{Connection, Subscription};
@@ -12,12 +14,12 @@ use crate::server::subject::is_valid_sub_subject;
 impl Connection {
     /// The subscription under `sid`, if any.
     pub fn subscription(&self, sid: &[u8]) -> Option<Arc<Subscription>> {
-        self.subs.lock().unwrap_or_else(|e| e.into_inner()).get(sid).cloned()
+        self.subs.lock().unwrap_or_else(|e| e.into_inner()).get(sid).map(|s| s.0.clone())
     }
 
     /// Every subscription, in no particular order.
     pub fn subscriptions(&self) -> Vec<Arc<Subscription>> {
-        self.subs.lock().unwrap_or_else(|e| e.into_inner()).values().cloned().collect()
+        self.subs.lock().unwrap_or_else(|e| e.into_inner()).iter().map(|s| s.0.clone()).collect()
     }
 
     /// SUB from a client: a new subscription under `sid`, in the account's
@@ -31,7 +33,7 @@ impl Connection {
         deny_filter: Option<Arc<DenyFilter>>,
     ) -> Subscribed {
         let mut subs = self.subs.lock().unwrap_or_else(|e| e.into_inner());
-        if subs.contains_key(sid) {
+        if subs.contains(sid) {
             return Subscribed::AlreadyThere;
         }
         if !is_valid_sub_subject(subject) {
@@ -42,7 +44,7 @@ impl Connection {
         if account.subscribe(&sub).is_err() {
             return Subscribed::InvalidSubject;
         }
-        subs.insert(sid.into(), sub);
+        subs.insert(BySid(sub));
         Subscribed::Added
     }
 
@@ -109,13 +111,13 @@ impl Connection {
         limit: usize,
     ) -> Subscribed {
         let mut subs = self.subs.lock().unwrap_or_else(|e| e.into_inner());
-        match subs.get(key).cloned() {
+        match subs.get(key).map(|s| s.0.clone()) {
             Some(old) if queue.is_some() && old.weight != weight => {
                 let new =
                     Arc::new(Subscription::remote(self.clone(), old.account.clone(), subject, queue, key, weight));
                 if old.account.sublist.replace(subject, queue, &old, new.clone()) {
                     old.mark_removed();
-                    subs.insert(key.into(), new);
+                    subs.replace(BySid(new));
                 }
                 Subscribed::Added
             }
@@ -126,7 +128,7 @@ impl Connection {
                 if account.subscribe(&sub).is_err() {
                     return Subscribed::InvalidSubject;
                 }
-                subs.insert(key.into(), sub);
+                subs.insert(BySid(sub));
                 Subscribed::Added
             }
         }
@@ -134,8 +136,8 @@ impl Connection {
 
     /// `RS-` from a route: the peer lost interest `key`.
     pub fn unsubscribe_remote(&self, key: &[u8]) {
-        let removed = self.subs.lock().unwrap_or_else(|e| e.into_inner()).remove(key);
-        if let Some(sub) = removed {
+        let removed = self.subs.lock().unwrap_or_else(|e| e.into_inner()).take(key);
+        if let Some(BySid(sub)) = removed {
             if sub.mark_removed() {
                 sub.account.unsubscribe(&sub);
             }
@@ -155,8 +157,8 @@ impl Connection {
         }
         sub.account.unsubscribe(sub);
         let mut subs = self.subs.lock().unwrap_or_else(|e| e.into_inner());
-        if subs.get(&sub.sid).is_some_and(|s| Arc::ptr_eq(s, sub)) {
-            subs.remove(&sub.sid);
+        if subs.get(&sub.sid[..]).is_some_and(|s| Arc::ptr_eq(&s.0, sub)) {
+            subs.remove(&sub.sid[..]);
             drop(subs);
             self.remove_shadows(&sub.sid);
         }
@@ -173,7 +175,7 @@ impl Connection {
         // Publishers holding a cached match with the old entry skip it now,
         // and see the new one once their cache notices the new generation.
         sub.mark_removed();
-        subs.insert(sub.sid.clone(), new.clone());
+        subs.replace(BySid(new.clone()));
         drop(subs);
         // Its stream-import shadows deliver for the new entry from now on.
         let old = self.shadows_of(&sub.sid);
@@ -199,7 +201,7 @@ impl Connection {
     /// Drops every subscription (the connection is gone).
     pub fn remove_all_subscriptions(&self) {
         let subs: Vec<Arc<Subscription>> =
-            self.subs.lock().unwrap_or_else(|e| e.into_inner()).drain().map(|(_, s)| s).collect();
+            self.subs.lock().unwrap_or_else(|e| e.into_inner()).drain().map(|s| s.0).collect();
         for sub in subs {
             if sub.mark_removed() {
                 sub.account.unsubscribe(&sub);
@@ -211,6 +213,34 @@ impl Connection {
         }
     }
 }
+
+/// A subscription in its connection's map, found by its sid: the map
+/// holds one pointer per entry and borrows the subscription's own sid as
+/// the key, instead of a second copy of it (16 bytes in the table and an
+/// allocation per subscription).
+#[derive(Debug)]
+pub(super) struct BySid(pub(super) Arc<Subscription>);
+
+impl Borrow<[u8]> for BySid {
+    fn borrow(&self) -> &[u8] {
+        &self.0.sid
+    }
+}
+
+/// Hashed and compared as the sid it borrows, as `Borrow` requires.
+impl Hash for BySid {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.0.sid[..].hash(state);
+    }
+}
+
+impl PartialEq for BySid {
+    fn eq(&self, other: &BySid) -> bool {
+        self.0.sid == other.0.sid
+    }
+}
+
+impl Eq for BySid {}
 
 /// What a subscribe call did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

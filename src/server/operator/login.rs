@@ -79,10 +79,11 @@ fn login(server: &ServerState, op: &OperatorMode, a: &Attempt) -> Option<Identit
     }
     op.ensure_installed(server.accounts(), &account_jwt, &account, now);
     debug!("{} - {}", a.log_prefix, authenticated_line("Client", &user, &account));
-    let rules = if grant.permission_limits.permissions.is_specified() {
-        compile::permissions(&grant.permission_limits.permissions)
-    } else {
-        compile::permissions(&account.nats.default_permissions)
+    let own = grant.permission_limits.permissions.is_specified();
+    let default_permissions = (!own).then(|| account.nats.default_permissions.clone());
+    let rules = match &default_permissions {
+        None => compile::permissions(&grant.permission_limits.permissions),
+        Some(defaults) => compile::permissions(defaults),
     };
     let (max_subscriptions, max_payload) = compile::user_limits(&grant.permission_limits.limits.nats);
     let expires_at = grant.expires_in.map(|d: Duration| tokio::time::Instant::now() + d);
@@ -96,6 +97,7 @@ fn login(server: &ServerState, op: &OperatorMode, a: &Attempt) -> Option<Identit
         expires_at,
         max_subscriptions,
         max_payload,
+        default_permissions,
     };
     Some(Identity::jwt_user(
         grant.user_key,

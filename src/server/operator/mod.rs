@@ -8,12 +8,14 @@
 //! compile to, installed in the account registry under the account's
 //! public key.
 
+pub mod claims;
 pub mod compile;
 pub mod login;
 mod resolver;
+pub mod sync;
 pub mod user;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
 use jiff::Timestamp;
@@ -30,6 +32,9 @@ pub use resolver::AccountResolver;
 pub trait Server {
     fn accounts(&self) -> &AccountRegistry;
     fn wake_all(&self);
+    /// The current configuration's `resolver_preload` (after a reload,
+    /// the new one).
+    fn resolver_preload(&self) -> BTreeMap<String, String>;
 }
 
 /// What operator mode needs at run time.
@@ -43,6 +48,14 @@ pub struct OperatorMode {
     /// login recompiles only what changed. Taken at login, on updates and
     /// when a session re-checks, never per message.
     installed: Mutex<HashMap<String, (String, Arc<AccountClaims>)>>,
+    /// The first operator's key when it has `strict_signing_key_usage`:
+    /// account JWTs it issued itself are refused by claim updates.
+    strict_operator: Option<String>,
+    /// The system account's key (a delete request may not name it).
+    system_account: Option<String>,
+    /// How often a `full` resolver compares its directory with the
+    /// cluster's (`interval`).
+    sync_interval: std::time::Duration,
 }
 
 impl OperatorMode {
@@ -53,12 +66,14 @@ impl OperatorMode {
         if !op.is_on() {
             return None;
         }
+        let operators: Vec<_> = op.operators.iter().filter_map(|jwt| decode_operator(jwt).ok()).collect();
         let trust = if op.trusted_keys.is_empty() {
-            let claims: Vec<_> = op.operators.iter().filter_map(|jwt| decode_operator(jwt).ok()).collect();
-            Trust::from_operators(&claims)
+            Trust::from_operators(&operators)
         } else {
             Trust::from_keys(op.trusted_keys.clone())
         };
+        let strict_operator =
+            operators.first().filter(|o| o.nats.strict_signing_key_usage).map(|o| o.data.subject.clone());
         let resolver = AccountResolver::new(op.resolver.as_ref());
         for (key, jwt) in &op.resolver_preload {
             resolver.store(key, jwt);
@@ -68,6 +83,12 @@ impl OperatorMode {
             resolver,
             pinned: op.resolver_pinned_accounts.clone(),
             installed: Mutex::new(HashMap::new()),
+            strict_operator,
+            system_account: crate::server::accounts::system_account_name(opts).map(str::to_string),
+            sync_interval: match &op.resolver {
+                Some(crate::options::Resolver::Dir(d)) if !d.interval.is_zero() => d.interval,
+                _ => std::time::Duration::from_secs(60),
+            },
         }))
     }
 
@@ -115,6 +136,7 @@ impl OperatorMode {
     /// reload runs it, so a reload picks up new account JWTs on disk.
     pub fn refresh(&self, server: &dyn Server) {
         if self.resolver.dir().is_none() {
+            self.reload_preloads(server);
             return;
         }
         let keys: Vec<String> = self.installed.lock().unwrap_or_else(|e| e.into_inner()).keys().cloned().collect();
@@ -125,40 +147,37 @@ impl OperatorMode {
         }
     }
 
+    /// A reload with a memory resolver (nats-server's `reloadAuthorization`):
+    /// the resolver holds the new `resolver_preload` only, and every account
+    /// in use takes its JWT from it, or is dropped ("Reloaded: deleting
+    /// account [removed]" / "[bad claims]"): its users can no longer log in.
+    /// Blocking.
+    fn reload_preloads(&self, server: &dyn Server) {
+        self.resolver.replace_all(server.resolver_preload());
+        let keys: Vec<String> = self.installed.lock().unwrap_or_else(|e| e.into_inner()).keys().cloned().collect();
+        let now = jwt::now();
+        for key in keys {
+            let checked = self.resolver.fetch(&key).map(|jwt| (self.check_update(&key, &jwt, now), jwt));
+            match checked {
+                Ok((Ok(claims), jwt)) => {
+                    self.ensure_installed(server.accounts(), &jwt, &claims, now);
+                    server.wake_all();
+                }
+                Ok((Err(_), _)) => {
+                    tracing::info!("Reloaded: deleting account [bad claims]: {key:?}");
+                    self.installed.lock().unwrap_or_else(|e| e.into_inner()).remove(&key);
+                }
+                Err(_) => {
+                    tracing::info!("Reloaded: deleting account [removed]: {key:?}");
+                    self.installed.lock().unwrap_or_else(|e| e.into_inner()).remove(&key);
+                }
+            }
+        }
+    }
+
     /// The claims the account's installed rules come from.
     pub fn account_claims(&self, key: &str) -> Option<Arc<AccountClaims>> {
         self.installed.lock().unwrap_or_else(|e| e.into_inner()).get(key).map(|(_, c)| c.clone())
-    }
-
-    /// A new JWT for an account (a claim update, or a directory resolver's
-    /// file that changed): checked, stored in the resolver, and, when the
-    /// account is in use, compiled and installed; then every connection is
-    /// woken to re-check itself against it, as after a config reload
-    /// (`ClientState::revalidate`). Blocking (the directory resolver
-    /// writes its file). Returns nats-server's reply text.
-    ///
-    /// The hook for the system account's claim requests: the handlers of
-    /// `$SYS.REQ.ACCOUNT.<id>.CLAIMS.UPDATE` and `$SYS.REQ.CLAIMS.UPDATE`
-    /// (the account from the JWT's `sub`) call this with the request body,
-    /// on the blocking pool, and reply `{"data":{"account","code":200,
-    /// "message":<Ok>}}` or `{"error":{"account","code":500,"description":
-    /// "jwt update resulted in error - <Err>"}}` as nats-server does.
-    pub fn apply_update(&self, server: &dyn Server, key: &str, jwt: &str) -> Result<&'static str, String> {
-        let now = jwt::now();
-        let claims = self.check_update(key, jwt, now)?;
-        let newer = match self.resolver.fetch(key).ok().and_then(|old| decode_account(&old).ok()) {
-            Some(old) => old.data.issued_at < claims.data.issued_at || old.data.issued_at == 0,
-            None => true,
-        };
-        if !newer {
-            return Ok("jwt update skipped");
-        }
-        self.resolver.save(key, jwt).map_err(|e| format!("jwt update resulted in error - {e}"))?;
-        if server.accounts().get(key).is_some() {
-            self.ensure_installed(server.accounts(), jwt, &claims, now);
-            server.wake_all();
-        }
-        Ok("jwt updated")
     }
 
     /// A directory resolver's file for `key` may have changed: read it

@@ -7,7 +7,7 @@
 //! [`AccountResolver::fetch`] blocks (file I/O, HTTP): callers run it off
 //! the async workers.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::PathBuf;
@@ -28,9 +28,20 @@ pub struct AccountResolver {
     jwts: RwLock<HashMap<String, String>>,
 }
 
+/// What a delete request does to a directory resolver's file.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Delete {
+    /// Refused (`allow_delete` not set).
+    No,
+    /// Renamed to `<key>.jwt.deleted`.
+    Rename,
+    /// Removed (`hard_delete`).
+    Remove,
+}
+
 enum Kind {
     Memory,
-    Dir { dir: PathBuf, full: bool },
+    Dir { dir: PathBuf, full: bool, delete: Delete },
     Url { url: String, timeout: Duration },
 }
 
@@ -38,7 +49,15 @@ impl AccountResolver {
     pub fn new(config: Option<&Resolver>) -> AccountResolver {
         let kind = match config {
             None | Some(Resolver::Memory) => Kind::Memory,
-            Some(Resolver::Dir(d)) => Kind::Dir { dir: PathBuf::from(&d.dir), full: d.full },
+            Some(Resolver::Dir(d)) => {
+                // The cache resolver deletes what it evicts, and any delete request.
+                let delete = match (d.full, d.allow_delete, d.hard_delete) {
+                    (false, _, _) | (true, true, true) => Delete::Remove,
+                    (true, true, false) => Delete::Rename,
+                    (true, false, _) => Delete::No,
+                };
+                Kind::Dir { dir: PathBuf::from(&d.dir), full: d.full, delete }
+            }
             Some(Resolver::Url(url)) => Kind::Url { url: url.clone(), timeout: Duration::from_millis(1900) },
         };
         AccountResolver { kind, jwts: RwLock::new(HashMap::new()) }
@@ -72,6 +91,11 @@ impl AccountResolver {
         Ok(jwt)
     }
 
+    /// Holds exactly `entries` (a memory resolver's new preloads).
+    pub fn replace_all(&self, entries: BTreeMap<String, String>) {
+        *self.jwts.write().unwrap_or_else(|e| e.into_inner()) = entries.into_iter().collect();
+    }
+
     /// Reads the account's JWT from its source again (a directory resolver's
     /// file after it changed), forgetting the copy held. Blocking.
     pub fn refetch(&self, key: &str) -> Result<String, String> {
@@ -79,19 +103,10 @@ impl AccountResolver {
         self.fetch(key)
     }
 
-    /// Keeps `jwt` for `key` (preload, claim update); a directory resolver
-    /// also writes its file. Blocking for a directory resolver.
+    /// Keeps `jwt` for `key` in memory (preload, claim update; a directory
+    /// resolver's file is written by [`save_if_changed`](Self::save_if_changed)).
     pub fn store(&self, key: &str, jwt: &str) {
         self.jwts.write().unwrap_or_else(|e| e.into_inner()).insert(key.to_string(), jwt.to_string());
-    }
-
-    /// [`store`](Self::store), and the file of a directory resolver. Blocking.
-    pub fn save(&self, key: &str, jwt: &str) -> std::io::Result<()> {
-        if let Kind::Dir { dir, .. } = &self.kind {
-            std::fs::write(dir.join(format!("{key}.jwt")), jwt)?;
-        }
-        self.store(key, jwt);
-        Ok(())
     }
 
     /// Every account key held (and, for a directory resolver, on disk).
@@ -107,6 +122,76 @@ impl AccountResolver {
         keys.sort();
         keys.dedup();
         keys
+    }
+}
+
+impl AccountResolver {
+    /// Whether delete requests are honoured.
+    pub fn allows_delete(&self) -> bool {
+        matches!(self.kind, Kind::Dir { delete: Delete::Remove | Delete::Rename, .. })
+    }
+
+    /// Writes the account's file unless it already holds `jwt` (nats-server's
+    /// `DirJWTStore.save`); true when it changed. Blocking.
+    pub fn save_if_changed(&self, key: &str, jwt: &str) -> std::io::Result<bool> {
+        let Some(path) = self.path(key) else {
+            return Err(std::io::Error::other("invalid public key"));
+        };
+        if jwt.is_empty() {
+            return Err(std::io::Error::other("invalid JWT"));
+        }
+        if std::fs::read_to_string(&path).is_ok_and(|old| old == jwt) {
+            return Ok(false);
+        }
+        std::fs::write(&path, jwt)?;
+        self.store(key, jwt);
+        Ok(true)
+    }
+
+    /// The account's file as it is, if there is one. Blocking.
+    pub fn file(&self, key: &str) -> Option<String> {
+        std::fs::read_to_string(self.path(key)?).ok()
+    }
+
+    /// Every `<key>.jwt` file of a directory resolver with its contents, by
+    /// key (nats-server walks the directory in lexical order). Blocking.
+    pub fn files(&self) -> Vec<(String, String)> {
+        let Some(dir) = self.dir() else { return Vec::new() };
+        let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
+        let mut files: Vec<(String, String)> = entries
+            .filter_map(|e| {
+                let e = e.ok()?;
+                let key = e.file_name().to_str()?.strip_suffix(".jwt")?.to_string();
+                Some((key, std::fs::read_to_string(e.path()).ok()?))
+            })
+            .collect();
+        files.sort();
+        files
+    }
+
+    /// Deletes the account's file as configured (renamed or removed); false
+    /// when there was none. The account is forgotten either way. Blocking.
+    pub fn delete(&self, key: &str) -> std::io::Result<bool> {
+        let (Kind::Dir { delete, .. }, Some(path)) = (&self.kind, self.path(key)) else {
+            return Err(std::io::Error::other("store is not set up to for delete"));
+        };
+        self.jwts.write().unwrap_or_else(|e| e.into_inner()).remove(key);
+        let done = match delete {
+            Delete::No => return Err(std::io::Error::other("store is not set up to for delete")),
+            Delete::Rename => std::fs::rename(&path, path.with_extension("jwt.deleted")),
+            Delete::Remove => std::fs::remove_file(&path),
+        };
+        match done {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// `<dir>/<key>.jwt`, for a key that is a public nkey.
+    fn path(&self, key: &str) -> Option<PathBuf> {
+        nkeys::KeyPair::from_public_key(key).ok()?;
+        Some(self.dir()?.join(format!("{key}.jwt")))
     }
 }
 

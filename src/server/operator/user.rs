@@ -21,4 +21,9 @@ pub struct JwtUser {
     /// The user's own `subs` and `payload` limits (the account's apply too).
     pub max_subscriptions: Option<u64>,
     pub max_payload: Option<u64>,
+    /// The account's `default_permissions` the connection's permissions
+    /// were compiled from, when the user JWT had none of its own: a claim
+    /// update that changes them changes the connection's (nats-server's
+    /// `updateDefaultPermissions`).
+    pub default_permissions: Option<crate::server::jwt::Permissions>,
 }

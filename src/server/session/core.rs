@@ -47,6 +47,8 @@ pub struct Expiry {
     pub at: tokio::time::Instant,
     /// The debug line after the log prefix.
     pub line: String,
+    /// The `-ERR` sent: the user's JWT or the account's expired.
+    pub error: &'static str,
 }
 
 impl Core {
@@ -96,7 +98,9 @@ impl Core {
     pub(super) async fn stall_for_slow_subscribers(&mut self) {
         if !self.fanout.stalls.is_empty() {
             let max_pending = self.snap.opts.max_pending;
-            self.fanout.stalls.wait(&self.conn, self.server.stats(), max_pending).await;
+            // Boxed: only a chunk that found a subscriber behind pays for
+            // it, and the session's future stays small (see `footprint.rs`).
+            Box::pin(self.fanout.stalls.wait(&self.conn, self.server.stats(), max_pending)).await;
         }
     }
 

@@ -5,7 +5,9 @@
 //! role, and closes; the session's [`Retirement`] guard unlists the
 //! connection however it ends, a panic included.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::io::AsyncWrite;
 
@@ -34,43 +36,58 @@ pub(crate) struct Session<R: Role> {
 /// opening, the read loop, and the close. `pending` are bytes already read
 /// from the peer (a plain client on a TLS port with `allow_non_tls`),
 /// parsed first.
-pub(crate) async fn run_session<R: Role, T: Transport>(session: Session<R>, stream: T, pending: Vec<u8>) {
-    // Declared before the core: on a panic the core is dropped first (its
-    // fan-out wakes the subscribers it queued for), then the guard retires.
-    let Session { server, conn, snap, mut role, retirement } = session;
+pub(crate) async fn run_session<R: Role, T: Transport>(mut session: Session<R>, stream: T, pending: Vec<u8>) {
+    // The role and the guard are used where they are, in `session`: moved
+    // out into locals, they would be stored twice in this future, which
+    // every connection holds for its life. The guard is declared before
+    // the core: on a panic the core is dropped first (its fan-out wakes
+    // the subscribers it queued for), then the guard retires.
+    let conn = session.conn.clone();
     let (rd, wr) = stream.split();
-    let writer = server.spawn(run_writer(server.clone(), conn.clone(), wr));
-    server.started(&conn, snap.generation);
-    if server.generation() != snap.generation {
+    let writer = session.server.spawn(run_writer(session.server.clone(), conn.clone(), wr));
+    session.server.started(&conn, session.snap.generation);
+    if session.server.generation() != session.snap.generation {
         // A reload installed since the snapshot was taken, maybe before the
         // connection was registered and could be woken: adopt it at once.
         conn.events.notify_one();
     }
-    let mut core = Core::new(server, conn.clone(), snap);
-    role.opened(&mut core);
-    let reason = read_loop(&mut core, &mut role, rd, pending).await;
+    let mut core = Core::new(session.server.clone(), conn.clone(), session.snap.clone());
+    session.role.opened(&mut core);
+    let reason = read_loop(&mut core, &mut session.role, rd, pending).await;
     core.phase = Phase::Closing(reason);
     conn.close(reason);
     // Counters settled first: retiring moves them into the server's (or
     // the cluster's) totals and the closed-connection ring, with the
     // subscriptions still listed.
     core.finish_batch();
-    drop(retirement);
+    drop(session.retirement);
     let _ = writer.await;
     let reason = conn.close_reason().unwrap_or(reason);
-    role.closed(&core, reason);
+    session.role.closed(&core, reason);
 }
 
 /// The writer task: drains the outbound buffer, and turns how it ended into
 /// the connection's close reason.
 async fn run_writer<W: AsyncWrite + Unpin>(server: Arc<ServerState>, conn: Arc<Connection>, wr: W) {
-    // Asked before every write, so a reload applies to live connections.
+    // Asked before every write, so a reload applies to live connections;
+    // worked out again only when the snapshot's generation moved (one load
+    // of a counter that reloads write), not from a snapshot `Arc` cloned
+    // per write, two read-modify-writes on a line every writer shares.
+    // Both atomics are this task's own.
+    let seen = AtomicU64::new(u64::MAX);
+    let nanos = AtomicU64::new(0);
     let deadline = || {
-        let snap = server.snapshot();
-        match conn.kind {
-            ConnKind::Client => snap.opts.write_deadline,
-            ConnKind::Route => timing::write_deadline(&snap),
+        let generation = server.generation();
+        if seen.load(Ordering::Relaxed) != generation {
+            let snap = server.snapshot();
+            let d = match conn.kind {
+                ConnKind::Client => snap.opts.write_deadline,
+                ConnKind::Route => timing::write_deadline(&snap),
+            };
+            nanos.store(u64::try_from(d.as_nanos()).unwrap_or(u64::MAX), Ordering::Relaxed);
+            seen.store(snap.generation, Ordering::Relaxed);
         }
+        Duration::from_nanos(nanos.load(Ordering::Relaxed))
     };
     let end = conn.outbound.write_loop(wr, deadline).await;
     match end {

@@ -16,6 +16,8 @@
 
 pub mod client;
 pub(crate) mod core;
+#[cfg(test)]
+mod footprint;
 pub mod lifecycle;
 pub mod ping;
 mod read_loop;

@@ -190,12 +190,15 @@ fn on_auth_timeout(core: &mut Core) -> CloseReason {
     CloseReason::AuthenticationTimeout
 }
 
-/// The credentials expired (nats-server's `authExpired`).
+/// The credentials expired (nats-server's `authExpired`)
+/// (or its account's, `accountAuthExpired`).
 fn on_expired(core: &mut Core) -> CloseReason {
+    let mut error = ERR_AUTH_EXPIRED;
     if let Some(e) = &core.expiry {
         debug!("{} - {}", core.conn.log_prefix, e.line);
+        error = e.error;
     }
-    core.send_err(ERR_AUTH_EXPIRED);
+    core.send_err(error);
     core.finish_batch();
     CloseReason::AuthenticationExpired
 }

@@ -8,7 +8,7 @@
 //! session closes that one connection and leaves the server as if the peer
 //! had disconnected, with an error naming the connection.
 //!
-//! The guard is dropped after the session's [`super::Core`] (declared before
+//! The guard is dropped after the session's [`Core`](super::core::Core) (declared before
 //! it), whose fan-out wakes the subscribers it queued messages for, so no
 //! message of a half-finished read chunk waits for a wakeup that never comes.
 

@@ -12,6 +12,7 @@
 //! would: locally, to routes, and back through service imports' `_R_`
 //! replies.
 
+mod claims;
 pub mod control;
 pub mod encoding;
 pub mod events;
@@ -121,7 +122,9 @@ pub fn start(server: &Arc<ServerState>, data: Arc<dyn MonitorData>) {
     // The system client: the owner of the task's subscriptions and the
     // publisher of its messages. Never registered as a client.
     let conn = Arc::new(Connection::new(0, ConnKind::Client, nowhere, account.clone(), server.stats().clone()));
-    let table = requests::table(server.id());
+    let claims = server.operator().map(|op| op.claim_routes(server.id())).unwrap_or_default();
+    claims::start_pack_sync(server, account.clone());
+    let table = requests::table(server.id(), &claims);
     let sink: Arc<dyn InternalSink> = inbox.clone();
     for (i, route) in table.iter().enumerate() {
         let via = Via::Internal { sink: sink.clone(), handler: i as u16, announce: route.announce };

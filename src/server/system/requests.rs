@@ -8,6 +8,7 @@ use serde_json::Value;
 use super::filters::{self, Options};
 use super::info::{envelope, ApiError};
 use super::{Incoming, SystemTask};
+use crate::server::operator::claims::ClaimRequest;
 use crate::server::service::request_info::ReceivedClientInfo;
 
 /// What a request asks of the server.
@@ -26,6 +27,9 @@ pub(super) enum Handler {
     Ldm,
     /// `$SYS.REQ.SERVER.<id>.RELOAD`.
     Reload,
+    /// Operator mode's claim requests (`…CLAIMS.UPDATE|LOOKUP|LIST|DELETE|
+    /// PACK`), the ones the resolver answers; see [`super::claims`].
+    Claims(ClaimRequest),
 }
 
 /// The server-wide requests.
@@ -97,8 +101,9 @@ const ACCOUNT_REQUESTS: [(&str, AccZ); 7] = [
     ("CONNS", AccZ::Conns),
 ];
 
-/// Every subject the system task answers, for the server `id`.
-pub(super) fn table(id: &str) -> Vec<Route> {
+/// Every subject the system task answers, for the server `id` and, in
+/// operator mode, its resolver's `claims` subjects.
+pub(super) fn table(id: &str, claims: &[(String, ClaimRequest)]) -> Vec<Route> {
     let route = |subject: String, handler| Route { subject, handler, announce: true };
     let mut t = vec![route("$SYS.REQ.SERVER.PING".into(), Handler::Server(Z::Statsz))];
     for (name, z) in SERVER_REQUESTS {
@@ -114,6 +119,9 @@ pub(super) fn table(id: &str) -> Vec<Route> {
     t.push(route(format!("$SYS.REQ.SERVER.{id}.RELOAD"), Handler::Reload));
     // Only the local server answers a client about itself.
     t.push(Route { announce: false, ..route("$SYS.REQ.USER.*.INFO".into(), Handler::UserInfo) });
+    for (subject, request) in claims {
+        t.push(route(subject.clone(), Handler::Claims(*request)));
+    }
     t
 }
 
@@ -134,8 +142,12 @@ enum Answer {
 impl SystemTask {
     /// Answers one request, when it asked for an answer.
     pub(super) fn answer(&mut self, m: Incoming) {
-        let Some(reply) = m.reply.as_deref() else { return };
         let Some(handler) = self.table.get(usize::from(m.handler)).map(|r| r.handler) else { return };
+        // A claim update applies with or without a reply; its body is a JWT.
+        if let Handler::Claims(request) = handler {
+            return self.claims(request, &m);
+        }
+        let Some(reply) = m.reply.as_deref() else { return };
         let answer = match filters::parse(&m.body) {
             Err(e) => Answer::Error { null_data: false, code: 400, description: e },
             Ok(opts) if !filters::selects(&opts, &self.server) => Answer::Silent,
@@ -165,6 +177,7 @@ impl SystemTask {
                     self.start_reload(reply.to_vec(), opts);
                     Answer::Silent
                 }
+                Handler::Claims(_) => Answer::Silent,
             },
         };
         let seq = self.seq + 1;

@@ -261,7 +261,7 @@ pub static TOP: Block<Options> = Block {
                 .feature(Feature::Jwt)
                 .set(|_, e, _, o| crate::conf::operator::set_resolver(e, o)),
             key("resolver_tls", Ty::Block(&TLS), Yes).feature(Feature::ResolverTls),
-            key("resolver_preload", Ty::Custom(&PRELOAD_TY), Restart)
+            key("resolver_preload", Ty::Custom(&PRELOAD_TY), Yes)
                 .feature(Feature::Jwt)
                 .set(|b, e, _, o| crate::conf::operator::set_preload(b, e, o)),
             key("resolver_pinned_accounts", Ty::Strings, Restart)

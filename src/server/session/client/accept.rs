@@ -32,20 +32,24 @@ pub async fn serve_websocket_client<S: Transport>(
     meta: crate::websocket::WsMeta,
     tls: Option<crate::tls::Negotiated>,
 ) {
-    serve(server, stream, addr, Some((meta, tls))).await
+    serve(server, stream, addr, Some(Box::new((meta, tls)))).await
 }
 
+/// The plain-TCP session runs inline; TLS, websocket and their handshakes
+/// are boxed, so a plain connection's task is not sized for a TLS stream's
+/// state it never has (every idle connection holds its task for life).
 async fn serve<S: Transport>(
     server: Arc<ServerState>,
     mut stream: S,
     addr: SocketAddr,
-    websocket: Option<(crate::websocket::WsMeta, Option<crate::tls::Negotiated>)>,
+    // Boxed: this argument stays in the future for the session's life.
+    websocket: Option<Box<(crate::websocket::WsMeta, Option<crate::tls::Negotiated>)>>,
 ) {
     let snap = server.snapshot();
     let cid = server.next_cid();
     let mut conn = Connection::new(cid, ConnKind::Client, addr, server.global().clone(), server.stats().clone());
-    if let Some((meta, _)) = &websocket {
-        conn = conn.into_websocket(meta.client_ip);
+    if let Some(ws) = &websocket {
+        conn = conn.into_websocket(ws.0.client_ip);
     }
     let conn = Arc::new(conn);
     stream.bind(&conn);
@@ -72,7 +76,8 @@ async fn serve<S: Transport>(
         let _ = tokio::time::timeout(deadline, stream.shutdown()).await;
         return;
     }
-    if let Some((meta, tls)) = websocket {
+    if let Some(ws) = websocket {
+        let (meta, tls) = *ws;
         // TLS, if any, was done by the websocket listener.
         if let Some(negotiated) = &tls {
             let tls_info = TlsInfo {
@@ -93,7 +98,7 @@ async fn serve<S: Transport>(
         let mut client = ClientState::new(nonce, tls, server.global().clone());
         client.set_cookies(meta.cookies);
         let session = Session { server: server.clone(), conn, snap: snap.clone(), role: client, retirement };
-        return run_session(session, stream, Vec::new()).await;
+        return Box::pin(run_session(session, stream, Vec::new())).await;
     }
     let Some(tls) = snap.tls.clone() else {
         // INFO goes out in clear text before anything else.
@@ -108,7 +113,7 @@ async fn serve<S: Transport>(
     // TLS: INFO in clear text and then the handshake (or the handshake first),
     // bounded by the tls timeout; the stream is split only afterwards.
     let peer = crate::tls::Peer { log_prefix: &conn.log_prefix, local: None, remote: Some(addr) };
-    let established = crate::tls::establish(stream, &tls, snap.opts.allow_non_tls, info, &peer).await;
+    let established = Box::pin(crate::tls::establish(stream, &tls, snap.opts.allow_non_tls, info, &peer)).await;
     match established {
         Ok(crate::tls::Established::Tls { stream, negotiated, tls_first }) => {
             let tls_info = TlsInfo {
@@ -119,12 +124,12 @@ async fn serve<S: Transport>(
             conn.meta.lock().unwrap_or_else(|e| e.into_inner()).tls = Some(tls_info);
             let client = ClientState::new(nonce, Some(negotiated), server.global().clone());
             let session = Session { server: server.clone(), conn, snap: snap.clone(), role: client, retirement };
-            run_session(session, stream, Vec::new()).await
+            Box::pin(run_session(session, stream, Vec::new())).await
         }
         Ok(crate::tls::Established::Plain { stream, pending }) => {
             let client = ClientState::new(nonce, None, server.global().clone());
             let session = Session { server: server.clone(), conn, snap: snap.clone(), role: client, retirement };
-            run_session(session, stream, pending).await
+            Box::pin(run_session(session, stream, pending)).await
         }
         Err(e) => {
             let reason = match e {

@@ -9,7 +9,7 @@ use crate::secret::Secret;
 use crate::server::auth::{given, given_secret, Identity};
 use crate::server::errors::*;
 use crate::server::info::ConnectOpts;
-use crate::server::session::core::Core;
+use crate::server::session::core::{Core, Expiry};
 use crate::server::session::Phase;
 use crate::server::system::link::SystemEvent;
 
@@ -117,6 +117,35 @@ impl ClientState {
 
     /// The client is authenticated as `identity`: it enters its account
     /// (which may be full).
+    /// When a JWT user's connection must close: its JWT's expiry (or the
+    /// end of its connect window), or its account JWT's `exp` if earlier
+    /// (nats-server's `authExpired` and `accountAuthExpired`). Claim
+    /// updates call it again: the account's `exp` may have changed.
+    pub(super) fn jwt_expiry(&self, core: &Core) -> Option<Expiry> {
+        let j = self.identity.jwt.as_ref()?;
+        let user = j.expires_at.map(|at| Expiry {
+            at,
+            line: format!(
+                "{} - User Authentication Expired - Account:{}/{} - jwt:{}",
+                self.user_tag, j.account_key, j.account_name, j.user_key
+            ),
+            error: ERR_AUTH_EXPIRED,
+        });
+        let claims = core.server.operator().and_then(|op| op.account_claims(&j.account_key));
+        let account = claims.filter(|c| c.data.expires > 0).map(|c| {
+            let left = c.data.expires.saturating_sub(crate::server::jwt::now().as_second()).max(0);
+            Expiry {
+                at: tokio::time::Instant::now() + std::time::Duration::from_secs(left.unsigned_abs()),
+                line: format!("{} - {ERR_ACCOUNT_EXPIRED}", self.user_tag),
+                error: ERR_ACCOUNT_EXPIRED,
+            }
+        });
+        match (user, account) {
+            (Some(u), Some(a)) => Some(if a.at < u.at { a } else { u }),
+            (u, a) => u.or(a),
+        }
+    }
+
     pub(super) fn admit(&mut self, core: &mut Core, identity: Identity) -> Result<(), CloseReason> {
         identity.fill_no_auth_credentials(&mut self.opts);
         core.conn.replies.configure(identity.permissions.as_ref().and_then(|p| p.responses.as_ref()));
@@ -127,13 +156,7 @@ impl ClientState {
             (None, Some(user)) => format!("\"{}/user:{user}\"", self.tenancy.account.name),
             (None, None) => String::new(),
         };
-        core.expiry = self.identity.jwt.as_ref().and_then(|j| {
-            let line = format!(
-                "{} - User Authentication Expired - Account:{}/{} - jwt:{}",
-                self.user_tag, j.account_key, j.account_name, j.user_key
-            );
-            j.expires_at.map(|at| crate::server::session::core::Expiry { at, line })
-        });
+        core.expiry = self.jwt_expiry(core);
         self.pub_allowed.clear();
         core.conn.set_headers(self.headers);
         if let Some(user) = &self.identity.user {

@@ -126,7 +126,10 @@ impl ClientState {
             panic!("injected by a test");
         }
         match op {
-            Op::Connect(json) => self.on_connect(core, json).await,
+            // Boxed, as every rare await of a session (login, reload):
+            // the session's future, which every idle connection holds for
+            // its life, is then as small as its per-message path needs.
+            Op::Connect(json) => Box::pin(self.on_connect(core, json)).await,
             Op::Pub(p) => self.on_pub(core, p),
             Op::Sub { subject, queue, sid } => {
                 core.fanout.batch.subs += 1;
@@ -333,11 +336,14 @@ impl ClientState {
                 core.send_err(ERR_INVALID_SUBJECT);
                 return;
             }
-            Subscribed::Added => {
+            // Looked up again only for shadows: another lock, hash and
+            // reference count per SUB otherwise.
+            Subscribed::Added if self.imports_streams() => {
                 if let Some(sub) = core.conn.subscription(sid) {
                     self.add_import_shadows(core, &sub);
                 }
             }
+            Subscribed::Added => {}
             Subscribed::AlreadyThere | Subscribed::TooMany => {}
         }
         self.send_ok(core);
@@ -403,7 +409,7 @@ impl Role for ClientState {
     }
 
     async fn on_op_start(&mut self, core: &mut Core, first: u8) -> Result<(), CloseReason> {
-        self.before_connect(core, first).await
+        Box::pin(self.before_connect(core, first)).await
     }
 
     async fn next_op(&mut self, core: &mut Core, buf: &[u8], cut: Option<Cut<'_>>) -> Step {
@@ -427,7 +433,7 @@ impl Role for ClientState {
     }
 
     async fn on_new_snapshot(&mut self, core: &mut Core, old: &Arc<Snapshot>) -> Result<Effect, CloseReason> {
-        self.revalidate(core, old).await
+        Box::pin(self.revalidate(core, old)).await
     }
 
     async fn on_wakeup(&mut self, core: &mut Core) -> Result<(), CloseReason> {
@@ -435,7 +441,7 @@ impl Role for ClientState {
         // as a reload would (one mechanism for both).
         if core.phase == Phase::Authenticated && !Arc::ptr_eq(&self.tenancy.rules, &self.tenancy.account.config()) {
             let snap = core.snap.clone();
-            return self.revalidate(core, &snap).await.map(drop);
+            return Box::pin(self.revalidate(core, &snap)).await.map(drop);
         }
         Ok(())
     }

@@ -28,6 +28,11 @@ impl ClientState {
             return Ok(Effect::Unchanged);
         }
         self.recheck_jwt_user(core)?;
+        let jwt_defaults = self.jwt_default_permissions(core);
+        if self.identity.jwt.is_some() {
+            // The account's `exp` may have come, gone or moved.
+            core.expiry = self.jwt_expiry(core);
+        }
         let same = |a: Option<&Arc<CompiledPermissions>>, b: Option<&Arc<CompiledPermissions>>| match (a, b) {
             (Some(a), Some(b)) => Arc::ptr_eq(a, b),
             (None, None) => true,
@@ -36,8 +41,9 @@ impl ClientState {
         let mut rechecked = false;
         let previous = match core.auth().revalidate(&self.identity) {
             // A JWT user's credentials are not in the config: a reload
-            // leaves them (claim updates re-check them, see `operator`).
-            _ if self.identity.jwt.is_some() => None,
+            // leaves them; claim updates re-check them (above), and change
+            // the permissions that came from the account's defaults.
+            _ if self.identity.jwt.is_some() => jwt_defaults,
             Revalidation::Valid(permissions) => {
                 if same(self.identity.permissions.as_ref(), permissions) {
                     None
@@ -70,7 +76,10 @@ impl ClientState {
             self.recheck_subscriptions(core);
         }
         let max_payload_changed = self.readopt_account(core, old.opts.max_payload);
-        if self.opts.protocol >= 1 && max_payload_changed {
+        // A claim update (the same snapshot) changes limits silently, as
+        // nats-server does; a reload announces them.
+        let reloaded = !Arc::ptr_eq(old, &core.snap);
+        if self.opts.protocol >= 1 && max_payload_changed && reloaded {
             // Clients size their publishes by the INFO they were given.
             let mut info = core.server.client_info(&core.snap, &core.conn, self.nonce.as_deref());
             info.max_payload = core.limits.max_payload;
@@ -97,6 +106,23 @@ impl ClientState {
             return Err(self.auth_violation(core));
         }
         Ok(())
+    }
+
+    /// A JWT user with the account's default permissions takes the
+    /// account's new ones; returns the permissions replaced, if they were.
+    fn jwt_default_permissions(&mut self, core: &Core) -> Option<Option<Arc<CompiledPermissions>>> {
+        let j = self.identity.jwt.as_ref()?;
+        let defaults = j.default_permissions.as_ref()?;
+        let claims = core.server.operator().and_then(|op| op.account_claims(&j.account_key))?;
+        if &claims.nats.default_permissions == defaults {
+            return None;
+        }
+        let mut updated = (**j).clone();
+        updated.default_permissions = Some(claims.nats.default_permissions.clone());
+        self.identity.jwt = Some(Arc::new(updated));
+        let rules = crate::server::operator::compile::permissions(&claims.nats.default_permissions);
+        let now = rules.map(|p| Arc::new(CompiledPermissions::new(&p)));
+        Some(std::mem::replace(&mut self.identity.permissions, now))
     }
 
     fn user_removed(&self, core: &mut Core) -> CloseReason {

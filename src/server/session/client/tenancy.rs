@@ -110,10 +110,16 @@ impl ClientState {
         self.tenancy.mapped = scratch;
     }
 
+    /// Whether the client's account imports streams (whose subscriptions
+    /// then need shadows in the exporters).
+    pub(super) fn imports_streams(&self) -> bool {
+        !self.tenancy.rules.stream_imports.is_empty()
+    }
+
     /// A new subscription of this client: the stream imports of its
     /// account that it listens to get their shadows in the exporters.
     pub(super) fn add_import_shadows(&self, core: &Core, sub: &Arc<Subscription>) {
-        if self.tenancy.rules.stream_imports.is_empty() {
+        if !self.imports_streams() {
             return;
         }
         let shadows = core.server.accounts().shadows_for(&self.tenancy.rules, sub);
