@@ -178,6 +178,12 @@ impl Subscription {
         Subscription { via: Some(Box::new(via)), ..Subscription::new(conn, account, subject, None, b"", None) }
     }
 
+    /// The same subscription in queue group `queue` (an internal one that
+    /// only one server of a cluster should answer).
+    pub fn in_queue(self, queue: Option<&[u8]>) -> Subscription {
+        Subscription { queue: queue.map(Into::into), ..self }
+    }
+
     /// A copy with another deny filter, keeping its sid, limits and counts.
     pub fn refiltered(&self, deny_filter: Option<Arc<DenyFilter>>) -> Subscription {
         Subscription {

@@ -128,7 +128,8 @@ pub fn start(server: &Arc<ServerState>, data: Arc<dyn MonitorData>) {
     let sink: Arc<dyn InternalSink> = inbox.clone();
     for (i, route) in table.iter().enumerate() {
         let via = Via::Internal { sink: sink.clone(), handler: i as u16, announce: route.announce };
-        let sub = Arc::new(Subscription::internal(conn.clone(), account.clone(), route.subject.as_bytes(), via));
+        let sub = Subscription::internal(conn.clone(), account.clone(), route.subject.as_bytes(), via);
+        let sub = Arc::new(sub.in_queue(route.queue.map(str::as_bytes)));
         if account.subscribe(&sub).is_err() {
             tracing::error!("system account: cannot subscribe to {}", route.subject);
         }

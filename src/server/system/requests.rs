@@ -71,6 +71,9 @@ pub(super) struct Route {
     /// Routes hear about it (nats-server's `sysSubscribe`, not
     /// `sysSubscribeInternal`).
     pub announce: bool,
+    /// The queue group of its subscription: only one server of a cluster
+    /// answers (nats-server's `sysSubscribeQ`).
+    pub queue: Option<&'static str>,
 }
 
 const SERVER_REQUESTS: [(&str, Z); 15] = [
@@ -104,7 +107,7 @@ const ACCOUNT_REQUESTS: [(&str, AccZ); 7] = [
 /// Every subject the system task answers, for the server `id` and, in
 /// operator mode, its resolver's `claims` subjects.
 pub(super) fn table(id: &str, claims: &[(String, ClaimRequest)]) -> Vec<Route> {
-    let route = |subject: String, handler| Route { subject, handler, announce: true };
+    let route = |subject: String, handler| Route { subject, handler, announce: true, queue: None };
     let mut t = vec![route("$SYS.REQ.SERVER.PING".into(), Handler::Server(Z::Statsz))];
     for (name, z) in SERVER_REQUESTS {
         t.push(route(format!("$SYS.REQ.SERVER.PING.{name}"), Handler::Server(z)));
@@ -120,7 +123,10 @@ pub(super) fn table(id: &str, claims: &[(String, ClaimRequest)]) -> Vec<Route> {
     // Only the local server answers a client about itself.
     t.push(Route { announce: false, ..route("$SYS.REQ.USER.*.INFO".into(), Handler::UserInfo) });
     for (subject, request) in claims {
-        t.push(route(subject.clone(), Handler::Claims(*request)));
+        // nats-server answers PACK in the queue group `responder`: one full
+        // resolver of the cluster sends its directory, not every one.
+        let queue = matches!(request, ClaimRequest::Pack).then_some("responder");
+        t.push(Route { queue, ..route(subject.clone(), Handler::Claims(*request)) });
     }
     t
 }
