@@ -335,6 +335,17 @@ fn list_roles(list: &[String], fresh: &str) -> String {
     format!("list: {keys:?}")
 }
 
+/// A directory resolver's `dir` under `parent`, holding `files` (public key,
+/// JWT) as `<key>.jwt`, the way nats-server names them.
+fn jwt_dir(parent: &Path, files: &[(String, String)]) -> std::path::PathBuf {
+    let jwts = parent.join("jwt");
+    std::fs::create_dir(&jwts).unwrap();
+    for (key, jwt) in files {
+        std::fs::write(jwts.join(format!("{key}.jwt")), jwt).unwrap();
+    }
+    jwts
+}
+
 #[tokio::test]
 async fn full_directory_resolver_claim_requests_match_the_reference() {
     let Some(reference) = reference_binary() else {
@@ -345,11 +356,7 @@ async fn full_directory_resolver_claim_requests_match_the_reference() {
     let mut runs = Vec::new();
     for bin in [reference.as_path(), Path::new(env!("CARGO_BIN_EXE_rnats"))] {
         let dir = tempfile::tempdir().unwrap();
-        let jwts = dir.path().join("jwt");
-        std::fs::create_dir(&jwts).unwrap();
-        for (key, jwt) in k.accounts() {
-            std::fs::write(jwts.join(format!("{key}.jwt")), jwt).unwrap();
-        }
+        let jwts = jwt_dir(dir.path(), &k.accounts());
         let conf = k.config(&format!("resolver: {{ type: full, dir: {:?} }}", jwts.to_str().unwrap()));
         let server = start(bin, dir.path(), &conf);
         runs.push(dir_run(server.addr, &k).await);
@@ -371,11 +378,7 @@ async fn delete_requests_match_the_reference() {
     let mut runs = Vec::new();
     for bin in [reference.as_path(), Path::new(env!("CARGO_BIN_EXE_rnats"))] {
         let dir = tempfile::tempdir().unwrap();
-        let jwts = dir.path().join("jwt");
-        std::fs::create_dir(&jwts).unwrap();
-        for (key, jwt) in k.accounts() {
-            std::fs::write(jwts.join(format!("{key}.jwt")), jwt).unwrap();
-        }
+        let jwts = jwt_dir(dir.path(), &k.accounts());
         let conf =
             k.config(&format!("resolver: {{ type: full, dir: {:?}, allow_delete: true }}", jwts.to_str().unwrap()));
         let server = start(bin, dir.path(), &conf);
@@ -611,11 +614,7 @@ async fn pack_with_the_same_hash_gets_nothing_new() {
     let hash = rnats::server::operator::sync::pack_hash(&files);
     for bin in [reference.as_path(), Path::new(env!("CARGO_BIN_EXE_rnats"))] {
         let dir = tempfile::tempdir().unwrap();
-        let jwts = dir.path().join("jwt");
-        std::fs::create_dir(&jwts).unwrap();
-        for (key, jwt) in &files {
-            std::fs::write(jwts.join(format!("{key}.jwt")), jwt).unwrap();
-        }
+        let jwts = jwt_dir(dir.path(), &files);
         let conf = k.config(&format!("resolver: {{ type: full, dir: {:?} }}", jwts.to_str().unwrap()));
         let server = start(bin, dir.path(), &conf);
         let sys = system_client(server.addr, &k).await;

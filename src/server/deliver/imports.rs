@@ -20,7 +20,7 @@ use crate::server::account_config::LatencyConfig;
 use crate::server::account_config::ServiceImport;
 use crate::server::conn::{Subscription, Via};
 use crate::server::service::latency::{should_sample, Ending, Tracking};
-use crate::server::service::request_info::{write_request_header, ClientInfo, ReceivedClientInfo};
+use crate::server::service::request_info::{with_client_info, write_request_header, ReceivedClientInfo};
 use crate::server::service::response_table::{Tracked, Unanswered};
 use crate::server::service::sample_link::SampleLink;
 
@@ -216,31 +216,6 @@ fn write_info_header(
         info.svc = &importer.name;
         return write_request_header(existing, &info, out);
     }
-    let conn = from.conn;
-    // The requester's own connection's details: a per-connection lock,
-    // uncontended (its writers are its session and monitoring).
-    let meta = conn.meta.lock().unwrap_or_else(|e| e.into_inner());
-    let rtt = meta.rtt.map_or(0, |d| d.as_nanos().min(u64::MAX as u128) as u64);
-    if !share {
-        drop(meta);
-        return write_request_header(existing, &ClientInfo::brief(&importer.name, rtt), out);
-    }
-    let start = crate::server::clock::rfc3339_nano(conn.start);
-    let host = conn.addr.ip().to_string();
-    let info = ClientInfo {
-        start: &start,
-        host: &host,
-        id: conn.cid,
-        acc: &importer.name,
-        user: &meta.user,
-        name: &meta.name,
-        lang: &meta.lang,
-        ver: &meta.version,
-        rtt_nanos: rtt,
-        server,
-        kind: "Client",
-        client_type: if conn.websocket { "websocket" } else { "nats" },
-        ..ClientInfo::default()
-    };
-    write_request_header(existing, &info, out)
+    // The requester's own connection's details.
+    with_client_info(from.conn, &importer.name, share, server, |info| write_request_header(existing, info, out))
 }

@@ -16,7 +16,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use super::request_info::ClientInfo;
+use super::request_info::with_client_info;
 use super::response_table::{Tracked, Unanswered};
 use super::sample_link::{event_id, AccountMessage, SampleLink};
 use crate::server::account_config::LatencyConfig;
@@ -167,30 +167,7 @@ fn rtt_of(conn: &Connection) -> Duration {
 /// nats-server's `getClientInfo(detailed)`: the account and rtt, and with
 /// `detailed` the connection's details and this server's name.
 fn write_client(conn: &Connection, account: &str, detailed: bool, server: &str, out: &mut Vec<u8>) {
-    let meta = conn.meta.lock().unwrap_or_else(|e| e.into_inner()).clone();
-    let rtt = nanos(meta.rtt.unwrap_or_default());
-    if !detailed {
-        ClientInfo::brief(account, rtt).write_json(out);
-        return;
-    }
-    let start = rfc3339_nano(conn.start);
-    let host = conn.addr.ip().to_string();
-    ClientInfo {
-        start: &start,
-        host: &host,
-        id: conn.cid,
-        acc: account,
-        user: &meta.user,
-        name: &meta.name,
-        lang: &meta.lang,
-        ver: &meta.version,
-        rtt_nanos: rtt,
-        server,
-        kind: "Client",
-        client_type: if conn.websocket { "websocket" } else { "nats" },
-        ..ClientInfo::default()
-    }
-    .write_json(out);
+    with_client_info(conn, account, detailed, server, |info| info.write_json(out));
 }
 
 /// Whether a request is sampled (nats-server's `shouldSample`): always at

@@ -63,6 +63,42 @@ pub struct ClientInfo<'a> {
     pub reply: &'a str,
 }
 
+/// nats-server's `getClientInfo(detailed)` for a client connection: the
+/// account and round-trip time, and with `detailed` the connection's
+/// details and this server's name. `use_info` runs while the connection's
+/// meta lock is held: a per-connection lock, uncontended (its writers are
+/// its session and monitoring), taken only for requests through imports.
+pub fn with_client_info<R>(
+    conn: &crate::server::conn::Connection,
+    account: &str,
+    detailed: bool,
+    server: &str,
+    use_info: impl FnOnce(&ClientInfo<'_>) -> R,
+) -> R {
+    let meta = conn.meta.lock().unwrap_or_else(|e| e.into_inner());
+    let rtt = meta.rtt.map_or(0, |d| d.as_nanos().min(u128::from(u64::MAX)) as u64);
+    if !detailed {
+        return use_info(&ClientInfo::brief(account, rtt));
+    }
+    let start = crate::server::clock::rfc3339_nano(conn.start);
+    let host = conn.addr.ip().to_string();
+    use_info(&ClientInfo {
+        start: &start,
+        host: &host,
+        id: conn.cid,
+        acc: account,
+        user: &meta.user,
+        name: &meta.name,
+        lang: &meta.lang,
+        ver: &meta.version,
+        rtt_nanos: rtt,
+        server,
+        kind: "Client",
+        client_type: if conn.websocket { "websocket" } else { "nats" },
+        ..ClientInfo::default()
+    })
+}
+
 impl<'a> ClientInfo<'a> {
     /// What a responder learns without `share`: the account and the rtt.
     pub fn brief(acc: &'a str, rtt_nanos: u64) -> ClientInfo<'a> {
