@@ -27,10 +27,10 @@ fn required(block: &str, key: &str) -> Vec<(&'static str, String)> {
     let q = |s: &str| format!("\"{s}\"");
     let tls = || vec![("cert_file", q(CERT)), ("key_file", q(KEY))];
     match (block, key) {
-        ("tls" | "cluster.tls" | "websocket.tls", "certs") => {
+        ("tls" | "cluster.tls" | "websocket.tls" | "resolver_tls", "certs") => {
             vec![("certs", format!("[{{cert_file: {}, key_file: {}}}]", q(CERT), q(KEY)))]
         }
-        ("tls" | "cluster.tls" | "websocket.tls", _) => tls(),
+        ("tls" | "cluster.tls" | "websocket.tls" | "resolver_tls", _) => tls(),
         ("cluster", _) => vec![("port", "-1".into())],
         // Plain ws://, but with TLS when `no_tls` itself is tested.
         ("websocket", "no_tls") => {
@@ -234,6 +234,10 @@ fn config_text(path: &str, value: Option<&str>) -> String {
     if parts == ["no_auth_user"] || parts == ["websocket", "no_auth_user"] {
         text.push_str("authorization { users: [{user: u1, password: p1}] }\n");
     }
+    // The system account must name an account of the file.
+    if parts == ["system_account"] {
+        text.push_str("accounts { \"x-value\": {} }\n");
+    }
     // A required key under test at the top of its block.
     if parts.len() == 1 && value.is_none() {
         return text;
@@ -371,8 +375,8 @@ fn keys_without_a_setter_in_implemented_blocks_are_accounted_for() {
         if inner {
             continue;
         }
-        // `cluster.tls` and `websocket.tls` are the same block as `tls`.
-        let as_listed = ["cluster.", "websocket."]
+        // `cluster.tls`, `websocket.tls` and `resolver_tls` are the same block as `tls`.
+        let as_listed = ["cluster.", "websocket.", "resolver_"]
             .iter()
             .find_map(|parent| path.strip_prefix(parent).filter(|p| p.starts_with("tls.")))
             .unwrap_or(&path);
