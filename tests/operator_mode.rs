@@ -114,33 +114,33 @@ async fn account_limits_expiry_and_directory_updates() {
     assert!(String::from_utf8_lossy(&closed).contains("-ERR 'User Authentication Revoked'"), "{closed:?}");
 }
 
+/// An account server's answer to one `GET /jwt/v1/accounts/<key>`, read
+/// whole first (closing a socket with unread bytes resets it, and the
+/// server's read of the answer would fail); `None` when no request line.
+fn account_server_response(mut reader: impl std::io::BufRead, accounts: &[(String, String)]) -> Option<String> {
+    let mut line = String::new();
+    reader.read_line(&mut line).ok()?;
+    let mut header = String::new();
+    while reader.read_line(&mut header).is_ok_and(|n| n > 0) && header.trim_end() != "" {
+        header.clear();
+    }
+    let path = line.split_whitespace().nth(1).unwrap_or_default();
+    Some(match accounts.iter().find(|(k, _)| path == format!("/jwt/v1/accounts/{k}")) {
+        Some((_, jwt)) => format!("HTTP/1.0 200 OK\r\nContent-Length: {}\r\n\r\n{jwt}", jwt.len()),
+        None => "HTTP/1.0 404 Not Found\r\nContent-Length: 0\r\n\r\n".to_string(),
+    })
+}
+
 /// A one-thread HTTP server answering `GET <prefix><key>` with the JWT of
 /// `accounts` (404 otherwise), as an account server does.
 fn account_server(accounts: Vec<(String, String)>) -> std::net::SocketAddr {
-    use std::io::{BufRead, BufReader, Write};
+    use std::io::{BufReader, Write};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     std::thread::spawn(move || {
         for stream in listener.incoming() {
             let Ok(mut stream) = stream else { continue };
-            // Read the whole request before answering: closing a socket
-            // with unread bytes resets it, and the server's read of the
-            // answer would fail.
-            let mut reader = BufReader::new(&stream);
-            let mut line = String::new();
-            if reader.read_line(&mut line).is_err() {
-                continue;
-            }
-            let mut header = String::new();
-            while reader.read_line(&mut header).is_ok_and(|n| n > 0) && header.trim_end() != "" {
-                header.clear();
-            }
-            let path = line.split_whitespace().nth(1).unwrap_or_default().to_string();
-            let found = accounts.iter().find(|(k, _)| path == format!("/jwt/v1/accounts/{k}"));
-            let response = match found {
-                Some((_, jwt)) => format!("HTTP/1.0 200 OK\r\nContent-Length: {}\r\n\r\n{jwt}", jwt.len()),
-                None => "HTTP/1.0 404 Not Found\r\nContent-Length: 0\r\n\r\n".to_string(),
-            };
+            let Some(response) = account_server_response(BufReader::new(&stream), &accounts) else { continue };
             let _ = stream.write_all(response.as_bytes());
         }
     });
@@ -332,7 +332,7 @@ async fn reloaded_preloads_apply_to_accounts_in_use() {
 fn https_account_server(pki: &common::certs::Pki, accounts: Vec<(String, String)>) -> std::net::SocketAddr {
     use rustls::pki_types::pem::PemObject;
     use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-    use std::io::{BufRead, BufReader, Write};
+    use std::io::{BufReader, Write};
     let chain: Vec<CertificateDer<'static>> =
         CertificateDer::pem_slice_iter(pki.server.cert_pem.as_bytes()).map(|c| c.unwrap()).collect();
     let key = PrivateKeyDer::from_pem_slice(pki.server.key_pem.as_bytes()).unwrap();
@@ -351,21 +351,7 @@ fn https_account_server(pki: &common::certs::Pki, accounts: Vec<(String, String)
             let Ok(stream) = stream else { continue };
             let Ok(conn) = rustls::ServerConnection::new(config.clone()) else { continue };
             let mut tls = rustls::StreamOwned::new(conn, stream);
-            let mut reader = BufReader::new(&mut tls);
-            let mut line = String::new();
-            if reader.read_line(&mut line).is_err() {
-                continue;
-            }
-            let mut header = String::new();
-            while reader.read_line(&mut header).is_ok_and(|n| n > 0) && header.trim_end() != "" {
-                header.clear();
-            }
-            let path = line.split_whitespace().nth(1).unwrap_or_default().to_string();
-            let found = accounts.iter().find(|(k, _)| path == format!("/jwt/v1/accounts/{k}"));
-            let response = match found {
-                Some((_, jwt)) => format!("HTTP/1.0 200 OK\r\nContent-Length: {}\r\n\r\n{jwt}", jwt.len()),
-                None => "HTTP/1.0 404 Not Found\r\nContent-Length: 0\r\n\r\n".to_string(),
-            };
+            let Some(response) = account_server_response(BufReader::new(&mut tls), &accounts) else { continue };
             let _ = tls.write_all(response.as_bytes());
             tls.conn.send_close_notify();
             let _ = tls.flush();

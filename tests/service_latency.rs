@@ -10,9 +10,10 @@ mod common;
 use std::path::Path;
 use std::time::Duration;
 
+use common::processes::{login, start};
 use common::{reference_binary, skip_loudly};
 use futures_util::StreamExt;
-use rnats::tools::spawn::{ServerProcess, Spawn};
+use rnats::tools::spawn::ServerProcess;
 use serde_json::Value;
 
 const CONF: &str = r#"
@@ -43,18 +44,6 @@ accounts {
 
 const TRACEPARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
 const DEADLINE: Duration = Duration::from_secs(5);
-
-fn start(bin: &Path, conf: &Path) -> ServerProcess {
-    Spawn::new(bin).args(&["-c", conf.to_str().expect("utf-8 path")]).start().expect("server starts")
-}
-
-async fn login(p: &ServerProcess, user: &str) -> async_nats::Client {
-    async_nats::ConnectOptions::with_user_and_password(user.into(), user.into())
-        .name(format!("app-{user}"))
-        .connect(format!("nats://{}", p.addr))
-        .await
-        .expect("login")
-}
 
 fn traced() -> async_nats::HeaderMap {
     let mut h = async_nats::HeaderMap::new();

@@ -10,9 +10,10 @@ mod common;
 use std::path::Path;
 use std::time::Duration;
 
+use common::processes::{login, start};
 use common::{reference_binary, skip_loudly};
 use futures_util::StreamExt;
-use rnats::tools::spawn::{ServerProcess, Spawn};
+use rnats::tools::spawn::ServerProcess;
 use serde_json::Value;
 
 const CONF: &str = r#"
@@ -112,18 +113,6 @@ fn write_conf() -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("temp dir");
     std::fs::write(dir.path().join("sys.conf"), CONF).expect("config written");
     dir
-}
-
-fn start(bin: &Path, conf: &Path) -> ServerProcess {
-    Spawn::new(bin).args(&["-c", conf.to_str().expect("utf-8 path")]).start().expect("server starts")
-}
-
-async fn login(p: &ServerProcess, user: &str) -> async_nats::Client {
-    async_nats::ConnectOptions::with_user_and_password(user.into(), user.into())
-        .name(format!("app-{user}"))
-        .connect(format!("nats://{}", p.addr))
-        .await
-        .expect("login")
 }
 
 /// Every answer to `subject` with `body`: the first within [`FIRST`], then

@@ -6,6 +6,7 @@
 pub mod certs;
 pub mod frames;
 pub mod http;
+pub mod processes;
 pub mod reloadable;
 pub mod ws;
 
