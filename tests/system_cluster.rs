@@ -6,7 +6,7 @@
 
 mod common;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::time::Duration;
 
@@ -105,5 +105,58 @@ async fn a_ping_is_answered_by_every_server_and_events_cross_the_routes() {
         assert_eq!(event["type"], "io.nats.server.advisory.v1.client_connect");
         assert_eq!(event["server"]["name"], name);
         assert_eq!(event["client"]["acc"], "A");
+    }
+}
+
+/// Each answering server's name and `active_servers`, from a
+/// `$SYS.REQ.SERVER.PING.STATSZ` answered within a second.
+async fn active_servers(client: &async_nats::Client) -> BTreeMap<String, u64> {
+    let inbox = client.new_inbox();
+    let mut sub = client.subscribe(inbox.clone()).await.expect("subscribe");
+    client.publish_with_reply("$SYS.REQ.SERVER.PING.STATSZ", inbox, "".into()).await.expect("publish");
+    let mut seen = BTreeMap::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(1);
+    while let Ok(Some(m)) = tokio::time::timeout_at(deadline, sub.next()).await {
+        let v: Value = serde_json::from_slice(&m.payload).unwrap_or_default();
+        let name = v["server"]["name"].as_str().unwrap_or("?").to_string();
+        seen.insert(name, v["statsz"]["active_servers"].as_u64().unwrap_or(0));
+    }
+    seen
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn active_servers_counts_the_peers_heard_from_and_drops_one_that_shut_down() {
+    let Some(reference) = reference_binary() else {
+        return skip_loudly("active_servers_counts_the_peers_heard_from_and_drops_one_that_shut_down");
+    };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let conf = dir.path().join("sys.conf");
+    std::fs::write(&conf, CONF).expect("config");
+    let conf = conf.to_str().expect("utf-8");
+    let go = start(&reference, conf, "GO", None);
+    let seed = format!("nats-route://{}", go.cluster_addr().expect("route port"));
+    let rs = start(Path::new(BIN), conf, "RS", Some(seed));
+    let sys = user(&rs, "sys").await;
+    // Both servers count each other once each has heard the other's STATSZ.
+    let both: BTreeMap<String, u64> = [("GO".to_string(), 2), ("RS".to_string(), 2)].into();
+    let deadline = tokio::time::Instant::now() + MESH_WAIT;
+    loop {
+        let seen = active_servers(&sys).await;
+        if seen == both {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "active_servers never agreed: {seen:?}");
+    }
+    // The reference's clean shutdown announces itself: rnats drops it at once
+    // (not after the 150 s orphan timeout).
+    go.signal(rustix::process::Signal::TERM).expect("SIGTERM");
+    let alone: BTreeMap<String, u64> = [("RS".to_string(), 1)].into();
+    let deadline = tokio::time::Instant::now() + MESH_WAIT;
+    loop {
+        let seen = active_servers(&sys).await;
+        if seen == alone {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "rnats still counts the peer: {seen:?}");
     }
 }

@@ -23,6 +23,7 @@ pub mod info;
 pub mod link;
 mod payloads;
 mod reload;
+mod remote_servers;
 mod requests;
 #[cfg(test)]
 mod tests;
@@ -143,6 +144,7 @@ pub fn start(server: &Arc<ServerState>, data: Arc<dyn MonitorData>) {
         seq: 0,
         table,
         heartbeats: Default::default(),
+        remotes: remote_servers::RemoteServers::new(tokio::time::Instant::now()),
     };
     server.spawn(task.run(rx, events_rx, samples_rx, inbox));
 }
@@ -168,6 +170,8 @@ pub(crate) struct SystemTask {
     table: Vec<requests::Route>,
     /// When each account's connections event repeats.
     heartbeats: heartbeat::Heartbeats,
+    /// The other servers of the cluster heard from lately.
+    remotes: remote_servers::RemoteServers,
 }
 
 impl SystemTask {
@@ -210,6 +214,7 @@ impl SystemTask {
                         self.account_conns_changed(&account);
                     }
                 }
+                () = tokio::time::sleep_until(self.remotes.next_sweep()) => self.sweep_remote_servers(),
                 () = &mut statsz => {
                     self.statsz_tick();
                     statsz_interval = events::next_statsz_interval(statsz_interval);
