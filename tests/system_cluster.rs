@@ -21,8 +21,11 @@ const MESH_WAIT: Duration = Duration::from_secs(15);
 const CONF: &str = r#"
 system_account: SYS
 accounts {
-  SYS { users: [{user: sys, password: sys}] }
-  A { users: [{user: a, password: a}] }
+  SYS { users: [{user: sys, password: sys}], exports: [{service: "$SYS.DEBUG.SUBSCRIBERS"}] }
+  A {
+    users: [{user: a, password: a}]
+    imports: [{service: {account: SYS, subject: "$SYS.DEBUG.SUBSCRIBERS"}}]
+  }
 }
 "#;
 
@@ -158,5 +161,47 @@ async fn active_servers_counts_the_peers_heard_from_and_drops_one_that_shut_down
             break;
         }
         assert!(tokio::time::Instant::now() < deadline, "rnats still counts the peer: {seen:?}");
+    }
+}
+
+/// `$SYS.DEBUG.SUBSCRIBERS` asked on either server counts the account's
+/// subscribers on both: each server asks the other (`$SYS.REQ.ACCOUNT.NSUBS`)
+/// once it knows the other has clients in the account.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn debug_subscribers_counts_across_the_cluster() {
+    let Some(reference) = reference_binary() else {
+        return skip_loudly("debug_subscribers_counts_across_the_cluster");
+    };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let conf = dir.path().join("sys.conf");
+    std::fs::write(&conf, CONF).expect("config");
+    let conf = conf.to_str().expect("utf-8");
+    let go = start(&reference, conf, "GO", None);
+    let seed = format!("nats-route://{}", go.cluster_addr().expect("route port"));
+    let rs = start(Path::new(BIN), conf, "RS", Some(seed));
+    let (on_go, on_rs) = (user(&go, "a").await, user(&rs, "a").await);
+    let _subs = [
+        on_go.subscribe("foo").await.expect("subscribe"),
+        on_go.subscribe("foo").await.expect("subscribe"),
+        on_rs.subscribe("foo").await.expect("subscribe"),
+        on_rs.queue_subscribe("foo", "q".into()).await.expect("subscribe"),
+        on_go.queue_subscribe("foo", "q".into()).await.expect("subscribe"),
+    ];
+    for c in [&on_go, &on_rs] {
+        c.flush().await.expect("flush");
+    }
+    for (client, name) in [(&on_go, "GO"), (&on_rs, "RS")] {
+        let deadline = tokio::time::Instant::now() + MESH_WAIT;
+        loop {
+            let mut answers = Vec::new();
+            for body in ["foo", "foo q", "f*"] {
+                let answer = client.request("$SYS.DEBUG.SUBSCRIBERS", body.into()).await.expect("answer");
+                answers.push(String::from_utf8_lossy(&answer.payload).into_owned());
+            }
+            if answers == ["5", "2", "0"] {
+                break;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "asked on {name}: {answers:?}");
+        }
     }
 }

@@ -14,6 +14,7 @@
 
 mod claims;
 pub mod control;
+mod debug_subscribers;
 pub mod encoding;
 pub mod events;
 pub mod filters;
@@ -145,6 +146,7 @@ pub fn start(server: &Arc<ServerState>, data: Arc<dyn MonitorData>) {
         table,
         heartbeats: Default::default(),
         remotes: remote_servers::RemoteServers::new(tokio::time::Instant::now()),
+        pending_counts: Default::default(),
     };
     server.spawn(task.run(rx, events_rx, samples_rx, inbox));
 }
@@ -172,6 +174,8 @@ pub(crate) struct SystemTask {
     heartbeats: heartbeat::Heartbeats,
     /// The other servers of the cluster heard from lately.
     remotes: remote_servers::RemoteServers,
+    /// `$SYS.DEBUG.SUBSCRIBERS` counts waiting for the peers' parts.
+    pending_counts: debug_subscribers::PendingCounts,
 }
 
 impl SystemTask {
@@ -215,6 +219,7 @@ impl SystemTask {
                     }
                 }
                 () = tokio::time::sleep_until(self.remotes.next_sweep()) => self.sweep_remote_servers(),
+                () = until(self.pending_counts.next_deadline()) => self.expire_counts(),
                 () = &mut statsz => {
                     self.statsz_tick();
                     statsz_interval = events::next_statsz_interval(statsz_interval);

@@ -90,7 +90,6 @@ impl RemoteServers {
 
     /// How many peers have clients in `account` (nats-server's
     /// `expectedRemoteResponses`).
-    #[allow(dead_code)] // $SYS.DEBUG.SUBSCRIBERS, the next step
     pub fn with_clients_in(&self, account: &str) -> usize {
         self.accounts.get(account).map_or(0, |peers| peers.values().filter(|&&n| n > 0).count())
     }
