@@ -315,3 +315,44 @@ async fn weighted_mappings_split_traffic_as_the_reference() {
         assert_eq!(n("w.lb"), 0, "{name}: {c:?}");
     }
 }
+
+/// The exporter's mappings pick the destination scoped to this server's
+/// cluster for a request that came through a service import, as the
+/// publisher's own account does for what it publishes.
+const CLUSTER_SCOPED: &str = r#"
+cluster { name: east, listen: "127.0.0.1:-1" }
+accounts {
+  A {
+    users: [{user: a, password: a}]
+    exports: [{service: "svc.>"}]
+    mappings: {
+      "svc.q": [{destination: "svc.east", weight: 100%, cluster: east}, {destination: "svc.other", weight: 100%}]
+    }
+  }
+  B {
+    users: [{user: b, password: b}]
+    imports: [{service: {account: A, subject: "svc.q"}}]
+    mappings: {
+      "b.q": [{destination: "b.east", weight: 100%, cluster: east}, {destination: "b.other", weight: 100%}]
+    }
+  }
+}
+"#;
+
+async fn cluster_scoped(addr: SocketAddr) -> String {
+    let mut responder = login(addr, "a", "").await;
+    step(&mut responder, "SUB svc.east 1\r\nSUB svc.other 2\r\n").await;
+    let mut b = login(addr, "b", "").await;
+    step(&mut b, "SUB b.east 1\r\nSUB b.other 2\r\n").await;
+    let mut requester = login(addr, "b", "").await;
+    step(&mut requester, "PUB svc.q _INBOX.b.1 2\r\nhi\r\nPUB b.q 2\r\nhi\r\n").await;
+    format!("exporter:\n{}\nimporter:\n{}", sorted(&step(&mut responder, "").await), sorted(&step(&mut b, "").await))
+}
+
+#[tokio::test]
+async fn cluster_scoped_mappings_in_exporters_as_the_reference() {
+    let transcript = compare!(CLUSTER_SCOPED, cluster_scoped);
+    assert!(transcript.contains("HMSG svc.east 1 _R_.PRE.RND"), "{transcript}");
+    assert!(transcript.contains("MSG b.east 1 hi"), "{transcript}");
+    assert!(!transcript.contains("other"), "{transcript}");
+}
