@@ -8,10 +8,11 @@
 mod common;
 
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::frames::normalise;
-use common::{login_as, reference_binary, skip_loudly, Raw, WAIT};
+use common::processes::reload_by_sighup;
+use common::{login_as, reference_binary, skip_loudly, Raw};
 use rnats::tools::spawn::{ServerProcess, Spawn};
 
 fn conf(after: bool) -> String {
@@ -53,17 +54,6 @@ fn start(bin: &Path, conf: &Path) -> ServerProcess {
     Spawn::new(bin).args(&["-c", conf.to_str().expect("utf-8 path")]).log().start().expect("server starts")
 }
 
-/// Rewrites the file, sends SIGHUP and waits for the reload's log line.
-fn reload(p: &ServerProcess, conf: &Path) {
-    std::fs::write(conf, self::conf(true)).expect("config written");
-    p.signal(rustix::process::Signal::HUP).expect("SIGHUP");
-    let deadline = Instant::now() + WAIT;
-    while !p.log_text().contains("Reloaded server configuration") {
-        assert!(Instant::now() < deadline, "no reload logged:\n{}", p.log_text());
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
 /// Sends `bytes` and a PING: what came back up to the PONG, or up to the
 /// close (then marked `<closed>`).
 async fn step(raw: &mut Raw, bytes: &str) -> String {
@@ -100,7 +90,7 @@ async fn play(p: &ServerProcess, conf: &Path) -> String {
     out += &format!("before: {}\n", step(&mut a, "PUB ev.0 1\r\n0\r\nPUB priv.0 1\r\n0\r\n").await);
     out += &format!("b before: {}\n", step(&mut b, "").await);
 
-    reload(p, conf);
+    reload_by_sighup(p, conf, &self::conf(true), 1);
     out += &format!("mover: {}\n", fate(&mut mover).await);
     out += &format!("c: {}\n", fate(&mut c).await);
     out += &format!("a: {}\n", fate(&mut a).await);

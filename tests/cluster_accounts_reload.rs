@@ -7,9 +7,10 @@
 mod common;
 
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{reference_binary, skip_loudly, WAIT};
+use common::processes::reload_by_sighup;
+use common::{expect_in_order, reference_binary, skip_loudly};
 use futures_util::StreamExt;
 use rnats::tools::spawn::{ServerProcess, Spawn};
 
@@ -53,23 +54,6 @@ async fn user(p: &ServerProcess, name: &str) -> async_nats::Client {
         .connect(format!("nats://{}", p.addr))
         .await
         .expect("client connects")
-}
-
-/// Rewrites rnats's file, sends SIGHUP and waits for its `reloads`-th
-/// "Reloaded server configuration" line.
-fn reload(p: &ServerProcess, conf: &Path, text: &str, reloads: usize) {
-    std::fs::write(conf, text).expect("config written");
-    p.signal(rustix::process::Signal::HUP).expect("SIGHUP");
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let log = p.log_text();
-        assert!(!log.contains("[ERR]"), "the reload failed:\n{log}");
-        if log.matches("Reloaded server configuration").count() >= reloads {
-            return;
-        }
-        assert!(Instant::now() < deadline, "reload {reloads} was not logged:\n{log}");
-        std::thread::sleep(Duration::from_millis(10));
-    }
 }
 
 #[cfg_attr(
@@ -119,7 +103,7 @@ async fn a_nats_server_peer_keeps_the_interest_of_unchanged_accounts_across_relo
             seq += 1;
             publisher.publish(format!("ev.{seq}"), seq.to_string().into()).await.expect("publish");
         }
-        reload(&ours, &ours_conf, &conf(round), round as usize);
+        reload_by_sighup(&ours, &ours_conf, &conf(round), round as usize);
         for _ in 0..PER_ROUND / 2 {
             seq += 1;
             publisher.publish(format!("ev.{seq}"), seq.to_string().into()).await.expect("publish");
@@ -127,16 +111,7 @@ async fn a_nats_server_peer_keeps_the_interest_of_unchanged_accounts_across_relo
     }
     publisher.flush().await.expect("flush");
     for (name, sub, prefix) in [("A", &mut own, "ev."), ("B", &mut imported, "from_a.ev.")] {
-        for expected in 1..=seq {
-            let mut m = None;
-            while m.is_none() {
-                let next = tokio::time::timeout(WAIT, sub.next()).await;
-                let got = next.unwrap_or_else(|_| panic!("{name} lost message {expected}")).expect("subscription open");
-                m = (!got.subject.ends_with(".0")).then_some(got);
-            }
-            let m = m.expect("a message");
-            assert_eq!(m.subject.as_str(), format!("{prefix}{expected}"), "{name} got them in order, once each");
-        }
+        expect_in_order(sub, name, prefix, seq).await;
     }
     let trace = theirs.log_text();
     let withdrawn: Vec<&str> =
