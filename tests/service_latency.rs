@@ -203,3 +203,61 @@ async fn full_and_header_sampling_pick_exactly_their_requests() {
     b.request("svc.all", "x".into()).await.expect("answered");
     assert_eq!(samples(&mut lat, 1).await[0].0, "lat.all");
 }
+
+/// A requester that stops listening before the answer: its UNSUB, or its
+/// connection closing, ends the exchange with a 408 sample at once, and
+/// the late answer is dropped without another sample.
+async fn requester_gone(p: &ServerProcess) -> Vec<(String, Value)> {
+    let a = login(p, "a").await;
+    let b = login(p, "b").await;
+    let mut lat = a.subscribe("lat.>").await.expect("subscribe");
+    let mut held = a.subscribe("svc.all").await.expect("subscribe");
+    a.flush().await.expect("flush");
+    let mut got = Vec::new();
+    for how in ["unsubscribe", "close"] {
+        let requester = login(p, "b").await;
+        let inbox = format!("_INBOX.gone.{how}");
+        let mut sub = requester.subscribe(inbox.clone()).await.expect("subscribe");
+        requester.publish_with_reply("svc.all", inbox, "x".into()).await.expect("publish");
+        requester.flush().await.expect("flush");
+        let request = tokio::time::timeout(DEADLINE, held.next()).await.expect("request held").expect("open");
+        match how {
+            "unsubscribe" => {
+                sub.unsubscribe().await.expect("unsubscribe");
+                requester.flush().await.expect("flush");
+            }
+            _ => {
+                drop(sub);
+                drop(requester);
+            }
+        }
+        got.extend(samples(&mut lat, 1).await);
+        // The late answer finds nobody: no sample.
+        a.publish(request.reply.expect("a reply subject"), "late".into()).await.expect("publish");
+        a.flush().await.expect("flush");
+    }
+    // The next sample is a marker's, not the late answers'.
+    serve(&a, "svc.hdr").await;
+    a.flush().await.expect("flush");
+    b.request_with_headers("svc.hdr", traced(), "x".into()).await.expect("svc.hdr answered");
+    assert_eq!(samples(&mut lat, 1).await[0].0, "lat.hdr", "no sample for a late answer");
+    got
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_requester_gone_before_the_answer_gets_a_408_as_in_the_reference() {
+    let Some(reference) = reference_binary() else {
+        return skip_loudly("a_requester_gone_before_the_answer_gets_a_408_as_in_the_reference");
+    };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let conf = dir.path().join("lat.conf");
+    std::fs::write(&conf, CONF).expect("config written");
+    let theirs = requester_gone(&start(&reference, &conf)).await;
+    let ours = requester_gone(&start(Path::new(env!("CARGO_BIN_EXE_rnats")), &conf)).await;
+    let statuses: Vec<Value> = ours.iter().map(|(_, v)| v["status"].clone()).collect();
+    assert_eq!(statuses, [408, 408]);
+    let norm = |list: &[(String, Value)]| -> Vec<(String, String)> {
+        list.iter().map(|(s, v)| (s.clone(), normalise(v).to_string())).collect()
+    };
+    assert_eq!(norm(&ours), norm(&theirs));
+}

@@ -26,7 +26,9 @@ use tokio::time::Instant;
 
 use super::account_config::AccountConfig;
 use super::permissions::CompiledPermissions;
-use super::service::response_table::{ResponseTable, DEFAULT_MAX_OUTSTANDING};
+use super::service::reply_token::SlotRef;
+use super::service::reply_watch::{ReplyWatch, Watched};
+use super::service::response_table::{ResponseTable, Unanswered, DEFAULT_MAX_OUTSTANDING};
 use super::stats::Traffic;
 use super::sublist::{InvalidSubject, Sublist, Weighted};
 
@@ -71,6 +73,10 @@ pub struct Account<S> {
     /// a service someone imports. The requester's account comes back with
     /// the response.
     responses: OnceLock<ResponseTable<Arc<Account<S>>>>,
+    /// This account's sampled requests into other accounts, by reply
+    /// subject: a 408 sample when nobody here listens for the answer any
+    /// more.
+    reply_watch: ReplyWatch<Account<S>>,
     /// The entries the server keeps in this index for the account (service
     /// imports, the responses' `_R_` interest), so a reload can change
     /// them. Taken on start and reload only.
@@ -108,6 +114,7 @@ impl<S: Indexed> Account<S> {
             config: ArcSwap::from_pointee(AccountConfig::default()),
             clients: AtomicU64::new(0),
             responses: OnceLock::new(),
+            reply_watch: ReplyWatch::default(),
             internal: Mutex::new(Vec::new()),
             closed_traffic: Mutex::new(Traffic::default()),
             slow_consumers: AtomicU64::new(0),
@@ -228,8 +235,28 @@ impl<S: Indexed> Account<S> {
             if let Some(mut interest) = self.interest() {
                 interest.change(&self.name, sub.subject(), sub.queue(), -1);
             }
+            self.reply_interest_lost(sub.subject());
         }
         removed
+    }
+
+    /// A request of this account sampled for latency waits on `reply` in
+    /// `exporter`'s response table, entry `slot`.
+    pub fn watch_reply(&self, reply: &[u8], exporter: &Arc<Account<S>>, slot: SlotRef) {
+        let entry = Watched { reply: reply.into(), exporter: exporter.clone(), slot };
+        self.reply_watch.add(entry, |w| w.exporter.responses_if_any().is_some_and(|t| t.is_live(w.slot)));
+    }
+
+    /// A subscription on `subject` went: the sampled requests whose answer
+    /// nobody here takes any more end with a 408 (nats-server's
+    /// `checkForReverseEntry` with its interest check).
+    fn reply_interest_lost(&self, subject: &[u8]) {
+        let still_heard = |reply: &[u8]| !self.sublist.match_subject(reply).is_empty();
+        for lost in self.reply_watch.lost(subject, still_heard) {
+            if let Some(table) = lost.exporter.responses_if_any() {
+                table.release_for(lost.slot, Unanswered::InterestLost);
+            }
+        }
     }
 
     /// A route registered: it gets the whole local interest now, and every

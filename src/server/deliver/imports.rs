@@ -108,9 +108,14 @@ impl Fanout {
             let now = Instant::now();
             // nats-server tracks single responses only.
             let tracking = tracking.filter(|_| import.policy.response_type == ResponseType::Single);
+            let tracked = tracking.is_some();
             slot = table
                 .allocate_tracked(reply, importer.clone(), import.policy, import.share, tracking, now, &mut s.reply)
                 .ok();
+            // Sampled requests only: a 408 if the requester stops listening.
+            if let (true, Some(slot)) = (tracked, slot) {
+                importer.watch_reply(reply, exporter, slot);
+            }
         } else if let Some(tracking) = tracking.filter(|_| msg.reply.is_none()) {
             tracking.unanswered(Unanswered::NoReply);
         }

@@ -4,7 +4,8 @@
 //! kept in its response entry), and the `io.nats.server.metric.v1.service_latency`
 //! message sent into the exporting account on the export's latency subject
 //! when the exchange ends: 200 answered, 400 no reply subject, 503 no
-//! responder, 504 no answer within the response threshold.
+//! responder, 504 no answer within the response threshold, 408 the
+//! requester stopped listening first (see `reply_watch`).
 //!
 //! Only sampled requests pay: an import without `latency` costs the
 //! message path one branch, and an unsampled request one random number.
@@ -60,6 +61,7 @@ impl Ending {
             Ending::Not(Unanswered::NoReply) => (400, "Bad Request"),
             Ending::Not(Unanswered::NoResponder) => (503, "Service Unavailable"),
             Ending::Not(Unanswered::Timeout) => (504, "Service Timeout"),
+            Ending::Not(Unanswered::InterestLost) => (408, "Request Timeout"),
         }
     }
 }

@@ -56,6 +56,8 @@ pub enum Unanswered {
     NoResponder,
     /// No answer within the response threshold (504).
     Timeout,
+    /// The requester stopped listening for the answer (408).
+    InterestLost,
 }
 
 /// A request sampled for latency, as its entry keeps it (the sample is
@@ -301,6 +303,12 @@ impl<T> ResponseTable<T> {
     /// Frees the entry of a request that reached no responder (nats-server
     /// removes it at once). A stale `slot` is ignored.
     pub fn release(&self, slot_ref: SlotRef) -> bool {
+        self.release_for(slot_ref, Unanswered::NoResponder)
+    }
+
+    /// Frees the entry of a request that ended `why` without an answer
+    /// (a sampled one sends that sample). A stale `slot` is ignored.
+    pub fn release_for(&self, slot_ref: SlotRef, why: Unanswered) -> bool {
         let Some(slot) = self.slot(slot_ref.index) else {
             return false;
         };
@@ -308,10 +316,18 @@ impl<T> ResponseTable<T> {
         if state.generation != slot_ref.generation || state.live.is_none() {
             return false;
         }
-        free(&mut state, Some(Unanswered::NoResponder));
+        free(&mut state, Some(why));
         drop(state);
         self.push_free(slot_ref.index);
         true
+    }
+
+    /// Whether the entry `slot_ref` still waits for its answer.
+    pub fn is_live(&self, slot_ref: SlotRef) -> bool {
+        self.slot(slot_ref.index).is_some_and(|slot| {
+            let state = slot.lock();
+            state.generation == slot_ref.generation && state.live.is_some()
+        })
     }
 
     /// Frees the entry behind a `_R_` subject: for a response the caller
