@@ -179,6 +179,14 @@ async fn debug_subscribers_counts_across_the_cluster() {
     let go = start(&reference, conf, "GO", None);
     let seed = format!("nats-route://{}", go.cluster_addr().expect("route port"));
     let rs = start(Path::new(BIN), conf, "RS", Some(seed));
+    // The routes first: a server tells its peers about its clients in an
+    // account when they connect (and again only every 30 s).
+    let sys = user(&rs, "sys").await;
+    let both: BTreeMap<String, u64> = [("GO".to_string(), 2), ("RS".to_string(), 2)].into();
+    let deadline = tokio::time::Instant::now() + MESH_WAIT;
+    while active_servers(&sys).await != both {
+        assert!(tokio::time::Instant::now() < deadline, "no mesh");
+    }
     let (on_go, on_rs) = (user(&go, "a").await, user(&rs, "a").await);
     let _subs = [
         on_go.subscribe("foo").await.expect("subscribe"),
