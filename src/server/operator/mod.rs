@@ -8,15 +8,18 @@
 //! compile to, installed in the account registry under the account's
 //! public key.
 
+pub mod background;
 pub mod claims;
+pub mod cluster_fetch;
 pub mod compile;
+pub mod dir_store;
 pub mod login;
 mod resolver;
 pub mod sync;
 pub mod user;
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use jiff::Timestamp;
 
@@ -56,6 +59,9 @@ pub struct OperatorMode {
     /// How often a `full` resolver compares its directory with the
     /// cluster's (`interval`).
     sync_interval: std::time::Duration,
+    /// A directory resolver's lookups in the cluster, once the system
+    /// account is up (see [`background::start`]).
+    cluster: OnceLock<cluster_fetch::ClusterFetch>,
 }
 
 impl OperatorMode {
@@ -75,10 +81,7 @@ impl OperatorMode {
         let strict_operator =
             operators.first().filter(|o| o.nats.strict_signing_key_usage).map(|o| o.data.subject.clone());
         let resolver = AccountResolver::new(op.resolver.as_ref(), op.resolver_tls.as_ref());
-        for (key, jwt) in &op.resolver_preload {
-            resolver.store(key, jwt);
-        }
-        Some(Arc::new(OperatorMode {
+        let mode = OperatorMode {
             trust,
             resolver,
             pinned: op.resolver_pinned_accounts.clone(),
@@ -89,7 +92,18 @@ impl OperatorMode {
                 Some(crate::options::Resolver::Dir(d)) if !d.interval.is_zero() => d.interval,
                 _ => std::time::Duration::from_secs(60),
             },
-        }))
+            cluster: OnceLock::new(),
+        };
+        // nats-server's `ar.Store` of each preload: a directory resolver
+        // writes the ones newer than its files.
+        for (key, jwt) in &op.resolver_preload {
+            if mode.resolver.dir().is_none() {
+                mode.resolver.keep(key, jwt);
+            } else if let Err(e) = mode.save_if_newer(key, jwt) {
+                tracing::error!("Preloaded account [{key}] not stored: {e}");
+            }
+        }
+        Some(Arc::new(mode))
     }
 
     pub fn trust(&self) -> &Trust {
@@ -108,9 +122,39 @@ impl OperatorMode {
     /// The account's verified claims, from the resolver. Blocking: a
     /// directory or URL resolver reads a file or asks a server.
     pub fn lookup(&self, key: &str, now: Timestamp) -> Result<(String, AccountClaims), String> {
-        let jwt = self.resolver.fetch(key)?;
+        let jwt = self.account_jwt(key)?;
         let claims = verify_account_jwt(&jwt, key, &self.trust, now).map_err(|e: AccountJwtError| e.to_string())?;
         Ok((jwt, claims))
+    }
+
+    /// nats-server's `fetchAccount`: the resolver's JWT; a directory
+    /// resolver that lacks it uses the one of the account in use (nats-server
+    /// keeps a registered account), else asks the cluster and stores the
+    /// answer as a newer JWT (`Store`). Blocking: up to the `timeout`.
+    fn account_jwt(&self, key: &str) -> Result<String, String> {
+        let missing = match self.resolver.fetch(key) {
+            Ok(jwt) => return Ok(jwt),
+            Err(e) if e != resolver::MISSING || self.resolver.dir().is_none() => return Err(e),
+            Err(e) => e,
+        };
+        let installed = self.installed.lock().unwrap_or_else(|e| e.into_inner()).get(key).map(|(j, _)| j.clone());
+        if let Some(jwt) = installed.filter(|j| !j.is_empty()) {
+            return Ok(jwt);
+        }
+        let (Some(fetch), Some(timeout)) = (self.cluster.get(), self.resolver.fetch_timeout()) else {
+            return Err(missing);
+        };
+        let started = std::time::Instant::now();
+        let fetched = fetch.fetch(key, timeout);
+        let took = crate::gotext::go_duration(started.elapsed());
+        if started.elapsed() > std::time::Duration::from_secs(1) {
+            tracing::warn!("Account [{key}] fetch took {took}");
+        } else {
+            tracing::debug!("Account [{key}] fetch took {took}");
+        }
+        let jwt = fetched.inspect_err(|e| tracing::warn!("Account fetch failed: {e}"))?;
+        self.save_if_newer(key, &jwt)?;
+        Ok(jwt)
     }
 
     /// Claims of an account as imports see it (decoded, trusted, not expired).
