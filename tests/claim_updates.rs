@@ -728,3 +728,37 @@ async fn a_cache_resolver_looks_accounts_up_in_the_cluster() {
 async fn a_full_resolver_looks_up_what_it_lacks() {
     lookups_match_the_reference("full").await;
 }
+
+/// `resolver_pinned_accounts`: a user of an account not listed is refused
+/// (`-ERR 'Authorization Violation'`), and `/varz` counts it in
+/// `pinned_account_fails` (absent until the first refusal).
+async fn pinned_run(bin: &Path, k: &Keys) -> Vec<String> {
+    let dir = tempfile::tempdir().unwrap();
+    let pinned = format!("resolver_pinned_accounts: [{}, {}]", k.system.public_key(), k.idle.public_key());
+    let path = dir.path().join("server.conf");
+    std::fs::write(&path, format!("{}\n{pinned}\n", k.memory_config())).unwrap();
+    let server = Spawn::new(bin).args(&["-c", path.to_str().unwrap(), "-m", "-1"]).start().expect("server starts");
+    let mon = server.monitor_url().expect("monitoring port");
+    let fails = |v: &Value| format!("pinned_account_fails: {}", v["pinned_account_fails"]);
+    let mut log = vec![fails(&common::http::get_json(&mon, "/varz").await)];
+    let idle_user = KeyPair::new_user();
+    log.push(try_login(server.addr, &k.user_jwt(&k.idle, &idle_user, "i"), &idle_user).await);
+    for _ in 0..2 {
+        log.push(try_login(server.addr, &k.user_jwt(&k.account, &k.user, "u"), &k.user).await);
+    }
+    log.push(fails(&common::http::get_json(&mon, "/varz").await));
+    log
+}
+
+#[tokio::test]
+async fn pinned_account_refusals_are_counted_like_the_reference() {
+    let Some(reference) = reference_binary() else {
+        skip_loudly("pinned_account_refusals_are_counted_like_the_reference");
+        return;
+    };
+    let k = Keys::new();
+    let expected = pinned_run(&reference, &k).await;
+    let got = pinned_run(Path::new(env!("CARGO_BIN_EXE_rnats")), &k).await;
+    assert_eq!(got, expected);
+    assert_eq!(expected.last().map(String::as_str), Some("pinned_account_fails: 2"), "{expected:?}");
+}

@@ -19,6 +19,7 @@ pub mod sync;
 pub mod user;
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use jiff::Timestamp;
@@ -46,6 +47,9 @@ pub struct OperatorMode {
     resolver: AccountResolver,
     /// `resolver_pinned_accounts`: when not empty, only these may log in.
     pinned: Vec<String>,
+    /// Logins refused by `pinned` (`/varz` `pinned_account_fails`). Relaxed:
+    /// a count, added to at a refused login only.
+    pinned_fails: AtomicU64,
     /// Account key -> the JWT its installed rules were compiled from (and
     /// its claims, which live connections are re-checked against), so a
     /// login recompiles only what changed. Taken at login, on updates and
@@ -85,6 +89,7 @@ impl OperatorMode {
             trust,
             resolver,
             pinned: op.resolver_pinned_accounts.clone(),
+            pinned_fails: AtomicU64::new(0),
             installed: Mutex::new(HashMap::new()),
             strict_operator,
             system_account: crate::server::accounts::system_account_name(opts).map(str::to_string),
@@ -114,9 +119,19 @@ impl OperatorMode {
         &self.resolver
     }
 
-    /// Whether `account` may log in (`resolver_pinned_accounts`).
+    /// Whether `account` may log in (`resolver_pinned_accounts`); a refusal
+    /// is counted.
     pub fn is_pinned(&self, account: &str) -> bool {
-        self.pinned.is_empty() || self.pinned.iter().any(|p| p == account)
+        let pinned = self.pinned.is_empty() || self.pinned.iter().any(|p| p == account);
+        if !pinned {
+            self.pinned_fails.fetch_add(1, Ordering::Relaxed);
+        }
+        pinned
+    }
+
+    /// How many logins `resolver_pinned_accounts` refused.
+    pub fn pinned_account_fails(&self) -> u64 {
+        self.pinned_fails.load(Ordering::Relaxed)
     }
 
     /// The account's verified claims, from the resolver. Blocking: a
