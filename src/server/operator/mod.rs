@@ -200,8 +200,13 @@ impl OperatorMode {
         }
         let keys: Vec<String> = self.installed.lock().unwrap_or_else(|e| e.into_inner()).keys().cloned().collect();
         for key in keys {
-            if let Err(e) = self.reread(server, &key) {
-                tracing::warn!("Account {key} could not be re-read from the resolver: {e}");
+            // A file gone (a cache's expired entry) leaves the account in
+            // use as it is: nats-server's reload only reads the files there.
+            match self.reread(server, &key) {
+                Err(e) if e != resolver::MISSING => {
+                    tracing::warn!("Account {key} could not be re-read from the resolver: {e}")
+                }
+                _ => {}
             }
         }
     }
