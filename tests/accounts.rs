@@ -2,7 +2,8 @@
 //! the same file and the same raw-protocol conversation on both servers,
 //! and the same normalised transcript back (isolation, stream imports with
 //! prefix and `to`, mappings, service imports with their `_R_` replies and
-//! `Nats-Request-Info` header, response types, no responders, limits).
+//! `Nats-Request-Info` header, response types and thresholds, no responders,
+//! limits, cluster-scoped mappings in exporters).
 
 mod common;
 
@@ -314,4 +315,87 @@ async fn weighted_mappings_split_traffic_as_the_reference() {
         assert!(near(n("w.loss"), 50), "{name}: the rest is dropped: {c:?}");
         assert_eq!(n("w.lb"), 0, "{name}: {c:?}");
     }
+}
+
+/// The exporter's mappings pick the destination scoped to this server's
+/// cluster for a request that came through a service import, as the
+/// publisher's own account does for what it publishes.
+const CLUSTER_SCOPED: &str = r#"
+cluster { name: east, listen: "127.0.0.1:-1" }
+accounts {
+  A {
+    users: [{user: a, password: a}]
+    exports: [{service: "svc.>"}]
+    mappings: {
+      "svc.q": [{destination: "svc.east", weight: 100%, cluster: east}, {destination: "svc.other", weight: 100%}]
+    }
+  }
+  B {
+    users: [{user: b, password: b}]
+    imports: [{service: {account: A, subject: "svc.q"}}]
+    mappings: {
+      "b.q": [{destination: "b.east", weight: 100%, cluster: east}, {destination: "b.other", weight: 100%}]
+    }
+  }
+}
+"#;
+
+async fn cluster_scoped(addr: SocketAddr) -> String {
+    let mut responder = login(addr, "a", "").await;
+    step(&mut responder, "SUB svc.east 1\r\nSUB svc.other 2\r\n").await;
+    let mut b = login(addr, "b", "").await;
+    step(&mut b, "SUB b.east 1\r\nSUB b.other 2\r\n").await;
+    let mut requester = login(addr, "b", "").await;
+    step(&mut requester, "PUB svc.q _INBOX.b.1 2\r\nhi\r\nPUB b.q 2\r\nhi\r\n").await;
+    format!("exporter:\n{}\nimporter:\n{}", sorted(&step(&mut responder, "").await), sorted(&step(&mut b, "").await))
+}
+
+#[tokio::test]
+async fn cluster_scoped_mappings_in_exporters_as_the_reference() {
+    let transcript = compare!(CLUSTER_SCOPED, cluster_scoped);
+    assert!(transcript.contains("HMSG svc.east 1 _R_.PRE.RND"), "{transcript}");
+    assert!(transcript.contains("MSG b.east 1 hi"), "{transcript}");
+    assert!(!transcript.contains("other"), "{transcript}");
+}
+
+/// A stream response's entry lives for the export's `response_threshold`:
+/// nats-server sweeps it within one to two thresholds of the request.
+const THRESHOLD: &str = r#"
+accounts {
+  A {
+    users: [{user: a, password: a}]
+    exports: [{service: "slow.svc", response_type: stream, response_threshold: "200ms"}]
+  }
+  B {
+    users: [{user: b, password: b}]
+    imports: [{service: {account: A, subject: "slow.svc"}}]
+  }
+}
+"#;
+
+async fn late_responses(addr: SocketAddr) -> String {
+    let mut responder = login(addr, "a", "").await;
+    step(&mut responder, "SUB slow.svc 1\r\n").await;
+    let mut requester = login(addr, "b", "").await;
+    step(&mut requester, "SUB _INBOX.b.> 9\r\n").await;
+    step(&mut requester, "PUB slow.svc _INBOX.b.1 2\r\nhi\r\n").await;
+    let request = step(&mut responder, "").await;
+    let reply = reply_subject(&request).expect("a _R_ reply");
+    step(&mut responder, &format!("PUB {reply} 3\r\none\r\nPUB {reply} 3\r\ntwo\r\n")).await;
+    let in_time = normalise(&step(&mut requester, "").await);
+    // Time is the subject here, and the servers are processes whose clocks
+    // a test cannot pause: the late reply goes out well past both
+    // thresholds (five of them).
+    tokio::time::sleep(std::time::Duration::from_millis(1000)).await;
+    step(&mut responder, &format!("PUB {reply} 4\r\nlate\r\n")).await;
+    let late = normalise(&step(&mut requester, "").await);
+    format!("in time:\n{in_time}\nlate:\n{late}")
+}
+
+#[tokio::test]
+async fn response_thresholds_end_stream_responses_as_the_reference() {
+    let transcript = compare!(THRESHOLD, late_responses);
+    assert!(transcript.contains("MSG _INBOX.b.1 9 one"), "{transcript}");
+    assert!(transcript.contains("MSG _INBOX.b.1 9 two"), "{transcript}");
+    assert!(!transcript.contains("9 late"), "the late reply is dropped: {transcript}");
 }

@@ -179,17 +179,7 @@ async fn unchanged_connections_lose_nothing_while_accounts_reload_under_traffic(
     }
     publisher.flush().await.unwrap();
     for (name, sub, prefix) in [("B", &mut imported, "from_a.ev."), ("A", &mut own, "ev.")] {
-        for expected in 1..=seq {
-            // Skipping probes (`ev.0`) that arrived late.
-            let mut m = None;
-            while m.is_none() {
-                let next = tokio::time::timeout(WAIT, sub.next()).await;
-                let got = next.unwrap_or_else(|_| panic!("{name} lost message {expected}")).expect("subscription open");
-                m = (!got.subject.ends_with(".0")).then_some(got);
-            }
-            let m = m.expect("a message");
-            assert_eq!(m.subject.as_str(), format!("{prefix}{expected}"), "{name} got them in order, once each");
-        }
+        expect_in_order(sub, name, prefix, seq).await;
         assert!(tokio::time::timeout(Duration::from_millis(50), sub.next()).await.is_err(), "{name}: nothing extra");
     }
 }

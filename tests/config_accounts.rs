@@ -302,7 +302,7 @@ fn cluster_members_with_different_accounts_are_warned() {
 /// The account examples are valid for rnats and for nats-server.
 #[test]
 fn account_examples_pass_both() {
-    let files = ["accounts-basic.conf", "accounts-imports.conf", "mappings.conf"];
+    let files = ["accounts-basic.conf", "accounts-imports.conf", "accounts-system.conf", "mappings.conf"];
     let dir = Path::new("examples-conf");
     for f in files {
         let (code, _, err) = rnats(&["check", "--strict", f], dir);

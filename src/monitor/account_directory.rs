@@ -6,7 +6,6 @@
 //! [`AccountDirectory`] is a trait so the endpoints can be tested with any
 //! set of accounts; [`ServerState`] implements it over its account registry.
 
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -14,7 +13,6 @@ use super::sublist_stats::{sublist_stats_of, SublistStats};
 use crate::server::account::Account;
 use crate::server::conn::Subscription;
 use crate::server::state::ServerState;
-use crate::server::stats::Traffic;
 
 /// Messages and bytes.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -60,11 +58,9 @@ pub fn find(directory: &dyn AccountDirectory, name: &str) -> Option<AccountFigur
     directory.accounts().into_iter().find(|a| a.name() == name)
 }
 
-/// The server's account registry. Traffic is summed over each account's
-/// live connections; the totals of connections that are gone (kept for all
-/// accounts at once) and the slow consumer count go to `$G` while it is the
-/// only account. Per-account counters kept by the sessions would make
-/// those exact (design §8).
+/// The server's account registry. Traffic is each account's live
+/// connections plus those of its connections that closed; slow consumers
+/// are counted per account as they happen.
 impl AccountDirectory for ServerState {
     fn system_account(&self) -> Option<String> {
         ServerState::system_account(self)
@@ -72,23 +68,17 @@ impl AccountDirectory for ServerState {
 
     fn accounts(&self) -> Vec<AccountFigures> {
         let all = self.accounts().all();
-        let only_global = all.len() == 1;
-        let (live, retired) = self.connections_and_retired();
+        let traffic = self.account_traffic(&all);
         all.into_iter()
-            .map(|account| {
-                let mut traffic = if only_global { retired.traffic } else { Traffic::default() };
-                for conn in live.iter().filter(|c| Arc::ptr_eq(&c.account(), &account)) {
-                    traffic += conn.traffic();
-                }
-                AccountFigures {
-                    client_connections: usize::try_from(account.num_clients()).unwrap_or(usize::MAX),
-                    leafnode_connections: 0,
-                    updated: self.started_at(),
-                    sent: MsgBytes { msgs: traffic.out_msgs, bytes: traffic.out_bytes },
-                    received: MsgBytes { msgs: traffic.in_msgs, bytes: traffic.in_bytes },
-                    slow_consumers: if only_global { self.stats().slow_consumers.load(Ordering::Relaxed) } else { 0 },
-                    account,
-                }
+            .zip(traffic)
+            .map(|(account, traffic)| AccountFigures {
+                client_connections: usize::try_from(account.num_clients()).unwrap_or(usize::MAX),
+                leafnode_connections: 0,
+                updated: self.started_at(),
+                sent: MsgBytes { msgs: traffic.out_msgs, bytes: traffic.out_bytes },
+                received: MsgBytes { msgs: traffic.in_msgs, bytes: traffic.in_bytes },
+                slow_consumers: account.slow_consumers(),
+                account,
             })
             .collect()
     }

@@ -27,6 +27,7 @@ use tokio::time::Instant;
 use super::account_config::AccountConfig;
 use super::permissions::CompiledPermissions;
 use super::service::response_table::{ResponseTable, DEFAULT_MAX_OUTSTANDING};
+use super::stats::Traffic;
 use super::sublist::{InvalidSubject, Sublist, Weighted};
 
 /// nats-server's name for the account of clients that name none.
@@ -74,6 +75,15 @@ pub struct Account<S> {
     /// imports, the responses' `_R_` interest), so a reload can change
     /// them. Taken on start and reload only.
     internal: Mutex<Vec<Arc<S>>>,
+    /// Traffic of the account's connections that have closed, for
+    /// `/accstatz` (live connections are summed when asked, so nothing is
+    /// written per message). Changed only when a connection retires, under
+    /// the server's client-registry lock, and read under it too, so that a
+    /// sum over live and closed counts each connection once.
+    closed_traffic: Mutex<Traffic>,
+    /// The account's clients closed as slow consumers (nats-server's
+    /// per-account `slow_consumers`); written only at such a close.
+    slow_consumers: AtomicU64,
 }
 
 /// Local interest and the routes that hear about it.
@@ -99,6 +109,8 @@ impl<S: Indexed> Account<S> {
             clients: AtomicU64::new(0),
             responses: OnceLock::new(),
             internal: Mutex::new(Vec::new()),
+            closed_traffic: Mutex::new(Traffic::default()),
+            slow_consumers: AtomicU64::new(0),
         }
     }
 
@@ -146,6 +158,26 @@ impl<S: Indexed> Account<S> {
     /// Client connections of the account on this server.
     pub fn num_clients(&self) -> u64 {
         self.clients.load(Ordering::Acquire)
+    }
+
+    /// Adds a closed connection's counters to the account's totals (the
+    /// caller holds the client-registry lock, see `closed_traffic`).
+    pub fn add_closed_traffic(&self, traffic: Traffic) {
+        *self.closed_traffic.lock().unwrap_or_else(|e| e.into_inner()) += traffic;
+    }
+
+    /// The totals of the account's closed connections.
+    pub fn closed_traffic(&self) -> Traffic {
+        *self.closed_traffic.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// One of the account's clients was closed as a slow consumer.
+    pub fn count_slow_consumer(&self) {
+        self.slow_consumers.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn slow_consumers(&self) -> u64 {
+        self.slow_consumers.load(Ordering::Relaxed)
     }
 
     /// Whether a stall warning may be logged now (none in the last `every`);

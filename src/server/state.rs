@@ -477,6 +477,7 @@ impl ServerState {
             if clients.live.get(&conn.cid).is_some_and(|c| Arc::ptr_eq(c, conn)) {
                 clients.live.remove(&conn.cid);
                 clients.retired.add(conn);
+                conn.account().add_closed_traffic(conn.traffic());
             }
         }
         self.adoptions.ended(conn);
@@ -497,6 +498,24 @@ impl ServerState {
     pub fn connections_and_retired(&self) -> (Vec<Arc<Connection>>, ClientTotals) {
         let clients = self.clients.lock().unwrap_or_else(|e| e.into_inner());
         (clients.live.values().cloned().collect(), clients.retired)
+    }
+
+    /// Each of `accounts`' traffic since the server started: its live
+    /// connections' counters plus the totals of those that closed, read
+    /// under the registry lock that [`ServerState::retire`] moves them
+    /// under, so no connection is counted twice or not at all.
+    pub fn account_traffic(&self, accounts: &[Arc<ServerAccount>]) -> Vec<Traffic> {
+        let clients = self.clients.lock().unwrap_or_else(|e| e.into_inner());
+        accounts
+            .iter()
+            .map(|account| {
+                let mut traffic = account.closed_traffic();
+                for conn in clients.live.values().filter(|c| Arc::ptr_eq(&c.account(), account)) {
+                    traffic += conn.traffic();
+                }
+                traffic
+            })
+            .collect()
     }
 
     /// Everything client connections counted since the server started.

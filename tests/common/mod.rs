@@ -255,3 +255,19 @@ impl Reference {
         Some(Reference { process, addr })
     }
 }
+
+/// Asserts `sub` gets `{prefix}1` ... `{prefix}{count}` in order, once each,
+/// skipping probes (`*.0`) that arrived late; `name` names it in failures.
+pub async fn expect_in_order(sub: &mut async_nats::Subscriber, name: &str, prefix: &str, count: u32) {
+    use futures_util::StreamExt;
+    for expected in 1..=count {
+        let m = loop {
+            let next = tokio::time::timeout(WAIT, sub.next()).await;
+            let got = next.unwrap_or_else(|_| panic!("{name} lost message {expected}")).expect("subscription open");
+            if !got.subject.ends_with(".0") {
+                break got;
+            }
+        };
+        assert_eq!(m.subject.as_str(), format!("{prefix}{expected}"), "{name} got them in order, once each");
+    }
+}

@@ -19,3 +19,21 @@ pub async fn login(p: &ServerProcess, user: &str) -> async_nats::Client {
         .await
         .expect("login")
 }
+
+/// Rewrites `conf` with `text`, sends SIGHUP and waits until the log holds
+/// `reloads` "Reloaded server configuration" lines (rnats and nats-server
+/// both log it); fails on an `[ERR]` line or after [`super::WAIT`].
+pub fn reload_by_sighup(p: &ServerProcess, conf: &Path, text: &str, reloads: usize) {
+    std::fs::write(conf, text).expect("config written");
+    p.signal(rustix::process::Signal::HUP).expect("SIGHUP");
+    let deadline = std::time::Instant::now() + super::WAIT;
+    loop {
+        let log = p.log_text();
+        assert!(!log.contains("[ERR]"), "the reload failed:\n{log}");
+        if log.matches("Reloaded server configuration").count() >= reloads {
+            return;
+        }
+        assert!(std::time::Instant::now() < deadline, "reload {reloads} was not logged:\n{log}");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}

@@ -336,12 +336,16 @@ impl Connection {
         self.outbound.is_closing()
     }
 
-    /// The server's slow-consumer count for this kind of connection.
-    fn slow_consumer_counter(&self) -> &AtomicU64 {
+    /// Counts a slow consumer: in the server's count for this kind of
+    /// connection, and a client's also in its account's.
+    fn count_slow_consumer(&self) {
         match self.kind {
-            ConnKind::Route => &self.stats.slow_consumer_routes,
-            _ => &self.stats.slow_consumers,
-        }
+            ConnKind::Route => self.stats.slow_consumer_routes.fetch_add(1, Ordering::Relaxed),
+            _ => {
+                self.account.load().count_slow_consumer();
+                self.stats.slow_consumers.fetch_add(1, Ordering::Relaxed)
+            }
+        };
     }
 
     /// Queues protocol bytes for the peer (PONG, `+OK`, `-ERR`, INFO,
@@ -363,7 +367,7 @@ impl Connection {
     /// Bytes queued for this connection went over its `max_pending`.
     pub fn slow_consumer_pending(&self) {
         if self.outbound.close(CloseReason::SlowConsumerPendingBytes, true) {
-            self.slow_consumer_counter().fetch_add(1, Ordering::Relaxed);
+            self.count_slow_consumer();
             let max_pending = self.outbound.max_pending();
             info!("{} - Slow Consumer Detected: MaxPending of {} Exceeded", self.log_prefix, max_pending);
         }
@@ -373,7 +377,7 @@ impl Connection {
     /// The writer could not finish a write within the write deadline.
     pub fn slow_consumer_write_deadline(&self, deadline: Duration, bytes: usize) {
         if self.outbound.close(CloseReason::SlowConsumerWriteDeadline, true) {
-            self.slow_consumer_counter().fetch_add(1, Ordering::Relaxed);
+            self.count_slow_consumer();
             info!(
                 "{} - Slow Consumer Detected: WriteDeadline of {} exceeded with 1 chunks of {} total bytes.",
                 self.log_prefix,

@@ -91,8 +91,7 @@ impl Fanout {
         // The exporter's own mappings apply to what enters it.
         let rules = exporter.config();
         if let Some(mappings) = &rules.mappings {
-            let mut random = || self.random_u31();
-            match mappings.select(subject, "", &mut s.mapped, &mut random) {
+            match self.map_subject(mappings, subject, &mut s.mapped) {
                 crate::mapping::Selected::Unchanged => {}
                 crate::mapping::Selected::Mapped => subject = &s.mapped,
                 crate::mapping::Selected::Dropped => {

@@ -33,6 +33,7 @@ use super::match_cache::MatchCache;
 use super::outbound::{MsgLine, Pushed, WhenBehind};
 use super::stall::Stalls;
 use super::sublist::MatchResult;
+use crate::mapping::{Mappings, Selected};
 use crate::server::clock::unix_nanos;
 
 /// One message as published: the parser's PUB/HPUB, which every delivery
@@ -83,6 +84,10 @@ pub struct Fanout {
     import_cache: MatchCache<Subscription>,
     /// Buffers of those publishes, reused.
     scratch: imports::Scratch,
+    /// The cluster name cluster-scoped mappings pick by, in the publisher's
+    /// account and in an exporter a request enters (empty outside a
+    /// cluster). Set by the session at login and when it adopts a reload.
+    cluster: String,
 }
 
 /// One route a message goes to, and the queue groups it must deliver to.
@@ -125,6 +130,7 @@ impl Default for Fanout {
             pending_imports: Vec::new(),
             import_cache: MatchCache::default(),
             scratch: imports::Scratch::default(),
+            cluster: String::new(),
         }
     }
 }
@@ -484,14 +490,31 @@ impl Fanout {
     }
 
     fn next_rand(&mut self) -> u64 {
-        // xorshift64: queue member choice needs speed, not cryptography.
-        let mut x = self.rng;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.rng = x;
-        x
+        xorshift(&mut self.rng)
     }
+
+    /// Takes the cluster name of cluster-scoped mappings (see `cluster`).
+    pub fn set_cluster(&mut self, name: String) {
+        self.cluster = name;
+    }
+
+    /// Picks where `mappings` send `subject` on this server (its cluster,
+    /// this session's random draws), writing a mapped subject into `out`.
+    pub fn map_subject(&mut self, mappings: &Mappings, subject: &[u8], out: &mut Vec<u8>) -> Selected {
+        let Fanout { cluster, rng, .. } = self;
+        mappings.select(subject, cluster, out, &mut || (xorshift(rng) >> 33) as u32)
+    }
+}
+
+/// xorshift64: queue member choice and mapping weights need speed, not
+/// cryptography.
+fn xorshift(state: &mut u64) -> u64 {
+    let mut x = *state;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    *state = x;
+    x
 }
 
 #[cfg(test)]

@@ -20,15 +20,13 @@ use crate::server::session::core::Core;
 pub(crate) struct Tenancy {
     pub account: Arc<ServerAccount>,
     pub rules: Arc<AccountConfig>,
-    /// The cluster name cluster-scoped mappings are picked by.
-    cluster: String,
     /// Where a mapped subject is written (reused: no allocation per message).
     mapped: Vec<u8>,
 }
 
 impl Tenancy {
     pub fn new(account: Arc<ServerAccount>) -> Tenancy {
-        Tenancy { rules: account.config(), account, cluster: String::new(), mapped: Vec::new() }
+        Tenancy { rules: account.config(), account, mapped: Vec::new() }
     }
 }
 
@@ -73,7 +71,7 @@ impl ClientState {
     pub(super) fn apply_account_rules(&mut self, core: &mut Core) {
         let t = &mut self.tenancy;
         t.rules = t.account.config();
-        t.cluster = core.server.cluster().map(|c| c.name()).unwrap_or_default();
+        core.fanout.set_cluster(core.server.cluster().map(|c| c.name()).unwrap_or_default());
         let max_payload = AccountConfig::effective(core.snap.opts.max_payload, t.rules.limits.max_payload);
         // A JWT user's own limit narrows the account's (`applyAccountLimits`).
         let user = self.identity.jwt.as_ref().and_then(|j| j.max_payload);
@@ -93,8 +91,7 @@ impl ClientState {
     /// mapping drops the message.
     pub(super) fn map_subject(&mut self, core: &mut Core, subject: &[u8], scratch: &mut Vec<u8>) -> Option<bool> {
         let Some(mappings) = self.tenancy.rules.mappings.clone() else { return Some(false) };
-        let mut random = || core.fanout.random_u31();
-        match mappings.select(subject, &self.tenancy.cluster, scratch, &mut random) {
+        match core.fanout.map_subject(&mappings, subject, scratch) {
             Selected::Unchanged => Some(false),
             Selected::Mapped => Some(true),
             Selected::Dropped => None,
