@@ -112,6 +112,7 @@ impl Server {
 
         // Its subscriptions are in place before the first client can ask.
         crate::server::system::start(&state, Arc::new(crate::monitor::system_data::SystemData::new(state.clone())));
+        crate::server::operator::background::start(&state);
         state.spawn(listener::accept_clients(state.clone(), listener));
         state.spawn(sweep_responses(state.clone()));
         if let Some(ws) = ws_listener {

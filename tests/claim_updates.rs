@@ -425,6 +425,21 @@ async fn delete_requests_match_the_reference() {
     assert!(all.contains("-ERR 'Account Authentication Expired'\r\n closed: true"), "{all}");
 }
 
+/// One server of cluster `C1` from `conf` (written into `dir`), named
+/// `name`, with routes to `seed`; its log kept, debug lines too.
+fn start_member(bin: &Path, dir: &Path, conf: &str, name: &str, seed: Option<String>) -> ServerProcess {
+    let path = dir.join("server.conf");
+    std::fs::write(&path, conf).unwrap();
+    let path = path.to_str().unwrap().to_string();
+    let mut args = vec!["-c".to_string(), path, "-n".into(), name.into(), "--cluster_name".into(), "C1".into()];
+    args.extend(["--cluster".into(), "nats://127.0.0.1:-1".into(), "-D".into()]);
+    if let Some(seed) = seed {
+        args.extend(["--routes".into(), seed]);
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    Spawn::new(bin).args(&args).log().start().expect("server starts")
+}
+
 /// One server of a cluster, with a full directory resolver of its own
 /// holding the run's accounts.
 fn cluster_member(bin: &Path, k: &Keys, dir: &Path, name: &str, seed: Option<String>) -> ServerProcess {
@@ -434,15 +449,7 @@ fn cluster_member(bin: &Path, k: &Keys, dir: &Path, name: &str, seed: Option<Str
         std::fs::write(jwts.join(format!("{key}.jwt")), jwt).unwrap();
     }
     let conf = k.config(&format!("resolver: {{ type: full, dir: {:?} }}", jwts.to_str().unwrap()));
-    let path = dir.join("server.conf");
-    std::fs::write(&path, conf).unwrap();
-    let path = path.to_str().unwrap();
-    let mut args = vec!["-c", path, "-n", name, "--cluster_name", "C1", "--cluster", "nats://127.0.0.1:-1"];
-    let seed = seed.unwrap_or_default();
-    if !seed.is_empty() {
-        args.extend(["--routes", seed.as_str()]);
-    }
-    Spawn::new(bin).args(&args).start().expect("server starts")
+    start_member(bin, dir, &conf, name, seed)
 }
 
 /// An update sent to the first server reaches the second over the route
@@ -510,21 +517,9 @@ async fn directories_converge(first: &Path, second: &Path) {
         }
         k.config(&format!("resolver: {{ type: full, dir: {:?}, interval: \"1s\" }}", jwts.to_str().unwrap()))
     };
-    let start_member = |bin: &Path, dir: &Path, conf: String, name: &str, seed: Option<String>| {
-        let path = dir.join("server.conf");
-        std::fs::write(&path, conf).unwrap();
-        let path = path.to_str().unwrap().to_string();
-        let mut args = vec!["-c".to_string(), path, "-n".into(), name.into(), "--cluster_name".into(), "C1".into()];
-        args.extend(["--cluster".into(), "nats://127.0.0.1:-1".into()]);
-        if let Some(seed) = seed {
-            args.extend(["--routes".into(), seed]);
-        }
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        Spawn::new(bin).args(&args).start().expect("server starts")
-    };
-    let a = start_member(first, dir_a.path(), with_interval(&k, dir_a.path()), "A", None);
+    let a = start_member(first, dir_a.path(), &with_interval(&k, dir_a.path()), "A", None);
     let seed = format!("nats-route://{}", a.cluster_addr().expect("route port"));
-    let b = start_member(second, dir_b.path(), with_interval(&k, dir_b.path()), "B", Some(seed));
+    let b = start_member(second, dir_b.path(), &with_interval(&k, dir_b.path()), "B", Some(seed));
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     let path = |dir: &Path, key: &str| dir.join("jwt").join(format!("{key}.jwt"));
     loop {
@@ -623,4 +618,147 @@ async fn pack_with_the_same_hash_gets_nothing_new() {
         let other = ask(&sys, &k, "$SYS.REQ.CLAIMS.PACK", vec![0u8; 32]).await;
         assert_eq!(other.len(), files.len() + 1, "{bin:?}");
     }
+}
+
+/// What a login with the user JWT got: the wire up to the PONG, or the
+/// `-ERR` and `<closed>`.
+async fn try_login(addr: SocketAddr, jwt: &str, key: &KeyPair) -> String {
+    let mut c = Raw::connect(addr).await;
+    let nonce = c.info_json()["nonce"].as_str().expect("nonce in INFO").to_string();
+    let sig = b64url(&key.sign(nonce.as_bytes()).unwrap());
+    let connect = serde_json::json!({"verbose": false, "pedantic": false, "jwt": jwt, "sig": sig, "protocol": 1});
+    exchange(&mut c, &format!("CONNECT {connect}\r\nPING\r\n")).await
+}
+
+/// Waits until a PING of the system account gets `servers` answers.
+async fn wait_for_cluster(sys: &async_nats::Client, k: &Keys, servers: usize) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        if ask(sys, k, "$SYS.REQ.SERVER.PING", Vec::new()).await.len() >= servers {
+            return;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the cluster did not form");
+    }
+}
+
+/// The log's lines about account lookups, from the text on (without the
+/// prefixes, which differ), with the run's keys named.
+fn lookup_log_lines(server: &ServerProcess, k: &Keys, needles: &[&str]) -> Vec<String> {
+    let mut lines: Vec<String> = server
+        .log_text()
+        .lines()
+        .filter_map(|l| needles.iter().find_map(|n| l.find(n).map(|at| name_keys(k, &l[at..]))))
+        .collect();
+    lines.sort();
+    lines.dedup();
+    lines
+}
+
+/// A server whose directory resolver (`asker`: `cache` or `full`) lacks
+/// the account of a user logging in, in a cluster with a full resolver
+/// that holds it: the login looks the account up in the cluster and
+/// succeeds, and the JWT is stored; an account no server holds is refused
+/// (`account jwt not found`); a cache's `ttl` removes the file while the
+/// account in use stays usable; with no server left to answer, a lookup
+/// times out.
+async fn lookup_run(holder: &Path, asker: &Path, asker_resolver: &str) -> Vec<String> {
+    let k = Keys::new();
+    let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let a = cluster_member(holder, &k, dir_a.path(), "A", None);
+    let seed = format!("nats-route://{}", a.cluster_addr().expect("route port"));
+    // The asker holds the system account only.
+    let jwts = jwt_dir(dir_b.path(), &k.accounts()[..1]);
+    let ttl = if asker_resolver == "cache" { ", ttl: \"2s\"" } else { "" };
+    let resolver =
+        format!("resolver: {{ type: {asker_resolver}, dir: {:?}, timeout: \"1s\"{ttl} }}", jwts.to_str().unwrap());
+    let b = start_member(asker, dir_b.path(), &k.config(&resolver), "B", Some(seed));
+    let sys = system_client(b.addr, &k).await;
+    wait_for_cluster(&sys, &k, 2).await;
+    let mut log = Vec::new();
+    let stored = jwts.join(format!("{}.jwt", k.account.public_key()));
+    log.push(try_login(b.addr, &k.user_jwt(&k.account, &k.user, "u"), &k.user).await);
+    log.push(format!("stored: {}", stored.exists()));
+    let (nobody, nobody_user) = (KeyPair::new_account(), KeyPair::new_user());
+    log.push(try_login(b.addr, &k.user_jwt(&nobody, &nobody_user, "n"), &nobody_user).await);
+    if asker_resolver == "cache" {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while stored.exists() {
+            assert!(tokio::time::Instant::now() < deadline, "the cache's ttl did not remove {stored:?}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        log.push("expired".into());
+    }
+    drop(a);
+    // The account in use logs in without the cluster; another times out.
+    let again = KeyPair::new_user();
+    log.push(try_login(b.addr, &k.user_jwt(&k.account, &again, "again"), &again).await);
+    let (gone, gone_user) = (KeyPair::new_account(), KeyPair::new_user());
+    log.push(try_login(b.addr, &k.user_jwt(&gone, &gone_user, "g"), &gone_user).await);
+    let mut lines = lookup_log_lines(&b, &k, &["Account fetch failed: ", "Account JWT lookup error: "]);
+    for line in &mut lines {
+        *line = line.replace(&nobody.public_key(), "<NOBODY>").replace(&gone.public_key(), "<GONE>");
+    }
+    log.extend(lines);
+    log.iter().map(|l| wire_text(l.as_bytes())).collect()
+}
+
+async fn lookups_match_the_reference(asker_resolver: &str) {
+    let Some(reference) = reference_binary() else {
+        skip_loudly("lookups_match_the_reference");
+        return;
+    };
+    let ours = Path::new(env!("CARGO_BIN_EXE_rnats"));
+    let expected = lookup_run(&reference, &reference, asker_resolver).await;
+    eprintln!("reference: {expected:#?}");
+    let mixed = lookup_run(&reference, ours, asker_resolver).await;
+    assert_eq!(mixed, expected, "rnats asking nats-server");
+    let all_ours = lookup_run(ours, ours, asker_resolver).await;
+    assert_eq!(all_ours, expected, "rnats asking rnats");
+    let all = expected.join("\n");
+    assert!(all.contains("stored: true"), "{all}");
+    assert!(all.contains("fetching jwt timed out"), "{all}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cache_resolver_looks_accounts_up_in_the_cluster() {
+    lookups_match_the_reference("cache").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_resolver_looks_up_what_it_lacks() {
+    lookups_match_the_reference("full").await;
+}
+
+/// `resolver_pinned_accounts`: a user of an account not listed is refused
+/// (`-ERR 'Authorization Violation'`), and `/varz` counts it in
+/// `pinned_account_fails` (absent until the first refusal).
+async fn pinned_run(bin: &Path, k: &Keys) -> Vec<String> {
+    let dir = tempfile::tempdir().unwrap();
+    let pinned = format!("resolver_pinned_accounts: [{}, {}]", k.system.public_key(), k.idle.public_key());
+    let path = dir.path().join("server.conf");
+    std::fs::write(&path, format!("{}\n{pinned}\n", k.memory_config())).unwrap();
+    let server = Spawn::new(bin).args(&["-c", path.to_str().unwrap(), "-m", "-1"]).start().expect("server starts");
+    let mon = server.monitor_url().expect("monitoring port");
+    let fails = |v: &Value| format!("pinned_account_fails: {}", v["pinned_account_fails"]);
+    let mut log = vec![fails(&common::http::get_json(&mon, "/varz").await)];
+    let idle_user = KeyPair::new_user();
+    log.push(try_login(server.addr, &k.user_jwt(&k.idle, &idle_user, "i"), &idle_user).await);
+    for _ in 0..2 {
+        log.push(try_login(server.addr, &k.user_jwt(&k.account, &k.user, "u"), &k.user).await);
+    }
+    log.push(fails(&common::http::get_json(&mon, "/varz").await));
+    log
+}
+
+#[tokio::test]
+async fn pinned_account_refusals_are_counted_like_the_reference() {
+    let Some(reference) = reference_binary() else {
+        skip_loudly("pinned_account_refusals_are_counted_like_the_reference");
+        return;
+    };
+    let k = Keys::new();
+    let expected = pinned_run(&reference, &k).await;
+    let got = pinned_run(Path::new(env!("CARGO_BIN_EXE_rnats")), &k).await;
+    assert_eq!(got, expected);
+    assert_eq!(expected.last().map(String::as_str), Some("pinned_account_fails: 2"), "{expected:?}");
 }

@@ -380,6 +380,12 @@ pub fn resolver(b: &mut Builder, key: &str, v: &Value, block: &'static dyn Block
                         }
                         _ => refuse(b, "dir has no value and needs to point to a directory".into()),
                     }
+                    // nats-server's `FetchTimeout` (the text's typo is its own).
+                    if let Some(Kind::Str(t)) = get("timeout").map(|e| &e.value.kind) {
+                        if crate::gotext::parse_go_duration(t).is_ok_and(|d| d.is_zero()) {
+                            refuse(b, "Fetch timeout 0s is too smal".into());
+                        }
+                    }
                     let set = |k: &str| get(k).is_some();
                     let allow_delete = matches!(get("allow_delete").map(|e| &e.value.kind), Some(Kind::Bool(true)));
                     if t == "CACHE" {

@@ -97,6 +97,10 @@ pub struct Varz {
     pub config_digest: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub system_account: Option<String>,
+    /// Logins refused because their account is not in
+    /// `resolver_pinned_accounts` (omitted when none, as nats-server).
+    #[serde(skip_serializing_if = "is_zero_u64")]
+    pub pinned_account_fails: u64,
     pub slow_consumer_stats: ByKind,
     pub stale_connection_stats: ByKind,
     pub disk_io_wait_stats: DiskIoWaitStats,
@@ -332,6 +336,7 @@ pub fn varz(server: &ServerState, figures: MonitorFigures) -> Varz {
         config_load_time: rfc3339_nano(if snap.generation <= 1 { server.started_at() } else { snap.loaded_at }),
         config_digest: snap.config_digest.clone().unwrap_or_default(),
         system_account: server.system_account(),
+        pinned_account_fails: server.operator().map_or(0, |op| op.pinned_account_fails()),
         slow_consumer_stats: ByKind { clients: client_slow, routes: route_slow, ..ByKind::default() },
         stale_connection_stats: ByKind { clients: client_stale, routes: route_stale, ..ByKind::default() },
         disk_io_wait_stats: DiskIoWaitStats::default(),

@@ -154,7 +154,7 @@ impl OperatorMode {
         };
         // Later logins of the account find the new JWT (nats-server keeps
         // the updated account loaded, which has the same effect).
-        self.resolver.store(key, body);
+        self.resolver.keep(key, body);
         self.ensure_installed(server.accounts(), body, &claims, now);
         server.wake_all();
         respond(key, "jwt updated", None)

@@ -8,15 +8,19 @@
 //! compile to, installed in the account registry under the account's
 //! public key.
 
+pub mod background;
 pub mod claims;
+pub mod cluster_fetch;
 pub mod compile;
+pub mod dir_store;
 pub mod login;
 mod resolver;
 pub mod sync;
 pub mod user;
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use jiff::Timestamp;
 
@@ -43,6 +47,9 @@ pub struct OperatorMode {
     resolver: AccountResolver,
     /// `resolver_pinned_accounts`: when not empty, only these may log in.
     pinned: Vec<String>,
+    /// Logins refused by `pinned` (`/varz` `pinned_account_fails`). Relaxed:
+    /// a count, added to at a refused login only.
+    pinned_fails: AtomicU64,
     /// Account key -> the JWT its installed rules were compiled from (and
     /// its claims, which live connections are re-checked against), so a
     /// login recompiles only what changed. Taken at login, on updates and
@@ -56,6 +63,9 @@ pub struct OperatorMode {
     /// How often a `full` resolver compares its directory with the
     /// cluster's (`interval`).
     sync_interval: std::time::Duration,
+    /// A directory resolver's lookups in the cluster, once the system
+    /// account is up (see [`background::start`]).
+    cluster: OnceLock<cluster_fetch::ClusterFetch>,
 }
 
 impl OperatorMode {
@@ -75,13 +85,11 @@ impl OperatorMode {
         let strict_operator =
             operators.first().filter(|o| o.nats.strict_signing_key_usage).map(|o| o.data.subject.clone());
         let resolver = AccountResolver::new(op.resolver.as_ref(), op.resolver_tls.as_ref());
-        for (key, jwt) in &op.resolver_preload {
-            resolver.store(key, jwt);
-        }
-        Some(Arc::new(OperatorMode {
+        let mode = OperatorMode {
             trust,
             resolver,
             pinned: op.resolver_pinned_accounts.clone(),
+            pinned_fails: AtomicU64::new(0),
             installed: Mutex::new(HashMap::new()),
             strict_operator,
             system_account: crate::server::accounts::system_account_name(opts).map(str::to_string),
@@ -89,7 +97,18 @@ impl OperatorMode {
                 Some(crate::options::Resolver::Dir(d)) if !d.interval.is_zero() => d.interval,
                 _ => std::time::Duration::from_secs(60),
             },
-        }))
+            cluster: OnceLock::new(),
+        };
+        // nats-server's `ar.Store` of each preload: a directory resolver
+        // writes the ones newer than its files.
+        for (key, jwt) in &op.resolver_preload {
+            if mode.resolver.dir().is_none() {
+                mode.resolver.keep(key, jwt);
+            } else if let Err(e) = mode.save_if_newer(key, jwt) {
+                tracing::error!("Preloaded account [{key}] not stored: {e}");
+            }
+        }
+        Some(Arc::new(mode))
     }
 
     pub fn trust(&self) -> &Trust {
@@ -100,17 +119,57 @@ impl OperatorMode {
         &self.resolver
     }
 
-    /// Whether `account` may log in (`resolver_pinned_accounts`).
+    /// Whether `account` may log in (`resolver_pinned_accounts`); a refusal
+    /// is counted.
     pub fn is_pinned(&self, account: &str) -> bool {
-        self.pinned.is_empty() || self.pinned.iter().any(|p| p == account)
+        let pinned = self.pinned.is_empty() || self.pinned.iter().any(|p| p == account);
+        if !pinned {
+            self.pinned_fails.fetch_add(1, Ordering::Relaxed);
+        }
+        pinned
+    }
+
+    /// How many logins `resolver_pinned_accounts` refused.
+    pub fn pinned_account_fails(&self) -> u64 {
+        self.pinned_fails.load(Ordering::Relaxed)
     }
 
     /// The account's verified claims, from the resolver. Blocking: a
     /// directory or URL resolver reads a file or asks a server.
     pub fn lookup(&self, key: &str, now: Timestamp) -> Result<(String, AccountClaims), String> {
-        let jwt = self.resolver.fetch(key)?;
+        let jwt = self.account_jwt(key)?;
         let claims = verify_account_jwt(&jwt, key, &self.trust, now).map_err(|e: AccountJwtError| e.to_string())?;
         Ok((jwt, claims))
+    }
+
+    /// nats-server's `fetchAccount`: the resolver's JWT; a directory
+    /// resolver that lacks it uses the one of the account in use (nats-server
+    /// keeps a registered account), else asks the cluster and stores the
+    /// answer as a newer JWT (`Store`). Blocking: up to the `timeout`.
+    fn account_jwt(&self, key: &str) -> Result<String, String> {
+        let missing = match self.resolver.fetch(key) {
+            Ok(jwt) => return Ok(jwt),
+            Err(e) if e != resolver::MISSING || self.resolver.dir().is_none() => return Err(e),
+            Err(e) => e,
+        };
+        let installed = self.installed.lock().unwrap_or_else(|e| e.into_inner()).get(key).map(|(j, _)| j.clone());
+        if let Some(jwt) = installed.filter(|j| !j.is_empty()) {
+            return Ok(jwt);
+        }
+        let (Some(fetch), Some(timeout)) = (self.cluster.get(), self.resolver.fetch_timeout()) else {
+            return Err(missing);
+        };
+        let started = std::time::Instant::now();
+        let fetched = fetch.fetch(key, timeout);
+        let took = crate::gotext::go_duration(started.elapsed());
+        if started.elapsed() > std::time::Duration::from_secs(1) {
+            tracing::warn!("Account [{key}] fetch took {took}");
+        } else {
+            tracing::debug!("Account [{key}] fetch took {took}");
+        }
+        let jwt = fetched.inspect_err(|e| tracing::warn!("Account fetch failed: {e}"))?;
+        self.save_if_newer(key, &jwt)?;
+        Ok(jwt)
     }
 
     /// Claims of an account as imports see it (decoded, trusted, not expired).
@@ -141,8 +200,13 @@ impl OperatorMode {
         }
         let keys: Vec<String> = self.installed.lock().unwrap_or_else(|e| e.into_inner()).keys().cloned().collect();
         for key in keys {
-            if let Err(e) = self.reread(server, &key) {
-                tracing::warn!("Account {key} could not be re-read from the resolver: {e}");
+            // A file gone (a cache's expired entry) leaves the account in
+            // use as it is: nats-server's reload only reads the files there.
+            match self.reread(server, &key) {
+                Err(e) if e != resolver::MISSING => {
+                    tracing::warn!("Account {key} could not be re-read from the resolver: {e}")
+                }
+                _ => {}
             }
         }
     }

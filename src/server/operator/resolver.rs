@@ -1,8 +1,8 @@
 //! Where account JWTs come from: memory (`MEMORY` with `resolver_preload`),
-//! a directory of `<account key>.jwt` files (`type: full|cache`), or an
-//! account server (`URL(...)`). Every resolver keeps what it fetched or was
-//! given in memory, so a login storm reads each file (or asks the server)
-//! once.
+//! a directory of `<account key>.jwt` files (`type: full|cache`, see
+//! [`DirStore`]: bounded by `limit`, expiring), or an account server
+//! (`URL(...)`). Every resolver keeps what it fetched or was given in
+//! memory, so a login storm reads each file (or asks the server) once.
 //!
 //! [`AccountResolver::fetch`] blocks (file I/O, HTTP): callers run it off
 //! the async workers.
@@ -17,6 +17,7 @@ use std::time::Duration;
 use rustls::pki_types::ServerName;
 use rustls::{ClientConfig, ClientConnection, RootCertStore, StreamOwned};
 
+use super::dir_store::{Bounds, DirStore};
 use crate::options::{Resolver, Tls};
 
 /// nats-server's `ErrMissingAccount`.
@@ -25,9 +26,10 @@ pub const MISSING: &str = "account missing";
 /// The account resolver of the server.
 pub struct AccountResolver {
     kind: Kind,
-    /// Account key -> JWT: every JWT this resolver holds or fetched. A std
-    /// RwLock: read at login, written at start, on a fetch and on claim
-    /// updates; never held across I/O.
+    /// Account key -> JWT: every JWT a memory or URL resolver holds or
+    /// fetched (a directory's are in its [`DirStore`]). A std RwLock: read
+    /// at login, written at start, on a fetch and on claim updates; never
+    /// held across I/O.
     jwts: RwLock<HashMap<String, String>>,
 }
 
@@ -44,7 +46,7 @@ enum Delete {
 
 enum Kind {
     Memory,
-    Dir { dir: PathBuf, full: bool, delete: Delete },
+    Dir { store: DirStore, full: bool, delete: Delete, timeout: Duration },
     Url { url: String, timeout: Duration, tls: Option<Arc<ClientConfig>> },
 }
 
@@ -60,7 +62,9 @@ impl AccountResolver {
                     (true, true, false) => Delete::Rename,
                     (true, false, _) => Delete::No,
                 };
-                Kind::Dir { dir: PathBuf::from(&d.dir), full: d.full, delete }
+                let bounds = if d.full { Bounds::full(d.limit) } else { Bounds::cache(d.limit, d.ttl) };
+                let store = DirStore::open(PathBuf::from(&d.dir), bounds);
+                Kind::Dir { store, full: d.full, delete, timeout: d.timeout }
             }
             Some(Resolver::Url(url)) => {
                 let tls = tls.and_then(|t| match client_config(t) {
@@ -78,8 +82,22 @@ impl AccountResolver {
 
     /// The directory of a directory resolver.
     pub fn dir(&self) -> Option<&std::path::Path> {
+        self.store().map(DirStore::dir)
+    }
+
+    /// A directory resolver's files.
+    pub fn store(&self) -> Option<&DirStore> {
         match &self.kind {
-            Kind::Dir { dir, .. } => Some(dir),
+            Kind::Dir { store, .. } => Some(store),
+            _ => None,
+        }
+    }
+
+    /// How long a directory resolver waits for the cluster's answer to a
+    /// lookup (`timeout`).
+    pub fn fetch_timeout(&self) -> Option<Duration> {
+        match &self.kind {
+            Kind::Dir { timeout, .. } => Some(*timeout),
             _ => None,
         }
     }
@@ -90,17 +108,24 @@ impl AccountResolver {
         matches!(self.kind, Kind::Dir { full: true, .. })
     }
 
-    /// The account's JWT, or nats-server's error text. Blocking.
+    /// The account's JWT, or nats-server's error text (a directory
+    /// resolver's miss is [`MISSING`]: the caller asks the cluster).
+    /// Blocking.
     pub fn fetch(&self, key: &str) -> Result<String, String> {
+        if let Kind::Dir { store, .. } = &self.kind {
+            return store.load(key).map_err(|e| match e.kind() {
+                std::io::ErrorKind::NotFound => MISSING.to_string(),
+                _ => e.to_string(),
+            });
+        }
         if let Some(jwt) = self.jwts.read().unwrap_or_else(|e| e.into_inner()).get(key) {
             return Ok(jwt.clone());
         }
         let jwt = match &self.kind {
-            Kind::Memory => return Err(MISSING.into()),
-            Kind::Dir { dir, .. } => read_jwt_file(dir, key)?,
+            Kind::Memory | Kind::Dir { .. } => return Err(MISSING.into()),
             Kind::Url { url, timeout, tls } => http_get(&format!("{url}{key}"), *timeout, tls.as_ref())?,
         };
-        self.store(key, &jwt);
+        self.keep(key, &jwt);
         Ok(jwt)
     }
 
@@ -112,26 +137,27 @@ impl AccountResolver {
     /// Reads the account's JWT from its source again (a directory resolver's
     /// file after it changed), forgetting the copy held. Blocking.
     pub fn refetch(&self, key: &str) -> Result<String, String> {
+        if let Kind::Dir { store, .. } = &self.kind {
+            return store.reload(key).map_err(|e| match e.kind() {
+                std::io::ErrorKind::NotFound => MISSING.to_string(),
+                _ => e.to_string(),
+            });
+        }
         self.jwts.write().unwrap_or_else(|e| e.into_inner()).remove(key);
         self.fetch(key)
     }
 
-    /// Keeps `jwt` for `key` in memory (preload, claim update; a directory
-    /// resolver's file is written by [`save_if_changed`](Self::save_if_changed)).
-    pub fn store(&self, key: &str, jwt: &str) {
+    /// Keeps `jwt` for `key` in memory (preload, claim update of a memory
+    /// or URL resolver; a directory resolver's file is written by
+    /// [`save_if_changed`](Self::save_if_changed)).
+    pub fn keep(&self, key: &str, jwt: &str) {
         self.jwts.write().unwrap_or_else(|e| e.into_inner()).insert(key.to_string(), jwt.to_string());
     }
 
     /// Every account key held (and, for a directory resolver, on disk).
     pub fn keys(&self) -> Vec<String> {
         let mut keys: Vec<String> = self.jwts.read().unwrap_or_else(|e| e.into_inner()).keys().cloned().collect();
-        if let Some(dir) = self.dir() {
-            if let Ok(entries) = std::fs::read_dir(dir) {
-                keys.extend(
-                    entries.filter_map(|e| e.ok()?.file_name().to_str()?.strip_suffix(".jwt").map(str::to_string)),
-                );
-            }
-        }
+        keys.extend(self.files().into_iter().map(|(k, _)| k));
         keys.sort();
         keys.dedup();
         keys
@@ -147,18 +173,10 @@ impl AccountResolver {
     /// Writes the account's file unless it already holds `jwt` (nats-server's
     /// `DirJWTStore.save`); true when it changed. Blocking.
     pub fn save_if_changed(&self, key: &str, jwt: &str) -> std::io::Result<bool> {
-        let Some(path) = self.path(key) else {
-            return Err(std::io::Error::other("invalid public key"));
-        };
-        if jwt.is_empty() {
-            return Err(std::io::Error::other("invalid JWT"));
+        match self.store() {
+            Some(store) => store.write(key, jwt),
+            None => Err(std::io::Error::other("invalid public key")),
         }
-        if std::fs::read_to_string(&path).is_ok_and(|old| old == jwt) {
-            return Ok(false);
-        }
-        std::fs::write(&path, jwt)?;
-        self.store(key, jwt);
-        Ok(true)
     }
 
     /// The account's file as it is, if there is one. Blocking.
@@ -169,26 +187,18 @@ impl AccountResolver {
     /// Every `<key>.jwt` file of a directory resolver with its contents, by
     /// key (nats-server walks the directory in lexical order). Blocking.
     pub fn files(&self) -> Vec<(String, String)> {
-        let Some(dir) = self.dir() else { return Vec::new() };
-        let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
-        let mut files: Vec<(String, String)> = entries
-            .filter_map(|e| {
-                let e = e.ok()?;
-                let key = e.file_name().to_str()?.strip_suffix(".jwt")?.to_string();
-                Some((key, std::fs::read_to_string(e.path()).ok()?))
-            })
-            .collect();
-        files.sort();
-        files
+        self.store().map(DirStore::read_all).unwrap_or_default()
     }
 
     /// Deletes the account's file as configured (renamed or removed); false
     /// when there was none. The account is forgotten either way. Blocking.
     pub fn delete(&self, key: &str) -> std::io::Result<bool> {
-        let (Kind::Dir { delete, .. }, Some(path)) = (&self.kind, self.path(key)) else {
+        let (Kind::Dir { delete, store, .. }, Some(path)) = (&self.kind, self.path(key)) else {
             return Err(std::io::Error::other("store is not set up to for delete"));
         };
-        self.jwts.write().unwrap_or_else(|e| e.into_inner()).remove(key);
+        if *delete != Delete::No {
+            store.forget(key);
+        }
         let done = match delete {
             Delete::No => return Err(std::io::Error::other("store is not set up to for delete")),
             Delete::Rename => std::fs::rename(&path, path.with_extension("jwt.deleted")),
@@ -203,20 +213,7 @@ impl AccountResolver {
 
     /// `<dir>/<key>.jwt`, for a key that is a public nkey.
     fn path(&self, key: &str) -> Option<PathBuf> {
-        nkeys::KeyPair::from_public_key(key).ok()?;
-        Some(self.dir()?.join(format!("{key}.jwt")))
-    }
-}
-
-fn read_jwt_file(dir: &std::path::Path, key: &str) -> Result<String, String> {
-    // A key is base32: no path separators can sneak in, but check anyway.
-    if key.is_empty() || !key.bytes().all(|b| b.is_ascii_alphanumeric()) {
-        return Err(MISSING.into());
-    }
-    match std::fs::read_to_string(dir.join(format!("{key}.jwt"))) {
-        Ok(text) => Ok(text.trim().to_string()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(MISSING.into()),
-        Err(e) => Err(e.to_string()),
+        self.store()?.path(key)
     }
 }
 

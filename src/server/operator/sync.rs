@@ -70,7 +70,7 @@ impl OperatorMode {
     }
 
     /// nats-server's `saveIfNewer`: true when the file was written.
-    fn save_if_newer(&self, key: &str, jwt: &str) -> Result<bool, String> {
+    pub(super) fn save_if_newer(&self, key: &str, jwt: &str) -> Result<bool, String> {
         if let Some(existing) = self.resolver.file(key) {
             let new = decode_generic(jwt).map_err(|e| e.to_string())?;
             if let Ok(old) = decode_generic(&existing) {

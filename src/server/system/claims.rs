@@ -22,6 +22,12 @@ use crate::server::state::ServerState;
 impl SystemTask {
     pub(super) fn claims(&mut self, request: ClaimRequest, m: &Incoming) {
         let Some(op) = self.server.operator().cloned() else { return };
+        // The server's own lookups are for the others to answer (nats-server's
+        // internal client has no echo).
+        let own = crate::server::operator::cluster_fetch::inbox_prefix(self.server.id());
+        if request == ClaimRequest::Lookup && m.reply.as_deref().is_some_and(|r| r.starts_with(own.as_bytes())) {
+            return;
+        }
         let subject = String::from_utf8_lossy(&m.subject);
         let answer = op.claim_request(&*self.server, request, &subject, &m.body);
         let Some(reply) = m.reply.as_deref() else { return };
