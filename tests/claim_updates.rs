@@ -709,11 +709,12 @@ async fn lookups_match_the_reference(asker_resolver: &str) {
     };
     let ours = Path::new(env!("CARGO_BIN_EXE_rnats"));
     let expected = lookup_run(&reference, &reference, asker_resolver).await;
-    eprintln!("reference: {expected:#?}");
     let mixed = lookup_run(&reference, ours, asker_resolver).await;
     assert_eq!(mixed, expected, "rnats asking nats-server");
     let all_ours = lookup_run(ours, ours, asker_resolver).await;
     assert_eq!(all_ours, expected, "rnats asking rnats");
+    let answered_by_ours = lookup_run(ours, &reference, asker_resolver).await;
+    assert_eq!(answered_by_ours, expected, "nats-server asking rnats");
     let all = expected.join("\n");
     assert!(all.contains("stored: true"), "{all}");
     assert!(all.contains("fetching jwt timed out"), "{all}");
