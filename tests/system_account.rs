@@ -346,3 +346,65 @@ async fn compressed_replies_as_the_reference_sends_them() {
     assert_eq!(theirs[0].1.as_deref(), Some("snappy"));
     assert_eq!(ours, theirs);
 }
+
+/// Accounts that import the system account's `$SYS.DEBUG.SUBSCRIBERS`
+/// (nats-server refuses the import unless the file exports it too: its
+/// automatic export comes after the config's imports are checked).
+const DEBUG_CONF: &str = r#"
+port: -1
+system_account: SYS
+accounts {
+  SYS { users: [{user: sys, password: sys}], exports: [{service: "$SYS.DEBUG.SUBSCRIBERS"}] }
+  A {
+    users: [{user: a, password: a}]
+    imports: [{service: {account: SYS, subject: "$SYS.DEBUG.SUBSCRIBERS"}}]
+  }
+  B {
+    users: [{user: b, password: b}]
+    imports: [{service: {account: SYS, subject: "$SYS.DEBUG.SUBSCRIBERS"}}]
+  }
+}
+"#;
+
+/// `$SYS.DEBUG.SUBSCRIBERS`: the same counts, from an importing account
+/// (its own subscriptions) and from a system user (the system account's),
+/// for literal subjects, patterns and queue groups.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn debug_subscribers_counts_as_the_reference() {
+    let Some(reference) = reference_binary() else {
+        return skip_loudly("debug_subscribers_counts_as_the_reference");
+    };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let conf = dir.path().join("debug.conf");
+    std::fs::write(&conf, DEBUG_CONF).expect("config written");
+    let counts = |p: ServerProcess| async move {
+        let (a, b, sys) = (login(&p, "a").await, login(&p, "b").await, login(&p, "sys").await);
+        let mut subs = Vec::new();
+        for (subject, queue) in
+            [("foo", None), ("foo", None), ("foo.*", None), ("foo.bar", Some("q")), ("foo.bar", Some("r"))]
+        {
+            subs.push(match queue {
+                None => a.subscribe(subject).await,
+                Some(q) => a.queue_subscribe(subject, q.to_string()).await,
+            });
+        }
+        subs.push(b.subscribe("foo").await);
+        subs.push(sys.subscribe("foo.>").await);
+        for c in [&a, &b, &sys] {
+            c.flush().await.expect("flush");
+        }
+        let mut out = Vec::new();
+        for (who, client) in [("a", &a), ("b", &b), ("sys", &sys)] {
+            for body in ["foo", "foo.bar", "foo.bar q", "  foo.bar r  ", "foo.*", "foo.>", "foo.* q", "bar", ""] {
+                let answer = client.request("$SYS.DEBUG.SUBSCRIBERS", body.to_string().into()).await.expect("answer");
+                out.push((who, body, String::from_utf8_lossy(&answer.payload).into_owned()));
+            }
+        }
+        drop(subs);
+        out
+    };
+    let theirs = counts(start(&reference, &conf)).await;
+    let ours = counts(start(Path::new(env!("CARGO_BIN_EXE_rnats")), &conf)).await;
+    assert!(theirs.contains(&("a", "foo.bar", "3".to_string())), "the reference's counts: {theirs:?}");
+    assert_eq!(ours, theirs);
+}

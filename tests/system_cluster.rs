@@ -6,7 +6,7 @@
 
 mod common;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::time::Duration;
 
@@ -21,8 +21,11 @@ const MESH_WAIT: Duration = Duration::from_secs(15);
 const CONF: &str = r#"
 system_account: SYS
 accounts {
-  SYS { users: [{user: sys, password: sys}] }
-  A { users: [{user: a, password: a}] }
+  SYS { users: [{user: sys, password: sys}], exports: [{service: "$SYS.DEBUG.SUBSCRIBERS"}] }
+  A {
+    users: [{user: a, password: a}]
+    imports: [{service: {account: SYS, subject: "$SYS.DEBUG.SUBSCRIBERS"}}]
+  }
 }
 "#;
 
@@ -105,5 +108,100 @@ async fn a_ping_is_answered_by_every_server_and_events_cross_the_routes() {
         assert_eq!(event["type"], "io.nats.server.advisory.v1.client_connect");
         assert_eq!(event["server"]["name"], name);
         assert_eq!(event["client"]["acc"], "A");
+    }
+}
+
+/// Each answering server's name and `active_servers`, from a
+/// `$SYS.REQ.SERVER.PING.STATSZ` answered within a second.
+async fn active_servers(client: &async_nats::Client) -> BTreeMap<String, u64> {
+    let inbox = client.new_inbox();
+    let mut sub = client.subscribe(inbox.clone()).await.expect("subscribe");
+    client.publish_with_reply("$SYS.REQ.SERVER.PING.STATSZ", inbox, "".into()).await.expect("publish");
+    let mut seen = BTreeMap::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(1);
+    while let Ok(Some(m)) = tokio::time::timeout_at(deadline, sub.next()).await {
+        let v: Value = serde_json::from_slice(&m.payload).unwrap_or_default();
+        let name = v["server"]["name"].as_str().unwrap_or("?").to_string();
+        seen.insert(name, v["statsz"]["active_servers"].as_u64().unwrap_or(0));
+    }
+    seen
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn active_servers_counts_the_peers_heard_from_and_drops_one_that_shut_down() {
+    let Some(reference) = reference_binary() else {
+        return skip_loudly("active_servers_counts_the_peers_heard_from_and_drops_one_that_shut_down");
+    };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let conf = dir.path().join("sys.conf");
+    std::fs::write(&conf, CONF).expect("config");
+    let conf = conf.to_str().expect("utf-8");
+    let go = start(&reference, conf, "GO", None);
+    let seed = format!("nats-route://{}", go.cluster_addr().expect("route port"));
+    let rs = start(Path::new(BIN), conf, "RS", Some(seed));
+    let sys = user(&rs, "sys").await;
+    // Both servers count each other once each has heard the other's STATSZ.
+    let both: BTreeMap<String, u64> = [("GO".to_string(), 2), ("RS".to_string(), 2)].into();
+    let deadline = tokio::time::Instant::now() + MESH_WAIT;
+    loop {
+        let seen = active_servers(&sys).await;
+        if seen == both {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "active_servers never agreed: {seen:?}");
+    }
+    // The reference's clean shutdown announces itself: rnats drops it at once
+    // (not after the 150 s orphan timeout).
+    go.signal(rustix::process::Signal::TERM).expect("SIGTERM");
+    let alone: BTreeMap<String, u64> = [("RS".to_string(), 1)].into();
+    let deadline = tokio::time::Instant::now() + MESH_WAIT;
+    loop {
+        let seen = active_servers(&sys).await;
+        if seen == alone {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "rnats still counts the peer: {seen:?}");
+    }
+}
+
+/// `$SYS.DEBUG.SUBSCRIBERS` asked on either server counts the account's
+/// subscribers on both: each server asks the other (`$SYS.REQ.ACCOUNT.NSUBS`)
+/// once it knows the other has clients in the account.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn debug_subscribers_counts_across_the_cluster() {
+    let Some(reference) = reference_binary() else {
+        return skip_loudly("debug_subscribers_counts_across_the_cluster");
+    };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let conf = dir.path().join("sys.conf");
+    std::fs::write(&conf, CONF).expect("config");
+    let conf = conf.to_str().expect("utf-8");
+    let go = start(&reference, conf, "GO", None);
+    let seed = format!("nats-route://{}", go.cluster_addr().expect("route port"));
+    let rs = start(Path::new(BIN), conf, "RS", Some(seed));
+    let (on_go, on_rs) = (user(&go, "a").await, user(&rs, "a").await);
+    let _subs = [
+        on_go.subscribe("foo").await.expect("subscribe"),
+        on_go.subscribe("foo").await.expect("subscribe"),
+        on_rs.subscribe("foo").await.expect("subscribe"),
+        on_rs.queue_subscribe("foo", "q".into()).await.expect("subscribe"),
+        on_go.queue_subscribe("foo", "q".into()).await.expect("subscribe"),
+    ];
+    for c in [&on_go, &on_rs] {
+        c.flush().await.expect("flush");
+    }
+    for (client, name) in [(&on_go, "GO"), (&on_rs, "RS")] {
+        let deadline = tokio::time::Instant::now() + MESH_WAIT;
+        loop {
+            let mut answers = Vec::new();
+            for body in ["foo", "foo q", "f*"] {
+                let answer = client.request("$SYS.DEBUG.SUBSCRIBERS", body.into()).await.expect("answer");
+                answers.push(String::from_utf8_lossy(&answer.payload).into_owned());
+            }
+            if answers == ["5", "2", "0"] {
+                break;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "asked on {name}: {answers:?}");
+        }
     }
 }

@@ -99,8 +99,12 @@ async fn scenario(p: &ServerProcess) -> Vec<String> {
     record("bad password", vec![("CLIENT.AUTH.ERR".into(), v)]);
     record("bad password", events_until(&mut events, "$SYS.ACCOUNT.$G.DISCONNECT").await);
 
-    // KICK: B's client is closed with reason Kicked.
-    let b = login(p, "b", "b").await.expect("b logs in");
+    // KICK: B's client is closed with reason Kicked. A raw client: one that
+    // reconnects by itself (async-nats) would race its next login and
+    // leaving against the steps below, differently on each server.
+    let mut b = Raw::connect(p.addr).await;
+    b.send(b"CONNECT {\"user\":\"b\",\"pass\":\"b\",\"name\":\"app-b\",\"lang\":\"rust\",\"version\":\"0.51.0\",\"verbose\":false}\r\nPING\r\n").await;
+    b.expect(b"PONG\r\n").await;
     record("connect b", events_until(&mut events, "$SYS.ACCOUNT.B.CONNECT").await);
     let connz = sys.request("$SYS.REQ.ACCOUNT.B.CONNZ", "".into()).await.expect("CONNZ");
     let connz: Value = serde_json::from_slice(&connz.payload).expect("json");
@@ -115,7 +119,7 @@ async fn scenario(p: &ServerProcess) -> Vec<String> {
     let mut unknown: Value = serde_json::from_slice(&unknown.payload).expect("json");
     normalise(&mut unknown);
     record("kick unknown", vec![("reply".into(), unknown)]);
-    drop(b);
+    b.expect_close().await;
 
     // LDM: the client gets an INFO with "ldm":true and stays.
     let mut raw = Raw::connect(p.addr).await;

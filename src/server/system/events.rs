@@ -8,6 +8,7 @@
 //! Sessions send a small [`SystemEvent`] (the connection, no JSON) and go
 //! on; the system task writes the payload.
 
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use super::info::write_server_info;
@@ -133,8 +134,12 @@ impl SystemTask {
     /// in a cluster always does: its peers count it).
     pub(super) fn statsz_tick(&mut self) {
         let subject = format!("$SYS.SERVER.{}.STATSZ", self.server.id());
-        let heard =
-            self.server.cluster().is_some() || !self.account.sublist.match_subject(subject.as_bytes()).is_empty();
+        // Standalone, this server's own `$SYS.SERVER.*.STATSZ` (the remote
+        // server table's) is no listener (nats-server's `remoteStatsSub`).
+        let heard = self.server.cluster().is_some() || {
+            let found = self.account.sublist.match_subject(subject.as_bytes());
+            !found.qsubs.is_empty() || found.psubs.iter().any(|s| !Arc::ptr_eq(&s.conn, &self.conn))
+        };
         if heard {
             let payload = self.statsz();
             self.publish_system(subject.as_bytes(), None, &payload);

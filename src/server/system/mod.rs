@@ -14,6 +14,7 @@
 
 mod claims;
 pub mod control;
+mod debug_subscribers;
 pub mod encoding;
 pub mod events;
 pub mod filters;
@@ -23,6 +24,7 @@ pub mod info;
 pub mod link;
 mod payloads;
 mod reload;
+mod remote_servers;
 mod requests;
 #[cfg(test)]
 mod tests;
@@ -143,6 +145,8 @@ pub fn start(server: &Arc<ServerState>, data: Arc<dyn MonitorData>) {
         seq: 0,
         table,
         heartbeats: Default::default(),
+        remotes: remote_servers::RemoteServers::new(tokio::time::Instant::now()),
+        pending_counts: Default::default(),
     };
     server.spawn(task.run(rx, events_rx, samples_rx, inbox));
 }
@@ -168,6 +172,10 @@ pub(crate) struct SystemTask {
     table: Vec<requests::Route>,
     /// When each account's connections event repeats.
     heartbeats: heartbeat::Heartbeats,
+    /// The other servers of the cluster heard from lately.
+    remotes: remote_servers::RemoteServers,
+    /// `$SYS.DEBUG.SUBSCRIBERS` counts waiting for the peers' parts.
+    pending_counts: debug_subscribers::PendingCounts,
 }
 
 impl SystemTask {
@@ -210,6 +218,8 @@ impl SystemTask {
                         self.account_conns_changed(&account);
                     }
                 }
+                () = tokio::time::sleep_until(self.remotes.next_sweep()) => self.sweep_remote_servers(),
+                () = until(self.pending_counts.next_deadline()) => self.expire_counts(),
                 () = &mut statsz => {
                     self.statsz_tick();
                     statsz_interval = events::next_statsz_interval(statsz_interval);

@@ -91,7 +91,7 @@ impl SystemTask {
             received: MsgBytes { msgs: u(&varz, "in_msgs"), bytes: u(&varz, "in_bytes") },
             received_from_clients: MsgBytes { msgs: u(&varz, "in_msgs"), bytes: u(&varz, "in_bytes") },
             slow_consumers: u(&varz, "slow_consumers"),
-            active_servers: 1 + self.remote_servers(),
+            active_servers: 1 + self.remotes.len(),
             routes,
             gomaxprocs: u(&varz, "gomaxprocs"),
         };
@@ -101,11 +101,6 @@ impl SystemTask {
         out.extend_from_slice(&serde_json::to_vec(&statsz).unwrap_or_default());
         out.push(b'}');
         out
-    }
-
-    /// Servers of the cluster this one knows are up.
-    pub(super) fn remote_servers(&self) -> usize {
-        self.server.cluster().map_or(0, |c| c.links().len())
     }
 
     /// The `account_connections` event of `account`, `None` when the

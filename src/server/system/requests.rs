@@ -5,6 +5,7 @@
 
 use serde_json::Value;
 
+use super::debug_subscribers::{nsubs_inbox, NSUBS_REQUEST};
 use super::filters::{self, Options};
 use super::info::{envelope, ApiError};
 use super::{Incoming, SystemTask};
@@ -30,6 +31,18 @@ pub(super) enum Handler {
     /// Operator mode's claim requests (`…CLAIMS.UPDATE|LOOKUP|LIST|DELETE|
     /// PACK`), the ones the resolver answers; see [`super::claims`].
     Claims(ClaimRequest),
+    /// `$SYS.SERVER.*.STATSZ`: a peer's statistics keep it in the table of
+    /// remote servers.
+    PeerStatsz,
+    /// `$SYS.SERVER.*.SHUTDOWN|LAMEDUCK`: a peer leaves the table.
+    PeerGone,
+    /// `$SYS.SERVER.ACCOUNT.*.CONNS`: a peer's clients in an account.
+    PeerAccountConns,
+    /// `$SYS.DEBUG.SUBSCRIBERS`, and the peers' part of it: their
+    /// `$SYS.REQ.ACCOUNT.NSUBS` and the counts they send back.
+    DebugSubscribers,
+    NumSubsRequest,
+    NumSubsReply,
 }
 
 /// The server-wide requests.
@@ -122,6 +135,15 @@ pub(super) fn table(id: &str, claims: &[(String, ClaimRequest)]) -> Vec<Route> {
     t.push(route(format!("$SYS.REQ.SERVER.{id}.RELOAD"), Handler::Reload));
     // Only the local server answers a client about itself.
     t.push(Route { announce: false, ..route("$SYS.REQ.USER.*.INFO".into(), Handler::UserInfo) });
+    // nats-server's remote server tracking (events.go `initEventTracking`).
+    t.push(route("$SYS.SERVER.*.STATSZ".into(), Handler::PeerStatsz));
+    t.push(route("$SYS.SERVER.*.SHUTDOWN".into(), Handler::PeerGone));
+    t.push(route("$SYS.SERVER.*.LAMEDUCK".into(), Handler::PeerGone));
+    t.push(route("$SYS.SERVER.ACCOUNT.*.CONNS".into(), Handler::PeerAccountConns));
+    // Asked of this server only (`sysSubscribeInternal`); it asks the peers.
+    t.push(Route { announce: false, ..route("$SYS.DEBUG.SUBSCRIBERS".into(), Handler::DebugSubscribers) });
+    t.push(route(NSUBS_REQUEST.into(), Handler::NumSubsRequest));
+    t.push(route(format!("{}.*", nsubs_inbox(id)), Handler::NumSubsReply));
     for (subject, request) in claims {
         // nats-server answers PACK in the queue group `responder`: one full
         // resolver of the cluster sends its directory, not every one.
@@ -153,6 +175,15 @@ impl SystemTask {
         if let Handler::Claims(request) = handler {
             return self.claims(request, &m);
         }
+        match handler {
+            Handler::PeerStatsz => return self.peer_statsz(&m.body),
+            Handler::PeerGone => return self.peer_gone(&m.subject, &m.body),
+            Handler::PeerAccountConns => return self.peer_account_conns(&m.body),
+            Handler::DebugSubscribers => return self.debug_subscribers(&m),
+            Handler::NumSubsRequest => return self.nsubs_request(&m),
+            Handler::NumSubsReply => return self.nsubs_reply(&m),
+            _ => {}
+        }
         let Some(reply) = m.reply.as_deref() else { return };
         let answer = match filters::parse(&m.body) {
             Err(e) => Answer::Error { null_data: false, code: 400, description: e },
@@ -183,7 +214,13 @@ impl SystemTask {
                     self.start_reload(reply.to_vec(), opts);
                     Answer::Silent
                 }
-                Handler::Claims(_) => Answer::Silent,
+                Handler::Claims(_)
+                | Handler::PeerStatsz
+                | Handler::PeerGone
+                | Handler::PeerAccountConns
+                | Handler::DebugSubscribers
+                | Handler::NumSubsRequest
+                | Handler::NumSubsReply => Answer::Silent,
             },
         };
         let seq = self.seq + 1;
