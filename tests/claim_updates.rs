@@ -709,11 +709,12 @@ async fn lookups_match_the_reference(asker_resolver: &str) {
     };
     let ours = Path::new(env!("CARGO_BIN_EXE_rnats"));
     let expected = lookup_run(&reference, &reference, asker_resolver).await;
-    eprintln!("reference: {expected:#?}");
     let mixed = lookup_run(&reference, ours, asker_resolver).await;
     assert_eq!(mixed, expected, "rnats asking nats-server");
     let all_ours = lookup_run(ours, ours, asker_resolver).await;
     assert_eq!(all_ours, expected, "rnats asking rnats");
+    let answered_by_ours = lookup_run(ours, &reference, asker_resolver).await;
+    assert_eq!(answered_by_ours, expected, "nats-server asking rnats");
     let all = expected.join("\n");
     assert!(all.contains("stored: true"), "{all}");
     assert!(all.contains("fetching jwt timed out"), "{all}");
@@ -731,16 +732,19 @@ async fn a_full_resolver_looks_up_what_it_lacks() {
 
 /// `resolver_pinned_accounts`: a user of an account not listed is refused
 /// (`-ERR 'Authorization Violation'`), and `/varz` counts it in
-/// `pinned_account_fails` (absent until the first refusal).
-async fn pinned_run(bin: &Path, k: &Keys) -> Vec<String> {
+/// `pinned_account_fails` (absent until the first refusal); `/varz` shows
+/// the operator's JWT and claims.
+async fn pinned_run(bin: &Path, k: &Keys, conf: &str) -> Vec<String> {
     let dir = tempfile::tempdir().unwrap();
-    let pinned = format!("resolver_pinned_accounts: [{}, {}]", k.system.public_key(), k.idle.public_key());
     let path = dir.path().join("server.conf");
-    std::fs::write(&path, format!("{}\n{pinned}\n", k.memory_config())).unwrap();
+    std::fs::write(&path, conf).unwrap();
     let server = Spawn::new(bin).args(&["-c", path.to_str().unwrap(), "-m", "-1"]).start().expect("server starts");
     let mon = server.monitor_url().expect("monitoring port");
     let fails = |v: &Value| format!("pinned_account_fails: {}", v["pinned_account_fails"]);
-    let mut log = vec![fails(&common::http::get_json(&mon, "/varz").await)];
+    let varz = common::http::get_json(&mon, "/varz").await;
+    let mut log = vec![fails(&varz)];
+    // The operator, as configured and decoded.
+    log.push(format!("{} {}", varz["trusted_operators_jwt"], varz["trusted_operators_claim"]));
     let idle_user = KeyPair::new_user();
     log.push(try_login(server.addr, &k.user_jwt(&k.idle, &idle_user, "i"), &idle_user).await);
     for _ in 0..2 {
@@ -751,14 +755,18 @@ async fn pinned_run(bin: &Path, k: &Keys) -> Vec<String> {
 }
 
 #[tokio::test]
-async fn pinned_account_refusals_are_counted_like_the_reference() {
+async fn pinned_account_refusals_and_the_operator_show_in_varz_like_the_reference() {
     let Some(reference) = reference_binary() else {
-        skip_loudly("pinned_account_refusals_are_counted_like_the_reference");
+        skip_loudly("pinned_account_refusals_and_the_operator_show_in_varz_like_the_reference");
         return;
     };
     let k = Keys::new();
-    let expected = pinned_run(&reference, &k).await;
-    let got = pinned_run(Path::new(env!("CARGO_BIN_EXE_rnats")), &k).await;
+    let pinned = format!("resolver_pinned_accounts: [{}, {}]", k.system.public_key(), k.idle.public_key());
+    // One config (one operator JWT) for both servers.
+    let conf = format!("{}\n{pinned}\n", k.memory_config());
+    let expected = pinned_run(&reference, &k, &conf).await;
+    let got = pinned_run(Path::new(env!("CARGO_BIN_EXE_rnats")), &k, &conf).await;
     assert_eq!(got, expected);
     assert_eq!(expected.last().map(String::as_str), Some("pinned_account_fails: 2"), "{expected:?}");
+    assert!(expected[1].contains("\"system_account\":"), "{expected:?}");
 }

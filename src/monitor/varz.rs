@@ -23,7 +23,7 @@ use crate::server::state::ServerState;
 use crate::server::stats::Traffic;
 
 /// The reply (nats-server's `Varz`; fields it omits when empty and rnats
-/// never has, such as `tags` or `trusted_operators_jwt`, are left out).
+/// never has, such as `tags`, are left out).
 #[derive(Debug, Serialize)]
 pub struct Varz {
     pub server_id: String,
@@ -95,6 +95,11 @@ pub struct Varz {
     pub http_req_stats: BTreeMap<&'static str, u64>,
     pub config_load_time: String,
     pub config_digest: String,
+    /// Operator mode: the operator JWTs, and their claims decoded.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub trusted_operators_jwt: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub trusted_operators_claim: Vec<crate::server::jwt::OperatorClaims>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub system_account: Option<String>,
     /// Logins refused because their account is not in
@@ -335,6 +340,13 @@ pub fn varz(server: &ServerState, figures: MonitorFigures) -> Varz {
         // The first configuration is the one the server started with.
         config_load_time: rfc3339_nano(if snap.generation <= 1 { server.started_at() } else { snap.loaded_at }),
         config_digest: snap.config_digest.clone().unwrap_or_default(),
+        trusted_operators_jwt: opts.operator.operators.clone(),
+        trusted_operators_claim: opts
+            .operator
+            .operators
+            .iter()
+            .filter_map(|jwt| crate::server::jwt::decode_operator(jwt).ok())
+            .collect(),
         system_account: server.system_account(),
         pinned_account_fails: server.operator().map_or(0, |op| op.pinned_account_fails()),
         slow_consumer_stats: ByKind { clients: client_slow, routes: route_slow, ..ByKind::default() },

@@ -28,7 +28,7 @@ use crate::options::Options;
 use crate::server::account_config::AccountConfig;
 use crate::server::accounts::{AccountRegistry, ServerAccount};
 use crate::server::jwt::login::{verify_account_jwt, AccountJwtError, Trust};
-use crate::server::jwt::{self, decode_account, decode_operator, AccountClaims};
+use crate::server::jwt::{self, decode_account, decode_generic, decode_operator, AccountClaims};
 pub use resolver::AccountResolver;
 
 /// What a claim update needs of the server (its accounts, and a way to
@@ -142,20 +142,29 @@ impl OperatorMode {
         Ok((jwt, claims))
     }
 
-    /// nats-server's `fetchAccount`: the resolver's JWT; a directory
-    /// resolver that lacks it uses the one of the account in use (nats-server
-    /// keeps a registered account), else asks the cluster and stores the
-    /// answer as a newer JWT (`Store`). Blocking: up to the `timeout`.
+    /// nats-server's `lookupAccount`: with a directory resolver, the JWT of
+    /// the account in use while it has not expired (nats-server uses its
+    /// registered account and reads no file, so a login is no use of the
+    /// file for the cache's `ttl` and LRU); else the resolver's JWT; else a
+    /// directory resolver asks the cluster and stores the answer as a newer
+    /// JWT (`Store`). Blocking: up to the `timeout`.
     fn account_jwt(&self, key: &str) -> Result<String, String> {
+        let dir = self.resolver.dir().is_some();
+        if dir {
+            let installed = self.installed.lock().unwrap_or_else(|e| e.into_inner()).get(key).map(|(j, _)| j.clone());
+            let now = jwt::now().as_second();
+            let current = |j: &String| {
+                !j.is_empty() && decode_generic(j).is_ok_and(|g| g.data.expires == 0 || g.data.expires > now)
+            };
+            if let Some(jwt) = installed.filter(current) {
+                return Ok(jwt);
+            }
+        }
         let missing = match self.resolver.fetch(key) {
             Ok(jwt) => return Ok(jwt),
-            Err(e) if e != resolver::MISSING || self.resolver.dir().is_none() => return Err(e),
+            Err(e) if e != resolver::MISSING || !dir => return Err(e),
             Err(e) => e,
         };
-        let installed = self.installed.lock().unwrap_or_else(|e| e.into_inner()).get(key).map(|(j, _)| j.clone());
-        if let Some(jwt) = installed.filter(|j| !j.is_empty()) {
-            return Ok(jwt);
-        }
         let (Some(fetch), Some(timeout)) = (self.cluster.get(), self.resolver.fetch_timeout()) else {
             return Err(missing);
         };
