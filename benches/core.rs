@@ -214,3 +214,53 @@ mod deliver {
         b.bench_local(|| black_box(!flag.swap(true, std::sync::atomic::Ordering::AcqRel)));
     }
 }
+
+/// A connection's subscriptions by sid: the lookups of SUB, UNSUB and an
+/// auto-unsubscribe reached during delivery.
+mod sids {
+    use super::*;
+    use rnats::server::conn::bench;
+
+    /// A sid in use among 100 others: SUB finds it taken.
+    #[divan::bench]
+    fn sub_to_sid_in_use(b: Bencher) {
+        let conn = bench::client(1);
+        for i in 0..100 {
+            conn.subscribe(format!("s.{i}").as_bytes(), None, i.to_string().as_bytes(), None);
+        }
+        b.bench_local(|| black_box(conn.subscribe(b"s.other", None, black_box(b"57"), None)));
+    }
+
+    /// Looking a sid up, as UNSUB does.
+    #[divan::bench]
+    fn lookup(b: Bencher) {
+        let conn = bench::client(1);
+        for i in 0..100 {
+            conn.subscribe(format!("s.{i}").as_bytes(), None, i.to_string().as_bytes(), None);
+        }
+        b.bench_local(|| black_box(conn.subscription(black_box(b"57"))));
+    }
+}
+
+/// The sid map's hashers on the same keys: SipHash (std's default, what
+/// the map used before) against foldhash (what it uses now).
+mod sid_hashers {
+    use super::*;
+    use std::collections::HashSet;
+
+    fn keys() -> Vec<Box<[u8]>> {
+        (0..100).map(|i: u32| i.to_string().into_bytes().into_boxed_slice()).collect()
+    }
+
+    #[divan::bench]
+    fn siphash_lookup(b: Bencher) {
+        let set: HashSet<Box<[u8]>> = keys().into_iter().collect();
+        b.bench_local(|| black_box(set.contains(black_box(&b"57"[..]))));
+    }
+
+    #[divan::bench]
+    fn foldhash_lookup(b: Bencher) {
+        let set: HashSet<Box<[u8]>, foldhash::fast::RandomState> = keys().into_iter().collect();
+        b.bench_local(|| black_box(set.contains(black_box(&b"57"[..]))));
+    }
+}

@@ -64,6 +64,33 @@ struct Input {
     split_arg: Vec<u8>,
 }
 
+/// When the session's timer must fire next: the next ping, the
+/// authentication deadline while the peer must still authenticate, and
+/// the credentials' expiry once a login (or a claim update) sets one.
+struct Deadlines {
+    ping: Instant,
+    auth: Instant,
+}
+
+impl Deadlines {
+    fn next(&self, core: &Core) -> Instant {
+        let mut at = self.ping;
+        if core.awaiting_auth() {
+            at = at.min(self.auth);
+        }
+        if let Some(e) = &core.expiry {
+            at = at.min(e.at);
+        }
+        at
+    }
+}
+
+/// `d` from now; a duration too long to add is as good as never.
+fn after(d: std::time::Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(d).unwrap_or_else(|| now + std::time::Duration::from_secs(86400 * 365 * 30))
+}
+
 /// Reads and acts until the connection must close; returns why.
 pub(super) async fn read_loop<R: Role, Rd: AsyncRead + Unpin>(
     core: &mut Core,
@@ -80,14 +107,13 @@ pub(super) async fn read_loop<R: Role, Rd: AsyncRead + Unpin>(
     input.buf.extend_from_slice(&pending);
     let mut read_size = ReadSize::new();
     let mut ping_interval = core.ping_interval();
-    let ping = tokio::time::sleep(core.first_ping());
-    tokio::pin!(ping);
-    let auth_deadline = tokio::time::sleep(core.auth_timeout);
-    tokio::pin!(auth_deadline);
-    // The credentials' expiry, armed when a login (or a claim update) sets one.
-    let expiry = tokio::time::sleep(std::time::Duration::ZERO);
-    tokio::pin!(expiry);
-    let mut armed: Option<Instant> = None;
+    let mut deadlines = Deadlines { ping: after(core.first_ping()), auth: after(core.auth_timeout) };
+    // One timer for the three deadlines, set to the nearest: every idle
+    // connection holds this future for life, and a tokio `Sleep` is over
+    // a hundred bytes.
+    let mut armed = deadlines.next(core);
+    let timer = tokio::time::sleep_until(armed);
+    tokio::pin!(timer);
     let conn = core.conn.clone();
     // Made once, not at each turn of the loop: every session waits on this
     // one token, and registering with it (or leaving it) takes its lock.
@@ -97,13 +123,10 @@ pub(super) async fn read_loop<R: Role, Rd: AsyncRead + Unpin>(
         if input.buf.capacity() - input.buf.len() < read_size.size {
             input.buf.reserve(read_size.size);
         }
-        let awaiting_auth = core.awaiting_auth();
-        let expires = core.expiry.as_ref().map(|e| e.at);
-        if expires != armed {
-            armed = expires;
-            if let Some(at) = armed {
-                expiry.as_mut().reset(at);
-            }
+        let next = deadlines.next(core);
+        if next != armed {
+            armed = next;
+            timer.as_mut().reset(armed);
         }
         let n = if std::mem::take(&mut input.unparsed) {
             input.buf.len()
@@ -119,7 +142,7 @@ pub(super) async fn read_loop<R: Role, Rd: AsyncRead + Unpin>(
                     }
                     if core.ping_interval() != ping_interval {
                         ping_interval = core.ping_interval();
-                        ping.as_mut().reset(Instant::now() + ping_interval);
+                        deadlines.ping = after(ping_interval);
                     }
                     continue;
                 }
@@ -129,18 +152,30 @@ pub(super) async fn read_loop<R: Role, Rd: AsyncRead + Unpin>(
                     Ok(n) => n,
                     Err(_) => return CloseReason::ReadError,
                 },
-                _ = &mut ping => {
-                    ping_interval = core.ping_interval();
-                    ping.as_mut().reset(Instant::now() + ping_interval);
-                    let r = core.on_ping_timer();
-                    core.finish_batch();
-                    match r {
-                        Ok(()) => continue,
-                        Err(reason) => return reason,
+                _ = &mut timer => {
+                    // In the order the three timers were served in: the
+                    // ping, the authentication deadline, the expiry.
+                    let now = Instant::now();
+                    if deadlines.ping <= now {
+                        ping_interval = core.ping_interval();
+                        deadlines.ping = now + ping_interval;
+                        let r = core.on_ping_timer();
+                        core.finish_batch();
+                        match r {
+                            Ok(()) => continue,
+                            Err(reason) => return reason,
+                        }
                     }
+                    if core.awaiting_auth() && deadlines.auth <= now {
+                        return on_auth_timeout(core);
+                    }
+                    if core.expiry.as_ref().is_some_and(|e| e.at <= now) {
+                        return on_expired(core);
+                    }
+                    // Fired for a deadline that moved: re-armed above.
+                    armed = now;
+                    continue;
                 }
-                _ = &mut auth_deadline, if awaiting_auth => return on_auth_timeout(core),
-                _ = &mut expiry, if armed.is_some() => return on_expired(core),
             }
         };
         core.last_read = Instant::now();

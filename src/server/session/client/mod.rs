@@ -117,7 +117,10 @@ impl ClientState {
         }
     }
 
-    async fn on_op(&mut self, core: &mut Core, op: Op<'_>) -> Result<(), CloseReason> {
+    /// Serves one op; a CONNECT is handed back for [`Role::next_op`] to
+    /// await (boxed), so that no other op's state is kept in the session's
+    /// future.
+    fn on_op<'a>(&mut self, core: &mut Core, op: Op<'a>) -> Result<Option<&'a [u8]>, CloseReason> {
         if core.trace {
             trace_in(&core.conn.log_prefix, &op);
         }
@@ -126,20 +129,15 @@ impl ClientState {
             panic!("injected by a test");
         }
         match op {
-            // Boxed, as every rare await of a session (login, reload):
-            // the session's future, which every idle connection holds for
-            // its life, is then as small as its per-message path needs.
-            Op::Connect(json) => Box::pin(self.on_connect(core, json)).await,
-            Op::Pub(p) => self.on_pub(core, p),
+            Op::Connect(json) => return Ok(Some(json)),
+            Op::Pub(p) => self.on_pub(core, p)?,
             Op::Sub { subject, queue, sid } => {
                 core.fanout.batch.subs += 1;
                 self.on_sub(core, subject, queue, sid);
-                Ok(())
             }
             Op::Unsub { sid, max } => {
                 core.fanout.batch.subs += 1;
                 self.on_unsub(core, sid, max);
-                Ok(())
             }
             Op::Ping => {
                 core.send(b"PONG\r\n");
@@ -161,18 +159,15 @@ impl ClientState {
                         core.send(&info.to_line());
                     }
                 }
-                Ok(())
             }
-            Op::Pong => {
-                core.on_pong();
-                Ok(())
-            }
-            Op::Info | Op::Ok => Ok(()),
+            Op::Pong => core.on_pong(),
+            Op::Info | Op::Ok => {}
             Op::Err(text) => {
                 error!("{} - Client Error {}", core.conn.log_prefix, String::from_utf8_lossy(text));
-                Err(CloseReason::ClientClosed)
+                return Err(CloseReason::ClientClosed);
             }
         }
+        Ok(None)
     }
 
     /// The control line of a PUB or HPUB to `subject` is in, its payload
@@ -397,6 +392,34 @@ impl ClientState {
         }
         core.send(&info.to_line());
     }
+
+    /// Parses the op at the start of `buf` and serves it, unless it is a
+    /// CONNECT: that one's JSON and length come back for an await.
+    fn serve_op<'a>(
+        &mut self,
+        core: &mut Core,
+        buf: &'a [u8],
+        cut: Option<Cut<'a>>,
+    ) -> Result<Step, (&'a [u8], usize)> {
+        Ok(match proto::parse_split(buf, &core.limits, cut) {
+            Ok(Parsed::Op(op, used)) => match self.on_op(core, op) {
+                Ok(None) => Step::Served(used),
+                Ok(Some(json)) => return Err((json, used)),
+                Err(reason) => Step::Close(reason),
+            },
+            Ok(Parsed::Incomplete { need }) => Step::Need(need),
+            Ok(Parsed::AwaitingPayload { subject, need }) => {
+                self.on_payload_pending(core, subject);
+                Step::Need(need)
+            }
+            Err(e) => {
+                if let ParseError::UnknownOp { pub_subject, .. } = &e {
+                    self.on_pub_parse_error(core, pub_subject.as_deref());
+                }
+                Step::Close(parse_error(core, e))
+            }
+        })
+    }
 }
 
 impl Role for ClientState {
@@ -413,22 +436,15 @@ impl Role for ClientState {
     }
 
     async fn next_op(&mut self, core: &mut Core, buf: &[u8], cut: Option<Cut<'_>>) -> Step {
-        match proto::parse_split(buf, &core.limits, cut) {
-            Ok(Parsed::Op(op, used)) => match self.on_op(core, op).await {
+        match self.serve_op(core, buf, cut) {
+            Ok(step) => step,
+            // Boxed, as every rare await of a session (login, reload):
+            // the session's future, which every idle connection holds for
+            // its life, is then as small as its per-message path needs.
+            Err((json, used)) => match Box::pin(self.on_connect(core, json)).await {
                 Ok(()) => Step::Served(used),
                 Err(reason) => Step::Close(reason),
             },
-            Ok(Parsed::Incomplete { need }) => Step::Need(need),
-            Ok(Parsed::AwaitingPayload { subject, need }) => {
-                self.on_payload_pending(core, subject);
-                Step::Need(need)
-            }
-            Err(e) => {
-                if let ParseError::UnknownOp { pub_subject, .. } = &e {
-                    self.on_pub_parse_error(core, pub_subject.as_deref());
-                }
-                Step::Close(parse_error(core, e))
-            }
         }
     }
 
