@@ -236,10 +236,15 @@ async fn requester_gone(p: &ServerProcess) -> Vec<(String, Value)> {
         a.publish(request.reply.expect("a reply subject"), "late".into()).await.expect("publish");
         a.flush().await.expect("flush");
     }
-    // The next sample is a marker's, not the late answers'.
-    serve(&a, "svc.hdr").await;
+    // The next sample is a marker's, not the late answers'. Answered here
+    // rather than by `serve`, whose task would outlive the server and
+    // reconnect to whichever server gets its port next.
+    let mut marker = a.subscribe("svc.hdr").await.expect("subscribe");
     a.flush().await.expect("flush");
-    b.request_with_headers("svc.hdr", traced(), "x".into()).await.expect("svc.hdr answered");
+    let asking = tokio::spawn(async move { b.request_with_headers("svc.hdr", traced(), "x".into()).await });
+    let request = tokio::time::timeout(DEADLINE, marker.next()).await.expect("marker request").expect("open");
+    a.publish(request.reply.expect("a reply subject"), "ok".into()).await.expect("publish");
+    asking.await.expect("joined").expect("svc.hdr answered");
     assert_eq!(samples(&mut lat, 1).await[0].0, "lat.hdr", "no sample for a late answer");
     got
 }
