@@ -65,6 +65,16 @@ async fn serve(a: &async_nats::Client, subject: &str) {
     });
 }
 
+/// Waits until the server has taken everything `client` sent so far (its
+/// SUBs are in place for other connections' requests): a message to a
+/// fresh inbox of its own comes back. async-nats's `flush` only writes.
+async fn settled(client: &async_nats::Client) {
+    let probe = client.new_inbox();
+    let mut sub = client.subscribe(probe.clone()).await.expect("subscribe");
+    client.publish(probe, "probe".into()).await.expect("publish");
+    tokio::time::timeout(DEADLINE, sub.next()).await.expect("the probe came back").expect("open");
+}
+
 /// The samples `count` requests' worth of traffic produce, in order.
 async fn samples(sub: &mut async_nats::Subscriber, count: usize) -> Vec<(String, Value)> {
     let mut out = Vec::new();
@@ -83,7 +93,7 @@ async fn scenario(p: &ServerProcess) -> Vec<(String, Value)> {
     serve(&a, "svc.all").await;
     serve(&a, "svc.hdr").await;
     serve(&a, "svc.plain").await;
-    a.flush().await.expect("flush");
+    settled(&a).await;
     // Answered, sampled at 100 %.
     b.request("svc.all", "x".into()).await.expect("svc.all answered");
     // Headers sampling: not without a trace header, yes with one.
@@ -185,7 +195,7 @@ async fn full_and_header_sampling_pick_exactly_their_requests() {
     let mut lat = a.subscribe("lat.>").await.expect("subscribe");
     serve(&a, "svc.all").await;
     serve(&a, "svc.hdr").await;
-    a.flush().await.expect("flush");
+    settled(&a).await;
     for i in 0..20 {
         b.request("svc.all", "x".into()).await.expect("answered");
         if i % 2 == 0 {
@@ -212,7 +222,7 @@ async fn requester_gone(p: &ServerProcess) -> Vec<(String, Value)> {
     let b = login(p, "b").await;
     let mut lat = a.subscribe("lat.>").await.expect("subscribe");
     let mut held = a.subscribe("svc.all").await.expect("subscribe");
-    a.flush().await.expect("flush");
+    settled(&a).await;
     let mut got = Vec::new();
     for how in ["unsubscribe", "close"] {
         let requester = login(p, "b").await;
@@ -240,7 +250,7 @@ async fn requester_gone(p: &ServerProcess) -> Vec<(String, Value)> {
     // rather than by `serve`, whose task would outlive the server and
     // reconnect to whichever server gets its port next.
     let mut marker = a.subscribe("svc.hdr").await.expect("subscribe");
-    a.flush().await.expect("flush");
+    settled(&a).await;
     let asking = tokio::spawn(async move { b.request_with_headers("svc.hdr", traced(), "x".into()).await });
     let request = tokio::time::timeout(DEADLINE, marker.next()).await.expect("marker request").expect("open");
     a.publish(request.reply.expect("a reply subject"), "ok".into()).await.expect("publish");
