@@ -366,6 +366,11 @@ impl Fanout {
                 return false;
             }
             Some(Via::Internal { sink, handler, .. }) => {
+                // The server's own publishes skip its own handlers, as
+                // nats-server's internal client has echo off.
+                if !from.echo && Arc::ptr_eq(&sub.conn, from.conn) {
+                    return false;
+                }
                 // Copied into the server task's queue, never waited on.
                 if !sub.is_removed() {
                     sink.deliver(*handler, &sub.account, msg);

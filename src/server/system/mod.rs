@@ -257,7 +257,9 @@ impl SystemTask {
             size_text: size.format(payload.len()).as_bytes(),
             header_text: b"",
         };
-        let from = Publisher { conn: &self.conn, echo: true, when_behind: WhenBehind::Queue };
+        // Echo off: the system client never hears itself (its own requests
+        // to all servers, its own events), as nats-server's.
+        let from = Publisher { conn: &self.conn, echo: false, when_behind: WhenBehind::Queue };
         self.fanout.publish(account, &msg, from);
         self.fanout.finish_batch(&self.conn);
         // Internal messages never stall: whoever is behind was queued anyway.
@@ -281,7 +283,9 @@ impl SystemTask {
             size_text: size.format(payload.len()).as_bytes(),
             header_text: hsize.format(header.len()).as_bytes(),
         };
-        let from = Publisher { conn: &self.conn, echo: true, when_behind: WhenBehind::Queue };
+        // Echo off: the system client never hears itself (its own requests
+        // to all servers, its own events), as nats-server's.
+        let from = Publisher { conn: &self.conn, echo: false, when_behind: WhenBehind::Queue };
         let account = self.account.clone();
         self.fanout.publish(&account, &msg, from);
         self.fanout.finish_batch(&self.conn);
