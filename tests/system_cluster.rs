@@ -127,29 +127,35 @@ async fn active_servers(client: &async_nats::Client) -> BTreeMap<String, u64> {
     seen
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn active_servers_counts_the_peers_heard_from_and_drops_one_that_shut_down() {
-    let Some(reference) = reference_binary() else {
-        return skip_loudly("active_servers_counts_the_peers_heard_from_and_drops_one_that_shut_down");
-    };
+/// The reference `GO` and rnats `RS` routed together from [`CONF`], once
+/// both count each other in `active_servers`; with a system user of RS.
+async fn counted_mesh(reference: &Path) -> (tempfile::TempDir, ServerProcess, ServerProcess, async_nats::Client) {
     let dir = tempfile::tempdir().expect("temp dir");
     let conf = dir.path().join("sys.conf");
     std::fs::write(&conf, CONF).expect("config");
     let conf = conf.to_str().expect("utf-8");
-    let go = start(&reference, conf, "GO", None);
+    let go = start(reference, conf, "GO", None);
     let seed = format!("nats-route://{}", go.cluster_addr().expect("route port"));
     let rs = start(Path::new(BIN), conf, "RS", Some(seed));
     let sys = user(&rs, "sys").await;
-    // Both servers count each other once each has heard the other's STATSZ.
     let both: BTreeMap<String, u64> = [("GO".to_string(), 2), ("RS".to_string(), 2)].into();
     let deadline = tokio::time::Instant::now() + MESH_WAIT;
     loop {
         let seen = active_servers(&sys).await;
         if seen == both {
-            break;
+            return (dir, go, rs, sys);
         }
         assert!(tokio::time::Instant::now() < deadline, "active_servers never agreed: {seen:?}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn active_servers_counts_the_peers_heard_from_and_drops_one_that_shut_down() {
+    let Some(reference) = reference_binary() else {
+        return skip_loudly("active_servers_counts_the_peers_heard_from_and_drops_one_that_shut_down");
+    };
+    // Both servers count each other once each has heard the other's STATSZ.
+    let (_dir, go, _rs, sys) = counted_mesh(&reference).await;
     // The reference's clean shutdown announces itself: rnats drops it at once
     // (not after the 150 s orphan timeout).
     go.signal(rustix::process::Signal::TERM).expect("SIGTERM");
@@ -172,21 +178,9 @@ async fn debug_subscribers_counts_across_the_cluster() {
     let Some(reference) = reference_binary() else {
         return skip_loudly("debug_subscribers_counts_across_the_cluster");
     };
-    let dir = tempfile::tempdir().expect("temp dir");
-    let conf = dir.path().join("sys.conf");
-    std::fs::write(&conf, CONF).expect("config");
-    let conf = conf.to_str().expect("utf-8");
-    let go = start(&reference, conf, "GO", None);
-    let seed = format!("nats-route://{}", go.cluster_addr().expect("route port"));
-    let rs = start(Path::new(BIN), conf, "RS", Some(seed));
     // The routes first: a server tells its peers about its clients in an
     // account when they connect (and again only every 30 s).
-    let sys = user(&rs, "sys").await;
-    let both: BTreeMap<String, u64> = [("GO".to_string(), 2), ("RS".to_string(), 2)].into();
-    let deadline = tokio::time::Instant::now() + MESH_WAIT;
-    while active_servers(&sys).await != both {
-        assert!(tokio::time::Instant::now() < deadline, "no mesh");
-    }
+    let (_dir, go, rs, _sys) = counted_mesh(&reference).await;
     let (on_go, on_rs) = (user(&go, "a").await, user(&rs, "a").await);
     let _subs = [
         on_go.subscribe("foo").await.expect("subscribe"),
